@@ -1,0 +1,30 @@
+"""The app's models: synced Whereby data and the record of each sync."""
+
+from .participant import Participant
+from .participant_detail import PacketLossUnit, ParticipantDetail
+from .room import Room
+from .room_session import RoomSession
+from .sync_run import (
+    ACTIVE_STATUSES,
+    COUNT_KINDS,
+    SYNCED_MODELS,
+    SyncKind,
+    SyncRun,
+    SyncStatus,
+    SyncTrigger,
+)
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "COUNT_KINDS",
+    "SYNCED_MODELS",
+    "PacketLossUnit",
+    "Participant",
+    "ParticipantDetail",
+    "Room",
+    "RoomSession",
+    "SyncKind",
+    "SyncRun",
+    "SyncStatus",
+    "SyncTrigger",
+]

@@ -1,0 +1,62 @@
+"""One connection of a person to a session (a reconnect is a new participant id)."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .base import SyncedModel
+
+
+class Participant(SyncedModel):
+    """One item of ``/insights/participants``, plus a quality summary of its details."""
+
+    room_session = models.ForeignKey(
+        "insights_app.RoomSession", on_delete=models.CASCADE, related_name="participants"
+    )
+    participant_id = models.CharField(_("participant id"), max_length=255)
+    device_id = models.CharField(_("device id"), max_length=255, null=True, blank=True)
+    user_id = models.CharField(_("user id"), max_length=255, null=True, blank=True)
+    role_name = models.CharField(_("role"), max_length=64, null=True, blank=True)
+    display_name = models.TextField(_("display name"), null=True, blank=True)
+    joined_at = models.DateTimeField(_("joined"), null=True, blank=True)
+    left_at = models.DateTimeField(_("left"), null=True, blank=True, help_text=_("Empty while connected."))
+    external_id = models.CharField(_("external id"), max_length=255, null=True, blank=True)
+    rating = models.FloatField(_("rating"), null=True, blank=True)
+    tags = models.JSONField(_("tags"), null=True, blank=True)
+    comment = models.TextField(_("comment"), null=True, blank=True)
+
+    duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
+    details_synced_at = models.DateTimeField(_("details synced"), null=True, blank=True)
+
+    # Summary of this connection's ParticipantDetail rows, kept here so the admin and the
+    # reports filter and group connections without joining the (large) details table.
+    quality_degraded = models.BooleanField(_("poor network"), null=True, blank=True)
+    degraded_seconds = models.FloatField(_("seconds at or above the loss threshold"), null=True, blank=True)
+    max_packet_loss = models.FloatField(_("max packet loss (%)"), null=True, blank=True)
+    avg_packet_loss = models.FloatField(_("average packet loss (%)"), null=True, blank=True)
+    browser = models.CharField(_("browser"), max_length=64, blank=True, default="")
+    os = models.CharField(_("operating system"), max_length=64, blank=True, default="")
+    device = models.CharField(_("device"), max_length=64, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("participant")
+        verbose_name_plural = _("participants")
+        ordering = ["-joined_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room_session", "participant_id"], name="insights_participant_identity"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["joined_at"], name="insights_part_joined"),
+            models.Index(fields=["room_session", "joined_at"], name="insights_part_session_joined"),
+            models.Index(fields=["external_id", "joined_at"], name="insights_part_external"),
+            models.Index(fields=["user_id"], name="insights_part_user"),
+            models.Index(fields=["role_name"], name="insights_part_role"),
+            models.Index(fields=["quality_degraded", "joined_at"], name="insights_part_quality"),
+            models.Index(fields=["browser"], name="insights_part_browser"),
+            models.Index(fields=["os"], name="insights_part_os"),
+            models.Index(fields=["left_at"], name="insights_part_left"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name or self.participant_id}"

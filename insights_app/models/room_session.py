@@ -1,0 +1,47 @@
+"""One session (a continuous meeting) in a room."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .base import SyncedModel
+
+
+class RoomSession(SyncedModel):
+    """One item of ``/insights/room-sessions``."""
+
+    room = models.ForeignKey("insights_app.Room", on_delete=models.CASCADE, related_name="sessions")
+    room_session_id = models.CharField(_("session id"), max_length=255, unique=True)
+    room_name = models.CharField(_("room name"), max_length=512, blank=True, default="")
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True, help_text=_("Empty while ongoing."))
+    total_participant_minutes = models.FloatField(_("participant minutes"), null=True, blank=True)
+    total_recorder_minutes = models.FloatField(_("recorder minutes"), null=True, blank=True)
+    total_streamer_minutes = models.FloatField(_("streamer minutes"), null=True, blank=True)
+    total_unique_participants = models.FloatField(_("unique participants"), null=True, blank=True)
+    total_unique_recorders = models.FloatField(_("unique recorders"), null=True, blank=True)
+    total_unique_streamers = models.FloatField(_("unique streamers"), null=True, blank=True)
+    rating = models.FloatField(_("rating"), null=True, blank=True)
+    total_ratings = models.FloatField(_("ratings"), null=True, blank=True)
+
+    # Computed at sync time so reports aggregate without database-specific date arithmetic.
+    duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
+    participants_synced_signature = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("room session")
+        verbose_name_plural = _("room sessions")
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["started_at"], name="insights_session_started"),
+            models.Index(fields=["room", "started_at"], name="insights_session_room_start"),
+            models.Index(fields=["ended_at"], name="insights_session_ended"),
+            models.Index(fields=["rating"], name="insights_session_rating"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_name} {self.room_session_id}"
+
+    @property
+    def is_ongoing(self) -> bool:
+        """True while the API reports no end time."""
+        return self.ended_at is None

@@ -1,0 +1,163 @@
+"""Shared fixtures: a real simulator over HTTP, the test Redis database, a real rqworker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_API_KEY = "sim-test-key-7f3a9c1e5b"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis database; refuses database 0 so a running demo is never flushed."""
+    url = django_settings.REDIS_URL
+    if url.rstrip("/").endswith("/0") or url.rstrip("/").count("/") < 3:
+        pytest.fail(f"tests need their own Redis database, not {url}: set REDIS_URL=redis://host:6379/15")
+    return url
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    """A clean test Redis database for this test."""
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+@pytest.fixture
+def simulator_factory() -> Iterator[Callable[..., object]]:
+    """Start simulators over real HTTP on 127.0.0.1 (random port); all are stopped after the test."""
+    from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer, generate_organisation
+
+    servers: list[SimulatorServer] = []
+
+    def make(
+        *,
+        api_key: str = TEST_API_KEY,
+        points_per_minute: int | None = None,
+        faults: FaultConfig | None = None,
+        **spec: object,
+    ) -> SimulatorServer:
+        organisation = generate_organisation(OrgSpec(**spec))
+        server = SimulatorServer(
+            organisation, api_key=api_key, points_per_minute=points_per_minute, faults=faults
+        )
+        server.start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def simulator(simulator_factory: Callable[..., object]) -> object:
+    """A small organisation: 3 rooms, 12 sessions, 36 connections."""
+    return simulator_factory(seed=1, rooms=3, sessions_per_room=4, participants_per_session=3)
+
+
+@pytest.fixture
+def whereby_settings(settings, simulator) -> dict:
+    """Point the app at the running simulator."""
+    settings.WHEREBY_INSIGHTS = {
+        **getattr(settings, "WHEREBY_INSIGHTS", {}),
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": simulator.base_url,
+        "BACKOFF_BASE": 0.01,
+        "BACKOFF_MAX": 0.05,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
+        "PLAN_POINTS_PER_MINUTE": 100_000,
+    }
+    return settings.WHEREBY_INSIGHTS
+
+
+def worker_env(redis_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a subprocess that must see the test database and the test Redis."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "REDIS_URL": redis_url,
+            "INSIGHTS_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+class WorkerProcess:
+    """A real ``manage.py rqworker`` subprocess listening on the app's queue."""
+
+    def __init__(self, redis_url: str, queue: str, extra_env: dict[str, str] | None = None) -> None:
+        self.log_path = (
+            Path(os.environ.get("TMPDIR", "/tmp"))
+            / f"insights-rqworker-{os.getpid()}-{time.monotonic_ns()}.log"
+        )
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "rqworker", queue, "--with-scheduler"],
+            cwd=ROOT,
+            env=worker_env(redis_url, extra_env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log(self) -> str:
+        """What the worker printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the worker (SIGTERM, then SIGKILL)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def rq_worker_factory(redis_conn, redis_url: str) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real rqworker subprocesses; use with ``django_db(transaction=True)`` so they see the data."""
+    from insights_app.conf import get_settings
+
+    workers: list[WorkerProcess] = []
+
+    def start(extra_env: dict[str, str] | None = None) -> WorkerProcess:
+        env = {"INSIGHTS_TEST_SETTINGS_JSON": json.dumps(getattr(django_settings, "WHEREBY_INSIGHTS", {}))}
+        env.update(extra_env or {})
+        worker = WorkerProcess(redis_url, get_settings().QUEUE, env)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.2) -> object:
+    """Poll until ``predicate()`` is truthy; fail the test with a clear message otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout} s: {getattr(predicate, '__name__', predicate)}")
