@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 100,
     "MAX_PAGES": 10_000,
     "MAX_RETRIES": 5,
+    "MAX_THROTTLE_RETRIES": 20,
     "BACKOFF_BASE": 0.5,
     "BACKOFF_MAX": 30.0,
     "MAX_RETRY_WAIT": 120.0,
@@ -45,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "NIGHTLY_FULL_SYNC_CRON": None,
     # Reports
     "DEGRADED_PACKET_LOSS_PERCENT": 3.0,
+    "DEGRADED_MIN_SECONDS": 10,
+    "PACKET_LOSS_UNIT": "auto",
     "EXTERNAL_ID_RESOLVER": None,
 }
 

@@ -1,0 +1,430 @@
+"""Whereby Insights HTTP client: auth, paging, retries, the shared rate budget, and accounting."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import requests
+
+from . import __version__
+from .conf import get_settings
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    MalformedResponse,
+    NotFound,
+    PaginationError,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
+from .ratelimit import RateBudget, get_budget
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"django-whereby-insights/{__version__} (+https://pypi.org/project/django-whereby-insights/)"
+ROOMS = "/insights/rooms"
+ROOM_SESSIONS = "/insights/room-sessions"
+PARTICIPANTS = "/insights/participants"
+PARTICIPANT = "/insights/participant"
+ROOM_FILTERS = {
+    "room_name_exact": "roomName[exact]",
+    "room_name_starts_with": "roomName[startsWith]",
+    "room_name_contains": "roomName[contains]",
+    "created_from": "createdAt[from]",
+    "created_to": "createdAt[to]",
+}
+_TRANSIENT_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+@dataclass
+class ApiStats:
+    """What the client spent: read by the sync to fill ``SyncRun``."""
+
+    requests: int = 0
+    points: int = 0
+    throttles: int = 0
+    retries: int = 0
+    bytes: int = 0
+    waited_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **amounts: float) -> None:
+        """Add to the counters atomically."""
+        with self._lock:
+            for name, amount in amounts.items():
+                setattr(self, name, getattr(self, name) + amount)
+
+    def snapshot(self) -> dict[str, float]:
+        """A plain copy of the counters."""
+        with self._lock:
+            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list endpoint: its items and the cursor of the next page (None on the last)."""
+
+    items: list[dict[str, Any]]
+    cursor: str | None
+    next_cursor: str | None
+
+
+class WherebyClient:
+    """One ``requests.Session`` against the Whereby API; one method per endpoint."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        budget: RateBudget | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        page_size: int = 100,
+        max_pages: int = 10_000,
+        max_retries: int = 5,
+        max_throttle_retries: int = 20,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_retry_wait: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not api_key:
+            raise ConfigurationError("No Whereby API key: set WHEREBY_INSIGHTS['API_KEY'] (WHEREBY_API_KEY)")
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.budget = budget
+        self.timeout = (connect_timeout, read_timeout)
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.max_retries = max_retries
+        self.max_throttle_retries = max_throttle_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_retry_wait = max_retry_wait
+        self._sleep = sleep
+        self.stats = ApiStats()
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
+        )
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> WherebyClient:
+        """A client configured from ``WHEREBY_INSIGHTS`` with the shared rate budget."""
+        conf = get_settings()
+        options: dict[str, Any] = {
+            "connect_timeout": conf.CONNECT_TIMEOUT,
+            "read_timeout": conf.READ_TIMEOUT,
+            "page_size": conf.PAGE_SIZE,
+            "max_pages": conf.MAX_PAGES,
+            "max_retries": conf.MAX_RETRIES,
+            "max_throttle_retries": conf.MAX_THROTTLE_RETRIES,
+            "backoff_base": conf.BACKOFF_BASE,
+            "backoff_max": conf.BACKOFF_MAX,
+            "max_retry_wait": conf.MAX_RETRY_WAIT,
+        }
+        options.update(overrides)
+        if "budget" not in options:
+            options["budget"] = get_budget(conf.API_KEY, conf.BASE_URL)
+        return cls(conf.API_KEY, conf.BASE_URL, **options)
+
+    def __repr__(self) -> str:
+        return f"<WherebyClient {self.base_url} key=********>"
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+    # Endpoints -------------------------------------------------------------------------------
+
+    def iter_room_pages(self, *, cursor: str | None = None, **filters: str) -> Iterator[Page]:
+        """Pages of ``/insights/rooms``; filters: room_name_exact/_starts_with/_contains, created_from/_to."""
+        params = {}
+        for name, value in filters.items():
+            if name not in ROOM_FILTERS:
+                raise TypeError(f"unknown rooms filter {name!r}; expected one of {sorted(ROOM_FILTERS)}")
+            if value is not None:
+                params[ROOM_FILTERS[name]] = value
+        return self._iter_pages(ROOMS, params, cursor)
+
+    def iter_room_session_pages(
+        self, room_name: str, *, room_session_id: str | None = None, cursor: str | None = None
+    ) -> Iterator[Page]:
+        """Pages of ``/insights/room-sessions`` for one room."""
+        params = {"roomName": room_name}
+        if room_session_id:
+            params["roomSessionId"] = room_session_id
+        return self._iter_pages(ROOM_SESSIONS, params, cursor)
+
+    def iter_participant_pages(
+        self,
+        *,
+        room_session_id: str | None = None,
+        external_id: str | None = None,
+        sort_by: str | None = None,
+        cursor: str | None = None,
+    ) -> Iterator[Page]:
+        """Pages of ``/insights/participants`` by session or by external id."""
+        if bool(room_session_id) == bool(external_id):
+            raise TypeError("give exactly one of room_session_id or external_id")
+        params = {"roomSessionId": room_session_id} if room_session_id else {"externalId": external_id}
+        if sort_by:
+            params["sortBy"] = sort_by
+        return self._iter_pages(PARTICIPANTS, params, cursor)
+
+    def iter_rooms(self, **filters: str) -> Iterator[dict[str, Any]]:
+        """Every room, page after page."""
+        for page in self.iter_room_pages(**filters):
+            yield from page.items
+
+    def iter_room_sessions(self, room_name: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every session of one room."""
+        for page in self.iter_room_session_pages(room_name, **kwargs):
+            yield from page.items
+
+    def iter_participants(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every participant connection of a session or an external id."""
+        for page in self.iter_participant_pages(**kwargs):
+            yield from page.items
+
+    def get_participant_details(self, room_session_id: str, participant_id: str) -> list[dict[str, Any]]:
+        """The detail array of one connection (not paginated)."""
+        body = self._get(PARTICIPANT, {"roomSessionId": room_session_id, "participantId": participant_id})
+        if not isinstance(body, list):
+            raise MalformedResponse(
+                f"{PARTICIPANT} answered a {type(body).__name__}, expected a JSON array", endpoint=PARTICIPANT
+            )
+        return [item for item in body if isinstance(item, dict)] if body else []
+
+    # Paging ----------------------------------------------------------------------------------
+
+    def _iter_pages(self, endpoint: str, params: dict[str, str], cursor: str | None) -> Iterator[Page]:
+        seen: set[str] = set()
+        pages = 0
+        while True:
+            query = {**params, "limit": str(self.page_size)}
+            if cursor:
+                query["cursor"] = cursor
+            body = self._get(endpoint, query)
+            items, next_cursor = self._page_parts(endpoint, body)
+            pages += 1
+            yield Page(items=items, cursor=cursor, next_cursor=next_cursor)
+            if next_cursor is None:
+                return
+            if next_cursor == cursor or next_cursor in seen:
+                raise PaginationError(
+                    f"{endpoint} repeated cursor {next_cursor[:40]!r}: stopping instead of looping forever",
+                    endpoint=endpoint,
+                )
+            if pages >= self.max_pages:
+                raise PaginationError(
+                    f"{endpoint} still had more pages after {pages} (MAX_PAGES): stopping", endpoint=endpoint
+                )
+            seen.add(next_cursor)
+            cursor = next_cursor
+
+    @staticmethod
+    def _page_parts(endpoint: str, body: Any) -> tuple[list[dict[str, Any]], str | None]:
+        if not isinstance(body, dict):
+            raise MalformedResponse(
+                f"{endpoint} answered a {type(body).__name__}, expected an object with results",
+                endpoint=endpoint,
+            )
+        results = body.get("results")
+        if results is None:
+            results = []
+        if not isinstance(results, list):
+            raise MalformedResponse(
+                f"{endpoint} 'results' is a {type(results).__name__}, expected a list", endpoint=endpoint
+            )
+        cursor = body.get("cursor")
+        if cursor is not None and not isinstance(cursor, str):
+            raise MalformedResponse(
+                f"{endpoint} 'cursor' is a {type(cursor).__name__}, expected a string or null",
+                endpoint=endpoint,
+            )
+        # Non-object items are passed through as they are: the sync counts them as skipped with a reason.
+        return results, (cursor or None)
+
+    # One request, with retries ---------------------------------------------------------------
+
+    def _get(self, endpoint: str, params: dict[str, str]) -> Any:
+        url = self.base_url + endpoint
+        failures = 0
+        throttles = 0
+        while True:
+            if self.budget is not None:
+                waited = self.budget.acquire(1)
+                if waited:
+                    self.stats.add(waited_seconds=waited)
+            try:
+                response = self.session.get(url, params=params, timeout=self.timeout)
+                content = response.content
+            except _TRANSIENT_EXCEPTIONS as exc:
+                failures += 1
+                self.stats.add(requests=1, points=1)
+                if failures > self.max_retries:
+                    raise TransportError(
+                        f"{endpoint}: {type(exc).__name__} on {failures} attempts in a row", endpoint=endpoint
+                    ) from None
+                self._retry_after_failure(endpoint, f"{type(exc).__name__}", failures)
+                continue
+
+            self.stats.add(requests=1, points=1, bytes=len(content))
+            self._observe_budget_headers(response)
+            status = response.status_code
+
+            if status == 429:
+                throttles += 1
+                self.stats.add(throttles=1)
+                if throttles > self.max_throttle_retries:
+                    raise RateLimited(
+                        f"{endpoint}: still throttled after {throttles} waits", endpoint=endpoint, status=429
+                    )
+                wait = self._throttle_wait(response, throttles)
+                logger.info("%s throttled (429): waiting %.1f s as the API asked", endpoint, wait)
+                if self.budget is not None:
+                    self.budget.pause(wait)
+                self.stats.add(retries=1, waited_seconds=wait)
+                self._sleep(wait)
+                continue
+
+            if status >= 500:
+                failures += 1
+                if failures > self.max_retries:
+                    raise ServerError(
+                        f"{endpoint} answered {status} on {failures} attempts in a row: {self._excerpt(content)}",
+                        endpoint=endpoint,
+                        status=status,
+                        body_excerpt=self._excerpt(content),
+                    )
+                self._retry_after_failure(endpoint, f"HTTP {status}", failures)
+                continue
+
+            if status >= 400 or status < 200:
+                raise self._client_error(endpoint, status, content)
+
+            try:
+                return json.loads(content)
+            except ValueError:
+                # A body cut short or garbled by a proxy is usually transient: retry within the bound.
+                failures += 1
+                if failures > self.max_retries:
+                    raise MalformedResponse(
+                        f"{endpoint} answered {status} with a body that is not JSON "
+                        f"({len(content)} bytes: {self._excerpt(content)})",
+                        endpoint=endpoint,
+                    ) from None
+                self._retry_after_failure(endpoint, "a body that is not JSON", failures)
+
+    def _retry_after_failure(self, endpoint: str, what: str, failures: int) -> None:
+        # Full jitter keeps several workers from retrying in step.
+        delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (failures - 1)))
+        logger.warning("%s: %s; retry %d of %d in %.2f s", endpoint, what, failures, self.max_retries, delay)
+        self.stats.add(retries=1, waited_seconds=delay)
+        self._sleep(delay)
+
+    def _throttle_wait(self, response: requests.Response, throttles: int) -> float:
+        """Seconds to wait: Retry-After, else data.msLeft, else X-RateLimit-Reset, else backoff; capped."""
+        wait = _seconds_from_retry_after(response.headers.get("Retry-After"))
+        if wait is None:
+            wait = _seconds_from_ms_left(response.content)
+        if wait is None:
+            wait = _seconds_until(response.headers.get("X-RateLimit-Reset"))
+        if wait is None:
+            wait = min(self.backoff_max, self.backoff_base * 2 ** (throttles - 1))
+        return max(0.0, min(wait, self.max_retry_wait))
+
+    def _observe_budget_headers(self, response: requests.Response) -> None:
+        """When the organisation's remaining points run low, slow every process down until the reset."""
+        if self.budget is None:
+            return
+        remaining = _as_float(response.headers.get("X-RateLimit-Remaining"))
+        if remaining is None or response.status_code == 429:
+            return
+        low = get_settings().RATE_LOW_REMAINING
+        if remaining <= low:
+            until_reset = _seconds_until(response.headers.get("X-RateLimit-Reset"))
+            pause = min(self.max_retry_wait, until_reset if until_reset is not None else 5.0)
+            if pause > 0:
+                logger.info("only %s API points left for the organisation: pausing %.1f s", remaining, pause)
+                self.budget.pause(pause)
+
+    def _client_error(self, endpoint: str, status: int, content: bytes) -> ApiError:
+        excerpt = self._excerpt(content)
+        kinds: dict[int, tuple[type[ApiError], str]] = {
+            401: (AuthenticationError, "the API key was refused (401): check WHEREBY_INSIGHTS['API_KEY']"),
+            403: (PermissionDenied, "the API key may not read insights (403)"),
+            404: (NotFound, "not found (404)"),
+        }
+        kind, text = kinds.get(status, (ApiError, f"answered {status}"))
+        message = f"{endpoint}: {text}" + (f": {excerpt}" if excerpt else "")
+        return kind(message, endpoint=endpoint, status=status, body_excerpt=excerpt)
+
+    def _excerpt(self, content: bytes, limit: int = 200) -> str:
+        """A short, single-line, key-free excerpt of a body for errors we log and store."""
+        text = content[: limit * 4].decode("utf-8", errors="replace")
+        text = " ".join(text.split())
+        if self._api_key:
+            text = text.replace(self._api_key, "********")
+        return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _seconds_from_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    seconds = _as_float(value)
+    if seconds is not None:
+        return seconds
+    return _seconds_until(value)
+
+
+def _seconds_from_ms_left(content: bytes) -> float | None:
+    try:
+        body = json.loads(content)
+        ms_left = body["data"]["msLeft"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    seconds = _as_float(ms_left)
+    return seconds / 1000.0 if seconds is not None else None
+
+
+def _seconds_until(value: str | None) -> float | None:
+    """Seconds from now until an HTTP date (or epoch seconds) in a header; None when unparsable."""
+    if not value:
+        return None
+    number = _as_float(value)
+    if number is not None:
+        # Epoch seconds, or already a delta when small.
+        return max(0.0, number - time.time()) if number > 10**9 else max(0.0, number)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment is None:
+        return None
+    return max(0.0, moment.timestamp() - time.time())

@@ -1,0 +1,47 @@
+"""Periodic schedule, loaded by ``python manage.py rqcron insights_app.cron``.
+
+Every ``SCHEDULE_INTERVAL_MINUTES`` an incremental sync (skipped while one is queued or running),
+every minute a sweep for abandoned runs, and with ``NIGHTLY_FULL_SYNC_CRON`` (e.g. ``"0 3 * * *"``)
+a full sync.
+"""
+
+from __future__ import annotations
+
+from rq import cron
+
+from .conf import get_settings
+from .jobs import reap_abandoned_runs_job, scheduled_sync
+
+
+def register_schedule() -> list[dict]:
+    """Register the app's cron jobs with rq (called when rqcron loads this module)."""
+    conf = get_settings()
+    queue = conf.QUEUE
+    registered = [
+        cron.register(
+            scheduled_sync,
+            queue,
+            kwargs={"kind": "incremental"},
+            interval=int(float(conf.SCHEDULE_INTERVAL_MINUTES) * 60),
+            name="insights-incremental-sync",
+            job_timeout=300,
+        ),
+        cron.register(
+            reap_abandoned_runs_job, queue, interval=60, name="insights-reap-abandoned", job_timeout=120
+        ),
+    ]
+    if conf.NIGHTLY_FULL_SYNC_CRON:
+        registered.append(
+            cron.register(
+                scheduled_sync,
+                queue,
+                kwargs={"kind": "full"},
+                cron=conf.NIGHTLY_FULL_SYNC_CRON,
+                name="insights-nightly-full-sync",
+                job_timeout=300,
+            )
+        )
+    return registered
+
+
+register_schedule()

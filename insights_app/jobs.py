@@ -1,0 +1,222 @@
+"""RQ entry points (thin), enqueueing after commit with one run per scope, fan-out and cancelling."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import django_rq
+import redis
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from rq import Retry, get_current_job
+from rq.dependency import Dependency
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from .conf import get_settings
+from .models import SyncRun, SyncStatus
+from .sync import service
+from .sync.service import RoomWork
+
+logger = logging.getLogger(__name__)
+
+WAITING_STATES = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+ALIVE_STATES = WAITING_STATES | {JobStatus.STARTED}
+# A job is enqueued when the creating transaction commits; give that a moment before calling it lost.
+ENQUEUE_GRACE = timedelta(seconds=60)
+
+
+class QueueUnavailable(Exception):
+    """Redis cannot be reached, so nothing can be queued; the message says why."""
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    """The run a request produced, and whether it is new (False: one for that scope was active)."""
+
+    run: SyncRun
+    created: bool
+
+
+def get_queue() -> Any:
+    """The django-rq queue named by ``WHEREBY_INSIGHTS['QUEUE']``."""
+    return django_rq.get_queue(get_settings().QUEUE)
+
+
+def check_queue() -> Any:
+    """The queue, after a short ping; raises QueueUnavailable with a plain reason."""
+    name = get_settings().QUEUE
+    try:
+        queue = get_queue()
+    except Exception as exc:  # misconfiguration: the queue is not in RQ_QUEUES
+        raise QueueUnavailable(f"the queue {name!r} is not configured in RQ_QUEUES ({exc})") from None
+    try:
+        queue.connection.ping()
+    except (redis.RedisError, OSError) as exc:
+        raise QueueUnavailable(
+            f"Redis does not answer for the queue {name!r} ({type(exc).__name__}); no sync can be queued"
+        ) from None
+    return queue
+
+
+def enqueue_sync(
+    *,
+    kind: str = "incremental",
+    trigger: str,
+    user: Any = None,
+    room_names: list[str] | None = None,
+    room_session_ids: list[str] | None = None,
+    external_id: str | None = None,
+    participant_ids: list[int] | None = None,
+    details: str | None = None,
+) -> EnqueueResult:
+    """Queue a sync (after the current transaction commits), or return the active one for that scope."""
+    queue = check_queue()
+    scope = {
+        "room_names": sorted(set(room_names or [])),
+        "room_session_ids": sorted(set(room_session_ids or [])),
+        "external_id": external_id,
+        "participant_ids": sorted({int(p) for p in participant_ids or []}),
+    }
+    run, created = service.create_or_get_active_run(
+        kind, trigger=trigger, user=user, scope=scope, details=details, job_alive=job_alive
+    )
+    if not created:
+        return EnqueueResult(run, False)
+    run.job_id = f"insights-sync-{run.pk}"
+    SyncRun.objects.filter(pk=run.pk).update(job_id=run.job_id)
+
+    def enqueue() -> None:
+        queue.enqueue_call(
+            run_sync_job,
+            args=(run.pk,),
+            job_id=run.job_id,
+            timeout=int(get_settings().JOB_TIMEOUT),
+            retry=Retry(max=2, interval=[30, 120]),
+            result_ttl=86400,
+            failure_ttl=7 * 86400,
+        )
+
+    transaction.on_commit(enqueue)
+    return EnqueueResult(run, True)
+
+
+def cancel_run(run: SyncRun) -> SyncRun:
+    """Cancel a queued run now (and its job), or ask a running one to stop at its next page."""
+    run = service.request_cancel(run)
+    if run.status == SyncStatus.CANCELLED and run.job_id:
+        # The run is cancelled in the database, which is what the job checks first; the RQ job is a courtesy.
+        with contextlib.suppress(NoSuchJobError, redis.RedisError, OSError, ValueError):
+            Job.fetch(run.job_id, connection=get_queue().connection).cancel()
+    return run
+
+
+def job_alive(run: SyncRun) -> bool:
+    """Whether any RQ job of this run can still do something (used to spot abandoned runs)."""
+    if run.status == SyncStatus.QUEUED and run.queued_at > timezone.now() - ENQUEUE_GRACE:
+        return True
+    job_ids = [run.job_id, *(run.checkpoint or {}).get("batch_jobs", [])] if run.job_id else []
+    if not job_ids:
+        return False
+    try:
+        connection = get_queue().connection
+        statuses = [job.get_status() for job in Job.fetch_many(job_ids, connection=connection) if job]
+    except (redis.RedisError, OSError):
+        return True  # we cannot tell: never fail a run because Redis blinked
+    if run.status == SyncStatus.RUNNING:
+        # A started job whose heartbeat went stale is dead (SIGKILL); only waiting jobs keep it alive.
+        return any(status in WAITING_STATES for status in statuses)
+    return any(status in ALIVE_STATES for status in statuses)
+
+
+def _estimated_timeout(rooms: int) -> int:
+    """A batch's job timeout: its worst-case calls at our share of the budget, doubled, plus slack."""
+    conf = get_settings()
+    seconds_per_call = 60.0 / max(1.0, float(conf.RATE_BUDGET_POINTS_PER_MINUTE))
+    return int(max(conf.JOB_TIMEOUT, rooms * 200 * seconds_per_call * 2 + 600))
+
+
+def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> None:
+    """One job per batch of rooms for all workers to share, and a job that closes the run after them."""
+    queue = get_queue()
+    children = []
+    for index, batch in enumerate(batches):
+        children.append(
+            queue.enqueue_call(
+                run_batch_job,
+                args=(run.pk, [w.as_payload() for w in batch]),
+                job_id=f"{run.job_id or f'insights-sync-{run.pk}'}-batch-{index}",
+                timeout=_estimated_timeout(len(batch)),
+                retry=Retry(max=2, interval=[30, 120]),
+                result_ttl=86400,
+            )
+        )
+    ids = [job.id for job in children]
+    SyncRun.objects.filter(pk=run.pk).update(checkpoint={**(run.checkpoint or {}), "batch_jobs": ids})
+    queue.enqueue_call(
+        finish_run_job,
+        args=(run.pk,),
+        job_id=f"{run.job_id or f'insights-sync-{run.pk}'}-finish",
+        depends_on=Dependency(jobs=children, allow_failure=True),
+        timeout=600,
+    )
+
+
+# RQ entry points --------------------------------------------------------------------------------
+
+
+def run_sync_job(run_id: int) -> str:
+    """RQ job: run (or fan out) one sync."""
+    close_old_connections()
+    try:
+        job = get_current_job()
+        retrying = bool(job and job.retries_left)
+        return service.execute_run(run_id, fan_out=fan_out, retrying=retrying).status
+    finally:
+        close_old_connections()
+
+
+def run_batch_job(run_id: int, payload: list[dict[str, Any]]) -> None:
+    """RQ job: one batch of rooms of a fanned-out run."""
+    close_old_connections()
+    try:
+        service.execute_batch(run_id, payload)
+    finally:
+        close_old_connections()
+
+
+def finish_run_job(run_id: int) -> str:
+    """RQ job: close a fanned-out run once its batches are done."""
+    close_old_connections()
+    try:
+        return service.finish_run(run_id).status
+    finally:
+        close_old_connections()
+
+
+def scheduled_sync(kind: str = "incremental") -> int | None:
+    """Cron job: start a sync unless one is already queued or running (then nothing happens)."""
+    close_old_connections()
+    try:
+        service.reap_abandoned_runs(job_alive=job_alive)
+        result = enqueue_sync(kind=kind, trigger="schedule")
+        if not result.created:
+            logger.info(
+                "scheduled %s sync skipped: run #%s is still %s", kind, result.run.pk, result.run.status
+            )
+        return result.run.pk
+    finally:
+        close_old_connections()
+
+
+def reap_abandoned_runs_job() -> int:
+    """Cron job: mark runs whose worker died as failed, so the next run can start."""
+    close_old_connections()
+    try:
+        return service.reap_abandoned_runs(job_alive=job_alive)
+    finally:
+        close_old_connections()

@@ -1,0 +1,154 @@
+"""The state one sync process keeps while it works, flushed to its ``SyncRun`` at each page boundary."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..client import WherebyClient
+from ..conf import get_settings
+from ..models import SyncRun
+from .upsert import UpsertResult
+
+logger = logging.getLogger(__name__)
+
+API_COUNTERS = {"requests": "api_requests", "points": "api_points", "throttles": "api_throttles"}
+
+
+class Cancelled(Exception):
+    """Someone asked this run to stop; raised at the next page boundary."""
+
+
+class RunContext:
+    """Counters, progress, cancellation and the clock of one process working on a run."""
+
+    def __init__(
+        self,
+        run: SyncRun,
+        client: WherebyClient,
+        *,
+        now: datetime | None = None,
+        on_progress: Callable[[SyncRun], None] | None = None,
+    ) -> None:
+        self.run = run
+        self.client = client
+        self.conf = get_settings()
+        self.now = now or timezone.now()
+        self.lookback = timedelta(minutes=float(self.conf.LOOKBACK_MINUTES))
+        self.on_progress = on_progress
+        self.deltas: Counter[str] = Counter()
+        self.skip_reasons: Counter[str] = Counter()
+        self.ambiguous_loss_items = 0
+        self._flushed_api: dict[str, float] = {}
+        self._progress_done = 0
+
+    # Counting ------------------------------------------------------------------------------
+
+    def count(self, model: str, result: UpsertResult) -> None:
+        """Add an upsert's outcome to the run's counters."""
+        self.deltas[f"{model}_created"] += result.created
+        self.deltas[f"{model}_updated"] += result.updated
+        self.deltas[f"{model}_unchanged"] += result.unchanged
+
+    def skip(self, model: str, reason: str, n: int = 1) -> None:
+        """Count ``n`` items of ``model`` that were not stored, with the reason shown to staff."""
+        self.deltas[f"{model}_skipped"] += n
+        self.skip_reasons[f"{model}: {reason}"[:200]] += n
+
+    def problem(self, what: str) -> None:
+        """Record a piece of work that failed while the rest of the run went on (makes it partial)."""
+        self.skip_reasons[what[:300]] += 1
+        logger.warning("sync run %s: %s", self.run.pk, what)
+
+    def progress(self, done: int = 0, total: int = 0) -> None:
+        """Advance (or extend) the progress bar."""
+        self.deltas["progress_done"] += done
+        self.deltas["progress_total"] += total
+        self._progress_done += done
+
+    # Flushing ------------------------------------------------------------------------------
+
+    def flush(self, *, checkpoint: dict[str, Any] | None = None) -> None:
+        """Write counters and heartbeat; raise Cancelled if a stop was asked for."""
+        api = self.client.stats.snapshot()
+        increments: dict[str, Any] = {}
+        for stat, column in API_COUNTERS.items():
+            delta = int(api[stat] - self._flushed_api.get(stat, 0))
+            if delta:
+                increments[column] = F(column) + delta
+        retry_delta = int(api["retries"] - self._flushed_api.get("retries", 0))
+        if retry_delta:
+            increments["api_retries"] = F("api_retries") + retry_delta
+        byte_delta = int(api["bytes"] - self._flushed_api.get("bytes", 0))
+        if byte_delta:
+            increments["api_bytes"] = F("api_bytes") + byte_delta
+        self._flushed_api = api
+        for column, delta in self.deltas.items():
+            if delta:
+                increments[column] = F(column) + delta
+        self.deltas.clear()
+        fields: dict[str, Any] = {**increments, "heartbeat_at": timezone.now()}
+        if checkpoint is not None:
+            fields["checkpoint"] = checkpoint
+        SyncRun.objects.filter(pk=self.run.pk).update(**fields)
+        if self.skip_reasons:
+            self._merge_skip_reasons()
+        if self.on_progress is not None:
+            self.run.refresh_from_db()
+            self.on_progress(self.run)
+        if SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+            raise Cancelled()
+
+    def _merge_skip_reasons(self) -> None:
+        # Several batch jobs of one run may merge at once: lock the row while merging.
+        with transaction.atomic():
+            current = SyncRun.objects.select_for_update().only("skip_reasons").get(pk=self.run.pk)
+            merged = Counter(current.skip_reasons or {})
+            merged.update(self.skip_reasons)
+            SyncRun.objects.filter(pk=self.run.pk).update(skip_reasons=dict(merged.most_common(200)))
+        self.skip_reasons.clear()
+
+
+class Heartbeat:
+    """A thread that marks the run alive while a long API wait blocks the page loop.
+
+    A worker killed with SIGKILL takes this thread with it, so a stale ``heartbeat_at`` is how
+    an abandoned run is recognised.
+    """
+
+    def __init__(self, run_id: int, interval: float) -> None:
+        self.run_id = run_id
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"insights-heartbeat-{run_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                SyncRun.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now())
+        except Exception:  # a heartbeat must never kill the sync; the next beat tries again
+            logger.exception("heartbeat of sync run %s failed", self.run_id)
+        finally:
+            close_old_connections()
+            connection.close()
+
+
+def heartbeat_interval() -> float:
+    """Beat a few times within the abandonment threshold."""
+    return max(0.5, min(30.0, float(get_settings().ABANDONED_AFTER_SECONDS) / 4))

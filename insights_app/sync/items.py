@@ -1,0 +1,179 @@
+"""Turn API items (any field may be missing, null or of the wrong type) into model column values."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+# (API field, column, kind); kinds: id (required string), str, text, datetime, number, json
+ROOM_FIELDS = (
+    ("roomName", "room_name", "id"),
+    ("createdAt", "created_at", "datetime"),
+    ("endAt", "end_at", "datetime"),
+    ("firstSessionStartedAt", "first_session_started_at", "datetime"),
+    ("lastSessionStartedAt", "last_session_started_at", "datetime"),
+    ("totalParticipantMinutes", "total_participant_minutes", "number"),
+    ("totalRecorderMinutes", "total_recorder_minutes", "number"),
+    ("totalStreamerMinutes", "total_streamer_minutes", "number"),
+    ("totalUniqueParticipants", "total_unique_participants", "number"),
+    ("totalUniqueRecorders", "total_unique_recorders", "number"),
+    ("totalUniqueStreamers", "total_unique_streamers", "number"),
+    ("totalSessions", "total_sessions", "number"),
+    ("rating", "rating", "number"),
+    ("totalRatings", "total_ratings", "number"),
+)
+SESSION_FIELDS = (
+    ("roomSessionId", "room_session_id", "id"),
+    ("roomName", "room_name", "str"),
+    ("startedAt", "started_at", "datetime"),
+    ("endedAt", "ended_at", "datetime"),
+    ("totalParticipantMinutes", "total_participant_minutes", "number"),
+    ("totalRecorderMinutes", "total_recorder_minutes", "number"),
+    ("totalStreamerMinutes", "total_streamer_minutes", "number"),
+    ("totalUniqueParticipants", "total_unique_participants", "number"),
+    ("totalUniqueRecorders", "total_unique_recorders", "number"),
+    ("totalUniqueStreamers", "total_unique_streamers", "number"),
+    ("rating", "rating", "number"),
+    ("totalRatings", "total_ratings", "number"),
+)
+PARTICIPANT_FIELDS = (
+    ("roomSessionId", "room_session_id", "id"),
+    ("participantId", "participant_id", "id"),
+    ("deviceId", "device_id", "str"),
+    ("userId", "user_id", "str"),
+    ("roleName", "role_name", "str"),
+    ("displayName", "display_name", "text"),
+    ("joinedAt", "joined_at", "datetime"),
+    ("leftAt", "left_at", "datetime"),
+    ("externalId", "external_id", "str"),
+    ("rating", "rating", "number"),
+    ("tags", "tags", "json"),
+    ("comment", "comment", "text"),
+)
+DETAIL_FIELDS = (
+    ("displayName", "display_name", "text"),
+    ("userRole", "user_role", "str"),
+    ("userAgent", "user_agent", "text"),
+    ("timeStamp", "time_stamp", "datetime"),
+    ("sampleRateMs", "sample_rate_ms", "number"),
+    ("events", "events", "json"),
+)
+# Column lengths of the CharFields the API fills; longer values are cut (raw keeps the original).
+MAX_LENGTHS = {
+    "room_name": 512,
+    "room_session_id": 255,
+    "participant_id": 255,
+    "device_id": 255,
+    "user_id": 255,
+    "external_id": 255,
+    "role_name": 64,
+    "user_role": 64,
+}
+
+
+class BadItem(ValueError):
+    """An item that cannot be stored; the message is the skip reason counted on the run."""
+
+
+@dataclass(frozen=True)
+class ParsedItem:
+    """Column values of one item, its identity and a fingerprint of everything the API sent."""
+
+    values: dict[str, Any]
+    raw: dict[str, Any]
+    signature: str
+
+
+def signature(item: Any) -> str:
+    """A stable fingerprint of an item: any change in any field (known or not) changes it."""
+    text = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def parse_item(item: Any, fields: tuple[tuple[str, str, str], ...]) -> ParsedItem:
+    """Column values for ``item``; raises BadItem for a missing identity or an unparsable date."""
+    if not isinstance(item, dict):
+        raise BadItem(f"item is a {type(item).__name__}, not an object")
+    values: dict[str, Any] = {}
+    for api_name, column, kind in fields:
+        value = item.get(api_name)
+        values[column] = _convert(api_name, column, kind, value)
+    return ParsedItem(values=values, raw=item, signature=signature(item))
+
+
+def _convert(api_name: str, column: str, kind: str, value: Any) -> Any:
+    if kind == "id":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise BadItem(f"missing {api_name}")
+        if len(value) > MAX_LENGTHS.get(column, 255):
+            raise BadItem(f"{api_name} longer than {MAX_LENGTHS.get(column, 255)} characters")
+        return value
+    if value is None:
+        return None
+    if kind == "datetime":
+        return _as_datetime(api_name, value)
+    if kind == "number":
+        return as_number(value)
+    if kind in ("str", "text"):
+        text = _as_text(value)
+        if text is not None and kind == "str" and column in MAX_LENGTHS:
+            text = text[: MAX_LENGTHS[column]]
+        return text
+    if kind == "json":
+        return value if isinstance(value, (list, dict)) else None
+    raise AssertionError(f"unknown field kind {kind}")
+
+
+def _as_datetime(api_name: str, value: Any) -> datetime:
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        raise BadItem(f"unparsable {api_name}")
+    if timezone.is_naive(parsed):
+        # The API speaks UTC; a time without an offset is read as UTC rather than as local time.
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def as_number(value: Any) -> float | None:
+    """A finite float from an int, a float or a numeric string; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    """Duration in seconds, or None while either end is unknown (ongoing)."""
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())

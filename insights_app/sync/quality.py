@@ -1,0 +1,149 @@
+"""Network-quality samples: normalise packet loss to percent, summarise, and name the browser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from ua_parser import parse as parse_user_agent
+
+from .items import as_number
+
+SAMPLE_KEYS = ("packetLossSend", "packetLossRecv", "bitrateSend", "bitrateRecv")
+LOSS_KEYS = ("packetLossSend", "packetLossRecv")
+DEFAULT_SAMPLE_RATE_MS = 2000.0
+
+
+@dataclass
+class NormalisedSamples:
+    """The four arrays with loss in percent, how loss arrived, and a summary for reports."""
+
+    samples: dict[str, list[float | None]]
+    unit: str
+    ambiguous_unit: bool
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _clean_series(value: Any) -> list[float | None]:
+    if not isinstance(value, list):
+        return []
+    return [as_number(v) for v in value]
+
+
+def detect_loss_unit(series: list[list[float | None]], declared: str = "auto") -> tuple[str, bool]:
+    """("fraction" | "percent" | "", ambiguous): any value above 1 means percent; all within 0–1 means fraction.
+
+    All values within 0–1 could also be a very good call measured in percent; that case is reported
+    as ambiguous so the sync can say how many items it read as fractions. ``declared`` overrides.
+    """
+    values = [v for s in series for v in s if v is not None]
+    if not values or all(v == 0 for v in values):
+        return "", False
+    if declared in ("fraction", "percent"):
+        return declared, False
+    if max(values) > 1.0:
+        return "percent", False
+    return "fraction", True
+
+
+def normalise_samples(
+    raw_samples: Any, sample_rate_ms: float | None, *, threshold_percent: float, declared_unit: str = "auto"
+) -> NormalisedSamples:
+    """Clean the four arrays, convert loss to percent, and compute the report summary."""
+    raw = raw_samples if isinstance(raw_samples, dict) else {}
+    series = {key: _clean_series(raw.get(key)) for key in SAMPLE_KEYS}
+    unit, ambiguous = detect_loss_unit([series[k] for k in LOSS_KEYS], declared_unit)
+    if unit == "fraction":
+        for key in LOSS_KEYS:
+            series[key] = [None if v is None else v * 100.0 for v in series[key]]
+    step_seconds = (
+        sample_rate_ms if sample_rate_ms and sample_rate_ms > 0 else DEFAULT_SAMPLE_RATE_MS
+    ) / 1000
+    summary = summarise(series, step_seconds, threshold_percent)
+    return NormalisedSamples(samples=series, unit=unit, ambiguous_unit=ambiguous, summary=summary)
+
+
+def _avg(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _max(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def summarise(series: dict[str, list[float | None]], step_seconds: float, threshold: float) -> dict[str, Any]:
+    """Summary columns of ParticipantDetail from normalised arrays."""
+    send, recv = series["packetLossSend"], series["packetLossRecv"]
+    steps = max((len(s) for s in series.values()), default=0)
+    degraded_steps = 0
+    for index in range(max(len(send), len(recv))):
+        worst = _max([send[index] if index < len(send) else None, recv[index] if index < len(recv) else None])
+        if worst is not None and worst >= threshold:
+            degraded_steps += 1
+    return {
+        "sample_count": steps,
+        "avg_packet_loss_send": _avg(send),
+        "max_packet_loss_send": _max(send),
+        "avg_packet_loss_recv": _avg(recv),
+        "max_packet_loss_recv": _max(recv),
+        "avg_bitrate_send": _avg(series["bitrateSend"]),
+        "avg_bitrate_recv": _avg(series["bitrateRecv"]),
+        "degraded_seconds": degraded_steps * step_seconds,
+    }
+
+
+@lru_cache(maxsize=2048)
+def describe_user_agent(user_agent: str | None) -> dict[str, str]:
+    """Browser, OS and device names (ua-parser), cut to their column sizes."""
+    if not user_agent:
+        return {"browser": "", "browser_version": "", "os": "", "os_version": "", "device": ""}
+    result = parse_user_agent(user_agent)
+    agent, system, device = result.user_agent, result.os, result.device
+
+    def version(*parts: str | None) -> str:
+        return ".".join(p for p in parts if p)[:32]
+
+    return {
+        "browser": (agent.family if agent else "")[:64],
+        "browser_version": version(agent.major, agent.minor) if agent else "",
+        "os": (system.family if system else "")[:64],
+        "os_version": version(system.major, system.minor) if system else "",
+        "device": (device.family if device else "")[:64],
+    }
+
+
+def participant_quality(details: list[dict[str, Any]], degraded_min_seconds: float) -> dict[str, Any]:
+    """The Participant's quality columns from its detail rows' summaries (last item names the browser)."""
+    if not details:
+        return {
+            "quality_degraded": None,
+            "degraded_seconds": None,
+            "max_packet_loss": None,
+            "avg_packet_loss": None,
+            "browser": "",
+            "os": "",
+            "device": "",
+        }
+    degraded = sum(d.get("degraded_seconds") or 0.0 for d in details)
+    maxima = [d.get(k) for d in details for k in ("max_packet_loss_send", "max_packet_loss_recv")]
+    weighted = 0.0
+    weight = 0
+    for d in details:
+        for key in ("avg_packet_loss_send", "avg_packet_loss_recv"):
+            if d.get(key) is not None:
+                weighted += d[key] * max(1, d.get("sample_count") or 0)
+                weight += max(1, d.get("sample_count") or 0)
+    last = details[-1]
+    any_samples = any((d.get("sample_count") or 0) > 0 for d in details)
+    return {
+        "quality_degraded": (degraded >= degraded_min_seconds) if any_samples else None,
+        "degraded_seconds": degraded if any_samples else None,
+        "max_packet_loss": _max(maxima),
+        "avg_packet_loss": (weighted / weight) if weight else None,
+        "browser": last.get("browser", ""),
+        "os": last.get("os", ""),
+        "device": last.get("device", ""),
+    }

@@ -1,0 +1,359 @@
+"""The four fetch-and-store steps of a sync: rooms, a room's sessions, a session's participants, details."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from ..client import Page
+from ..errors import NotFound
+from ..models import Participant, ParticipantDetail, Room, RoomSession
+from .context import RunContext
+from .items import (
+    DETAIL_FIELDS,
+    PARTICIPANT_FIELDS,
+    ROOM_FIELDS,
+    SESSION_FIELDS,
+    BadItem,
+    ParsedItem,
+    parse_item,
+    seconds_between,
+)
+from .quality import describe_user_agent, normalise_samples, participant_quality
+from .upsert import upsert_rows
+
+logger = logging.getLogger(__name__)
+
+ROOM_COMPARE = (*(c for _, c, k in ROOM_FIELDS if k != "id"), "raw", "missing_since")
+SESSION_COMPARE = (*(c for _, c, k in SESSION_FIELDS if k != "id"), "room_id", "duration_seconds", "raw")
+PARTICIPANT_COLUMNS = tuple(
+    c for a, c, _ in PARTICIPANT_FIELDS if a not in ("roomSessionId", "participantId")
+)
+PARTICIPANT_COMPARE = (*PARTICIPANT_COLUMNS, "duration_seconds", "raw")
+DETAIL_SUMMARY = (
+    "sample_count",
+    "avg_packet_loss_send",
+    "max_packet_loss_send",
+    "avg_packet_loss_recv",
+    "max_packet_loss_recv",
+    "avg_bitrate_send",
+    "avg_bitrate_recv",
+    "degraded_seconds",
+)
+UA_COLUMNS = ("browser", "browser_version", "os", "os_version", "device")
+DETAIL_COMPARE = (
+    *(c for _, c, _k in DETAIL_FIELDS),
+    "samples",
+    "packet_loss_unit",
+    *DETAIL_SUMMARY,
+    *UA_COLUMNS,
+    "raw",
+)
+PARTICIPANT_QUALITY = (
+    "quality_degraded",
+    "degraded_seconds",
+    "max_packet_loss",
+    "avg_packet_loss",
+    "browser",
+    "os",
+    "device",
+    "details_synced_at",
+)
+DETAIL_BATCH = 10
+
+
+@dataclass(frozen=True)
+class RoomRef:
+    """A stored room and the fingerprint of the API item it was last seen as."""
+
+    pk: int
+    room_name: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    """A stored session whose participants are to be fetched, and its fingerprint."""
+
+    pk: int
+    room_session_id: str
+    signature: str
+
+
+def _parse_page(ctx: RunContext, model: str, items: list[Any], fields: tuple) -> list[ParsedItem]:
+    parsed = []
+    for item in items:
+        try:
+            parsed.append(parse_item(item, fields))
+        except BadItem as exc:
+            ctx.skip(model, str(exc))
+    return parsed
+
+
+# Rooms ------------------------------------------------------------------------------------------
+
+
+def store_room_page(ctx: RunContext, page: Page) -> list[RoomRef]:
+    """Upsert one page of rooms in one transaction; returns the rooms with their fingerprints."""
+    parsed = _parse_page(ctx, "rooms", page.items, ROOM_FIELDS)
+    rows = [{**p.values, "raw": p.raw, "missing_since": None} for p in parsed]
+    with transaction.atomic():
+        result = upsert_rows(Room, rows, key_fields=("room_name",), compare_fields=ROOM_COMPARE, now=ctx.now)
+    ctx.count("rooms", result)
+    return [RoomRef(result.pks[(p.values["room_name"],)], p.values["room_name"], p.signature) for p in parsed]
+
+
+def list_rooms(ctx: RunContext, **filters: str) -> list[RoomRef]:
+    """Every room the API lists (with filters, those only), each page stored as it arrives."""
+    refs: dict[str, RoomRef] = {}
+    for page in ctx.client.iter_room_pages(**filters):
+        for ref in store_room_page(ctx, page):
+            refs[ref.room_name] = ref
+        ctx.flush()
+    return list(refs.values())
+
+
+def mark_missing_rooms(ctx: RunContext, seen: Iterable[str]) -> int:
+    """Rooms a complete listing no longer contains are kept and marked missing since now."""
+    seen_names = set(seen)
+    missing = Room.objects.filter(missing_since__isnull=True).exclude(room_name__in=seen_names)
+    return missing.update(missing_since=ctx.now)
+
+
+# Sessions ---------------------------------------------------------------------------------------
+
+
+def sync_room_sessions(
+    ctx: RunContext, room: RoomRef, *, room_session_id: str | None = None, force: bool = False
+) -> list[SessionRef]:
+    """Fetch a room's sessions page by page; returns the sessions whose participants need fetching."""
+    todo: list[SessionRef] = []
+    for page in ctx.client.iter_room_session_pages(room.room_name, room_session_id=room_session_id):
+        todo.extend(store_session_page(ctx, room, page, force=force))
+        ctx.flush()
+    return todo
+
+
+def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: bool) -> list[SessionRef]:
+    """Upsert one page of sessions; pick those that are new, changed, ongoing or inside the lookback."""
+    parsed = _parse_page(ctx, "sessions", page.items, SESSION_FIELDS)
+    rows = []
+    for p in parsed:
+        values = {**p.values, "room_id": room.pk, "raw": p.raw}
+        values["room_name"] = values["room_name"] if values["room_name"] is not None else room.room_name
+        values["duration_seconds"] = seconds_between(values["started_at"], values["ended_at"])
+        rows.append(values)
+    with transaction.atomic():
+        result = upsert_rows(
+            RoomSession, rows, key_fields=("room_session_id",), compare_fields=SESSION_COMPARE, now=ctx.now
+        )
+    ctx.count("sessions", result)
+    if not parsed:
+        return []
+    synced = dict(
+        RoomSession.objects.filter(pk__in=list(result.pks.values())).values_list(
+            "pk", "participants_synced_signature"
+        )
+    )
+    recent = ctx.now - ctx.lookback
+    todo = []
+    for p in parsed:
+        pk = result.pks[(p.values["room_session_id"],)]
+        ended = p.values["ended_at"]
+        if force or synced.get(pk) != p.signature or ended is None or ended >= recent:
+            todo.append(SessionRef(pk, p.values["room_session_id"], p.signature))
+    return todo
+
+
+# Participants -----------------------------------------------------------------------------------
+
+
+def _participant_rows(parsed: list[ParsedItem], session_pks: dict[str, int]) -> list[dict[str, Any]]:
+    rows = []
+    for p in parsed:
+        values = {c: p.values[c] for c in PARTICIPANT_COLUMNS}
+        values["room_session_id"] = session_pks[p.values["room_session_id"]]
+        values["participant_id"] = p.values["participant_id"]
+        values["duration_seconds"] = seconds_between(values["joined_at"], values["left_at"])
+        values["raw"] = p.raw
+        rows.append(values)
+    return rows
+
+
+def store_participant_page(
+    ctx: RunContext, page: Page, session_pks: dict[str, int], *, count_unknown_sessions: bool = True
+) -> list[int]:
+    """Upsert one page of participants (their sessions must be stored); returns their primary keys."""
+    parsed = []
+    for p in _parse_page(ctx, "participants", page.items, PARTICIPANT_FIELDS):
+        if p.values["room_session_id"] in session_pks:
+            parsed.append(p)
+        elif count_unknown_sessions:
+            ctx.skip("participants", "session not stored yet (sync its room)")
+    rows = _participant_rows(parsed, session_pks)
+    with transaction.atomic():
+        result = upsert_rows(
+            Participant,
+            rows,
+            key_fields=("room_session_id", "participant_id"),
+            compare_fields=PARTICIPANT_COMPARE,
+            now=ctx.now,
+        )
+    ctx.count("participants", result)
+    return list(result.pks.values())
+
+
+def sync_session_participants(ctx: RunContext, session: SessionRef) -> None:
+    """Fetch every participant of a session, then record the session as complete."""
+    for page in ctx.client.iter_participant_pages(room_session_id=session.room_session_id):
+        # The session we asked about owns the items, whatever their own roomSessionId says.
+        items = [
+            {**item, "roomSessionId": session.room_session_id} if isinstance(item, dict) else item
+            for item in page.items
+        ]
+        page = Page(items=items, cursor=page.cursor, next_cursor=page.next_cursor)
+        store_participant_page(ctx, page, {session.room_session_id: session.pk})
+        ctx.flush()
+    RoomSession.objects.filter(pk=session.pk).update(participants_synced_signature=session.signature)
+
+
+def sync_external_id_participants(
+    ctx: RunContext, external_id: str, *, final: bool = True
+) -> tuple[list[int], set[str]]:
+    """Participants of one external id across sessions; returns stored pks and unknown session ids.
+
+    Unless ``final``, items of sessions we do not hold yet are left for a second pass, not counted.
+    """
+    stored: list[int] = []
+    unknown: set[str] = set()
+    for page in ctx.client.iter_participant_pages(external_id=external_id):
+        ids = {i.get("roomSessionId") for i in page.items if isinstance(i, dict)}
+        ids = {i for i in ids if isinstance(i, str)}
+        known = dict(RoomSession.objects.filter(room_session_id__in=ids).values_list("room_session_id", "pk"))
+        unknown |= ids - set(known)
+        stored.extend(store_participant_page(ctx, page, known, count_unknown_sessions=final))
+        ctx.flush()
+    return stored, unknown
+
+
+# Details ----------------------------------------------------------------------------------------
+
+
+def pending_details(ctx: RunContext, policy: str, *, room_pks: Iterable[int] | None = None) -> Any:
+    """Ended connections (older than the data-lag lookback) that lack details, per the detail policy."""
+    if policy == "none":
+        return Participant.objects.none()
+    settled = ctx.now - ctx.lookback
+    qs = Participant.objects.filter(
+        details_synced_at__isnull=True, left_at__isnull=False, left_at__lte=settled
+    )
+    if policy == "recent":
+        qs = qs.filter(left_at__gte=ctx.now - timedelta(days=float(ctx.conf.DETAIL_RECENT_DAYS)))
+    if room_pks is not None:
+        qs = qs.filter(room_session__room_id__in=list(room_pks))
+    return qs
+
+
+def sync_details(
+    ctx: RunContext, participants: Iterable[tuple[int, str, str]], *, count_progress: bool = False
+) -> None:
+    """Fetch and store the detail array of each (pk, room_session_id, participant_id), in small batches."""
+    batch: list[tuple[int, list[dict[str, Any]] | None]] = []
+    for pk, room_session_id, participant_id in participants:
+        try:
+            items = ctx.client.get_participant_details(room_session_id, participant_id)
+        except NotFound:
+            items = None
+        batch.append((pk, items))
+        if count_progress:
+            ctx.progress(done=1)
+        if len(batch) >= DETAIL_BATCH:
+            store_details(ctx, batch)
+            batch = []
+            ctx.flush()
+    if batch:
+        store_details(ctx, batch)
+        ctx.flush()
+
+
+def iter_detail_targets(queryset: Any, chunk: int = 500) -> Iterator[tuple[int, str, str]]:
+    """(pk, room_session_id, participant_id) of participants, streamed in primary-key order."""
+    last = 0
+    while True:
+        rows = list(
+            queryset.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", "room_session__room_session_id", "participant_id")[:chunk]
+        )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1][0]
+
+
+def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] | None]]) -> None:
+    """Upsert the detail rows of a batch of participants and refresh their quality summary."""
+    threshold = float(ctx.conf.DEGRADED_PACKET_LOSS_PERCENT)
+    rows: list[dict[str, Any]] = []
+    summaries: dict[int, list[dict[str, Any]]] = {}
+    kept_positions: dict[int, list[int]] = {}
+    for pk, items in batch:
+        summaries[pk] = []
+        kept_positions[pk] = []
+        if items is None:
+            ctx.skip("details", "no details for this connection (404)")
+            continue
+        for position, item in enumerate(items):
+            try:
+                parsed = parse_item(item, DETAIL_FIELDS)
+            except BadItem as exc:
+                ctx.skip("details", str(exc))
+                continue
+            normalised = normalise_samples(
+                item.get("samples"),
+                parsed.values["sample_rate_ms"],
+                threshold_percent=threshold,
+                declared_unit=ctx.conf.PACKET_LOSS_UNIT,
+            )
+            if normalised.ambiguous_unit:
+                ctx.ambiguous_loss_items += 1
+            raw = {k: v for k, v in item.items() if k != "samples"}
+            row = {
+                **parsed.values,
+                **normalised.summary,
+                **describe_user_agent(parsed.values["user_agent"]),
+                "participant_id": pk,
+                "position": position,
+                "samples": normalised.samples,
+                "packet_loss_unit": normalised.unit,
+                "raw": raw,
+            }
+            rows.append(row)
+            summaries[pk].append(row)
+            kept_positions[pk].append(position)
+    pks = [pk for pk, _ in batch]
+    with transaction.atomic():
+        result = upsert_rows(
+            ParticipantDetail,
+            rows,
+            key_fields=("participant_id", "position"),
+            compare_fields=DETAIL_COMPARE,
+            now=ctx.now,
+        )
+        # An array that shrank (or an item now refused) leaves no stale rows behind.
+        stale = Q()
+        for pk in pks:
+            stale |= Q(participant_id=pk) & ~Q(position__in=kept_positions[pk])
+        ParticipantDetail.objects.filter(stale).delete()
+        participants = []
+        for pk in pks:
+            quality = participant_quality(summaries[pk], float(ctx.conf.DEGRADED_MIN_SECONDS))
+            participants.append(Participant(pk=pk, details_synced_at=ctx.now, **quality))
+        Participant.objects.bulk_update(participants, PARTICIPANT_QUALITY)
+    ctx.count("details", result)

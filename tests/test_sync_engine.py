@@ -1,0 +1,309 @@
+"""The sync engine against the simulator over real HTTP: exact copies, minimum calls, resilience."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
+from insights_app.simulator import FaultConfig
+from insights_app.sync import create_or_get_active_run, execute_run
+from tests.conftest import TEST_API_KEY
+from tests.org_compare import assert_db_equals_org
+
+pytestmark = pytest.mark.django_db
+
+ROOMS, SESSIONS, PARTICIPANTS, DETAIL = (
+    "/insights/rooms",
+    "/insights/room-sessions",
+    "/insights/participants",
+    "/insights/participant",
+)
+
+
+def configure(settings, server, **extra):
+    settings.WHEREBY_INSIGHTS = {
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": server.base_url,
+        "QUEUE": "whereby_insights",
+        "BACKOFF_BASE": 0.01,
+        "BACKOFF_MAX": 0.05,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
+        "PLAN_POINTS_PER_MINUTE": 1_000_000,
+        "LOOKBACK_MINUTES": 0,
+        "DETAIL_POLICY": "all",
+        **extra,
+    }
+
+
+def run_sync(kind="incremental", **scope):
+    details = scope.pop("details", None)
+    run, created = create_or_get_active_run(kind, trigger="command", scope=scope, details=details)
+    assert created
+    try:
+        return execute_run(run.pk)
+    except Exception:
+        return SyncRun.objects.get(pk=run.pk)
+
+
+def minimum_full_calls(org, details: bool = True) -> dict[str, int]:
+    """The fewest calls that can copy this organisation (API_NOTES' formula), per endpoint."""
+    rooms = org.room_items()
+    calls = {ROOMS: max(1, math.ceil(len(rooms) / 100)), SESSIONS: 0, PARTICIPANTS: 0, DETAIL: 0}
+    for room in rooms:
+        sessions = org.session_items(room["roomName"])
+        calls[SESSIONS] += max(1, math.ceil(len(sessions) / 100))
+        for session in sessions:
+            people = org.participant_items(session["roomSessionId"])
+            calls[PARTICIPANTS] += max(1, math.ceil(len(people) / 100))
+            if details:
+                calls[DETAIL] += sum(1 for p in people if p["leftAt"] is not None)
+    return calls
+
+
+def test_full_sync_copies_the_organisation_exactly_with_the_fewest_calls(settings, simulator_factory):
+    server = simulator_factory(seed=3, rooms=6, sessions_per_room=5, participants_per_session=4)
+    configure(settings, server)
+
+    run = run_sync("full")
+
+    assert run.status == "succeeded", (run.error, run.skip_reasons)
+    counts = assert_db_equals_org(server.organisation)
+    assert counts["rooms"] == 6 and counts["sessions"] == 30 and counts["participants"] == 120
+    assert counts["details"] > 0
+    expected = minimum_full_calls(server.organisation)
+    assert dict(server.counters) == {k: v for k, v in expected.items() if v}
+    assert run.api_requests == sum(expected.values())
+    assert run.rooms_created == 6 and run.sessions_created == 30 and run.participants_created == 120
+    assert run.details_created == ParticipantDetail.objects.count()
+
+
+def test_a_second_full_sync_creates_and_updates_nothing(settings, simulator_factory):
+    server = simulator_factory(seed=4, rooms=3, sessions_per_room=3, participants_per_session=3)
+    configure(settings, server)
+    run_sync("full")
+    before = {m: m.objects.count() for m in (Room, RoomSession, Participant, ParticipantDetail)}
+
+    second = run_sync("full")
+
+    assert second.status == "succeeded"
+    counts = second.counts()
+    for model in ("rooms", "sessions", "participants"):
+        assert counts[model]["created"] == 0 and counts[model]["updated"] == 0, model
+    assert counts["rooms"]["unchanged"] == 3
+    assert counts["participants"]["unchanged"] == 27
+    assert {m: m.objects.count() for m in before} == before
+
+
+def test_incremental_sync_of_an_unchanged_organisation_costs_one_rooms_page(settings, simulator_factory):
+    server = simulator_factory(seed=5, rooms=4, sessions_per_room=3, participants_per_session=2)
+    configure(settings, server)
+    run_sync("full")
+    server.reset_counters()
+
+    run = run_sync("incremental")
+
+    assert run.status == "succeeded"
+    assert dict(server.counters) == {ROOMS: 1}
+    assert run.rooms_unchanged == 4 and run.rooms_updated == 0
+
+
+def test_incremental_after_the_clock_moves_makes_exactly_the_calls_the_change_needs(
+    settings, simulator_factory
+):
+    server = simulator_factory(
+        seed=6, rooms=5, sessions_per_room=20, participants_per_session=3, live=True, days=10
+    )
+    org = server.organisation
+    configure(settings, server)
+    run_sync("full")
+    assert_db_equals_org(org)
+    held_sessions = {s.room_session_id: s.raw for s in RoomSession.objects.all()}
+    held_people = {
+        (p.room_session.room_session_id, p.participant_id): p.raw
+        for p in Participant.objects.select_related("room_session")
+    }
+    held_rooms = {r.room_name: r.raw for r in Room.objects.all()}
+
+    org.advance(36 * 3600)  # DEFAULT_NOW is a Sunday noon: move into the working week
+    server.reset_counters()
+    expected = {ROOMS: 1, SESSIONS: 0, PARTICIPANTS: 0, DETAIL: 0}
+    for room in org.room_items():
+        sessions = org.session_items(room["roomName"])
+        ongoing_before = any(
+            held_sessions.get(s["roomSessionId"], {}).get("endedAt", "x") is None for s in sessions
+        )
+        if held_rooms.get(room["roomName"]) == room and not ongoing_before:
+            continue
+        expected[SESSIONS] += max(1, math.ceil(len(sessions) / 100))
+        for session in sessions:
+            old = held_sessions.get(session["roomSessionId"])
+            if old == session and session["endedAt"] is not None:
+                continue
+            people = org.participant_items(session["roomSessionId"])
+            expected[PARTICIPANTS] += max(1, math.ceil(len(people) / 100))
+            for person in people:
+                was = held_people.get((session["roomSessionId"], person["participantId"]))
+                if person["leftAt"] is not None and (was is None or was["leftAt"] is None):
+                    expected[DETAIL] += 1
+    assert expected[SESSIONS] > 0, "the clock move should have changed something"
+
+    run = run_sync("incremental")
+
+    assert run.status == "succeeded", run.skip_reasons
+    assert dict(server.counters) == {k: v for k, v in expected.items() if v}
+    assert_db_equals_org(org)
+
+
+def test_detail_policy_none_fetches_no_details_and_recent_only_recent_ones(settings, simulator_factory):
+    # "recent" is measured from the real clock, so the organisation's history must end now.
+    server = simulator_factory(
+        seed=7, rooms=3, sessions_per_room=8, participants_per_session=3, days=30, now=timezone.now()
+    )
+    configure(settings, server, DETAIL_POLICY="none")
+    run = run_sync("full")
+    assert run.status == "succeeded"
+    assert DETAIL not in server.counters
+    assert ParticipantDetail.objects.count() == 0
+    assert_db_equals_org(server.organisation, details="none")
+
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "DETAIL_POLICY": "recent",
+        "DETAIL_RECENT_DAYS": 7,
+    }
+    server.reset_counters()
+    run_sync("incremental")
+    with_details = Participant.objects.filter(details_synced_at__isnull=False)
+    assert with_details.exists()
+    assert all((timezone.now() - p.left_at).days < 7 for p in with_details)
+    assert Participant.objects.filter(left_at__lt=timezone.now() - timedelta(days=8)).exists()
+    assert not with_details.filter(left_at__lt=timezone.now() - timedelta(days=7)).exists()
+    assert server.counters[DETAIL] == with_details.count()
+
+
+def test_room_scope_syncs_one_room_and_unknown_room_fails_clearly(settings, simulator_factory):
+    server = simulator_factory(seed=8, rooms=4, sessions_per_room=3, participants_per_session=2)
+    configure(settings, server)
+    name = server.organisation.room_items()[1]["roomName"]
+
+    run = run_sync("room", room_names=[name])
+
+    assert run.status == "succeeded"
+    assert list(Room.objects.values_list("room_name", flat=True)) == [name]
+    assert RoomSession.objects.count() == len(server.organisation.session_items(name))
+
+    bad = run_sync("room", room_names=["/no-such-room"])
+    assert bad.status == "failed"
+    assert "no room named '/no-such-room'" in bad.error
+
+
+def test_external_id_scope_brings_in_the_sessions_it_needs(settings, simulator_factory):
+    server = simulator_factory(seed=9, rooms=3, sessions_per_room=4, participants_per_session=4)
+    org = server.organisation
+    configure(settings, server)
+    external = next(
+        p["externalId"]
+        for room in org.room_items()
+        for s in org.session_items(room["roomName"])
+        for p in org.participant_items(s["roomSessionId"])
+        if p["externalId"]
+    )
+    expected = {
+        (p["roomSessionId"], p["participantId"]) for p in org.participant_items_by_external_id(external)
+    }
+
+    run = run_sync("external_id", external_id=external)
+
+    assert run.status == "succeeded", run.skip_reasons
+    stored = {
+        (p.room_session.room_session_id, p.participant_id)
+        for p in Participant.objects.filter(external_id=external).select_related("room_session")
+    }
+    assert stored == expected
+
+
+def test_bad_items_are_skipped_with_reasons_and_the_rest_is_stored(settings, simulator_factory):
+    server = simulator_factory(seed=10, rooms=3, sessions_per_room=2, participants_per_session=2)
+    configure(settings, server)
+    server.faults = FaultConfig(corrupt_item_rate=0.3, seed=2)
+
+    run = run_sync("full")
+
+    assert run.status == "partial"
+    skipped = run.rooms_skipped + run.sessions_skipped + run.participants_skipped + run.details_skipped
+    assert skipped > 0
+    assert sum(run.skip_reasons.values()) >= skipped
+    assert any("missing" in reason or "unparsable" in reason for reason in run.skip_reasons)
+    assert Room.objects.count() + run.rooms_skipped >= 1
+
+    server.faults = FaultConfig()
+    healed = run_sync("full")
+    assert healed.status == "succeeded"
+    assert_db_equals_org(server.organisation)
+
+
+def test_throttle_storm_and_server_errors_are_waited_out(settings, simulator_factory):
+    server = simulator_factory(seed=11, rooms=3, sessions_per_room=2, participants_per_session=2)
+    configure(settings, server, MAX_RETRY_WAIT=0.05)
+    server.faults = FaultConfig(force_throttle=8, throttle_ms=20, fail_first_n=0, error_rate=0.2, seed=4)
+
+    run = run_sync("full")
+
+    assert run.status == "succeeded", (run.error, run.skip_reasons)
+    assert run.api_throttles == 8
+    assert run.api_retries >= 8
+    assert_db_equals_org(server.organisation)
+
+
+def test_a_failure_mid_run_keeps_what_was_stored_and_the_next_run_completes(settings, simulator_factory):
+    server = simulator_factory(seed=12, rooms=4, sessions_per_room=3, participants_per_session=3)
+    configure(settings, server, MAX_RETRIES=1)
+    run_sync("full")
+    stored_before = Participant.objects.count()
+    org = server.organisation
+    org.advance(1)  # nothing moves without live mode; the data stays equal
+    server.faults = FaultConfig(error_rate=1.0, only_paths=[PARTICIPANTS])
+    # Make every room and session look changed, so the next run must fetch participants again.
+    Room.objects.update(sessions_synced_signature="")
+    RoomSession.objects.update(participants_synced_signature="")
+
+    broken = run_sync("incremental")
+
+    assert broken.status == "partial"
+    assert any("ServerError" in r or "answered 500" in r for r in broken.skip_reasons)
+    assert Participant.objects.count() == stored_before
+    server.faults = FaultConfig()
+    server.reset_counters()
+    healed = run_sync("incremental")
+    assert healed.status == "succeeded"
+    # Rooms with sessions were left unfinished and are walked again; a room without sessions finished.
+    rooms_with_sessions = sum(1 for r in org.room_items() if org.session_items(r["roomName"]))
+    assert server.counters[SESSIONS] == rooms_with_sessions
+    assert server.counters[PARTICIPANTS] == RoomSession.objects.count()
+    assert_db_equals_org(org)
+
+
+def test_rooms_that_disappear_are_kept_and_marked(settings, simulator_factory):
+    server = simulator_factory(seed=13, rooms=3, sessions_per_room=1, participants_per_session=1)
+    configure(settings, server)
+    run_sync("full")
+    Room.objects.create(room_name="/gone-from-the-api", raw={"roomName": "/gone-from-the-api"})
+
+    run_sync("incremental")
+
+    gone = Room.objects.get(room_name="/gone-from-the-api")
+    assert gone.missing_since is not None
+    assert Room.objects.filter(missing_since__isnull=True).count() == 3
+
+
+def test_one_active_run_per_scope(settings, simulator):
+    first, created = create_or_get_active_run("incremental", trigger="admin")
+    second, created_again = create_or_get_active_run("full", trigger="schedule")
+    assert created and not created_again
+    assert second.pk == first.pk
+    other, other_created = create_or_get_active_run("room", trigger="admin", scope={"room_names": ["/a"]})
+    assert other_created and other.pk != first.pk
