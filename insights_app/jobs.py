@@ -13,9 +13,8 @@ import redis
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 from rq import Retry, get_current_job
-from rq.dependency import Dependency
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Dependency, Job, JobStatus
 
 from .conf import get_settings
 from .models import SyncRun, SyncStatus

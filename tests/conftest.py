@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -100,6 +102,21 @@ def worker_env(redis_url: str, extra: dict[str, str] | None = None) -> dict[str,
     return env
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # The field after the parenthesised command name is the state, then the parent pid.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 class WorkerProcess:
     """A real ``manage.py rqworker`` subprocess listening on the app's queue."""
 
@@ -115,21 +132,36 @@ class WorkerProcess:
             env=worker_env(redis_url, extra_env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            # Its own process group: rqworker forks a work horse per job, and a crash takes both.
+            start_new_session=True,
         )
 
     def log(self) -> str:
         """What the worker printed so far."""
         return self.log_path.read_text(errors="replace")
 
+    def kill(self) -> None:
+        """SIGKILL the worker and its work horse at once, as a crash or an OOM kill would.
+
+        RQ's work horse moves to a process group of its own, so it is found by its parent pid.
+        """
+        horses = _children(self.process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in horses:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
     def stop(self) -> None:
-        """Stop the worker (SIGTERM, then SIGKILL)."""
+        """Stop the worker (SIGTERM to its group, then SIGKILL)."""
         if self.process.poll() is None:
-            self.process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                self.kill()
         self._log.close()
 
 

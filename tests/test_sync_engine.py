@@ -227,23 +227,48 @@ def test_external_id_scope_brings_in_the_sessions_it_needs(settings, simulator_f
 
 
 def test_bad_items_are_skipped_with_reasons_and_the_rest_is_stored(settings, simulator_factory):
-    server = simulator_factory(seed=10, rooms=3, sessions_per_room=2, participants_per_session=2)
+    server = simulator_factory(seed=10, rooms=6, sessions_per_room=3, participants_per_session=3)
     configure(settings, server)
-    server.faults = FaultConfig(corrupt_item_rate=0.3, seed=2)
+    server.faults = FaultConfig(corrupt_item_rate=0.3, seed=2, only_paths=[ROOMS, SESSIONS, PARTICIPANTS])
 
     run = run_sync("full")
 
     assert run.status == "partial"
-    skipped = run.rooms_skipped + run.sessions_skipped + run.participants_skipped + run.details_skipped
+    skipped = run.rooms_skipped + run.sessions_skipped + run.participants_skipped
     assert skipped > 0
     assert sum(run.skip_reasons.values()) >= skipped
     assert any("missing" in reason or "unparsable" in reason for reason in run.skip_reasons)
-    assert Room.objects.count() + run.rooms_skipped >= 1
+    # Unknown fields are kept: mangled items carried a new field that only raw can hold.
+    assert any(
+        "surpriseField" in row.raw
+        for model in (Room, RoomSession, Participant)
+        for row in model.objects.all()
+    )
 
+    # A full sync re-reads everything, including items that were stored with unreadable fields nulled.
     server.faults = FaultConfig()
     healed = run_sync("full")
-    assert healed.status == "succeeded"
+    assert healed.status == "succeeded", healed.skip_reasons
     assert_db_equals_org(server.organisation)
+
+
+def test_a_refused_detail_item_leaves_its_connection_pending_for_the_next_run(settings, simulator_factory):
+    server = simulator_factory(seed=14, rooms=4, sessions_per_room=3, participants_per_session=3)
+    configure(settings, server)
+    server.faults = FaultConfig(corrupt_item_rate=0.5, seed=3, only_paths=[DETAIL])
+
+    run = run_sync("full")
+
+    assert run.status == "partial"
+    assert run.details_skipped > 0
+    pending = Participant.objects.filter(left_at__isnull=False, details_synced_at__isnull=True).count()
+    assert 0 < pending <= run.details_skipped
+    server.faults = FaultConfig()
+    server.reset_counters()
+    again = run_sync("incremental")
+    assert again.status == "succeeded"
+    assert server.counters[DETAIL] == pending
+    assert not Participant.objects.filter(left_at__isnull=False, details_synced_at__isnull=True).exists()
 
 
 def test_throttle_storm_and_server_errors_are_waited_out(settings, simulator_factory):

@@ -47,6 +47,9 @@ class RunContext:
         self.deltas: Counter[str] = Counter()
         self.skip_reasons: Counter[str] = Counter()
         self.ambiguous_loss_items = 0
+        # Grows with every skipped item or failed piece of work, never reset: callers compare it
+        # before and after a room or session to decide whether it may be marked complete.
+        self.trouble = 0
         self._flushed_api: dict[str, float] = {}
         self._progress_done = 0
 
@@ -62,10 +65,12 @@ class RunContext:
         """Count ``n`` items of ``model`` that were not stored, with the reason shown to staff."""
         self.deltas[f"{model}_skipped"] += n
         self.skip_reasons[f"{model}: {reason}"[:200]] += n
+        self.trouble += n
 
     def problem(self, what: str) -> None:
         """Record a piece of work that failed while the rest of the run went on (makes it partial)."""
         self.skip_reasons[what[:300]] += 1
+        self.trouble += 1
         logger.warning("sync run %s: %s", self.run.pk, what)
 
     def progress(self, done: int = 0, total: int = 0) -> None:

@@ -287,7 +287,7 @@ def _sync_organisation(ctx: RunContext, *, full: bool, fan_out: FanOut | None) -
 
 
 def _resume_point(run: SyncRun) -> Any:
-    """When the last full run died recently without a full run succeeding since, resume after it."""
+    """When the last full run failed or was cancelled recently, resume after the rooms it finished."""
     last = (
         SyncRun.objects.filter(kind=SyncKind.FULL, started_at__gte=timezone.now() - RESUME_WITHIN)
         .exclude(pk=run.pk)
@@ -295,7 +295,7 @@ def _resume_point(run: SyncRun) -> Any:
         .order_by("-started_at")
         .first()
     )
-    if last is not None and last.status in (SyncStatus.FAILED, SyncStatus.PARTIAL, SyncStatus.CANCELLED):
+    if last is not None and last.status in (SyncStatus.FAILED, SyncStatus.CANCELLED):
         return last.started_at
     return None
 
@@ -337,13 +337,14 @@ def plan_room_work(
 def work_on_room(ctx: RunContext, work: RoomWork) -> None:
     """Sessions, participants and details of one room; a failure is recorded and the run goes on."""
     ref = RoomRef(work.room_pk, work.room_name, work.signature)
+    trouble_before = ctx.trouble
     try:
         if work.refresh:
             for session in sync_room_sessions(ctx, ref, force=work.force):
                 sync_session_participants(ctx, session)
         targets = pending_details(ctx, ctx.run.details_policy, room_pks=[work.room_pk])
         sync_details(ctx, iter_detail_targets(targets))
-        if work.refresh:
+        if work.refresh and ctx.trouble == trouble_before:
             Room.objects.filter(pk=work.room_pk).update(
                 sessions_synced_signature=work.signature, sessions_synced_at=ctx.now
             )

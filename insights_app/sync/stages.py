@@ -210,7 +210,8 @@ def store_participant_page(
 
 
 def sync_session_participants(ctx: RunContext, session: SessionRef) -> None:
-    """Fetch every participant of a session, then record the session as complete."""
+    """Fetch every participant of a session, then record the session as complete (if nothing was skipped)."""
+    trouble_before = ctx.trouble
     for page in ctx.client.iter_participant_pages(room_session_id=session.room_session_id):
         # The session we asked about owns the items, whatever their own roomSessionId says.
         items = [
@@ -220,7 +221,8 @@ def sync_session_participants(ctx: RunContext, session: SessionRef) -> None:
         page = Page(items=items, cursor=page.cursor, next_cursor=page.next_cursor)
         store_participant_page(ctx, page, {session.room_session_id: session.pk})
         ctx.flush()
-    RoomSession.objects.filter(pk=session.pk).update(participants_synced_signature=session.signature)
+    if ctx.trouble == trouble_before:
+        RoomSession.objects.filter(pk=session.pk).update(participants_synced_signature=session.signature)
 
 
 def sync_external_id_participants(
@@ -303,6 +305,7 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
     rows: list[dict[str, Any]] = []
     summaries: dict[int, list[dict[str, Any]]] = {}
     kept_positions: dict[int, list[int]] = {}
+    incomplete: set[int] = set()
     for pk, items in batch:
         summaries[pk] = []
         kept_positions[pk] = []
@@ -314,6 +317,7 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
                 parsed = parse_item(item, DETAIL_FIELDS)
             except BadItem as exc:
                 ctx.skip("details", str(exc))
+                incomplete.add(pk)
                 continue
             normalised = normalise_samples(
                 item.get("samples"),
@@ -354,6 +358,8 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
         participants = []
         for pk in pks:
             quality = participant_quality(summaries[pk], float(ctx.conf.DEGRADED_MIN_SECONDS))
-            participants.append(Participant(pk=pk, details_synced_at=ctx.now, **quality))
+            # A connection with a refused item stays pending, so the next run asks again.
+            synced_at = None if pk in incomplete else ctx.now
+            participants.append(Participant(pk=pk, details_synced_at=synced_at, **quality))
         Participant.objects.bulk_update(participants, PARTICIPANT_QUALITY)
     ctx.count("details", result)

@@ -1,0 +1,137 @@
+"""``manage.py insights_simulator``: serve a simulated Whereby Insights API until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer, generate_organisation
+
+
+class Command(BaseCommand):
+    """Generate an organisation, serve it over HTTP, print the base URL and a key hint."""
+
+    help = "Serve a simulated Whereby Insights API (for the demo, tests and benchmarks)."
+    requires_system_checks = []  # the simulator needs none of the app's settings
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--rooms", type=int, default=40)
+        parser.add_argument("--sessions-per-room", type=float, default=50)
+        parser.add_argument("--participants-per-session", type=float, default=5)
+        parser.add_argument("--days", type=float, default=60)
+        parser.add_argument("--max-samples", type=int, default=900)
+        parser.add_argument(
+            "--now", default=None, help="generation instant (ISO-8601); default: the real time"
+        )
+        parser.add_argument(
+            "--api-key", default=None, help="default: $WHEREBY_API_KEY, else a printed demo key"
+        )
+        parser.add_argument(
+            "--points-per-minute", type=int, default=None, help="rate budget; default unlimited"
+        )
+        parser.add_argument("--window-seconds", type=float, default=60.0)
+        parser.add_argument(
+            "--live", action="store_true", help="new sessions keep starting as wall time passes"
+        )
+        parser.add_argument(
+            "--speed", type=float, default=1.0, help="simulated seconds per wall second (--live)"
+        )
+        parser.add_argument("--no-hostile-names", action="store_true")
+        parser.add_argument("--no-ratings", action="store_true")
+        parser.add_argument("--error-rate", type=float, default=0.0)
+        parser.add_argument("--error-status", type=int, default=500)
+        parser.add_argument("--latency-ms", type=int, default=0)
+        parser.add_argument("--malformed-json-rate", type=float, default=0.0)
+        parser.add_argument("--truncated-rate", type=float, default=0.0)
+        parser.add_argument("--drop-connection-rate", type=float, default=0.0)
+        parser.add_argument("--html-error-rate", type=float, default=0.0)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        server = self.build_server(options)
+        stop = threading.Event()
+        server.start()
+        stats = server.organisation.stats()
+        self.stdout.write(f"Whereby Insights simulator at {server.base_url}")
+        self.stdout.write(
+            f"{stats['rooms']} rooms, {stats['sessions']} sessions, {stats['connections']} connections"
+            f"{' (live, x' + str(options['speed']) + ')' if options['live'] else ''}"
+        )
+        self.stdout.write(self.key_hint)
+        self.stdout.write("Ctrl-C to stop.")
+        self.stdout.flush()
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+
+    def build_server(self, options: dict[str, Any]) -> SimulatorServer:
+        """Validate the flags and build (but do not start) the server."""
+        if not 0 <= options["port"] <= 65535:
+            raise CommandError("--port must be between 0 and 65535")
+        if options["speed"] <= 0:
+            raise CommandError("--speed must be > 0")
+        if options["points_per_minute"] is not None and options["points_per_minute"] < 1:
+            raise CommandError("--points-per-minute must be >= 1")
+        if options["window_seconds"] <= 0:
+            raise CommandError("--window-seconds must be > 0")
+        try:
+            spec = OrgSpec(
+                seed=options["seed"],
+                rooms=options["rooms"],
+                sessions_per_room=options["sessions_per_room"],
+                participants_per_session=options["participants_per_session"],
+                days=options["days"],
+                max_samples=options["max_samples"],
+                now=options["now"] or _real_now(),
+                live=options["live"],
+                hostile_names=not options["no_hostile_names"],
+                ratings=not options["no_ratings"],
+            )
+            faults = FaultConfig(
+                error_rate=options["error_rate"],
+                error_status=options["error_status"],
+                latency_ms=options["latency_ms"],
+                malformed_json_rate=options["malformed_json_rate"],
+                truncated_rate=options["truncated_rate"],
+                drop_connection_rate=options["drop_connection_rate"],
+                html_error_rate=options["html_error_rate"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        key = options["api_key"]
+        if key:
+            self.key_hint = "API key: the one given with --api-key (not shown)."
+        elif os.environ.get("WHEREBY_API_KEY"):
+            key = os.environ["WHEREBY_API_KEY"]
+            self.key_hint = "API key: taken from WHEREBY_API_KEY (not shown)."
+        else:
+            # A throwaway key made up here protects nothing real, so it may be shown.
+            key = f"demo-{secrets.token_hex(12)}"
+            self.key_hint = f"API key (demo, made up for this run): {key}"
+        return SimulatorServer(
+            generate_organisation(spec),
+            api_key=key,
+            host=options["host"],
+            port=options["port"],
+            points_per_minute=options["points_per_minute"],
+            faults=faults,
+            window_seconds=options["window_seconds"],
+            realtime=options["live"],
+            speed=options["speed"],
+        )
+
+
+def _real_now() -> str:
+    """The wall clock, for a demo that shows today's data."""
+    from django.utils import timezone
+
+    return timezone.now().isoformat()

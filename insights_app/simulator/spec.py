@@ -1,0 +1,58 @@
+"""What organisation to simulate: the knobs of the generator and their defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .timefmt import parse_instant
+
+# Tests and docs depend on a fixed clock so that the same spec always yields the same data.
+DEFAULT_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+MINUTE_MS = 60_000
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    """Size and shape of a simulated organisation; averages are exact in total."""
+
+    seed: int = 1
+    rooms: int = 40
+    sessions_per_room: float = 50
+    participants_per_session: float = 5
+    days: float = 60
+    max_samples: int = 900
+    now: datetime | str | None = None
+    live: bool = False
+    hostile_names: bool = True
+    ratings: bool = True
+
+    def __post_init__(self) -> None:
+        """Refuse specs that cannot be generated, with a message saying why."""
+        if self.rooms < 0:
+            raise ValueError("rooms must be >= 0")
+        if self.sessions_per_room < 0 or self.participants_per_session < 0:
+            raise ValueError("sessions_per_room and participants_per_session must be >= 0")
+        if self.days <= 0:
+            raise ValueError("days must be > 0")
+        if self.max_samples < 1:
+            raise ValueError("max_samples must be >= 1")
+        # One session per room per minute at most: a room hosts one session at a time.
+        if self.total_sessions > self.rooms * max(0, int(self.days * 1440) - 2):
+            raise ValueError("too many sessions for the number of rooms and days")
+
+    @property
+    def total_sessions(self) -> int:
+        """Exact number of sessions in the history (rooms x average, rounded)."""
+        return round(self.rooms * self.sessions_per_room)
+
+    @property
+    def total_connections(self) -> int:
+        """Exact number of participant connections in the history."""
+        return round(self.total_sessions * self.participants_per_session)
+
+    @property
+    def now_ms(self) -> int:
+        """The generation instant in epoch milliseconds."""
+        return parse_instant(self.now) if self.now is not None else parse_instant(DEFAULT_NOW)

@@ -1,0 +1,206 @@
+"""Syncs through real Redis and real rqworker subprocesses: queueing, fan-out, kills, cancels, cron."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from insights_app.jobs import QueueUnavailable, cancel_run, enqueue_sync, scheduled_sync
+from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
+from insights_app.simulator import FaultConfig
+from tests.conftest import TEST_API_KEY, wait_for
+from tests.org_compare import assert_db_equals_org
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def configure(settings, server, **extra):
+    settings.WHEREBY_INSIGHTS = {
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": server.base_url,
+        "QUEUE": "whereby_insights",
+        "BACKOFF_BASE": 0.01,
+        "BACKOFF_MAX": 0.05,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
+        "PLAN_POINTS_PER_MINUTE": 1_000_000,
+        "LOOKBACK_MINUTES": 0,
+        "DETAIL_POLICY": "all",
+        **extra,
+    }
+
+
+def finished(run_id):
+    def check():
+        run = SyncRun.objects.get(pk=run_id)
+        return run if run.status not in ("queued", "running") else None
+
+    check.__name__ = f"sync run {run_id} finished"
+    return check
+
+
+def test_a_queued_sync_is_run_by_a_real_worker(settings, simulator_factory, rq_worker_factory):
+    server = simulator_factory(seed=21, rooms=4, sessions_per_room=3, participants_per_session=3)
+    configure(settings, server)
+    worker = rq_worker_factory()
+
+    result = enqueue_sync(kind="full", trigger="admin")
+
+    assert result.created and result.run.status == "queued"
+    assert result.run.job_id == f"insights-sync-{result.run.pk}"
+    run = wait_for(finished(result.run.pk), timeout=90)
+    assert run.status == "succeeded", (run.error, run.skip_reasons, worker.log()[-2000:])
+    assert run.started_at and run.finished_at and run.trigger == "admin"
+    assert_db_equals_org(server.organisation)
+    assert TEST_API_KEY not in worker.log()
+
+
+def test_two_triggers_at_once_make_one_run(settings, simulator, redis_conn):
+    configure(settings, simulator)
+    results = []
+    barrier = threading.Barrier(4)
+
+    def trigger():
+        barrier.wait()
+        try:
+            results.append(enqueue_sync(kind="incremental", trigger="admin"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=trigger) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len({r.run.pk for r in results}) == 1
+    assert sum(r.created for r in results) == 1
+    assert SyncRun.objects.count() == 1
+    assert redis_conn.llen("rq:queue:whereby_insights") == 1
+
+
+def test_a_large_sync_fans_out_to_several_workers_and_closes_once(
+    settings, simulator_factory, rq_worker_factory
+):
+    server = simulator_factory(seed=22, rooms=9, sessions_per_room=3, participants_per_session=2)
+    configure(settings, server, FANOUT_MIN_ROOMS=3, FANOUT_ROOMS_PER_JOB=2)
+    workers = [rq_worker_factory(), rq_worker_factory()]
+
+    result = enqueue_sync(kind="full", trigger="command")
+
+    run = wait_for(finished(result.run.pk), timeout=120)
+    assert run.status == "succeeded", (run.error, run.skip_reasons, workers[0].log()[-3000:])
+    assert len(run.checkpoint["batch_jobs"]) == 5
+    assert run.progress_done == run.progress_total == 9
+    assert_db_equals_org(server.organisation)
+    assert run.participants_created == Participant.objects.count()
+
+
+def test_a_worker_killed_mid_sync_is_detected_and_the_next_run_completes(
+    settings, simulator_factory, rq_worker_factory
+):
+    server = simulator_factory(seed=23, rooms=5, sessions_per_room=4, participants_per_session=3)
+    configure(settings, server, ABANDONED_AFTER_SECONDS=3)
+    server.faults = FaultConfig(latency_ms=150)
+    worker = rq_worker_factory()
+    first = enqueue_sync(kind="full", trigger="admin").run
+
+    wait_for(lambda: Participant.objects.exists(), timeout=60)
+    worker.kill()
+    assert SyncRun.objects.get(pk=first.pk).status == "running"
+
+    def abandoned():
+        # A new trigger sweeps for abandoned runs first; until then it is handed the stuck one.
+        attempt = enqueue_sync(kind="full", trigger="admin")
+        return attempt if attempt.created else None
+
+    second = wait_for(abandoned, timeout=30, interval=1.0).run
+    dead = SyncRun.objects.get(pk=first.pk)
+    assert dead.status == "failed"
+    assert "abandoned" in dead.error
+    server.faults = FaultConfig()
+    rq_worker_factory()
+    done = wait_for(finished(second.pk), timeout=90)
+    assert done.status == "succeeded", (done.error, done.skip_reasons)
+    assert_db_equals_org(server.organisation)
+    assert Participant.objects.count() == sum(
+        len(server.organisation.participant_items(s["roomSessionId"]))
+        for r in server.organisation.room_items()
+        for s in server.organisation.session_items(r["roomName"])
+    )
+
+
+def test_cancelling_a_running_sync_stops_it_at_the_next_page(settings, simulator_factory, rq_worker_factory):
+    server = simulator_factory(seed=24, rooms=6, sessions_per_room=4, participants_per_session=3)
+    configure(settings, server)
+    server.faults = FaultConfig(latency_ms=150)
+    rq_worker_factory()
+    run = enqueue_sync(kind="full", trigger="admin").run
+    wait_for(lambda: SyncRun.objects.get(pk=run.pk).status == "running", timeout=60)
+
+    cancel_run(SyncRun.objects.get(pk=run.pk))
+
+    done = wait_for(finished(run.pk), timeout=60)
+    assert done.status == "cancelled"
+    assert (
+        RoomSession.objects.count()
+        < sum(len(server.organisation.session_items(r["roomName"])) for r in server.organisation.room_items())
+        or ParticipantDetail.objects.count() == 0
+    )
+
+
+def test_cancelling_a_queued_sync_cancels_it_at_once(settings, simulator, redis_conn):
+    configure(settings, simulator)
+    run = enqueue_sync(kind="incremental", trigger="admin").run
+
+    cancelled = cancel_run(run)
+
+    assert cancelled.status == "cancelled" and cancelled.finished_at is not None
+    assert enqueue_sync(kind="incremental", trigger="admin").created
+
+
+def test_redis_down_means_a_clear_error_and_nothing_queued(settings, simulator):
+    configure(settings, simulator)
+    settings.RQ_QUEUES = {**settings.RQ_QUEUES, "whereby_insights": {"URL": "redis://127.0.0.1:1/0"}}
+
+    with pytest.raises(QueueUnavailable, match="Redis does not answer"):
+        enqueue_sync(kind="incremental", trigger="admin")
+    assert not SyncRun.objects.exists()
+
+
+def test_a_schedule_tick_while_a_sync_runs_starts_nothing_new(settings, simulator, redis_conn):
+    configure(settings, simulator)
+    running = enqueue_sync(kind="full", trigger="admin").run
+    SyncRun.objects.filter(pk=running.pk).update(status="running")
+
+    assert scheduled_sync("incremental") == running.pk
+    assert SyncRun.objects.count() == 1
+
+
+def test_the_cron_module_registers_the_schedule(settings, redis_conn):
+    from django_rq.cron import DjangoCronScheduler
+
+    settings.WHEREBY_INSIGHTS = {"SCHEDULE_INTERVAL_MINUTES": 5, "NIGHTLY_FULL_SYNC_CRON": "0 3 * * *"}
+    scheduler = DjangoCronScheduler()
+    scheduler.load_config_from_file("insights_app.cron")
+    jobs = {job.name: job for job in scheduler.get_jobs()}
+
+    assert set(jobs) == {"insights-incremental-sync", "insights-reap-abandoned", "insights-nightly-full-sync"}
+    assert jobs["insights-incremental-sync"].interval == 300
+    assert jobs["insights-nightly-full-sync"].cron == "0 3 * * *"
+    assert all(job.queue_name == "whereby_insights" for job in jobs.values())
+
+
+def test_rows_stay_unique_whatever_happens(settings, simulator_factory, rq_worker_factory):
+    server = simulator_factory(seed=25, rooms=3, sessions_per_room=2, participants_per_session=2)
+    configure(settings, server)
+    rq_worker_factory()
+    for kind in ("full", "incremental", "full"):
+        run = enqueue_sync(kind=kind, trigger="admin").run
+        assert wait_for(finished(run.pk), timeout=60).status == "succeeded"
+    assert Room.objects.count() == 3
+    assert (
+        Participant.objects.values("room_session", "participant_id").distinct().count()
+        == Participant.objects.count()
+    )

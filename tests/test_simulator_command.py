@@ -1,0 +1,92 @@
+"""``manage.py insights_simulator``: flags are checked, the server answers, the real key is never printed."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.conftest import ROOT
+
+SMALL = ["--rooms", "3", "--sessions-per-room", "2", "--participants-per-session", "2"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--days", "0"], "days"),
+        (["--error-rate", "3"], "error_rate"),
+        (["--error-status", "404"], "error_status"),
+        (["--port", "70000"], "port"),
+        (["--speed", "0"], "speed"),
+        (["--points-per-minute", "0"], "points-per-minute"),
+        (["--rooms", "-1"], "rooms"),
+    ],
+)
+def test_bad_flags_are_command_errors(flags, message):
+    """Nonsense values stop the command with a message naming the flag."""
+    with pytest.raises(CommandError, match=message):
+        call_command("insights_simulator", *flags)
+
+
+def start(env_extra: dict[str, str], *flags: str) -> tuple[subprocess.Popen, list[str]]:
+    """Run the command on a free port; return the process and its first four output lines."""
+    env = {key: value for key, value in os.environ.items() if key != "WHEREBY_API_KEY"}
+    env.update({"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1", **env_extra})
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "insights_simulator", "--port", "0", *SMALL, *flags],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = [process.stdout.readline() for _ in range(4)]
+    return process, lines
+
+
+def stop(process: subprocess.Popen) -> str:
+    """Ctrl-C the command and return the rest of its output."""
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=20)
+    return rest
+
+
+def test_serves_with_the_key_from_the_environment_without_printing_it():
+    """With WHEREBY_API_KEY set, the key works but never appears in the output."""
+    secret = "real-secret-key-0123456789abcdef"
+    process, lines = start({"WHEREBY_API_KEY": secret})
+    try:
+        output = "".join(lines)
+        base_url = re.search(r"(http://127\.0\.0\.1:\d+/v1)", output).group(1)
+        assert "WHEREBY_API_KEY" in output
+        assert "3 rooms, 6 sessions, 12 connections" in output
+        ok = requests.get(
+            base_url + "/insights/rooms", headers={"Authorization": f"Bearer {secret}"}, timeout=10
+        )
+        assert ok.status_code == 200 and len(ok.json()["results"]) == 3
+    finally:
+        output += stop(process)
+    assert secret not in output
+    assert process.returncode == 0
+
+
+def test_prints_a_demo_key_it_made_up():
+    """Without a configured key the command invents a demo key, prints it, and accepts it."""
+    process, lines = start({})
+    try:
+        output = "".join(lines)
+        base_url = re.search(r"(http://127\.0\.0\.1:\d+/v1)", output).group(1)
+        key = re.search(r"(demo-[0-9a-f]+)", output).group(1)
+        headers = {"Authorization": f"Bearer {key}"}
+        assert requests.get(base_url + "/insights/rooms", headers=headers, timeout=10).status_code == 200
+        assert requests.get(base_url + "/insights/rooms", timeout=10).status_code == 401
+    finally:
+        stop(process)
