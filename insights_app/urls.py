@@ -1,7 +1,27 @@
 """Report URLs, mounted by the host site with ``path("insights/", include("insights_app.urls"))``."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path, register_converter
+
+from .reports.assets import plotly_js
+from .reports.converters import ExternalIdConverter
+from .reports.views.overview import OverviewView
+from .reports.views.participant import ParticipantQualityView
+from .reports.views.people import PeopleView, PersonView
+from .reports.views.quality import QualityView
+from .reports.views.room import RoomView
+from .reports.views.session import SessionView
+
+register_converter(ExternalIdConverter, "external_id")
 
 app_name = "insights_app"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", OverviewView.as_view(), name="overview"),
+    path("rooms/<int:pk>/", RoomView.as_view(), name="room"),
+    path("sessions/<int:pk>/", SessionView.as_view(), name="session"),
+    path("connections/<int:pk>/quality/", ParticipantQualityView.as_view(), name="participant_quality"),
+    path("quality/", QualityView.as_view(), name="quality"),
+    path("people/", PeopleView.as_view(), name="people"),
+    path("people/<external_id:external_id>/", PersonView.as_view(), name="person"),
+    path("assets/plotly-<str:version>.min.js", plotly_js, name="plotly_js"),
+]

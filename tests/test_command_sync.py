@@ -109,7 +109,12 @@ def test_enqueue_with_redis_down_is_a_clear_error(configured, settings):
 def test_exit_code_is_non_zero_when_the_run_fails(settings, simulator, redis_url):
     import json
 
-    settings.WHEREBY_INSIGHTS = {"API_KEY": "not-the-key", "BASE_URL": simulator.base_url}
+    settings.WHEREBY_INSIGHTS = {
+        "API_KEY": "not-the-key",
+        "BASE_URL": simulator.base_url,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
+        "PLAN_POINTS_PER_MINUTE": 1_000_000,
+    }
     env = worker_env(redis_url, {"INSIGHTS_TEST_SETTINGS_JSON": json.dumps(settings.WHEREBY_INSIGHTS)})
     failed = subprocess.run(
         [sys.executable, "manage.py", "insights_sync"], cwd=ROOT, env=env, capture_output=True, text=True

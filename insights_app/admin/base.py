@@ -1,0 +1,132 @@
+"""The shared base of the data pages: read-only, bounded queries, links to the reports."""
+
+from __future__ import annotations
+
+import json
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .date_hierarchy import date_hierarchy
+from .links import report_url
+from .paginator import BoundedCountPaginator
+
+RUN_SYNC_PERM = "insights_app.run_sync"
+VIEW_REPORTS_PERM = "insights_app.view_reports"
+
+
+def can_run_sync(request: HttpRequest) -> bool:
+    """True when the user may start and cancel syncs."""
+    return request.user.is_active and request.user.is_staff and request.user.has_perm(RUN_SYNC_PERM)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Synced data is never added or edited here (the API is the source of truth).
+
+    Superusers may still delete local history. Changelists count at most a bounded number of rows.
+    """
+
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
+    # Facet counts run one COUNT per filter choice over the whole table: never on these tables.
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    change_list_template = "insights_app/admin/change_list.html"
+    change_form_template = "insights_app/admin/change_form.html"
+    # (URL name in insights_app.urls, label) of the report matching a whole changelist.
+    changelist_report: tuple[str, Any] | None = None
+
+    # Indexed columns matched exactly (case-sensitive, so the index is used) before ``search_fields``:
+    # a hit there is the answer, and the slow "contains" scan of a big table is skipped.
+    exact_search_fields: tuple[str, ...] = ()
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        term = search_term.strip()
+        if term and self.exact_search_fields:
+            exact = queryset.filter(reduce(or_, (Q(**{field: term}) for field in self.exact_search_fields)))
+            if exact.exists():
+                return exact, False
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_run_sync_permission(self, request: HttpRequest) -> bool:
+        """Used by ``@admin.action(permissions=["run_sync"])``."""
+        return can_run_sync(request)
+
+    def object_report_url(self, obj: Model) -> str | None:
+        """The report page about one object, if the reports are mounted."""
+        return None
+
+    def _report_links(self, request: HttpRequest, obj: Model | None) -> list[tuple[str, Any]]:
+        if not request.user.has_perm(VIEW_REPORTS_PERM):
+            return []
+        links = []
+        if obj is not None:
+            url = self.object_report_url(obj)
+            if url:
+                links.append((url, _("Report")))
+        elif self.changelist_report:
+            url = report_url(self.changelist_report[0])
+            if url:
+                links.append((url, self.changelist_report[1]))
+        return links
+
+    def get_changelist_instance(self, request: HttpRequest):
+        cl = super().get_changelist_instance(request)
+        # Read by our change_list.html instead of Django's scanning {% date_hierarchy %} tag.
+        cl.insights_date_hierarchy = lambda: date_hierarchy(cl)
+        return cl
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        context = {
+            "insights_report_links": self._report_links(request, None),
+            "insights_can_run_sync": can_run_sync(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args: Any, **kwargs: Any):
+        context["insights_report_links"] = self._report_links(request, kwargs.get("obj"))
+        context["insights_can_run_sync"] = can_run_sync(request)
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    @admin.display(description=_("raw payload"))
+    def raw_payload(self, obj: Model) -> str:
+        """The item as received from the API, pretty-printed and escaped."""
+        return format_html(
+            '<pre class="insights-raw">{}</pre>', json.dumps(obj.raw, indent=2, sort_keys=True, default=str)
+        )
+
+
+def minutes(value: float | None) -> str:
+    """A minutes figure for a column ("—" when unknown)."""
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def whole(value: float | None) -> str:
+    """A float count from the API shown as an integer."""
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as h:mm:ss."""
+    if seconds is None:
+        return "—"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    mins, secs = divmod(rest, 60)
+    return f"{hours}:{mins:02d}:{secs:02d}"

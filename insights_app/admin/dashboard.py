@@ -1,0 +1,181 @@
+"""The sync dashboard: start and cancel syncs, watch progress, see the machinery's health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+
+from .. import models as m
+from ..health import Health, check_health
+from .actions import enqueue
+from .base import can_run_sync
+from .links import admin_change_url
+
+ACTIVE_LIMIT = 50
+RECENT_LIMIT = 20
+STARTABLE_KINDS = (m.SyncKind.INCREMENTAL, m.SyncKind.FULL)
+
+
+def dashboard_url() -> str:
+    """Where the dashboard lives in the admin."""
+    return reverse("admin:insights_app_syncrun_dashboard")
+
+
+def run_json(run: m.SyncRun, may_cancel: bool) -> dict[str, Any]:
+    """One run as the dashboard's script shows it (text only; the script never builds HTML from it)."""
+    total = run.progress_total
+    created = sum(getattr(run, f"{model}_created") for model in m.SYNCED_MODELS)
+    updated = sum(getattr(run, f"{model}_updated") for model in m.SYNCED_MODELS)
+    return {
+        "id": run.pk,
+        "label": str(run),
+        "url": admin_change_url(m.SyncRun, run.pk),
+        "kind": run.get_kind_display(),
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "trigger": run.get_trigger_display(),
+        "requested_by": run.requested_by.get_username() if run.requested_by else "",
+        "queued_at": run.queued_at.isoformat() if run.queued_at else None,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "progress_done": run.progress_done,
+        "progress_total": total,
+        "percent": round(100 * run.progress_done / total) if total else None,
+        "created": created,
+        "updated": updated,
+        "api_requests": run.api_requests,
+        "error": (run.error or "").strip().splitlines()[0][:300] if run.error else "",
+        "cancel_requested": run.cancel_requested,
+        "cancel_url": reverse("admin:insights_app_syncrun_cancel", args=[run.pk])
+        if may_cancel and run.is_active
+        else None,
+    }
+
+
+def active_runs() -> list[m.SyncRun]:
+    """Queued and running runs, oldest first (the order they will be worked on)."""
+    return list(
+        m.SyncRun.objects.filter(status__in=m.ACTIVE_STATUSES)
+        .select_related("requested_by")
+        .order_by("queued_at")[:ACTIVE_LIMIT]
+    )
+
+
+def recent_runs() -> list[m.SyncRun]:
+    """The latest finished runs."""
+    return list(
+        m.SyncRun.objects.exclude(status__in=m.ACTIVE_STATUSES)
+        .select_related("requested_by")
+        .order_by("-queued_at")[:RECENT_LIMIT]
+    )
+
+
+class AdminPageView(View):
+    """A view mounted through ``SyncRunAdmin.get_urls``; viewing needs the SyncRun view permission."""
+
+    model_admin: admin.ModelAdmin | None = None
+
+    def check_view(self, request: HttpRequest) -> None:
+        if not (self.model_admin.has_view_permission(request) or can_run_sync(request)):
+            raise PermissionDenied
+
+    def check_run_sync(self, request: HttpRequest) -> None:
+        if not can_run_sync(request):
+            raise PermissionDenied
+
+
+class DashboardView(AdminPageView):
+    """The page; its tables are refreshed by ``dashboard.js`` polling ``StatusView``."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        self.check_view(request)
+        health = check_health()
+        may_run = can_run_sync(request)
+        context = {
+            **self.model_admin.admin_site.each_context(request),
+            "title": _("Sync dashboard"),
+            "opts": self.model_admin.model._meta,
+            "health": health,
+            "active": [run_json(run, may_run) for run in active_runs()],
+            "recent": [run_json(run, may_run) for run in recent_runs()],
+            "can_run_sync": may_run,
+            "start_url": reverse("admin:insights_app_syncrun_start"),
+            "status_url": reverse("admin:insights_app_syncrun_dashboard_status"),
+            "kinds": [(kind.value, kind.label) for kind in STARTABLE_KINDS],
+        }
+        return TemplateResponse(request, "insights_app/admin/dashboard.html", context)
+
+
+class StatusView(AdminPageView):
+    """JSON for the live parts of the dashboard: health, active and recent runs."""
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        self.check_view(request)
+        may_run = can_run_sync(request)
+        health: Health = check_health()
+        return JsonResponse(
+            {
+                "health": health.as_json(),
+                "active": [run_json(run, may_run) for run in active_runs()],
+                "recent": [run_json(run, may_run) for run in recent_runs()],
+            }
+        )
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Back to ``next`` when it is one of our pages, else to the dashboard."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect(dashboard_url())
+
+
+class StartView(AdminPageView):
+    """POST: queue an incremental or full sync."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        self.check_run_sync(request)
+        kind = request.POST.get("kind", m.SyncKind.INCREMENTAL)
+        if kind not in STARTABLE_KINDS:
+            return HttpResponseBadRequest(gettext("Unknown sync kind."))
+        result = enqueue(request, kind=kind)
+        if result is not None and result.created:
+            health = check_health()
+            for problem in health.problems():
+                messages.warning(request, problem)
+        return _back(request)
+
+
+class CancelView(AdminPageView):
+    """POST: cancel a queued run now, or ask a running one to stop at its next page."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self.check_run_sync(request)
+        run = get_object_or_404(m.SyncRun, pk=pk)
+        if not run.is_active:
+            messages.info(request, format_html(gettext("{} has already finished."), str(run)))
+            return _back(request)
+        try:
+            from ..jobs import cancel_run
+        except ImportError:
+            messages.error(request, gettext("The sync engine is not installed; nothing was cancelled."))
+            return _back(request)
+        run = cancel_run(run)
+        if run.status == m.SyncStatus.CANCELLED:
+            messages.success(request, format_html(gettext("{} was cancelled."), str(run)))
+        else:
+            messages.success(
+                request, format_html(gettext("{} will stop after the page it is working on."), str(run))
+            )
+        return _back(request)

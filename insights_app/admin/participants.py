@@ -1,0 +1,142 @@
+"""Participants (one connection each): who, when, quality summary and a chart of the samples."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .. import models as m
+from ..conf import get_settings
+from . import actions, filters
+from .base import ReadOnlyAdmin, duration
+from .charts import packet_loss_chart
+from .links import admin_change_url, admin_changelist_url, link, report_url
+
+
+@admin.register(m.Participant)
+class ParticipantAdmin(ReadOnlyAdmin):
+    """Connections; the quality columns are the sync's summary, so filters never join the details."""
+
+    list_display = (
+        "name",
+        "joined_at",
+        "session_link",
+        "role_name",
+        "connection_duration",
+        "quality",
+        "max_packet_loss",
+        "browser",
+        "os",
+        "external_id",
+        "rating",
+    )
+    list_display_links = ("name",)
+    list_select_related = ("room_session",)
+    list_filter = (
+        filters.ParticipantRoomFilter,
+        filters.SessionFilter,
+        filters.recent_filter("joined_at", _("joined")),
+        filters.ParticipantConnectedFilter,
+        filters.RoleFilter,
+        filters.PoorQualityFilter,
+        filters.HasExternalIdFilter,
+        filters.BrowserFilter,
+        filters.OSFilter,
+    )
+    exact_search_fields = ("external_id", "user_id")
+    search_fields = ("display_name",)
+    search_help_text = _("Exact external id or user id, else part of the display name.")
+    date_hierarchy = "joined_at"
+    ordering = ("-joined_at",)
+    actions = [actions.fetch_details_for_selected, actions.sync_selected_external_ids]
+    changelist_report = ("quality", _("Quality report"))
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "display_name",
+                    "related_links",
+                    "participant_id",
+                    "role_name",
+                    "joined_at",
+                    "left_at",
+                    "duration_seconds",
+                )
+            },
+        ),
+        (_("Network quality"), {"fields": ("network_quality",)}),
+        (_("Identity"), {"fields": ("external_id", "user_id", "device_id", "browser", "os", "device")}),
+        (_("Feedback"), {"fields": ("rating", "tags", "comment")}),
+        (_("Sync"), {"fields": ("first_seen_at", "synced_at", "details_synced_at")}),
+        (_("As received"), {"classes": ("collapse",), "fields": ("raw_payload",)}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("related_links", "network_quality", "raw_payload", *[f.name for f in self.model._meta.fields])
+
+    def object_report_url(self, obj: m.Participant) -> str | None:
+        return report_url("participant_quality", obj.pk)
+
+    @admin.display(description=_("display name"), ordering="display_name")
+    def name(self, obj: m.Participant) -> str:
+        return obj.display_name or obj.participant_id
+
+    @admin.display(description=_("session"), ordering="room_session__started_at")
+    def session_link(self, obj: m.Participant) -> str:
+        session = obj.room_session
+        label = (
+            f"{session.room_name} · {session.started_at:%Y-%m-%d %H:%M}" if session.started_at else session
+        )
+        return link(admin_change_url(m.RoomSession, session.pk), label)
+
+    @admin.display(description=_("network"), ordering="quality_degraded")
+    def quality(self, obj: m.Participant) -> str:
+        """Poor / fine / not measured, as words (a green tick for "poor" would read as good news)."""
+        if obj.quality_degraded is None:
+            return "—"
+        if obj.quality_degraded:
+            return format_html('<strong class="insights-poor">{}</strong>', _("poor"))
+        return format_html('<span class="insights-ok">{}</span>', _("fine"))
+
+    @admin.display(description=_("duration"), ordering="duration_seconds")
+    def connection_duration(self, obj: m.Participant) -> str:
+        return duration(obj.duration_seconds)
+
+    @admin.display(description=_("related"))
+    def related_links(self, obj: m.Participant) -> str:
+        """Back to the session and room; on to the person's other connections."""
+        session = obj.room_session
+        parts = [
+            link(admin_change_url(m.Room, session.room_id), format_html(_("Room {}"), session.room_name)),
+            link(admin_change_url(m.RoomSession, session.pk), _("Session")),
+            link(admin_changelist_url(m.Participant, session=session.pk), _("Everyone in this session")),
+        ]
+        if obj.external_id:
+            parts.append(
+                link(
+                    admin_changelist_url(m.Participant, external_id__exact=obj.external_id),
+                    _("All connections with this external id"),
+                )
+            )
+            person = report_url("person", obj.external_id)
+            if person:
+                parts.append(link(person, _("Person report")))
+        return format_html(" · ".join(["{}"] * len(parts)), *parts)
+
+    @admin.display(description=_("network quality"))
+    def network_quality(self, obj: m.Participant) -> str:
+        """Summary figures, a packet-loss chart and one row per detail item."""
+        details = list(obj.details.order_by("position"))
+        threshold = get_settings().DEGRADED_PACKET_LOSS_PERCENT
+        return render_to_string(
+            "insights_app/admin/network_quality.html",
+            {
+                "participant": obj,
+                "details": details,
+                "chart": packet_loss_chart(details, threshold),
+                "threshold": threshold,
+            },
+        )

@@ -1,0 +1,90 @@
+"""Rooms: lifetime totals, links to their sessions and participants, "Sync selected rooms"."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .. import models as m
+from . import actions, filters
+from .base import ReadOnlyAdmin, minutes, whole
+from .links import admin_changelist_url, link, report_url
+
+
+@admin.register(m.Room)
+class RoomAdmin(ReadOnlyAdmin):
+    """Rooms as the API lists them; sessions are reached through a filtered changelist."""
+
+    change_list_template = "insights_app/admin/room_change_list.html"
+    list_display = (
+        "room_name",
+        "last_session_started_at",
+        "sessions_link",
+        "participant_minutes",
+        "unique_participants",
+        "rating",
+        "missing_since",
+    )
+    list_display_links = ("room_name",)
+    list_filter = (
+        filters.recent_filter("last_session_started_at", _("last session")),
+        filters.recent_filter("created_at", _("created")),
+        filters.MissingRoomFilter,
+    )
+    search_fields = ("room_name",)
+    search_help_text = _("Room name (part of it).")
+    date_hierarchy = "last_session_started_at"
+    ordering = ("-last_session_started_at", "room_name")
+    actions = [actions.sync_selected_rooms]
+    changelist_report = ("overview", _("Overview report"))
+    fieldsets = (
+        (None, {"fields": ("room_name", "related_links", "created_at", "end_at", "missing_since")}),
+        (
+            _("Sessions"),
+            {"fields": ("first_session_started_at", "last_session_started_at", "total_sessions", "rating")},
+        ),
+        (
+            _("Totals"),
+            {
+                "fields": (
+                    "total_participant_minutes",
+                    "total_recorder_minutes",
+                    "total_streamer_minutes",
+                    "total_unique_participants",
+                    "total_unique_recorders",
+                    "total_unique_streamers",
+                    "total_ratings",
+                )
+            },
+        ),
+        (_("Sync"), {"fields": ("first_seen_at", "synced_at")}),
+        (_("As received"), {"classes": ("collapse",), "fields": ("raw_payload",)}),
+    )
+
+    def object_report_url(self, obj: m.Room) -> str | None:
+        return report_url("room", obj.pk)
+
+    @admin.display(description=_("sessions"), ordering="total_sessions")
+    def sessions_link(self, obj: m.Room) -> str:
+        return link(admin_changelist_url(m.RoomSession, room=obj.pk), whole(obj.total_sessions))
+
+    @admin.display(description=_("participant minutes"), ordering="total_participant_minutes")
+    def participant_minutes(self, obj: m.Room) -> str:
+        return minutes(obj.total_participant_minutes)
+
+    @admin.display(description=_("unique participants"), ordering="total_unique_participants")
+    def unique_participants(self, obj: m.Room) -> str:
+        return whole(obj.total_unique_participants)
+
+    @admin.display(description=_("related"))
+    def related_links(self, obj: m.Room) -> str:
+        """Links to this room's sessions, participants and sync runs (no inline lists)."""
+        return format_html(
+            "{} · {}",
+            link(admin_changelist_url(m.RoomSession, room=obj.pk), _("Sessions of this room")),
+            link(admin_changelist_url(m.Participant, room=obj.pk), _("Participants of this room")),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("related_links", "raw_payload", *[f.name for f in self.model._meta.fields])

@@ -1,0 +1,117 @@
+"""Sync runs: history with outcome and counts; the sync dashboard is mounted on this admin's URLs."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from .. import models as m
+from . import dashboard
+from .base import ReadOnlyAdmin, can_run_sync, duration
+
+
+@admin.register(m.SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    """One row per sync; counters are columns, so the list needs no aggregation."""
+
+    change_list_template = "insights_app/admin/syncrun_change_list.html"
+    change_form_template = "insights_app/admin/syncrun_change_form.html"
+    list_display = (
+        "__str__",
+        "kind",
+        "status",
+        "trigger",
+        "requested_by",
+        "queued_at",
+        "run_duration",
+        "progress",
+        "created_total",
+        "updated_total",
+        "api_requests",
+    )
+    list_select_related = ("requested_by",)
+    list_filter = ("status", "kind", "trigger", "queued_at")
+    exact_search_fields = ("job_id", "dedup_key")
+    search_fields = ("error",)
+    search_help_text = _("Exact job id or scope key, else part of the error.")
+    date_hierarchy = "queued_at"
+    ordering = ("-queued_at",)
+    fieldsets = (
+        (
+            None,
+            {"fields": ("kind", "status", "trigger", "requested_by", "scope", "details_policy", "job_id")},
+        ),
+        (
+            _("Timing"),
+            {"fields": ("queued_at", "started_at", "finished_at", "heartbeat_at", "cancel_requested")},
+        ),
+        (_("Outcome"), {"fields": ("progress", "counts_table", "skip_reasons", "error")}),
+        (_("API"), {"fields": ("api_requests", "api_points", "api_throttles", "api_retries", "api_bytes")}),
+        (_("Resume point"), {"classes": ("collapse",), "fields": ("checkpoint", "dedup_key")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("progress", "counts_table", "run_duration", *[f.name for f in self.model._meta.fields])
+
+    def get_urls(self):
+        opts = self.model._meta
+        prefix = f"{opts.app_label}_{opts.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "dashboard/",
+                wrap(dashboard.DashboardView.as_view(model_admin=self)),
+                name=f"{prefix}_dashboard",
+            ),
+            path(
+                "dashboard/status.json",
+                wrap(dashboard.StatusView.as_view(model_admin=self)),
+                name=f"{prefix}_dashboard_status",
+            ),
+            path(
+                "dashboard/start/",
+                wrap(dashboard.StartView.as_view(model_admin=self)),
+                name=f"{prefix}_start",
+            ),
+            path(
+                "<int:pk>/cancel/",
+                wrap(dashboard.CancelView.as_view(model_admin=self)),
+                name=f"{prefix}_cancel",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request: HttpRequest, context: dict, *args, **kwargs):
+        obj = kwargs.get("obj")
+        context["insights_can_cancel"] = bool(obj and obj.is_active and can_run_sync(request))
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    @admin.display(description=_("duration"))
+    def run_duration(self, obj: m.SyncRun) -> str:
+        if obj.started_at is None:
+            return "—"
+        end = obj.finished_at or obj.heartbeat_at
+        return duration((end - obj.started_at).total_seconds()) if end else "—"
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: m.SyncRun) -> str:
+        if not obj.progress_total:
+            return f"{obj.progress_done:,}" if obj.progress_done else "—"
+        return f"{obj.progress_done:,} / {obj.progress_total:,} ({100 * obj.progress_done // obj.progress_total} %)"
+
+    @admin.display(description=_("created"))
+    def created_total(self, obj: m.SyncRun) -> int:
+        return sum(getattr(obj, f"{model}_created") for model in m.SYNCED_MODELS)
+
+    @admin.display(description=_("updated"))
+    def updated_total(self, obj: m.SyncRun) -> int:
+        return sum(getattr(obj, f"{model}_updated") for model in m.SYNCED_MODELS)
+
+    @admin.display(description=_("counts"))
+    def counts_table(self, obj: m.SyncRun) -> str:
+        return render_to_string(
+            "insights_app/admin/counts_table.html", {"counts": obj.counts(), "kinds": m.COUNT_KINDS}
+        )

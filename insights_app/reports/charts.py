@@ -1,0 +1,423 @@
+"""Plotly figures (plain JSON for the browser) with a table equivalent for each chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from .tables import Column, Table
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass
+class Chart:
+    """One figure and the table a screen reader (or a curious person) reads instead."""
+
+    id: str
+    title: str
+    figure: dict[str, Any]
+    table: Table
+    summary: str = ""
+
+    @property
+    def data_id(self) -> str:
+        """The id of the json_script element holding the figure."""
+        return f"insights-chart-{self.id}"
+
+
+def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
+    layout = {
+        "title": {"text": title},
+        "xaxis": {"title": {"text": x_title}, "automargin": True},
+        "yaxis": {"title": {"text": y_title}, "automargin": True, "rangemode": "tozero"},
+        "margin": {"t": 50, "r": 20, "b": 50, "l": 60},
+        "hovermode": "closest",
+        "legend": {"orientation": "h", "y": -0.2},
+        "height": 360,
+    }
+    for key, value in extra.items():
+        layout[key] = {**layout.get(key, {}), **value} if isinstance(value, dict) else value
+    return layout
+
+
+def count_axis(values: list[int]) -> dict[str, Any]:
+    """Whole-number ticks for an axis of counts (no "0.2 sessions")."""
+    top = max(values, default=0)
+    return {"tickformat": ",d", "dtick": max(1, -(-top // 5)), "rangemode": "tozero", "automargin": True}
+
+
+def usage_chart(series: list[dict[str, Any]], bucket: str, chart_id: str = "usage") -> Chart:
+    """Participant minutes (bars) and sessions (line, right axis) per bucket."""
+    title = _("Usage per %(bucket)s") % {"bucket": _(bucket)}
+    x = [row["bucket"].isoformat() for row in series]
+    figure = {
+        "data": [
+            {
+                "type": "bar",
+                "name": _("Participant minutes"),
+                "x": x,
+                "y": [round(row["minutes"], 1) for row in series],
+                "hovertemplate": "%{x}<br>%{y:,.1f} min<extra></extra>",
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": _("Sessions"),
+                "x": x,
+                "y": [row["sessions"] for row in series],
+                "yaxis": "y2",
+                "hovertemplate": "%{x}<br>%{y} sessions<extra></extra>",
+            },
+        ],
+        "layout": _layout(
+            title,
+            _("%(bucket)s starting (site time)") % {"bucket": _(bucket).capitalize()},
+            _("Participant minutes (min)"),
+            yaxis2={
+                "title": {"text": _("Sessions (count)")},
+                "overlaying": "y",
+                "side": "right",
+                **count_axis([row["sessions"] for row in series]),
+            },
+            xaxis={"type": "date"},
+        ),
+    }
+    table = Table(
+        f"{chart_id}_table",
+        title,
+        [
+            Column("bucket", _("Period start")),
+            Column("sessions", _("Sessions"), "int"),
+            Column("minutes", _("Participant minutes"), "num"),
+        ],
+        rows=series,
+    )
+    return Chart(chart_id, title, figure, table)
+
+
+def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
+    """Busiest rooms by participant minutes, horizontal bars, biggest on top."""
+    title = _("Busiest rooms")
+    ordered = list(reversed(rooms))
+    figure = {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": _("Participant minutes"),
+                "x": [round(r["minutes"], 1) for r in ordered],
+                "y": [r["room__room_name"] for r in ordered],
+                "customdata": [r["sessions"] for r in ordered],
+                "hovertemplate": "%{y}<br>%{x:,.1f} min in %{customdata} sessions<extra></extra>",
+            }
+        ],
+        "layout": _layout(
+            title, _("Participant minutes (min)"), _("Room"), yaxis={"type": "category", "rangemode": None}
+        ),
+    }
+    figure["layout"]["height"] = max(300, 40 + 28 * len(rooms))
+    table = Table(
+        "busiest_rooms_chart",
+        title,
+        [
+            Column("room__room_name", _("Room")),
+            Column("minutes", _("Participant minutes"), "num"),
+            Column("sessions", _("Sessions"), "int"),
+        ],
+        rows=rooms,
+    )
+    return Chart("rooms", title, figure, table)
+
+
+def heatmap_chart(grid: list[list[int]]) -> Chart:
+    """Session starts by weekday and hour of day (site time)."""
+    title = _("Sessions by weekday and hour")
+    days = [_(d) for d in WEEKDAYS]
+    figure = {
+        "data": [
+            {
+                "type": "heatmap",
+                "z": grid,
+                "x": list(range(24)),
+                "y": days,
+                # Empty cells nearly transparent so the grid reads in light and dark themes.
+                "colorscale": [[0, "rgba(128,128,128,0.10)"], [0.001, "#9ecae1"], [1, "#08519c"]],
+                "colorbar": {"title": {"text": _("Sessions")}},
+                "hovertemplate": "%{y} %{x}:00<br>%{z} sessions<extra></extra>",
+            }
+        ],
+        "layout": _layout(
+            title,
+            _("Hour of day (site time)"),
+            _("Weekday"),
+            yaxis={"autorange": "reversed", "rangemode": None},
+            xaxis={"dtick": 2},
+        ),
+    }
+    rows = [{"day": days[i], **{f"h{h}": grid[i][h] for h in range(24)}} for i in range(7)]
+    table = Table(
+        "heatmap_table",
+        title,
+        [Column("day", _("Weekday")), *[Column(f"h{h}", f"{h:02d}", "int") for h in range(24)]],
+        rows=rows,
+    )
+    return Chart("heatmap", title, figure, table)
+
+
+def sizes_chart(sizes: list[dict[str, Any]]) -> Chart:
+    """How many sessions had how many unique participants."""
+    title = _("Session size")
+    figure = {
+        "data": [
+            {
+                "type": "bar",
+                "name": _("Sessions"),
+                "x": [s["size"] for s in sizes],
+                "y": [s["sessions"] for s in sizes],
+                "hovertemplate": "%{x} participants<br>%{y} sessions<extra></extra>",
+            }
+        ],
+        "layout": _layout(
+            title,
+            _("Unique participants per session (people)"),
+            _("Sessions (count)"),
+            xaxis={"type": "category"},
+            yaxis=count_axis([s["sessions"] for s in sizes]),
+        ),
+    }
+    table = Table(
+        "sizes_table",
+        title,
+        [Column("size", _("Participants")), Column("sessions", _("Sessions"), "int")],
+        rows=sizes,
+    )
+    return Chart("sizes", title, figure, table)
+
+
+def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
+    """One bar per connection from join to leave; a person's reconnects share a row."""
+    title = _("Connections over the session")
+    by_role: dict[str, list[dict[str, Any]]] = {}
+    for c in connections:
+        by_role.setdefault(c["role"] or _("unknown role"), []).append(c)
+    data = []
+    for role, items in by_role.items():
+        data.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": role,
+                "base": [c["joined_at"].isoformat() for c in items],
+                "x": [max(c["seconds"], 1.0) * 1000.0 for c in items],
+                "y": [c["row"] for c in items],
+                "customdata": [[c["joined_local"], c["left_local"], c["duration_text"]] for c in items],
+                "hovertemplate": "%{y}<br>%{customdata[0]} → %{customdata[1]}<br>%{customdata[2]}<extra>"
+                + role
+                + "</extra>",
+            }
+        )
+    rows_count = len({c["row"] for c in connections})
+    figure = {
+        "data": data,
+        "layout": _layout(
+            title,
+            _("Time (site time)"),
+            _("Participant"),
+            xaxis={"type": "date"},
+            yaxis={"type": "category", "autorange": "reversed", "rangemode": None},
+            barmode="overlay",
+            height=max(260, 110 + 30 * rows_count),
+        ),
+    }
+    table = Table(
+        "timeline_table",
+        title,
+        [
+            Column("row", _("Participant")),
+            Column("role", _("Role")),
+            Column("joined_local", _("Joined")),
+            Column("left_local", _("Left")),
+            Column("duration_text", _("Duration")),
+        ],
+        rows=connections,
+    )
+    return Chart("timeline", title, figure, table)
+
+
+def samples_chart(details: list[dict[str, Any]], threshold: float) -> tuple[Chart, Chart]:
+    """Packet loss (%) and bitrate (kbit/s) over time, one trace per metric and detail item."""
+    loss_title, rate_title = _("Packet loss"), _("Bitrate")
+    loss, rate = [], []
+    start = end = None
+    for n, d in enumerate(details):
+        x0 = d["time_stamp"].isoformat()
+        step = d["sample_rate_ms"]
+        length = max(
+            (
+                len(d["samples"].get(k) or [])
+                for k in ("packetLossSend", "packetLossRecv", "bitrateSend", "bitrateRecv")
+            ),
+            default=0,
+        )
+        last = d["time_stamp"] + dt.timedelta(milliseconds=step * max(length - 1, 0))
+        start = min(start, d["time_stamp"]) if start else d["time_stamp"]
+        end = max(end, last) if end else last
+        suffix = f" #{n + 1}" if len(details) > 1 else ""
+        for key, label in (("packetLossSend", _("Loss sent")), ("packetLossRecv", _("Loss received"))):
+            loss.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "marker": {"size": 3},
+                    "name": f"{label}{suffix}",
+                    "x0": x0,
+                    "dx": step,
+                    "y": d["samples"].get(key) or [],
+                    "connectgaps": False,
+                    "hovertemplate": "%{x}<br>%{y:.2f} %<extra>" + label + "</extra>",
+                }
+            )
+        for key, label in (("bitrateSend", _("Bitrate sent")), ("bitrateRecv", _("Bitrate received"))):
+            values = [None if v is None else round(v / 1000.0, 1) for v in d["samples"].get(key) or []]
+            rate.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "marker": {"size": 3},
+                    "name": f"{label}{suffix}",
+                    "x0": x0,
+                    "dx": step,
+                    "y": values,
+                    "connectgaps": False,
+                    "hovertemplate": "%{x}<br>%{y:,.1f} kbit/s<extra>" + label + "</extra>",
+                }
+            )
+    threshold_line = {
+        "type": "line",
+        "xref": "paper",
+        "x0": 0,
+        "x1": 1,
+        "y0": threshold,
+        "y1": threshold,
+        "line": {"dash": "dash", "width": 2, "color": "#d9534f"},
+    }
+    loss_layout = _layout(loss_title, _("Time (site time)"), _("Packet loss (%)"), xaxis={"type": "date"})
+    loss_layout["shapes"] = [threshold_line]
+    loss_layout["annotations"] = [
+        {
+            "xref": "paper",
+            "x": 1,
+            "xanchor": "right",
+            "y": threshold,
+            "yanchor": "bottom",
+            "showarrow": False,
+            "text": _("%(t)s %% threshold") % {"t": f"{threshold:g}"},
+            "font": {"color": "#d9534f"},
+        }
+    ]
+    rate_layout = _layout(rate_title, _("Time (site time)"), _("Bitrate (kbit/s)"), xaxis={"type": "date"})
+    columns = [
+        Column("position", _("Item")),
+        Column("time_stamp", _("Samples start"), "datetime"),
+        Column("sample_count", _("Samples"), "int"),
+        Column("avg_packet_loss_send", _("Avg loss sent (%)"), "num"),
+        Column("max_packet_loss_send", _("Max loss sent (%)"), "num"),
+        Column("avg_packet_loss_recv", _("Avg loss received (%)"), "num"),
+        Column("max_packet_loss_recv", _("Max loss received (%)"), "num"),
+        Column("avg_bitrate_send_kbps", _("Avg bitrate sent (kbit/s)"), "num"),
+        Column("avg_bitrate_recv_kbps", _("Avg bitrate received (kbit/s)"), "num"),
+        Column("degraded_seconds", _("Seconds at or above threshold"), "int"),
+    ]
+    summary = Table("detail_summary", _("Samples summary"), columns, rows=details)
+    return (
+        Chart("loss", loss_title, {"data": loss, "layout": loss_layout}, summary),
+        Chart("bitrate", rate_title, {"data": rate, "layout": rate_layout}, summary),
+    )
+
+
+def quality_time_chart(series: list[dict[str, Any]], bucket: str) -> Chart:
+    """Share of connections and of minutes with degraded quality per bucket."""
+    title = _("Degraded quality over time")
+    x = [r["bucket"].isoformat() for r in series]
+    figure = {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": _("Connections degraded"),
+                "x": x,
+                "y": [None if r["degraded_pct"] is None else round(r["degraded_pct"], 1) for r in series],
+                "connectgaps": True,
+                "hovertemplate": "%{x}<br>%{y:.1f} % of connections<extra></extra>",
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": _("Minutes degraded"),
+                "x": x,
+                "y": [
+                    None if r["degraded_minutes_pct"] is None else round(r["degraded_minutes_pct"], 1)
+                    for r in series
+                ],
+                "connectgaps": True,
+                "hovertemplate": "%{x}<br>%{y:.1f} % of minutes<extra></extra>",
+            },
+        ],
+        "layout": _layout(
+            title,
+            _("%(bucket)s starting (site time)") % {"bucket": _(bucket).capitalize()},
+            _("Share degraded (%)"),
+            xaxis={"type": "date"},
+        ),
+    }
+    table = Table(
+        "quality_time_table",
+        title,
+        [
+            Column("bucket", _("Period start")),
+            Column("measured", _("Measured connections"), "int"),
+            Column("degraded", _("Degraded connections"), "int"),
+            Column("degraded_pct", _("Connections degraded (%)"), "num"),
+            Column("degraded_minutes_pct", _("Minutes degraded (%)"), "num"),
+        ],
+        rows=series,
+    )
+    return Chart("quality_time", title, figure, table)
+
+
+def dimension_chart(rows: list[dict[str, Any]], chart_id: str, title: str, axis: str) -> Chart:
+    """Share of degraded connections per browser / OS / room, as horizontal bars."""
+    ordered = list(reversed(rows))
+    figure = {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": _("Connections degraded"),
+                "x": [round(r["degraded_pct"] or 0, 1) for r in ordered],
+                "y": [r["key"] or _("unknown") for r in ordered],
+                "customdata": [[r["degraded"], r["measured"]] for r in ordered],
+                "hovertemplate": "%{y}<br>%{x:.1f} % (%{customdata[0]} of %{customdata[1]})<extra></extra>",
+            }
+        ],
+        "layout": _layout(
+            title, _("Connections degraded (%)"), axis, yaxis={"type": "category", "rangemode": None}
+        ),
+    }
+    figure["layout"]["height"] = max(260, 60 + 28 * len(rows))
+    table = Table(
+        f"{chart_id}_table",
+        title,
+        [
+            Column("key", axis),
+            Column("measured", _("Measured connections"), "int"),
+            Column("degraded", _("Degraded"), "int"),
+            Column("degraded_pct", _("Degraded (%)"), "num"),
+        ],
+        rows=rows,
+    )
+    return Chart(chart_id, title, figure, table)

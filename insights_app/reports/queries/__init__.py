@@ -1,0 +1,1 @@
+"""SQL aggregates behind the report pages; every function runs a fixed number of queries."""

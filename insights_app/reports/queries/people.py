@@ -1,0 +1,38 @@
+"""Usage per external id (the host site's own user id)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import Coalesce
+
+from ..filters import ReportFilters
+from .elapsed import finished_seconds, open_elapsed_sum
+
+PEOPLE_SORTS = {
+    "minutes": ("-seconds", "external_id"),
+    "sessions": ("-sessions", "external_id"),
+    "last_seen": ("-last_seen", "external_id"),
+    "external_id": ("external_id",),
+}
+
+
+def people(
+    filters: ReportFilters, participants: QuerySet, now: dt.datetime, sort: str = "minutes"
+) -> QuerySet:
+    """One row per external id with sessions, connections, seconds (ongoing to now) and last seen."""
+    return (
+        filters.participants(participants)
+        .exclude(Q(external_id__isnull=True) | Q(external_id=""))
+        .values("external_id")
+        .annotate(
+            sessions=Count("room_session_id", distinct=True),
+            connections=Count("id"),
+            seconds=finished_seconds(),
+            open_elapsed=open_elapsed_sum(now),
+            ongoing=Count("id", filter=Q(left_at__isnull=True)),
+            last_seen=Max(Coalesce("left_at", "joined_at")),
+        )
+        .order_by(*PEOPLE_SORTS.get(sort, PEOPLE_SORTS["minutes"]))
+    )

@@ -1,0 +1,1 @@
+"""Report pages; each module holds one page."""

@@ -1,0 +1,94 @@
+"""One connection's network quality: packet loss and bitrate over time from its samples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from ...conf import get_settings
+from ...models import Participant, ParticipantDetail
+from .. import charts
+from ..tables import Column, Table
+from .base import ReportView, elapsed_seconds
+
+SAMPLE_COLUMNS = [
+    Column("time", _("Time"), "datetime"),
+    Column("packetLossSend", _("Packet loss sent (%)"), "num"),
+    Column("packetLossRecv", _("Packet loss received (%)"), "num"),
+    Column("bitrateSend", _("Bitrate sent (bit/s)"), "int"),
+    Column("bitrateRecv", _("Bitrate received (bit/s)"), "int"),
+]
+METRICS = ("packetLossSend", "packetLossRecv", "bitrateSend", "bitrateRecv")
+
+
+def sample_rows(details: list[dict[str, Any]]) -> Any:
+    """Every sample as a row (time, four metrics), for the CSV download."""
+    import datetime as dt
+
+    for d in details:
+        arrays = [d["samples"].get(k) or [] for k in METRICS]
+        for i in range(max((len(a) for a in arrays), default=0)):
+            row = {"time": d["time_stamp"] + dt.timedelta(milliseconds=d["sample_rate_ms"] * i)}
+            for key, values in zip(METRICS, arrays, strict=True):
+                row[key] = values[i] if i < len(values) else None
+            yield row
+
+
+class ParticipantQualityView(ReportView):
+    """``/insights/connections/<pk>/quality/``."""
+
+    template_name = "insights_app/reports/participant.html"
+    room_filter = False
+    period_filter = False  # one session or connection: the date range does not apply
+
+    def build(self, request: HttpRequest, pk: int) -> dict[str, Any]:
+        """Connection with session and room (1) and its detail items (1)."""
+        participant = get_object_or_404(Participant.objects.select_related("room_session__room"), pk=pk)
+        details = []
+        for d in (
+            ParticipantDetail.objects.filter(participant_id=participant.pk).order_by("position").values()
+        ):
+            if d["time_stamp"] is None:
+                continue
+            d["sample_rate_ms"] = d["sample_rate_ms"] or 2000.0
+            d["samples"] = d["samples"] if isinstance(d["samples"], dict) else {}
+            d["avg_bitrate_send_kbps"] = (
+                None if d["avg_bitrate_send"] is None else d["avg_bitrate_send"] / 1000
+            )
+            d["avg_bitrate_recv_kbps"] = (
+                None if d["avg_bitrate_recv"] is None else d["avg_bitrate_recv"] / 1000
+            )
+            d["position"] = d["position"] + 1
+            details.append(d)
+        threshold = float(get_settings().DEGRADED_PACKET_LOSS_PERCENT)
+        chart_list, tables = [], []
+        if details:
+            loss, rate = charts.samples_chart(details, threshold)
+            chart_list = [loss, rate]
+            samples = Table("samples", _("Samples"), SAMPLE_COLUMNS, all_rows=lambda: sample_rows(details))
+            tables = [loss.table, samples]
+        session = participant.room_session
+        return {
+            "title": _("Connection quality of %(name)s")
+            % {"name": participant.display_name or participant.participant_id},
+            "participant": participant,
+            "session": session,
+            "session_url": reverse("insights_app:session", args=[session.pk]),
+            "room_url": reverse("insights_app:room", args=[session.room_id]),
+            "person_url": reverse("insights_app:person", args=[participant.external_id])
+            if participant.external_id
+            else "",
+            "seconds": participant.duration_seconds
+            if participant.left_at
+            else elapsed_seconds(participant.joined_at, None, self.now),
+            "threshold": threshold,
+            "stem": f"connection-{participant.pk}",
+            "charts": chart_list,
+            "tables": tables,
+            "summary_table": tables[0] if tables else None,
+            "samples_table": tables[1] if tables else None,
+        }

@@ -1,0 +1,163 @@
+"""People: usage per external id, and a page per external id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.db.models import Count, Max, Q
+from django.http import Http404, HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from ...models import Participant
+from ..labels import resolve_labels
+from ..queries.elapsed import finished_seconds, open_elapsed_sum, total_seconds
+from ..queries.people import PEOPLE_SORTS, people
+from ..tables import Column, Table
+from .base import ReportView, elapsed_seconds
+
+PER_PAGE = 50
+PEOPLE_COLUMNS = [
+    Column("label", _("Person"), link_key="url"),
+    Column("external_id", _("External id"), link_key="host_url"),
+    Column("sessions", _("Sessions"), "int"),
+    Column("connections", _("Connections"), "int"),
+    Column("minutes", _("Minutes"), "num"),
+    Column("last_seen", _("Last seen"), "datetime"),
+    Column("state", _("Now")),
+]
+
+
+def person_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add labels (one resolver call for the batch), links and minutes."""
+    labels = resolve_labels(r["external_id"] for r in rows)
+    for r in rows:
+        label = labels[r["external_id"]]
+        r["label"] = label.text
+        r["host_url"] = label.url
+        r["url"] = reverse("insights_app:person", args=[r["external_id"]])
+        r["minutes"] = total_seconds(r["seconds"], r["open_elapsed"]) / 60.0
+        r["state"] = _("connected") if r["ongoing"] else ""
+    return rows
+
+
+def _batched(qs: Any, size: int = 500) -> Any:
+    batch = []
+    for row in qs.iterator(chunk_size=2000):
+        batch.append(row)
+        if len(batch) == size:
+            yield from person_rows(batch)
+            batch = []
+    yield from person_rows(batch)
+
+
+class PeopleView(ReportView):
+    """``/insights/people/``."""
+
+    template_name = "insights_app/reports/people.html"
+    title = _("People")
+    stem = "people"
+
+    def build(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Count (1) and one page (1) of external ids, one resolver call."""
+        sort = request.GET.get("sort", "minutes")
+        qs = people(self.filters, Participant.objects.all(), self.now, sort)
+        page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+        table = Table(
+            "people",
+            _("People by external id"),
+            PEOPLE_COLUMNS,
+            rows=person_rows(list(page.object_list)),
+            all_rows=lambda: _batched(qs),
+            empty_text=_("No connection with an external id in this period."),
+        )
+        table.page = page
+        table.sorts = [(key, key == sort) for key in PEOPLE_SORTS]
+        return {"tables": [table], "main_tables": [table]}
+
+
+CONNECTION_COLUMNS = [
+    Column("joined_at", _("Joined"), "datetime", link_key="session_url"),
+    Column("room_session__room_name", _("Room"), link_key="room_url"),
+    Column("display_name", _("Display name")),
+    Column("role_name", _("Role")),
+    Column("seconds", _("Duration"), "duration"),
+    Column("browser", _("Browser")),
+    Column("os", _("OS")),
+    Column("quality", _("Quality"), link_key="quality_url"),
+]
+CONNECTION_FIELDS = (
+    "id",
+    "joined_at",
+    "left_at",
+    "duration_seconds",
+    "display_name",
+    "role_name",
+    "browser",
+    "os",
+    "quality_degraded",
+    "room_session_id",
+    "room_session__room_name",
+    "room_session__room_id",
+)
+
+
+def connection_row(row: dict[str, Any], now: Any) -> dict[str, Any]:
+    """A person's connection with links and its length (to now while connected)."""
+    row["seconds"] = (
+        row["duration_seconds"] if row["left_at"] else elapsed_seconds(row["joined_at"], None, now)
+    )
+    row["session_url"] = reverse("insights_app:session", args=[row["room_session_id"]])
+    row["room_url"] = reverse("insights_app:room", args=[row["room_session__room_id"]])
+    row["quality_url"] = reverse("insights_app:participant_quality", args=[row["id"]])
+    if row["quality_degraded"] is None:
+        row["quality"] = _("no data")
+    else:
+        row["quality"] = _("degraded") if row["quality_degraded"] else _("good")
+    return row
+
+
+class PersonView(ReportView):
+    """``/insights/people/<external id>/``."""
+
+    template_name = "insights_app/reports/person.html"
+
+    def build(self, request: HttpRequest, external_id: str) -> dict[str, Any]:
+        """Totals (1), connections count and page (2), one resolver call."""
+        base = self.filters.participants(Participant.objects.filter(external_id=external_id))
+        totals = base.aggregate(
+            connections=Count("id"),
+            sessions=Count("room_session_id", distinct=True),
+            rooms=Count("room_session__room_id", distinct=True),
+            seconds=finished_seconds(),
+            open_elapsed=open_elapsed_sum(self.now),
+            degraded=Count("id", filter=Q(quality_degraded=True)),
+            measured=Count("id", filter=Q(quality_degraded__isnull=False)),
+            last_seen=Max("joined_at"),
+        )
+        if not totals["connections"] and not Participant.objects.filter(external_id=external_id).exists():
+            raise Http404("unknown external id")
+        totals["minutes"] = total_seconds(totals.pop("seconds"), totals.pop("open_elapsed")) / 60.0
+        label = resolve_labels([external_id])[external_id]
+        listed = base.order_by("-joined_at", "-id").values(*CONNECTION_FIELDS)
+        page = Paginator(listed, PER_PAGE).get_page(request.GET.get("page"))
+        now = self.now
+        table = Table(
+            "connections",
+            _("Connections"),
+            CONNECTION_COLUMNS,
+            rows=[connection_row(r, now) for r in page.object_list],
+            all_rows=lambda: (connection_row(r, now) for r in listed.iterator(chunk_size=2000)),
+            empty_text=_("No connections in this period."),
+        )
+        table.page = page
+        return {
+            "title": _("Person %(label)s") % {"label": label.text},
+            "external_id": external_id,
+            "label": label,
+            "totals": totals,
+            "stem": "person",
+            "tables": [table],
+            "main_tables": [table],
+        }

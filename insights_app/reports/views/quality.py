@@ -1,0 +1,106 @@
+"""Quality overview: how many connections and minutes were degraded, where, on what, and worst sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from ...conf import get_settings
+from ...models import Participant
+from .. import charts
+from ..queries import quality
+from ..tables import Column, Table
+from .base import ReportView
+
+TOP = 15
+WORST = 20
+WORST_COLUMNS = [
+    Column("room_session__started_at", _("Started"), "datetime", link_key="url"),
+    Column("room_session__room_name", _("Room"), link_key="room_url"),
+    Column("measured", _("Measured connections"), "int"),
+    Column("degraded", _("Degraded connections"), "int"),
+    Column("degraded_minutes", _("Degraded minutes"), "num"),
+    Column("degraded_minutes_pct", _("Minutes degraded (%)"), "num"),
+    Column("worst_loss", _("Worst loss (%)"), "num"),
+]
+
+
+def worst_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A worst-sessions row with shares and links."""
+    row = quality.with_shares(row)
+    row["url"] = reverse("insights_app:session", args=[row["room_session_id"]])
+    row["room_url"] = reverse("insights_app:room", args=[row["room_session__room_id"]])
+    return row
+
+
+def dimension_table(name: str, title: Any, axis: Any, qs: Any, top: list[dict[str, Any]]) -> Table:
+    """Per-room/browser/OS quality, top rows on the page, all in the CSV."""
+    columns = [
+        Column("key", axis, link_key="url"),
+        Column("measured", _("Measured connections"), "int"),
+        Column("degraded", _("Degraded connections"), "int"),
+        Column("degraded_pct", _("Connections degraded (%)"), "num"),
+        Column("degraded_minutes", _("Degraded minutes"), "num"),
+        Column("degraded_minutes_pct", _("Minutes degraded (%)"), "num"),
+    ]
+    return Table(
+        name,
+        title,
+        columns,
+        rows=top,
+        all_rows=lambda: (_link(quality.with_shares(r)) for r in qs.iterator(chunk_size=2000)),
+    )
+
+
+def _link(row: dict[str, Any]) -> dict[str, Any]:
+    if row.get("room_id"):
+        row["url"] = reverse("insights_app:room", args=[row["room_id"]])
+    return row
+
+
+class QualityView(ReportView):
+    """``/insights/quality/``."""
+
+    template_name = "insights_app/reports/quality.html"
+    title = _("Connection quality")
+    stem = "quality"
+
+    def build(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Digest (1), rooms (1), worst sessions (2); CSVs re-run the full grouped queries."""
+        f = self.filters
+        participants = Participant.objects.all()
+        digest = quality.quality_digest(f, participants)
+        totals = digest.totals
+        chart_list = [charts.quality_time_chart(digest.series, f.period.bucket)]
+        tables = []
+        for dim, title, axis in (
+            ("room", _("Quality by room"), _("Room")),
+            ("browser", _("Quality by browser"), _("Browser")),
+            ("os", _("Quality by operating system"), _("Operating system")),
+        ):
+            qs = quality.by_dimension(f, participants, dim)
+            if dim == "room":
+                top = [_link(quality.with_shares(dict(r))) for r in qs[:TOP]]
+            else:
+                top = (digest.browsers if dim == "browser" else digest.systems)[:TOP]
+            chart_list.append(charts.dimension_chart(top, f"by_{dim}", str(title), str(axis)))
+            tables.append(dimension_table(f"by_{dim}", title, axis, qs, top))
+        worst_qs = quality.worst_sessions(f, participants)
+        worst = Table(
+            "worst_sessions",
+            _("Worst sessions"),
+            WORST_COLUMNS,
+            rows=[worst_row(dict(r)) for r in quality.worst_session_page(f, participants, WORST)],
+            all_rows=lambda: (worst_row(r) for r in worst_qs.iterator(chunk_size=2000)),
+            empty_text=_("No session had degraded connections in this period."),
+        )
+        return {
+            "totals": totals,
+            "threshold": get_settings().DEGRADED_PACKET_LOSS_PERCENT,
+            "charts": chart_list,
+            "tables": [worst, *tables, chart_list[0].table],
+            "main_tables": [worst, *tables],
+        }

@@ -1,0 +1,119 @@
+"""Session: a timeline of connections (reconnects share a row), roles and per-connection quality."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+from ...models import Participant, RoomSession
+from .. import charts
+from ..labels import resolve_labels
+from ..tables import Column, Table, format_duration
+from .base import ReportView, elapsed_seconds
+
+CONNECTION_COLUMNS = [
+    Column("row", _("Participant"), link_key="person_url"),
+    Column("role", _("Role")),
+    Column("joined_at", _("Joined"), "datetime"),
+    Column("left_at", _("Left"), "datetime"),
+    Column("seconds", _("Duration"), "duration"),
+    Column("browser", _("Browser")),
+    Column("os", _("OS")),
+    Column("device", _("Device")),
+    Column("max_packet_loss", _("Max loss (%)"), "num"),
+    Column("avg_packet_loss", _("Avg loss (%)"), "num"),
+    Column("degraded_seconds", _("Seconds ≥ threshold"), "int"),
+    Column("quality", _("Quality"), link_key="quality_url"),
+    Column("participant_id", _("Participant id")),
+]
+
+
+def _local(value: Any) -> str:
+    return formats.date_format(timezone.localtime(value), "H:i:s") if value else str(_("now"))
+
+
+def connection_rows(participants: list[Participant], now: Any) -> list[dict[str, Any]]:
+    """Rows for the timeline and the table; one label lookup for all external ids."""
+    labels = resolve_labels(p.external_id for p in participants if p.external_id)
+    rows = []
+    for p in participants:
+        label = labels.get(p.external_id) if p.external_id else None
+        name = p.display_name or (label.text if label else "") or p.user_id or p.participant_id
+        # Reconnects are new participant ids of the same person: give them one timeline row.
+        identity = p.external_id or p.user_id or p.device_id or p.participant_id
+        seconds = p.duration_seconds if p.left_at else elapsed_seconds(p.joined_at, None, now)
+        if p.quality_degraded is None:
+            quality = _("no data")
+        else:
+            quality = _("degraded") if p.quality_degraded else _("good")
+        rows.append(
+            {
+                "identity": identity,
+                "name": name,
+                "role": p.role_name or "",
+                "joined_at": p.joined_at,
+                "left_at": p.left_at,
+                "seconds": seconds or 0.0,
+                "joined_local": _local(p.joined_at),
+                "left_local": _local(p.left_at),
+                "duration_text": format_duration(seconds) + ("" if p.left_at else f" ({_('connected')})"),
+                "browser": p.browser,
+                "os": p.os,
+                "device": p.device,
+                "max_packet_loss": p.max_packet_loss,
+                "avg_packet_loss": p.avg_packet_loss,
+                "degraded_seconds": p.degraded_seconds,
+                "quality": quality,
+                "quality_url": reverse("insights_app:participant_quality", args=[p.pk]),
+                "person_url": reverse("insights_app:person", args=[p.external_id]) if p.external_id else "",
+                "participant_id": p.participant_id,
+            }
+        )
+    # Same display name for two different people must not merge their rows.
+    names: dict[str, set[str]] = {}
+    for r in rows:
+        names.setdefault(r["name"], set()).add(r["identity"])
+    for r in rows:
+        r["row"] = r["name"] if len(names[r["name"]]) == 1 else f"{r['name']} ({r['identity']})"
+    return rows
+
+
+class SessionView(ReportView):
+    """``/insights/sessions/<pk>/``."""
+
+    template_name = "insights_app/reports/session.html"
+    room_filter = False
+    period_filter = False  # one session or connection: the date range does not apply
+
+    def build(self, request: HttpRequest, pk: int) -> dict[str, Any]:
+        """Session with room (1) and its connections (1)."""
+        session = get_object_or_404(RoomSession.objects.select_related("room"), pk=pk)
+        participants = list(
+            Participant.objects.filter(room_session_id=session.pk).order_by("joined_at", "participant_id")
+        )
+        rows = [r for r in connection_rows(participants, self.now) if r["joined_at"]]
+        table = Table(
+            "connections",
+            _("Connections"),
+            CONNECTION_COLUMNS,
+            rows=rows,
+            empty_text=_("No participants stored for this session."),
+        )
+        chart_list = [charts.timeline_chart(rows)] if rows else []
+        return {
+            "title": _("Session in %(room)s") % {"room": session.room_name or session.room.room_name},
+            "session": session,
+            "session_seconds": elapsed_seconds(session.started_at, session.ended_at, self.now),
+            "room_url": reverse("insights_app:room", args=[session.room_id]),
+            "stem": f"session-{session.pk}",
+            "charts": chart_list,
+            "tables": [table],
+            "main_tables": [table],
+            "roles": sorted({r["role"] for r in rows if r["role"]}),
+            "people_count": len({r["identity"] for r in rows}),
+        }

@@ -1,0 +1,88 @@
+/* Draws the report charts from their json_script figures, in the admin's light or dark colours. */
+(function () {
+  "use strict";
+
+  function cssVar(name, fallback) {
+    var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return value || fallback;
+  }
+
+  // The admin's CSS variables already follow its theme toggle and prefers-color-scheme.
+  function themed(layout) {
+    var fg = cssVar("--body-fg", "#333");
+    var grid = cssVar("--hairline-color", "#e8e8e8");
+    var out = JSON.parse(JSON.stringify(layout));
+    out.paper_bgcolor = "rgba(0,0,0,0)";
+    out.plot_bgcolor = "rgba(0,0,0,0)";
+    out.font = Object.assign({}, out.font || {}, { color: fg });
+    ["xaxis", "yaxis", "yaxis2"].forEach(function (axis) {
+      if (out[axis]) {
+        out[axis].gridcolor = grid;
+        out[axis].zerolinecolor = grid;
+        out[axis].linecolor = grid;
+      }
+    });
+    return out;
+  }
+
+  function draw() {
+    if (!window.Plotly) {
+      return;
+    }
+    document.querySelectorAll(".insights-chart[data-figure]").forEach(function (box) {
+      var source = document.getElementById(box.dataset.figure);
+      if (!source) {
+        return;
+      }
+      var figure = JSON.parse(source.textContent);
+      window.Plotly.react(box, figure.data, themed(figure.layout), {
+        responsive: true,
+        displaylogo: false,
+        modeBarButtonsToRemove: ["sendDataToCloud"],
+      });
+    });
+  }
+
+  function watchTheme() {
+    new MutationObserver(draw).observe(document.documentElement, {
+      attributes: true,
+      attributeFilter: ["data-theme"],
+    });
+    if (window.matchMedia) {
+      window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", draw);
+    }
+  }
+
+  // Picking a preset submits at once; typing a day switches the period to "custom".
+  function wireFilters() {
+    var form = document.getElementById("insights-filters");
+    if (!form) {
+      return;
+    }
+    var period = document.getElementById("insights-period");
+    // A preset needs no days: leave them out of the URL so the preset keeps rolling with today.
+    function dropDaysUnlessCustom() {
+      var custom = period.value === "custom";
+      document.getElementById("insights-start").disabled = !custom;
+      document.getElementById("insights-end").disabled = !custom;
+    }
+    period.addEventListener("change", function () {
+      if (period.value !== "custom") {
+        dropDaysUnlessCustom();
+        form.submit();
+      }
+    });
+    ["insights-start", "insights-end"].forEach(function (id) {
+      document.getElementById(id).addEventListener("change", function () {
+        period.value = "custom";
+      });
+    });
+    form.addEventListener("submit", dropDaysUnlessCustom);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    wireFilters();
+    draw();
+    watchTheme();
+  });
+})();

@@ -1,0 +1,116 @@
+"""The report pages in a real Chromium: charts draw, filters change numbers, CSV downloads, dark mode."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from tests.test_reports_dataset import PERIOD, build_dataset
+
+pytestmark = pytest.mark.django_db(transaction=True)
+QUERY = "?" + "&".join(f"{k}={v}" for k, v in PERIOD.items())
+CHART_PAGES = {
+    "overview": lambda d: reverse("insights_app:overview"),
+    "room": lambda d: reverse("insights_app:room", args=[d.rooms["beta"].pk]),
+    "session": lambda d: reverse("insights_app:session", args=[d.sessions["S1"].pk]),
+    "participant": lambda d: reverse("insights_app:participant_quality", args=[d.people["p2"].pk]),
+    "quality": lambda d: reverse("insights_app:quality"),
+}
+TABLE_PAGES = {
+    "people": lambda d: reverse("insights_app:people"),
+    "person": lambda d: reverse("insights_app:person", args=["u-1"]),
+}
+
+
+@pytest.fixture
+def viewer_page(page, login, make_staff_user):
+    data = build_dataset()
+    login(make_staff_user("viewer", perms=("view_reports",)))
+    page.data = data
+    return page
+
+
+def kpi(page, key: str) -> str:
+    return page.locator(f'[data-kpi="{key}"] .insights-kpi-value').inner_text().strip()
+
+
+@pytest.mark.parametrize("name", list(CHART_PAGES))
+def test_chart_pages_draw_in_light_and_dark(viewer_page, live_server, screenshot, name):
+    page = viewer_page
+    page.goto(live_server.url + CHART_PAGES[name](page.data) + QUERY)
+    page.wait_for_selector(".insights-chart .main-svg")
+    charts = page.locator(".insights-chart")
+    for i in range(charts.count()):
+        assert charts.nth(i).locator(".main-svg").count() > 0, f"chart {i} did not draw"
+    assert page.locator(".insights-chart .trace").count() > 0
+    assert page.locator(".insights-chart .trace .point").count() > 0
+    assert page.locator(".insights-chart .gtitle").first.text_content()
+    screenshot(f"reports-{name}-light")
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_timeout(300)
+    # The chart text follows the admin's dark theme colour.
+    fill = page.locator(".insights-chart .gtitle").first.evaluate("el => getComputedStyle(el).fill")
+    body = page.evaluate("getComputedStyle(document.body).color")
+    assert fill == body
+    screenshot(f"reports-{name}-dark")
+    assert page.console_errors == []
+
+
+@pytest.mark.parametrize("name", list(TABLE_PAGES))
+def test_table_pages_load(viewer_page, live_server, screenshot, name):
+    page = viewer_page
+    page.goto(live_server.url + TABLE_PAGES[name](page.data) + QUERY)
+    assert page.locator(".insights-table table tbody tr").count() > 0
+    screenshot(f"reports-{name}-light")
+    page.emulate_media(color_scheme="dark")
+    screenshot(f"reports-{name}-dark")
+    assert page.console_errors == []
+
+
+def test_date_filter_changes_the_numbers(viewer_page, live_server):
+    page = viewer_page
+    page.goto(live_server.url + reverse("insights_app:overview") + QUERY)
+    assert kpi(page, "sessions") == "4"
+    page.fill("#insights-start", "2026-02-22")
+    page.fill("#insights-end", "2026-02-28")
+    page.click("#insights-filters button[type=submit]")
+    page.wait_for_url("**start=2026-02-22**")
+    assert page.locator("#insights-period").input_value() == "custom"
+    assert kpi(page, "sessions") == "2"
+    assert kpi(page, "participant_minutes") == "260.0"
+    page.wait_for_selector(".insights-chart .main-svg")
+    assert page.console_errors == []
+
+
+def test_preset_choice_submits_the_form(viewer_page, live_server):
+    page = viewer_page
+    page.goto(live_server.url + reverse("insights_app:overview") + QUERY)
+    with page.expect_navigation():
+        page.select_option("#insights-period", "7d")
+    assert "period=7d" in page.url and "start=" not in page.url
+    assert page.locator("#insights-period").input_value() == "7d"
+
+
+def test_csv_download_of_the_top_rooms(viewer_page, live_server, tmp_path):
+    page = viewer_page
+    page.goto(live_server.url + reverse("insights_app:overview") + QUERY + "&room=alp")
+    with page.expect_download() as info:
+        page.locator("#table-top_rooms a.insights-csv").click()
+    download = info.value
+    assert download.suggested_filename == "overview-top_rooms.csv"
+    target = tmp_path / "rooms.csv"
+    download.save_as(target)
+    rows = list(csv.reader(io.StringIO(target.read_text())))
+    assert rows[0][0] == "Room"
+    assert [r[0] for r in rows[1:]] == ["/alpha"]
+
+
+def test_empty_state_points_to_the_sync(page, login, make_staff_user, live_server, screenshot):
+    login(make_staff_user("viewer", perms=("view_reports",)))
+    page.goto(live_server.url + reverse("insights_app:overview"))
+    assert "There is no Whereby data in this site yet." in page.content()
+    screenshot("reports-empty-light")
+    assert page.console_errors == []

@@ -1,0 +1,105 @@
+"""The dashboard's view of the machinery: Redis down, no worker, a real worker, queue, freshness."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rq import Queue
+
+from insights_app.health import check_health
+from insights_app.models import SyncRun
+
+from .conftest import wait_for
+from .test_admin_support import syncer, viewer  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+CLOSED_PORT = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def redis_down(settings):
+    """RQ_QUEUES pointing at a local port nothing listens on: a real refused connection."""
+    settings.RQ_QUEUES = {name: {**conf, "URL": CLOSED_PORT} for name, conf in settings.RQ_QUEUES.items()}
+
+
+def test_redis_down_is_reported_not_raised(redis_down):
+    health = check_health()
+    assert not health.redis_ok and not health.will_run and not health.can_enqueue
+    assert "ConnectionError" in health.redis_error
+    assert "Redis cannot be reached" in health.problems()[0]
+    assert health.rate_budget is None
+
+
+def test_dashboard_with_redis_down_says_so_plainly(client, syncer, redis_down):  # noqa: F811
+    client.force_login(syncer)
+    response = client.get(reverse("admin:insights_app_syncrun_dashboard"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Redis cannot be reached" in html
+    assert "nothing will run" in html
+    assert html.count("disabled>Start") == 2  # both start buttons are disabled
+    assert 'id="insights-budget">unknown' in html
+    status = client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()["health"]
+    assert status["redis_ok"] is False and status["will_run"] is False
+    assert status["queue_length"] is None and status["failed_jobs"] is None
+
+
+def test_no_worker_is_reported(client, syncer, redis_conn):  # noqa: F811
+    health = check_health()
+    assert health.redis_ok and health.workers == []
+    assert health.can_enqueue and not health.will_run
+    assert "No worker listens" in health.problems()[0]
+    client.force_login(syncer)
+    html = client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
+    assert "No worker listens on the queue" in html
+    assert "nothing runs until a worker starts" in html
+    assert "disabled>Start" not in html  # queuing still works; the page explains it will wait
+
+
+def test_queue_length_and_failed_jobs_are_counted(redis_conn):
+    queue = Queue(check_health().queue_name, connection=redis_conn)
+    queue.enqueue("math.floor", 1.5)
+    queue.enqueue("math.floor", 2.5)
+    failed = queue.enqueue("math.floor", 3.5)
+    queue.remove(failed)
+    queue.failed_job_registry.add(failed, exc_string="boom")
+    health = check_health()
+    assert health.queue_length == 2
+    assert health.failed_jobs == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_is_seen_listening(client, syncer, rq_worker_factory):  # noqa: F811
+    worker = rq_worker_factory()
+    health = wait_for(lambda: (h := check_health()).workers and h, timeout=30)
+    assert health.will_run and health.problems() == []
+    assert health.queue_name in health.workers[0].queues
+    client.force_login(syncer)
+    status = client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()["health"]
+    assert status["will_run"] is True and len(status["workers"]) == 1
+    worker.stop()
+
+
+def test_last_success_and_staleness(settings, redis_conn):
+    assert check_health().is_stale  # never synced
+    run = SyncRun.objects.create(kind="incremental", status="succeeded", trigger="schedule", dedup_key="a")
+    SyncRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
+    health = check_health()
+    assert health.last_success.pk == run.pk and not health.is_stale
+    SyncRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(hours=2))
+    assert check_health().is_stale  # older than two 15-minute schedule intervals
+    settings.WHEREBY_INSIGHTS = {**settings.WHEREBY_INSIGHTS, "SCHEDULE_INTERVAL_MINUTES": 120}
+    assert not check_health().is_stale
+
+
+def test_dashboard_shows_rate_budget(client, viewer, redis_conn):  # noqa: F811
+    client.force_login(viewer)
+    html = client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
+    assert "points per minute available" in html
+    budget = client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()["health"][
+        "rate_budget"
+    ]
+    assert budget["points_per_minute"] > 0 and budget["backend"] in ("redis", "local")
