@@ -73,6 +73,10 @@ def assert_db_equals_org(org, *, details: str = "all") -> dict[str, int]:
                 assert participant.role_name == p_item["roleName"]
                 assert participant.joined_at == _when(p_item["joinedAt"])
                 assert participant.left_at == _when(p_item["leftAt"])
+                assert participant.room_id == room.pk
+                assert participant.identity == (
+                    p_item["externalId"] or p_item["userId"] or p_item["deviceId"] or p_item["participantId"]
+                )
                 counts["participants"] += 1
                 rows = detail_rows.get(participant.pk, [])
                 if details == "all" and p_item["leftAt"] is not None:

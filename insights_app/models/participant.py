@@ -12,6 +12,10 @@ class Participant(SyncedModel):
     room_session = models.ForeignKey(
         "insights_app.RoomSession", on_delete=models.CASCADE, related_name="participants"
     )
+    # Denormalised from the session so reports group connections by room without a join.
+    room = models.ForeignKey(
+        "insights_app.Room", on_delete=models.CASCADE, related_name="participants", null=True, blank=True
+    )
     participant_id = models.CharField(_("participant id"), max_length=255)
     device_id = models.CharField(_("device id"), max_length=255, null=True, blank=True)
     user_id = models.CharField(_("user id"), max_length=255, null=True, blank=True)
@@ -25,6 +29,9 @@ class Participant(SyncedModel):
     comment = models.TextField(_("comment"), null=True, blank=True)
 
     duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
+    # Who this connection is, for counting people: the first of externalId, userId, deviceId,
+    # participantId that the API gave. Reconnects of one person share it.
+    identity = models.CharField(_("person"), max_length=255, blank=True, default="")
     details_synced_at = models.DateTimeField(_("details synced"), null=True, blank=True)
 
     # Summary of this connection's ParticipantDetail rows, kept here so the admin and the
@@ -47,7 +54,9 @@ class Participant(SyncedModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["joined_at"], name="insights_part_joined"),
+            # Covering on PostgreSQL: counting distinct people in a range is an index-only scan.
+            models.Index(fields=["joined_at"], include=["identity"], name="insights_part_joined"),
+            models.Index(fields=["room", "joined_at"], name="insights_part_room_joined"),
             models.Index(fields=["room_session", "joined_at"], name="insights_part_session_joined"),
             models.Index(fields=["external_id", "joined_at"], name="insights_part_external"),
             models.Index(fields=["user_id"], name="insights_part_user"),

@@ -35,7 +35,7 @@ SESSION_COMPARE = (*(c for _, c, k in SESSION_FIELDS if k != "id"), "room_id", "
 PARTICIPANT_COLUMNS = tuple(
     c for a, c, _ in PARTICIPANT_FIELDS if a not in ("roomSessionId", "participantId")
 )
-PARTICIPANT_COMPARE = (*PARTICIPANT_COLUMNS, "duration_seconds", "raw")
+PARTICIPANT_COMPARE = (*PARTICIPANT_COLUMNS, "room_id", "identity", "duration_seconds", "raw")
 DETAIL_SUMMARY = (
     "sample_count",
     "avg_packet_loss_send",
@@ -84,6 +84,7 @@ class SessionRef:
     pk: int
     room_session_id: str
     signature: str
+    room_pk: int
 
 
 def _parse_page(ctx: RunContext, model: str, items: list[Any], fields: tuple) -> list[ParsedItem]:
@@ -167,19 +168,28 @@ def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: boo
         pk = result.pks[(p.values["room_session_id"],)]
         ended = p.values["ended_at"]
         if force or synced.get(pk) != p.signature or ended is None or ended >= recent:
-            todo.append(SessionRef(pk, p.values["room_session_id"], p.signature))
+            todo.append(SessionRef(pk, p.values["room_session_id"], p.signature, room.pk))
     return todo
 
 
 # Participants -----------------------------------------------------------------------------------
 
 
-def _participant_rows(parsed: list[ParsedItem], session_pks: dict[str, int]) -> list[dict[str, Any]]:
+def person_identity(values: dict[str, Any]) -> str:
+    """The key reports count people by: externalId, else userId, else deviceId, else participantId."""
+    for column in ("external_id", "user_id", "device_id", "participant_id"):
+        if values.get(column):
+            return values[column]
+    return ""
+
+
+def _participant_rows(parsed: list[ParsedItem], sessions: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
     rows = []
     for p in parsed:
         values = {c: p.values[c] for c in PARTICIPANT_COLUMNS}
-        values["room_session_id"] = session_pks[p.values["room_session_id"]]
+        values["room_session_id"], values["room_id"] = sessions[p.values["room_session_id"]]
         values["participant_id"] = p.values["participant_id"]
+        values["identity"] = person_identity(values)
         values["duration_seconds"] = seconds_between(values["joined_at"], values["left_at"])
         values["raw"] = p.raw
         rows.append(values)
@@ -187,16 +197,16 @@ def _participant_rows(parsed: list[ParsedItem], session_pks: dict[str, int]) -> 
 
 
 def store_participant_page(
-    ctx: RunContext, page: Page, session_pks: dict[str, int], *, count_unknown_sessions: bool = True
+    ctx: RunContext, page: Page, sessions: dict[str, tuple[int, int]], *, count_unknown_sessions: bool = True
 ) -> list[int]:
-    """Upsert one page of participants (their sessions must be stored); returns their primary keys."""
+    """Upsert one page of participants; ``sessions`` maps session ids to (session pk, room pk)."""
     parsed = []
     for p in _parse_page(ctx, "participants", page.items, PARTICIPANT_FIELDS):
-        if p.values["room_session_id"] in session_pks:
+        if p.values["room_session_id"] in sessions:
             parsed.append(p)
         elif count_unknown_sessions:
             ctx.skip("participants", "session not stored yet (sync its room)")
-    rows = _participant_rows(parsed, session_pks)
+    rows = _participant_rows(parsed, sessions)
     with transaction.atomic():
         result = upsert_rows(
             Participant,
@@ -219,7 +229,7 @@ def sync_session_participants(ctx: RunContext, session: SessionRef) -> None:
             for item in page.items
         ]
         page = Page(items=items, cursor=page.cursor, next_cursor=page.next_cursor)
-        store_participant_page(ctx, page, {session.room_session_id: session.pk})
+        store_participant_page(ctx, page, {session.room_session_id: (session.pk, session.room_pk)})
         ctx.flush()
     if ctx.trouble == trouble_before:
         RoomSession.objects.filter(pk=session.pk).update(participants_synced_signature=session.signature)
@@ -237,7 +247,12 @@ def sync_external_id_participants(
     for page in ctx.client.iter_participant_pages(external_id=external_id):
         ids = {i.get("roomSessionId") for i in page.items if isinstance(i, dict)}
         ids = {i for i in ids if isinstance(i, str)}
-        known = dict(RoomSession.objects.filter(room_session_id__in=ids).values_list("room_session_id", "pk"))
+        known = {
+            sid: (pk, room_pk)
+            for sid, pk, room_pk in RoomSession.objects.filter(room_session_id__in=ids).values_list(
+                "room_session_id", "pk", "room_id"
+            )
+        }
         unknown |= ids - set(known)
         stored.extend(store_participant_page(ctx, page, known, count_unknown_sessions=final))
         ctx.flush()
