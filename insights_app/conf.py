@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     # Queue and jobs
     "QUEUE": "whereby_insights",
     "JOB_TIMEOUT": 3600,
+    "JOB_RETRY_INTERVALS": [30, 120],
     "FANOUT_ROOMS_PER_JOB": 25,
     "FANOUT_MIN_ROOMS": 50,
     "ABANDONED_AFTER_SECONDS": 300,

@@ -95,13 +95,19 @@ def enqueue_sync(
             args=(run.pk,),
             job_id=run.job_id,
             timeout=int(get_settings().JOB_TIMEOUT),
-            retry=Retry(max=2, interval=[30, 120]),
+            retry=job_retry(),
             result_ttl=86400,
             failure_ttl=7 * 86400,
         )
 
     transaction.on_commit(enqueue)
     return EnqueueResult(run, True)
+
+
+def job_retry() -> Retry | None:
+    """RQ retries for a job whose whole run failed on something transient (the API down for a while)."""
+    intervals = [int(i) for i in get_settings().JOB_RETRY_INTERVALS or []]
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
 def cancel_run(run: SyncRun) -> SyncRun:
@@ -150,7 +156,7 @@ def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> None:
                 args=(run.pk, [w.as_payload() for w in batch]),
                 job_id=f"{run.job_id or f'insights-sync-{run.pk}'}-batch-{index}",
                 timeout=_estimated_timeout(len(batch)),
-                retry=Retry(max=2, interval=[30, 120]),
+                retry=job_retry(),
                 result_ttl=86400,
             )
         )

@@ -22,7 +22,8 @@ from .conf import get_settings
 
 logger = logging.getLogger(__name__)
 
-# KEYS[1] bucket hash, KEYS[2] pause key; ARGV[1] rate per ms, ARGV[2] capacity, ARGV[3] points.
+# KEYS[1] bucket hash, KEYS[2] pause key, KEYS[3] per-minute usage counter prefix;
+# ARGV[1] rate per ms, ARGV[2] capacity, ARGV[3] points.
 # Returns 0 when the points were taken, else the milliseconds to wait before trying again.
 _TAKE_SCRIPT = """
 local t = redis.call('TIME')
@@ -40,6 +41,9 @@ tokens = math.min(capacity, tokens + (now - ts) * rate)
 local result = 0
 if tokens >= points then
   tokens = tokens - points
+  local used = KEYS[3] .. ':' .. math.floor(now / 60000)
+  redis.call('INCRBY', used, points)
+  redis.call('EXPIRE', used, 180)
 else
   result = math.ceil((points - tokens) / rate)
 end
@@ -145,6 +149,7 @@ class RedisBudget:
         self._connection = connection
         self._bucket_key = f"insights:ratebudget:{key}:bucket"
         self._pause_key = f"insights:ratebudget:{key}:pause"
+        self._used_prefix = f"insights:ratebudget:{key}:used"
         self._rate_per_ms = self.points_per_minute / 60_000.0
         self._take = connection.register_script(_TAKE_SCRIPT)
         self._pause = connection.register_script(_PAUSE_SCRIPT)
@@ -155,7 +160,10 @@ class RedisBudget:
         waited = 0.0
         while True:
             wait_ms = int(
-                self._take(keys=[self._bucket_key, self._pause_key], args=[self._rate_per_ms, 1, points])
+                self._take(
+                    keys=[self._bucket_key, self._pause_key, self._used_prefix],
+                    args=[self._rate_per_ms, 1, points],
+                )
             )
             if wait_ms <= 0:
                 return waited
@@ -167,9 +175,22 @@ class RedisBudget:
         self._pause(keys=[self._pause_key], args=[max(1, int(seconds * 1000))])
 
     def available(self) -> float:
-        """Tokens available now (approximate: read without refilling)."""
-        tokens = self._connection.hget(self._bucket_key, "tokens")
-        return float(tokens) if tokens is not None else 1.0
+        """Tokens available now, refilled up to this moment (0 or 1: the bucket holds one)."""
+        tokens, stamp = self._connection.hmget(self._bucket_key, "tokens", "ts")
+        if tokens is None or stamp is None:
+            return 1.0
+        seconds, micros = self._connection.time()
+        now_ms = seconds * 1000 + micros // 1000
+        return min(1.0, float(tokens) + (now_ms - float(stamp)) * self._rate_per_ms)
+
+    def used_per_minute(self) -> tuple[int, int]:
+        """Points spent by every process in this clock minute and in the one before."""
+        seconds, _micros = self._connection.time()
+        minute = seconds // 60
+        current, previous = self._connection.mget(
+            f"{self._used_prefix}:{minute}", f"{self._used_prefix}:{minute - 1}"
+        )
+        return int(current or 0), int(previous or 0)
 
 
 def budget_key(api_key: str | None, base_url: str) -> str:
@@ -219,9 +240,12 @@ def budget_snapshot() -> dict[str, Any]:
     """What the sync dashboard shows about the budget."""
     conf = get_settings()
     budget = get_budget()
+    used_now, used_before = budget.used_per_minute() if isinstance(budget, RedisBudget) else (None, None)
     return {
         "points_per_minute": conf.RATE_BUDGET_POINTS_PER_MINUTE,
         "plan_points_per_minute": conf.PLAN_POINTS_PER_MINUTE,
         "available": budget.available(),
+        "used_this_minute": used_now,
+        "used_last_minute": used_before,
         "backend": getattr(budget, "backend", "local"),
     }

@@ -204,3 +204,20 @@ def test_rows_stay_unique_whatever_happens(settings, simulator_factory, rq_worke
         Participant.objects.values("room_session", "participant_id").distinct().count()
         == Participant.objects.count()
     )
+
+
+def test_a_run_that_fails_on_a_transient_outage_is_retried_by_rq(settings, simulator_factory, rq_worker_factory):
+    server = simulator_factory(seed=26, rooms=2, sessions_per_room=2, participants_per_session=2)
+    # The rooms listing fails more often than the client retries: the first attempt of the job fails.
+    configure(settings, server, MAX_RETRIES=1, JOB_RETRY_INTERVALS=[1])
+    server.faults = FaultConfig(fail_first_n=2, only_paths=["/insights/rooms"])
+    worker = rq_worker_factory()
+
+    run = enqueue_sync(kind="full", trigger="admin").run
+
+    done = wait_for(finished(run.pk), timeout=90)
+    assert done.status == "succeeded", (done.error, worker.log()[-2000:])
+    assert done.error == ""
+    assert server.counters["/insights/rooms"] == 3
+    assert "retry" in worker.log().lower()
+    assert_db_equals_org(server.organisation)

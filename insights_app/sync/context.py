@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -21,6 +22,9 @@ from .upsert import UpsertResult
 logger = logging.getLogger(__name__)
 
 API_COUNTERS = {"requests": "api_requests", "points": "api_points", "throttles": "api_throttles"}
+# Counters, heartbeat and the cancel flag are exchanged with the database at most this often:
+# per page it would double the sync's commits when pages are small.
+FLUSH_INTERVAL = 1.0
 
 
 class Cancelled(Exception):
@@ -52,6 +56,7 @@ class RunContext:
         self.trouble = 0
         self._flushed_api: dict[str, float] = {}
         self._progress_done = 0
+        self._last_flush = 0.0
 
     # Counting ------------------------------------------------------------------------------
 
@@ -81,8 +86,13 @@ class RunContext:
 
     # Flushing ------------------------------------------------------------------------------
 
-    def flush(self, *, checkpoint: dict[str, Any] | None = None) -> None:
-        """Write counters and heartbeat; raise Cancelled if a stop was asked for."""
+    def flush(self, *, checkpoint: dict[str, Any] | None = None, force: bool = False) -> None:
+        """At a page boundary: write counters and heartbeat (at most once a second unless forced or
+        with a checkpoint), and raise Cancelled if a stop was asked for."""
+        now = time.monotonic()
+        if not force and checkpoint is None and now - self._last_flush < FLUSH_INTERVAL:
+            return
+        self._last_flush = now
         api = self.client.stats.snapshot()
         increments: dict[str, Any] = {}
         for stat, column in API_COUNTERS.items():

@@ -85,6 +85,7 @@ class SessionRef:
     room_session_id: str
     signature: str
     room_pk: int
+    is_new: bool = False
 
 
 def _parse_page(ctx: RunContext, model: str, items: list[Any], fields: tuple) -> list[ParsedItem]:
@@ -168,7 +169,8 @@ def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: boo
         pk = result.pks[(p.values["room_session_id"],)]
         ended = p.values["ended_at"]
         if force or synced.get(pk) != p.signature or ended is None or ended >= recent:
-            todo.append(SessionRef(pk, p.values["room_session_id"], p.signature, room.pk))
+            is_new = (p.values["room_session_id"],) in result.created_keys
+            todo.append(SessionRef(pk, p.values["room_session_id"], p.signature, room.pk, is_new))
     return todo
 
 
@@ -197,7 +199,12 @@ def _participant_rows(parsed: list[ParsedItem], sessions: dict[str, tuple[int, i
 
 
 def store_participant_page(
-    ctx: RunContext, page: Page, sessions: dict[str, tuple[int, int]], *, count_unknown_sessions: bool = True
+    ctx: RunContext,
+    page: Page,
+    sessions: dict[str, tuple[int, int]],
+    *,
+    count_unknown_sessions: bool = True,
+    assume_new: bool = False,
 ) -> list[int]:
     """Upsert one page of participants; ``sessions`` maps session ids to (session pk, room pk)."""
     parsed = []
@@ -214,6 +221,7 @@ def store_participant_page(
             key_fields=("room_session_id", "participant_id"),
             compare_fields=PARTICIPANT_COMPARE,
             now=ctx.now,
+            assume_new=assume_new,
         )
     ctx.count("participants", result)
     return list(result.pks.values())
@@ -229,7 +237,12 @@ def sync_session_participants(ctx: RunContext, session: SessionRef) -> None:
             for item in page.items
         ]
         page = Page(items=items, cursor=page.cursor, next_cursor=page.next_cursor)
-        store_participant_page(ctx, page, {session.room_session_id: (session.pk, session.room_pk)})
+        store_participant_page(
+            ctx,
+            page,
+            {session.room_session_id: (session.pk, session.room_pk)},
+            assume_new=session.is_new,  # a session created by this run has no participants stored yet
+        )
         ctx.flush()
     if ctx.trouble == trouble_before:
         RoomSession.objects.filter(pk=session.pk).update(participants_synced_signature=session.signature)

@@ -29,11 +29,14 @@ def upsert_rows(
     key_fields: tuple[str, ...],
     compare_fields: tuple[str, ...],
     now: datetime,
+    assume_new: bool = False,
 ) -> UpsertResult:
     """Insert new rows, update changed ones, leave equal ones alone; counts each.
 
     ``rows`` hold column values (foreign keys as ``<name>_id``); ``first_seen_at`` is set on insert
     only and ``synced_at`` whenever a row is written. Rows with the same key: the last one wins.
+    ``assume_new`` skips reading what we hold, for rows that cannot exist yet (children of a row
+    this run just created); the insert still upserts, so a wrong assumption costs only the counts.
     """
     by_key: dict[tuple, dict[str, Any]] = {}
     for row in rows:
@@ -42,7 +45,7 @@ def upsert_rows(
     if not by_key:
         return result
 
-    existing = _existing(model, key_fields, compare_fields, list(by_key))
+    existing = {} if assume_new else _existing(model, key_fields, compare_fields, list(by_key))
     to_write: list[models.Model] = []
     for key, row in by_key.items():
         current = existing.get(key)

@@ -1,0 +1,1 @@
+"""The host site's own user model app."""

@@ -1,0 +1,1 @@
+"""An existing Django site that installs django-whereby-insights from its wheel."""

@@ -1,0 +1,196 @@
+"""The wheel, installed into a fresh virtualenv next to a host site that is not project/, just works.
+
+Follows the README's "Add to your Django site" the way a team would: pip install the wheel (pip
+resolves the dependencies), add the apps and settings (tests/hostsite), migrate, check, sync from the
+simulator, and open every report page and the app's admin pages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from insights_app import __version__
+
+from .conftest import TEST_API_KEY
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTSITE = Path(__file__).resolve().parent / "hostsite"
+FORBIDDEN_TOP_LEVEL = ("tests/", "project/", "scripts/", "bench/", "docs/", "templates/", "manage.py")
+
+
+def run(
+    cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run a command; on failure, fail the test with its output (never the API key: the site masks it)."""
+    result = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(cmd[1:])} exited {result.returncode}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built from this checkout the way a release is built."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (built,) = out.glob("django_whereby_insights-*-py3-none-any.whl")
+    return built
+
+
+def test_wheel_ships_the_app_and_nothing_else(wheel: Path):
+    names = zipfile.ZipFile(wheel).namelist()
+    app = [n for n in names if n.startswith("insights_app/")]
+    assert "insights_app/py.typed" in names
+    assert "insights_app/migrations/0001_initial.py" in names
+    assert any(n.startswith("insights_app/templates/insights_app/") and n.endswith(".html") for n in app)
+    assert any(n.startswith("insights_app/static/insights_app/") for n in app)
+    assert any(n.endswith("dist-info/licenses/LICENSE") for n in names)
+    # Only the app and its metadata: no test, demo site, scripts or bench code, no bytecode.
+    assert {n.split("/")[0] for n in names} == {
+        "insights_app",
+        f"django_whereby_insights-{__version__}.dist-info",
+    }
+    assert not [n for n in names if n.startswith(FORBIDDEN_TOP_LEVEL)]
+    assert not [
+        n for n in names if "/tests/" in n or n.endswith(("conftest.py", ".pyc")) or "__pycache__" in n
+    ]
+    metadata = (
+        zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("dist-info/METADATA"))).decode()
+    )
+    required = {
+        line.split(":", 1)[1].strip().split(";")[0].split("<")[0].split(">")[0].lower()
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    }
+    assert {"django", "django-rq", "rq", "redis", "requests", "plotly", "ua-parser"} <= required
+
+
+@pytest.fixture(scope="module")
+def site_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with only the wheel and what pip resolves for it."""
+    venv = tmp_path_factory.mktemp("hostsite-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    print(f"fresh venv install of {wheel.name}: {time.monotonic() - started:.1f} s")
+    check = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout
+    return venv
+
+
+@pytest.fixture
+def site(tmp_path: Path, site_venv: Path, redis_url: str) -> dict:
+    """A copy of tests/hostsite outside the checkout, and the environment its commands run in."""
+    site_dir = tmp_path / "site"
+    shutil.copytree(HOSTSITE, site_dir, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV"}
+        and not key.startswith("INSIGHTS_")
+    }
+    env.update(
+        {
+            "PATH": f"{site_venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            "DJANGO_SETTINGS_MODULE": "hostsite.settings",
+            "HOSTSITE_DB": str(tmp_path / "hostsite.sqlite3"),
+            "HOSTSITE_STATIC_ROOT": str(tmp_path / "static"),
+            "REDIS_URL": redis_url,
+        }
+    )
+    return {"dir": site_dir, "env": env, "python": str(site_venv / "bin" / "python"), "tmp": tmp_path}
+
+
+def manage(site: dict, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python manage.py ...`` in the host site, with the venv's Python."""
+    return run([site["python"], "manage.py", *args], cwd=site["dir"], env=site["env"], timeout=timeout)
+
+
+def test_host_site_installs_migrates_syncs_and_renders_every_report(site, simulator_factory, redis_conn):
+    simulator = simulator_factory(seed=7, rooms=5, sessions_per_room=6, participants_per_session=3)
+    site["env"].update({"WHEREBY_API_KEY": TEST_API_KEY, "WHEREBY_API_BASE_URL": simulator.base_url})
+
+    # The app imported is the installed one, not this checkout.
+    where = run(
+        [site["python"], "-c", "import insights_app; print(insights_app.__file__)"],
+        cwd=site["dir"],
+        env=site["env"],
+    )
+    assert "site-packages" in where.stdout and str(ROOT) not in where.stdout
+
+    manage(site, "migrate", "--noinput")
+    checked = manage(site, "check", "--fail-level", "WARNING")
+    assert "no issues" in checked.stdout
+    manage(site, "makemigrations", "--check", "--dry-run")
+    manage(site, "collectstatic", "--noinput")
+    assert list((site["tmp"] / "static" / "insights_app").rglob("*")), (
+        "the app's static files were not collected"
+    )
+
+    synced = manage(site, "insights_sync", "--full", "--details", "all")
+    assert TEST_API_KEY not in synced.stdout + synced.stderr
+
+    rendered = run([site["python"], "render_reports.py"], cwd=site["dir"], env=site["env"])
+    assert TEST_API_KEY not in rendered.stdout + rendered.stderr
+    report = json.loads(rendered.stdout.strip().splitlines()[-1])
+
+    counts = report["counts"]
+    print(
+        f"host site: {counts}; {len(report['reports'])} report pages "
+        f"({sorted({p['name'] for p in report['reports']})}), {len(report['admin'])} admin pages"
+    )
+    # The simulator's totals are exact: 5 rooms x 6 sessions x 3 connections; details policy "all".
+    assert (counts["rooms"], counts["sessions"], counts["participants"]) == (5, 30, 90)
+    assert counts["details"] > 0
+
+    pages = report["reports"]
+    assert report["report_start"], "no report page can be opened without arguments"
+    assert {page["name"] for page in pages} == set(report["report_url_names"]), (
+        "some report pages were never linked"
+    )
+    broken = [(page["url"], page["status"]) for page in pages if page["status"] != 200]
+    assert not broken
+    assert report["rooms_shown_escaped"] > 0, "the reports show no room of the synced data"
+    assert report["external_ids_shown_escaped"] > 0, (
+        "the people report shows no external id of the synced data"
+    )
+    assert report["raw_markup_names_leaked"] == []
+    assert report["raw_markup_display_names_leaked"] == []
+    assert all(status == 403 for status in report["denied_without_permission"].values())
+    assert all(status in (302, 403) for status in report["anonymous"].values())
+
+    admin_pages = report["admin"]
+    assert {
+        "admin:insights_app_room_changelist",
+        "admin:insights_app_syncrun_changelist",
+        "admin:insights_app_syncrun_dashboard",
+    } <= {page["name"] for page in admin_pages}
+    assert not [(page["url"], page["status"]) for page in admin_pages if page["status"] != 200]
