@@ -8,9 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from insights_app.client import WherebyClient
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
 from insights_app.sync import create_or_get_active_run, execute_run
+from insights_app.sync.context import RunContext
+from insights_app.sync.service import plan_room_work, work_on_room
+from insights_app.sync.stages import list_rooms
 from tests.conftest import TEST_API_KEY
 from tests.org_compare import assert_db_equals_org
 
@@ -271,10 +275,17 @@ def test_a_refused_detail_item_leaves_its_connection_pending_for_the_next_run(se
     assert not Participant.objects.filter(left_at__isnull=False, details_synced_at__isnull=True).exists()
 
 
-def test_throttle_storm_and_server_errors_are_waited_out(settings, simulator_factory):
+def test_throttle_storm_server_errors_and_truncated_pages_are_waited_out(settings, simulator_factory):
     server = simulator_factory(seed=11, rooms=3, sessions_per_room=2, participants_per_session=2)
-    configure(settings, server, MAX_RETRY_WAIT=0.05)
-    server.faults = FaultConfig(force_throttle=8, throttle_ms=20, fail_first_n=0, error_rate=0.2, seed=4)
+    configure(settings, server, MAX_RETRY_WAIT=0.05, MAX_RETRIES=8)
+    server.faults = FaultConfig(
+        force_throttle=8,
+        throttle_ms=20,
+        error_rate=0.15,
+        truncated_rate=0.1,
+        drop_connection_rate=0.05,
+        seed=4,
+    )
 
     run = run_sync("full")
 
@@ -332,3 +343,29 @@ def test_one_active_run_per_scope(settings, simulator):
     assert second.pk == first.pk
     other, other_created = create_or_get_active_run("room", trigger="admin", scope={"room_names": ["/a"]})
     assert other_created and other.pk != first.pk
+
+
+def test_a_full_sync_that_died_resumes_after_the_rooms_it_finished(settings, simulator_factory):
+    server = simulator_factory(seed=15, rooms=6, sessions_per_room=2, participants_per_session=2)
+    org = server.organisation
+    configure(settings, server)
+    rooms = sorted(r["roomName"] for r in org.room_items())
+    # A run that finished three rooms, then its worker was lost.
+    finished_before = rooms[:3]
+    run, _ = create_or_get_active_run("full", trigger="command")
+    client = WherebyClient.from_settings()
+    ctx = RunContext(run, client)
+    refs = list_rooms(ctx)
+    for work in plan_room_work(ctx, refs, full=True):
+        if work.room_name in finished_before:
+            work_on_room(ctx, work)
+    SyncRun.objects.filter(pk=run.pk).update(status="failed", started_at=ctx.now, error="worker lost")
+    server.reset_counters()
+
+    resumed = run_sync("full")
+
+    assert resumed.status == "succeeded"
+    assert "resumed_since" in resumed.checkpoint
+    with_sessions = [r for r in rooms[3:] if org.session_items(r)]
+    assert server.counters[SESSIONS] == len(with_sessions)
+    assert_db_equals_org(org)
