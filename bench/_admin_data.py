@@ -59,13 +59,16 @@ def load() -> None:
     )
     _exec(
         f"""
-        INSERT INTO insights_app_participant (raw, room_session_id, participant_id, user_id, role_name,
-            display_name, joined_at, left_at, external_id, duration_seconds, quality_degraded,
-            degraded_seconds, max_packet_loss, avg_packet_loss, browser, os, device)
-        SELECT '{{}}'::jsonb, s.id, s.id || '-' || k, 'user-' || (s.id * 7 + k) % 90000,
+        INSERT INTO insights_app_participant (raw, room_session_id, room_id, participant_id, user_id,
+            role_name, display_name, joined_at, left_at, external_id, identity, duration_seconds,
+            quality_degraded, degraded_seconds, max_packet_loss, avg_packet_loss, browser, os, device)
+        SELECT '{{}}'::jsonb, s.id, s.room_id, s.id || '-' || k, 'user-' || (s.id * 7 + k) % 90000,
             (ARRAY['host','visitor','member','viewer'])[1 + k % 4], 'Person ' || s.id || '-' || k,
             s.started_at + (k || ' minutes')::interval, s.ended_at,
-            CASE WHEN k <= 2 THEN 'ext-' || (s.id * 5 + k) % 50000 END, 2100,
+            CASE WHEN k <= 2 THEN 'ext-' || (s.id * 5 + k) % 50000 END,
+            -- the sync's person_identity: external id, else user id
+            CASE WHEN k <= 2 THEN 'ext-' || (s.id * 5 + k) % 50000 ELSE 'user-' || (s.id * 7 + k) % 90000 END,
+            2100,
             CASE WHEN (s.id + k) % 11 = 0 THEN NULL ELSE (s.id + k) % 7 = 0 END, (s.id + k) % 60, (s.id + k) % 13,
             ((s.id + k) % 13) / 4.0, (ARRAY['Chrome','Firefox','Safari','Edge'])[1 + (s.id + k) % 4],
             (ARRAY['Windows','Mac OS X','Linux','iOS','Android'])[1 + (s.id * 3 + k) % 5], 'desktop'

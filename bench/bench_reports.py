@@ -70,14 +70,17 @@ def demo_data(rooms: int = 30, sessions: int = 1500, participants: int = 7500, d
     for i in range(participants):
         s = rng.choice(session_rows)
         degraded = rng.random() < 0.1 if rng.random() < 0.6 else None
+        external_id = f"user-{rng.randrange(300)}"
         people.append(
             Participant(
                 room_session=s,
+                room_id=s.room_id,  # as the sync stores it: the session's room, and the person
+                identity=external_id,
                 participant_id=f"demo-p-{i}",
                 joined_at=s.started_at,
                 left_at=s.ended_at,
                 duration_seconds=s.duration_seconds,
-                external_id=f"user-{rng.randrange(300)}",
+                external_id=external_id,
                 display_name=f"Person {i}",
                 role_name=rng.choice(["host", "visitor", "member"]),
                 quality_degraded=degraded,

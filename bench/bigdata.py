@@ -63,13 +63,14 @@ WHERE id IN (SELECT id FROM insights_app_roomsession ORDER BY random() LIMIT %(o
 
 PARTICIPANTS_SQL = """
 INSERT INTO insights_app_participant
-    (room_session_id, participant_id, device_id, user_id, role_name, display_name, joined_at, left_at,
-     external_id, rating, duration_seconds, raw, quality_degraded, degraded_seconds, max_packet_loss,
-     avg_packet_loss, browser, os, device)
-SELECT p.session_id, 'bench-p-' || p.g, 'dev-' || p.person, 'wb-' || p.person,
+    (room_session_id, room_id, participant_id, device_id, user_id, role_name, display_name, joined_at,
+     left_at, external_id, identity, rating, duration_seconds, raw, quality_degraded, degraded_seconds,
+     max_packet_loss, avg_packet_loss, browser, os, device)
+SELECT p.session_id, p.room_id, 'bench-p-' || p.g, 'dev-' || p.person, 'wb-' || p.person,
        (ARRAY['host','member','visitor','visitor','visitor','owner','viewer','recorder'])[1 + floor(random() * 8)::int],
-       'Person ' || p.person, p.joined_at, p.left_at,
-       CASE WHEN p.person %% 10 < 7 THEN 'user-' || p.person END,
+       'Person ' || p.person, p.joined_at, p.left_at, p.external_id,
+       -- As the sync's person_identity: external id, else user id (device and participant id never win here).
+       coalesce(p.external_id, 'wb-' || p.person),
        CASE WHEN random() < 0.05 THEN 1 + floor(random() * 5) END,
        extract(epoch FROM p.left_at - p.joined_at), '{}'::jsonb,
        p.degraded, CASE WHEN p.degraded IS NULL THEN NULL WHEN p.degraded
@@ -80,7 +81,8 @@ SELECT p.session_id, 'bench-p-' || p.g, 'dev-' || p.person, 'wb-' || p.person,
        (ARRAY['Windows','Windows','macOS','iOS','Android','Linux'])[1 + floor(random() * 6)::int],
        (ARRAY['desktop','desktop','mobile','tablet'])[1 + floor(random() * 4)::int]
 FROM (
-    SELECT q.g, q.session_id, q.person, q.degraded,
+    SELECT q.g, q.session_id, s.room_id, q.person, q.degraded,
+           CASE WHEN q.person %% 10 < 7 THEN 'user-' || q.person END AS external_id,
            s.started_at + random() * coalesce(s.ended_at - s.started_at, now() - s.started_at) * 0.3 AS joined_at,
            CASE WHEN s.ended_at IS NULL THEN NULL
                 ELSE s.ended_at - random() * (s.ended_at - s.started_at) * 0.3 END AS left_at
@@ -104,7 +106,7 @@ UPDATE insights_app_roomsession s SET total_participant_minutes = t.minutes,
        total_unique_participants = t.people
 FROM (
     SELECT room_session_id, coalesce(sum(extract(epoch FROM coalesce(left_at, now()) - joined_at)), 0) / 60 AS minutes,
-           count(DISTINCT coalesce(external_id, user_id)) AS people
+           count(DISTINCT identity) AS people
     FROM insights_app_participant GROUP BY room_session_id
 ) AS t
 WHERE s.id = t.room_session_id
@@ -212,6 +214,8 @@ def generate(url: str, args: argparse.Namespace) -> None:
         step(conn, "session totals", TOTALS_SQL, params)
         step(conn, "room totals", ROOM_TOTALS_SQL, params)
         step(conn, "participant details", DETAILS_SQL, params)
+        # The foreign keys are deferred; CLUSTER refuses to run while their checks are pending.
+        step(conn, "check foreign keys", "SET CONSTRAINTS ALL IMMEDIATE", {})
         # A sync appends sessions and connections as they happen, so rows sit on disk roughly in time
         # order; random generation order would make every date-range scan a random read.
         step(

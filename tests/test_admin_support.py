@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession
+from insights_app.sync.stages import person_identity
 
 HOSTILE_NAME = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 VIEW_PERMS = ("view_room", "view_roomsession", "view_participant", "view_syncrun")
@@ -59,7 +60,7 @@ def make_data(rooms: int = 3, sessions_per_room: int = 4, participants_per_sessi
             data.sessions.append(session)
             for p in range(participants_per_session):
                 poor = p == 0
-                participant = Participant.objects.create(
+                participant = synced_participant(
                     room_session=session,
                     participant_id=f"part-{r}-{s}-{p}",
                     display_name=f"Person {r}-{s}-{p}",
@@ -79,7 +80,7 @@ def make_data(rooms: int = 3, sessions_per_room: int = 4, participants_per_sessi
                 add_detail(participant, started, poor)
                 data.participants.append(participant)
     first = data.sessions[0]
-    data.hostile = Participant.objects.create(
+    data.hostile = synced_participant(
         room_session=first,
         participant_id="hostile",
         display_name=HOSTILE_NAME,
@@ -88,6 +89,13 @@ def make_data(rooms: int = 3, sessions_per_room: int = 4, participants_per_sessi
         external_id='=HYPERLINK("http://evil")',
     )
     return data
+
+
+def synced_participant(room_session: RoomSession, **fields: object) -> Participant:
+    """A connection as the sync stores it: with its session's room and the person it counts as."""
+    return Participant.objects.create(
+        room_session=room_session, room_id=room_session.room_id, identity=person_identity(fields), **fields
+    )
 
 
 def add_detail(participant: Participant, start: datetime, poor: bool) -> ParticipantDetail:

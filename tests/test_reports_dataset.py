@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession
+from insights_app.sync.stages import person_identity
 
 UTC = dt.UTC
 PERIOD = {"period": "custom", "start": "2026-03-01", "end": "2026-03-07"}
@@ -46,13 +47,16 @@ def _session(
 def _join(
     session: RoomSession, key: str, joined: dt.datetime, left: dt.datetime | None, **fields: object
 ) -> Participant:
+    values = {"participant_id": f"part-{key}", **fields}
+    # The sync denormalises the room and the person onto each connection; the reports rely on both.
     return Participant.objects.create(
         room_session=session,
-        participant_id=f"part-{key}",
+        room_id=session.room_id,
+        identity=person_identity(values),
         joined_at=joined,
         left_at=left,
         duration_seconds=(left - joined).total_seconds() if left else None,
-        **fields,
+        **values,
     )
 
 

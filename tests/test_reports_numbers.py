@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.test_reports_dataset import EVIL_ID, PERIOD, SLASH_ID, build_dataset
+from tests.test_reports_dataset import EVIL_ID, PERIOD, SLASH_ID, _join, build_dataset, t
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +115,26 @@ def test_room_filter_narrows_every_number(admin_client, data):
     assert k["participant_minutes"]["value"] == 180
     assert k["unique_participants"]["value"] == 4  # u-1 and =SUM(A1) in S1; wb-9 and a/b... in S2
     assert [r["room__room_name"] for r in table(response, "top_rooms").rows] == ["/alpha"]
+
+
+def test_unique_people_by_room_this_week_and_the_week_before(admin_client, data):
+    # Beta: u-2 (S4, S5) and u-1 (p9 joined 00:30 on the 1st in S3) this week; u-3 (p8) the week before.
+    beta = admin_client.get(reverse("insights_app:room", args=[data.rooms["beta"].pk]), PERIOD)
+    people = kpis(beta)["unique_participants"]
+    assert (people["value"], people["previous"]) == (2, 1)
+    # The same room through the overview's room filter; alpha had only u-3 (S6) the week before.
+    for text, expected in (("bet", (2, 1)), ("alp", (4, 1))):
+        response = admin_client.get(reverse("insights_app:overview"), {**PERIOD, "room": text})
+        people = kpis(response)["unique_participants"]
+        assert (people["value"], people["previous"]) == expected
+
+
+def test_people_are_counted_by_the_identity_the_sync_stored(admin_client, data):
+    # Only a device id: the sync makes it the identity, so two connections of it are one person.
+    for key, minute in (("d1", 0), ("d2", 5)):
+        _join(data.sessions["S1"], key, t(2, 10, minute), t(2, 10, 10), device_id="dev-7")
+    response = admin_client.get(reverse("insights_app:overview"), PERIOD)
+    assert kpis(response)["unique_participants"]["value"] == 5 + 1
 
 
 def test_longer_periods_bucket_by_week(admin_client, data):

@@ -265,8 +265,10 @@ def _grow(data, copies: int) -> None:
         Participant.objects.bulk_create(
             Participant(
                 room_session=s,
+                room=room,
                 participant_id=f"gp-{s.room_session_id}-{k}",
                 external_id=f"ext-{n}-{k}",
+                identity=f"ext-{n}-{k}",
                 joined_at=s.started_at,
                 left_at=s.ended_at,
                 duration_seconds=1800,

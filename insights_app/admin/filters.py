@@ -245,9 +245,9 @@ class RoomFilter(RelatedObjectFilter):
 
 
 class ParticipantRoomFilter(RoomFilter):
-    """Connections to any session of one room."""
+    """Connections to any session of one room (the sync's denormalised room: no join, its own index)."""
 
-    lookup = "room_session__room_id"
+    lookup = "room_id"
 
 
 class SessionFilter(RelatedObjectFilter):

@@ -40,7 +40,8 @@ class ReportFilters:
         period = period or self.period
         qs = qs.filter(joined_at__gte=period.start, joined_at__lt=period.end)
         if self.room:
-            qs = qs.filter(room_session__room__room_name__icontains=self.room)
+            # The connection's own room (denormalised by the sync): no join through the sessions.
+            qs = qs.filter(room__room_name__icontains=self.room)
         return qs
 
     def participants_q(self, prefix: str, period: Period | None = None) -> Q:
@@ -48,7 +49,7 @@ class ReportFilters:
         period = period or self.period
         q = Q(**{f"{prefix}joined_at__gte": period.start, f"{prefix}joined_at__lt": period.end})
         if self.room:
-            q &= Q(**{f"{prefix}room_session__room__room_name__icontains": self.room})
+            q &= Q(**{f"{prefix}room__room_name__icontains": self.room})
         return q
 
     def querystring(self, **overrides: str) -> str:

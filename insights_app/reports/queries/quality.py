@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ..filters import ReportFilters
 from ..periods import bucket_days
+from .grouped import room_name_of
 from .usage import TRUNC, _as_date
 
 MEASURED = Q(quality_degraded__isnull=False)
@@ -83,15 +84,15 @@ def quality_digest(filters: ReportFilters, participants: QuerySet) -> QualityDig
     return QualityDigest(with_shares(totals), series, _ranked(browsers), _ranked(systems))
 
 
-DIMENSIONS = {"room": "room_session__room__room_name", "browser": "browser", "os": "os"}
-
-
 def by_dimension(filters: ReportFilters, participants: QuerySet, dimension: str) -> QuerySet:
     """Quality per room, browser or OS, most degraded minutes first (slice it)."""
-    field = DIMENSIONS[dimension]
-    qs = filters.participants(participants).values(key=F(field)).annotate(**_quality_aggregates())
+    qs = filters.participants(participants)
     if dimension == "room":
-        qs = qs.annotate(room_id=Max("room_session__room_id"))
+        # Group by the connection's own room id (no join through the sessions) and look the name up
+        # per group: hashing ~250k rows by id alone is twice as fast as by (id, name) after a join.
+        qs = qs.values("room_id").annotate(**_quality_aggregates(), key=room_name_of("room_id"))
+    else:
+        qs = qs.values(key=F(dimension)).annotate(**_quality_aggregates())
     return qs.filter(measured__gt=0).order_by("-degraded_seconds_sum", "-degraded", "key")
 
 

@@ -6,21 +6,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Avg, Case, Count, F, FloatField, Max, Q, QuerySet, Sum, Value, When
+from django.db import connections
+from django.db.models import Avg, Count, F, FloatField, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMonth, TruncWeek
-from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
 from ...models import RoomSession
 from ..filters import ReportFilters
 from ..periods import Period, bucket_days
+from .grouped import room_name_of
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
-
-
-def identity_expression() -> Coalesce:
-    """Who a connection belongs to: the host's external id, else Whereby's user id, else the device."""
-    return Coalesce("external_id", "user_id", "device_id", "participant_id")
 
 
 SIZE_BUCKETS = (
@@ -48,15 +44,13 @@ ADDITIVE = (
 def _hour_aggregates() -> dict[str, Any]:
     weight = Coalesce("total_ratings", Value(1.0), output_field=FloatField())
     rated = Q(rating__isnull=False)
-    size = Coalesce("total_unique_participants", Value(0.0), output_field=FloatField())
-    sizes = {}
-    for i, (low, high, _label) in enumerate(SIZE_BUCKETS):
-        sizes[f"size_{i}"] = Sum(
-            Case(
-                When(GreaterThanOrEqual(size, low) & LessThanOrEqual(size, high), then=Value(1)),
-                default=Value(0),
-            )
+    # COUNT ... FILTER is cheaper per row than SUM(CASE ...); sessions without a size are in no bucket.
+    sizes = {
+        f"size_{i}": Count(
+            "id", filter=Q(total_unique_participants__gte=low, total_unique_participants__lte=high)
         )
+        for i, (low, high, _label) in enumerate(SIZE_BUCKETS)
+    }
     return {
         "sessions": Count("id"),
         "ongoing": Count("id", filter=Q(ended_at__isnull=True)),
@@ -123,7 +117,9 @@ def usage_digest(filters: ReportFilters, sessions: QuerySet) -> UsageDigest:
     grid = [[0] * 24 for _ in range(7)]
     sizes = [0] * len(SIZE_BUCKETS)
     for row in rows:
-        hour = _local(row["hour"])
+        # TruncHour already gives local hours; astimezone with the tz in hand is a cheap no-op guard
+        # (timezone.localtime looks the current zone up again for each of the ~24 rows a day).
+        hour = row["hour"].astimezone(tz) if timezone.is_aware(row["hour"]) else row["hour"]
         which = "current" if hour.date() >= current.first_day else "previous"
         for key in ADDITIVE:
             totals[which][key] += row[key] or 0
@@ -149,25 +145,54 @@ def usage_digest(filters: ReportFilters, sessions: QuerySet) -> UsageDigest:
     )
 
 
-def unique_people(filters: ReportFilters, participants: QuerySet) -> tuple[int, int]:
-    """Distinct people who joined in the period and in the one before (1 query).
+def _distinct_identities(qs: QuerySet) -> tuple[str, tuple[Any, ...]]:
+    """``SELECT DISTINCT identity ...`` of the queryset, compiled for its database."""
+    query = qs.values("identity").distinct().order_by().query
+    return query.get_compiler(using=qs.db).as_sql()
 
-    Grouping by identity and summing flags lets PostgreSQL hash the identities instead of sorting
-    them as COUNT(DISTINCT ...) would.
-    """
+
+def _people_per_period(filters: ReportFilters, participants: QuerySet) -> tuple[int, int]:
+    """Two hashed ``SELECT DISTINCT identity``, one per period, as one statement."""
+    current, previous = filters.period, filters.period.previous()
+    cur_sql, cur_params = _distinct_identities(filters.participants(participants, current))
+    prev_sql, prev_params = _distinct_identities(filters.participants(participants, previous))
+    sql = f"SELECT (SELECT COUNT(*) FROM ({cur_sql}) cur), (SELECT COUNT(*) FROM ({prev_sql}) prev)"  # noqa: S608
+    with connections[participants.db].cursor() as cursor:
+        cursor.execute(sql, (*cur_params, *prev_params))
+        cur, prev = cursor.fetchone()
+    return int(cur or 0), int(prev or 0)
+
+
+def _people_one_scan(filters: ReportFilters, participants: QuerySet) -> tuple[int, int]:
+    """One scan over both periods keeping each person's first and last join (ORM only)."""
     current, previous = filters.period, filters.period.previous()
     both = Period(current.preset, previous.start, current.end)
-    flags = (
+    people = (
         filters.participants(participants, both)
-        .values(who=identity_expression())
-        .annotate(
-            cur=Max(Case(When(joined_at__gte=current.start, then=Value(1)), default=Value(0))),
-            prev=Max(Case(When(joined_at__lt=current.start, then=Value(1)), default=Value(0))),
-        )
+        .values("identity")
+        .annotate(first=Min("joined_at"), last=Max("joined_at"))
         .order_by()
     )
-    row = flags.aggregate(cur_total=Sum("cur"), prev_total=Sum("prev"))
-    return int(row["cur_total"] or 0), int(row["prev_total"] or 0)
+    # Here in this period if the last join is in it; in the one before if the first join is.
+    row = people.aggregate(
+        cur=Count("identity", filter=Q(last__gte=current.start)),
+        prev=Count("identity", filter=Q(first__lt=current.start)),
+    )
+    return int(row["cur"] or 0), int(row["prev"] or 0)
+
+
+def unique_people(filters: ReportFilters, participants: QuerySet, whole_site: bool = True) -> tuple[int, int]:
+    """Distinct people who joined in the period and in the one before (1 query).
+
+    People are the sync's ``Participant.identity`` (external id, else user id, else device id, else
+    the connection). Both shapes group by it, which PostgreSQL hashes (COUNT(DISTINCT ...) sorts).
+    For the whole site the ``joined_at`` index covers ``identity``, so each period is an index-only
+    scan and two small hash tables are fastest; narrowed to a room (``whole_site=False`` or the room
+    filter) the rows come from the table, so one scan covering both periods is cheaper.
+    """
+    if whole_site and not filters.room:
+        return _people_per_period(filters, participants)
+    return _people_one_scan(filters, participants)
 
 
 def _kpi_values(totals: dict[str, float], people: int) -> dict[str, Any]:
@@ -201,8 +226,9 @@ def rooms_ranking(filters: ReportFilters, sessions: QuerySet) -> QuerySet:
     """Rooms by participant minutes in the period, most used first (slice it)."""
     return (
         filters.sessions(sessions)
-        .values("room_id", "room__room_name")
+        .values("room_id")
         .annotate(
+            room__room_name=room_name_of("room_id"),
             sessions=Count("id"),
             minutes=Coalesce(Sum("total_participant_minutes"), Value(0.0)),
             avg_seconds=Avg("duration_seconds"),

@@ -99,7 +99,7 @@ CONNECTION_FIELDS = (
     "quality_degraded",
     "room_session_id",
     "room_session__room_name",
-    "room_session__room_id",
+    "room_id",
 )
 
 
@@ -109,7 +109,7 @@ def connection_row(row: dict[str, Any], now: Any) -> dict[str, Any]:
         row["duration_seconds"] if row["left_at"] else elapsed_seconds(row["joined_at"], None, now)
     )
     row["session_url"] = reverse("insights_app:session", args=[row["room_session_id"]])
-    row["room_url"] = reverse("insights_app:room", args=[row["room_session__room_id"]])
+    row["room_url"] = reverse("insights_app:room", args=[row["room_id"]])
     row["quality_url"] = reverse("insights_app:participant_quality", args=[row["id"]])
     if row["quality_degraded"] is None:
         row["quality"] = _("no data")
@@ -129,7 +129,7 @@ class PersonView(ReportView):
         totals = base.aggregate(
             connections=Count("id"),
             sessions=Count("room_session_id", distinct=True),
-            rooms=Count("room_session__room_id", distinct=True),
+            rooms=Count("room_id", distinct=True),
             seconds=finished_seconds(),
             open_elapsed=open_elapsed_sum(self.now),
             degraded=Count("id", filter=Q(quality_degraded=True)),

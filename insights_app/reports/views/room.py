@@ -70,7 +70,7 @@ class RoomView(ReportView):
         """Room (1), sessions digest (1), unique people (1), sessions count and page (2)."""
         room = get_object_or_404(Room, pk=pk)
         sessions = RoomSession.objects.filter(room_id=room.pk)
-        participants = Participant.objects.filter(room_session__room_id=room.pk)
+        participants = Participant.objects.filter(room_id=room.pk)
         f = self.filters
         sort = request.GET.get("sort", "started")
         ordering = SESSION_SORTS.get(sort, SESSION_SORTS["started"])
@@ -93,7 +93,7 @@ class RoomView(ReportView):
             "title": _("Room %(name)s") % {"name": room.room_name},
             "room": room,
             "stem": f"room-{room.pk}",
-            "kpis": kpi_cards(usage.kpis(digest, usage.unique_people(f, participants))),
+            "kpis": kpi_cards(usage.kpis(digest, usage.unique_people(f, participants, whole_site=False))),
             "charts": [usage_chart],
             "tables": [table, usage_chart.table],
             "main_tables": [table],

@@ -45,7 +45,7 @@ def connection_rows(participants: list[Participant], now: Any) -> list[dict[str,
         label = labels.get(p.external_id) if p.external_id else None
         name = p.display_name or (label.text if label else "") or p.user_id or p.participant_id
         # Reconnects are new participant ids of the same person: give them one timeline row.
-        identity = p.external_id or p.user_id or p.device_id or p.participant_id
+        identity = p.identity or p.participant_id
         seconds = p.duration_seconds if p.left_at else elapsed_seconds(p.joined_at, None, now)
         if p.quality_degraded is None:
             quality = _("no data")
