@@ -107,6 +107,12 @@ class WherebyClient:
     ) -> None:
         if not api_key:
             raise ConfigurationError("No Whereby API key: set WHEREBY_INSIGHTS['API_KEY'] (WHEREBY_API_KEY)")
+        if not isinstance(api_key, str) or any(c.isspace() or not c.isprintable() for c in api_key):
+            # Typically a trailing newline from a secrets file; requests would echo the key in its error.
+            raise ConfigurationError(
+                "The Whereby API key contains whitespace or control characters (a trailing newline from "
+                "a secrets file?): strip it where WHEREBY_INSIGHTS['API_KEY'] is set"
+            )
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
         self.budget = budget
@@ -286,6 +292,9 @@ class WherebyClient:
                     ) from None
                 self._retry_after_failure(endpoint, f"{type(exc).__name__}", failures)
                 continue
+            except requests.RequestException as exc:
+                # Anything else requests raises may quote the request (headers included): name it only.
+                raise TransportError(f"{endpoint}: {type(exc).__name__}", endpoint=endpoint) from None
 
             self.stats.add(requests=1, points=1, bytes=len(content))
             self._observe_budget_headers(response)

@@ -160,12 +160,15 @@ def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> None:
                 result_ttl=86400,
             )
         )
-    ids = [job.id for job in children]
-    SyncRun.objects.filter(pk=run.pk).update(checkpoint={**(run.checkpoint or {}), "batch_jobs": ids})
+    finish_id = f"{run.job_id or f'insights-sync-{run.pk}'}-finish"
+    # Every job of the run, the closing one included, so a run waiting for any of them stays alive.
+    ids = [job.id for job in children] + [finish_id]
+    checkpoint = SyncRun.objects.values_list("checkpoint", flat=True).get(pk=run.pk) or {}
+    SyncRun.objects.filter(pk=run.pk).update(checkpoint={**checkpoint, "batch_jobs": ids})
     queue.enqueue_call(
         finish_run_job,
         args=(run.pk,),
-        job_id=f"{run.job_id or f'insights-sync-{run.pk}'}-finish",
+        job_id=finish_id,
         depends_on=Dependency(jobs=children, allow_failure=True),
         timeout=600,
     )

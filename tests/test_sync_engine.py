@@ -355,7 +355,7 @@ def test_a_full_sync_that_died_resumes_after_the_rooms_it_finished(settings, sim
     run, _ = create_or_get_active_run("full", trigger="command")
     client = WherebyClient.from_settings()
     ctx = RunContext(run, client)
-    refs = list_rooms(ctx)
+    refs, _listed = list_rooms(ctx)
     for work in plan_room_work(ctx, refs, full=True):
         if work.room_name in finished_before:
             work_on_room(ctx, work)

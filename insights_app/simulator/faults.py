@@ -32,6 +32,7 @@ class FaultConfig:
     only_paths: tuple[str, ...] | list[str] | set[str] | None = None
     fail_first_n: int = 0
     corrupt_item_rate: float = 0.0
+    corrupt_kinds: tuple[str, ...] = ("no_identity", "bad_date", "bad_number", "wrong_type", "not_an_object")
     seed: int = 0
     _rng: Random | None = field(default=None, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
@@ -89,15 +90,22 @@ DATE_FIELDS = ("startedAt", "joinedAt", "createdAt", "timeStamp")
 NUMBER_FIELDS = ("totalParticipantMinutes", "rating", "sampleRateMs")
 
 
+CORRUPT_KINDS = ("no_identity", "bad_date", "bad_number", "wrong_type", "not_an_object")
+
+
 def corrupt_items(items: list, faults: FaultConfig) -> list:
-    """A copy of ``items`` where a share (``corrupt_item_rate``) is mangled in one of five ways."""
+    """A copy of ``items`` where a share (``corrupt_item_rate``) is mangled in one of ``corrupt_kinds``."""
+    unknown = set(faults.corrupt_kinds) - set(CORRUPT_KINDS)
+    if unknown or not faults.corrupt_kinds:
+        raise ValueError(f"corrupt_kinds must be some of {CORRUPT_KINDS}, not {sorted(unknown)}")
     mangled = []
     for item in items:
         if not isinstance(item, dict) or not faults.roll(faults.corrupt_item_rate):
             mangled.append(item)
             continue
         with faults._lock:
-            way = (faults._rng or Random(0)).randrange(5)
+            kind = (faults._rng or Random(0)).choice(list(faults.corrupt_kinds))
+        way = CORRUPT_KINDS.index(kind)
         bad = dict(item)
         if way == 0:
             for key in IDENTITY_FIELDS:

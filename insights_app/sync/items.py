@@ -78,6 +78,10 @@ MAX_LENGTHS = {
 }
 
 
+# Values outside these ranges are impossible and would break arithmetic later: stored as null.
+SANE_RANGES = {"sample_rate_ms": (1.0, 3_600_000.0)}
+
+
 class BadItem(ValueError):
     """An item that cannot be stored; the message is the skip reason counted on the run."""
 
@@ -101,11 +105,28 @@ def parse_item(item: Any, fields: tuple[tuple[str, str, str], ...]) -> ParsedIte
     """Column values for ``item``; raises BadItem for a missing identity or an unparsable date."""
     if not isinstance(item, dict):
         raise BadItem(f"item is a {type(item).__name__}, not an object")
+    # PostgreSQL cannot store NUL in text or JSON; user-typed strings sometimes carry one.
+    item = without_nul(item)
     values: dict[str, Any] = {}
     for api_name, column, kind in fields:
         value = item.get(api_name)
         values[column] = _convert(api_name, column, kind, value)
+        if column in SANE_RANGES and values[column] is not None:
+            low, high = SANE_RANGES[column]
+            if not low <= values[column] <= high:
+                values[column] = None
     return ParsedItem(values=values, raw=item, signature=signature(item))
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL characters removed from every string in it (keys included)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
 
 
 def _convert(api_name: str, column: str, kind: str, value: Any) -> Any:
@@ -120,6 +141,8 @@ def _convert(api_name: str, column: str, kind: str, value: Any) -> Any:
     if value is None:
         return None
     if kind == "datetime":
+        if isinstance(value, str) and not value.strip():
+            return None  # an empty string is "no time", not an unreadable one
         return _as_datetime(api_name, value)
     if kind == "number":
         return as_number(value)
@@ -152,21 +175,21 @@ def as_number(value: Any) -> float | None:
     """A finite float from an int, a float or a numeric string; None for anything else."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (int, float)):
+            number = float(value)
+        elif isinstance(value, str):
             number = float(value.strip())
-        except ValueError:
+        else:
             return None
-    else:
+    except (ValueError, OverflowError):  # prose, or an integer too large for a float
         return None
     return number if math.isfinite(number) else None
 
 
 def _as_text(value: Any) -> str | None:
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return None

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -142,20 +141,23 @@ def execute_run(
         return run
     if run.cancel_requested:
         return _close(run, SyncStatus.CANCELLED)
-    # A retried job clears the "retrying after" note of its previous attempt.
-    SyncRun.objects.filter(pk=run.pk).update(
+    # A retried job clears the "retrying after" note of its previous attempt. Conditional, so a run
+    # that was reaped or cancelled meanwhile is not brought back to life.
+    started = SyncRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES, cancel_requested=False).update(
         status=SyncStatus.RUNNING,
         started_at=run.started_at or timezone.now(),
         heartbeat_at=timezone.now(),
         error="",
     )
     run.refresh_from_db()
+    if not started:
+        return run
     own_client = client is None
     ctx = None
     try:
         client = client or WherebyClient.from_settings()
         ctx = RunContext(run, client, on_progress=on_progress)
-        with Heartbeat(run.pk, heartbeat_interval()), relaxed_commits():
+        with Heartbeat(run.pk, heartbeat_interval()):
             handed_off = _dispatch(ctx, fan_out)
         ctx.flush(force=True)
         if handed_off:
@@ -188,7 +190,7 @@ def execute_batch(run_id: int, payload: list[dict[str, Any]], *, client: Whereby
     client = client or WherebyClient.from_settings()
     ctx = RunContext(run, client)
     try:
-        with Heartbeat(run.pk, heartbeat_interval()), relaxed_commits():
+        with Heartbeat(run.pk, heartbeat_interval()):
             for item in payload:
                 work_on_room(ctx, RoomWork(**item))
     except Cancelled:
@@ -231,25 +233,6 @@ def _close(run: SyncRun, status: str, *, error: str = "") -> SyncRun:
     return run
 
 
-@contextmanager
-def relaxed_commits() -> Iterator[None]:
-    """On PostgreSQL, don't wait for the WAL flush on each of the sync's many small commits.
-
-    Every page is still one atomic transaction; a database crash can only lose the last moment of
-    work, which the next run fetches again from the API. Other connections are not affected.
-    """
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
-
-
 def _flush_quietly(ctx: RunContext) -> None:
     try:
         ctx.flush(force=True)
@@ -262,11 +245,13 @@ def _flush_quietly(ctx: RunContext) -> None:
 def safe_error(exc: BaseException) -> str:
     """A short, single-line error for staff, with the API key removed whatever produced the text."""
     text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, WherebyError) else str(exc)
-    text = " ".join(text.split())
     key = get_settings().API_KEY
-    if key:
-        text = text.replace(key, "********")
-    return text[:500]
+    if isinstance(key, str) and key.strip():
+        # The key as given, stripped, and as repr() escapes it (a key with a newline shows as "\\n").
+        for variant in {key, key.strip(), repr(key)[1:-1]}:
+            if variant:
+                text = text.replace(variant, "********")
+    return " ".join(text.split())[:500]
 
 
 # What each kind does ----------------------------------------------------------------------------
@@ -288,11 +273,12 @@ def _dispatch(ctx: RunContext, fan_out: FanOut | None) -> bool:
 
 
 def _sync_organisation(ctx: RunContext, *, full: bool, fan_out: FanOut | None) -> bool:
-    refs = list_rooms(ctx)
-    mark_missing_rooms(ctx, (r.room_name for r in refs))
+    refs, listed = list_rooms(ctx)
+    mark_missing_rooms(ctx, listed)
     resume_since = _resume_point(ctx.run) if full else None
     work = plan_room_work(ctx, refs, full=full, resume_since=resume_since)
-    ctx.progress(total=len(work))
+    # Set, not added: a retried job plans again.
+    SyncRun.objects.filter(pk=ctx.run.pk).update(progress_total=len(work), progress_done=0)
     checkpoint = {**(ctx.run.checkpoint or {}), "rooms_listed": len(refs), "rooms_to_sync": len(work)}
     if resume_since is not None:
         checkpoint["resumed_since"] = resume_since.isoformat()
@@ -319,20 +305,25 @@ def _resume_point(run: SyncRun) -> Any:
         .order_by("-started_at")
         .first()
     )
-    if last is not None and last.status in (SyncStatus.FAILED, SyncStatus.CANCELLED):
-        return last.started_at
-    return None
+    if last is None or last.status not in (SyncStatus.FAILED, SyncStatus.CANCELLED):
+        return None
+    # An incremental run since then may have marked rooms synced without the forced re-read a full
+    # run does; resuming would skip them, so start over instead.
+    later = SyncRun.objects.filter(dedup_key="org", started_at__gt=last.started_at).exclude(pk=run.pk)
+    return None if later.exists() else last.started_at
 
 
 def plan_room_work(
     ctx: RunContext, refs: list[RoomRef], *, full: bool, resume_since: Any = None
 ) -> list[RoomWork]:
     """Which rooms to refresh (changed, active, or all when full) and which only need details."""
+    # Read every room's marks in one streamed pass: an IN list of all listed rooms would exceed
+    # SQLite's variable limit for large organisations.
     stored = {
         pk: (signature, synced_at)
-        for pk, signature, synced_at in Room.objects.filter(pk__in=[r.pk for r in refs]).values_list(
+        for pk, signature, synced_at in Room.objects.values_list(
             "pk", "sessions_synced_signature", "sessions_synced_at"
-        )
+        ).iterator(chunk_size=5000)
     }
     recent = ctx.now - ctx.lookback
     active_rooms = set(
@@ -365,7 +356,14 @@ def work_on_room(ctx: RunContext, work: RoomWork) -> None:
     try:
         if work.refresh:
             for session in sync_room_sessions(ctx, ref, force=work.force):
-                sync_session_participants(ctx, session)
+                try:
+                    sync_session_participants(ctx, session)
+                except (Cancelled, *FATAL_ERRORS):
+                    raise
+                except WherebyError as exc:
+                    ctx.problem(
+                        f"session {session.room_session_id} of room {work.room_name}: {safe_error(exc)}"
+                    )
         targets = pending_details(ctx, ctx.run.details_policy, room_pks=[work.room_pk])
         sync_details(ctx, iter_detail_targets(targets))
         if work.refresh and ctx.trouble == trouble_before:
@@ -376,6 +374,10 @@ def work_on_room(ctx: RunContext, work: RoomWork) -> None:
         raise
     except WherebyError as exc:
         ctx.problem(f"room {work.room_name}: {safe_error(exc)}")
+    except Exception as exc:
+        # Not the API's doing (a database refusing a value, a bug): keep the other rooms going.
+        logger.exception("sync run %s: room %s failed", ctx.run.pk, work.room_name)
+        ctx.problem(f"room {work.room_name}: unexpected {safe_error(exc)}")
     ctx.progress(done=1)
 
 
@@ -419,10 +421,20 @@ def _sync_sessions(ctx: RunContext, session_ids: list[str]) -> None:
 def _sync_external_id(ctx: RunContext, external_id: str) -> None:
     stored, unknown = sync_external_id_participants(ctx, external_id, final=False)
     if unknown:
-        # Their sessions are new to us: bring the organisation up to date, then store them too.
-        logger.info("external id sync: %d sessions not stored yet; running an incremental pass", len(unknown))
-        _sync_organisation(ctx, full=False, fan_out=None)
-        stored, unknown = sync_external_id_participants(ctx, external_id)
+        # Their sessions are new to us. Bring the organisation up to date under its own lock (one
+        # organisation pass at a time, whoever asks), then store these participants too.
+        org_run, created = create_or_get_active_run(SyncKind.INCREMENTAL, trigger=ctx.run.trigger)
+        if created:
+            logger.info(
+                "external id sync: %d sessions not stored yet; running sync #%s", len(unknown), org_run.pk
+            )
+            execute_run(org_run.pk, client=ctx.client)
+        else:
+            ctx.problem(
+                f"{len(unknown)} sessions of this external id are not stored yet; organisation sync "
+                f"#{org_run.pk} is {org_run.status} and will bring them in: run this again after it"
+            )
+        stored, unknown = sync_external_id_participants(ctx, external_id, final=created)
     targets = pending_details(ctx, ctx.run.details_policy).filter(pk__in=stored)
     sync_details(ctx, iter_detail_targets(targets))
 

@@ -8,13 +8,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 
 from ..client import Page
-from ..errors import NotFound
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    WherebyError,
+)
 from ..models import Participant, ParticipantDetail, Room, RoomSession
-from .context import RunContext
+from .context import RunContext, page_transaction
 from .items import (
     DETAIL_FIELDS,
     PARTICIPANT_FIELDS,
@@ -66,6 +72,8 @@ PARTICIPANT_QUALITY = (
     "details_synced_at",
 )
 DETAIL_BATCH = 10
+# After these no further call can succeed, so they end the run instead of being skipped.
+FATAL_CLIENT_ERRORS = (AuthenticationError, PermissionDenied, ConfigurationError)
 
 
 @dataclass(frozen=True)
@@ -105,27 +113,41 @@ def store_room_page(ctx: RunContext, page: Page) -> list[RoomRef]:
     """Upsert one page of rooms in one transaction; returns the rooms with their fingerprints."""
     parsed = _parse_page(ctx, "rooms", page.items, ROOM_FIELDS)
     rows = [{**p.values, "raw": p.raw, "missing_since": None} for p in parsed]
-    with transaction.atomic():
+    with page_transaction():
         result = upsert_rows(Room, rows, key_fields=("room_name",), compare_fields=ROOM_COMPARE, now=ctx.now)
     ctx.count("rooms", result)
     return [RoomRef(result.pks[(p.values["room_name"],)], p.values["room_name"], p.signature) for p in parsed]
 
 
-def list_rooms(ctx: RunContext, **filters: str) -> list[RoomRef]:
-    """Every room the API lists (with filters, those only), each page stored as it arrives."""
+def list_rooms(ctx: RunContext, **filters: str) -> tuple[list[RoomRef], set[str]]:
+    """Every room the API lists, each page stored as it arrives; also every name listed at all
+    (a room skipped for a bad field is still there, and must not be marked missing)."""
     refs: dict[str, RoomRef] = {}
+    listed: set[str] = set()
     for page in ctx.client.iter_room_pages(**filters):
+        listed.update(
+            i["roomName"] for i in page.items if isinstance(i, dict) and isinstance(i.get("roomName"), str)
+        )
         for ref in store_room_page(ctx, page):
             refs[ref.room_name] = ref
         ctx.flush()
-    return list(refs.values())
+    return list(refs.values()), listed
 
 
 def mark_missing_rooms(ctx: RunContext, seen: Iterable[str]) -> int:
     """Rooms a complete listing no longer contains are kept and marked missing since now."""
     seen_names = set(seen)
-    missing = Room.objects.filter(missing_since__isnull=True).exclude(room_name__in=seen_names)
-    return missing.update(missing_since=ctx.now)
+    missing = [
+        pk
+        for pk, name in Room.objects.filter(missing_since__isnull=True)
+        .values_list("pk", "room_name")
+        .iterator()
+        if name not in seen_names
+    ]
+    marked = 0
+    for start in range(0, len(missing), 500):
+        marked += Room.objects.filter(pk__in=missing[start : start + 500]).update(missing_since=ctx.now)
+    return marked
 
 
 # Sessions ---------------------------------------------------------------------------------------
@@ -151,7 +173,7 @@ def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: boo
         values["room_name"] = values["room_name"] if values["room_name"] is not None else room.room_name
         values["duration_seconds"] = seconds_between(values["started_at"], values["ended_at"])
         rows.append(values)
-    with transaction.atomic():
+    with page_transaction():
         result = upsert_rows(
             RoomSession, rows, key_fields=("room_session_id",), compare_fields=SESSION_COMPARE, now=ctx.now
         )
@@ -214,7 +236,7 @@ def store_participant_page(
         elif count_unknown_sessions:
             ctx.skip("participants", "session not stored yet (sync its room)")
     rows = _participant_rows(parsed, sessions)
-    with transaction.atomic():
+    with page_transaction():
         result = upsert_rows(
             Participant,
             rows,
@@ -293,23 +315,36 @@ def pending_details(ctx: RunContext, policy: str, *, room_pks: Iterable[int] | N
 def sync_details(
     ctx: RunContext, participants: Iterable[tuple[int, str, str]], *, count_progress: bool = False
 ) -> None:
-    """Fetch and store the detail array of each (pk, room_session_id, participant_id), in small batches."""
+    """Fetch and store the detail array of each (pk, room_session_id, participant_id), in small batches.
+
+    A connection the API cannot answer for is skipped with its reason and left pending; the others
+    go on, and arrays already fetched are stored even when a fatal error ends the run.
+    """
     batch: list[tuple[int, list[dict[str, Any]] | None]] = []
-    for pk, room_session_id, participant_id in participants:
-        try:
-            items = ctx.client.get_participant_details(room_session_id, participant_id)
-        except NotFound:
-            items = None
-        batch.append((pk, items))
-        if count_progress:
-            ctx.progress(done=1)
-        if len(batch) >= DETAIL_BATCH:
+    try:
+        for pk, room_session_id, participant_id in participants:
+            try:
+                items: list[dict[str, Any]] | None = ctx.client.get_participant_details(
+                    room_session_id, participant_id
+                )
+            except NotFound:
+                items = None
+            except (*FATAL_CLIENT_ERRORS, RateLimited):
+                raise
+            except WherebyError as exc:
+                ctx.skip("details", f"{type(exc).__name__}: {str(exc)[:120]}")
+                continue
+            batch.append((pk, items))
+            if count_progress:
+                ctx.progress(done=1)
+            if len(batch) >= DETAIL_BATCH:
+                store_details(ctx, batch)
+                batch = []
+                ctx.flush()
+    finally:
+        if batch:
             store_details(ctx, batch)
-            batch = []
-            ctx.flush()
-    if batch:
-        store_details(ctx, batch)
-        ctx.flush()
+    ctx.flush()
 
 
 def iter_detail_targets(queryset: Any, chunk: int = 500) -> Iterator[tuple[int, str, str]]:
@@ -334,11 +369,16 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
     summaries: dict[int, list[dict[str, Any]]] = {}
     kept_positions: dict[int, list[int]] = {}
     incomplete: set[int] = set()
+    unanswered: set[int] = set()
     for pk, items in batch:
         summaries[pk] = []
         kept_positions[pk] = []
-        if items is None:
-            ctx.skip("details", "no details for this connection (404)")
+        if not items:
+            # 404 or an empty array: the API has nothing (any more). What we hold is kept as it is:
+            # it may be the only copy left once Whereby's retention has passed.
+            if items is None:
+                ctx.skip("details", "no details for this connection (404)")
+            unanswered.add(pk)
             continue
         for position, item in enumerate(items):
             try:
@@ -355,7 +395,7 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
             )
             if normalised.ambiguous_unit:
                 ctx.ambiguous_loss_items += 1
-            raw = {k: v for k, v in item.items() if k != "samples"}
+            raw = {k: v for k, v in parsed.raw.items() if k != "samples"}
             row = {
                 **parsed.values,
                 **normalised.summary,
@@ -369,8 +409,8 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
             rows.append(row)
             summaries[pk].append(row)
             kept_positions[pk].append(position)
-    pks = [pk for pk, _ in batch]
-    with transaction.atomic():
+    pks = [pk for pk, _ in batch if pk not in unanswered]
+    with page_transaction():
         result = upsert_rows(
             ParticipantDetail,
             rows,
@@ -382,7 +422,8 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
         stale = Q()
         for pk in pks:
             stale |= Q(participant_id=pk) & ~Q(position__in=kept_positions[pk])
-        ParticipantDetail.objects.filter(stale).delete()
+        if pks:
+            ParticipantDetail.objects.filter(stale).delete()
         participants = []
         for pk in pks:
             quality = participant_quality(summaries[pk], float(ctx.conf.DEGRADED_MIN_SECONDS))
@@ -390,4 +431,8 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
             synced_at = None if pk in incomplete else ctx.now
             participants.append(Participant(pk=pk, details_synced_at=synced_at, **quality))
         Participant.objects.bulk_update(participants, PARTICIPANT_QUALITY)
+        if unanswered:
+            Participant.objects.filter(pk__in=unanswered, details_synced_at__isnull=True).update(
+                details_synced_at=ctx.now
+            )
     ctx.count("details", result)

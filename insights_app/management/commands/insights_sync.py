@@ -37,9 +37,15 @@ class Command(BaseCommand):
         if options["enqueue"]:
             self._enqueue(kind, scope, options["details"])
             return
+        from ...jobs import job_alive  # asks RQ before calling a quiet run abandoned
+
         try:
             run, created = create_or_get_active_run(
-                kind, trigger=SyncTrigger.COMMAND, scope=scope, details=options["details"]
+                kind,
+                trigger=SyncTrigger.COMMAND,
+                scope=scope,
+                details=options["details"],
+                job_alive=job_alive,
             )
         except SyncError as exc:
             raise CommandError(str(exc)) from None

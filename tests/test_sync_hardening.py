@@ -1,0 +1,163 @@
+"""Defects found in review, each pinned: history never lost, hostile values stored, errors contained."""
+
+from __future__ import annotations
+
+import pytest
+
+from insights_app.client import Page, WherebyClient
+from insights_app.errors import ConfigurationError
+from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
+from insights_app.simulator import FaultConfig
+from insights_app.sync import create_or_get_active_run
+from insights_app.sync.context import RunContext
+from insights_app.sync.items import ROOM_FIELDS, parse_item
+from insights_app.sync.service import _resume_point, safe_error
+from insights_app.sync.stages import RoomRef, store_details, store_participant_page, store_session_page
+from tests.conftest import TEST_API_KEY
+from tests.test_sync_engine import DETAIL, PARTICIPANTS, SESSIONS, configure, run_sync
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def synced(settings, simulator_factory):
+    server = simulator_factory(seed=31, rooms=2, sessions_per_room=2, participants_per_session=2)
+    configure(settings, server)
+    assert run_sync("full").status == "succeeded"
+    return server
+
+
+def context(server) -> RunContext:
+    run, _ = create_or_get_active_run("details", trigger="admin", scope={"participant_ids": [1]})
+    return RunContext(run, WherebyClient(TEST_API_KEY, server.base_url))
+
+
+def test_a_404_or_an_empty_answer_never_deletes_stored_details(synced):
+    ctx = context(synced)
+    with_details = Participant.objects.filter(details__isnull=False).distinct()[:2]
+    first, second = list(with_details)
+    before = {p.pk: list(p.details.values_list("samples", flat=True)) for p in (first, second)}
+    quality = {p.pk: (p.quality_degraded, p.max_packet_loss) for p in (first, second)}
+
+    store_details(ctx, [(first.pk, None), (second.pk, [])])
+
+    for participant in (first, second):
+        participant.refresh_from_db()
+        assert list(participant.details.values_list("samples", flat=True)) == before[participant.pk]
+        assert (participant.quality_degraded, participant.max_packet_loss) == quality[participant.pk]
+    assert ctx.skip_reasons == {"details: no details for this connection (404)": 1}
+
+
+def test_nul_characters_and_huge_numbers_are_stored_not_fatal(synced):
+    ctx = context(synced)
+    session = RoomSession.objects.first()
+    item = {
+        "roomSessionId": session.room_session_id,
+        "participantId": "nul-\x00-id",
+        "displayName": "Eve\x00<script>",
+        "joinedAt": "2026-10-01T10:00:00.000Z",
+        "leftAt": "",
+        "rating": 10**400,
+        "tags": ["a\x00b"],
+        "comment": None,
+        "surprise": {"k\x00": "v\x00"},
+    }
+    page = Page(items=[item], cursor=None, next_cursor=None)
+
+    store_participant_page(ctx, page, {session.room_session_id: (session.pk, session.room_id)})
+
+    stored = Participant.objects.get(participant_id="nul--id")
+    assert stored.display_name == "Eve<script>"
+    assert stored.left_at is None  # an empty string is no time, not an unreadable one
+    assert stored.rating is None
+    assert stored.tags == ["ab"]
+    assert stored.raw["surprise"] == {"k": "v"}
+
+
+def test_an_empty_date_is_null_and_an_unreadable_one_skips_the_item():
+    parsed = parse_item({"roomName": "/r", "endAt": "", "createdAt": None}, ROOM_FIELDS)
+    assert parsed.values["end_at"] is None
+    with pytest.raises(ValueError, match="unparsable createdAt"):
+        parse_item({"roomName": "/r", "createdAt": "31/02/2026"}, ROOM_FIELDS)
+
+
+def test_a_room_listed_with_a_bad_field_is_not_marked_missing(settings, simulator_factory):
+    server = simulator_factory(seed=32, rooms=3, sessions_per_room=1, participants_per_session=1)
+    configure(settings, server)
+    run_sync("full")
+    server.faults = FaultConfig(
+        corrupt_item_rate=1.0, corrupt_kinds=("bad_date",), only_paths=["/insights/rooms"]
+    )
+
+    run = run_sync("incremental")
+
+    assert run.rooms_skipped == 3
+    assert not Room.objects.filter(missing_since__isnull=False).exists()
+
+
+def test_a_detail_outage_does_not_stop_sessions_and_participants(settings, simulator_factory):
+    server = simulator_factory(seed=33, rooms=3, sessions_per_room=2, participants_per_session=3)
+    configure(settings, server, MAX_RETRIES=0)
+    server.faults = FaultConfig(error_rate=1.0, only_paths=[DETAIL])
+
+    run = run_sync("full")
+
+    assert run.status == "partial"
+    expected_sessions = sum(
+        len(server.organisation.session_items(r["roomName"])) for r in server.organisation.room_items()
+    )
+    assert RoomSession.objects.count() == expected_sessions
+    assert Participant.objects.count() == run.participants_created > 0
+    assert ParticipantDetail.objects.count() == 0
+    assert run.details_skipped == server.counters[DETAIL]
+    # Nothing was marked complete, so the next run asks again.
+    assert not Participant.objects.filter(details_synced_at__isnull=False).exists()
+
+
+def test_one_failing_session_does_not_stop_its_room(settings, simulator_factory):
+    server = simulator_factory(seed=34, rooms=1, sessions_per_room=4, participants_per_session=2)
+    configure(settings, server, MAX_RETRIES=0)
+    server.faults = FaultConfig(fail_first_n=1, only_paths=[PARTICIPANTS])
+
+    run = run_sync("full")
+
+    assert run.status == "partial"
+    assert server.counters[PARTICIPANTS] == 4  # every session was still asked for
+    assert server.counters[SESSIONS] == 1
+    org = server.organisation
+    sessions = org.session_items(org.room_items()[0]["roomName"])
+    first = sessions[0]["roomSessionId"]  # the one whose participants call failed
+    assert not Participant.objects.filter(room_session__room_session_id=first).exists()
+    assert Participant.objects.count() == sum(
+        len(org.participant_items(s["roomSessionId"])) for s in sessions[1:]
+    )
+
+
+def test_a_key_with_a_trailing_newline_is_refused_without_echoing_it(simulator, settings):
+    with pytest.raises(ConfigurationError, match="whitespace or control characters") as caught:
+        WherebyClient("sk_live_SECRET123\n", simulator.base_url)
+    assert "SECRET123" not in str(caught.value)
+    settings.WHEREBY_INSIGHTS = {"API_KEY": "sk_live_SECRET123\n"}
+    message = safe_error(ValueError("Invalid header value 'Bearer sk_live_SECRET123\\n'"))
+    assert "SECRET123" not in message
+
+
+def test_a_full_run_does_not_resume_past_an_incremental_run(settings, simulator):
+    configure(settings, simulator)
+    failed = SyncRun.objects.create(kind="full", dedup_key="old", trigger="admin", status="failed")
+    SyncRun.objects.filter(pk=failed.pk).update(started_at=failed.queued_at)
+    current, _ = create_or_get_active_run("full", trigger="admin")
+    assert _resume_point(current) is not None
+    SyncRun.objects.create(kind="incremental", dedup_key="org-done", trigger="schedule", status="succeeded")
+    SyncRun.objects.filter(kind="incremental").update(started_at=failed.queued_at.replace(year=2099))
+    SyncRun.objects.filter(kind="incremental").update(dedup_key="org")
+    assert _resume_point(current) is None
+
+
+def test_sessions_of_a_room_keep_the_room_they_were_asked_for(synced):
+    ctx = context(synced)
+    room = Room.objects.first()
+    item = {"roomSessionId": "s-new", "roomName": None, "startedAt": "2026-10-01T10:00:00Z", "endedAt": None}
+    store_session_page(ctx, RoomRef(room.pk, room.room_name, ""), Page([item], None, None), force=False)
+    stored = RoomSession.objects.get(room_session_id="s-new")
+    assert stored.room_id == room.pk and stored.room_name == room.room_name
