@@ -133,8 +133,11 @@ def check_health() -> Health:
     settings = get_settings()
     health = Health(queue_name=settings.QUEUE)
     health.stale_after = timedelta(minutes=2 * settings.SCHEDULE_INTERVAL_MINUTES)
+    # A partial run finished too (some items were skipped, with reasons): the data is as fresh.
     health.last_success = (
-        SyncRun.objects.filter(status=SyncStatus.SUCCEEDED, finished_at__isnull=False)
+        SyncRun.objects.filter(
+            status__in=[SyncStatus.SUCCEEDED, SyncStatus.PARTIAL], finished_at__isnull=False
+        )
         .order_by("-finished_at")
         .first()
     )

@@ -96,10 +96,22 @@ def test_last_success_and_staleness(settings, redis_conn):
 
 
 def test_dashboard_shows_rate_budget(client, viewer, redis_conn):  # noqa: F811
+    from insights_app.ratelimit import get_budget
+
+    for _ in range(3):
+        get_budget().acquire()  # three points spent by "some worker" this minute
     client.force_login(viewer)
     html = client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
-    assert "points per minute available" in html
+    assert "points used this minute, of" in html
     budget = client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()["health"][
         "rate_budget"
     ]
-    assert budget["points_per_minute"] > 0 and budget["backend"] in ("redis", "local")
+    assert budget["points_per_minute"] > 0 and budget["backend"] == "redis"
+    assert budget["used_this_minute"] + budget["used_last_minute"] == 3
+
+
+def test_a_partial_run_counts_as_the_last_completed_sync(viewer):  # noqa: F811
+    run = SyncRun.objects.create(
+        dedup_key="org", trigger="schedule", status="partial", finished_at=timezone.now()
+    )
+    assert check_health().last_success.pk == run.pk

@@ -206,7 +206,9 @@ def test_rows_stay_unique_whatever_happens(settings, simulator_factory, rq_worke
     )
 
 
-def test_a_run_that_fails_on_a_transient_outage_is_retried_by_rq(settings, simulator_factory, rq_worker_factory):
+def test_a_run_that_fails_on_a_transient_outage_is_retried_by_rq(
+    settings, simulator_factory, rq_worker_factory
+):
     server = simulator_factory(seed=26, rooms=2, sessions_per_room=2, participants_per_session=2)
     # The rooms listing fails more often than the client retries: the first attempt of the job fails.
     configure(settings, server, MAX_RETRIES=1, JOB_RETRY_INTERVALS=[1])

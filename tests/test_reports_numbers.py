@@ -175,7 +175,9 @@ def test_session_timeline_puts_reconnects_on_one_row_and_escapes_names(admin_cli
     assert host["y"] == ["Alice", "Alice"]  # p1 and its reconnect p1b
     assert host["x"] == [1200 * 1000.0, 540 * 1000.0]
     assert host["base"][0].startswith("2026-03-02T10:00:00")
-    assert visitor["y"] == ["+danger<script>x</script>"]
+    # Escaped for Plotly, which renders tags (links!) in labels and shows entities as the plain text.
+    assert visitor["y"] == ["+danger&lt;script&gt;x&lt;/script&gt;"]
+    assert visitor["name"] == "visitor" and "visitor" not in visitor["hovertemplate"]
     html = response.content.decode()
     assert "<script>x</script>" not in html
     assert "&lt;script&gt;x&lt;/script&gt;" in html

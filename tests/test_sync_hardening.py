@@ -64,7 +64,9 @@ def test_nul_characters_and_huge_numbers_are_stored_not_fatal(synced):
     }
     page = Page(items=[item], cursor=None, next_cursor=None)
 
-    store_participant_page(ctx, page, {session.room_session_id: (session.pk, session.room_id)})
+    store_participant_page(
+        ctx, page, {session.room_session_id: (session.pk, session.room_id, session.ended_at)}
+    )
 
     stored = Participant.objects.get(participant_id="nul--id")
     assert stored.display_name == "Eve<script>"
@@ -161,3 +163,26 @@ def test_sessions_of_a_room_keep_the_room_they_were_asked_for(synced):
     store_session_page(ctx, RoomRef(room.pk, room.room_name, ""), Page([item], None, None), force=False)
     stored = RoomSession.objects.get(room_session_id="s-new")
     assert stored.room_id == room.pk and stored.room_name == room.room_name
+
+
+def test_a_connection_without_left_at_in_an_ended_session_lasts_until_the_session_end(synced):
+    ctx = context(synced)
+    session = RoomSession.objects.filter(ended_at__isnull=False).first()
+    joined = session.started_at
+    item = {
+        "roomSessionId": session.room_session_id,
+        "participantId": "never-left",
+        "joinedAt": joined.isoformat().replace("+00:00", "Z"),
+        "leftAt": None,
+    }
+    keys = {session.room_session_id: (session.pk, session.room_id, session.ended_at)}
+    store_participant_page(ctx, Page([item], None, None), keys)
+
+    stored = Participant.objects.get(participant_id="never-left")
+    assert stored.left_at is None  # the API's value is kept as it is
+    assert stored.duration_seconds == (session.ended_at - joined).total_seconds()
+
+    ongoing = {session.room_session_id: (session.pk, session.room_id, None)}
+    item["participantId"] = "still-here"
+    store_participant_page(ctx, Page([item], None, None), ongoing)
+    assert Participant.objects.get(participant_id="still-here").duration_seconds is None

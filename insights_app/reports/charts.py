@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 from .tables import Column, Table
+
+
+def plotly_text(value: Any) -> str:
+    """API text for a Plotly label: Plotly renders a little HTML (links, styles) in labels, names and
+    hover templates, and shows HTML entities as plain characters, so escaping keeps it text."""
+    return html.escape(str(value), quote=False)
+
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -110,7 +118,7 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
                 "orientation": "h",
                 "name": _("Participant minutes"),
                 "x": [round(r["minutes"], 1) for r in ordered],
-                "y": [r["room__room_name"] for r in ordered],
+                "y": [plotly_text(r["room__room_name"]) for r in ordered],
                 "customdata": [r["sessions"] for r in ordered],
                 "hovertemplate": "%{y}<br>%{x:,.1f} min in %{customdata} sessions<extra></extra>",
             }
@@ -210,14 +218,15 @@ def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
             {
                 "type": "bar",
                 "orientation": "h",
-                "name": role,
+                "name": plotly_text(role),
                 "base": [c["joined_at"].isoformat() for c in items],
                 "x": [max(c["seconds"], 1.0) * 1000.0 for c in items],
-                "y": [c["row"] for c in items],
+                "y": [plotly_text(c["row"]) for c in items],
                 "customdata": [[c["joined_local"], c["left_local"], c["duration_text"]] for c in items],
-                "hovertemplate": "%{y}<br>%{customdata[0]} → %{customdata[1]}<br>%{customdata[2]}<extra>"
-                + role
-                + "</extra>",
+                # The role comes from the API: it is named through the (escaped) trace name, never
+                # pasted into the template, where "%{...}" would be interpreted.
+                "hovertemplate": "%{y}<br>%{customdata[0]} → %{customdata[1]}<br>%{customdata[2]}"
+                "<extra>%{fullData.name}</extra>",
             }
         )
     rows_count = len({c["row"] for c in connections})
@@ -399,7 +408,7 @@ def dimension_chart(rows: list[dict[str, Any]], chart_id: str, title: str, axis:
                 "orientation": "h",
                 "name": _("Connections degraded"),
                 "x": [round(r["degraded_pct"] or 0, 1) for r in ordered],
-                "y": [r["key"] or _("unknown") for r in ordered],
+                "y": [plotly_text(r["key"]) if r["key"] else _("unknown") for r in ordered],
                 "customdata": [[r["degraded"], r["measured"]] for r in ordered],
                 "hovertemplate": "%{y}<br>%{x:.1f} % (%{customdata[0]} of %{customdata[1]})<extra></extra>",
             }

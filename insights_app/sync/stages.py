@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
@@ -76,6 +76,10 @@ DETAIL_BATCH = 10
 FATAL_CLIENT_ERRORS = (AuthenticationError, PermissionDenied, ConfigurationError)
 
 
+# (session pk, room pk, session end) for the participants of a session.
+SessionKeys = tuple[int, int, "datetime | None"]
+
+
 @dataclass(frozen=True)
 class RoomRef:
     """A stored room and the fingerprint of the API item it was last seen as."""
@@ -94,6 +98,7 @@ class SessionRef:
     signature: str
     room_pk: int
     is_new: bool = False
+    ended_at: datetime | None = None
 
 
 def _parse_page(ctx: RunContext, model: str, items: list[Any], fields: tuple) -> list[ParsedItem]:
@@ -192,7 +197,7 @@ def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: boo
         ended = p.values["ended_at"]
         if force or synced.get(pk) != p.signature or ended is None or ended >= recent:
             is_new = (p.values["room_session_id"],) in result.created_keys
-            todo.append(SessionRef(pk, p.values["room_session_id"], p.signature, room.pk, is_new))
+            todo.append(SessionRef(pk, p.values["room_session_id"], p.signature, room.pk, is_new, ended))
     return todo
 
 
@@ -207,14 +212,16 @@ def person_identity(values: dict[str, Any]) -> str:
     return ""
 
 
-def _participant_rows(parsed: list[ParsedItem], sessions: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
+def _participant_rows(parsed: list[ParsedItem], sessions: dict[str, SessionKeys]) -> list[dict[str, Any]]:
     rows = []
     for p in parsed:
         values = {c: p.values[c] for c in PARTICIPANT_COLUMNS}
-        values["room_session_id"], values["room_id"] = sessions[p.values["room_session_id"]]
+        values["room_session_id"], values["room_id"], session_ended = sessions[p.values["room_session_id"]]
         values["participant_id"] = p.values["participant_id"]
         values["identity"] = person_identity(values)
-        values["duration_seconds"] = seconds_between(values["joined_at"], values["left_at"])
+        # No leftAt in a session that has ended: the connection lasted until the session's end at
+        # most, so it does not count as "still connected" for ever.
+        values["duration_seconds"] = seconds_between(values["joined_at"], values["left_at"] or session_ended)
         values["raw"] = p.raw
         rows.append(values)
     return rows
@@ -223,12 +230,12 @@ def _participant_rows(parsed: list[ParsedItem], sessions: dict[str, tuple[int, i
 def store_participant_page(
     ctx: RunContext,
     page: Page,
-    sessions: dict[str, tuple[int, int]],
+    sessions: dict[str, SessionKeys],
     *,
     count_unknown_sessions: bool = True,
     assume_new: bool = False,
 ) -> list[int]:
-    """Upsert one page of participants; ``sessions`` maps session ids to (session pk, room pk)."""
+    """Upsert one page of participants; ``sessions`` maps session ids to (session pk, room pk, ended_at)."""
     parsed = []
     for p in _parse_page(ctx, "participants", page.items, PARTICIPANT_FIELDS):
         if p.values["room_session_id"] in sessions:
@@ -262,7 +269,7 @@ def sync_session_participants(ctx: RunContext, session: SessionRef) -> None:
         store_participant_page(
             ctx,
             page,
-            {session.room_session_id: (session.pk, session.room_pk)},
+            {session.room_session_id: (session.pk, session.room_pk, session.ended_at)},
             assume_new=session.is_new,  # a session created by this run has no participants stored yet
         )
         ctx.flush()
@@ -283,9 +290,9 @@ def sync_external_id_participants(
         ids = {i.get("roomSessionId") for i in page.items if isinstance(i, dict)}
         ids = {i for i in ids if isinstance(i, str)}
         known = {
-            sid: (pk, room_pk)
-            for sid, pk, room_pk in RoomSession.objects.filter(room_session_id__in=ids).values_list(
-                "room_session_id", "pk", "room_id"
+            sid: (pk, room_pk, ended_at)
+            for sid, pk, room_pk, ended_at in RoomSession.objects.filter(room_session_id__in=ids).values_list(
+                "room_session_id", "pk", "room_id", "ended_at"
             )
         }
         unknown |= ids - set(known)

@@ -114,3 +114,21 @@ def test_empty_state_points_to_the_sync(page, login, make_staff_user, live_serve
     assert "There is no Whereby data in this site yet." in page.content()
     screenshot("reports-empty-light")
     assert page.console_errors == []
+
+
+def test_hostile_names_in_charts_stay_text(viewer_page, live_server, screenshot):
+    """Plotly renders links and styles in labels; a display name must show as what was typed."""
+    page = viewer_page
+    hostile = '<a href="https://evil.example/login">Sign in</a><img src=x onerror="window.__pwned=1">'
+    person = page.data.people["p2"]
+    type(person).objects.filter(pk=person.pk).update(display_name=hostile)
+    page.goto(live_server.url + reverse("insights_app:session", args=[person.room_session_id]) + QUERY)
+    page.wait_for_selector(".insights-chart .main-svg")
+
+    ticks = page.locator(".insights-chart .ytick text").all_text_contents()
+    assert any("evil.example" in t and "<a href" in t for t in ticks), ticks
+    assert page.locator('.insights-chart a[href*="evil.example"]').count() == 0
+    assert page.locator('a[href*="evil.example"]').count() == 0
+    assert page.evaluate("window.__pwned") is None
+    screenshot("reports-session-hostile-name")
+    assert page.console_errors == []

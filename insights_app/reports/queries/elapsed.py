@@ -8,12 +8,19 @@ from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F,
 from django.db.models.functions import Coalesce
 
 
-def open_elapsed_sum(now: dt.datetime, start_field: str = "joined_at", end_field: str = "left_at") -> Sum:
-    """SUM(now - start) over rows whose end is empty; a timedelta (or None) in Python."""
+def open_elapsed_sum(now: dt.datetime, start_field: str = "joined_at") -> Sum:
+    """SUM(now - start) over rows still open; a timedelta (or None) in Python.
+
+    Open means no duration yet: the sync gives a connection without leftAt in an ended session a
+    duration up to the session's end, so only what is really ongoing runs to now.
+    """
     elapsed = ExpressionWrapper(
         Value(now, output_field=DateTimeField()) - F(start_field), output_field=DurationField()
     )
-    return Sum(elapsed, filter=Q(**{f"{end_field}__isnull": True}))
+    return Sum(elapsed, filter=OPEN)
+
+
+OPEN = Q(duration_seconds__isnull=True)
 
 
 def total_seconds(finished: float | None, ongoing: dt.timedelta | None) -> float:

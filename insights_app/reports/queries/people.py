@@ -8,7 +8,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from ..filters import ReportFilters
-from .elapsed import finished_seconds, open_elapsed_sum
+from .elapsed import OPEN, finished_seconds, open_elapsed_sum
 
 PEOPLE_SORTS = {
     "minutes": ("-seconds", "external_id"),
@@ -31,7 +31,7 @@ def people(
             connections=Count("id"),
             seconds=finished_seconds(),
             open_elapsed=open_elapsed_sum(now),
-            ongoing=Count("id", filter=Q(left_at__isnull=True)),
+            ongoing=Count("id", filter=OPEN),
             last_seen=Max(Coalesce("left_at", "joined_at")),
         )
         .order_by(*PEOPLE_SORTS.get(sort, PEOPLE_SORTS["minutes"]))

@@ -83,7 +83,7 @@ class ParticipantQualityView(ReportView):
             if participant.external_id
             else "",
             "seconds": participant.duration_seconds
-            if participant.left_at
+            if participant.duration_seconds is not None
             else elapsed_seconds(participant.joined_at, None, self.now),
             "threshold": threshold,
             "stem": f"connection-{participant.pk}",

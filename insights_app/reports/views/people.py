@@ -106,7 +106,9 @@ CONNECTION_FIELDS = (
 def connection_row(row: dict[str, Any], now: Any) -> dict[str, Any]:
     """A person's connection with links and its length (to now while connected)."""
     row["seconds"] = (
-        row["duration_seconds"] if row["left_at"] else elapsed_seconds(row["joined_at"], None, now)
+        row["duration_seconds"]
+        if row["duration_seconds"] is not None
+        else elapsed_seconds(row["joined_at"], None, now)
     )
     row["session_url"] = reverse("insights_app:session", args=[row["room_session_id"]])
     row["room_url"] = reverse("insights_app:room", args=[row["room_id"]])

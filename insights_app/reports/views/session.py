@@ -46,7 +46,8 @@ def connection_rows(participants: list[Participant], now: Any) -> list[dict[str,
         name = p.display_name or (label.text if label else "") or p.user_id or p.participant_id
         # Reconnects are new participant ids of the same person: give them one timeline row.
         identity = p.identity or p.participant_id
-        seconds = p.duration_seconds if p.left_at else elapsed_seconds(p.joined_at, None, now)
+        ongoing = p.duration_seconds is None  # the sync caps a missing leftAt at the session end
+        seconds = p.duration_seconds if not ongoing else elapsed_seconds(p.joined_at, None, now)
         if p.quality_degraded is None:
             quality = _("no data")
         else:
@@ -61,7 +62,7 @@ def connection_rows(participants: list[Participant], now: Any) -> list[dict[str,
                 "seconds": seconds or 0.0,
                 "joined_local": _local(p.joined_at),
                 "left_local": _local(p.left_at),
-                "duration_text": format_duration(seconds) + ("" if p.left_at else f" ({_('connected')})"),
+                "duration_text": format_duration(seconds) + (f" ({_('connected')})" if ongoing else ""),
                 "browser": p.browser,
                 "os": p.os,
                 "device": p.device,

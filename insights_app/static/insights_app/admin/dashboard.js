@@ -78,8 +78,9 @@
         " (" + root.dataset.ageLabel.replace("%s", String(minutes)) + ")" + (health.stale ? " — " + root.dataset.staleLabel : "")));
     }
     var budget = health.rate_budget;
-    setText("insights-budget", budget ? Math.floor(budget.available) + " / " + budget.points_per_minute + " "
-      + root.dataset.budgetLabel + " (" + budget.backend + ")" : unknown);
+    var used = budget && budget.used_this_minute !== null ? String(budget.used_this_minute) : "?";
+    setText("insights-budget", budget ? used + " " + root.dataset.budgetLabel + " " + budget.points_per_minute + " "
+      + root.dataset.budgetUnit + " (" + budget.backend + ")" : unknown);
     var problems = document.getElementById("insights-problems");
     if (problems) {
       problems.replaceChildren.apply(problems, health.problems.map(function (text) {
