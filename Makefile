@@ -28,6 +28,7 @@ lint: install
 
 test: install services browser
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
 
