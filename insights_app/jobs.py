@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import django_rq
@@ -15,6 +15,7 @@ from django.utils import timezone
 from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 
 from .conf import get_settings
 from .models import SyncRun, SyncStatus
@@ -128,14 +129,31 @@ def job_alive(run: SyncRun) -> bool:
     if not job_ids:
         return False
     try:
-        connection = get_queue().connection
-        statuses = [job.get_status() for job in Job.fetch_many(job_ids, connection=connection) if job]
+        queue = get_queue()
+        jobs = [job for job in Job.fetch_many(job_ids, connection=queue.connection) if job]
+        statuses = [_effective_status(job, queue) for job in jobs]
     except (redis.RedisError, OSError):
         return True  # we cannot tell: never fail a run because Redis blinked
     if run.status == SyncStatus.RUNNING:
         # A started job whose heartbeat went stale is dead (SIGKILL); only waiting jobs keep it alive.
         return any(status in WAITING_STATES for status in statuses)
     return any(status in ALIVE_STATES for status in statuses)
+
+
+def _effective_status(job: Job, queue: Any) -> str:
+    """The job's status, except that a retry overdue by more than the abandonment threshold counts as
+    dead: no worker runs RQ's scheduler (``--with-scheduler``), so nothing will ever enqueue it."""
+    status = job.get_status()
+    if status != JobStatus.SCHEDULED:
+        return status
+    try:
+        due = ScheduledJobRegistry(queue=queue).get_scheduled_time(job)
+    except NoSuchJobError:
+        return status
+    overdue = timezone.now() - due.replace(tzinfo=due.tzinfo or UTC)
+    if overdue > timedelta(seconds=float(get_settings().ABANDONED_AFTER_SECONDS)):
+        return JobStatus.FAILED
+    return status
 
 
 def _estimated_timeout(rooms: int) -> int:

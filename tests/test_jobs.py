@@ -223,3 +223,26 @@ def test_a_run_that_fails_on_a_transient_outage_is_retried_by_rq(
     assert server.counters["/insights/rooms"] == 3
     assert "retry" in worker.log().lower()
     assert_db_equals_org(server.organisation)
+
+
+def test_a_retry_no_scheduler_will_ever_run_does_not_block_syncs_for_ever(settings, simulator, redis_conn):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rq.registry import ScheduledJobRegistry
+
+    from insights_app.jobs import get_queue, job_alive
+
+    configure(settings, simulator, ABANDONED_AFTER_SECONDS=60)
+    run = enqueue_sync(kind="incremental", trigger="schedule").run
+    queue = get_queue()
+    job = queue.fetch_job(run.job_id)
+    SyncRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(hours=1))
+    run.refresh_from_db()
+
+    queue.schedule_job(job, timezone.now() + timedelta(seconds=30))  # a retry, due soon
+    assert job_alive(run)
+    ScheduledJobRegistry(queue=queue).schedule(job, timezone.now() - timedelta(minutes=10))  # long overdue
+    assert not job_alive(run)
+    assert enqueue_sync(kind="incremental", trigger="schedule").created
+    assert SyncRun.objects.get(pk=run.pk).status == "failed"
