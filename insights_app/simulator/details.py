@@ -59,7 +59,8 @@ def _samples(rng: Random, steps: int, bad_network: bool, role: str) -> dict[str,
     """Loss in percent and bitrates in bit/s, with bad-network episodes and null gaps."""
     send_base = 0 if role in SEND_NOTHING_ROLES else rng.randint(300_000, 2_500_000)
     recv_base = rng.randint(400_000, 4_000_000)
-    enter_bad = 0.03 if bad_network else 0.002
+    # A good network has a short bad spell about once in three hours; a bad one every minute or so.
+    enter_bad = 0.03 if bad_network else 0.0002
     loss_send: list[float | None] = []
     loss_recv: list[float | None] = []
     rate_send: list[int | None] = []
