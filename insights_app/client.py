@@ -20,6 +20,7 @@ from .errors import (
     ApiError,
     AuthenticationError,
     ConfigurationError,
+    Interrupted,
     MalformedResponse,
     NotFound,
     PaginationError,
@@ -125,6 +126,8 @@ class WherebyClient:
         self.backoff_max = backoff_max
         self.max_retry_wait = max_retry_wait
         self._sleep = sleep
+        # Asked before and during every wait (429, backoff); True stops the client with Interrupted.
+        self.interrupt: Callable[[], bool] | None = None
         self.stats = ApiStats()
         self.session = requests.Session()
         self.session.headers.update(
@@ -312,7 +315,7 @@ class WherebyClient:
                 if self.budget is not None:
                     self.budget.pause(wait)
                 self.stats.add(retries=1, waited_seconds=wait)
-                self._sleep(wait)
+                self._wait(wait)
                 continue
 
             if status >= 500:
@@ -348,7 +351,22 @@ class WherebyClient:
         delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (failures - 1)))
         logger.warning("%s: %s; retry %d of %d in %.2f s", endpoint, what, failures, self.max_retries, delay)
         self.stats.add(retries=1, waited_seconds=delay)
-        self._sleep(delay)
+        self._wait(delay)
+
+    def _wait(self, seconds: float, slice_seconds: float = 2.0) -> None:
+        """Sleep, in slices, asking ``interrupt`` in between so a cancelled run stops waiting."""
+        if self.interrupt is None:
+            self._sleep(seconds)
+            return
+        remaining = seconds
+        while True:
+            if self.interrupt is not None and self.interrupt():
+                raise Interrupted("stopped while waiting for the API")
+            if remaining <= 0:
+                return
+            step = min(slice_seconds, remaining)
+            self._sleep(step)
+            remaining -= step
 
     def _throttle_wait(self, response: requests.Response, throttles: int) -> float:
         """Seconds to wait: Retry-After, else data.msLeft, else X-RateLimit-Reset, else backoff; capped."""

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 
+class Interrupted(Exception):
+    """The caller asked the client to stop waiting (a sync run was cancelled)."""
+
+
 class WherebyError(Exception):
     """Anything that went wrong talking to the Whereby API."""
 

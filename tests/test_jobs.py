@@ -246,3 +246,21 @@ def test_a_retry_no_scheduler_will_ever_run_does_not_block_syncs_for_ever(settin
     assert not job_alive(run)
     assert enqueue_sync(kind="incremental", trigger="schedule").created
     assert SyncRun.objects.get(pk=run.pk).status == "failed"
+
+
+def test_cancelling_a_run_stuck_in_a_throttle_storm_stops_it_without_waiting_it_out(
+    settings, simulator_factory, rq_worker_factory
+):
+    server = simulator_factory(seed=27, rooms=2, sessions_per_room=1, participants_per_session=1)
+    # Every call is throttled for 30 s, twenty times over: ten minutes unless the cancel interrupts.
+    configure(settings, server, MAX_RETRY_WAIT=30)
+    server.faults = FaultConfig(force_throttle=1000, throttle_ms=30_000, throttle_hints="ms-left")
+    rq_worker_factory()
+    run = enqueue_sync(kind="incremental", trigger="admin").run
+    wait_for(lambda: server.counters["/insights/rooms"] >= 1, timeout=60)
+
+    cancel_run(SyncRun.objects.get(pk=run.pk))
+
+    done = wait_for(finished(run.pk), timeout=20)
+    assert done.status == "cancelled"
+    assert server.counters["/insights/rooms"] == 1

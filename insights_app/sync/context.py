@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from ..client import WherebyClient
 from ..conf import get_settings
+from ..errors import Interrupted
 from ..models import SyncRun
 from .upsert import UpsertResult
 
@@ -28,8 +29,8 @@ API_COUNTERS = {"requests": "api_requests", "points": "api_points", "throttles":
 FLUSH_INTERVAL = 1.0
 
 
-class Cancelled(Exception):
-    """Someone asked this run to stop; raised at the next page boundary."""
+# Someone asked this run to stop: raised at the next page boundary, or by the client during a wait.
+Cancelled = Interrupted
 
 
 class RunContext:
@@ -58,6 +59,7 @@ class RunContext:
         self._flushed_api: dict[str, float] = {}
         self._progress_done = 0
         self._last_flush = 0.0
+        client.interrupt = self.cancel_requested
 
     # Counting ------------------------------------------------------------------------------
 
@@ -122,6 +124,10 @@ class RunContext:
             self.on_progress(self.run)
         if SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
             raise Cancelled()
+
+    def cancel_requested(self) -> bool:
+        """Whether someone asked this run to stop (read from the database; the client asks during waits)."""
+        return SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
     def _merge_skip_reasons(self) -> None:
         # Several batch jobs of one run may merge at once: lock the row while merging.
