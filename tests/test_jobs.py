@@ -12,23 +12,9 @@ from insights_app.models import Participant, ParticipantDetail, Room, RoomSessio
 from insights_app.simulator import FaultConfig
 from tests.conftest import TEST_API_KEY, wait_for
 from tests.org_compare import assert_db_equals_org
+from tests.test_sync_engine import configure
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def configure(settings, server, **extra):
-    settings.WHEREBY_INSIGHTS = {
-        "API_KEY": TEST_API_KEY,
-        "BASE_URL": server.base_url,
-        "QUEUE": "whereby_insights",
-        "BACKOFF_BASE": 0.01,
-        "BACKOFF_MAX": 0.05,
-        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
-        "PLAN_POINTS_PER_MINUTE": 1_000_000,
-        "LOOKBACK_MINUTES": 0,
-        "DETAIL_POLICY": "all",
-        **extra,
-    }
 
 
 def finished(run_id):

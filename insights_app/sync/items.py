@@ -13,35 +13,32 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 # (API field, column, kind); kinds: id (required string), str, text, datetime, number, json
+# The usage totals rooms and sessions both carry, with the (beta) ratings.
+TOTAL_FIELDS = (
+    ("totalParticipantMinutes", "total_participant_minutes", "number"),
+    ("totalRecorderMinutes", "total_recorder_minutes", "number"),
+    ("totalStreamerMinutes", "total_streamer_minutes", "number"),
+    ("totalUniqueParticipants", "total_unique_participants", "number"),
+    ("totalUniqueRecorders", "total_unique_recorders", "number"),
+    ("totalUniqueStreamers", "total_unique_streamers", "number"),
+    ("rating", "rating", "number"),
+    ("totalRatings", "total_ratings", "number"),
+)
 ROOM_FIELDS = (
     ("roomName", "room_name", "id"),
     ("createdAt", "created_at", "datetime"),
     ("endAt", "end_at", "datetime"),
     ("firstSessionStartedAt", "first_session_started_at", "datetime"),
     ("lastSessionStartedAt", "last_session_started_at", "datetime"),
-    ("totalParticipantMinutes", "total_participant_minutes", "number"),
-    ("totalRecorderMinutes", "total_recorder_minutes", "number"),
-    ("totalStreamerMinutes", "total_streamer_minutes", "number"),
-    ("totalUniqueParticipants", "total_unique_participants", "number"),
-    ("totalUniqueRecorders", "total_unique_recorders", "number"),
-    ("totalUniqueStreamers", "total_unique_streamers", "number"),
     ("totalSessions", "total_sessions", "number"),
-    ("rating", "rating", "number"),
-    ("totalRatings", "total_ratings", "number"),
+    *TOTAL_FIELDS,
 )
 SESSION_FIELDS = (
     ("roomSessionId", "room_session_id", "id"),
     ("roomName", "room_name", "str"),
     ("startedAt", "started_at", "datetime"),
     ("endedAt", "ended_at", "datetime"),
-    ("totalParticipantMinutes", "total_participant_minutes", "number"),
-    ("totalRecorderMinutes", "total_recorder_minutes", "number"),
-    ("totalStreamerMinutes", "total_streamer_minutes", "number"),
-    ("totalUniqueParticipants", "total_unique_participants", "number"),
-    ("totalUniqueRecorders", "total_unique_recorders", "number"),
-    ("totalUniqueStreamers", "total_unique_streamers", "number"),
-    ("rating", "rating", "number"),
-    ("totalRatings", "total_ratings", "number"),
+    *TOTAL_FIELDS,
 )
 PARTICIPANT_FIELDS = (
     ("roomSessionId", "room_session_id", "id"),
