@@ -228,6 +228,11 @@ def test_external_id_scope_brings_in_the_sessions_it_needs(settings, simulator_f
         for p in Participant.objects.filter(external_id=external).select_related("room_session")
     }
     assert stored == expected
+    # Its sessions were unknown, so an organisation run brought them in; each run counts its own calls.
+    runs = list(SyncRun.objects.order_by("pk"))
+    assert [r.kind for r in runs] == ["external_id", "incremental"]
+    assert all(r.status == "succeeded" for r in runs)
+    assert sum(r.api_requests for r in runs) == sum(server.counters.values())
 
 
 def test_bad_items_are_skipped_with_reasons_and_the_rest_is_stored(settings, simulator_factory):

@@ -428,7 +428,8 @@ def _sync_external_id(ctx: RunContext, external_id: str) -> None:
             logger.info(
                 "external id sync: %d sessions not stored yet; running sync #%s", len(unknown), org_run.pk
             )
-            execute_run(org_run.pk, client=ctx.client)
+            # Its own client, so each run counts only its own API calls (the budget is shared anyway).
+            execute_run(org_run.pk)
         else:
             ctx.problem(
                 f"{len(unknown)} sessions of this external id are not stored yet; organisation sync "
