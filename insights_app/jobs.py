@@ -131,13 +131,17 @@ def job_alive(run: SyncRun) -> bool:
     try:
         queue = get_queue()
         jobs = [job for job in Job.fetch_many(job_ids, connection=queue.connection) if job]
-        statuses = [_effective_status(job, queue) for job in jobs]
+        statuses = {job.id: _effective_status(job, queue) for job in jobs}
     except (redis.RedisError, OSError):
         return True  # we cannot tell: never fail a run because Redis blinked
+    # The closing job of a fan-out waits (deferred) on its batches: it is only as alive as they are.
+    closing = {i for i in statuses if i.endswith("-finish")}
+    workers = [status for i, status in statuses.items() if i not in closing]
+    closing_ready = any(statuses[i] == JobStatus.QUEUED for i in closing)
     if run.status == SyncStatus.RUNNING:
         # A started job whose heartbeat went stale is dead (SIGKILL); only waiting jobs keep it alive.
-        return any(status in WAITING_STATES for status in statuses)
-    return any(status in ALIVE_STATES for status in statuses)
+        return closing_ready or any(status in WAITING_STATES for status in workers)
+    return closing_ready or any(status in ALIVE_STATES for status in workers)
 
 
 def _effective_status(job: Job, queue: Any) -> str:
@@ -210,7 +214,8 @@ def run_batch_job(run_id: int, payload: list[dict[str, Any]]) -> None:
     """RQ job: one batch of rooms of a fanned-out run."""
     close_old_connections()
     try:
-        service.execute_batch(run_id, payload)
+        job = get_current_job()
+        service.execute_batch(run_id, payload, retrying=bool(job and job.retries_left))
     finally:
         close_old_connections()
 

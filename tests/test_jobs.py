@@ -250,3 +250,37 @@ def test_cancelling_a_run_stuck_in_a_throttle_storm_stops_it_without_waiting_it_
     done = wait_for(finished(run.pk), timeout=20)
     assert done.status == "cancelled"
     assert server.counters["/insights/rooms"] == 1
+
+
+def test_a_fanned_out_run_whose_batches_are_dead_is_not_kept_alive_by_its_closing_job(
+    settings, simulator, redis_conn
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rq.job import Dependency
+
+    from insights_app.jobs import finish_run_job, get_queue, job_alive, run_batch_job
+
+    configure(settings, simulator, ABANDONED_AFTER_SECONDS=60)
+    queue = get_queue()
+    run = SyncRun.objects.create(
+        kind="full", dedup_key="org", trigger="schedule", status="running", job_id="insights-sync-x"
+    )
+    batch = queue.enqueue_call(run_batch_job, args=(run.pk, []), job_id="insights-sync-x-batch-0")
+    finish = queue.enqueue_call(
+        finish_run_job,
+        args=(run.pk,),
+        job_id="insights-sync-x-finish",
+        depends_on=Dependency(jobs=[batch], allow_failure=True),
+    )
+    SyncRun.objects.filter(pk=run.pk).update(checkpoint={"batch_jobs": [batch.id, finish.id]})
+    run.refresh_from_db()
+    assert finish.get_status() == "deferred"
+    assert job_alive(run)  # the batch waits in the queue
+
+    # The batch was retried after a crash, but no worker runs the scheduler: it will never run.
+    queue.remove(batch)
+    queue.schedule_job(batch, timezone.now() - timedelta(minutes=10))  # as rq's retry does, long overdue
+    assert batch.get_status() == "scheduled"
+    assert not job_alive(run)

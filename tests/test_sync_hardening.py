@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from insights_app.client import Page, WherebyClient
 from insights_app.errors import ConfigurationError
@@ -11,7 +12,7 @@ from insights_app.simulator import FaultConfig
 from insights_app.sync import create_or_get_active_run
 from insights_app.sync.context import RunContext
 from insights_app.sync.items import ROOM_FIELDS, parse_item
-from insights_app.sync.service import _resume_point, safe_error
+from insights_app.sync.service import safe_error
 from insights_app.sync.stages import RoomRef, store_details, store_participant_page, store_session_page
 from tests.conftest import TEST_API_KEY
 from tests.test_sync_engine import DETAIL, PARTICIPANTS, SESSIONS, configure, run_sync
@@ -97,10 +98,10 @@ def test_a_room_listed_with_a_bad_field_is_not_marked_missing(settings, simulato
     assert not Room.objects.filter(missing_since__isnull=False).exists()
 
 
-def test_a_detail_outage_does_not_stop_sessions_and_participants(settings, simulator_factory):
+def test_a_detail_that_cannot_be_read_is_skipped_and_the_rest_goes_on(settings, simulator_factory):
     server = simulator_factory(seed=33, rooms=3, sessions_per_room=2, participants_per_session=3)
     configure(settings, server, MAX_RETRIES=0)
-    server.faults = FaultConfig(error_rate=1.0, only_paths=[DETAIL])
+    server.faults = FaultConfig(malformed_json_rate=1.0, only_paths=[DETAIL])
 
     run = run_sync("full")
 
@@ -111,28 +112,39 @@ def test_a_detail_outage_does_not_stop_sessions_and_participants(settings, simul
     assert RoomSession.objects.count() == expected_sessions
     assert Participant.objects.count() == run.participants_created > 0
     assert ParticipantDetail.objects.count() == 0
-    assert run.details_skipped == server.counters[DETAIL]
+    assert run.details_skipped == server.counters[DETAIL] > 1  # each connection was still asked for
     # Nothing was marked complete, so the next run asks again.
     assert not Participant.objects.filter(details_synced_at__isnull=False).exists()
+
+
+def test_a_detail_outage_ends_the_run_quickly_instead_of_grinding_through_every_connection(
+    settings, simulator_factory
+):
+    server = simulator_factory(seed=33, rooms=3, sessions_per_room=2, participants_per_session=3)
+    configure(settings, server, MAX_RETRIES=2)
+    server.faults = FaultConfig(error_rate=1.0, only_paths=[DETAIL])
+
+    run = run_sync("full")
+
+    assert run.status == "failed"
+    assert "answered 500" in run.error
+    assert server.counters[DETAIL] == 3  # one connection: a call and two retries
+    assert Participant.objects.exists()  # what was stored before the outage stays
 
 
 def test_one_failing_session_does_not_stop_its_room(settings, simulator_factory):
     server = simulator_factory(seed=34, rooms=1, sessions_per_room=4, participants_per_session=2)
     configure(settings, server, MAX_RETRIES=0)
-    server.faults = FaultConfig(fail_first_n=1, only_paths=[PARTICIPANTS])
+    # Every participants answer is unreadable: a problem with those sessions, not an outage.
+    server.faults = FaultConfig(malformed_json_rate=1.0, only_paths=[PARTICIPANTS])
 
     run = run_sync("full")
 
     assert run.status == "partial"
     assert server.counters[PARTICIPANTS] == 4  # every session was still asked for
     assert server.counters[SESSIONS] == 1
-    org = server.organisation
-    sessions = org.session_items(org.room_items()[0]["roomName"])
-    first = sessions[0]["roomSessionId"]  # the one whose participants call failed
-    assert not Participant.objects.filter(room_session__room_session_id=first).exists()
-    assert Participant.objects.count() == sum(
-        len(org.participant_items(s["roomSessionId"])) for s in sessions[1:]
-    )
+    assert sum(1 for reason in run.skip_reasons if reason.startswith("session ")) == 4
+    assert not Participant.objects.exists()
 
 
 def test_a_key_with_a_trailing_newline_is_refused_without_echoing_it(simulator, settings):
@@ -144,16 +156,25 @@ def test_a_key_with_a_trailing_newline_is_refused_without_echoing_it(simulator, 
     assert "SECRET123" not in message
 
 
-def test_a_full_run_does_not_resume_past_an_incremental_run(settings, simulator):
-    configure(settings, simulator)
+def test_a_full_run_resumes_only_past_rooms_a_full_pass_finished(settings, simulator_factory):
+    server = simulator_factory(seed=35, rooms=4, sessions_per_room=2, participants_per_session=2)
+    configure(settings, server)
+    run_sync("full")
     failed = SyncRun.objects.create(kind="full", dedup_key="old", trigger="admin", status="failed")
-    SyncRun.objects.filter(pk=failed.pk).update(started_at=failed.queued_at)
-    current, _ = create_or_get_active_run("full", trigger="admin")
-    assert _resume_point(current) is not None
-    SyncRun.objects.create(kind="incremental", dedup_key="org-done", trigger="schedule", status="succeeded")
-    SyncRun.objects.filter(kind="incremental").update(started_at=failed.queued_at.replace(year=2099))
-    SyncRun.objects.filter(kind="incremental").update(dedup_key="org")
-    assert _resume_point(current) is None
+    SyncRun.objects.filter(pk=failed.pk).update(started_at=timezone.now())
+    rooms = list(Room.objects.order_by("room_name"))
+    # Since the failed full run started: one room got a full pass, another only an incremental one.
+    Room.objects.filter(pk=rooms[0].pk).update(
+        full_synced_at=timezone.now(), sessions_synced_at=timezone.now()
+    )
+    Room.objects.filter(pk=rooms[1].pk).update(sessions_synced_at=timezone.now())
+    server.reset_counters()
+
+    resumed = run_sync("full")
+
+    assert resumed.status == "succeeded"
+    assert resumed.checkpoint["rooms_to_sync"] == 3  # only the fully passed room is skipped
+    assert SESSIONS in server.counters
 
 
 def test_sessions_of_a_room_keep_the_room_they_were_asked_for(synced):

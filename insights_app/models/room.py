@@ -28,6 +28,7 @@ class Room(SyncedModel):
     # run that died half-way is finished by the next one instead of being skipped as unchanged.
     sessions_synced_signature = models.CharField(max_length=64, blank=True, default="")
     sessions_synced_at = models.DateTimeField(_("sessions last synced"), null=True, blank=True)
+    full_synced_at = models.DateTimeField(_("last full pass"), null=True, blank=True)
     missing_since = models.DateTimeField(
         _("missing from the API since"),
         null=True,

@@ -56,7 +56,8 @@ class RunContext:
         # Grows with every skipped item or failed piece of work, never reset: callers compare it
         # before and after a room or session to decide whether it may be marked complete.
         self.trouble = 0
-        self._flushed_api: dict[str, float] = {}
+        # Counted from here: a client may have served another run before (its stats are cumulative).
+        self._flushed_api: dict[str, float] = client.stats.snapshot()
         self._progress_done = 0
         self._last_flush = 0.0
         client.interrupt = self.cancel_requested

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from rq.timeouts import BaseTimeoutException
 
 from ..client import WherebyClient
 from ..conf import DETAIL_POLICIES, get_settings
@@ -19,6 +20,7 @@ from ..errors import AuthenticationError, ConfigurationError, PermissionDenied, 
 from ..models import ACTIVE_STATUSES, Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus
 from .context import Cancelled, Heartbeat, RunContext, heartbeat_interval
 from .stages import (
+    OUTAGE_ERRORS,
     RoomRef,
     iter_detail_targets,
     list_rooms,
@@ -181,8 +183,14 @@ def execute_run(
             client.close()
 
 
-def execute_batch(run_id: int, payload: list[dict[str, Any]], *, client: WherebyClient | None = None) -> None:
-    """A fan-out job's share: the listed rooms. Failures are recorded on the run, never lost."""
+def execute_batch(
+    run_id: int, payload: list[dict[str, Any]], *, client: WherebyClient | None = None, retrying: bool = False
+) -> None:
+    """A fan-out job's share: the listed rooms. Failures are recorded on the run, never lost.
+
+    An outage is raised while RQ can still retry the batch (``retrying``); after the last attempt
+    it is recorded, so the closing job marks the run partial.
+    """
     run = SyncRun.objects.get(pk=run_id)
     if run.status != SyncStatus.RUNNING:
         return
@@ -195,6 +203,13 @@ def execute_batch(run_id: int, payload: list[dict[str, Any]], *, client: Whereby
                 work_on_room(ctx, RoomWork(**item))
     except Cancelled:
         return
+    except OUTAGE_ERRORS as exc:
+        if retrying:
+            raise
+        ctx.problem(f"batch of {len(payload)} rooms stopped: {safe_error(exc)}")
+    except BaseTimeoutException:
+        ctx.problem(f"batch of {len(payload)} rooms stopped: the job ran out of time (JOB_TIMEOUT)")
+        raise
     except Exception as exc:
         ctx.problem(f"batch of {len(payload)} rooms stopped: {safe_error(exc)}")
     finally:
@@ -307,10 +322,7 @@ def _resume_point(run: SyncRun) -> Any:
     )
     if last is None or last.status not in (SyncStatus.FAILED, SyncStatus.CANCELLED):
         return None
-    # An incremental run since then may have marked rooms synced without the forced re-read a full
-    # run does; resuming would skip them, so start over instead.
-    later = SyncRun.objects.filter(dedup_key="org", started_at__gt=last.started_at).exclude(pk=run.pk)
-    return None if later.exists() else last.started_at
+    return last.started_at
 
 
 def plan_room_work(
@@ -320,9 +332,9 @@ def plan_room_work(
     # Read every room's marks in one streamed pass: an IN list of all listed rooms would exceed
     # SQLite's variable limit for large organisations.
     stored = {
-        pk: (signature, synced_at)
-        for pk, signature, synced_at in Room.objects.values_list(
-            "pk", "sessions_synced_signature", "sessions_synced_at"
+        pk: (signature, full_synced_at)
+        for pk, signature, full_synced_at in Room.objects.values_list(
+            "pk", "sessions_synced_signature", "full_synced_at"
         ).iterator(chunk_size=5000)
     }
     recent = ctx.now - ctx.lookback
@@ -338,9 +350,13 @@ def plan_room_work(
     )
     work = []
     for ref in sorted(refs, key=lambda r: r.room_name):
-        signature, synced_at = stored.get(ref.pk, ("", None))
+        signature, full_synced_at = stored.get(ref.pk, ("", None))
         if full:
-            done_before = resume_since is not None and synced_at is not None and synced_at >= resume_since
+            # Only a forced (full) pass since the failed run started counts: an incremental run may
+            # have completed the room without re-reading every session.
+            done_before = (
+                resume_since is not None and full_synced_at is not None and full_synced_at >= resume_since
+            )
             refresh = not (done_before and signature == ref.signature)
         else:
             refresh = signature != ref.signature or ref.pk in active_rooms
@@ -358,7 +374,7 @@ def work_on_room(ctx: RunContext, work: RoomWork) -> None:
             for session in sync_room_sessions(ctx, ref, force=work.force):
                 try:
                     sync_session_participants(ctx, session)
-                except (Cancelled, *FATAL_ERRORS):
+                except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
                     raise
                 except WherebyError as exc:
                     ctx.problem(
@@ -367,10 +383,11 @@ def work_on_room(ctx: RunContext, work: RoomWork) -> None:
         targets = pending_details(ctx, ctx.run.details_policy, room_pks=[work.room_pk])
         sync_details(ctx, iter_detail_targets(targets))
         if work.refresh and ctx.trouble == trouble_before:
-            Room.objects.filter(pk=work.room_pk).update(
-                sessions_synced_signature=work.signature, sessions_synced_at=ctx.now
-            )
-    except (Cancelled, *FATAL_ERRORS):
+            marks = {"sessions_synced_signature": work.signature, "sessions_synced_at": ctx.now}
+            if work.force:
+                marks["full_synced_at"] = ctx.now  # what a resumed full run may skip
+            Room.objects.filter(pk=work.room_pk).update(**marks)
+    except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS, BaseTimeoutException):
         raise
     except WherebyError as exc:
         ctx.problem(f"room {work.room_name}: {safe_error(exc)}")
@@ -423,7 +440,11 @@ def _sync_external_id(ctx: RunContext, external_id: str) -> None:
     if unknown:
         # Their sessions are new to us. Bring the organisation up to date under its own lock (one
         # organisation pass at a time, whoever asks), then store these participants too.
-        org_run, created = create_or_get_active_run(SyncKind.INCREMENTAL, trigger=ctx.run.trigger)
+        from ..jobs import job_alive  # asks RQ before calling a quiet run abandoned
+
+        org_run, created = create_or_get_active_run(
+            SyncKind.INCREMENTAL, trigger=ctx.run.trigger, job_alive=job_alive
+        )
         if created:
             logger.info(
                 "external id sync: %d sessions not stored yet; running sync #%s", len(unknown), org_run.pk

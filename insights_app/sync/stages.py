@@ -17,6 +17,8 @@ from ..errors import (
     NotFound,
     PermissionDenied,
     RateLimited,
+    ServerError,
+    TransportError,
     WherebyError,
 )
 from ..models import Participant, ParticipantDetail, Room, RoomSession
@@ -30,6 +32,7 @@ from .items import (
     ParsedItem,
     parse_item,
     seconds_between,
+    without_nul,
 )
 from .quality import describe_user_agent, normalise_samples, participant_quality
 from .upsert import upsert_rows
@@ -74,6 +77,9 @@ PARTICIPANT_QUALITY = (
 DETAIL_BATCH = 10
 # After these no further call can succeed, so they end the run instead of being skipped.
 FATAL_CLIENT_ERRORS = (AuthenticationError, PermissionDenied, ConfigurationError)
+# An outage, not a bad item: skipping one item after another would grind through every pending
+# call; ending the run lets RQ's retry try again later (and resume from what is stored).
+OUTAGE_ERRORS = (ServerError, TransportError, RateLimited)
 
 
 # (session pk, room pk, session end) for the participants of a session.
@@ -130,9 +136,11 @@ def list_rooms(ctx: RunContext, **filters: str) -> tuple[list[RoomRef], set[str]
     refs: dict[str, RoomRef] = {}
     listed: set[str] = set()
     for page in ctx.client.iter_room_pages(**filters):
-        listed.update(
-            i["roomName"] for i in page.items if isinstance(i, dict) and isinstance(i.get("roomName"), str)
-        )
+        for item in page.items:
+            # Normalised as parse_item stores names (numbers as text, NUL removed).
+            name = item.get("roomName") if isinstance(item, dict) else None
+            if isinstance(name, (str, int, float)) and not isinstance(name, bool):
+                listed.add(without_nul(str(name)))
         for ref in store_room_page(ctx, page):
             refs[ref.room_name] = ref
         ctx.flush()
@@ -336,7 +344,7 @@ def sync_details(
                 )
             except NotFound:
                 items = None
-            except (*FATAL_CLIENT_ERRORS, RateLimited):
+            except (*FATAL_CLIENT_ERRORS, *OUTAGE_ERRORS):
                 raise
             except WherebyError as exc:
                 ctx.skip("details", f"{type(exc).__name__}: {str(exc)[:120]}")
@@ -345,11 +353,11 @@ def sync_details(
             if count_progress:
                 ctx.progress(done=1)
             if len(batch) >= DETAIL_BATCH:
-                store_details(ctx, batch)
-                batch = []
+                full, batch = batch, []
+                store_details(ctx, full)
                 ctx.flush()
     finally:
-        if batch:
+        if batch:  # what was fetched before an error is stored, once
             store_details(ctx, batch)
     ctx.flush()
 
@@ -393,6 +401,7 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
             except BadItem as exc:
                 ctx.skip("details", str(exc))
                 incomplete.add(pk)
+                kept_positions[pk].append(position)  # a row stored earlier for it stays
                 continue
             normalised = normalise_samples(
                 item.get("samples"),
