@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .conf import get_settings
+from .connections import queue_redis
 from .models import SyncRun, SyncStatus
 
 # The dashboard must answer even when Redis does not: give up quickly.
@@ -105,15 +106,8 @@ class Health:
 
 
 def redis_connection(queue_name: str) -> Any:
-    """The django-rq connection of our queue, re-made with short socket timeouts."""
-    import django_rq
-    from redis import ConnectionPool, Redis
-
-    base = django_rq.get_connection(queue_name)
-    kwargs = dict(base.connection_pool.connection_kwargs)
-    kwargs.update(socket_connect_timeout=SOCKET_TIMEOUT, socket_timeout=SOCKET_TIMEOUT, retry=None)
-    pool = ConnectionPool(connection_class=base.connection_pool.connection_class, **kwargs)
-    return Redis(connection_pool=pool)
+    """The connection of our queue's server, with short socket timeouts (reused between polls)."""
+    return queue_redis(queue_name, SOCKET_TIMEOUT)
 
 
 def rate_budget() -> dict[str, Any] | None:
@@ -128,19 +122,30 @@ def rate_budget() -> dict[str, Any] | None:
         return None
 
 
+# Skip reasons of single items start with the model; anything else (a room, a session, a batch
+# that failed) means part of the data was not refreshed.
+ITEM_SKIP_PREFIXES = ("rooms: ", "sessions: ", "participants: ", "details: ")
+
+
+def last_completed_run() -> SyncRun | None:
+    """The newest run that refreshed what it covered: succeeded, or partial with only single items
+    skipped (a partial run whose rooms failed, e.g. in an outage, does not make the data fresh)."""
+    recent = SyncRun.objects.filter(
+        status__in=[SyncStatus.SUCCEEDED, SyncStatus.PARTIAL], finished_at__isnull=False
+    ).order_by("-finished_at")[:50]
+    for run in recent:
+        reasons = run.skip_reasons or {}
+        if run.status == SyncStatus.SUCCEEDED or all(r.startswith(ITEM_SKIP_PREFIXES) for r in reasons):
+            return run
+    return None
+
+
 def check_health() -> Health:
     """Look at Redis, the workers and the runs; never raises, never waits more than a few seconds."""
     settings = get_settings()
     health = Health(queue_name=settings.QUEUE)
     health.stale_after = timedelta(minutes=2 * settings.SCHEDULE_INTERVAL_MINUTES)
-    # A partial run finished too (some items were skipped, with reasons): the data is as fresh.
-    health.last_success = (
-        SyncRun.objects.filter(
-            status__in=[SyncStatus.SUCCEEDED, SyncStatus.PARTIAL], finished_at__isnull=False
-        )
-        .order_by("-finished_at")
-        .first()
-    )
+    health.last_success = last_completed_run()
     try:
         from rq import Queue, Worker
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import redis
 
 from .conf import get_settings
+from .connections import queue_redis, url_redis
 
 logger = logging.getLogger(__name__)
 
@@ -203,30 +204,12 @@ _local_budgets: dict[tuple[str, float], LocalBudget] = {}
 _local_lock = threading.Lock()
 
 
-_connections: dict[tuple, redis.Redis] = {}
-
-
 def _redis_connection() -> redis.Redis:
-    """The budget's Redis client, one per target per process (the dashboard asks every few seconds)."""
+    """The budget's Redis client: RATE_REDIS_URL, else the queue's server; short timeouts, reused."""
     conf = get_settings()
     if conf.RATE_REDIS_URL:
-        key: tuple = ("url", conf.RATE_REDIS_URL)
-        if key not in _connections:
-            _connections[key] = redis.Redis.from_url(
-                conf.RATE_REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-            )
-        return _connections[key]
-    import django_rq
-
-    # Same server as the queue, but with short timeouts: a sync must not hang on a dead Redis.
-    pool = django_rq.get_connection(conf.QUEUE).connection_pool
-    kwargs = {**pool.connection_kwargs, "socket_timeout": 2, "socket_connect_timeout": 2}
-    key = ("queue", pool.connection_class, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
-    if key not in _connections:
-        _connections[key] = redis.Redis(
-            connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
-        )
-    return _connections[key]
+        return url_redis(conf.RATE_REDIS_URL, 2.0)
+    return queue_redis(conf.QUEUE, 2.0)
 
 
 def get_budget(api_key: str | None = None, base_url: str | None = None) -> RateBudget:

@@ -110,8 +110,20 @@ def test_dashboard_shows_rate_budget(client, viewer, redis_conn):  # noqa: F811
     assert budget["used_this_minute"] + budget["used_last_minute"] == 3
 
 
-def test_a_partial_run_counts_as_the_last_completed_sync(viewer):  # noqa: F811
-    run = SyncRun.objects.create(
-        dedup_key="org", trigger="schedule", status="partial", finished_at=timezone.now()
+def test_a_partial_run_counts_as_the_last_completed_sync_only_if_just_items_were_skipped(viewer):  # noqa: F811
+    skipped_items = SyncRun.objects.create(
+        dedup_key="org",
+        trigger="schedule",
+        status="partial",
+        finished_at=timezone.now() - timedelta(minutes=5),
+        skip_reasons={"participants: missing participantId": 2},
     )
-    assert check_health().last_success.pk == run.pk
+    assert check_health().last_success.pk == skipped_items.pk
+    SyncRun.objects.create(
+        dedup_key="org-2",
+        trigger="schedule",
+        status="partial",
+        finished_at=timezone.now(),
+        skip_reasons={"room /a: /insights/room-sessions answered 503": 1},
+    )
+    assert check_health().last_success.pk == skipped_items.pk

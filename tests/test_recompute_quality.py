@@ -64,3 +64,13 @@ def test_declaring_the_loss_unit_rereads_items_taken_for_fractions(settings, sim
         assert detail.packet_loss_unit == "percent"
         if peak[detail.pk] is not None:
             assert detail.max_packet_loss_send == pytest.approx(peak[detail.pk] / 100)
+
+
+def test_recompute_refuses_while_a_sync_is_running(settings, simulator):
+    from django.core.management import CommandError
+
+    from insights_app.models import SyncRun
+
+    SyncRun.objects.create(dedup_key="org", trigger="schedule", status="running")
+    with pytest.raises(CommandError, match="is running: recompute once it has finished"):
+        call_command("insights_recompute_quality", stdout=StringIO())

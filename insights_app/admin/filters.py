@@ -81,12 +81,13 @@ class SessionOngoingFilter(YesNoFilter):
 
 
 class ParticipantConnectedFilter(SessionOngoingFilter):
-    """Connections still open (no leave time) or closed."""
+    """Connections still open, or closed. A connection without a leave time in a session that has
+    ended was given a duration up to the session's end by the sync, so it counts as closed."""
 
     title = _("connected")
     parameter_name = "connected"
-    yes_q = Q(left_at__isnull=True)
-    no_q = Q(left_at__isnull=False)
+    yes_q = Q(left_at__isnull=True, duration_seconds__isnull=True)
+    no_q = Q(left_at__isnull=False) | Q(duration_seconds__isnull=False)
     yes_label = _("Still connected")
     no_label = _("Left")
 

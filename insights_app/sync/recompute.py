@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from ..conf import get_settings
-from ..models import Participant, ParticipantDetail
+from ..models import ACTIVE_STATUSES, Participant, ParticipantDetail, SyncRun
 from .context import page_transaction
 from .quality import LOSS_KEYS, participant_quality, summarise
 from .stages import DETAIL_SUMMARY, PARTICIPANT_QUALITY
@@ -44,8 +44,15 @@ def _reinterpret(detail: ParticipantDetail, declared: str) -> bool:
     return True
 
 
+class SyncInProgress(Exception):
+    """A sync is queued or running; recomputing beside it could write back stale samples."""
+
+
 def recompute_quality(*, progress: Callable[[int], None] | None = None) -> RecomputeResult:
     """Rewrite every detail summary and participant quality column from the stored samples; no API call."""
+    active = SyncRun.objects.filter(status__in=ACTIVE_STATUSES).order_by("pk").first()
+    if active is not None:
+        raise SyncInProgress(f"sync run #{active.pk} is {active.status}: recompute once it has finished")
     conf = get_settings()
     threshold = float(conf.DEGRADED_PACKET_LOSS_PERCENT)
     declared = conf.PACKET_LOSS_UNIT
@@ -53,7 +60,8 @@ def recompute_quality(*, progress: Callable[[int], None] | None = None) -> Recom
     last = 0
     while True:
         ids = list(
-            Participant.objects.filter(pk__gt=last, details_synced_at__isnull=False)
+            Participant.objects.filter(pk__gt=last)
+            .filter(Exists(ParticipantDetail.objects.filter(participant=OuterRef("pk"))))
             .order_by("pk")
             .values_list("pk", flat=True)[:CHUNK]
         )

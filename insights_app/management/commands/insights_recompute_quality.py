@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from ...sync.recompute import recompute_quality
+from ...sync.recompute import SyncInProgress, recompute_quality
 
 
 class Command(BaseCommand):
@@ -16,7 +16,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = recompute_quality()
+        try:
+            result = recompute_quality()
+        except SyncInProgress as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(
             self.style.SUCCESS(
                 f"Recomputed {result.details} detail items of {result.participants} connections"

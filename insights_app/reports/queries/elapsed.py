@@ -20,7 +20,7 @@ def open_elapsed_sum(now: dt.datetime, start_field: str = "joined_at") -> Sum:
     return Sum(elapsed, filter=OPEN)
 
 
-OPEN = Q(duration_seconds__isnull=True)
+OPEN = Q(duration_seconds__isnull=True, joined_at__isnull=False)
 
 
 def total_seconds(finished: float | None, ongoing: dt.timedelta | None) -> float:
