@@ -280,7 +280,7 @@ class WherebyClient:
         throttles = 0
         while True:
             if self.budget is not None:
-                waited = self.budget.acquire(1)
+                waited = self.budget.acquire(1, interrupt=self.interrupt)
                 if waited:
                     self.stats.add(waited_seconds=waited)
             try:

@@ -20,6 +20,7 @@ import redis
 
 from .conf import get_settings
 from .connections import queue_redis, url_redis
+from .errors import Interrupted
 
 logger = logging.getLogger(__name__)
 
@@ -69,14 +70,25 @@ class RateBudget(Protocol):
 
     points_per_minute: float
 
-    def acquire(self, points: int = 1) -> float:
-        """Block until ``points`` may be spent; returns the seconds waited."""
+    def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
+        """Block until ``points`` may be spent (``interrupt`` can stop the wait); returns seconds waited."""
 
     def pause(self, seconds: float) -> None:
         """Make every process sharing this budget wait ``seconds`` before its next call."""
 
     def available(self) -> float:
         """Tokens available right now (for the dashboard)."""
+
+
+def _sleep_unless_interrupted(
+    sleep: Callable[[float], None], seconds: float, interrupt: Callable[[], bool] | None
+) -> float:
+    """Sleep up to ``seconds`` (at most two at a time when interruptible); raise Interrupted if asked."""
+    if interrupt is not None and interrupt():
+        raise Interrupted("stopped while waiting for the rate budget")
+    step = min(seconds, 2.0) if interrupt is not None else seconds
+    sleep(step)
+    return step
 
 
 class LocalBudget:
@@ -113,12 +125,11 @@ class LocalBudget:
                 return 0.0
             return (points - self._tokens) / self._rate
 
-    def acquire(self, points: int = 1) -> float:
+    def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
         """Block until ``points`` may be spent."""
         waited = 0.0
         while (wait := self._take(points)) > 0:
-            self._sleep(wait)
-            waited += wait
+            waited += _sleep_unless_interrupted(self._sleep, wait, interrupt)
         return waited
 
     def pause(self, seconds: float) -> None:
@@ -156,7 +167,7 @@ class RedisBudget:
         self._pause = connection.register_script(_PAUSE_SCRIPT)
         self._sleep = sleep
 
-    def acquire(self, points: int = 1) -> float:
+    def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
         """Block until ``points`` may be spent; the wait is computed in Redis, atomically."""
         waited = 0.0
         while True:
@@ -168,8 +179,7 @@ class RedisBudget:
             )
             if wait_ms <= 0:
                 return waited
-            self._sleep(wait_ms / 1000.0)
-            waited += wait_ms / 1000.0
+            waited += _sleep_unless_interrupted(self._sleep, wait_ms / 1000.0, interrupt)
 
     def pause(self, seconds: float) -> None:
         """Pause every process sharing this budget."""

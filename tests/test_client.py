@@ -332,3 +332,20 @@ def test_the_budget_reports_points_used_per_minute_across_processes(redis_conn):
     assert second.used_per_minute() == (current, previous)
     time.sleep(0.01)
     assert first.available() == pytest.approx(1.0)
+
+
+def test_a_wait_for_the_shared_budget_pause_can_be_interrupted(redis_conn):
+    from insights_app.errors import Interrupted
+
+    budget = RedisBudget(redis_conn, "pause-test", 60_000)
+    budget.pause(60)  # another process was told to wait a minute
+    asked = []
+
+    def interrupt():
+        asked.append(1)
+        return len(asked) > 1  # the run is cancelled while waiting
+
+    started = time.monotonic()
+    with pytest.raises(Interrupted):
+        budget.acquire(interrupt=interrupt)
+    assert time.monotonic() - started < 5
