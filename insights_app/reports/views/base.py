@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -110,7 +113,31 @@ def elapsed_seconds(start: dt.datetime | None, end: dt.datetime | None, now: dt.
     return max(((end or now) - start).total_seconds(), 0.0)
 
 
-def page_table(table: Table, paginator_page: Any) -> Table:
-    """Attach a paginator page to a table for the template."""
-    table.page = paginator_page
-    return table
+def paged_table(
+    request: HttpRequest,
+    listed: QuerySet,
+    convert: Callable[[list[Any]], list[dict[str, Any]]],
+    *,
+    per_page: int,
+    batch: int = 500,
+    **table: Any,
+) -> Table:
+    """One page of ``listed`` for the HTML, every row of it streamed for the CSV.
+
+    ``convert`` turns a list of query rows into table rows; it takes a list so that look-ups such
+    as external-id labels are made once per page or batch, not once per row.
+    """
+    page = Paginator(listed, per_page).get_page(request.GET.get("page"))
+
+    def every_row() -> Iterator[dict[str, Any]]:
+        chunk: list[Any] = []
+        for row in listed.iterator(chunk_size=2000):
+            chunk.append(row)
+            if len(chunk) == batch:
+                yield from convert(chunk)
+                chunk = []
+        yield from convert(chunk)
+
+    result = Table(rows=convert(list(page.object_list)), all_rows=every_row, **table)
+    result.page = page
+    return result

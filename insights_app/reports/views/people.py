@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest
 from django.urls import reverse
@@ -14,8 +13,8 @@ from ...models import Participant
 from ..labels import resolve_labels
 from ..queries.elapsed import finished_seconds, open_elapsed_sum, total_seconds
 from ..queries.people import PEOPLE_SORTS, people
-from ..tables import Column, Table
-from .base import ReportView, elapsed_seconds
+from ..tables import Column
+from .base import ReportView, elapsed_seconds, paged_table
 
 PER_PAGE = 50
 PEOPLE_COLUMNS = [
@@ -42,16 +41,6 @@ def person_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _batched(qs: Any, size: int = 500) -> Any:
-    batch = []
-    for row in qs.iterator(chunk_size=2000):
-        batch.append(row)
-        if len(batch) == size:
-            yield from person_rows(batch)
-            batch = []
-    yield from person_rows(batch)
-
-
 class PeopleView(ReportView):
     """``/insights/people/``."""
 
@@ -63,16 +52,16 @@ class PeopleView(ReportView):
         """Count (1) and one page (1) of external ids, one resolver call."""
         sort = request.GET.get("sort", "minutes")
         qs = people(self.filters, Participant.objects.all(), self.now, sort)
-        page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
-        table = Table(
-            "people",
-            _("People by external id"),
-            PEOPLE_COLUMNS,
-            rows=person_rows(list(page.object_list)),
-            all_rows=lambda: _batched(qs),
+        table = paged_table(
+            request,
+            qs,
+            person_rows,
+            per_page=PER_PAGE,
+            name="people",
+            title=_("People by external id"),
+            columns=PEOPLE_COLUMNS,
             empty_text=_("No connection with an external id in this period."),
         )
-        table.page = page
         table.sorts = [(key, key == sort) for key in PEOPLE_SORTS]
         return {"tables": [table], "main_tables": [table]}
 
@@ -143,17 +132,17 @@ class PersonView(ReportView):
         totals["minutes"] = total_seconds(totals.pop("seconds"), totals.pop("open_elapsed")) / 60.0
         label = resolve_labels([external_id])[external_id]
         listed = base.order_by("-joined_at", "-id").values(*CONNECTION_FIELDS)
-        page = Paginator(listed, PER_PAGE).get_page(request.GET.get("page"))
         now = self.now
-        table = Table(
-            "connections",
-            _("Connections"),
-            CONNECTION_COLUMNS,
-            rows=[connection_row(r, now) for r in page.object_list],
-            all_rows=lambda: (connection_row(r, now) for r in listed.iterator(chunk_size=2000)),
+        table = paged_table(
+            request,
+            listed,
+            lambda rows: [connection_row(r, now) for r in rows],
+            per_page=PER_PAGE,
+            name="connections",
+            title=_("Connections"),
+            columns=CONNECTION_COLUMNS,
             empty_text=_("No connections in this period."),
         )
-        table.page = page
         return {
             "title": _("Person %(label)s") % {"label": label.text},
             "external_id": external_id,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -13,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from ...models import Participant, Room, RoomSession
 from .. import charts
 from ..queries import usage
-from ..tables import Column, Table
-from .base import ReportView, elapsed_seconds
+from ..tables import Column
+from .base import ReportView, elapsed_seconds, paged_table
 from .overview import kpi_cards
 
 PER_PAGE = 50
@@ -75,17 +74,17 @@ class RoomView(ReportView):
         sort = request.GET.get("sort", "started")
         ordering = SESSION_SORTS.get(sort, SESSION_SORTS["started"])
         listed = f.sessions(sessions).order_by(*ordering).values(*SESSION_FIELDS)
-        page = Paginator(listed, PER_PAGE).get_page(request.GET.get("page"))
         now = self.now
-        table = Table(
-            "sessions",
-            _("Sessions"),
-            SESSION_COLUMNS,
-            rows=[session_row(r, now) for r in page.object_list],
-            all_rows=lambda: (session_row(r, now) for r in listed.iterator(chunk_size=2000)),
+        table = paged_table(
+            request,
+            listed,
+            lambda rows: [session_row(r, now) for r in rows],
+            per_page=PER_PAGE,
+            name="sessions",
+            title=_("Sessions"),
+            columns=SESSION_COLUMNS,
             empty_text=_("No sessions in this period."),
         )
-        table.page = page
         table.sorts = [(key, key == sort) for key in SESSION_SORTS]
         digest = usage.usage_digest(f, sessions)
         usage_chart = charts.usage_chart(digest.series, f.period.bucket)
