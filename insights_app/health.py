@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from .conf import get_settings
 from .connections import queue_redis
-from .models import SyncRun, SyncStatus
+from .models import SYNCED_MODELS, SyncRun, SyncStatus
 
 # The dashboard must answer even when Redis does not: give up quickly.
 SOCKET_TIMEOUT = 1.0
@@ -122,9 +122,9 @@ def rate_budget() -> dict[str, Any] | None:
         return None
 
 
-# Skip reasons of single items start with the model; anything else (a room, a session, a batch
-# that failed) means part of the data was not refreshed.
-ITEM_SKIP_PREFIXES = ("rooms: ", "sessions: ", "participants: ", "details: ")
+# Skip reasons of single items start with the model (RunContext.skip); anything else (a room, a
+# session, a batch that failed) means part of the data was not refreshed.
+ITEM_SKIP_PREFIXES = tuple(f"{model}: " for model in SYNCED_MODELS)
 
 
 def last_completed_run() -> SyncRun | None:

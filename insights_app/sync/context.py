@@ -58,7 +58,6 @@ class RunContext:
         self.trouble = 0
         # Counted from here: a client may have served another run before (its stats are cumulative).
         self._flushed_api: dict[str, float] = client.stats.snapshot()
-        self._progress_done = 0
         self._last_flush = 0.0
         client.interrupt = self.cancel_requested
 
@@ -86,7 +85,6 @@ class RunContext:
         """Advance (or extend) the progress bar."""
         self.deltas["progress_done"] += done
         self.deltas["progress_total"] += total
-        self._progress_done += done
 
     # Flushing ------------------------------------------------------------------------------
 

@@ -16,10 +16,11 @@ from rq.timeouts import BaseTimeoutException
 
 from ..client import WherebyClient
 from ..conf import DETAIL_POLICIES, get_settings
-from ..errors import AuthenticationError, ConfigurationError, PermissionDenied, WherebyError
+from ..errors import WherebyError
 from ..models import ACTIVE_STATUSES, Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus
 from .context import Cancelled, Heartbeat, RunContext, heartbeat_interval
 from .stages import (
+    FATAL_ERRORS,
     OUTAGE_ERRORS,
     RoomRef,
     iter_detail_targets,
@@ -35,8 +36,6 @@ from .stages import (
 
 logger = logging.getLogger(__name__)
 
-# Errors after which no further call can succeed: the whole run fails at once.
-FATAL_ERRORS = (AuthenticationError, PermissionDenied, ConfigurationError)
 RESUME_WITHIN = timedelta(hours=24)
 
 

@@ -76,7 +76,7 @@ PARTICIPANT_QUALITY = (
 )
 DETAIL_BATCH = 10
 # After these no further call can succeed, so they end the run instead of being skipped.
-FATAL_CLIENT_ERRORS = (AuthenticationError, PermissionDenied, ConfigurationError)
+FATAL_ERRORS = (AuthenticationError, PermissionDenied, ConfigurationError)
 # An outage, not a bad item: skipping one item after another would grind through every pending
 # call; ending the run lets RQ's retry try again later (and resume from what is stored).
 OUTAGE_ERRORS = (ServerError, TransportError, RateLimited)
@@ -344,7 +344,7 @@ def sync_details(
                 )
             except NotFound:
                 items = None
-            except (*FATAL_CLIENT_ERRORS, *OUTAGE_ERRORS):
+            except (*FATAL_ERRORS, *OUTAGE_ERRORS):
                 raise
             except WherebyError as exc:
                 ctx.skip("details", f"{type(exc).__name__}: {str(exc)[:120]}")

@@ -19,7 +19,6 @@ class UpsertResult:
     unchanged: int = 0
     pks: dict[tuple, int] = field(default_factory=dict)
     created_keys: set[tuple] = field(default_factory=set)
-    changed_keys: set[tuple] = field(default_factory=set)
 
 
 def upsert_rows(
@@ -58,7 +57,6 @@ def upsert_rows(
             continue
         else:
             result.updated += 1
-            result.changed_keys.add(key)
         to_write.append(model(**row, first_seen_at=now, synced_at=now))
 
     if to_write:
