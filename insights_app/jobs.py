@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import django_rq
 import redis
@@ -23,6 +25,8 @@ from .sync import service
 from .sync.service import RoomWork
 
 logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 WAITING_STATES = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 ALIVE_STATES = WAITING_STATES | {JobStatus.STARTED}
@@ -199,55 +203,56 @@ def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> None:
 # RQ entry points --------------------------------------------------------------------------------
 
 
+def _fresh_connections(job: Callable[P, R]) -> Callable[P, R]:
+    """Close stale database connections before and after a job: workers live for days."""
+
+    @functools.wraps(job)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        close_old_connections()
+        try:
+            return job(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return run
+
+
+def _retries_left() -> bool:
+    job = get_current_job()
+    return bool(job and job.retries_left)
+
+
+@_fresh_connections
 def run_sync_job(run_id: int) -> str:
     """RQ job: run (or fan out) one sync."""
-    close_old_connections()
-    try:
-        job = get_current_job()
-        retrying = bool(job and job.retries_left)
-        return service.execute_run(run_id, fan_out=fan_out, retrying=retrying).status
-    finally:
-        close_old_connections()
+    return service.execute_run(run_id, fan_out=fan_out, retrying=_retries_left()).status
 
 
+@_fresh_connections
 def run_batch_job(run_id: int, payload: list[dict[str, Any]]) -> None:
     """RQ job: one batch of rooms of a fanned-out run."""
-    close_old_connections()
-    try:
-        job = get_current_job()
-        service.execute_batch(run_id, payload, retrying=bool(job and job.retries_left))
-    finally:
-        close_old_connections()
+    service.execute_batch(run_id, payload, retrying=_retries_left())
 
 
+@_fresh_connections
 def finish_run_job(run_id: int) -> str:
     """RQ job: close a fanned-out run once its batches are done."""
-    close_old_connections()
-    try:
-        return service.finish_run(run_id).status
-    finally:
-        close_old_connections()
+    return service.finish_run(run_id).status
 
 
+@_fresh_connections
 def scheduled_sync(kind: str = "incremental") -> int | None:
-    """Cron job: start a sync unless one is already queued or running (then nothing happens)."""
-    close_old_connections()
-    try:
-        service.reap_abandoned_runs(job_alive=job_alive)
-        result = enqueue_sync(kind=kind, trigger="schedule")
-        if not result.created:
-            logger.info(
-                "scheduled %s sync skipped: run #%s is still %s", kind, result.run.pk, result.run.status
-            )
-        return result.run.pk
-    finally:
-        close_old_connections()
+    """Cron job: start a sync unless one is already queued or running (then nothing happens).
+
+    Enqueueing sweeps abandoned runs first, so a run whose worker died does not block the schedule.
+    """
+    result = enqueue_sync(kind=kind, trigger="schedule")
+    if not result.created:
+        logger.info("scheduled %s sync skipped: run #%s is still %s", kind, result.run.pk, result.run.status)
+    return result.run.pk
 
 
+@_fresh_connections
 def reap_abandoned_runs_job() -> int:
     """Cron job: mark runs whose worker died as failed, so the next run can start."""
-    close_old_connections()
-    try:
-        return service.reap_abandoned_runs(job_alive=job_alive)
-    finally:
-        close_old_connections()
+    return service.reap_abandoned_runs(job_alive=job_alive)
