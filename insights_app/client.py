@@ -20,7 +20,6 @@ from .errors import (
     ApiError,
     AuthenticationError,
     ConfigurationError,
-    Interrupted,
     MalformedResponse,
     NotFound,
     PaginationError,
@@ -29,7 +28,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .ratelimit import RateBudget, get_budget
+from .ratelimit import RateBudget, get_budget, wait_unless_interrupted
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +314,7 @@ class WherebyClient:
                 if self.budget is not None:
                     self.budget.pause(wait)
                 self.stats.add(retries=1, waited_seconds=wait)
-                self._wait(wait)
+                wait_unless_interrupted(self._sleep, wait, self.interrupt, "the API")
                 continue
 
             if status >= 500:
@@ -351,22 +350,7 @@ class WherebyClient:
         delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (failures - 1)))
         logger.warning("%s: %s; retry %d of %d in %.2f s", endpoint, what, failures, self.max_retries, delay)
         self.stats.add(retries=1, waited_seconds=delay)
-        self._wait(delay)
-
-    def _wait(self, seconds: float, slice_seconds: float = 2.0) -> None:
-        """Sleep, in slices, asking ``interrupt`` in between so a cancelled run stops waiting."""
-        if self.interrupt is None:
-            self._sleep(seconds)
-            return
-        remaining = seconds
-        while True:
-            if self.interrupt is not None and self.interrupt():
-                raise Interrupted("stopped while waiting for the API")
-            if remaining <= 0:
-                return
-            step = min(slice_seconds, remaining)
-            self._sleep(step)
-            remaining -= step
+        wait_unless_interrupted(self._sleep, delay, self.interrupt, "the API")
 
     def _throttle_wait(self, response: requests.Response, throttles: int) -> float:
         """Seconds to wait: Retry-After, else data.msLeft, else X-RateLimit-Reset, else backoff; capped."""

@@ -80,15 +80,23 @@ class RateBudget(Protocol):
         """Tokens available right now (for the dashboard)."""
 
 
-def _sleep_unless_interrupted(
-    sleep: Callable[[float], None], seconds: float, interrupt: Callable[[], bool] | None
+def wait_unless_interrupted(
+    sleep: Callable[[float], None], seconds: float, interrupt: Callable[[], bool] | None, what: str
 ) -> float:
-    """Sleep up to ``seconds`` (at most two at a time when interruptible); raise Interrupted if asked."""
-    if interrupt is not None and interrupt():
-        raise Interrupted("stopped while waiting for the rate budget")
-    step = min(seconds, 2.0) if interrupt is not None else seconds
-    sleep(step)
-    return step
+    """Sleep ``seconds``; when interruptible, in slices of at most two, asking ``interrupt`` before
+    each slice and at the end, and raising Interrupted when it says stop. Returns the seconds slept."""
+    if interrupt is None:
+        sleep(seconds)
+        return seconds
+    remaining = seconds
+    while True:
+        if interrupt():
+            raise Interrupted(f"stopped while waiting for {what}")
+        if remaining <= 0:
+            return seconds
+        step = min(2.0, remaining)
+        sleep(step)
+        remaining -= step
 
 
 class LocalBudget:
@@ -129,7 +137,7 @@ class LocalBudget:
         """Block until ``points`` may be spent."""
         waited = 0.0
         while (wait := self._take(points)) > 0:
-            waited += _sleep_unless_interrupted(self._sleep, wait, interrupt)
+            waited += wait_unless_interrupted(self._sleep, wait, interrupt, "the rate budget")
         return waited
 
     def pause(self, seconds: float) -> None:
@@ -179,7 +187,7 @@ class RedisBudget:
             )
             if wait_ms <= 0:
                 return waited
-            waited += _sleep_unless_interrupted(self._sleep, wait_ms / 1000.0, interrupt)
+            waited += wait_unless_interrupted(self._sleep, wait_ms / 1000.0, interrupt, "the rate budget")
 
     def pause(self, seconds: float) -> None:
         """Pause every process sharing this budget."""
