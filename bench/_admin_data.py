@@ -1,9 +1,10 @@
 """Set-based bulk data for the admin bench on PostgreSQL (INSERT ... SELECT generate_series)."""
-# ruff: noqa: S608  (the SQL is built from this module's own integer constants, never from input)
+# ruff: noqa: S608  (the SQL is built from this module's own constants and clock, never from input)
 
 from __future__ import annotations
 
 from django.db import connection
+from django.utils import timezone
 
 from insights_app.models import COUNT_KINDS, SYNCED_MODELS, Participant, Room, RoomSession, SyncRun
 
@@ -26,8 +27,14 @@ def counts() -> tuple[int, int, int]:
     return Room.objects.count(), RoomSession.objects.count(), Participant.objects.count()
 
 
+def app_now_sql() -> str:
+    """The app's clock as an SQL literal: the data is laid out around it, not the database server's now()."""
+    return f"'{timezone.now().isoformat()}'::timestamptz"
+
+
 def load() -> None:
     """Empty the app's tables and fill them at bench scale (a minute); used when bench/bigdata.py is absent."""
+    now = app_now_sql()
     _exec(
         "TRUNCATE insights_app_participantdetail, insights_app_participant, insights_app_roomsession,"
         " insights_app_room, insights_app_syncrun RESTART IDENTITY CASCADE"
@@ -37,8 +44,8 @@ def load() -> None:
         INSERT INTO insights_app_room (raw, room_name, created_at, first_session_started_at,
             last_session_started_at, total_participant_minutes, total_unique_participants, total_sessions,
             rating, total_ratings, sessions_synced_signature)
-        SELECT '{{}}'::jsonb, '/bench-room-' || g, now() - interval '500 days',
-            now() - interval '400 days', now() - (g || ' minutes')::interval, g * 3.5, g % 97,
+        SELECT '{{}}'::jsonb, '/bench-room-' || g, {now} - interval '500 days',
+            {now} - interval '400 days', {now} - (g || ' minutes')::interval, g * 3.5, g % 97,
             CASE WHEN g = 1 THEN {BIG_ROOM_SESSIONS} ELSE 30 END, 4.2, g % 5, ''
         FROM generate_series(1, {ROOMS}) g
         """
@@ -49,8 +56,8 @@ def load() -> None:
             total_participant_minutes, total_unique_participants, rating, total_ratings, duration_seconds,
             participants_synced_signature)
         SELECT '{{}}'::jsonb, r, 'bench-session-' || g, '/bench-room-' || r,
-            now() - (g * 2 || ' minutes')::interval,
-            CASE WHEN g % 1000 = 0 THEN NULL ELSE now() - (g * 2 || ' minutes')::interval + interval '40 minutes' END,
+            {now} - (g * 2 || ' minutes')::interval,
+            CASE WHEN g % 1000 = 0 THEN NULL ELSE {now} - (g * 2 || ' minutes')::interval + interval '40 minutes' END,
             150, {PARTICIPANTS_PER_SESSION}, CASE WHEN g % 3 = 0 THEN 4 ELSE NULL END, (g % 3)::float,
             2400, ''
         FROM (SELECT g, CASE WHEN g <= {BIG_ROOM_SESSIONS} THEN 1 ELSE 2 + g % {ROOMS - 1} END AS r
@@ -99,6 +106,7 @@ def load() -> None:
 
 def load_runs() -> None:
     """A history of finished sync runs (one every 15 minutes for three weeks)."""
+    now = app_now_sql()
     _exec("DELETE FROM insights_app_syncrun WHERE dedup_key LIKE 'bench-%'")
     count_columns = [f"{model}_{kind}" for model in SYNCED_MODELS for kind in COUNT_KINDS]
     _exec(
@@ -109,8 +117,8 @@ def load_runs() -> None:
             {", ".join(count_columns)})
         SELECT 'incremental', '{{}}'::jsonb, 'bench-' || g, 'recent',
             (ARRAY['succeeded','succeeded','succeeded','failed','partial','cancelled'])[1 + g % 6], 'schedule',
-            'job-' || g, now() - (g * 15 || ' minutes')::interval, now() - (g * 15 || ' minutes')::interval,
-            now() - (g * 15 - 2 || ' minutes')::interval, false, 40, 80, 0, 0, 100000, '{{}}'::jsonb, 10, 10, '',
+            'job-' || g, {now} - (g * 15 || ' minutes')::interval, {now} - (g * 15 || ' minutes')::interval,
+            {now} - (g * 15 - 2 || ' minutes')::interval, false, 40, 80, 0, 0, 100000, '{{}}'::jsonb, 10, 10, '',
             '{{}}'::jsonb, {", ".join(["g % 50"] * len(count_columns))}
         FROM generate_series(1, {RUNS}) g
         """

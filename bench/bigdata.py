@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,7 +23,7 @@ DEFAULT_URL = "postgres://root@127.0.0.1:5432/insights_bench"
 
 ROOMS_SQL = """
 INSERT INTO insights_app_room (room_name, raw, created_at, sessions_synced_signature)
-SELECT '/bench-room-' || g, '{}'::jsonb, now() - interval '400 days' + g * interval '1 minute', ''
+SELECT '/bench-room-' || g, '{}'::jsonb, %(now)s::timestamptz - interval '400 days' + g * interval '1 minute', ''
 FROM generate_series(1, %(rooms)s) AS g
 """
 
@@ -41,7 +42,7 @@ SELECT r.id, 'bench-session-' || s.g, r.room_name, s.started_at,
 FROM (
     SELECT g,
            (SELECT min(id) FROM insights_app_room) + floor(power(random(), 3) * %(rooms)s)::bigint AS room_id,
-           date_trunc('day', now() - random() * (%(days)s * interval '1 day'))
+           date_trunc('day', %(now)s::timestamptz - random() * (%(days)s * interval '1 day'))
              + (7 + floor(random() * 11)) * interval '1 hour' + random() * interval '1 hour' AS started_at,
            interval '3 minutes' + power(random(), 2) * interval '150 minutes' AS length
     FROM generate_series(1, %(sessions)s) AS g
@@ -56,7 +57,7 @@ WHERE extract(isodow FROM started_at) >= 6 AND random() < 0.8
 """
 
 ONGOING_SQL = """
-UPDATE insights_app_roomsession SET started_at = now() - random() * interval '50 minutes',
+UPDATE insights_app_roomsession SET started_at = %(now)s::timestamptz - random() * interval '50 minutes',
        ended_at = NULL, duration_seconds = NULL
 WHERE id IN (SELECT id FROM insights_app_roomsession ORDER BY random() LIMIT %(ongoing)s)
 """
@@ -83,7 +84,7 @@ SELECT p.session_id, p.room_id, 'bench-p-' || p.g, 'dev-' || p.person, 'wb-' || 
 FROM (
     SELECT q.g, q.session_id, s.room_id, q.person, q.degraded,
            CASE WHEN q.person %% 10 < 7 THEN 'user-' || q.person END AS external_id,
-           s.started_at + random() * coalesce(s.ended_at - s.started_at, now() - s.started_at) * 0.3 AS joined_at,
+           s.started_at + random() * coalesce(s.ended_at - s.started_at, %(now)s::timestamptz - s.started_at) * 0.3 AS joined_at,
            CASE WHEN s.ended_at IS NULL THEN NULL
                 ELSE s.ended_at - random() * (s.ended_at - s.started_at) * 0.3 END AS left_at
     FROM (
@@ -105,7 +106,7 @@ TOTALS_SQL = """
 UPDATE insights_app_roomsession s SET total_participant_minutes = t.minutes,
        total_unique_participants = t.people
 FROM (
-    SELECT room_session_id, coalesce(sum(extract(epoch FROM coalesce(left_at, now()) - joined_at)), 0) / 60 AS minutes,
+    SELECT room_session_id, coalesce(sum(extract(epoch FROM coalesce(left_at, %(now)s::timestamptz) - joined_at)), 0) / 60 AS minutes,
            count(DISTINCT identity) AS people
     FROM insights_app_participant GROUP BY room_session_id
 ) AS t
@@ -197,6 +198,8 @@ def generate(url: str, args: argparse.Namespace) -> None:
         "days": args.days,
         "ongoing": args.ongoing,
         "people": max(args.participants // 25, 10),
+        # The app's clock, not the database server's now(): the benches measure windows from it.
+        "now": datetime.now(UTC),
     }
     began = time.monotonic()
     with psycopg.connect(url) as conn:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from insights_app.models import Participant, Room, RoomSession, SyncRun
@@ -256,12 +258,35 @@ def test_quality_column_says_poor_in_words(as_viewer, data):  # noqa: F811
     assert html.count('<strong class="insights-poor">poor</strong>') == 12
 
 
-def test_date_drill_down_from_index_bounds(as_viewer, data):  # noqa: F811
+@pytest.fixture
+def clock(request):
+    """The app's clock pinned (before ``data`` is made around it) at the instant the test names."""
+    with time_machine.travel(request.param, tick=True):
+        yield request.param
+
+
+@pytest.mark.parametrize(
+    "clock",
+    [
+        pytest.param(datetime(2031, 7, 15, 12, tzinfo=UTC), id="data-within-one-year"),
+        pytest.param(datetime(2032, 1, 10, 12, tzinfo=UTC), id="data-across-new-year"),
+    ],
+    indirect=True,
+)
+def test_date_drill_down_from_index_bounds(clock, as_viewer, data):  # noqa: F811
+    """The drill-down offers exactly the years, then months, then days that hold rows, as a user clicks."""
     from django.utils import timezone
 
+    first = timezone.localtime(Participant.objects.order_by("joined_at").first().joined_at)
     latest = timezone.localtime(Participant.objects.order_by("-joined_at").first().joined_at)
     html = as_viewer.get(changelist("participant")).content.decode()
     month_link = f"?joined_at__month={latest.month}&amp;joined_at__year={latest.year}"
+    if first.year != latest.year:
+        # Rows in two years: the index offers the years, and the latest leads to its months.
+        assert month_link not in html
+        for year in (first.year, latest.year):
+            assert f'href="?joined_at__year={year}"' in html
+        html = as_viewer.get(changelist("participant") + f"?joined_at__year={latest.year}").content.decode()
     assert month_link in html
     drilled = as_viewer.get(changelist("participant") + month_link.replace("&amp;", "&")).content.decode()
     expected = Participant.objects.filter(joined_at__year=latest.year, joined_at__month=latest.month).count()

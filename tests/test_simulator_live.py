@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+import time_machine
 
-from insights_app.simulator import DEFAULT_NOW, OrgSpec, SimulatorServer, generate_organisation
+from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
 from tests.conftest import TEST_API_KEY, wait_for
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
@@ -54,22 +55,29 @@ def find_ongoing(server) -> dict:
     pytest.fail("no session started while the clock moved")
 
 
-def test_the_default_clock_is_fixed():
-    """Without ``now`` the organisation lives at 2026-11-01T12:00:00Z."""
-    org = generate_organisation(OrgSpec(rooms=2, sessions_per_room=1, participants_per_session=1))
-    assert org.now == DEFAULT_NOW
+def test_the_default_clock_is_the_real_clock_at_start_rounded_to_the_minute():
+    """Without ``now`` the organisation lives at the real clock (here pinned), rounded down to the minute."""
+    instant = datetime(2028, 2, 29, 23, 59, 42, 500_000, tzinfo=UTC)
+    with time_machine.travel(instant, tick=False):
+        spec = OrgSpec(rooms=2, sessions_per_room=1, participants_per_session=1)
+        org = generate_organisation(spec)
+    assert org.now == datetime(2028, 2, 29, 23, 59, tzinfo=UTC)
+    assert generate_organisation(spec).now == org.now  # resolved once, when the spec was made
+    sessions = org.session_items(org.room_items()[0]["roomName"])
+    assert all(when(s["startedAt"]) <= org.now for s in sessions)
 
 
 def test_advancing_starts_new_sessions_and_keeps_totals_consistent(simulator_factory):
     """A day later there are more sessions, and room totals still equal the sums over sessions."""
     server = simulator_factory(**LIVE)
     before = server.organisation.stats()
+    started_at = server.organisation.now
     assert before["sessions"] == 60 and before["connections"] == 240
     server.organisation.advance(86_400)
     after = server.organisation.stats()
     assert after["sessions"] > before["sessions"]
     assert after["connections"] > before["connections"]
-    assert server.organisation.now == DEFAULT_NOW + timedelta(days=1)
+    assert server.organisation.now == started_at + timedelta(days=1)
     rooms = get(server, "/insights/rooms", limit=100)["results"]
     for room in rooms:
         sessions = get(server, "/insights/room-sessions", roomName=room["roomName"], limit=100)["results"]

@@ -3,13 +3,13 @@
 from .faults import FaultConfig
 from .organisation import Organisation, generate_organisation
 from .server import SimulatorServer
-from .spec import DEFAULT_NOW, OrgSpec
+from .spec import OrgSpec, default_now
 
 __all__ = [
-    "DEFAULT_NOW",
     "FaultConfig",
     "OrgSpec",
     "Organisation",
     "SimulatorServer",
+    "default_now",
     "generate_organisation",
 ]

@@ -7,10 +7,16 @@ from datetime import UTC, datetime
 
 from .timefmt import parse_instant
 
-# Tests and docs depend on a fixed clock so that the same spec always yields the same data.
-DEFAULT_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
+
+
+def default_now() -> datetime:
+    """The real clock, rounded down to the minute, so simulators started in the same minute agree."""
+    # One clock rule for the whole project (docs/architecture): the simulator lives at the app's "now",
+    # so report periods, lookbacks and the detail policy see its data. A fixed instant is for tests
+    # that pin the app's clock too.
+    return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,10 @@ class OrgSpec:
     ratings: bool = True
 
     def __post_init__(self) -> None:
-        """Refuse specs that cannot be generated, with a message saying why."""
+        """Fix the clock once (the real one by default) and refuse specs that cannot be generated."""
+        if self.now is None:
+            # Resolved here, once, so every use of this spec sees the same instant.
+            object.__setattr__(self, "now", default_now())
         if self.rooms < 0:
             raise ValueError("rooms must be >= 0")
         if self.sessions_per_room < 0 or self.participants_per_session < 0:
@@ -55,4 +64,4 @@ class OrgSpec:
     @property
     def now_ms(self) -> int:
         """The generation instant in epoch milliseconds."""
-        return parse_instant(self.now) if self.now is not None else parse_instant(DEFAULT_NOW)
+        return parse_instant(self.now if self.now is not None else default_now())
