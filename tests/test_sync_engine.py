@@ -6,6 +6,7 @@ import math
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from insights_app.client import WherebyClient
@@ -122,44 +123,47 @@ def test_incremental_after_the_clock_moves_makes_exactly_the_calls_the_change_ne
         seed=6, rooms=5, sessions_per_room=20, participants_per_session=3, live=True, days=10
     )
     org = server.organisation
-    configure(settings, server)
-    run_sync("full")
-    assert_db_equals_org(org)
-    held_sessions = {s.room_session_id: s.raw for s in RoomSession.objects.all()}
-    held_people = {
-        (p.room_session.room_session_id, p.participant_id): p.raw
-        for p in Participant.objects.select_related("room_session")
-    }
-    held_rooms = {r.room_name: r.raw for r in Room.objects.all()}
+    # One clock for both sides: what has settled and what is recent are judged at the simulator's now.
+    with time_machine.travel(org.now, tick=True) as clock:
+        configure(settings, server)
+        run_sync("full")
+        assert_db_equals_org(org)
+        held_sessions = {s.room_session_id: s.raw for s in RoomSession.objects.all()}
+        held_people = {
+            (p.room_session.room_session_id, p.participant_id): p.raw
+            for p in Participant.objects.select_related("room_session")
+        }
+        held_rooms = {r.room_name: r.raw for r in Room.objects.all()}
 
-    org.advance(36 * 3600)  # a day and a half: sessions start and end whatever the weekday
-    server.reset_counters()
-    expected = {ROOMS: 1, SESSIONS: 0, PARTICIPANTS: 0, DETAIL: 0}
-    for room in org.room_items():
-        sessions = org.session_items(room["roomName"])
-        ongoing_before = any(
-            held_sessions.get(s["roomSessionId"], {}).get("endedAt", "x") is None for s in sessions
-        )
-        if held_rooms.get(room["roomName"]) == room and not ongoing_before:
-            continue
-        expected[SESSIONS] += max(1, math.ceil(len(sessions) / 100))
-        for session in sessions:
-            old = held_sessions.get(session["roomSessionId"])
-            if old == session and session["endedAt"] is not None:
+        org.advance(36 * 3600)  # a day and a half: sessions start and end whatever the weekday
+        clock.move_to(org.now)
+        server.reset_counters()
+        expected = {ROOMS: 1, SESSIONS: 0, PARTICIPANTS: 0, DETAIL: 0}
+        for room in org.room_items():
+            sessions = org.session_items(room["roomName"])
+            ongoing_before = any(
+                held_sessions.get(s["roomSessionId"], {}).get("endedAt", "x") is None for s in sessions
+            )
+            if held_rooms.get(room["roomName"]) == room and not ongoing_before:
                 continue
-            people = org.participant_items(session["roomSessionId"])
-            expected[PARTICIPANTS] += max(1, math.ceil(len(people) / 100))
-            for person in people:
-                was = held_people.get((session["roomSessionId"], person["participantId"]))
-                if person["leftAt"] is not None and (was is None or was["leftAt"] is None):
-                    expected[DETAIL] += 1
-    assert expected[SESSIONS] > 0, "the clock move should have changed something"
+            expected[SESSIONS] += max(1, math.ceil(len(sessions) / 100))
+            for session in sessions:
+                old = held_sessions.get(session["roomSessionId"])
+                if old == session and session["endedAt"] is not None:
+                    continue
+                people = org.participant_items(session["roomSessionId"])
+                expected[PARTICIPANTS] += max(1, math.ceil(len(people) / 100))
+                for person in people:
+                    was = held_people.get((session["roomSessionId"], person["participantId"]))
+                    if person["leftAt"] is not None and (was is None or was["leftAt"] is None):
+                        expected[DETAIL] += 1
+        assert expected[SESSIONS] > 0, "the clock move should have changed something"
 
-    run = run_sync("incremental")
+        run = run_sync("incremental")
 
-    assert run.status == "succeeded", run.skip_reasons
-    assert dict(server.counters) == {k: v for k, v in expected.items() if v}
-    assert_db_equals_org(org)
+        assert run.status == "succeeded", run.skip_reasons
+        assert dict(server.counters) == {k: v for k, v in expected.items() if v}
+        assert_db_equals_org(org)
 
 
 def test_detail_policy_none_fetches_no_details_and_recent_only_recent_ones(settings, simulator_factory):
