@@ -99,7 +99,7 @@ def enqueue_sync(
             run_sync_job,
             args=(run.pk,),
             job_id=run.job_id,
-            timeout=int(get_settings().JOB_TIMEOUT),
+            timeout=get_settings().JOB_TIMEOUT,
             retry=job_retry(),
             result_ttl=86400,
             failure_ttl=7 * 86400,
@@ -111,7 +111,7 @@ def enqueue_sync(
 
 def job_retry() -> Retry | None:
     """RQ retries for a job whose whole run failed on something transient (the API down for a while)."""
-    intervals = [int(i) for i in get_settings().JOB_RETRY_INTERVALS or []]
+    intervals = list(get_settings().JOB_RETRY_INTERVALS)
     return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
@@ -159,7 +159,7 @@ def _effective_status(job: Job, queue: Any) -> str:
     except NoSuchJobError:
         return status
     overdue = timezone.now() - due.replace(tzinfo=due.tzinfo or UTC)
-    if overdue > timedelta(seconds=float(get_settings().ABANDONED_AFTER_SECONDS)):
+    if overdue > timedelta(seconds=get_settings().ABANDONED_AFTER_SECONDS):
         return JobStatus.FAILED
     return status
 
@@ -167,7 +167,7 @@ def _effective_status(job: Job, queue: Any) -> str:
 def _estimated_timeout(rooms: int) -> int:
     """A batch's job timeout: its worst-case calls at our share of the budget, doubled, plus slack."""
     conf = get_settings()
-    seconds_per_call = 60.0 / max(1.0, float(conf.RATE_BUDGET_POINTS_PER_MINUTE))
+    seconds_per_call = 60.0 / conf.RATE_BUDGET_POINTS_PER_MINUTE
     return int(max(conf.JOB_TIMEOUT, rooms * 200 * seconds_per_call * 2 + 600))
 
 

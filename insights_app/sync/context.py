@@ -48,7 +48,7 @@ class RunContext:
         self.client = client
         self.conf = get_settings()
         self.now = now or timezone.now()
-        self.lookback = timedelta(minutes=float(self.conf.LOOKBACK_MINUTES))
+        self.lookback = timedelta(minutes=self.conf.LOOKBACK_MINUTES)
         self.on_progress = on_progress
         self.deltas: Counter[str] = Counter()
         self.skip_reasons: Counter[str] = Counter()
@@ -188,4 +188,4 @@ class Heartbeat:
 
 def heartbeat_interval() -> float:
     """Beat a few times within the abandonment threshold."""
-    return max(0.5, min(30.0, float(get_settings().ABANDONED_AFTER_SECONDS) / 4))
+    return max(0.5, min(30.0, get_settings().ABANDONED_AFTER_SECONDS / 4))

@@ -54,7 +54,7 @@ def recompute_quality(*, progress: Callable[[int], None] | None = None) -> Recom
     if active is not None:
         raise SyncInProgress(f"sync run #{active.pk} is {active.status}: recompute once it has finished")
     conf = get_settings()
-    threshold = float(conf.DEGRADED_PACKET_LOSS_PERCENT)
+    threshold = conf.DEGRADED_PACKET_LOSS_PERCENT
     declared = conf.PACKET_LOSS_UNIT
     result = RecomputeResult()
     last = 0
@@ -84,7 +84,7 @@ def recompute_quality(*, progress: Callable[[int], None] | None = None) -> Recom
         with page_transaction():
             ParticipantDetail.objects.bulk_update(details, [*DETAIL_SUMMARY, "samples", "packet_loss_unit"])
             participants = [
-                Participant(pk=pk, **participant_quality(rows, float(conf.DEGRADED_MIN_SECONDS)))
+                Participant(pk=pk, **participant_quality(rows, conf.DEGRADED_MIN_SECONDS))
                 for pk, rows in by_participant.items()
                 if rows
             ]

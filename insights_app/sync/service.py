@@ -298,8 +298,8 @@ def _sync_organisation(ctx: RunContext, *, full: bool, fan_out: FanOut | None) -
         checkpoint["resumed_since"] = resume_since.isoformat()
     ctx.flush(checkpoint=checkpoint)
     conf = ctx.conf
-    if fan_out is not None and len(work) >= int(conf.FANOUT_MIN_ROOMS):
-        size = max(1, int(conf.FANOUT_ROOMS_PER_JOB))
+    if fan_out is not None and len(work) >= conf.FANOUT_MIN_ROOMS:
+        size = conf.FANOUT_ROOMS_PER_JOB
         batches = [work[i : i + size] for i in range(0, len(work), size)]
         fan_out(ctx.run, batches)
         return True
@@ -482,7 +482,7 @@ def request_cancel(run: SyncRun) -> SyncRun:
 def reap_abandoned_runs(*, job_alive: Callable[[SyncRun], bool] | None = None) -> int:
     """Mark failed the runs whose worker went silent (killed) or whose queued job is gone."""
     now = timezone.now()
-    stale = now - timedelta(seconds=float(get_settings().ABANDONED_AFTER_SECONDS))
+    stale = now - timedelta(seconds=get_settings().ABANDONED_AFTER_SECONDS)
     reaped = 0
     candidates = SyncRun.objects.filter(
         Q(status=SyncStatus.RUNNING, heartbeat_at__lt=stale)
