@@ -91,8 +91,7 @@ def enqueue_sync(
     )
     if not created:
         return EnqueueResult(run, False)
-    run.job_id = f"insights-sync-{run.pk}"
-    SyncRun.objects.filter(pk=run.pk).update(job_id=run.job_id)
+    run.assign_job(f"insights-sync-{run.pk}")
 
     def enqueue() -> None:
         queue.enqueue_call(
@@ -129,7 +128,7 @@ def job_alive(run: SyncRun) -> bool:
     """Whether any RQ job of this run can still do something (used to spot abandoned runs)."""
     if run.status == SyncStatus.QUEUED and run.queued_at > timezone.now() - ENQUEUE_GRACE:
         return True
-    job_ids = [run.job_id, *(run.checkpoint or {}).get("batch_jobs", [])] if run.job_id else []
+    job_ids = run.job_ids()
     if not job_ids:
         return False
     try:
@@ -189,8 +188,7 @@ def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> None:
     finish_id = f"{run.job_id or f'insights-sync-{run.pk}'}-finish"
     # Every job of the run, the closing one included, so a run waiting for any of them stays alive.
     ids = [job.id for job in children] + [finish_id]
-    checkpoint = SyncRun.objects.values_list("checkpoint", flat=True).get(pk=run.pk) or {}
-    SyncRun.objects.filter(pk=run.pk).update(checkpoint={**checkpoint, "batch_jobs": ids})
+    run.record_batch_jobs(ids)
     queue.enqueue_call(
         finish_run_job,
         args=(run.pk,),

@@ -17,7 +17,7 @@ from rq.timeouts import BaseTimeoutException
 from ..client import WherebyClient
 from ..conf import DETAIL_POLICIES, get_settings
 from ..errors import WherebyError
-from ..models import ACTIVE_STATUSES, Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus
+from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus
 from .context import Cancelled, Heartbeat, RunContext, heartbeat_interval
 from .stages import (
     FATAL_ERRORS,
@@ -115,7 +115,7 @@ def create_or_get_active_run(
                 )
             return run, True
         except IntegrityError:
-            existing = SyncRun.objects.filter(dedup_key=key, status__in=ACTIVE_STATUSES).first()
+            existing = SyncRun.objects.active().filter(dedup_key=key).first()
             if existing is not None:
                 return existing, False
     raise SyncError("could not create a sync run: another process keeps racing for the same scope")
@@ -138,20 +138,12 @@ def execute_run(
     job's RQ retry can resume it; otherwise the run is marked failed and the error re-raised.
     """
     run = SyncRun.objects.get(pk=run_id)
-    if run.status not in ACTIVE_STATUSES:
+    if not run.is_active:
         return run
     if run.cancel_requested:
         return _close(run, SyncStatus.CANCELLED)
-    # A retried job clears the "retrying after" note of its previous attempt. Conditional, so a run
-    # that was reaped or cancelled meanwhile is not brought back to life.
-    started = SyncRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES, cancel_requested=False).update(
-        status=SyncStatus.RUNNING,
-        started_at=run.started_at or timezone.now(),
-        heartbeat_at=timezone.now(),
-        error="",
-    )
-    run.refresh_from_db()
-    if not started:
+    # Conditional, so a run that was reaped or cancelled meanwhile is not brought back to life.
+    if not run.mark_running():
         return run
     own_client = client is None
     ctx = None
@@ -171,9 +163,7 @@ def execute_run(
             _flush_quietly(ctx)
         transient = isinstance(exc, WherebyError) and not isinstance(exc, (*FATAL_ERRORS, SyncError))
         if retrying and transient:
-            SyncRun.objects.filter(pk=run.pk).update(
-                status=SyncStatus.QUEUED, error=f"retrying after: {safe_error(exc)}"
-            )
+            run.requeue_for_retry(safe_error(exc))
         else:
             _close(run, SyncStatus.FAILED, error=safe_error(exc))
         raise
@@ -220,7 +210,7 @@ def execute_batch(
 def finish_run(run_id: int, *, ambiguous_loss_items: int = 0) -> SyncRun:
     """Close a run: cancelled if asked, partial when anything was skipped, else succeeded."""
     run = SyncRun.objects.get(pk=run_id)
-    if run.status not in ACTIVE_STATUSES:
+    if not run.is_active:
         return run
     if ambiguous_loss_items:
         logger.info(
@@ -229,21 +219,14 @@ def finish_run(run_id: int, *, ambiguous_loss_items: int = 0) -> SyncRun:
             run.pk,
             ambiguous_loss_items,
         )
-        run.checkpoint = {**(run.checkpoint or {}), "loss_read_as_fraction": ambiguous_loss_items}
-        SyncRun.objects.filter(pk=run.pk).update(checkpoint=run.checkpoint)
+        run.merge_checkpoint(loss_read_as_fraction=ambiguous_loss_items)
     if run.cancel_requested:
         return _close(run, SyncStatus.CANCELLED)
-    if run.kind in (SyncKind.FULL, SyncKind.INCREMENTAL) and not run.skip_reasons:
-        SyncRun.objects.filter(pk=run.pk).update(checkpoint={**(run.checkpoint or {}), "complete": True})
     return _close(run, SyncStatus.PARTIAL if run.skip_reasons else SyncStatus.SUCCEEDED)
 
 
 def _close(run: SyncRun, status: str, *, error: str = "") -> SyncRun:
-    fields: dict[str, Any] = {"status": status, "finished_at": timezone.now()}
-    if error:
-        fields["error"] = error
-    SyncRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(**fields)
-    run.refresh_from_db()
+    run.close(status, error=error)
     return run
 
 
@@ -291,12 +274,12 @@ def _sync_organisation(ctx: RunContext, *, full: bool, fan_out: FanOut | None) -
     mark_missing_rooms(ctx, listed)
     resume_since = _resume_point(ctx.run) if full else None
     work = plan_room_work(ctx, refs, full=full, resume_since=resume_since)
-    # Set, not added: a retried job plans again.
-    SyncRun.objects.filter(pk=ctx.run.pk).update(progress_total=len(work), progress_done=0)
-    checkpoint = {**(ctx.run.checkpoint or {}), "rooms_listed": len(refs), "rooms_to_sync": len(work)}
+    ctx.run.restart_progress(len(work))
+    marks: dict[str, Any] = {"rooms_listed": len(refs), "rooms_to_sync": len(work)}
     if resume_since is not None:
-        checkpoint["resumed_since"] = resume_since.isoformat()
-    ctx.flush(checkpoint=checkpoint)
+        marks["resumed_since"] = resume_since.isoformat()
+    ctx.run.merge_checkpoint(**marks)
+    ctx.flush(force=True)
     conf = ctx.conf
     if fan_out is not None and len(work) >= conf.FANOUT_MIN_ROOMS:
         size = conf.FANOUT_ROOMS_PER_JOB
@@ -305,17 +288,16 @@ def _sync_organisation(ctx: RunContext, *, full: bool, fan_out: FanOut | None) -
         return True
     for item in work:
         work_on_room(ctx, item)
-        checkpoint["last_room"] = item.room_name
-        ctx.flush(checkpoint=checkpoint)
+        ctx.flush(force=True)
     return False
 
 
 def _resume_point(run: SyncRun) -> Any:
     """When the last full run failed or was cancelled recently, resume after the rooms it finished."""
     last = (
-        SyncRun.objects.filter(kind=SyncKind.FULL, started_at__gte=timezone.now() - RESUME_WITHIN)
+        SyncRun.objects.finished()
+        .filter(kind=SyncKind.FULL, started_at__gte=timezone.now() - RESUME_WITHIN)
         .exclude(pk=run.pk)
-        .exclude(status__in=ACTIVE_STATUSES)
         .order_by("-started_at")
         .first()
     )
@@ -471,11 +453,7 @@ def _sync_details_of(ctx: RunContext, participant_ids: list[int]) -> None:
 
 def request_cancel(run: SyncRun) -> SyncRun:
     """Queued runs stop now; running ones at their next page boundary."""
-    SyncRun.objects.filter(pk=run.pk, status=SyncStatus.QUEUED).update(
-        status=SyncStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now()
-    )
-    SyncRun.objects.filter(pk=run.pk, status=SyncStatus.RUNNING).update(cancel_requested=True)
-    run.refresh_from_db()
+    run.request_cancel()
     return run
 
 
@@ -499,9 +477,7 @@ def reap_abandoned_runs(*, job_alive: Callable[[SyncRun], bool] | None = None) -
             if run.status == SyncStatus.RUNNING
             else "abandoned: its queued job is gone from the queue"
         )
-        reaped += SyncRun.objects.filter(pk=run.pk, status=run.status).update(
-            status=SyncStatus.FAILED, finished_at=now, error=reason
-        )
+        reaped += run.fail_abandoned(reason, now=now)
     if reaped:
         logger.warning("marked %d abandoned sync runs as failed", reaped)
     return reaped
