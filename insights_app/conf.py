@@ -50,8 +50,8 @@ class Setting:
         """Why ``value`` is not acceptable for a number or list setting, or None when it is."""
         if self.kind is list:
             return _list_problem(value)
-        if not self.is_number:
-            return None
+        if not self.is_number or (self.choices and value in self.choices):
+            return None  # a number setting may also take a word, e.g. "auto"
         if isinstance(value, bool) or not isinstance(value, self.types):
             return f"must be {' or '.join(t.__name__ for t in self.types)}, not {type(value).__name__}"
         if isinstance(value, float) and not math.isfinite(value):

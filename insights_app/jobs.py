@@ -18,11 +18,13 @@ from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
 from rq.registry import ScheduledJobRegistry
+from rq.timeouts import BaseTimeoutException
 
 from .conf import get_settings
+from .errors import InsightsError
 from .models import SyncRun, SyncStatus
 from .sync import service
-from .sync.service import RoomWork
+from .sync.backend import RoomWork
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -34,7 +36,7 @@ ALIVE_STATES = WAITING_STATES | {JobStatus.STARTED}
 ENQUEUE_GRACE = timedelta(seconds=60)
 
 
-class QueueUnavailable(Exception):
+class QueueUnavailable(InsightsError):
     """Redis cannot be reached, so nothing can be queued; the message says why."""
 
 
@@ -87,7 +89,7 @@ def enqueue_sync(
         "participant_ids": sorted({int(p) for p in participant_ids or []}),
     }
     run, created = service.create_or_get_active_run(
-        kind, trigger=trigger, user=user, scope=scope, details=details, job_alive=job_alive
+        kind, trigger=trigger, user=user, scope=scope, details=details, backend=RQ_INLINE
     )
     if not created:
         return EnqueueResult(run, False)
@@ -170,7 +172,7 @@ def _estimated_timeout(rooms: int) -> int:
     return int(max(conf.JOB_TIMEOUT, rooms * 200 * seconds_per_call * 2 + 600))
 
 
-def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> None:
+def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> bool:
     """One job per batch of rooms for all workers to share, and a job that closes the run after them."""
     queue = get_queue()
     children = []
@@ -196,6 +198,46 @@ def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> None:
         depends_on=Dependency(jobs=children, allow_failure=True),
         timeout=600,
     )
+    return True
+
+
+class RQBackend:
+    """The sync engine's job backend on RQ (see ``sync.backend.JobBackend``).
+
+    ``fan_out_jobs=False`` is for a run worked on in this process (``insights_sync`` without
+    ``--enqueue``, the organisation refresh of an external-id run): it still asks RQ whether other
+    runs' jobs are alive, but never hands its own work to other jobs.
+    """
+
+    def __init__(self, *, fan_out_jobs: bool) -> None:
+        self.fan_out_jobs = fan_out_jobs
+
+    def alive(self, run: SyncRun) -> bool:
+        """Whether any RQ job of the run can still do something."""
+        return job_alive(run)
+
+    def fan_out(self, run: SyncRun, batches: list[list[RoomWork]]) -> bool:
+        """One job per batch plus a closing job; False (work here) for an in-process run."""
+        return fan_out(run, batches) if self.fan_out_jobs else False
+
+    def is_timeout(self, exc: BaseException) -> bool:
+        """RQ's death penalty for a job over its timeout."""
+        return isinstance(exc, BaseTimeoutException)
+
+    def refresh_organisation(self, trigger: str) -> tuple[SyncRun, bool]:
+        """Run an incremental sync of the organisation in this job, unless one is already active.
+
+        Inline, with its own client so each run counts only its own API calls; the external-id run
+        waits for it because it needs the sessions it brings in.
+        """
+        run, created = service.create_or_get_active_run("incremental", trigger=trigger, backend=RQ_INLINE)
+        if created:
+            run = service.execute_run(run.pk, backend=RQ_INLINE)
+        return run, created
+
+
+RQ_JOBS = RQBackend(fan_out_jobs=True)
+RQ_INLINE = RQBackend(fan_out_jobs=False)
 
 
 # RQ entry points --------------------------------------------------------------------------------
@@ -223,13 +265,13 @@ def _retries_left() -> bool:
 @_fresh_connections
 def run_sync_job(run_id: int) -> str:
     """RQ job: run (or fan out) one sync."""
-    return service.execute_run(run_id, fan_out=fan_out, retrying=_retries_left()).status
+    return service.execute_run(run_id, backend=RQ_JOBS, retrying=_retries_left()).status
 
 
 @_fresh_connections
 def run_batch_job(run_id: int, payload: list[dict[str, Any]]) -> None:
     """RQ job: one batch of rooms of a fanned-out run."""
-    service.execute_batch(run_id, payload, retrying=_retries_left())
+    service.execute_batch(run_id, payload, backend=RQ_JOBS, retrying=_retries_left())
 
 
 @_fresh_connections
@@ -253,4 +295,4 @@ def scheduled_sync(kind: str = "incremental") -> int | None:
 @_fresh_connections
 def reap_abandoned_runs_job() -> int:
     """Cron job: mark runs whose worker died as failed, so the next run can start."""
-    return service.reap_abandoned_runs(job_alive=job_alive)
+    return service.reap_abandoned_runs(backend=RQ_INLINE)

@@ -17,6 +17,7 @@ from ..client import WherebyClient
 from ..conf import get_settings
 from ..errors import Interrupted
 from ..models import SyncRun
+from .backend import JobBackend
 from .upsert import UpsertResult
 
 logger = logging.getLogger(__name__)
@@ -46,11 +47,13 @@ class RunContext:
         run: SyncRun,
         client: WherebyClient,
         *,
+        backend: JobBackend,
         now: datetime | None = None,
         on_progress: Callable[[SyncRun], None] | None = None,
     ) -> None:
         self.run = run
         self.client = client
+        self.backend = backend
         self.conf = get_settings()
         self.now = now or timezone.now()
         self.lookback = timedelta(minutes=self.conf.LOOKBACK_MINUTES)

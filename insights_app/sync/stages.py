@@ -12,10 +12,10 @@ from django.db.models import Q
 
 from ..client import Page
 from ..errors import (
+    AccessForbidden,
     AuthenticationError,
     ConfigurationError,
     NotFound,
-    PermissionDenied,
     RateLimited,
     ServerError,
     TransportError,
@@ -76,7 +76,7 @@ PARTICIPANT_QUALITY = (
 )
 DETAIL_BATCH = 10
 # After these no further call can succeed, so they end the run instead of being skipped.
-FATAL_ERRORS = (AuthenticationError, PermissionDenied, ConfigurationError)
+FATAL_ERRORS = (AuthenticationError, AccessForbidden, ConfigurationError)
 # An outage, not a bad item: skipping one item after another would grind through every pending
 # call; ending the run lets RQ's retry try again later (and resume from what is stored).
 OUTAGE_ERRORS = (ServerError, TransportError, RateLimited)
