@@ -49,8 +49,14 @@ class EnqueueResult:
 
 
 def get_queue() -> Any:
-    """The django-rq queue named by ``WHEREBY_INSIGHTS['QUEUE']``."""
-    return django_rq.get_queue(get_settings().QUEUE)
+    """The django-rq queue named by ``WHEREBY_INSIGHTS['QUEUE']``, enqueueing when asked.
+
+    ``commit_mode="auto"`` whatever the host's ``RQ`` setting: ``enqueue_sync`` already waits for
+    the commit itself (``on_commit``), and fan-out runs inside a job, where a ``request_finished``
+    queue would hold the jobs for ever and an ``on_db_commit`` one inside a transaction returns no
+    job. Either way ``enqueue_call`` must return the ``Job``.
+    """
+    return django_rq.get_queue(get_settings().QUEUE, commit_mode="auto")
 
 
 def check_queue() -> Any:
