@@ -121,11 +121,11 @@ def main() -> None:
             "DETAIL_POLICY": args.details,
         }
         from insights_app.models import Participant, Room, RoomSession
-        from insights_app.sync import create_or_get_active_run, execute_run
+        from insights_app.sync import InProcess, create_or_get_active_run, execute_run
 
-        run, _ = create_or_get_active_run("full", trigger="command")
+        run, _ = create_or_get_active_run("full", trigger="command", backend=InProcess())
         started = time.perf_counter()
-        run = execute_run(run.pk)
+        run = execute_run(run.pk, backend=InProcess())
         seconds = time.perf_counter() - started
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -153,9 +153,9 @@ def main() -> None:
         )
         print(f"peak memory of the syncing process: {peak_mib:.0f} MiB")
 
-        again, _ = create_or_get_active_run("incremental", trigger="command")
+        again, _ = create_or_get_active_run("incremental", trigger="command", backend=InProcess())
         started = time.perf_counter()
-        again = execute_run(again.pk)
+        again = execute_run(again.pk, backend=InProcess())
         print(
             f"incremental sync of the unchanged organisation: {again.status}, {again.api_requests} calls, "
             f"{time.perf_counter() - started:.1f} s"

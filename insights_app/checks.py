@@ -12,38 +12,28 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, DETAIL_POLICIES, SETTING_NAME, get_settings, unknown_setting_keys
+from .conf import (
+    DEFAULTS,
+    DETAIL_POLICIES,
+    SETTING_NAME,
+    SETTINGS,
+    SETTINGS_BY_NAME,
+    get_settings,
+    unknown_setting_keys,
+)
 
 CHECK_ID = "insights_app.{}"
 # `manage.py check --tag insights_app` runs only these; a plain `check` runs them with all others.
 TAG = "insights_app"
 LOOPBACK_HOSTS = {"localhost"}
 
-# (key, accepted types, lowest allowed, highest allowed); bool is refused separately because it is an int.
-NUMERIC_RULES: tuple[tuple[str, tuple[type, ...], float | None, float | None], ...] = (
-    ("PAGE_SIZE", (int,), 1, 100),
-    ("MAX_PAGES", (int,), 1, None),
-    ("MAX_RETRIES", (int,), 0, None),
-    ("MAX_THROTTLE_RETRIES", (int,), 0, None),
-    ("CONNECT_TIMEOUT", (int, float), 0.001, None),
-    ("READ_TIMEOUT", (int, float), 0.001, None),
-    ("BACKOFF_BASE", (int, float), 0, None),
-    ("BACKOFF_MAX", (int, float), 0, None),
-    ("MAX_RETRY_WAIT", (int, float), 0, None),
-    ("PLAN_POINTS_PER_MINUTE", (int, float), 1, None),
-    ("RATE_BUDGET_POINTS_PER_MINUTE", (int, float), 1, None),
-    ("RATE_LOW_REMAINING", (int, float), 0, None),
-    ("JOB_TIMEOUT", (int,), 1, None),
-    ("FANOUT_ROOMS_PER_JOB", (int,), 1, None),
-    ("FANOUT_MIN_ROOMS", (int,), 1, None),
-    ("ABANDONED_AFTER_SECONDS", (int, float), 1, None),
-    ("DETAIL_RECENT_DAYS", (int,), 1, None),
-    ("LOOKBACK_MINUTES", (int, float), 0, None),
-    ("SCHEDULE_INTERVAL_MINUTES", (int,), 1, None),
-    ("DEGRADED_PACKET_LOSS_PERCENT", (int, float), 0, 100),
-    ("DEGRADED_MIN_SECONDS", (int, float), 0, None),
+# (key, accepted types, lowest allowed, highest allowed), read from conf.SETTINGS; bool is refused
+# separately because it is an int, and NaN and infinities because they compare as in range.
+NUMERIC_RULES: tuple[tuple[str, tuple[type, ...], float | None, float | None], ...] = tuple(
+    (s.name, s.types, s.low, s.high) for s in SETTINGS if s.is_number
 )
-PACKET_LOSS_UNITS = ("auto", "fraction", "percent")
+PACKET_LOSS_UNITS = SETTINGS_BY_NAME["PACKET_LOSS_UNIT"].choices
+REDIS_SCHEMES = {"redis", "rediss", "unix"}
 
 
 def _id(code: str) -> str:
@@ -97,12 +87,23 @@ def _shape_ok() -> bool:
 
 @register(TAG)
 def check_api_key(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """W001: without an API key the site shows stored data but cannot sync."""
+    """W001: without an API key the site shows stored data but cannot sync; E010/E014: a key that cannot be sent."""
     if not _shape_ok():
         return []
     key = get_settings().API_KEY
     if isinstance(key, str) and key.strip():
-        return []
+        if all(char.isascii() and char.isprintable() and not char.isspace() for char in key):
+            return []
+        # Never echo the key: it is a secret, and the offending character may be invisible.
+        return [
+            Error(
+                f"{SETTING_NAME}['API_KEY'] contains characters an HTTP header cannot carry "
+                "(non-ASCII letters, spaces, newlines or control characters).",
+                hint="Copy the key again from your Whereby dashboard; a trailing newline from a secrets "
+                "file or a typographic quote pasted with it are the usual causes. Strip it where you read it.",
+                id=_id("E014"),
+            )
+        ]
     if key is not None and not isinstance(key, str):
         return [
             Error(
@@ -150,7 +151,7 @@ def check_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 @register(TAG)
 def check_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E004: BASE_URL must be an http(s) URL; E003: plain http only in DEBUG or to this machine."""
+    """E004: BASE_URL must be an http(s) URL without query or fragment; E003: plain http only in DEBUG or to this machine."""
     if not _shape_ok():
         return []
     url = get_settings().BASE_URL
@@ -160,6 +161,15 @@ def check_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             Error(
                 f"{SETTING_NAME}['BASE_URL'] is not an http(s) URL: {url!r}.",
                 hint=f"Leave it out to use {DEFAULTS['BASE_URL']}.",
+                id=_id("E004"),
+            )
+        ]
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+        return [
+            Error(
+                f"{SETTING_NAME}['BASE_URL'] has a query or fragment ({url!r}): the app appends paths "
+                "and its own parameters, so they would be lost or corrupt every request.",
+                hint=f"Give only scheme, host and path, e.g. {DEFAULTS['BASE_URL']}.",
                 id=_id("E004"),
             )
         ]
@@ -176,30 +186,20 @@ def check_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return []
 
 
-def _number_problem(key: str, value: Any, types: tuple[type, ...], low: Any, high: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, types):
-        return f"must be {' or '.join(t.__name__ for t in types)}, not {type(value).__name__}"
-    if low is not None and value < low:
-        return f"must be at least {low}, not {value!r}"
-    if high is not None and value > high:
-        return f"must be at most {high}, not {value!r}"
-    return None
-
-
 @register(TAG)
 def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E007: numbers of the wrong type or out of range; E008: an empty queue name; E013: a loss unit."""
+    """E007: numbers (or retry intervals) of the wrong type or out of range; E008: an empty queue name; E013: a loss unit."""
     if not _shape_ok():
         return []
     conf = get_settings()
     messages: list[CheckMessage] = []
-    for key, types, low, high in NUMERIC_RULES:
-        problem = _number_problem(key, getattr(conf, key), types, low, high)
+    for spec in SETTINGS:
+        problem = spec.problem(getattr(conf, spec.name))
         if problem:
             messages.append(
                 Error(
-                    f"{SETTING_NAME}[{key!r}] {problem}.",
-                    hint=f"Leave it out to use the default ({DEFAULTS[key]!r}); see docs/settings.md.",
+                    f"{SETTING_NAME}[{spec.name!r}] {problem}.",
+                    hint=f"{spec.doc} Leave it out to use the default ({spec.default!r}); see docs/settings.md.",
                     id=_id("E007"),
                 )
             )
@@ -326,5 +326,28 @@ def check_nightly_cron(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
             f"{SETTING_NAME}['NIGHTLY_FULL_SYNC_CRON'] is not a cron expression: {expression!r}.",
             hint="Use five fields, e.g. '30 2 * * *' for 02:30 every night, or None for no nightly full sync.",
             id=_id("E012"),
+        )
+    ]
+
+
+@register(TAG)
+def check_rate_redis_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E015: RATE_REDIS_URL must be None or a redis://, rediss:// or unix:// URL."""
+    if not _shape_ok():
+        return []
+    url = get_settings().RATE_REDIS_URL
+    if url is None:
+        return []
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is not None and parts.scheme in REDIS_SCHEMES and (parts.hostname or parts.path):
+        return []
+    # Only the scheme is named: a Redis URL may carry a password.
+    shown = f"a {type(url).__name__}" if parts is None else f"scheme {parts.scheme or 'missing'!r}"
+    return [
+        Error(
+            f"{SETTING_NAME}['RATE_REDIS_URL'] is not a Redis URL ({shown}).",
+            hint="Use e.g. 'redis://localhost:6379/2' (or rediss://, unix://), or None to share the "
+            "connection of the app's queue.",
+            id=_id("E015"),
         )
     ]

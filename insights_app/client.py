@@ -17,16 +17,17 @@ import requests
 from . import __version__
 from .conf import get_settings
 from .errors import (
+    AccessForbidden,
     ApiError,
     AuthenticationError,
     ConfigurationError,
     MalformedResponse,
     NotFound,
     PaginationError,
-    PermissionDenied,
     RateLimited,
     ServerError,
     TransportError,
+    redact,
 )
 from .ratelimit import RateBudget, get_budget, wait_unless_interrupted
 
@@ -382,7 +383,7 @@ class WherebyClient:
         excerpt = self._excerpt(content)
         kinds: dict[int, tuple[type[ApiError], str]] = {
             401: (AuthenticationError, "the API key was refused (401): check WHEREBY_INSIGHTS['API_KEY']"),
-            403: (PermissionDenied, "the API key may not read insights (403)"),
+            403: (AccessForbidden, "the API key may not read insights (403)"),
             404: (NotFound, "not found (404)"),
         }
         kind, text = kinds.get(status, (ApiError, f"answered {status}"))
@@ -393,8 +394,7 @@ class WherebyClient:
         """A short, single-line, key-free excerpt of a body for errors we log and store."""
         text = content[: limit * 4].decode("utf-8", errors="replace")
         text = " ".join(text.split())
-        if self._api_key:
-            text = text.replace(self._api_key, "********")
+        text = redact(text, self._api_key)
         return text[:limit] + ("…" if len(text) > limit else "")
 
 

@@ -1,7 +1,14 @@
-"""App settings: one ``WHEREBY_INSIGHTS`` dict merged over defaults, read lazily and cached."""
+"""App settings: one ``WHEREBY_INSIGHTS`` dict merged over typed defaults, read lazily and cached.
+
+``SETTINGS`` is the single source of every key's type, default, allowed range or values and one-line
+description: ``get_settings()`` merges over its defaults, ``checks.py`` validates with it and a
+test holds ``docs/settings.md`` to it.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -11,50 +18,125 @@ from django.dispatch import receiver
 
 SETTING_NAME = "WHEREBY_INSIGHTS"
 
-DETAIL_POLICIES = ("all", "recent", "none")
+# A day: long enough for any real timeout or wait, short enough for sockets and timedelta.
+ONE_DAY = 86_400
 
-DEFAULTS: dict[str, Any] = {
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of ``WHEREBY_INSIGHTS``: its type, default, allowed values and what it does."""
+
+    name: str
+    default: Any
+    doc: str
+    # int, float (an int is accepted too), str, list (of ints, see item_low) or object (checked elsewhere).
+    kind: type = object
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+
+    @property
+    def is_number(self) -> bool:
+        """True for int and float settings, which are range-checked (E007)."""
+        return self.kind in (int, float)
+
+    @property
+    def types(self) -> tuple[type, ...]:
+        """The Python types a site may give; a float setting takes an int too."""
+        return (int, float) if self.kind is float else (self.kind,)
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not acceptable for a number or list setting, or None when it is."""
+        if self.kind is list:
+            return _list_problem(value)
+        if not self.is_number or (self.choices and value in self.choices):
+            return None  # a number setting may also take a word, e.g. "auto"
+        if isinstance(value, bool) or not isinstance(value, self.types):
+            return f"must be {' or '.join(t.__name__ for t in self.types)}, not {type(value).__name__}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number, not {value!r}"
+        if self.low is not None and value < self.low:
+            return f"must be at least {self.low}, not {value!r}"
+        if self.high is not None and value > self.high:
+            return f"must be at most {self.high}, not {value!r}"
+        return None
+
+
+def _list_problem(value: Any) -> str | None:
+    # Only JOB_RETRY_INTERVALS is a list: seconds before each RQ retry.
+    if not isinstance(value, list | tuple):
+        return f"must be a list of seconds, e.g. [30, 120], not {type(value).__name__}"
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int):
+            return f"must hold whole seconds (int), not {type(item).__name__} {item!r}"
+        if not 0 <= item <= ONE_DAY:
+            return f"must hold seconds from 0 to {ONE_DAY}, not {item!r}"
+    return None
+
+
+DETAIL_POLICY_CHOICES = ("all", "recent", "none")
+PACKET_LOSS_UNIT_CHOICES = ("auto", "fraction", "percent")
+
+SETTINGS: tuple[Setting, ...] = (
     # Whereby API access
-    "API_KEY": None,
-    "BASE_URL": "https://api.whereby.dev/v1",
-    "CONNECT_TIMEOUT": 5.0,
-    "READ_TIMEOUT": 30.0,
-    "PAGE_SIZE": 100,
-    "MAX_PAGES": 10_000,
-    "MAX_RETRIES": 5,
-    "MAX_THROTTLE_RETRIES": 20,
-    "BACKOFF_BASE": 0.5,
-    "BACKOFF_MAX": 30.0,
-    "MAX_RETRY_WAIT": 120.0,
+    Setting("API_KEY", None, "The organisation's Whereby API key.", str, nullable=True),
+    Setting("BASE_URL", "https://api.whereby.dev/v1", "The API root URL.", str),
+    Setting("CONNECT_TIMEOUT", 5.0, "Seconds to wait for a connection.", float, 0.001, ONE_DAY),
+    Setting("READ_TIMEOUT", 30.0, "Seconds to wait for response data.", float, 0.001, ONE_DAY),
+    Setting("PAGE_SIZE", 100, "Items asked for per list call.", int, 1, 100),
+    Setting("MAX_PAGES", 10_000, "Cap on the pages one listing may follow.", int, 1),
+    Setting("MAX_RETRIES", 5, "Retries of a request after a 5xx, reset or timeout.", int, 0),
+    Setting("MAX_THROTTLE_RETRIES", 20, "Retries of a request answered 429.", int, 0),
+    Setting("BACKOFF_BASE", 0.5, "Seconds of the first backoff.", float, 0, ONE_DAY),
+    Setting("BACKOFF_MAX", 30.0, "Upper bound of one backoff, in seconds.", float, 0, ONE_DAY),
+    Setting("MAX_RETRY_WAIT", 120.0, "Upper bound of a wait the API asks for.", float, 0, ONE_DAY),
     # Rate budget: our share of the organisation's points per minute, shared by every process
-    "PLAN_POINTS_PER_MINUTE": 100,
-    "RATE_BUDGET_POINTS_PER_MINUTE": 50,
-    "RATE_LOW_REMAINING": 10,
-    "RATE_REDIS_URL": None,
+    Setting("PLAN_POINTS_PER_MINUTE", 100, "Points per minute the Whereby plan grants.", float, 1),
+    Setting("RATE_BUDGET_POINTS_PER_MINUTE", 50, "Points per minute the app may spend.", float, 1),
+    Setting("RATE_LOW_REMAINING", 10, "Remaining points at which every process pauses.", float, 0),
+    Setting("RATE_REDIS_URL", None, "Redis URL of the shared rate budget.", str, nullable=True),
     # Queue and jobs
-    "QUEUE": "whereby_insights",
-    "JOB_TIMEOUT": 3600,
-    "JOB_RETRY_INTERVALS": [30, 120],
-    "FANOUT_ROOMS_PER_JOB": 25,
-    "FANOUT_MIN_ROOMS": 50,
-    "ABANDONED_AFTER_SECONDS": 300,
+    Setting("QUEUE", "whereby_insights", "The django-rq queue of the sync jobs.", str),
+    Setting("JOB_TIMEOUT", 3600, "Seconds an RQ job may run.", int, 1),
+    Setting("JOB_RETRY_INTERVALS", [30, 120], "Seconds before each RQ retry of a failed run.", list),
+    Setting("FANOUT_ROOMS_PER_JOB", 25, "Rooms per child job of a fanned-out run.", int, 1),
+    Setting("FANOUT_MIN_ROOMS", 50, "Rooms from which a run fans out.", int, 1),
+    Setting("ABANDONED_AFTER_SECONDS", 300, "Heartbeat age that marks a run abandoned.", float, 1, ONE_DAY),
     # What a sync fetches
-    "DETAIL_POLICY": "recent",
-    "DETAIL_RECENT_DAYS": 7,
-    "LOOKBACK_MINUTES": 30,
+    Setting(
+        "DETAIL_POLICY",
+        "recent",
+        "Which connections get quality details.",
+        str,
+        choices=DETAIL_POLICY_CHOICES,
+    ),
+    Setting("DETAIL_RECENT_DAYS", 7, "The window of the recent detail policy, in days.", int, 1, 36_500),
+    Setting("LOOKBACK_MINUTES", 30, "Minutes an incremental sync re-reads.", float, 0, 10 * 24 * 60),
     # Schedule read by insights_app.cron
-    "SCHEDULE_INTERVAL_MINUTES": 15,
-    "NIGHTLY_FULL_SYNC_CRON": None,
+    Setting("SCHEDULE_INTERVAL_MINUTES", 15, "Minutes between scheduled syncs.", int, 1),
+    Setting("NIGHTLY_FULL_SYNC_CRON", None, "Cron expression of a nightly full sync.", str, nullable=True),
     # Reports
-    "DEGRADED_PACKET_LOSS_PERCENT": 3.0,
-    "DEGRADED_MIN_SECONDS": 10,
-    "PACKET_LOSS_UNIT": "auto",
-    "EXTERNAL_ID_RESOLVER": None,
-}
+    Setting("DEGRADED_PACKET_LOSS_PERCENT", 3.0, "Packet loss that counts as degraded.", float, 0, 100),
+    Setting("DEGRADED_MIN_SECONDS", 10, "Degraded seconds that flag a poor network.", float, 0),
+    Setting(
+        "PACKET_LOSS_UNIT",
+        "auto",
+        "How the API expresses packet loss.",
+        str,
+        choices=PACKET_LOSS_UNIT_CHOICES,
+    ),
+    Setting(
+        "EXTERNAL_ID_RESOLVER", None, "Dotted path of the external-id label function.", str, nullable=True
+    ),
+)
+SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+DETAIL_POLICIES = SETTINGS_BY_NAME["DETAIL_POLICY"].choices
 
 
 class InsightsSettings:
-    """Typed, attribute-style access to the merged settings."""
+    """Attribute-style access to the merged settings."""
 
     def __init__(self, values: dict[str, Any]) -> None:
         self._values = values

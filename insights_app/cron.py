@@ -22,7 +22,7 @@ def register_schedule() -> list[dict]:
             scheduled_sync,
             queue,
             kwargs={"kind": "incremental"},
-            interval=int(float(conf.SCHEDULE_INTERVAL_MINUTES) * 60),
+            interval=conf.SCHEDULE_INTERVAL_MINUTES * 60,
             name="insights-incremental-sync",
             job_timeout=300,
         ),

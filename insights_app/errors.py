@@ -1,14 +1,31 @@
-"""Typed errors of the Whereby client; messages name the endpoint and never carry the API key."""
+"""The app's errors, under one root; messages name the endpoint and never carry the API key."""
 
 from __future__ import annotations
 
+from .conf import get_settings
 
-class Interrupted(Exception):
+MASK = "********"
+MAX_MESSAGE = 500
+
+
+class InsightsError(Exception):
+    """Root of every error the app raises on purpose.
+
+    ``retryable`` says whether running the same work again later may succeed (an outage, a
+    malformed page); a job whose run failed on a retryable error is retried by its job runner.
+    """
+
+    retryable = False
+
+
+class Interrupted(InsightsError):
     """The caller asked the client to stop waiting (a sync run was cancelled)."""
 
 
-class WherebyError(Exception):
+class WherebyError(InsightsError):
     """Anything that went wrong talking to the Whereby API."""
+
+    retryable = True
 
     def __init__(self, message: str, *, endpoint: str = "") -> None:
         super().__init__(message)
@@ -17,6 +34,8 @@ class WherebyError(Exception):
 
 class ConfigurationError(WherebyError):
     """The client cannot be built from the settings (e.g. no API key)."""
+
+    retryable = False
 
 
 class TransportError(WherebyError):
@@ -43,9 +62,13 @@ class ApiError(WherebyError):
 class AuthenticationError(ApiError):
     """401: the API key is missing, wrong or revoked."""
 
+    retryable = False
 
-class PermissionDenied(ApiError):
-    """403: the key may not read insights."""
+
+class AccessForbidden(ApiError):
+    """403: the key may not read insights (named apart from Django's PermissionDenied)."""
+
+    retryable = False
 
 
 class NotFound(ApiError):
@@ -58,3 +81,20 @@ class RateLimited(ApiError):
 
 class ServerError(ApiError):
     """5xx kept coming after bounded retries."""
+
+
+def redact(text: str, secret: str | None = None) -> str:
+    """``text`` with the API key (or ``secret``) masked: as given, stripped, and as repr() escapes it."""
+    key = get_settings().API_KEY if secret is None else secret
+    if isinstance(key, str) and key.strip():
+        # A key with a newline shows as "\\n" in a repr()-formatted message.
+        for variant in sorted({key, key.strip(), repr(key)[1:-1]}, key=len, reverse=True):
+            if variant:
+                text = text.replace(variant, MASK)
+    return text
+
+
+def safe_error(exc: BaseException) -> str:
+    """A short, single-line error for staff, with the API key removed whatever produced the text."""
+    text = str(exc) if isinstance(exc, WherebyError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(redact(text).split())[:MAX_MESSAGE]

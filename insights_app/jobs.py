@@ -18,11 +18,13 @@ from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
 from rq.registry import ScheduledJobRegistry
+from rq.timeouts import BaseTimeoutException
 
 from .conf import get_settings
+from .errors import InsightsError
 from .models import SyncRun, SyncStatus
 from .sync import service
-from .sync.service import RoomWork
+from .sync.backend import RoomWork
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -34,7 +36,7 @@ ALIVE_STATES = WAITING_STATES | {JobStatus.STARTED}
 ENQUEUE_GRACE = timedelta(seconds=60)
 
 
-class QueueUnavailable(Exception):
+class QueueUnavailable(InsightsError):
     """Redis cannot be reached, so nothing can be queued; the message says why."""
 
 
@@ -47,8 +49,14 @@ class EnqueueResult:
 
 
 def get_queue() -> Any:
-    """The django-rq queue named by ``WHEREBY_INSIGHTS['QUEUE']``."""
-    return django_rq.get_queue(get_settings().QUEUE)
+    """The django-rq queue named by ``WHEREBY_INSIGHTS['QUEUE']``, enqueueing when asked.
+
+    ``commit_mode="auto"`` whatever the host's ``RQ`` setting: ``enqueue_sync`` already waits for
+    the commit itself (``on_commit``), and fan-out runs inside a job, where a ``request_finished``
+    queue would hold the jobs for ever and an ``on_db_commit`` one inside a transaction returns no
+    job. Either way ``enqueue_call`` must return the ``Job``.
+    """
+    return django_rq.get_queue(get_settings().QUEUE, commit_mode="auto")
 
 
 def check_queue() -> Any:
@@ -87,19 +95,18 @@ def enqueue_sync(
         "participant_ids": sorted({int(p) for p in participant_ids or []}),
     }
     run, created = service.create_or_get_active_run(
-        kind, trigger=trigger, user=user, scope=scope, details=details, job_alive=job_alive
+        kind, trigger=trigger, user=user, scope=scope, details=details, backend=RQ_INLINE
     )
     if not created:
         return EnqueueResult(run, False)
-    run.job_id = f"insights-sync-{run.pk}"
-    SyncRun.objects.filter(pk=run.pk).update(job_id=run.job_id)
+    run.assign_job(f"insights-sync-{run.pk}")
 
     def enqueue() -> None:
         queue.enqueue_call(
             run_sync_job,
             args=(run.pk,),
             job_id=run.job_id,
-            timeout=int(get_settings().JOB_TIMEOUT),
+            timeout=get_settings().JOB_TIMEOUT,
             retry=job_retry(),
             result_ttl=86400,
             failure_ttl=7 * 86400,
@@ -111,7 +118,7 @@ def enqueue_sync(
 
 def job_retry() -> Retry | None:
     """RQ retries for a job whose whole run failed on something transient (the API down for a while)."""
-    intervals = [int(i) for i in get_settings().JOB_RETRY_INTERVALS or []]
+    intervals = list(get_settings().JOB_RETRY_INTERVALS)
     return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
@@ -129,7 +136,7 @@ def job_alive(run: SyncRun) -> bool:
     """Whether any RQ job of this run can still do something (used to spot abandoned runs)."""
     if run.status == SyncStatus.QUEUED and run.queued_at > timezone.now() - ENQUEUE_GRACE:
         return True
-    job_ids = [run.job_id, *(run.checkpoint or {}).get("batch_jobs", [])] if run.job_id else []
+    job_ids = run.job_ids()
     if not job_ids:
         return False
     try:
@@ -159,7 +166,7 @@ def _effective_status(job: Job, queue: Any) -> str:
     except NoSuchJobError:
         return status
     overdue = timezone.now() - due.replace(tzinfo=due.tzinfo or UTC)
-    if overdue > timedelta(seconds=float(get_settings().ABANDONED_AFTER_SECONDS)):
+    if overdue > timedelta(seconds=get_settings().ABANDONED_AFTER_SECONDS):
         return JobStatus.FAILED
     return status
 
@@ -167,11 +174,11 @@ def _effective_status(job: Job, queue: Any) -> str:
 def _estimated_timeout(rooms: int) -> int:
     """A batch's job timeout: its worst-case calls at our share of the budget, doubled, plus slack."""
     conf = get_settings()
-    seconds_per_call = 60.0 / max(1.0, float(conf.RATE_BUDGET_POINTS_PER_MINUTE))
+    seconds_per_call = 60.0 / conf.RATE_BUDGET_POINTS_PER_MINUTE
     return int(max(conf.JOB_TIMEOUT, rooms * 200 * seconds_per_call * 2 + 600))
 
 
-def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> None:
+def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> bool:
     """One job per batch of rooms for all workers to share, and a job that closes the run after them."""
     queue = get_queue()
     children = []
@@ -189,8 +196,7 @@ def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> None:
     finish_id = f"{run.job_id or f'insights-sync-{run.pk}'}-finish"
     # Every job of the run, the closing one included, so a run waiting for any of them stays alive.
     ids = [job.id for job in children] + [finish_id]
-    checkpoint = SyncRun.objects.values_list("checkpoint", flat=True).get(pk=run.pk) or {}
-    SyncRun.objects.filter(pk=run.pk).update(checkpoint={**checkpoint, "batch_jobs": ids})
+    run.record_batch_jobs(ids)
     queue.enqueue_call(
         finish_run_job,
         args=(run.pk,),
@@ -198,6 +204,46 @@ def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> None:
         depends_on=Dependency(jobs=children, allow_failure=True),
         timeout=600,
     )
+    return True
+
+
+class RQBackend:
+    """The sync engine's job backend on RQ (see ``sync.backend.JobBackend``).
+
+    ``fan_out_jobs=False`` is for a run worked on in this process (``insights_sync`` without
+    ``--enqueue``, the organisation refresh of an external-id run): it still asks RQ whether other
+    runs' jobs are alive, but never hands its own work to other jobs.
+    """
+
+    def __init__(self, *, fan_out_jobs: bool) -> None:
+        self.fan_out_jobs = fan_out_jobs
+
+    def alive(self, run: SyncRun) -> bool:
+        """Whether any RQ job of the run can still do something."""
+        return job_alive(run)
+
+    def fan_out(self, run: SyncRun, batches: list[list[RoomWork]]) -> bool:
+        """One job per batch plus a closing job; False (work here) for an in-process run."""
+        return fan_out(run, batches) if self.fan_out_jobs else False
+
+    def is_timeout(self, exc: BaseException) -> bool:
+        """RQ's death penalty for a job over its timeout."""
+        return isinstance(exc, BaseTimeoutException)
+
+    def refresh_organisation(self, trigger: str) -> tuple[SyncRun, bool]:
+        """Run an incremental sync of the organisation in this job, unless one is already active.
+
+        Inline, with its own client so each run counts only its own API calls; the external-id run
+        waits for it because it needs the sessions it brings in.
+        """
+        run, created = service.create_or_get_active_run("incremental", trigger=trigger, backend=RQ_INLINE)
+        if created:
+            run = service.execute_run(run.pk, backend=RQ_INLINE)
+        return run, created
+
+
+RQ_JOBS = RQBackend(fan_out_jobs=True)
+RQ_INLINE = RQBackend(fan_out_jobs=False)
 
 
 # RQ entry points --------------------------------------------------------------------------------
@@ -225,13 +271,13 @@ def _retries_left() -> bool:
 @_fresh_connections
 def run_sync_job(run_id: int) -> str:
     """RQ job: run (or fan out) one sync."""
-    return service.execute_run(run_id, fan_out=fan_out, retrying=_retries_left()).status
+    return service.execute_run(run_id, backend=RQ_JOBS, retrying=_retries_left()).status
 
 
 @_fresh_connections
 def run_batch_job(run_id: int, payload: list[dict[str, Any]]) -> None:
     """RQ job: one batch of rooms of a fanned-out run."""
-    service.execute_batch(run_id, payload, retrying=_retries_left())
+    service.execute_batch(run_id, payload, backend=RQ_JOBS, retrying=_retries_left())
 
 
 @_fresh_connections
@@ -255,4 +301,4 @@ def scheduled_sync(kind: str = "incremental") -> int | None:
 @_fresh_connections
 def reap_abandoned_runs_job() -> int:
     """Cron job: mark runs whose worker died as failed, so the next run can start."""
-    return service.reap_abandoned_runs(job_alive=job_alive)
+    return service.reap_abandoned_runs(backend=RQ_INLINE)

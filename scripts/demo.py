@@ -203,11 +203,11 @@ def cancel_active_runs() -> None:
     """Ask running syncs to stop at the next page, so a worker's warm shutdown is quick and clean."""
     from django.db import DatabaseError, connection
 
-    from insights_app.models import ACTIVE_STATUSES, SyncRun
+    from insights_app.models import SyncRun
     from insights_app.sync.service import request_cancel
 
     try:
-        for run in SyncRun.objects.filter(status__in=ACTIVE_STATUSES):
+        for run in SyncRun.objects.active():
             request_cancel(run)
             say(f"sync run #{run.pk} cancelled (the next start syncs again)")
     except DatabaseError as error:

@@ -194,3 +194,34 @@ def test_host_site_installs_migrates_syncs_and_renders_every_report(site, simula
         "admin:insights_app_syncrun_dashboard",
     } <= {page["name"] for page in admin_pages}
     assert not [(page["url"], page["status"]) for page in admin_pages if page["status"] != 200]
+
+
+@pytest.mark.parametrize("host_rq", [{"COMMIT_MODE": "request_finished"}, {"AUTOCOMMIT": False}])
+def test_a_host_on_request_finished_queues_and_fans_out(site, simulator_factory, redis_conn, host_rq):
+    # django-rq's request_finished mode (the legacy AUTOCOMMIT False) holds jobs until a web request
+    # ends: in a command or a worker that never happens, so the app must not inherit the host's mode.
+    simulator = simulator_factory(seed=8, rooms=5, sessions_per_room=2, participants_per_session=2)
+    site["env"].update(
+        {
+            "WHEREBY_API_KEY": TEST_API_KEY,
+            "WHEREBY_API_BASE_URL": simulator.base_url,
+            "HOSTSITE_RQ": json.dumps(host_rq),
+            "HOSTSITE_INSIGHTS": json.dumps({"FANOUT_MIN_ROOMS": 2, "FANOUT_ROOMS_PER_JOB": 2}),
+            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        }
+    )
+    manage(site, "migrate", "--noinput")
+
+    queued = manage(site, "insights_sync", "--enqueue", "--full")
+    assert "Queued sync run #1" in queued.stdout
+    # One worker in burst mode works the queue empty: the run, its three batches, the closing job.
+    manage(site, "rqworker", "whereby_insights", "--burst", timeout=300)
+
+    shown = manage(
+        site,
+        "shell",
+        "-c",
+        "from insights_app.models import Room, SyncRun; r = SyncRun.objects.get(); "
+        "print(r.status, len(r.batch_job_ids), Room.objects.count(), r.error or '-')",
+    )
+    assert shown.stdout.strip().splitlines()[-1].split()[:3] == ["succeeded", "4", "5"], shown.stdout

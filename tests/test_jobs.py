@@ -77,7 +77,7 @@ def test_a_large_sync_fans_out_to_several_workers_and_closes_once(
 
     run = wait_for(finished(result.run.pk), timeout=120)
     assert run.status == "succeeded", (run.error, run.skip_reasons, workers[0].log()[-3000:])
-    assert len(run.checkpoint["batch_jobs"]) == 5 + 1  # five batches and the job that closes the run
+    assert len(run.batch_job_ids) == 5 + 1  # five batches and the job that closes the run
     assert run.progress_done == run.progress_total == 9
     assert_db_equals_org(server.organisation)
     assert run.participants_created == Participant.objects.count()
@@ -274,7 +274,7 @@ def test_a_fanned_out_run_whose_batches_are_dead_is_not_kept_alive_by_its_closin
         job_id="insights-sync-x-finish",
         depends_on=Dependency(jobs=[batch], allow_failure=True),
     )
-    SyncRun.objects.filter(pk=run.pk).update(checkpoint={"batch_jobs": [batch.id, finish.id]})
+    SyncRun.objects.filter(pk=run.pk).update(batch_job_ids=[batch.id, finish.id])
     run.refresh_from_db()
     assert finish.get_status() == "deferred"
     assert job_alive(run)  # the batch waits in the queue

@@ -12,7 +12,7 @@ from django.utils import timezone
 from insights_app.client import WherebyClient
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
-from insights_app.sync import create_or_get_active_run, execute_run
+from insights_app.sync import InProcess, create_or_get_active_run, execute_run
 from insights_app.sync.context import RunContext
 from insights_app.sync.service import plan_room_work, work_on_room
 from insights_app.sync.stages import list_rooms
@@ -46,10 +46,12 @@ def configure(settings, server, **extra):
 
 def run_sync(kind="incremental", **scope):
     details = scope.pop("details", None)
-    run, created = create_or_get_active_run(kind, trigger="command", scope=scope, details=details)
+    run, created = create_or_get_active_run(
+        kind, trigger="command", scope=scope, details=details, backend=InProcess()
+    )
     assert created
     try:
-        return execute_run(run.pk)
+        return execute_run(run.pk, backend=InProcess())
     except Exception:
         return SyncRun.objects.get(pk=run.pk)
 
@@ -348,11 +350,13 @@ def test_rooms_that_disappear_are_kept_and_marked(settings, simulator_factory):
 
 
 def test_one_active_run_per_scope(settings, simulator):
-    first, created = create_or_get_active_run("incremental", trigger="admin")
-    second, created_again = create_or_get_active_run("full", trigger="schedule")
+    first, created = create_or_get_active_run("incremental", trigger="admin", backend=InProcess())
+    second, created_again = create_or_get_active_run("full", trigger="schedule", backend=InProcess())
     assert created and not created_again
     assert second.pk == first.pk
-    other, other_created = create_or_get_active_run("room", trigger="admin", scope={"room_names": ["/a"]})
+    other, other_created = create_or_get_active_run(
+        "room", trigger="admin", scope={"room_names": ["/a"]}, backend=InProcess()
+    )
     assert other_created and other.pk != first.pk
 
 
@@ -363,9 +367,9 @@ def test_a_full_sync_that_died_resumes_after_the_rooms_it_finished(settings, sim
     rooms = sorted(r["roomName"] for r in org.room_items())
     # A run that finished three rooms, then its worker was lost.
     finished_before = rooms[:3]
-    run, _ = create_or_get_active_run("full", trigger="command")
+    run, _ = create_or_get_active_run("full", trigger="command", backend=InProcess())
     client = WherebyClient.from_settings()
-    ctx = RunContext(run, client)
+    ctx = RunContext(run, client, backend=InProcess())
     refs, _listed = list_rooms(ctx)
     for work in plan_room_work(ctx, refs, full=True):
         if work.room_name in finished_before:

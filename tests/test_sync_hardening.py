@@ -9,7 +9,7 @@ from insights_app.client import Page, WherebyClient
 from insights_app.errors import ConfigurationError
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
-from insights_app.sync import create_or_get_active_run
+from insights_app.sync import InProcess, create_or_get_active_run
 from insights_app.sync.context import RunContext
 from insights_app.sync.items import ROOM_FIELDS, parse_item
 from insights_app.sync.service import safe_error
@@ -29,8 +29,10 @@ def synced(settings, simulator_factory):
 
 
 def context(server) -> RunContext:
-    run, _ = create_or_get_active_run("details", trigger="admin", scope={"participant_ids": [1]})
-    return RunContext(run, WherebyClient(TEST_API_KEY, server.base_url))
+    run, _ = create_or_get_active_run(
+        "details", trigger="admin", scope={"participant_ids": [1]}, backend=InProcess()
+    )
+    return RunContext(run, WherebyClient(TEST_API_KEY, server.base_url), backend=InProcess())
 
 
 def test_a_404_or_an_empty_answer_never_deletes_stored_details(synced):

@@ -66,18 +66,14 @@ def run_json(run: m.SyncRun, may_cancel: bool) -> dict[str, Any]:
 def active_runs() -> list[m.SyncRun]:
     """Queued and running runs, oldest first (the order they will be worked on)."""
     return list(
-        m.SyncRun.objects.filter(status__in=m.ACTIVE_STATUSES)
-        .select_related("requested_by")
-        .order_by("queued_at")[:ACTIVE_LIMIT]
+        m.SyncRun.objects.active().select_related("requested_by").order_by("queued_at")[:ACTIVE_LIMIT]
     )
 
 
 def recent_runs() -> list[m.SyncRun]:
     """The latest finished runs."""
     return list(
-        m.SyncRun.objects.exclude(status__in=m.ACTIVE_STATUSES)
-        .select_related("requested_by")
-        .order_by("-queued_at")[:RECENT_LIMIT]
+        m.SyncRun.objects.finished().select_related("requested_by").order_by("-queued_at")[:RECENT_LIMIT]
     )
 
 

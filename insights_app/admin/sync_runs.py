@@ -42,7 +42,18 @@ class SyncRunAdmin(ReadOnlyAdmin):
     fieldsets = (
         (
             None,
-            {"fields": ("kind", "status", "trigger", "requested_by", "scope", "details_policy", "job_id")},
+            {
+                "fields": (
+                    "kind",
+                    "status",
+                    "trigger",
+                    "requested_by",
+                    "scope",
+                    "details_policy",
+                    "job_id",
+                    "batch_job_ids",
+                )
+            },
         ),
         (
             _("Timing"),

@@ -1,8 +1,20 @@
-"""One run of the sync: what was asked, by whom, how it went, and where to resume."""
+"""One run of the sync: what was asked, by whom, how it went, and where to resume.
+
+Every change of a run's state goes through a method here (see docs/architecture.md): each is one
+guarded UPDATE, so concurrent jobs, the reaper and a cancelling admin never undo each other.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 SYNCED_MODELS = ("rooms", "sessions", "participants", "details")
@@ -34,6 +46,26 @@ class SyncStatus(models.TextChoices):
 ACTIVE_STATUSES = (SyncStatus.QUEUED, SyncStatus.RUNNING)
 
 
+# At most this many distinct skip reasons are kept per run (the most frequent).
+MAX_SKIP_REASONS = 200
+
+
+class SyncRunQuerySet(models.QuerySet):
+    """Runs by where they are in their life, and the updates that need no loaded row."""
+
+    def active(self) -> SyncRunQuerySet:
+        """Queued or running runs."""
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def finished(self) -> SyncRunQuerySet:
+        """Runs that have ended, whatever the outcome."""
+        return self.exclude(status__in=ACTIVE_STATUSES)
+
+    def heartbeat(self) -> int:
+        """Mark these runs alive now (the heartbeat thread, which holds only a run's id)."""
+        return self.update(heartbeat_at=timezone.now())
+
+
 class SyncTrigger(models.TextChoices):
     """Who or what started a run."""
 
@@ -42,24 +74,31 @@ class SyncTrigger(models.TextChoices):
     SCHEDULE = "schedule", _("schedule")
 
 
-def _count_fields() -> dict[str, models.Field]:
-    return {
-        f"{model}_{kind}": models.PositiveIntegerField(default=0)
-        for model in SYNCED_MODELS
-        for kind in COUNT_KINDS
-    }
+class SyncRunCounters(models.Model):
+    """What a run did to each synced model: ``<model>_<outcome>`` for every model and outcome."""
 
-
-class SyncRunBase(models.Model):
-    """The counter columns, generated so every model and outcome has one (``rooms_created`` ...)."""
-
-    locals().update(_count_fields())
+    rooms_created = models.PositiveIntegerField(default=0)
+    rooms_updated = models.PositiveIntegerField(default=0)
+    rooms_unchanged = models.PositiveIntegerField(default=0)
+    rooms_skipped = models.PositiveIntegerField(default=0)
+    sessions_created = models.PositiveIntegerField(default=0)
+    sessions_updated = models.PositiveIntegerField(default=0)
+    sessions_unchanged = models.PositiveIntegerField(default=0)
+    sessions_skipped = models.PositiveIntegerField(default=0)
+    participants_created = models.PositiveIntegerField(default=0)
+    participants_updated = models.PositiveIntegerField(default=0)
+    participants_unchanged = models.PositiveIntegerField(default=0)
+    participants_skipped = models.PositiveIntegerField(default=0)
+    details_created = models.PositiveIntegerField(default=0)
+    details_updated = models.PositiveIntegerField(default=0)
+    details_unchanged = models.PositiveIntegerField(default=0)
+    details_skipped = models.PositiveIntegerField(default=0)
 
     class Meta:
         abstract = True
 
 
-class SyncRun(SyncRunBase):
+class SyncRun(SyncRunCounters):
     """One sync, written by the job (or command) that runs it and read by the admin."""
 
     kind = models.CharField(_("kind"), max_length=16, choices=SyncKind.choices, default=SyncKind.INCREMENTAL)
@@ -75,6 +114,8 @@ class SyncRun(SyncRunBase):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     job_id = models.CharField(_("job id"), max_length=255, blank=True, default="")
+    # The RQ jobs of a fan-out (batches, then the closing job); diagnostics stay in ``checkpoint``.
+    batch_job_ids = models.JSONField(_("fan-out job ids"), default=list, blank=True)
 
     queued_at = models.DateTimeField(_("queued"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
@@ -93,6 +134,8 @@ class SyncRun(SyncRunBase):
     progress_total = models.PositiveIntegerField(_("progress total"), default=0)
     error = models.TextField(_("error"), blank=True, default="")
     checkpoint = models.JSONField(_("checkpoint"), default=dict, blank=True)
+
+    objects = SyncRunQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("sync run")
@@ -127,3 +170,98 @@ class SyncRun(SyncRunBase):
         return {
             model: {kind: getattr(self, f"{model}_{kind}") for kind in COUNT_KINDS} for model in SYNCED_MODELS
         }
+
+    def job_ids(self) -> list[str]:
+        """Every RQ job of this run: its own, then those of a fan-out."""
+        return [self.job_id, *self.batch_job_ids] if self.job_id else []
+
+    # Transitions: each a guarded UPDATE of this row, then the instance refreshed where callers read it.
+
+    def _this(self) -> SyncRunQuerySet:
+        return SyncRun.objects.filter(pk=self.pk)
+
+    def assign_job(self, job_id: str) -> None:
+        """Record the RQ job that will run this run."""
+        self.job_id = job_id
+        self._this().update(job_id=job_id)
+
+    def record_batch_jobs(self, job_ids: list[str]) -> None:
+        """Record the jobs of a fan-out, so a run waiting for any of them is seen as alive."""
+        self.batch_job_ids = list(job_ids)
+        self._this().update(batch_job_ids=self.batch_job_ids)
+
+    def mark_running(self) -> bool:
+        """Queued (or retried) to running, unless it was cancelled, reaped or closed meanwhile.
+
+        Clears the "retrying after" note of a previous attempt; False when the run may not start.
+        """
+        now = timezone.now()
+        started = (
+            self._this()
+            .active()
+            .filter(cancel_requested=False)
+            .update(status=SyncStatus.RUNNING, started_at=self.started_at or now, heartbeat_at=now, error="")
+        )
+        self.refresh_from_db()
+        return bool(started)
+
+    def heartbeat(self) -> None:
+        """Mark the run alive now."""
+        self._this().heartbeat()
+
+    def add_counts(self, increments: Mapping[str, int]) -> None:
+        """Add to counter columns (atomically, for jobs sharing the run) and beat the heartbeat."""
+        fields: dict[str, Any] = {column: F(column) + n for column, n in increments.items() if n}
+        self._this().update(**fields, heartbeat_at=timezone.now())
+
+    def restart_progress(self, total: int) -> None:
+        """Set, not add: a retried job plans its work again."""
+        self.progress_total, self.progress_done = total, 0
+        self._this().update(progress_total=total, progress_done=0)
+
+    def merge_checkpoint(self, **values: Any) -> None:
+        """Merge diagnostics and resume marks into the checkpoint, under a row lock."""
+        with transaction.atomic():
+            current = SyncRun.objects.select_for_update().only("checkpoint").get(pk=self.pk)
+            self.checkpoint = {**(current.checkpoint or {}), **values}
+            self._this().update(checkpoint=self.checkpoint)
+
+    def merge_skip_reasons(self, reasons: Counter[str]) -> None:
+        """Add skip reasons; several batch jobs may merge at once, so the row is locked meanwhile."""
+        with transaction.atomic():
+            current = SyncRun.objects.select_for_update().only("skip_reasons").get(pk=self.pk)
+            merged = Counter(current.skip_reasons or {})
+            merged.update(reasons)
+            self._this().update(skip_reasons=dict(merged.most_common(MAX_SKIP_REASONS)))
+
+    def cancel_was_requested(self) -> bool:
+        """Whether someone asked this run to stop (read from the database, not the instance)."""
+        return self._this().filter(cancel_requested=True).exists()
+
+    def request_cancel(self) -> None:
+        """Queued runs are cancelled now; running ones are asked to stop at their next page."""
+        self._this().filter(status=SyncStatus.QUEUED).update(
+            status=SyncStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+        )
+        self._this().filter(status=SyncStatus.RUNNING).update(cancel_requested=True)
+        self.refresh_from_db()
+
+    def requeue_for_retry(self, error: str) -> None:
+        """Back to queued with the reason, for the job's RQ retry to resume it."""
+        self._this().active().update(status=SyncStatus.QUEUED, error=f"retrying after: {error}")
+
+    def close(self, status: str, *, error: str = "") -> None:
+        """End an active run with ``status`` (a finished run stays as it is)."""
+        fields: dict[str, Any] = {"status": status, "finished_at": timezone.now()}
+        if error:
+            fields["error"] = error
+        self._this().active().update(**fields)
+        self.refresh_from_db()
+
+    def fail_abandoned(self, reason: str, *, now: datetime) -> int:
+        """Fail a run found abandoned, unless its status moved since it was read (1 if it was failed)."""
+        return (
+            self._this()
+            .filter(status=self.status)
+            .update(status=SyncStatus.FAILED, finished_at=now, error=reason)
+        )

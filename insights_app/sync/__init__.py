@@ -1,7 +1,12 @@
-"""The sync engine: plan what to fetch from what we hold, fetch it, upsert it, account for it."""
+"""The sync engine: plan what to fetch from what we hold, fetch it, upsert it, account for it.
 
+It knows no job queue: callers pass a ``JobBackend`` (``jobs.RQ_JOBS``/``RQ_INLINE`` on RQ,
+``InProcess()`` without a queue).
+"""
+
+from .backend import JobBackend, RoomWork
 from .service import (
-    RoomWork,
+    InProcess,
     SyncError,
     create_or_get_active_run,
     execute_batch,
@@ -12,6 +17,8 @@ from .service import (
 )
 
 __all__ = [
+    "InProcess",
+    "JobBackend",
     "RoomWork",
     "SyncError",
     "create_or_get_active_run",

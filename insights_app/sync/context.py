@@ -9,21 +9,27 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from ..client import WherebyClient
 from ..conf import get_settings
 from ..errors import Interrupted
 from ..models import SyncRun
+from .backend import JobBackend
 from .upsert import UpsertResult
 
 logger = logging.getLogger(__name__)
 
-API_COUNTERS = {"requests": "api_requests", "points": "api_points", "throttles": "api_throttles"}
+# The client's cumulative stats and the run's columns that add them up.
+API_COUNTERS = {
+    "requests": "api_requests",
+    "points": "api_points",
+    "throttles": "api_throttles",
+    "retries": "api_retries",
+    "bytes": "api_bytes",
+}
 # Counters, heartbeat and the cancel flag are exchanged with the database at most this often:
 # per page it would double the sync's commits when pages are small.
 FLUSH_INTERVAL = 1.0
@@ -41,14 +47,16 @@ class RunContext:
         run: SyncRun,
         client: WherebyClient,
         *,
+        backend: JobBackend,
         now: datetime | None = None,
         on_progress: Callable[[SyncRun], None] | None = None,
     ) -> None:
         self.run = run
         self.client = client
+        self.backend = backend
         self.conf = get_settings()
         self.now = now or timezone.now()
-        self.lookback = timedelta(minutes=float(self.conf.LOOKBACK_MINUTES))
+        self.lookback = timedelta(minutes=self.conf.LOOKBACK_MINUTES)
         self.on_progress = on_progress
         self.deltas: Counter[str] = Counter()
         self.skip_reasons: Counter[str] = Counter()
@@ -88,54 +96,33 @@ class RunContext:
 
     # Flushing ------------------------------------------------------------------------------
 
-    def flush(self, *, checkpoint: dict[str, Any] | None = None, force: bool = False) -> None:
-        """At a page boundary: write counters and heartbeat (at most once a second unless forced or
-        with a checkpoint), and raise Cancelled if a stop was asked for."""
+    def flush(self, *, force: bool = False) -> None:
+        """At a page boundary: write counters and heartbeat (at most once a second unless forced),
+        and raise Cancelled if a stop was asked for."""
         now = time.monotonic()
-        if not force and checkpoint is None and now - self._last_flush < FLUSH_INTERVAL:
+        if not force and now - self._last_flush < FLUSH_INTERVAL:
             return
         self._last_flush = now
         api = self.client.stats.snapshot()
-        increments: dict[str, Any] = {}
-        for stat, column in API_COUNTERS.items():
-            delta = int(api[stat] - self._flushed_api.get(stat, 0))
-            if delta:
-                increments[column] = F(column) + delta
-        retry_delta = int(api["retries"] - self._flushed_api.get("retries", 0))
-        if retry_delta:
-            increments["api_retries"] = F("api_retries") + retry_delta
-        byte_delta = int(api["bytes"] - self._flushed_api.get("bytes", 0))
-        if byte_delta:
-            increments["api_bytes"] = F("api_bytes") + byte_delta
+        increments = {
+            column: int(api[stat] - self._flushed_api.get(stat, 0)) for stat, column in API_COUNTERS.items()
+        }
         self._flushed_api = api
-        for column, delta in self.deltas.items():
-            if delta:
-                increments[column] = F(column) + delta
+        increments.update(self.deltas)
         self.deltas.clear()
-        fields: dict[str, Any] = {**increments, "heartbeat_at": timezone.now()}
-        if checkpoint is not None:
-            fields["checkpoint"] = checkpoint
-        SyncRun.objects.filter(pk=self.run.pk).update(**fields)
+        self.run.add_counts(increments)
         if self.skip_reasons:
-            self._merge_skip_reasons()
+            self.run.merge_skip_reasons(self.skip_reasons)
+            self.skip_reasons.clear()
         if self.on_progress is not None:
             self.run.refresh_from_db()
             self.on_progress(self.run)
-        if SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+        if self.run.cancel_was_requested():
             raise Cancelled()
 
     def cancel_requested(self) -> bool:
         """Whether someone asked this run to stop (read from the database; the client asks during waits)."""
-        return SyncRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
-
-    def _merge_skip_reasons(self) -> None:
-        # Several batch jobs of one run may merge at once: lock the row while merging.
-        with transaction.atomic():
-            current = SyncRun.objects.select_for_update().only("skip_reasons").get(pk=self.run.pk)
-            merged = Counter(current.skip_reasons or {})
-            merged.update(self.skip_reasons)
-            SyncRun.objects.filter(pk=self.run.pk).update(skip_reasons=dict(merged.most_common(200)))
-        self.skip_reasons.clear()
+        return self.run.cancel_was_requested()
 
 
 @contextmanager
@@ -177,7 +164,7 @@ class Heartbeat:
         try:
             while not self._stop.wait(self.interval):
                 try:
-                    SyncRun.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now())
+                    SyncRun.objects.filter(pk=self.run_id).heartbeat()
                 except Exception:  # a heartbeat must never kill the sync; the next beat reconnects
                     logger.exception("heartbeat of sync run %s failed; trying again", self.run_id)
                     connection.close()
@@ -188,4 +175,4 @@ class Heartbeat:
 
 def heartbeat_interval() -> float:
     """Beat a few times within the abandonment threshold."""
-    return max(0.5, min(30.0, float(get_settings().ABANDONED_AFTER_SECONDS) / 4))
+    return max(0.5, min(30.0, get_settings().ABANDONED_AFTER_SECONDS / 4))

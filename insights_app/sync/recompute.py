@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, Q
 
 from ..conf import get_settings
-from ..models import ACTIVE_STATUSES, Participant, ParticipantDetail, SyncRun
+from ..models import Participant, ParticipantDetail, SyncRun
 from .context import page_transaction
 from .quality import LOSS_KEYS, participant_quality, summarise
 from .stages import DETAIL_SUMMARY, PARTICIPANT_QUALITY
@@ -50,11 +50,11 @@ class SyncInProgress(Exception):
 
 def recompute_quality(*, progress: Callable[[int], None] | None = None) -> RecomputeResult:
     """Rewrite every detail summary and participant quality column from the stored samples; no API call."""
-    active = SyncRun.objects.filter(status__in=ACTIVE_STATUSES).order_by("pk").first()
+    active = SyncRun.objects.active().order_by("pk").first()
     if active is not None:
         raise SyncInProgress(f"sync run #{active.pk} is {active.status}: recompute once it has finished")
     conf = get_settings()
-    threshold = float(conf.DEGRADED_PACKET_LOSS_PERCENT)
+    threshold = conf.DEGRADED_PACKET_LOSS_PERCENT
     declared = conf.PACKET_LOSS_UNIT
     result = RecomputeResult()
     last = 0
@@ -84,7 +84,7 @@ def recompute_quality(*, progress: Callable[[int], None] | None = None) -> Recom
         with page_transaction():
             ParticipantDetail.objects.bulk_update(details, [*DETAIL_SUMMARY, "samples", "packet_loss_unit"])
             participants = [
-                Participant(pk=pk, **participant_quality(rows, float(conf.DEGRADED_MIN_SECONDS)))
+                Participant(pk=pk, **participant_quality(rows, conf.DEGRADED_MIN_SECONDS))
                 for pk, rows in by_participant.items()
                 if rows
             ]

@@ -12,10 +12,10 @@ from django.db.models import Q
 
 from ..client import Page
 from ..errors import (
+    AccessForbidden,
     AuthenticationError,
     ConfigurationError,
     NotFound,
-    PermissionDenied,
     RateLimited,
     ServerError,
     TransportError,
@@ -76,7 +76,7 @@ PARTICIPANT_QUALITY = (
 )
 DETAIL_BATCH = 10
 # After these no further call can succeed, so they end the run instead of being skipped.
-FATAL_ERRORS = (AuthenticationError, PermissionDenied, ConfigurationError)
+FATAL_ERRORS = (AuthenticationError, AccessForbidden, ConfigurationError)
 # An outage, not a bad item: skipping one item after another would grind through every pending
 # call; ending the run lets RQ's retry try again later (and resume from what is stored).
 OUTAGE_ERRORS = (ServerError, TransportError, RateLimited)
@@ -379,7 +379,7 @@ def iter_detail_targets(queryset: Any, chunk: int = 500) -> Iterator[tuple[int, 
 
 def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] | None]]) -> None:
     """Upsert the detail rows of a batch of participants and refresh their quality summary."""
-    threshold = float(ctx.conf.DEGRADED_PACKET_LOSS_PERCENT)
+    threshold = ctx.conf.DEGRADED_PACKET_LOSS_PERCENT
     rows: list[dict[str, Any]] = []
     summaries: dict[int, list[dict[str, Any]]] = {}
     kept_positions: dict[int, list[int]] = {}
@@ -442,7 +442,7 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
             ParticipantDetail.objects.filter(stale).delete()
         participants = []
         for pk in pks:
-            quality = participant_quality(summaries[pk], float(ctx.conf.DEGRADED_MIN_SECONDS))
+            quality = participant_quality(summaries[pk], ctx.conf.DEGRADED_MIN_SECONDS)
             # A connection with a refused item stays pending, so the next run asks again.
             synced_at = None if pk in incomplete else ctx.now
             participants.append(Participant(pk=pk, details_synced_at=synced_at, **quality))

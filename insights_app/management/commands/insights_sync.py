@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...conf import DETAIL_POLICIES, get_settings
 from ...errors import WherebyError
+from ...jobs import RQ_INLINE, QueueUnavailable, enqueue_sync
 from ...models import COUNT_KINDS, SYNCED_MODELS, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from ...sync import SyncError, create_or_get_active_run, execute_run
 
@@ -37,15 +38,13 @@ class Command(BaseCommand):
         if options["enqueue"]:
             self._enqueue(kind, scope, options["details"])
             return
-        from ...jobs import job_alive  # asks RQ before calling a quiet run abandoned
-
         try:
             run, created = create_or_get_active_run(
                 kind,
                 trigger=SyncTrigger.COMMAND,
                 scope=scope,
                 details=options["details"],
-                job_alive=job_alive,
+                backend=RQ_INLINE,  # worked on here, but RQ knows whether other runs' jobs live
             )
         except SyncError as exc:
             raise CommandError(str(exc)) from None
@@ -57,7 +56,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         bar = _ProgressBar(enabled=sys.stdout.isatty())
         try:
-            run = execute_run(run.pk, on_progress=bar.update)
+            run = execute_run(run.pk, backend=RQ_INLINE, on_progress=bar.update)
         except WherebyError:
             run = SyncRun.objects.get(pk=run.pk)
         finally:
@@ -81,8 +80,6 @@ class Command(BaseCommand):
         return (SyncKind.FULL if options["full"] else SyncKind.INCREMENTAL), {}
 
     def _enqueue(self, kind: str, scope: dict[str, Any], details: str | None) -> None:
-        from ...jobs import QueueUnavailable, enqueue_sync
-
         try:
             result = enqueue_sync(kind=kind, trigger=SyncTrigger.COMMAND, details=details, **scope)
         except QueueUnavailable as exc:

@@ -1,5 +1,6 @@
 """Settings of a site unlike project/: own user model, New York time, no templates of ours, other URLs."""
 
+import json
 import os
 from pathlib import Path
 
@@ -65,6 +66,10 @@ RQ_QUEUES = {
     "whereby_insights": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
 }
 
+# How this host's own jobs are enqueued; a test sets the legacy "request_finished" mode, under which
+# django-rq holds jobs until a web request finishes (never, in a worker or a command).
+RQ = json.loads(os.environ.get("HOSTSITE_RQ", "{}"))
+
 WHEREBY_INSIGHTS = {
     "API_KEY": os.environ.get("WHEREBY_API_KEY"),
     "BASE_URL": os.environ.get("WHEREBY_API_BASE_URL", "https://api.whereby.dev/v1"),
@@ -73,6 +78,8 @@ WHEREBY_INSIGHTS = {
     # The local simulator grants more than a real plan; the test should not wait on a budget.
     "PLAN_POINTS_PER_MINUTE": 100_000,
     "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
+    # A test's extra settings, e.g. a low fan-out threshold.
+    **json.loads(os.environ.get("HOSTSITE_INSIGHTS", "{}")),
 }
 
 LANGUAGE_CODE = "en-us"

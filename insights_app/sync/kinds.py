@@ -1,0 +1,223 @@
+"""What each kind of run does: plan the organisation's rooms, or sync the rooms, sessions,
+external id or participants a scoped run names."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from ..errors import WherebyError, safe_error
+from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus
+from .backend import RoomWork
+from .context import Cancelled, RunContext
+from .runs import SyncError
+from .stages import (
+    FATAL_ERRORS,
+    OUTAGE_ERRORS,
+    RoomRef,
+    iter_detail_targets,
+    list_rooms,
+    mark_missing_rooms,
+    pending_details,
+    store_room_page,
+    sync_details,
+    sync_external_id_participants,
+    sync_room_sessions,
+    sync_session_participants,
+)
+
+logger = logging.getLogger(__name__)
+
+# A failed or cancelled full run this recent is resumed after the rooms it finished.
+RESUME_WITHIN = timedelta(hours=24)
+
+
+def dispatch(ctx: RunContext) -> bool:
+    """Do the work of the run's kind; True when it was handed to other jobs (fan-out)."""
+    kind = ctx.run.kind
+    if kind in (SyncKind.FULL, SyncKind.INCREMENTAL):
+        return _sync_organisation(ctx, full=kind == SyncKind.FULL)
+    if kind == SyncKind.ROOM:
+        _sync_rooms_by_name(ctx, ctx.run.scope["room_names"])
+    elif kind == SyncKind.SESSION:
+        _sync_sessions(ctx, ctx.run.scope["room_session_ids"])
+    elif kind == SyncKind.EXTERNAL_ID:
+        _sync_external_id(ctx, ctx.run.scope["external_id"])
+    elif kind == SyncKind.DETAILS:
+        _sync_details_of(ctx, ctx.run.scope["participant_ids"])
+    return False
+
+
+def _sync_organisation(ctx: RunContext, *, full: bool) -> bool:
+    refs, listed = list_rooms(ctx)
+    mark_missing_rooms(ctx, listed)
+    resume_since = _resume_point(ctx.run) if full else None
+    work = plan_room_work(ctx, refs, full=full, resume_since=resume_since)
+    ctx.run.restart_progress(len(work))
+    marks: dict[str, Any] = {"rooms_listed": len(refs), "rooms_to_sync": len(work)}
+    if resume_since is not None:
+        marks["resumed_since"] = resume_since.isoformat()
+    ctx.run.merge_checkpoint(**marks)
+    ctx.flush(force=True)
+    conf = ctx.conf
+    if len(work) >= conf.FANOUT_MIN_ROOMS:
+        size = conf.FANOUT_ROOMS_PER_JOB
+        if ctx.backend.fan_out(ctx.run, [work[i : i + size] for i in range(0, len(work), size)]):
+            return True
+    for item in work:
+        work_on_room(ctx, item)
+        ctx.flush(force=True)
+    return False
+
+
+def _resume_point(run: SyncRun) -> Any:
+    """When the last full run failed or was cancelled recently, resume after the rooms it finished."""
+    last = (
+        SyncRun.objects.finished()
+        .filter(kind=SyncKind.FULL, started_at__gte=timezone.now() - RESUME_WITHIN)
+        .exclude(pk=run.pk)
+        .order_by("-started_at")
+        .first()
+    )
+    if last is None or last.status not in (SyncStatus.FAILED, SyncStatus.CANCELLED):
+        return None
+    return last.started_at
+
+
+def plan_room_work(
+    ctx: RunContext, refs: list[RoomRef], *, full: bool, resume_since: Any = None
+) -> list[RoomWork]:
+    """Which rooms to refresh (changed, active, or all when full) and which only need details."""
+    # Read every room's marks in one streamed pass: an IN list of all listed rooms would exceed
+    # SQLite's variable limit for large organisations.
+    stored = {
+        pk: (signature, full_synced_at)
+        for pk, signature, full_synced_at in Room.objects.values_list(
+            "pk", "sessions_synced_signature", "full_synced_at"
+        ).iterator(chunk_size=5000)
+    }
+    recent = ctx.now - ctx.lookback
+    active_rooms = set(
+        RoomSession.objects.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=recent))
+        .values_list("room_id", flat=True)
+        .distinct()
+    )
+    detail_rooms = set(
+        pending_details(ctx, ctx.run.details_policy)
+        .values_list("room_session__room_id", flat=True)
+        .distinct()
+    )
+    work = []
+    for ref in sorted(refs, key=lambda r: r.room_name):
+        signature, full_synced_at = stored.get(ref.pk, ("", None))
+        if full:
+            # Only a forced (full) pass since the failed run started counts: an incremental run may
+            # have completed the room without re-reading every session.
+            done_before = (
+                resume_since is not None and full_synced_at is not None and full_synced_at >= resume_since
+            )
+            refresh = not (done_before and signature == ref.signature)
+        else:
+            refresh = signature != ref.signature or ref.pk in active_rooms
+        if refresh or ref.pk in detail_rooms:
+            work.append(RoomWork(ref.pk, ref.room_name, ref.signature, refresh=refresh, force=full))
+    return work
+
+
+def work_on_room(ctx: RunContext, work: RoomWork) -> None:
+    """Sessions, participants and details of one room; a failure is recorded and the run goes on."""
+    ref = RoomRef(work.room_pk, work.room_name, work.signature)
+    trouble_before = ctx.trouble
+    try:
+        if work.refresh:
+            for session in sync_room_sessions(ctx, ref, force=work.force):
+                try:
+                    sync_session_participants(ctx, session)
+                except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
+                    raise
+                except WherebyError as exc:
+                    ctx.problem(
+                        f"session {session.room_session_id} of room {work.room_name}: {safe_error(exc)}"
+                    )
+        targets = pending_details(ctx, ctx.run.details_policy, room_pks=[work.room_pk])
+        sync_details(ctx, iter_detail_targets(targets))
+        if work.refresh and ctx.trouble == trouble_before:
+            marks = {"sessions_synced_signature": work.signature, "sessions_synced_at": ctx.now}
+            if work.force:
+                marks["full_synced_at"] = ctx.now  # what a resumed full run may skip
+            Room.objects.filter(pk=work.room_pk).update(**marks)
+    except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
+        raise
+    except WherebyError as exc:
+        ctx.problem(f"room {work.room_name}: {safe_error(exc)}")
+    except Exception as exc:
+        if ctx.backend.is_timeout(exc):
+            raise
+        # Not the API's doing (a database refusing a value, a bug): keep the other rooms going.
+        logger.exception("sync run %s: room %s failed", ctx.run.pk, work.room_name)
+        ctx.problem(f"room {work.room_name}: unexpected {safe_error(exc)}")
+    ctx.progress(done=1)
+
+
+def _sync_rooms_by_name(ctx: RunContext, names: list[str]) -> None:
+    refs = []
+    for name in names:
+        found = []
+        for page in ctx.client.iter_room_pages(room_name_exact=name):
+            found.extend(r for r in store_room_page(ctx, page) if r.room_name == name)
+        if not found:
+            raise SyncError(f"no room named {name!r} in the Whereby API")
+        refs.extend(found)
+    ctx.progress(total=len(refs))
+    ctx.flush()
+    for ref in refs:
+        work_on_room(ctx, RoomWork(ref.pk, ref.room_name, ref.signature, refresh=True, force=True))
+        ctx.flush()
+
+
+def _sync_sessions(ctx: RunContext, session_ids: list[str]) -> None:
+    sessions = {
+        s.room_session_id: s
+        for s in RoomSession.objects.filter(room_session_id__in=session_ids).select_related("room")
+    }
+    unknown = [s for s in session_ids if s not in sessions]
+    if unknown:
+        raise SyncError(
+            f"unknown session {unknown[0]!r}: it is not stored yet, so its room is unknown; sync its room first"
+        )
+    ctx.progress(total=len(sessions))
+    for session in sessions.values():
+        room = RoomRef(session.room_id, session.room.room_name, session.room.sessions_synced_signature)
+        for todo in sync_room_sessions(ctx, room, room_session_id=session.room_session_id, force=True):
+            sync_session_participants(ctx, todo)
+        targets = pending_details(ctx, ctx.run.details_policy).filter(room_session_id=session.pk)
+        sync_details(ctx, iter_detail_targets(targets))
+        ctx.progress(done=1)
+        ctx.flush()
+
+
+def _sync_external_id(ctx: RunContext, external_id: str) -> None:
+    stored, unknown = sync_external_id_participants(ctx, external_id, final=False)
+    if unknown:
+        # Their sessions are new to us. The backend brings the organisation up to date under its own
+        # lock (one organisation pass at a time, whoever asks), then these participants are stored too.
+        logger.info("external id sync: %d sessions not stored yet; refreshing the organisation", len(unknown))
+        org_run, created = ctx.backend.refresh_organisation(ctx.run.trigger)
+        if not created:
+            ctx.problem(
+                f"{len(unknown)} sessions of this external id are not stored yet; organisation sync "
+                f"#{org_run.pk} is {org_run.status} and will bring them in: run this again after it"
+            )
+        stored, unknown = sync_external_id_participants(ctx, external_id, final=created)
+    targets = pending_details(ctx, ctx.run.details_policy).filter(pk__in=stored)
+    sync_details(ctx, iter_detail_targets(targets))
+
+
+def _sync_details_of(ctx: RunContext, participant_ids: list[int]) -> None:
+    targets = Participant.objects.filter(pk__in=participant_ids)
+    ctx.progress(total=targets.count())
+    sync_details(ctx, iter_detail_targets(targets), count_progress=True)
