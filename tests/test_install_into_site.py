@@ -22,7 +22,8 @@ from insights_app import __version__
 
 from .conftest import TEST_API_KEY
 
-pytestmark = pytest.mark.slow
+# The host site keeps its own SQLite database, so the PostgreSQL legs of CI need not repeat it.
+pytestmark = [pytest.mark.slow, pytest.mark.install]
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTSITE = Path(__file__).resolve().parent / "hostsite"
