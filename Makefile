@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 REQS_STAMP := $(VENV)/.requirements-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: install services browser faketime test test-shifted lint demo bench clean
+.PHONY: install services browser faketime test test-shifted lint typecheck demo bench clean
 
 $(REQS_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,10 +30,15 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# The package ships py.typed: mypy with django-stubs over insights_app/ (settings in pyproject.toml).
+typecheck: install
+	DEBUG=true $(PY) -m mypy
+
 test: install services browser faketime
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+	DEBUG=true $(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The suite (browser tests left out) with the clock of pytest and of every process it starts moved

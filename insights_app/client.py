@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
@@ -30,6 +29,7 @@ from .errors import (
     redact,
 )
 from .ratelimit import RateBudget, get_budget, wait_unless_interrupted
+from .wait_hints import as_float, seconds_from_ms_left, seconds_from_retry_after, seconds_until
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ class WherebyClient:
         """Pages of ``/insights/participants`` by session or by external id."""
         if bool(room_session_id) == bool(external_id):
             raise TypeError("give exactly one of room_session_id or external_id")
-        params = {"roomSessionId": room_session_id} if room_session_id else {"externalId": external_id}
+        params = {"roomSessionId": room_session_id} if room_session_id else {"externalId": str(external_id)}
         if sort_by:
             params["sortBy"] = sort_by
         return self._iter_pages(PARTICIPANTS, params, cursor)
@@ -355,11 +355,11 @@ class WherebyClient:
 
     def _throttle_wait(self, response: requests.Response, throttles: int) -> float:
         """Seconds to wait: Retry-After, else data.msLeft, else X-RateLimit-Reset, else backoff; capped."""
-        wait = _seconds_from_retry_after(response.headers.get("Retry-After"))
+        wait = seconds_from_retry_after(response.headers.get("Retry-After"))
         if wait is None:
-            wait = _seconds_from_ms_left(response.content)
+            wait = seconds_from_ms_left(response.content)
         if wait is None:
-            wait = _seconds_until(response.headers.get("X-RateLimit-Reset"))
+            wait = seconds_until(response.headers.get("X-RateLimit-Reset"))
         if wait is None:
             wait = min(self.backoff_max, self.backoff_base * 2 ** (throttles - 1))
         return max(0.0, min(wait, self.max_retry_wait))
@@ -368,12 +368,12 @@ class WherebyClient:
         """When the organisation's remaining points run low, slow every process down until the reset."""
         if self.budget is None:
             return
-        remaining = _as_float(response.headers.get("X-RateLimit-Remaining"))
+        remaining = as_float(response.headers.get("X-RateLimit-Remaining"))
         if remaining is None or response.status_code == 429:
             return
         low = get_settings().RATE_LOW_REMAINING
         if remaining <= low:
-            until_reset = _seconds_until(response.headers.get("X-RateLimit-Reset"))
+            until_reset = seconds_until(response.headers.get("X-RateLimit-Reset"))
             pause = min(self.max_retry_wait, until_reset if until_reset is not None else 5.0)
             if pause > 0:
                 logger.info("only %s API points left for the organisation: pausing %.1f s", remaining, pause)
@@ -396,46 +396,3 @@ class WherebyClient:
         text = " ".join(text.split())
         text = redact(text, self._api_key)
         return text[:limit] + ("…" if len(text) > limit else "")
-
-
-def _as_float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _seconds_from_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    seconds = _as_float(value)
-    if seconds is not None:
-        return seconds
-    return _seconds_until(value)
-
-
-def _seconds_from_ms_left(content: bytes) -> float | None:
-    try:
-        body = json.loads(content)
-        ms_left = body["data"]["msLeft"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    seconds = _as_float(ms_left)
-    return seconds / 1000.0 if seconds is not None else None
-
-
-def _seconds_until(value: str | None) -> float | None:
-    """Seconds from now until an HTTP date (or epoch seconds) in a header; None when unparsable."""
-    if not value:
-        return None
-    number = _as_float(value)
-    if number is not None:
-        # Epoch seconds, or already a delta when small.
-        return max(0.0, number - time.time()) if number > 10**9 else max(0.0, number)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment is None:
-        return None
-    return max(0.0, moment.timestamp() - time.time())

@@ -83,6 +83,13 @@ class ServerError(ApiError):
     """5xx kept coming after bounded retries."""
 
 
+# After these no further call can succeed, so they end the run instead of being skipped.
+FATAL_ERRORS = (AuthenticationError, AccessForbidden, ConfigurationError)
+# An outage, not a bad item: skipping one item after another would grind through every pending
+# call; ending the run lets the job runner's retry try again later (and resume from what is stored).
+OUTAGE_ERRORS = (ServerError, TransportError, RateLimited)
+
+
 def redact(text: str, secret: str | None = None) -> str:
     """``text`` with the API key (or ``secret``) masked: as given, stripped, and as repr() escapes it."""
     key = get_settings().API_KEY if secret is None else secret

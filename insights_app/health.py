@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from .conf import get_settings
 from .connections import queue_redis
 from .models import SYNCED_MODELS, SyncRun, SyncStatus
+from .ratelimit import budget_snapshot
 
 # The dashboard must answer even when Redis does not: give up quickly.
 SOCKET_TIMEOUT = 1.0
@@ -112,10 +113,6 @@ def redis_connection(queue_name: str) -> Any:
 
 def rate_budget() -> dict[str, Any] | None:
     """The shared rate budget, or None when it cannot be read (shown as "unknown")."""
-    try:
-        from .ratelimit import budget_snapshot
-    except ImportError:
-        return None
     try:
         return dict(budget_snapshot())
     except Exception:  # (any failure here must only make the figure "unknown")

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings as django_settings
-from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
-TEST_API_KEY = "sim-test-key-7f3a9c1e5b"
+# wait_for and friends moved to tests.helpers; importable from here until every branch imports them there.
+from tests.helpers import ROOT, TEST_API_KEY, wait_for, worker_env  # noqa: F401
+from tests.helpers.admin_data import VIEW_PERMS, Data, make_data, make_user
+from tests.helpers.checks import GOOD
 
 
 @pytest.fixture(scope="session")
@@ -85,21 +86,6 @@ def whereby_settings(settings, simulator) -> dict:
         "PLAN_POINTS_PER_MINUTE": 100_000,
     }
     return settings.WHEREBY_INSIGHTS
-
-
-def worker_env(redis_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a subprocess that must see the test database and the test Redis."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "REDIS_URL": redis_url,
-            "INSIGHTS_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    env.update(extra or {})
-    return env
 
 
 def _children(pid: int) -> list[int]:
@@ -184,12 +170,40 @@ def rq_worker_factory(redis_conn, redis_url: str) -> Iterator[Callable[..., Work
         worker.stop()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.2) -> object:
-    """Poll until ``predicate()`` is truthy; fail the test with a clear message otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout} s: {getattr(predicate, '__name__', predicate)}")
+# Data and users of the admin tests (tests.helpers.admin_data) ----------------------------------
+
+
+@pytest.fixture
+def data(db) -> Data:
+    """A small organisation in the database."""
+    return make_data()
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    """Staff who may look at the data (and the reports) but not start syncs."""
+    return make_user(django_user_model, "viewer", (*VIEW_PERMS, "view_reports"))
+
+
+@pytest.fixture
+def syncer(django_user_model):
+    """Staff who may look and start or cancel syncs."""
+    return make_user(django_user_model, "syncer", (*VIEW_PERMS, "run_sync", "view_reports"))
+
+
+@pytest.fixture
+def nobody(django_user_model):
+    """Staff without any permission of the app."""
+    return make_user(django_user_model, "nobody")
+
+
+# The app's system checks (tests.helpers.checks) -------------------------------------------------
+
+
+@pytest.fixture
+def good(settings):
+    """A correct configuration: no message of ours at all."""
+    settings.DEBUG = False
+    settings.USE_TZ = True
+    settings.WHEREBY_INSIGHTS = dict(GOOD)
+    return settings

@@ -10,14 +10,12 @@ from rq import Queue
 from insights_app.conf import get_settings
 from insights_app.models import Participant, SyncRun
 
-from .test_admin_support import data, syncer  # noqa: F401
-
 # Jobs are enqueued when the transaction commits, as in production: tests commit for real.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def as_syncer(client, syncer, redis_conn):  # noqa: F811
+def as_syncer(client, syncer, redis_conn):
     client.force_login(syncer)
     return client
 
@@ -43,7 +41,7 @@ def assert_linked(response, run: SyncRun) -> None:
     assert f'href="{url}"' in response.content.decode()
 
 
-def test_sync_selected_rooms(as_syncer, data, syncer, redis_conn):  # noqa: F811
+def test_sync_selected_rooms(as_syncer, data, syncer, redis_conn):
     rooms = data.rooms[:2]
     response = run_action(as_syncer, "room", "sync_selected_rooms", [r.pk for r in rooms])
     run = SyncRun.objects.get()
@@ -54,7 +52,7 @@ def test_sync_selected_rooms(as_syncer, data, syncer, redis_conn):  # noqa: F811
     assert any("Queued" in text for text in messages_of(response))
 
 
-def test_second_click_finds_the_active_run(as_syncer, data, redis_conn):  # noqa: F811
+def test_second_click_finds_the_active_run(as_syncer, data, redis_conn):
     run_action(as_syncer, "room", "sync_selected_rooms", [data.rooms[0].pk])
     response = run_action(as_syncer, "room", "sync_selected_rooms", [data.rooms[0].pk])
     run = SyncRun.objects.get()
@@ -63,7 +61,7 @@ def test_second_click_finds_the_active_run(as_syncer, data, redis_conn):  # noqa
     assert len(queued_job_ids(redis_conn)) == 1
 
 
-def test_sync_selected_sessions(as_syncer, data, redis_conn):  # noqa: F811
+def test_sync_selected_sessions(as_syncer, data, redis_conn):
     sessions = data.sessions[:3]
     response = run_action(as_syncer, "roomsession", "sync_selected_sessions", [s.pk for s in sessions])
     run = SyncRun.objects.get()
@@ -73,7 +71,7 @@ def test_sync_selected_sessions(as_syncer, data, redis_conn):  # noqa: F811
     assert_linked(response, run)
 
 
-def test_fetch_details_for_selected_participants(as_syncer, data, redis_conn):  # noqa: F811
+def test_fetch_details_for_selected_participants(as_syncer, data, redis_conn):
     chosen = data.participants[:4]
     response = run_action(as_syncer, "participant", "fetch_details_for_selected", [p.pk for p in chosen])
     run = SyncRun.objects.get()
@@ -83,7 +81,7 @@ def test_fetch_details_for_selected_participants(as_syncer, data, redis_conn):  
     assert_linked(response, run)
 
 
-def test_sync_everything_for_external_ids(as_syncer, data, redis_conn):  # noqa: F811
+def test_sync_everything_for_external_ids(as_syncer, data, redis_conn):
     # Two connections with ext-0, one with ext-1, one without: two runs.
     chosen = list(
         Participant.objects.filter(
@@ -101,7 +99,7 @@ def test_sync_everything_for_external_ids(as_syncer, data, redis_conn):  # noqa:
         assert_linked(response, run)
 
 
-def test_external_id_action_without_ids_queues_nothing(as_syncer, data, redis_conn):  # noqa: F811
+def test_external_id_action_without_ids_queues_nothing(as_syncer, data, redis_conn):
     chosen = Participant.objects.get(participant_id="part-0-0-2")  # no external id
     response = run_action(as_syncer, "participant", "sync_selected_external_ids", [chosen.pk])
     assert "None of the selected participants has an external id." in messages_of(response)
@@ -122,7 +120,7 @@ def test_dashboard_starts_a_sync(as_syncer, kind, redis_conn):
     assert [r["id"] for r in status["active"]] == [run.pk]
 
 
-def test_sync_now_on_the_room_list(as_syncer, data, redis_conn):  # noqa: F811
+def test_sync_now_on_the_room_list(as_syncer, data, redis_conn):
     page = as_syncer.get(reverse("admin:insights_app_room_changelist")).content.decode()
     assert f'action="{reverse("admin:insights_app_syncrun_start")}"' in page
     as_syncer.post(reverse("admin:insights_app_syncrun_start"), {"kind": "incremental"})
@@ -159,7 +157,7 @@ def test_cancel_redirect_refuses_foreign_next(as_syncer, redis_conn):
     assert response["Location"] == reverse("admin:insights_app_syncrun_dashboard")
 
 
-def test_redis_down_queues_nothing_and_says_why(as_syncer, data, settings):  # noqa: F811
+def test_redis_down_queues_nothing_and_says_why(as_syncer, data, settings):
     settings.RQ_QUEUES = {n: {**c, "URL": "redis://127.0.0.1:1/0"} for n, c in settings.RQ_QUEUES.items()}
     response = as_syncer.post(reverse("admin:insights_app_syncrun_start"), {"kind": "full"}, follow=True)
     assert response.status_code == 200

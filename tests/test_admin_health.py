@@ -11,9 +11,7 @@ from rq import Queue
 
 from insights_app.health import check_health
 from insights_app.models import SyncRun
-
-from .conftest import wait_for
-from .test_admin_support import syncer, viewer  # noqa: F401
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db
 CLOSED_PORT = "redis://127.0.0.1:1/0"
@@ -33,7 +31,7 @@ def test_redis_down_is_reported_not_raised(redis_down):
     assert health.rate_budget is None
 
 
-def test_dashboard_with_redis_down_says_so_plainly(client, syncer, redis_down):  # noqa: F811
+def test_dashboard_with_redis_down_says_so_plainly(client, syncer, redis_down):
     client.force_login(syncer)
     response = client.get(reverse("admin:insights_app_syncrun_dashboard"))
     assert response.status_code == 200
@@ -47,7 +45,7 @@ def test_dashboard_with_redis_down_says_so_plainly(client, syncer, redis_down): 
     assert status["queue_length"] is None and status["failed_jobs"] is None
 
 
-def test_no_worker_is_reported(client, syncer, redis_conn):  # noqa: F811
+def test_no_worker_is_reported(client, syncer, redis_conn):
     health = check_health()
     assert health.redis_ok and health.workers == []
     assert health.can_enqueue and not health.will_run
@@ -72,7 +70,7 @@ def test_queue_length_and_failed_jobs_are_counted(redis_conn):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_is_seen_listening(client, syncer, rq_worker_factory):  # noqa: F811
+def test_a_real_worker_is_seen_listening(client, syncer, rq_worker_factory):
     worker = rq_worker_factory()
     health = wait_for(lambda: (h := check_health()).workers and h, timeout=30)
     assert health.will_run and health.problems() == []
@@ -95,7 +93,7 @@ def test_last_success_and_staleness(settings, redis_conn):
     assert not check_health().is_stale
 
 
-def test_dashboard_shows_rate_budget(client, viewer, redis_conn):  # noqa: F811
+def test_dashboard_shows_rate_budget(client, viewer, redis_conn):
     from insights_app.ratelimit import get_budget
 
     for _ in range(3):
@@ -110,7 +108,7 @@ def test_dashboard_shows_rate_budget(client, viewer, redis_conn):  # noqa: F811
     assert budget["used_this_minute"] + budget["used_last_minute"] == 3
 
 
-def test_a_partial_run_counts_as_the_last_completed_sync_only_if_just_items_were_skipped(viewer):  # noqa: F811
+def test_a_partial_run_counts_as_the_last_completed_sync_only_if_just_items_were_skipped(viewer):
     skipped_items = SyncRun.objects.create(
         dedup_key="org",
         trigger="schedule",

@@ -10,8 +10,7 @@ import time_machine
 from django.urls import reverse
 
 from insights_app.models import Participant, Room, RoomSession, SyncRun
-
-from .test_admin_support import HOSTILE_NAME, data, make_data, syncer, viewer  # noqa: F401
+from tests.helpers.admin_data import HOSTILE_NAME, make_data
 
 pytestmark = pytest.mark.django_db
 
@@ -37,13 +36,13 @@ def result_rows(html: str) -> int:
 
 
 @pytest.fixture
-def as_viewer(client, viewer):  # noqa: F811
+def as_viewer(client, viewer):
     client.force_login(viewer)
     return client
 
 
 @pytest.fixture
-def runs(viewer):  # noqa: F811
+def runs(viewer):
     return [
         SyncRun.objects.create(
             kind="incremental", status=status, trigger="admin", dedup_key=f"k{i}", requested_by=viewer
@@ -53,7 +52,7 @@ def runs(viewer):  # noqa: F811
 
 
 @pytest.mark.parametrize("model", CHANGELISTS)
-def test_changelist_renders_with_bounded_queries(as_viewer, data, runs, model, django_assert_max_num_queries):  # noqa: F811
+def test_changelist_renders_with_bounded_queries(as_viewer, data, runs, model, django_assert_max_num_queries):
     with django_assert_max_num_queries(MAX_QUERIES):
         response = as_viewer.get(changelist(model))
     assert response.status_code == 200
@@ -68,7 +67,7 @@ def test_query_count_does_not_grow_with_rows(as_viewer, django_assert_max_num_qu
             assert as_viewer.get(changelist(model)).status_code == 200
 
 
-def test_change_pages_render_with_bounded_queries(as_viewer, data, runs, django_assert_max_num_queries):  # noqa: F811
+def test_change_pages_render_with_bounded_queries(as_viewer, data, runs, django_assert_max_num_queries):
     pages = [
         change("room", data.rooms[0].pk),
         change("roomsession", data.sessions[0].pk),
@@ -81,7 +80,7 @@ def test_change_pages_render_with_bounded_queries(as_viewer, data, runs, django_
         assert response.status_code == 200, url
 
 
-def test_room_lists_columns_and_links_to_its_sessions(as_viewer, data):  # noqa: F811
+def test_room_lists_columns_and_links_to_its_sessions(as_viewer, data):
     room = data.rooms[1]
     html = as_viewer.get(changelist("room")).content.decode()
     assert "/room-1" in html
@@ -90,7 +89,7 @@ def test_room_lists_columns_and_links_to_its_sessions(as_viewer, data):  # noqa:
     assert "247" in html  # participant minutes 246.8 shown rounded
 
 
-def test_navigation_room_to_sessions_to_participants_and_back(as_viewer, data):  # noqa: F811
+def test_navigation_room_to_sessions_to_participants_and_back(as_viewer, data):
     room = data.rooms[1]
     room_page = as_viewer.get(change("room", room.pk)).content.decode()
     sessions_url = changelist("roomsession") + f"?room={room.pk}"
@@ -118,13 +117,13 @@ def test_navigation_room_to_sessions_to_participants_and_back(as_viewer, data): 
     assert f'href="{participants_url}"' in participant_page
 
 
-def test_participants_of_a_room(as_viewer, data):  # noqa: F811
+def test_participants_of_a_room(as_viewer, data):
     room = data.rooms[2]
     html = as_viewer.get(changelist("participant") + f"?room={room.pk}").content.decode()
     assert result_rows(html) == 12
 
 
-def test_participant_page_shows_quality_summary_and_chart(as_viewer, data):  # noqa: F811
+def test_participant_page_shows_quality_summary_and_chart(as_viewer, data):
     poor = Participant.objects.get(participant_id="part-0-1-0")
     html = as_viewer.get(change("participant", poor.pk)).content.decode()
     assert "Poor network" in html
@@ -153,7 +152,7 @@ def test_participant_page_shows_quality_summary_and_chart(as_viewer, data):  # n
         ("joined_at_within=older", 9),
     ],
 )
-def test_participant_filters(as_viewer, data, query, expected):  # noqa: F811
+def test_participant_filters(as_viewer, data, query, expected):
     response = as_viewer.get(changelist("participant") + "?" + query)
     assert response.status_code == 200
     assert result_rows(response.content.decode()) == expected
@@ -163,11 +162,11 @@ def test_participant_filters(as_viewer, data, query, expected):  # noqa: F811
     ("query", "expected"),
     [("ongoing=yes", 1), ("ongoing=no", 11), ("rated=yes", 6), ("started_at_within=7d", 3)],
 )
-def test_session_filters(as_viewer, data, query, expected):  # noqa: F811
+def test_session_filters(as_viewer, data, query, expected):
     assert result_rows(as_viewer.get(changelist("roomsession") + "?" + query).content.decode()) == expected
 
 
-def test_filter_choices_come_from_the_data(as_viewer, data):  # noqa: F811
+def test_filter_choices_come_from_the_data(as_viewer, data):
     html = as_viewer.get(changelist("participant")).content.decode()
     for value in ("?browser=Chrome", "?browser=Safari", "?os=Mac+OS+X", "?role=member"):
         assert value in html
@@ -184,24 +183,24 @@ def test_filter_choices_come_from_the_data(as_viewer, data):  # noqa: F811
         ("room", "room-1", 1),
     ],
 )
-def test_search(as_viewer, data, model, q, expected):  # noqa: F811
+def test_search(as_viewer, data, model, q, expected):
     assert result_rows(as_viewer.get(changelist(model), {"q": q}).content.decode()) == expected
 
 
-def test_bad_related_filter_value_is_a_clean_redirect(as_viewer, data):  # noqa: F811
+def test_bad_related_filter_value_is_a_clean_redirect(as_viewer, data):
     response = as_viewer.get(changelist("roomsession") + "?room=not-a-number")
     assert response.status_code == 302
     assert "e=1" in response["Location"]
 
 
-def test_hostile_display_name_is_escaped(as_viewer, data):  # noqa: F811
+def test_hostile_display_name_is_escaped(as_viewer, data):
     for url in (changelist("participant"), change("participant", data.hostile.pk)):
         html = as_viewer.get(url).content.decode()
         assert HOSTILE_NAME not in html
         assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
 
 
-def test_data_pages_are_read_only(client, data, django_user_model):  # noqa: F811
+def test_data_pages_are_read_only(client, data, django_user_model):
     admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-123456")
     client.force_login(admin_user)
     room = data.rooms[0]
@@ -214,7 +213,7 @@ def test_data_pages_are_read_only(client, data, django_user_model):  # noqa: F81
     assert 'name="room_name"' not in page  # rendered as text, not as an input
 
 
-def test_only_superusers_delete_local_history(client, data, syncer, django_user_model):  # noqa: F811
+def test_only_superusers_delete_local_history(client, data, syncer, django_user_model):
     run = SyncRun.objects.create(kind="full", status="failed", trigger="admin", dedup_key="x")
     client.force_login(syncer)
     assert (
@@ -229,7 +228,7 @@ def test_only_superusers_delete_local_history(client, data, syncer, django_user_
     assert Room.objects.count() == 3
 
 
-def test_sync_run_page_shows_counts_and_progress(as_viewer, viewer):  # noqa: F811
+def test_sync_run_page_shows_counts_and_progress(as_viewer, viewer):
     run = SyncRun.objects.create(
         kind="full",
         status="running",
@@ -246,14 +245,14 @@ def test_sync_run_page_shows_counts_and_progress(as_viewer, viewer):  # noqa: F8
     assert "Cancel this run" not in html  # viewer may not cancel
 
 
-def test_facet_counts_are_never_computed(as_viewer, data, django_assert_max_num_queries):  # noqa: F811
+def test_facet_counts_are_never_computed(as_viewer, data, django_assert_max_num_queries):
     with django_assert_max_num_queries(MAX_QUERIES):
         html = as_viewer.get(changelist("participant") + "?_facets=True").content.decode()
     assert "Show counts" not in html
     assert "host (12)" not in html
 
 
-def test_quality_column_says_poor_in_words(as_viewer, data):  # noqa: F811
+def test_quality_column_says_poor_in_words(as_viewer, data):
     html = as_viewer.get(changelist("participant") + "?quality=poor").content.decode()
     assert html.count('<strong class="insights-poor">poor</strong>') == 12
 
@@ -273,7 +272,7 @@ def clock(request):
     ],
     indirect=True,
 )
-def test_date_drill_down_from_index_bounds(clock, as_viewer, data):  # noqa: F811
+def test_date_drill_down_from_index_bounds(clock, as_viewer, data):
     """The drill-down offers exactly the years, then months, then days that hold rows, as a user clicks."""
     from django.utils import timezone
 
@@ -295,7 +294,7 @@ def test_date_drill_down_from_index_bounds(clock, as_viewer, data):  # noqa: F81
     assert day_link in drilled
 
 
-def test_paginator_counts_exactly_up_to_its_limit(as_viewer, data, monkeypatch):  # noqa: F811
+def test_paginator_counts_exactly_up_to_its_limit(as_viewer, data, monkeypatch):
     """Past the limit PostgreSQL estimates (and the page says so); SQLite always counts exactly."""
     from django.db import connection
 

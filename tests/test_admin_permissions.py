@@ -8,8 +8,6 @@ from django.urls import include, path, reverse
 
 from insights_app.models import SyncRun
 
-from .test_admin_support import data, nobody, syncer, viewer  # noqa: F401
-
 pytestmark = pytest.mark.django_db
 
 DASHBOARD = "admin:insights_app_syncrun_dashboard"
@@ -63,7 +61,7 @@ def test_anonymous_is_sent_to_login(client, queued_run):
     assert SyncRun.objects.count() == 1
 
 
-def test_staff_without_permissions_sees_nothing(client, nobody, queued_run):  # noqa: F811
+def test_staff_without_permissions_sees_nothing(client, nobody, queued_run):
     client.force_login(nobody)
     for model in CHANGELISTS:
         assert client.get(reverse(f"admin:insights_app_{model}_changelist")).status_code == 403
@@ -77,7 +75,7 @@ def test_staff_without_permissions_sees_nothing(client, nobody, queued_run):  # 
     assert queued_run.status == "queued" and SyncRun.objects.count() == 1
 
 
-def test_viewer_sees_data_but_no_sync_controls(client, viewer, data, queued_run):  # noqa: F811
+def test_viewer_sees_data_but_no_sync_controls(client, viewer, data, queued_run):
     client.force_login(viewer)
     rooms = client.get(reverse("admin:insights_app_room_changelist")).content.decode()
     assert "/room-0" in rooms
@@ -98,7 +96,7 @@ def test_viewer_sees_data_but_no_sync_controls(client, viewer, data, queued_run)
     assert status["active"][0]["cancel_url"] is None
 
 
-def test_viewer_forged_posts_are_refused(client, viewer, data, queued_run):  # noqa: F811
+def test_viewer_forged_posts_are_refused(client, viewer, data, queued_run):
     client.force_login(viewer)
     assert client.post(reverse(START), {"kind": "full"}).status_code == 403
     assert client.post(reverse(CANCEL, args=[queued_run.pk])).status_code == 403
@@ -114,7 +112,7 @@ def test_viewer_forged_posts_are_refused(client, viewer, data, queued_run):  # n
     assert SyncRun.objects.count() == 1
 
 
-def test_syncer_sees_the_controls(client, syncer, data, queued_run):  # noqa: F811
+def test_syncer_sees_the_controls(client, syncer, data, queued_run):
     client.force_login(syncer)
     rooms = client.get(reverse("admin:insights_app_room_changelist")).content.decode()
     assert "Sync now" in rooms and "sync_selected_rooms" in rooms
@@ -133,7 +131,7 @@ def test_syncer_sees_the_controls(client, syncer, data, queued_run):  # noqa: F8
     )
 
 
-def test_start_and_cancel_refuse_get_and_unknown_kinds(client, syncer, queued_run):  # noqa: F811
+def test_start_and_cancel_refuse_get_and_unknown_kinds(client, syncer, queued_run):
     client.force_login(syncer)
     assert client.get(reverse(START)).status_code == 405
     assert client.get(reverse(CANCEL, args=[queued_run.pk])).status_code == 405
@@ -141,7 +139,7 @@ def test_start_and_cancel_refuse_get_and_unknown_kinds(client, syncer, queued_ru
     assert SyncRun.objects.count() == 1
 
 
-def test_posts_without_csrf_token_are_refused(syncer, queued_run):  # noqa: F811
+def test_posts_without_csrf_token_are_refused(syncer, queued_run):
     client = Client(enforce_csrf_checks=True)
     client.force_login(syncer)
     assert client.post(reverse(START), {"kind": "full"}).status_code == 403
@@ -150,7 +148,7 @@ def test_posts_without_csrf_token_are_refused(syncer, queued_run):  # noqa: F811
     assert queued_run.status == "queued" and SyncRun.objects.count() == 1
 
 
-def test_admin_index_lists_dashboard_for_viewers(client, viewer):  # noqa: F811
+def test_admin_index_lists_dashboard_for_viewers(client, viewer):
     client.force_login(viewer)
     index = client.get(reverse("admin:index")).content.decode()
     assert f'href="{reverse(DASHBOARD)}"' in index
@@ -158,7 +156,7 @@ def test_admin_index_lists_dashboard_for_viewers(client, viewer):  # noqa: F811
     assert "Sync dashboard" in app_index
 
 
-def test_reports_are_linked_when_mounted(client, viewer, data, settings):  # noqa: F811
+def test_reports_are_linked_when_mounted(client, viewer, data, settings):
     settings.ROOT_URLCONF = __name__
     client.force_login(viewer)
     index = client.get(reverse("admin:index")).content.decode()
@@ -180,8 +178,8 @@ def test_reports_are_linked_when_mounted(client, viewer, data, settings):  # noq
     assert f'href="{reverse("insights_app:quality")}"' in listing
 
 
-def test_report_links_need_view_reports(client, django_user_model, data, settings):  # noqa: F811
-    from .test_admin_support import VIEW_PERMS, make_user
+def test_report_links_need_view_reports(client, django_user_model, data, settings):
+    from tests.helpers.admin_data import VIEW_PERMS, make_user
 
     settings.ROOT_URLCONF = __name__
     client.force_login(make_user(django_user_model, "plain", VIEW_PERMS))

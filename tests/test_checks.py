@@ -6,46 +6,14 @@ import re
 from pathlib import Path
 
 import pytest
-from django.core.checks import ERROR, WARNING, run_checks
+from django.core.checks import ERROR, WARNING
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from insights_app import checks
+from tests.helpers.checks import GOOD, only, ours
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "checks.md"
-GOOD = {
-    "API_KEY": "a-real-looking-key",
-    "BASE_URL": "https://api.whereby.dev/v1",
-    "QUEUE": "whereby_insights",
-}
-
-
-def ours(messages=None) -> dict[str, list]:
-    """Our messages from a full run of the registered checks, grouped by id."""
-    grouped: dict[str, list] = {}
-    # Only our tag: Django 6 would otherwise run the model checks too, which open a database connection.
-    for message in run_checks(tags=[checks.TAG]) if messages is None else messages:
-        if message.id and message.id.startswith("insights_app."):
-            grouped.setdefault(message.id, []).append(message)
-    return grouped
-
-
-def only(code: str) -> object:
-    """The single message with this id; fails if there is none or more than one."""
-    found = ours().get(f"insights_app.{code}", [])
-    assert len(found) == 1, f"expected one insights_app.{code}, got {ours()}"
-    message = found[0]
-    assert message.hint, f"{code} has no hint"
-    return message
-
-
-@pytest.fixture
-def good(settings):
-    """A correct configuration: no message of ours at all."""
-    settings.DEBUG = False
-    settings.USE_TZ = True
-    settings.WHEREBY_INSIGHTS = dict(GOOD)
-    return settings
 
 
 def test_a_correct_configuration_raises_nothing(good):

@@ -20,7 +20,7 @@ from insights_app.errors import (
 )
 from insights_app.ratelimit import LocalBudget, RedisBudget, budget_key, get_budget
 from insights_app.simulator import FaultConfig
-from tests.conftest import ROOT, TEST_API_KEY, worker_env
+from tests.helpers import ROOT, TEST_API_KEY, worker_env
 
 
 class RecordedSleep:

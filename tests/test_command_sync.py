@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from insights_app.models import Room, SyncRun
-from tests.conftest import ROOT, TEST_API_KEY, worker_env
+from tests.helpers import ROOT, TEST_API_KEY, worker_env
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from insights_app import __version__
-
-from .conftest import TEST_API_KEY
+from tests.helpers import TEST_API_KEY
 
 # The host site keeps its own SQLite database, so the PostgreSQL legs of CI need not repeat it.
 pytestmark = [pytest.mark.slow, pytest.mark.install]

@@ -10,9 +10,8 @@ from django.db import connection
 from insights_app.jobs import QueueUnavailable, cancel_run, enqueue_sync, scheduled_sync
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
-from tests.conftest import TEST_API_KEY, wait_for
-from tests.org_compare import assert_db_equals_org
-from tests.test_sync_engine import configure
+from tests.helpers import TEST_API_KEY, configure, wait_for
+from tests.helpers.org_compare import assert_db_equals_org
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from insights_app.models import Participant, ParticipantDetail
-from tests.test_sync_engine import configure, run_sync
+from tests.helpers import configure, run_sync
 
 pytestmark = pytest.mark.django_db
 

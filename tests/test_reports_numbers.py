@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.test_reports_dataset import EVIL_ID, PERIOD, SLASH_ID, _join, build_dataset, t
+from tests.helpers.reports_dataset import EVIL_ID, PERIOD, SLASH_ID, _join, build_dataset, t
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from django.urls import reverse
 from insights_app.models import Participant, Room, RoomSession
 from insights_app.reports.assets import plotly_version
 from insights_app.reports.csv_export import neutralise
-from tests.test_reports_dataset import EVIL_ID, PERIOD, SLASH_ID, build_dataset
+from tests.helpers.reports_dataset import EVIL_ID, PERIOD, SLASH_ID, build_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.core.checks import ERROR
 from insights_app import checks
 from insights_app.conf import DEFAULTS, DETAIL_POLICIES, SETTINGS, SETTINGS_BY_NAME
 from insights_app.models import PacketLossUnit
-from tests.test_checks import GOOD, good, ours  # noqa: F401
+from tests.helpers.checks import GOOD, ours
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -59,7 +59,7 @@ def test_defaults_and_choices_are_read_from_the_one_table():
         ("ABANDONED_AFTER_SECONDS", 1e308, "at most"),
     ],
 )
-def test_values_that_used_to_fail_only_at_run_time_are_e007(good, key, value, said):  # noqa: F811
+def test_values_that_used_to_fail_only_at_run_time_are_e007(good, key, value, said):
     good.WHEREBY_INSIGHTS = {**GOOD, key: value}
     found = ours().get("insights_app.E007", [])
     assert len(found) == 1, ours()
@@ -69,20 +69,20 @@ def test_values_that_used_to_fail_only_at_run_time_are_e007(good, key, value, sa
 
 
 @pytest.mark.parametrize("intervals", [[], [0], [30, 120], (5, 10)])
-def test_retry_intervals_that_work_pass(good, intervals):  # noqa: F811
+def test_retry_intervals_that_work_pass(good, intervals):
     good.WHEREBY_INSIGHTS = {**GOOD, "JOB_RETRY_INTERVALS": intervals}
     assert ours() == {}
 
 
 @pytest.mark.parametrize("url", ["notaurl", "http://localhost:6379/0", 6379])
-def test_e015_rate_redis_url_that_is_not_redis(good, url):  # noqa: F811
+def test_e015_rate_redis_url_that_is_not_redis(good, url):
     good.WHEREBY_INSIGHTS = {**GOOD, "RATE_REDIS_URL": url}
     found = ours().get("insights_app.E015", [])
     assert len(found) == 1 and found[0].hint
     assert found[0].level == ERROR
 
 
-def test_e015_never_shows_a_redis_password(good):  # noqa: F811
+def test_e015_never_shows_a_redis_password(good):
     good.WHEREBY_INSIGHTS = {**GOOD, "RATE_REDIS_URL": "http://:hunter2@cache:6379/0"}
     (message,) = ours()["insights_app.E015"]
     assert "hunter2" not in message.msg + message.hint
@@ -91,7 +91,7 @@ def test_e015_never_shows_a_redis_password(good):  # noqa: F811
 @pytest.mark.parametrize(
     "url", ["redis://127.0.0.1:6379/2", "rediss://:pw@cache:6380/0", "unix:///tmp/r.sock"]
 )
-def test_e015_redis_urls_pass(good, url):  # noqa: F811
+def test_e015_redis_urls_pass(good, url):
     good.WHEREBY_INSIGHTS = {**GOOD, "RATE_REDIS_URL": url}
     assert ours() == {}
 
@@ -99,14 +99,14 @@ def test_e015_redis_urls_pass(good, url):  # noqa: F811
 @pytest.mark.parametrize(
     "url", ["https://api.whereby.dev/v1?x=1", "https://api.whereby.dev/v1#top", "https://api.whereby.dev/v1?"]
 )
-def test_e004_base_url_with_a_query_or_fragment(good, url):  # noqa: F811
+def test_e004_base_url_with_a_query_or_fragment(good, url):
     good.WHEREBY_INSIGHTS = {**GOOD, "BASE_URL": url}
     (message,) = ours()["insights_app.E004"]
     assert "query or fragment" in message.msg and message.hint
 
 
 @pytest.mark.parametrize("key", ["clé-secrète-123", "“quoted-key”", "key-with-newline\n", "two words"])
-def test_e014_api_key_that_cannot_be_sent_in_a_header(good, key):  # noqa: F811
+def test_e014_api_key_that_cannot_be_sent_in_a_header(good, key):
     good.WHEREBY_INSIGHTS = {**GOOD, "API_KEY": key}
     (message,) = ours()["insights_app.E014"]
     assert message.level == ERROR and message.hint

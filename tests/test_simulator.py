@@ -11,7 +11,7 @@ import requests
 
 from insights_app.simulator import OrgSpec, generate_organisation
 from insights_app.simulator.vocab import HOSTILE_NAMES, REDACTED
-from tests.conftest import TEST_API_KEY
+from tests.helpers import TEST_API_KEY
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 

@@ -13,7 +13,7 @@ import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SMALL = ["--rooms", "3", "--sessions-per-room", "2", "--participants-per-session", "2"]
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from insights_app.simulator import FaultConfig
-from tests.conftest import TEST_API_KEY, wait_for
+from tests.helpers import TEST_API_KEY, wait_for
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 THROTTLE_ERROR = "Rate limit active for throttle key: organization:1"

@@ -10,7 +10,7 @@ import requests
 import time_machine
 
 from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
-from tests.conftest import TEST_API_KEY, wait_for
+from tests.helpers import TEST_API_KEY, wait_for
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 LIVE = {

@@ -18,7 +18,7 @@ from insights_app.simulator.schemas import (
     openapi_response_schema,
     openapi_throttle_schema,
 )
-from tests.conftest import ROOT, TEST_API_KEY
+from tests.helpers import ROOT, TEST_API_KEY
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 OPENAPI = ROOT.parent / "shared" / "whereby" / "openapi.json"

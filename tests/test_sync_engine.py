@@ -12,48 +12,14 @@ from django.utils import timezone
 from insights_app.client import WherebyClient
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
-from insights_app.sync import InProcess, create_or_get_active_run, execute_run
+from insights_app.sync import InProcess, create_or_get_active_run
 from insights_app.sync.context import RunContext
 from insights_app.sync.service import plan_room_work, work_on_room
 from insights_app.sync.stages import list_rooms
-from tests.conftest import TEST_API_KEY
-from tests.org_compare import assert_db_equals_org
+from tests.helpers import DETAIL, PARTICIPANTS, ROOMS, SESSIONS, configure, run_sync
+from tests.helpers.org_compare import assert_db_equals_org
 
 pytestmark = pytest.mark.django_db
-
-ROOMS, SESSIONS, PARTICIPANTS, DETAIL = (
-    "/insights/rooms",
-    "/insights/room-sessions",
-    "/insights/participants",
-    "/insights/participant",
-)
-
-
-def configure(settings, server, **extra):
-    settings.WHEREBY_INSIGHTS = {
-        "API_KEY": TEST_API_KEY,
-        "BASE_URL": server.base_url,
-        "QUEUE": "whereby_insights",
-        "BACKOFF_BASE": 0.01,
-        "BACKOFF_MAX": 0.05,
-        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
-        "PLAN_POINTS_PER_MINUTE": 1_000_000,
-        "LOOKBACK_MINUTES": 0,
-        "DETAIL_POLICY": "all",
-        **extra,
-    }
-
-
-def run_sync(kind="incremental", **scope):
-    details = scope.pop("details", None)
-    run, created = create_or_get_active_run(
-        kind, trigger="command", scope=scope, details=details, backend=InProcess()
-    )
-    assert created
-    try:
-        return execute_run(run.pk, backend=InProcess())
-    except Exception:
-        return SyncRun.objects.get(pk=run.pk)
 
 
 def minimum_full_calls(org, details: bool = True) -> dict[str, int]:

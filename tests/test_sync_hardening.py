@@ -11,11 +11,11 @@ from insights_app.models import Participant, ParticipantDetail, Room, RoomSessio
 from insights_app.simulator import FaultConfig
 from insights_app.sync import InProcess, create_or_get_active_run
 from insights_app.sync.context import RunContext
+from insights_app.sync.details import store_details
 from insights_app.sync.items import ROOM_FIELDS, parse_item
 from insights_app.sync.service import safe_error
-from insights_app.sync.stages import RoomRef, store_details, store_participant_page, store_session_page
-from tests.conftest import TEST_API_KEY
-from tests.test_sync_engine import DETAIL, PARTICIPANTS, SESSIONS, configure, run_sync
+from insights_app.sync.stages import RoomRef, store_participant_page, store_session_page
+from tests.helpers import DETAIL, PARTICIPANTS, SESSIONS, TEST_API_KEY, configure, run_sync
 
 pytestmark = pytest.mark.django_db
 

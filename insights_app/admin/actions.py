@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
+from ..jobs import QueueUnavailable, enqueue_sync
 from .links import admin_change_url
 
 # One external-id run per distinct id: past this many, ask the user to narrow the selection.
@@ -20,11 +21,6 @@ MAX_EXTERNAL_IDS = 20
 
 def enqueue(request: HttpRequest, **kwargs: Any) -> Any | None:
     """Call ``jobs.enqueue_sync`` for the admin and tell the user what happened; None when nothing was queued."""
-    try:
-        from ..jobs import QueueUnavailable, enqueue_sync
-    except ImportError:
-        messages.error(request, gettext("The sync engine is not installed; nothing was queued."))
-        return None
     try:
         result = enqueue_sync(trigger=m.SyncTrigger.ADMIN, user=request.user, **kwargs)
     except QueueUnavailable as exc:

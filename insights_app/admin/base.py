@@ -13,12 +13,19 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from ..models import UsageTotals
 from .date_hierarchy import date_hierarchy
 from .links import report_url
 from .paginator import BoundedCountPaginator
 
 RUN_SYNC_PERM = "insights_app.run_sync"
 VIEW_REPORTS_PERM = "insights_app.view_reports"
+
+
+def totals_fieldset(*first: str, without: tuple[str, ...] = ()) -> tuple[Any, Any]:
+    """The "Totals" section of a room or session page: ``first``, then the shared usage totals."""
+    shown = tuple(column for column in UsageTotals.total_columns() if column not in without)
+    return (_("Totals"), {"fields": (*first, *shown)})
 
 
 def can_run_sync(request: HttpRequest) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..models import ParticipantDetail
+from ..models.participant_detail import DEFAULT_SAMPLE_RATE_MS
 
 WIDTH = 640
 HEIGHT = 160
@@ -42,7 +43,7 @@ def _series(details: Iterable[ParticipantDetail], keys: tuple[str, ...]) -> list
     for detail in details:
         samples = detail.samples or {}
         values = next((samples[k] for k in keys if isinstance(samples.get(k), list)), [])
-        step = (detail.sample_rate_ms or 2000) / 1000
+        step = (detail.sample_rate_ms or DEFAULT_SAMPLE_RATE_MS) / 1000
         origin = detail.time_stamp
         if start is None and origin is not None:
             start = origin

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
 from . import actions, filters
-from .base import ReadOnlyAdmin, minutes, whole
+from .base import ReadOnlyAdmin, minutes, totals_fieldset, whole
 from .links import admin_changelist_url, link, report_url
 
 
@@ -44,20 +44,7 @@ class RoomAdmin(ReadOnlyAdmin):
             _("Sessions"),
             {"fields": ("first_session_started_at", "last_session_started_at", "total_sessions", "rating")},
         ),
-        (
-            _("Totals"),
-            {
-                "fields": (
-                    "total_participant_minutes",
-                    "total_recorder_minutes",
-                    "total_streamer_minutes",
-                    "total_unique_participants",
-                    "total_unique_recorders",
-                    "total_unique_streamers",
-                    "total_ratings",
-                )
-            },
-        ),
+        totals_fieldset(without=("rating",)),  # shown with the sessions
         (_("Sync"), {"fields": ("first_seen_at", "synced_at")}),
         (_("As received"), {"classes": ("collapse",), "fields": ("raw_payload",)}),
     )

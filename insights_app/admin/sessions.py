@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
 from . import actions, filters
-from .base import ReadOnlyAdmin, duration, minutes, whole
+from .base import ReadOnlyAdmin, duration, minutes, totals_fieldset, whole
 from .links import admin_change_url, admin_changelist_url, link, report_url
 
 
@@ -43,22 +43,7 @@ class RoomSessionAdmin(ReadOnlyAdmin):
     changelist_report = ("overview", _("Overview report"))
     fieldsets = (
         (None, {"fields": ("room_session_id", "room_link", "related_links", "started_at", "ended_at")}),
-        (
-            _("Totals"),
-            {
-                "fields": (
-                    "duration_seconds",
-                    "total_participant_minutes",
-                    "total_recorder_minutes",
-                    "total_streamer_minutes",
-                    "total_unique_participants",
-                    "total_unique_recorders",
-                    "total_unique_streamers",
-                    "rating",
-                    "total_ratings",
-                )
-            },
-        ),
+        totals_fieldset("duration_seconds"),
         (_("Sync"), {"fields": ("first_seen_at", "synced_at")}),
         (_("As received"), {"classes": ("collapse",), "fields": ("raw_payload",)}),
     )

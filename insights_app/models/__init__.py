@@ -13,6 +13,7 @@ from .sync_run import (
     SyncStatus,
     SyncTrigger,
 )
+from .usage import UsageTotals
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -27,4 +28,5 @@ __all__ = [
     "SyncRun",
     "SyncStatus",
     "SyncTrigger",
+    "UsageTotals",
 ]

@@ -5,6 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 from .base import SyncedModel
 
+# The interval between samples when an item does not say (the API's usual 2 s).
+DEFAULT_SAMPLE_RATE_MS = 2000.0
+
 
 class PacketLossUnit(models.TextChoices):
     """How the API expressed packet loss in this item before we normalised it to percent."""

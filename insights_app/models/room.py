@@ -4,9 +4,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .base import SyncedModel
+from .usage import UsageTotals
 
 
-class Room(SyncedModel):
+class Room(SyncedModel, UsageTotals):
     """One item of ``/insights/rooms``."""
 
     room_name = models.CharField(_("room name"), max_length=512, unique=True)
@@ -14,15 +15,7 @@ class Room(SyncedModel):
     end_at = models.DateTimeField(_("expires"), null=True, blank=True)
     first_session_started_at = models.DateTimeField(_("first session started"), null=True, blank=True)
     last_session_started_at = models.DateTimeField(_("last session started"), null=True, blank=True)
-    total_participant_minutes = models.FloatField(_("participant minutes"), null=True, blank=True)
-    total_recorder_minutes = models.FloatField(_("recorder minutes"), null=True, blank=True)
-    total_streamer_minutes = models.FloatField(_("streamer minutes"), null=True, blank=True)
-    total_unique_participants = models.FloatField(_("unique participants"), null=True, blank=True)
-    total_unique_recorders = models.FloatField(_("unique recorders"), null=True, blank=True)
-    total_unique_streamers = models.FloatField(_("unique streamers"), null=True, blank=True)
     total_sessions = models.FloatField(_("sessions"), null=True, blank=True)
-    rating = models.FloatField(_("rating"), null=True, blank=True)
-    total_ratings = models.FloatField(_("ratings"), null=True, blank=True)
 
     # Bookkeeping: the room's fingerprint when its sessions were last fetched completely, so a
     # run that died half-way is finished by the next one instead of being skipped as unchanged.

@@ -4,9 +4,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .base import SyncedModel
+from .usage import UsageTotals
 
 
-class RoomSession(SyncedModel):
+class RoomSession(SyncedModel, UsageTotals):
     """One item of ``/insights/room-sessions``."""
 
     room = models.ForeignKey("insights_app.Room", on_delete=models.CASCADE, related_name="sessions")
@@ -14,14 +15,6 @@ class RoomSession(SyncedModel):
     room_name = models.CharField(_("room name"), max_length=512, blank=True, default="")
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True, help_text=_("Empty while ongoing."))
-    total_participant_minutes = models.FloatField(_("participant minutes"), null=True, blank=True)
-    total_recorder_minutes = models.FloatField(_("recorder minutes"), null=True, blank=True)
-    total_streamer_minutes = models.FloatField(_("streamer minutes"), null=True, blank=True)
-    total_unique_participants = models.FloatField(_("unique participants"), null=True, blank=True)
-    total_unique_recorders = models.FloatField(_("unique recorders"), null=True, blank=True)
-    total_unique_streamers = models.FloatField(_("unique streamers"), null=True, blank=True)
-    rating = models.FloatField(_("rating"), null=True, blank=True)
-    total_ratings = models.FloatField(_("ratings"), null=True, blank=True)
 
     # Computed at sync time so reports aggregate without database-specific date arithmetic.
     duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)

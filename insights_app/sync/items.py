@@ -12,18 +12,18 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ..models import Participant, ParticipantDetail, Room, RoomSession, UsageTotals
+
+
+def api_name(column: str) -> str:
+    """The API field a column copies: columns are the API's names in snake_case."""
+    head, *rest = column.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 # (API field, column, kind); kinds: id (required string), str, text, datetime, number, json
-# The usage totals rooms and sessions both carry, with the (beta) ratings.
-TOTAL_FIELDS = (
-    ("totalParticipantMinutes", "total_participant_minutes", "number"),
-    ("totalRecorderMinutes", "total_recorder_minutes", "number"),
-    ("totalStreamerMinutes", "total_streamer_minutes", "number"),
-    ("totalUniqueParticipants", "total_unique_participants", "number"),
-    ("totalUniqueRecorders", "total_unique_recorders", "number"),
-    ("totalUniqueStreamers", "total_unique_streamers", "number"),
-    ("rating", "rating", "number"),
-    ("totalRatings", "total_ratings", "number"),
-)
+# The usage totals rooms and sessions both carry, with the (beta) ratings: read from the model.
+TOTAL_FIELDS = tuple((api_name(column), column, "number") for column in UsageTotals.total_columns())
 ROOM_FIELDS = (
     ("roomName", "room_name", "id"),
     ("createdAt", "created_at", "datetime"),
@@ -62,17 +62,25 @@ DETAIL_FIELDS = (
     ("sampleRateMs", "sample_rate_ms", "number"),
     ("events", "events", "json"),
 )
-# Column lengths of the CharFields the API fills; longer values are cut (raw keeps the original).
-MAX_LENGTHS = {
-    "room_name": 512,
-    "room_session_id": 255,
-    "participant_id": 255,
-    "device_id": 255,
-    "user_id": 255,
-    "external_id": 255,
-    "role_name": 64,
-    "user_role": 64,
-}
+
+
+def _max_lengths() -> dict[str, int]:
+    """Column lengths of the CharFields the API fills, read from the models."""
+    columns = {
+        column
+        for table in (ROOM_FIELDS, SESSION_FIELDS, PARTICIPANT_FIELDS, DETAIL_FIELDS)
+        for _, column, _ in table
+    }
+    lengths: dict[str, int] = {}
+    for model in (Room, RoomSession, Participant, ParticipantDetail):
+        for field in model._meta.concrete_fields:
+            if field.name in columns and field.max_length is not None and not field.is_relation:
+                lengths[field.name] = min(field.max_length, lengths.get(field.name, field.max_length))
+    return lengths
+
+
+# Longer values are cut (raw keeps the original).
+MAX_LENGTHS = _max_lengths()
 
 
 # Values outside these ranges are impossible and would break arithmetic later: stored as null.

@@ -10,21 +10,17 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from ..errors import WherebyError, safe_error
+from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus
 from .backend import RoomWork
 from .context import Cancelled, RunContext
+from .details import iter_detail_targets, pending_details, sync_details
 from .runs import SyncError
 from .stages import (
-    FATAL_ERRORS,
-    OUTAGE_ERRORS,
     RoomRef,
-    iter_detail_targets,
     list_rooms,
     mark_missing_rooms,
-    pending_details,
     store_room_page,
-    sync_details,
     sync_external_id_participants,
     sync_room_sessions,
     sync_session_participants,
@@ -166,7 +162,7 @@ def work_on_room(ctx: RunContext, work: RoomWork) -> None:
 def _sync_rooms_by_name(ctx: RunContext, names: list[str]) -> None:
     refs = []
     for name in names:
-        found = []
+        found: list[RoomRef] = []
         for page in ctx.client.iter_room_pages(room_name_exact=name):
             found.extend(r for r in store_room_page(ctx, page) if r.room_name == name)
         if not found:

@@ -8,11 +8,11 @@ from typing import Any
 
 from ua_parser import parse as parse_user_agent
 
+from ..models.participant_detail import DEFAULT_SAMPLE_RATE_MS
 from .items import as_number
 
 SAMPLE_KEYS = ("packetLossSend", "packetLossRecv", "bitrateSend", "bitrateRecv")
 LOSS_KEYS = ("packetLossSend", "packetLossRecv")
-DEFAULT_SAMPLE_RATE_MS = 2000.0
 
 
 @dataclass

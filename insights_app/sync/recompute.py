@@ -9,9 +9,10 @@ from django.db.models import Exists, OuterRef, Q
 
 from ..conf import get_settings
 from ..models import Participant, ParticipantDetail, SyncRun
+from ..models.participant_detail import DEFAULT_SAMPLE_RATE_MS
 from .context import page_transaction
+from .details import DETAIL_SUMMARY, PARTICIPANT_QUALITY
 from .quality import LOSS_KEYS, participant_quality, summarise
-from .stages import DETAIL_SUMMARY, PARTICIPANT_QUALITY
 
 CHUNK = 500
 
@@ -75,7 +76,7 @@ def recompute_quality(*, progress: Callable[[int], None] | None = None) -> Recom
         for detail in details:
             if declared in ("fraction", "percent") and _reinterpret(detail, declared):
                 result.reread_unit += 1
-            step = (detail.sample_rate_ms or 2000.0) / 1000.0
+            step = (detail.sample_rate_ms or DEFAULT_SAMPLE_RATE_MS) / 1000.0
             for column, value in summarise(detail.samples, step, threshold).items():
                 setattr(detail, column, value)
             by_participant[detail.participant_id].append(

@@ -39,7 +39,7 @@ def validate_scope(kind: str, scope: dict[str, Any], details: str | None) -> Non
         raise SyncError(f"unknown sync kind {kind!r}; expected one of {', '.join(SyncKind.values)}")
     if details is not None and details not in DETAIL_POLICIES:
         raise SyncError(f"unknown detail policy {details!r}; expected one of {', '.join(DETAIL_POLICIES)}")
-    needs = {
+    needs: dict[str, str] = {
         SyncKind.ROOM: "room_names",
         SyncKind.SESSION: "room_session_ids",
         SyncKind.EXTERNAL_ID: "external_id",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..client import WherebyClient
-from ..errors import InsightsError, safe_error
+from ..errors import OUTAGE_ERRORS, InsightsError, safe_error
 from ..models import SyncRun, SyncStatus
 from .backend import JobBackend, RoomWork
 from .context import Cancelled, Heartbeat, RunContext, heartbeat_interval
@@ -24,7 +24,6 @@ from .runs import (
     request_cancel,
     validate_scope,
 )
-from .stages import OUTAGE_ERRORS
 
 __all__ = [
     "RESUME_WITHIN",

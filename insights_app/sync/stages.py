@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Q
-
 from ..client import Page
-from ..errors import (
-    AccessForbidden,
-    AuthenticationError,
-    ConfigurationError,
-    NotFound,
-    RateLimited,
-    ServerError,
-    TransportError,
-    WherebyError,
-)
-from ..models import Participant, ParticipantDetail, Room, RoomSession
+from ..models import Participant, Room, RoomSession
 from .context import RunContext, page_transaction
 from .items import (
-    DETAIL_FIELDS,
     PARTICIPANT_FIELDS,
     ROOM_FIELDS,
     SESSION_FIELDS,
@@ -34,7 +21,6 @@ from .items import (
     seconds_between,
     without_nul,
 )
-from .quality import describe_user_agent, normalise_samples, participant_quality
 from .upsert import upsert_rows
 
 logger = logging.getLogger(__name__)
@@ -45,41 +31,6 @@ PARTICIPANT_COLUMNS = tuple(
     c for a, c, _ in PARTICIPANT_FIELDS if a not in ("roomSessionId", "participantId")
 )
 PARTICIPANT_COMPARE = (*PARTICIPANT_COLUMNS, "room_id", "identity", "duration_seconds", "raw")
-DETAIL_SUMMARY = (
-    "sample_count",
-    "avg_packet_loss_send",
-    "max_packet_loss_send",
-    "avg_packet_loss_recv",
-    "max_packet_loss_recv",
-    "avg_bitrate_send",
-    "avg_bitrate_recv",
-    "degraded_seconds",
-)
-UA_COLUMNS = ("browser", "browser_version", "os", "os_version", "device")
-DETAIL_COMPARE = (
-    *(c for _, c, _k in DETAIL_FIELDS),
-    "samples",
-    "packet_loss_unit",
-    *DETAIL_SUMMARY,
-    *UA_COLUMNS,
-    "raw",
-)
-PARTICIPANT_QUALITY = (
-    "quality_degraded",
-    "degraded_seconds",
-    "max_packet_loss",
-    "avg_packet_loss",
-    "browser",
-    "os",
-    "device",
-    "details_synced_at",
-)
-DETAIL_BATCH = 10
-# After these no further call can succeed, so they end the run instead of being skipped.
-FATAL_ERRORS = (AuthenticationError, AccessForbidden, ConfigurationError)
-# An outage, not a bad item: skipping one item after another would grind through every pending
-# call; ending the run lets RQ's retry try again later (and resume from what is stored).
-OUTAGE_ERRORS = (ServerError, TransportError, RateLimited)
 
 
 # (session pk, room pk, session end) for the participants of a session.
@@ -295,7 +246,7 @@ def sync_external_id_participants(
     stored: list[int] = []
     unknown: set[str] = set()
     for page in ctx.client.iter_participant_pages(external_id=external_id):
-        ids = {i.get("roomSessionId") for i in page.items if isinstance(i, dict)}
+        ids: set[Any] = {i.get("roomSessionId") for i in page.items if isinstance(i, dict)}
         ids = {i for i in ids if isinstance(i, str)}
         known = {
             sid: (pk, room_pk, ended_at)
@@ -307,148 +258,3 @@ def sync_external_id_participants(
         stored.extend(store_participant_page(ctx, page, known, count_unknown_sessions=final))
         ctx.flush()
     return stored, unknown
-
-
-# Details ----------------------------------------------------------------------------------------
-
-
-def pending_details(ctx: RunContext, policy: str, *, room_pks: Iterable[int] | None = None) -> Any:
-    """Ended connections (older than the data-lag lookback) that lack details, per the detail policy."""
-    if policy == "none":
-        return Participant.objects.none()
-    settled = ctx.now - ctx.lookback
-    qs = Participant.objects.filter(
-        details_synced_at__isnull=True, left_at__isnull=False, left_at__lte=settled
-    )
-    if policy == "recent":
-        qs = qs.filter(left_at__gte=ctx.now - timedelta(days=float(ctx.conf.DETAIL_RECENT_DAYS)))
-    if room_pks is not None:
-        qs = qs.filter(room_session__room_id__in=list(room_pks))
-    return qs
-
-
-def sync_details(
-    ctx: RunContext, participants: Iterable[tuple[int, str, str]], *, count_progress: bool = False
-) -> None:
-    """Fetch and store the detail array of each (pk, room_session_id, participant_id), in small batches.
-
-    A connection the API cannot answer for is skipped with its reason and left pending; the others
-    go on, and arrays already fetched are stored even when a fatal error ends the run.
-    """
-    batch: list[tuple[int, list[dict[str, Any]] | None]] = []
-    try:
-        for pk, room_session_id, participant_id in participants:
-            try:
-                items: list[dict[str, Any]] | None = ctx.client.get_participant_details(
-                    room_session_id, participant_id
-                )
-            except NotFound:
-                items = None
-            except (*FATAL_ERRORS, *OUTAGE_ERRORS):
-                raise
-            except WherebyError as exc:
-                ctx.skip("details", f"{type(exc).__name__}: {str(exc)[:120]}")
-                continue
-            batch.append((pk, items))
-            if count_progress:
-                ctx.progress(done=1)
-            if len(batch) >= DETAIL_BATCH:
-                full, batch = batch, []
-                store_details(ctx, full)
-                ctx.flush()
-    finally:
-        if batch:  # what was fetched before an error is stored, once
-            store_details(ctx, batch)
-    ctx.flush()
-
-
-def iter_detail_targets(queryset: Any, chunk: int = 500) -> Iterator[tuple[int, str, str]]:
-    """(pk, room_session_id, participant_id) of participants, streamed in primary-key order."""
-    last = 0
-    while True:
-        rows = list(
-            queryset.filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", "room_session__room_session_id", "participant_id")[:chunk]
-        )
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1][0]
-
-
-def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] | None]]) -> None:
-    """Upsert the detail rows of a batch of participants and refresh their quality summary."""
-    threshold = ctx.conf.DEGRADED_PACKET_LOSS_PERCENT
-    rows: list[dict[str, Any]] = []
-    summaries: dict[int, list[dict[str, Any]]] = {}
-    kept_positions: dict[int, list[int]] = {}
-    incomplete: set[int] = set()
-    unanswered: set[int] = set()
-    for pk, items in batch:
-        summaries[pk] = []
-        kept_positions[pk] = []
-        if not items:
-            # 404 or an empty array: the API has nothing (any more). What we hold is kept as it is:
-            # it may be the only copy left once Whereby's retention has passed.
-            if items is None:
-                ctx.skip("details", "no details for this connection (404)")
-            unanswered.add(pk)
-            continue
-        for position, item in enumerate(items):
-            try:
-                parsed = parse_item(item, DETAIL_FIELDS)
-            except BadItem as exc:
-                ctx.skip("details", str(exc))
-                incomplete.add(pk)
-                kept_positions[pk].append(position)  # a row stored earlier for it stays
-                continue
-            normalised = normalise_samples(
-                item.get("samples"),
-                parsed.values["sample_rate_ms"],
-                threshold_percent=threshold,
-                declared_unit=ctx.conf.PACKET_LOSS_UNIT,
-            )
-            if normalised.ambiguous_unit:
-                ctx.ambiguous_loss_items += 1
-            raw = {k: v for k, v in parsed.raw.items() if k != "samples"}
-            row = {
-                **parsed.values,
-                **normalised.summary,
-                **describe_user_agent(parsed.values["user_agent"]),
-                "participant_id": pk,
-                "position": position,
-                "samples": normalised.samples,
-                "packet_loss_unit": normalised.unit,
-                "raw": raw,
-            }
-            rows.append(row)
-            summaries[pk].append(row)
-            kept_positions[pk].append(position)
-    pks = [pk for pk, _ in batch if pk not in unanswered]
-    with page_transaction():
-        result = upsert_rows(
-            ParticipantDetail,
-            rows,
-            key_fields=("participant_id", "position"),
-            compare_fields=DETAIL_COMPARE,
-            now=ctx.now,
-        )
-        # An array that shrank (or an item now refused) leaves no stale rows behind.
-        stale = Q()
-        for pk in pks:
-            stale |= Q(participant_id=pk) & ~Q(position__in=kept_positions[pk])
-        if pks:
-            ParticipantDetail.objects.filter(stale).delete()
-        participants = []
-        for pk in pks:
-            quality = participant_quality(summaries[pk], ctx.conf.DEGRADED_MIN_SECONDS)
-            # A connection with a refused item stays pending, so the next run asks again.
-            synced_at = None if pk in incomplete else ctx.now
-            participants.append(Participant(pk=pk, details_synced_at=synced_at, **quality))
-        Participant.objects.bulk_update(participants, PARTICIPANT_QUALITY)
-        if unanswered:
-            Participant.objects.filter(pk__in=unanswered, details_synced_at__isnull=True).update(
-                details_synced_at=ctx.now
-            )
-    ctx.count("details", result)

@@ -60,7 +60,7 @@ def upsert_rows(
         to_write.append(model(**row, first_seen_at=now, synced_at=now))
 
     if to_write:
-        model.objects.bulk_create(
+        model._default_manager.bulk_create(
             to_write,
             update_conflicts=True,
             unique_fields=[_field_name(model, f) for f in key_fields],
@@ -69,7 +69,7 @@ def upsert_rows(
         for obj in to_write:
             key = tuple(getattr(obj, f) for f in key_fields)
             pk = obj.pk if obj.pk is not None else existing.get(key, {}).get("pk")
-            result.pks[key] = pk
+            result.pks[key] = pk  # type: ignore[assignment]  # None only until read back below
         missing = [key for key in result.pks if result.pks[key] is None]
         if missing:
             # Backends that do not return ids from an upsert: read them back in one query.
@@ -92,7 +92,7 @@ def _existing(
     lookup = {f"{f}__in": sorted({k[i] for k in keys}, key=str) for i, f in enumerate(key_fields)}
     wanted = set(keys)
     found: dict[tuple, dict[str, Any]] = {}
-    for row in model.objects.filter(**lookup).values("pk", *key_fields, *compare_fields):
+    for row in model._default_manager.filter(**lookup).values("pk", *key_fields, *compare_fields):
         key = tuple(row[f] for f in key_fields)
         if key in wanted:
             found[key] = row

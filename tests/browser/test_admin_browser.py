@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from insights_app.models import Participant, RoomSession
-
-from ..test_admin_support import HOSTILE_NAME, VIEW_PERMS, make_data
+from tests.helpers.admin_data import HOSTILE_NAME, VIEW_PERMS, make_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,8 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from insights_app.models import Room, SyncRun
-
-from ..test_admin_support import VIEW_PERMS
+from tests.helpers.admin_data import VIEW_PERMS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

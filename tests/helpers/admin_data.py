@@ -1,11 +1,10 @@
-"""Data and users shared by the admin tests (no tests here)."""
+"""Data and users shared by the admin tests; the fixtures built from them live in conftest.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
@@ -131,27 +130,3 @@ def make_user(django_user_model, username: str, perms: tuple[str, ...] = (), **e
             Permission.objects.filter(content_type__app_label="insights_app", codename__in=perms)
         )
     return user
-
-
-@pytest.fixture
-def data(db) -> Data:
-    """A small organisation in the database."""
-    return make_data()
-
-
-@pytest.fixture
-def viewer(django_user_model):
-    """Staff who may look at the data (and the reports) but not start syncs."""
-    return make_user(django_user_model, "viewer", (*VIEW_PERMS, "view_reports"))
-
-
-@pytest.fixture
-def syncer(django_user_model):
-    """Staff who may look and start or cancel syncs."""
-    return make_user(django_user_model, "syncer", (*VIEW_PERMS, "run_sync", "view_reports"))
-
-
-@pytest.fixture
-def nobody(django_user_model):
-    """Staff without any permission of the app."""
-    return make_user(django_user_model, "nobody")

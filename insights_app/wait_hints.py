@@ -1,0 +1,54 @@
+"""Reading how long the API asks us to wait: Retry-After, data.msLeft and X-RateLimit-Reset."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from typing import Any
+
+
+def as_float(value: Any) -> float | None:
+    """The value as a float, or None when it is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def seconds_from_retry_after(value: str | None) -> float | None:
+    """Seconds a Retry-After header asks for (a delay or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    seconds = as_float(value)
+    if seconds is not None:
+        return seconds
+    return seconds_until(value)
+
+
+def seconds_from_ms_left(content: bytes) -> float | None:
+    """Seconds from a 429 body's ``data.msLeft``; None when the body does not say."""
+    try:
+        body = json.loads(content)
+        ms_left = body["data"]["msLeft"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    seconds = as_float(ms_left)
+    return seconds / 1000.0 if seconds is not None else None
+
+
+def seconds_until(value: str | None) -> float | None:
+    """Seconds from now until an HTTP date (or epoch seconds) in a header; None when unparsable."""
+    if not value:
+        return None
+    number = as_float(value)
+    if number is not None:
+        # Epoch seconds, or already a delta when small.
+        return max(0.0, number - time.time()) if number > 10**9 else max(0.0, number)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment is None:
+        return None
+    return max(0.0, moment.timestamp() - time.time())
