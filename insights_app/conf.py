@@ -128,7 +128,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "EXTERNAL_ID_RESOLVER", None, "Dotted path of the external-id label function.", str, nullable=True
-    ),
+    ),    # Alerts: a dict of its own, merged over insights_app.alerts.settings.ALERT_DEFAULTS
+    Setting("ALERTS", {}, "Alert rules, thresholds and delivery (docs/alerts.md).", dict),
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
@@ -152,6 +153,11 @@ class InsightsSettings:
         values = dict(self._values)
         if values.get("API_KEY"):
             values["API_KEY"] = "********"
+        if isinstance(values.get("ALERTS"), dict):  # the alert hook URL and token are secrets too
+            values["ALERTS"] = {
+                k: "********" if k in ("WEBHOOK_URL", "WEBHOOK_TOKEN") and v else v
+                for k, v in values["ALERTS"].items()
+            }
         return values
 
 

@@ -1,7 +1,7 @@
 """Periodic schedule, loaded by ``python manage.py rqcron insights_app.cron``.
 
 Every ``SCHEDULE_INTERVAL_MINUTES`` an incremental sync (skipped while one is queued or running),
-every minute a sweep for abandoned runs, and with ``NIGHTLY_FULL_SYNC_CRON`` (e.g. ``"0 3 * * *"``)
+every minute a sweep for abandoned runs and the alert rules (docs/alerts.md), and with ``NIGHTLY_FULL_SYNC_CRON`` (e.g. ``"0 3 * * *"``)
 a full sync.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from rq import cron
 
+from .alerts.jobs import evaluate_alerts_job
+from .alerts.schedule import alerts_schedule
 from .conf import get_settings
 from .jobs import reap_abandoned_runs_job, scheduled_sync
 
@@ -29,6 +31,7 @@ def register_schedule() -> list[dict]:
         cron.register(
             reap_abandoned_runs_job, queue, interval=60, name="insights-reap-abandoned", job_timeout=120
         ),
+        cron.register(evaluate_alerts_job, **alerts_schedule()),
     ]
     if conf.NIGHTLY_FULL_SYNC_CRON:
         registered.append(

@@ -1,5 +1,6 @@
 """The app's models: synced Whereby data and the record of each sync."""
 
+from .alert import Alert, AlertRule
 from .participant import Participant
 from .participant_detail import PacketLossUnit, ParticipantDetail
 from .room import Room
@@ -19,6 +20,8 @@ __all__ = [
     "ACTIVE_STATUSES",
     "COUNT_KINDS",
     "SYNCED_MODELS",
+    "Alert",
+    "AlertRule",
     "PacketLossUnit",
     "Participant",
     "ParticipantDetail",

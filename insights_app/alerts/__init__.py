@@ -1,0 +1,1 @@
+"""Alerts: rules evaluated on a schedule, their life (open, resolved, silenced) and delivery."""

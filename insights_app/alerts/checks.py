@@ -1,0 +1,133 @@
+"""System checks of ``WHEREBY_INSIGHTS["ALERTS"]`` (ids E016-E018, W004; see docs/checks.md).
+
+Messages never repeat the webhook URL or token: they are secrets.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from ..checks import _id
+from ..models import AlertRule
+from .settings import ALERT_DEFAULTS, WEBHOOK_FORMATS, user_alerts
+
+ALERTS = "WHEREBY_INSIGHTS['ALERTS']"
+# (key, accepted types, lowest allowed, may be None)
+NUMBERS: tuple[tuple[str, tuple[type, ...], float, bool], ...] = (
+    ("CHECK_INTERVAL_SECONDS", (int,), 1, False),
+    ("STALE_AFTER_MINUTES", (int, float), 1, True),
+    ("FAILED_RUNS_IN_A_ROW", (int,), 0, False),
+    ("BUDGET_WINDOW_MINUTES", (int, float), 1, False),
+    ("BUDGET_MAX_THROTTLES", (int,), 0, False),
+    ("QUALITY_DEGRADED_PERCENT", (int, float), 0, False),
+    ("QUALITY_MIN_CONNECTIONS", (int,), 1, False),
+    ("QUALITY_WINDOW_HOURS", (int, float), 1, False),
+    ("WORKER_GONE_MINUTES", (int, float), 1, False),
+    ("WEBHOOK_TIMEOUT", (int, float), 0.1, False),
+)
+
+
+def _value_problems(values: dict[str, Any]) -> list[str]:
+    problems = []
+    for key, types, low, nullable in NUMBERS:
+        value = values[key]
+        if value is None and nullable:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types) or value < low:
+            kinds = " or ".join(t.__name__ for t in types)
+            problems.append(f"{key} must be {kinds}, at least {low}, not {value!r}")
+    if (
+        values["QUALITY_DEGRADED_PERCENT"] is not None
+        and not isinstance(values["QUALITY_DEGRADED_PERCENT"], bool)
+        and (
+            isinstance(values["QUALITY_DEGRADED_PERCENT"], int | float)
+            and values["QUALITY_DEGRADED_PERCENT"] > 100
+        )
+    ):
+        problems.append("QUALITY_DEGRADED_PERCENT must be at most 100")
+    to = values["EMAIL_TO"]
+    if to is not None and (
+        isinstance(to, str)
+        or not isinstance(to, list | tuple)
+        or not all(isinstance(a, str) and "@" in a for a in to)
+    ):
+        problems.append("EMAIL_TO must be a list of addresses (None: ADMINS; []: no mail)")
+    disabled = values["DISABLED_RULES"]
+    if not isinstance(disabled, list | tuple) or any(rule not in AlertRule.values for rule in disabled):
+        problems.append(f"DISABLED_RULES must list rule names among {', '.join(AlertRule.values)}")
+    if values["WEBHOOK_FORMAT"] not in WEBHOOK_FORMATS:
+        problems.append(f"WEBHOOK_FORMAT must be one of {', '.join(WEBHOOK_FORMATS)}")
+    intervals = values["WEBHOOK_RETRY_INTERVALS"]
+    if not isinstance(intervals, list | tuple) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in intervals
+    ):
+        problems.append("WEBHOOK_RETRY_INTERVALS must be a list of seconds (whole numbers, 0 or more)")
+    for key in ("QUEUE", "SITE_URL", "WEBHOOK_TOKEN"):
+        if values[key] is not None and not isinstance(values[key], str):
+            problems.append(f"{key} must be a string or None")
+    if isinstance(values["QUEUE"], str) and values["QUEUE"] not in (
+        getattr(settings, "RQ_QUEUES", None) or {}
+    ):
+        problems.append(f"QUEUE {values['QUEUE']!r} is not in RQ_QUEUES")
+    return problems
+
+
+def _webhook_problem(url: Any) -> str | None:
+    """What is wrong with the hook URL, in words that never quote it."""
+    if url is None or url == "":
+        return None
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return "WEBHOOK_URL is not an http(s) URL (value not shown: it is a secret)"
+    if (
+        parts.scheme == "http"
+        and not settings.DEBUG
+        and parts.hostname not in ("127.0.0.1", "::1", "localhost")
+    ):
+        return "WEBHOOK_URL uses plain http: its secret path would cross the network unencrypted"
+    return None
+
+
+@register("insights_app")
+def check_alerts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E016: ALERTS is not a dict; W004: unknown keys; E017: bad values; E018: a bad webhook URL."""
+    user = user_alerts()
+    if not isinstance(user, dict):
+        return [
+            Error(
+                f"{ALERTS} must be a dict, not {type(user).__name__}.",
+                hint="See docs/alerts.md.",
+                id=_id("E016"),
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for key in sorted(set(user) - set(ALERT_DEFAULTS)):
+        close = difflib.get_close_matches(key, ALERT_DEFAULTS, n=1)
+        hint = f"Did you mean {close[0]!r}?" if close else "See docs/alerts.md for the keys."
+        messages.append(
+            Warning(f"{ALERTS} has an unknown key {key!r}; it is ignored.", hint=hint, id=_id("W004"))
+        )
+    values = {**ALERT_DEFAULTS, **user}
+    for problem in _value_problems(values):
+        messages.append(
+            Error(
+                f"{ALERTS}: {problem}.",
+                hint="Leave the key out to use its default; see docs/alerts.md.",
+                id=_id("E017"),
+            )
+        )
+    problem = _webhook_problem(values["WEBHOOK_URL"])
+    if problem:
+        messages.append(
+            Error(
+                f"{ALERTS}: {problem}.",
+                hint="Paste the https URL your Slack or Teams incoming webhook shows; read it from the environment.",
+                id=_id("E018"),
+            )
+        )
+    return messages

@@ -1,0 +1,27 @@
+"""RQ entry points of the alerts: the scheduled tick and one webhook delivery."""
+
+from __future__ import annotations
+
+from django.db import close_old_connections
+
+
+def evaluate_alerts_job() -> dict[str, int]:
+    """Cron job: evaluate every rule once; returns how many alerts were raised, resolved, open."""
+    from .engine import evaluate
+
+    close_old_connections()
+    try:
+        return evaluate().counts()
+    finally:
+        close_old_connections()
+
+
+def deliver_webhook_job(alert_id: int, event: str) -> str:
+    """RQ job: post one event of one alert to the outgoing webhook (RQ retries a failure)."""
+    from .webhook import deliver_job
+
+    close_old_connections()
+    try:
+        return deliver_job(alert_id, event)
+    finally:
+        close_old_connections()
