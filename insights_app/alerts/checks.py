@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from ..checks import _id
+from ..checks import _id, _shape_ok
 from ..models import AlertRule
 from .settings import ALERT_DEFAULTS, WEBHOOK_FORMATS, user_alerts
 
@@ -96,6 +96,8 @@ def _webhook_problem(url: Any) -> str | None:
 @register("insights_app")
 def check_alerts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """E016: ALERTS is not a dict; W004: unknown keys; E017: bad values; E018: a bad webhook URL."""
+    if not _shape_ok():
+        return []  # E009 reports it
     user = user_alerts()
     if not isinstance(user, dict):
         return [

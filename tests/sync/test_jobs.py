@@ -171,7 +171,12 @@ def test_the_cron_module_registers_the_schedule(settings, redis_conn):
     scheduler.load_config_from_file("insights_app.cron")
     jobs = {job.name: job for job in scheduler.get_jobs()}
 
-    assert set(jobs) == {"insights-incremental-sync", "insights-reap-abandoned", "insights-nightly-full-sync"}
+    assert set(jobs) == {
+        "insights-incremental-sync",
+        "insights-reap-abandoned",
+        "insights-nightly-full-sync",
+        "insights-alerts",
+    }
     assert jobs["insights-incremental-sync"].interval == 300
     assert jobs["insights-nightly-full-sync"].cron == "0 3 * * *"
     assert all(job.queue_name == "whereby_insights" for job in jobs.values())
