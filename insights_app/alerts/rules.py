@@ -233,7 +233,8 @@ def worker_gone(values: dict[str, Any]) -> list[Finding] | None:
         conn = queue_redis(name, 2.0)
         queue = Queue(name, connection=conn)
         oldest_ids = queue.get_job_ids(0, 0)
-        if not oldest_ids or Worker.count(connection=conn, queue=queue):
+        # Worker.all drops workers whose key expired (killed without deregistering); count() would not.
+        if not oldest_ids or Worker.all(queue=queue):
             return []
         job = Job.fetch(oldest_ids[0], connection=conn)
         waiting = job.enqueued_at
