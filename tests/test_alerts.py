@@ -309,3 +309,24 @@ def test_jobs_waiting_with_no_worker_alert_after_the_limit_and_resolve_when_run(
     drain("whereby_insights")  # a worker comes back and runs the job
     channels.tick()
     assert_resolved_once(channels, "worker_gone")
+
+
+def test_a_repeated_tick_costs_the_same_queries_for_3_or_30_open_alerts(settings, redis_conn, time_machine):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.WHEREBY_INSIGHTS = {"ALERTS": {"EMAIL_TO": [], "DISABLED_RULES": ["worker_gone"]}}
+    time_machine.move_to(T0, tick=True)
+    org_run("succeeded", finished=timezone.now())
+    cost = {}
+    for rooms in (3, 30):
+        Room.objects.all().delete()
+        for i in range(rooms):
+            _connections(Room.objects.create(room_name=f"/r{rooms}-{i}"), 20, 20, joined=timezone.now())
+        assert len(evaluate().raised) == rooms
+        with CaptureQueriesContext(connection) as queries:
+            again = evaluate()
+        assert again.raised == [] and len(again.still_open) == rooms
+        cost[rooms] = len(queries)
+        Alert.objects.all().delete()
+    assert cost[3] == cost[30]

@@ -28,9 +28,7 @@ def test_a_revoked_key_alerts_within_one_schedule_tick(settings, simulator_facto
         worker = rq_worker_factory()
 
         run_id = scheduled_sync("incremental")  # what rqcron's sync entry calls
-        run = wait_for(
-            lambda: SyncRun.objects.filter(pk=run_id, status="failed").first(), timeout=60
-        )
+        run = wait_for(lambda: SyncRun.objects.filter(pk=run_id, status="failed").first(), timeout=60)
         assert "(401)" in run.error and TEST_API_KEY not in run.error
         get_queue().enqueue(evaluate_alerts_job)  # what rqcron's alert entry enqueues, once
 
