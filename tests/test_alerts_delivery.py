@@ -96,7 +96,7 @@ def test_a_failing_hook_is_retried_by_rq_and_succeeds(settings, redis_conn, hook
 
 
 def test_a_hook_that_keeps_failing_is_retried_then_recorded_without_its_secrets(
-    settings, redis_conn, hook, caplog
+    settings, redis_conn, hook, caplog, admin_client
 ):
     configure(settings, hook)
     hook.fail = 100
@@ -117,6 +117,8 @@ def test_a_hook_that_keeps_failing_is_retried_then_recorded_without_its_secrets(
         assert secret not in caplog.text
         assert secret not in str(alert.deliveries)
         assert secret.encode() not in stored.encode()
+    page = admin_client.get(reverse("admin:insights_app_alert_change", args=[alert.pk])).content.decode()
+    assert "failed after 3 attempts" in page and "s3cr3tHookPath9x" not in page and HOOK_TOKEN not in page
 
 
 def test_an_unreachable_hook_is_recorded_by_kind_without_the_url(settings, redis_conn, hook):

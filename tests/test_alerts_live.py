@@ -38,6 +38,6 @@ def test_a_revoked_key_alerts_within_one_schedule_tick(settings, simulator_facto
         assert alert.details["auth"] is True and alert.notified_at is not None
         assert len(hook.posts) == 1 and "API key refused" in hook.posts[0]["body"]["text"]
         assert server.counters["/insights/rooms"] >= 1  # the 401 really came over HTTP
-        assert TEST_API_KEY not in worker.log()
+        assert TEST_API_KEY not in worker.log() and hook.url not in worker.log()
     finally:
         hook.stop()
