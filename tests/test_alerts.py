@@ -11,6 +11,7 @@ from insights_app.alerts.engine import evaluate
 from insights_app.models import Alert, Participant, Room, RoomSession, SyncRun
 from insights_app.signals import alert_raised, alert_resolved
 from tests.alert_helpers import HOOK_TOKEN, HookServer, drain
+from tests.conftest import wait_for
 
 # Transactional: the in-process RQ worker closes database connections around each job, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -217,7 +218,9 @@ def test_429s_within_the_window_alert_and_clear_when_the_window_passes(channels,
     assert_resolved_once(channels, "budget_pressure")
 
 
-def test_the_organisation_running_low_on_points_alerts_while_the_budget_is_paused(channels, settings):
+def test_the_organisation_running_low_on_points_alerts_while_the_budget_is_paused(
+    channels, settings, redis_conn
+):
     from insights_app.ratelimit import get_budget
 
     settings.WHEREBY_INSIGHTS = {
@@ -226,12 +229,16 @@ def test_the_organisation_running_low_on_points_alerts_while_the_budget_is_pause
         "BASE_URL": "http://127.0.0.1:9/v1",
     }
     # What the client does when X-RateLimit-Remaining reaches RATE_LOW_REMAINING: pause every process.
-    get_budget().pause(30)
+    budget = get_budget()
+    budget.pause(8)
 
     channels.tick()
 
     alert = assert_life(channels, "budget_pressure", "org")
     assert "RATE_LOW_REMAINING" in alert.message
+    wait_for(lambda: budget.available() and not redis_conn.keys("insights:ratebudget:*:pause"), timeout=20)
+    channels.tick()
+    assert_resolved_once(channels, "budget_pressure")
 
 
 # quality -----------------------------------------------------------------------------------------
