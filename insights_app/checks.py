@@ -351,6 +351,3 @@ def check_rate_redis_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             id=_id("E015"),
         )
     ]
-
-
-from .alerts import checks as alert_checks  # noqa: E402, F401  (registers the ALERTS checks)

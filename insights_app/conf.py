@@ -128,7 +128,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "EXTERNAL_ID_RESOLVER", None, "Dotted path of the external-id label function.", str, nullable=True
-    ),    # Alerts: a dict of its own, merged over insights_app.alerts.settings.ALERT_DEFAULTS
+    ),  # Alerts: a dict of its own, merged over insights_app.alerts.settings.ALERT_DEFAULTS
     Setting("ALERTS", {}, "Alert rules, thresholds and delivery (docs/alerts.md).", dict),
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -316,15 +316,15 @@ def test_the_schedule_evaluates_the_alerts_every_minute(settings, redis_conn):
 @pytest.mark.parametrize(
     ("alerts", "code", "text"),
     [
-        ("yes", "E014", "must be a dict"),
+        ("yes", "E016", "must be a dict"),
         ({"EMAIL_TOO": ["a@b.c"]}, "W004", "Did you mean 'EMAIL_TO'?"),
-        ({"QUALITY_MIN_CONNECTIONS": "20"}, "E015", "QUALITY_MIN_CONNECTIONS must be int, at least 1"),
-        ({"QUALITY_DEGRADED_PERCENT": 140}, "E015", "at most 100"),
-        ({"EMAIL_TO": "ops@example.com"}, "E015", "EMAIL_TO must be a list"),
-        ({"DISABLED_RULES": ["stale"]}, "E015", "DISABLED_RULES"),
-        ({"WEBHOOK_FORMAT": "discord"}, "E015", "WEBHOOK_FORMAT"),
-        ({"WEBHOOK_URL": "hooks.slack.com/services/T0/B0/secretpart"}, "E016", "not an http(s) URL"),
-        ({"WEBHOOK_URL": "http://hooks.example.com/services/T0/B0/secretpart"}, "E016", "plain http"),
+        ({"QUALITY_MIN_CONNECTIONS": "20"}, "E017", "QUALITY_MIN_CONNECTIONS must be int, at least 1"),
+        ({"QUALITY_DEGRADED_PERCENT": 140}, "E017", "at most 100"),
+        ({"EMAIL_TO": "ops@example.com"}, "E017", "EMAIL_TO must be a list"),
+        ({"DISABLED_RULES": ["stale"]}, "E017", "DISABLED_RULES"),
+        ({"WEBHOOK_FORMAT": "discord"}, "E017", "WEBHOOK_FORMAT"),
+        ({"WEBHOOK_URL": "hooks.slack.com/services/T0/B0/secretpart"}, "E018", "not an http(s) URL"),
+        ({"WEBHOOK_URL": "http://hooks.example.com/services/T0/B0/secretpart"}, "E018", "plain http"),
     ],
 )
 def test_alert_settings_are_checked_without_repeating_secrets(settings, alerts, code, text):

@@ -12,11 +12,23 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from ..checks import _id, _shape_ok
+from ..conf import SETTING_NAME
 from ..models import AlertRule
 from .settings import ALERT_DEFAULTS, WEBHOOK_FORMATS, user_alerts
 
 ALERTS = "WHEREBY_INSIGHTS['ALERTS']"
+
+
+def _id(code: str) -> str:
+    return f"insights_app.{code}"
+
+
+def _shape_ok() -> bool:
+    """WHEREBY_INSIGHTS is a dict (or unset); otherwise E009 speaks and these checks stay quiet."""
+    user = getattr(settings, SETTING_NAME, None)
+    return user is None or isinstance(user, dict)
+
+
 # (key, accepted types, lowest allowed, may be None)
 NUMBERS: tuple[tuple[str, tuple[type, ...], float, bool], ...] = (
     ("CHECK_INTERVAL_SECONDS", (int,), 1, False),

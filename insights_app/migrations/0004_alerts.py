@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('insights_app', '0001_initial'),
+        ('insights_app', '0002_syncrun_batch_job_ids'),
     ]
 
     operations = [
