@@ -174,6 +174,14 @@ def test_a_silenced_alert_resolves_and_reopens_without_notifying(settings, redis
     assert reopened.silenced_until is not None and reopened.notified_at is None
     assert len(mailoutbox) == 1 and len(hook.posts) == 1
 
+    # The silence ends while the condition holds: people hear about it now, once.
+    Alert.objects.filter(pk=reopened.pk).update(silenced_until=timezone.now() - timedelta(seconds=1))
+    evaluate()
+    evaluate()
+    drain()
+    assert len(mailoutbox) == 2 and len(hook.posts) == 2
+    assert Alert.objects.get(pk=reopened.pk).notified_at is not None
+
 
 def test_admins_get_the_mail_when_no_address_is_set(settings, redis_conn, mailoutbox):
     settings.ADMINS = [("Ops", "admin@example.com")]

@@ -66,6 +66,11 @@ def _resolve(alert: Alert, now: datetime) -> bool:
     return bool(done)
 
 
+def _claim(alert: Alert, now: datetime) -> bool:
+    """Stamp a never-notified alert as notified; True only for the one tick that did it."""
+    return bool(Alert.objects.filter(pk=alert.pk, notified_at__isnull=True).update(notified_at=now))
+
+
 def _findings() -> tuple[dict[str, list[Finding] | None], set[str]]:
     values = alert_settings()
     rules = active_rules(values)
@@ -113,6 +118,10 @@ def evaluate() -> TickResult:
     tick.still_open = [a for a in open_alerts.values() if a not in tick.resolved] + tick.raised
     for alert in tick.raised:
         if not alert.is_silenced(now):
+            notify(alert, "raised")
+    for alert in touched:
+        # Opened while silenced and still open when the silence ended: tell people now, once.
+        if alert.notified_at is None and not alert.is_silenced(now) and _claim(alert, now):
             notify(alert, "raised")
     for alert in tick.resolved:
         if alert.notified_at and not alert.is_silenced(now) and alert.rule in active:
