@@ -6,7 +6,8 @@ Messages never repeat the webhook URL or token: they are secrets.
 from __future__ import annotations
 
 import difflib
-from typing import Any
+import math
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -44,23 +45,25 @@ NUMBERS: tuple[tuple[str, tuple[type, ...], float, bool], ...] = (
 )
 
 
+def _number_problem(key: str, value: Any, types: tuple[type, ...], low: float, nullable: bool) -> str | None:
+    if value is None and nullable:
+        return None
+    kinds = " or ".join(t.__name__ for t in types)
+    bad = f"{key} must be {kinds}, at least {low}, not {value!r}"
+    if isinstance(value, bool) or not isinstance(value, types):
+        return bad
+    number = cast(float, value)
+    return bad if not math.isfinite(number) or number < low else None
+
+
 def _value_problems(values: dict[str, Any]) -> list[str]:
-    problems = []
-    for key, types, low, nullable in NUMBERS:
-        value = values[key]
-        if value is None and nullable:
-            continue
-        if isinstance(value, bool) or not isinstance(value, types) or value < low:
-            kinds = " or ".join(t.__name__ for t in types)
-            problems.append(f"{key} must be {kinds}, at least {low}, not {value!r}")
-    if (
-        values["QUALITY_DEGRADED_PERCENT"] is not None
-        and not isinstance(values["QUALITY_DEGRADED_PERCENT"], bool)
-        and (
-            isinstance(values["QUALITY_DEGRADED_PERCENT"], int | float)
-            and values["QUALITY_DEGRADED_PERCENT"] > 100
-        )
-    ):
+    problems = [
+        problem
+        for key, types, low, nullable in NUMBERS
+        if (problem := _number_problem(key, values[key], types, low, nullable))
+    ]
+    percent = values["QUALITY_DEGRADED_PERCENT"]
+    if isinstance(percent, int | float) and not isinstance(percent, bool) and percent > 100:
         problems.append("QUALITY_DEGRADED_PERCENT must be at most 100")
     to = values["EMAIL_TO"]
     if to is not None and (
@@ -135,11 +138,11 @@ def check_alerts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 id=_id("E017"),
             )
         )
-    problem = _webhook_problem(values["WEBHOOK_URL"])
-    if problem:
+    hook_problem = _webhook_problem(values["WEBHOOK_URL"])
+    if hook_problem:
         messages.append(
             Error(
-                f"{ALERTS}: {problem}.",
+                f"{ALERTS}: {hook_problem}.",
                 hint="Paste the https URL your Slack or Teams incoming webhook shows; read it from the environment.",
                 id=_id("E018"),
             )

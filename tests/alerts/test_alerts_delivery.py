@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from insights_app.alerts.engine import evaluate
 from insights_app.models import Alert, SyncRun
-from tests.alert_helpers import HOOK_PATH, HOOK_TOKEN, HookServer, drain
+from tests.helpers.alerts import HOOK_PATH, HOOK_TOKEN, HookServer, drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -328,6 +328,7 @@ def test_the_schedule_evaluates_the_alerts_every_minute(settings, redis_conn):
         ({"EMAIL_TOO": ["a@b.c"]}, "W004", "Did you mean 'EMAIL_TO'?"),
         ({"QUALITY_MIN_CONNECTIONS": "20"}, "E017", "QUALITY_MIN_CONNECTIONS must be int, at least 1"),
         ({"QUALITY_DEGRADED_PERCENT": 140}, "E017", "at most 100"),
+        ({"WEBHOOK_TIMEOUT": float("nan")}, "E017", "WEBHOOK_TIMEOUT must be"),
         ({"EMAIL_TO": "ops@example.com"}, "E017", "EMAIL_TO must be a list"),
         ({"DISABLED_RULES": ["stale"]}, "E017", "DISABLED_RULES"),
         ({"WEBHOOK_FORMAT": "discord"}, "E017", "WEBHOOK_FORMAT"),

@@ -10,8 +10,8 @@ from django.utils import timezone
 from insights_app.alerts.engine import evaluate
 from insights_app.models import Alert, Participant, Room, RoomSession, SyncRun
 from insights_app.signals import alert_raised, alert_resolved
-from tests.alert_helpers import HOOK_TOKEN, HookServer, drain
-from tests.conftest import wait_for
+from tests.helpers import wait_for
+from tests.helpers.alerts import HOOK_TOKEN, HookServer, drain
 
 # Transactional: the in-process RQ worker closes database connections around each job, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)

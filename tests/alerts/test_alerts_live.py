@@ -8,9 +8,8 @@ import pytest
 from insights_app.alerts.jobs import evaluate_alerts_job
 from insights_app.jobs import get_queue, scheduled_sync
 from insights_app.models import Alert, SyncRun
-from tests.alert_helpers import HookServer
-from tests.conftest import TEST_API_KEY, wait_for
-from tests.test_sync_engine import configure
+from tests.helpers import TEST_API_KEY, configure, wait_for
+from tests.helpers.alerts import HookServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
