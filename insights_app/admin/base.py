@@ -34,9 +34,10 @@ def can_run_sync(request: HttpRequest) -> bool:
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Synced data is never added or edited here (the API is the source of truth).
+    """Synced data is never added, edited or deleted here (the API is the source of truth).
 
-    Superusers may still delete local history. Changelists count at most a bounded number of rows.
+    Deleting synced rows is never what a user wants (the next sync brings them back); erasing a
+    person's data is the privacy flow's job. Changelists count at most a bounded number of rows.
     """
 
     paginator = BoundedCountPaginator
@@ -68,7 +69,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request.user.is_active and request.user.is_superuser
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Django offers "Delete selected" to anyone with the delete permission; nobody has it here,
+        # and the action is dropped outright so a host site's grant cannot bring it back.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     def has_run_sync_permission(self, request: HttpRequest) -> bool:
         """Used by ``@admin.action(permissions=["run_sync"])``."""

@@ -92,20 +92,24 @@ class ParticipantConnectedFilter(SessionOngoingFilter):
     no_label = _("Left")
 
 
-class PoorQualityFilter(admin.SimpleListFilter):
-    """Connections flagged with sustained packet loss, fine ones, or not measured yet."""
+class QualityFilter(admin.SimpleListFilter):
+    """Connections with sustained packet loss (degraded), good ones, or not measured yet.
+
+    The words are the reports' own; ``poor`` and ``ok`` (earlier links) still work.
+    """
 
     title = _("network quality")
     parameter_name = "quality"
+    aliases = {"poor": "degraded", "ok": "good"}
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
-        return [("poor", _("Poor")), ("ok", _("Fine")), ("unknown", _("Not measured"))]
+        return [("degraded", _("Degraded")), ("good", _("Good")), ("unknown", _("Not measured"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
-        value = self.value()
-        if value == "poor":
+        value = self.aliases.get(self.value(), self.value())
+        if value == "degraded":
             return queryset.filter(quality_degraded=True)
-        if value == "ok":
+        if value == "good":
             return queryset.filter(quality_degraded=False)
         if value == "unknown":
             return queryset.filter(quality_degraded__isnull=True)

@@ -40,7 +40,7 @@ class ParticipantAdmin(ReadOnlyAdmin):
         filters.recent_filter("joined_at", _("joined")),
         filters.ParticipantConnectedFilter,
         filters.RoleFilter,
-        filters.PoorQualityFilter,
+        filters.QualityFilter,
         filters.HasExternalIdFilter,
         filters.BrowserFilter,
         filters.OSFilter,
@@ -94,12 +94,12 @@ class ParticipantAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("network"), ordering="quality_degraded")
     def quality(self, obj: m.Participant) -> str:
-        """Poor / fine / not measured, as words (a green tick for "poor" would read as good news)."""
+        """Degraded / good / not measured, in the reports' words (a green tick would read as good news)."""
         if obj.quality_degraded is None:
             return "—"
         if obj.quality_degraded:
-            return format_html('<strong class="insights-poor">{}</strong>', _("poor"))
-        return format_html('<span class="insights-ok">{}</span>', _("fine"))
+            return format_html('<strong class="insights-degraded">{}</strong>', _("degraded"))
+        return format_html('<span class="insights-ok">{}</span>', _("good"))
 
     @admin.display(description=_("duration"), ordering="duration_seconds")
     def connection_duration(self, obj: m.Participant) -> str:

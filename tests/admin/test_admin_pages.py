@@ -139,7 +139,9 @@ def test_participant_page_shows_quality_summary_and_chart(as_viewer, data):
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("quality=poor", 12),
+        ("quality=degraded", 12),
+        ("quality=good", 24),
+        ("quality=poor", 12),  # the earlier words still work in old links
         ("quality=ok", 24),
         ("quality=unknown", 1),
         ("has_external_id=yes", 25),
@@ -213,19 +215,27 @@ def test_data_pages_are_read_only(client, data, django_user_model):
     assert 'name="room_name"' not in page  # rendered as text, not as an input
 
 
-def test_only_superusers_delete_local_history(client, data, syncer, django_user_model):
-    run = SyncRun.objects.create(kind="full", status="failed", trigger="admin", dedup_key="x")
-    client.force_login(syncer)
-    assert (
-        client.post(reverse("admin:insights_app_syncrun_delete", args=[run.pk]), {"post": "yes"}).status_code
-        == 403
-    )
+@pytest.mark.parametrize("model", CHANGELISTS)
+def test_nobody_deletes_synced_rows_not_even_a_superuser(client, data, runs, model, django_user_model):
+    """No Delete button, no "Delete selected", and a forged delete is refused (privacy has its own flow)."""
     admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-123456")
     client.force_login(admin_user)
-    response = client.post(reverse("admin:insights_app_syncrun_delete", args=[run.pk]), {"post": "yes"})
-    assert response.status_code == 302
-    assert not SyncRun.objects.filter(pk=run.pk).exists()
-    assert Room.objects.count() == 3
+    obj = {"room": data.rooms[0], "roomsession": data.sessions[0], "participant": data.participants[0]}.get(
+        model, runs[0]
+    )
+    listing = client.get(changelist(model)).content.decode()
+    assert "delete_selected" not in listing
+    page = client.get(change(model, obj.pk)).content.decode()
+    assert 'class="deletelink"' not in page
+    delete_url = reverse(f"admin:insights_app_{model}_delete", args=[obj.pk])
+    assert client.get(delete_url).status_code == 403
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    forged = client.post(
+        changelist(model), {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"}
+    )
+    assert forged.status_code in (200, 302)
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+    assert Room.objects.count() == 3 and Participant.objects.count() == 37
 
 
 def test_sync_run_page_shows_counts_and_progress(as_viewer, viewer):
@@ -252,9 +262,14 @@ def test_facet_counts_are_never_computed(as_viewer, data, django_assert_max_num_
     assert "host (12)" not in html
 
 
-def test_quality_column_says_poor_in_words(as_viewer, data):
-    html = as_viewer.get(changelist("participant") + "?quality=poor").content.decode()
-    assert html.count('<strong class="insights-poor">poor</strong>') == 12
+def test_quality_says_degraded_and_good_like_the_reports(as_viewer, data):
+    html = as_viewer.get(changelist("participant") + "?quality=degraded").content.decode()
+    assert html.count('<strong class="insights-degraded">degraded</strong>') == 12
+    good = as_viewer.get(changelist("participant") + "?quality=good").content.decode()
+    assert good.count('<span class="insights-ok">good</span>') == 24
+    sidebar = html.split('id="changelist-filter"', 1)[1]
+    assert "?quality=degraded" in sidebar and ">Degraded<" in sidebar and ">Good<" in sidebar
+    assert "Poor" not in sidebar and "Fine" not in sidebar
 
 
 @pytest.fixture
