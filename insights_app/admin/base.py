@@ -8,17 +8,21 @@ from operator import or_
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Model, Q, QuerySet
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.db.models import DateTimeField, Model, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import UsageTotals
-from .date_hierarchy import date_hierarchy
+from .date_hierarchy import date_hierarchy, validate_drill_down
+from .formatting import FIELD_FORMATS, local_datetime
 from .links import report_url
 from .paginator import BoundedCountPaginator
 
 RUN_SYNC_PERM = "insights_app.run_sync"
+# A change-page field shown through a formatter is named ``<field>`` + this (see ``ReadOnlyAdmin``).
+SHOWN_SUFFIX = "_shown"
 VIEW_REPORTS_PERM = "insights_app.view_reports"
 
 
@@ -53,6 +57,36 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     # Indexed columns matched exactly (case-sensitive, so the index is used) before ``search_fields``:
     # a hit there is the answer, and the slow "contains" scan of a big table is skipped.
     exact_search_fields: tuple[str, ...] = ()
+
+    def field_formatters(self) -> dict[str, Any]:
+        """Model fields the change page shows through a formatter: every instant, and FIELD_FORMATS."""
+        fields = {f.name: f for f in self.model._meta.fields}
+        shown = {name: local_datetime for name, f in fields.items() if isinstance(f, DateTimeField)}
+        shown.update({name: fmt for name, fmt in FIELD_FORMATS.items() if name in fields})
+        return shown
+
+    def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> list:
+        # Django would print these raw ("317.604", "1903463") or overflow moving year 9999 to the
+        # site's zone; a display function per field (``__getattr__`` below) writes them our way.
+        shown = self.field_formatters()
+
+        def swap(name: Any) -> Any:
+            if isinstance(name, list | tuple):
+                return tuple(swap(n) for n in name)
+            return f"{name}{SHOWN_SUFFIX}" if isinstance(name, str) and name in shown else name
+
+        return [
+            (title, {**options, "fields": tuple(swap(f) for f in options["fields"])})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.endswith(SHOWN_SUFFIX) and not name.startswith("_"):
+            field_name = name.removesuffix(SHOWN_SUFFIX)
+            formatter = self.field_formatters().get(field_name)
+            if formatter is not None:
+                return _shown_field(self.model._meta.get_field(field_name), formatter)
+        raise AttributeError(name)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         term = search_term.strip()
@@ -101,6 +135,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return links
 
     def get_changelist_instance(self, request: HttpRequest):
+        # Refused values send the user to Django's "?e=1" page instead of answering 500: PostgreSQL
+        # rejects a NUL in any text it is given (DataError), and a bad drill-down date breaks Django's.
+        if any("\x00" in text for key, values in request.GET.lists() for text in (key, *values)):
+            raise IncorrectLookupParameters("a parameter contains a NUL character")
+        validate_drill_down(request.GET, self.date_hierarchy)
         cl = super().get_changelist_instance(request)
         # Read by our change_list.html instead of Django's scanning {% date_hierarchy %} tag.
         cl.insights_date_hierarchy = lambda: date_hierarchy(cl)
@@ -127,21 +166,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         )
 
 
-def minutes(value: float | None) -> str:
-    """A minutes figure for a column ("—" when unknown)."""
-    return "—" if value is None else f"{value:,.0f}"
 
+def _shown_field(field: Any, formatter: Any) -> Any:
+    """A read-only display function for one model field, labelled like the field."""
 
-def whole(value: float | None) -> str:
-    """A float count from the API shown as an integer."""
-    return "—" if value is None else f"{value:,.0f}"
+    def show(obj: Model) -> str:
+        return formatter(getattr(obj, field.name))
 
-
-def duration(seconds: float | None) -> str:
-    """Seconds as h:mm:ss."""
-    if seconds is None:
-        return "—"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    mins, secs = divmod(rest, 60)
-    return f"{hours}:{mins:02d}:{secs:02d}"
+    show.short_description = field.verbose_name
+    return show

@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from .. import models as m
 from ..conf import get_settings
 from . import actions, filters
-from .base import ReadOnlyAdmin, duration
+from .base import ReadOnlyAdmin
 from .charts import packet_loss_chart
+from .formatting import duration, local_datetime
 from .links import admin_change_url, admin_changelist_url, link, report_url
 
 
@@ -21,7 +22,7 @@ class ParticipantAdmin(ReadOnlyAdmin):
 
     list_display = (
         "name",
-        "joined_at",
+        "joined",
         "session_link",
         "role_name",
         "connection_duration",
@@ -84,12 +85,14 @@ class ParticipantAdmin(ReadOnlyAdmin):
     def name(self, obj: m.Participant) -> str:
         return obj.display_name or obj.participant_id
 
+    @admin.display(description=_("joined"), ordering="joined_at")
+    def joined(self, obj: m.Participant) -> str:
+        return local_datetime(obj.joined_at)
+
     @admin.display(description=_("session"), ordering="room_session__started_at")
     def session_link(self, obj: m.Participant) -> str:
         session = obj.room_session
-        label = (
-            f"{session.room_name} · {session.started_at:%Y-%m-%d %H:%M}" if session.started_at else session
-        )
+        label = f"{session.room_name} · {local_datetime(session.started_at)}" if session.started_at else session
         return link(admin_change_url(m.RoomSession, session.pk), label)
 
     @admin.display(description=_("network"), ordering="quality_degraded")

@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
 from . import actions, filters
-from .base import ReadOnlyAdmin, minutes, totals_fieldset, whole
+from .base import ReadOnlyAdmin, totals_fieldset
+from .formatting import count, local_datetime, minutes
 from .links import admin_changelist_url, link, report_url
 
 
@@ -19,12 +20,12 @@ class RoomAdmin(ReadOnlyAdmin):
     change_list_template = "insights_app/admin/room_change_list.html"
     list_display = (
         "room_name",
-        "last_session_started_at",
+        "last_session",
         "sessions_link",
         "participant_minutes",
         "unique_participants",
         "rating",
-        "missing_since",
+        "missing",
     )
     list_display_links = ("room_name",)
     list_filter = (
@@ -52,9 +53,13 @@ class RoomAdmin(ReadOnlyAdmin):
     def object_report_url(self, obj: m.Room) -> str | None:
         return report_url("room", obj.pk)
 
+    @admin.display(description=_("last session"), ordering="last_session_started_at")
+    def last_session(self, obj: m.Room) -> str:
+        return local_datetime(obj.last_session_started_at)
+
     @admin.display(description=_("sessions"), ordering="total_sessions")
     def sessions_link(self, obj: m.Room) -> str:
-        return link(admin_changelist_url(m.RoomSession, room=obj.pk), whole(obj.total_sessions))
+        return link(admin_changelist_url(m.RoomSession, room=obj.pk), count(obj.total_sessions))
 
     @admin.display(description=_("participant minutes"), ordering="total_participant_minutes")
     def participant_minutes(self, obj: m.Room) -> str:
@@ -62,7 +67,11 @@ class RoomAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("unique participants"), ordering="total_unique_participants")
     def unique_participants(self, obj: m.Room) -> str:
-        return whole(obj.total_unique_participants)
+        return count(obj.total_unique_participants)
+
+    @admin.display(description=_("missing from the API since"), ordering="missing_since")
+    def missing(self, obj: m.Room) -> str:
+        return local_datetime(obj.missing_since) if obj.missing_since else ""
 
     @admin.display(description=_("related"))
     def related_links(self, obj: m.Room) -> str:

@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
 from . import actions, filters
-from .base import ReadOnlyAdmin, duration, minutes, totals_fieldset, whole
+from .base import ReadOnlyAdmin, totals_fieldset
+from .formatting import count, duration, local_datetime, minutes
 from .links import admin_change_url, admin_changelist_url, link, report_url
 
 
@@ -17,7 +18,7 @@ class RoomSessionAdmin(ReadOnlyAdmin):
     """Sessions; the room name is denormalised on the row, so the list needs no join."""
 
     list_display = (
-        "started_at",
+        "started",
         "room_link",
         "room_session_id",
         "session_duration",
@@ -26,7 +27,7 @@ class RoomSessionAdmin(ReadOnlyAdmin):
         "ongoing",
         "rating",
     )
-    list_display_links = ("started_at",)
+    list_display_links = ("started",)
     list_select_related = False
     list_filter = (
         filters.RoomFilter,
@@ -54,13 +55,17 @@ class RoomSessionAdmin(ReadOnlyAdmin):
     def object_report_url(self, obj: m.RoomSession) -> str | None:
         return report_url("session", obj.pk)
 
+    @admin.display(description=_("started"), ordering="started_at")
+    def started(self, obj: m.RoomSession) -> str:
+        return local_datetime(obj.started_at)
+
     @admin.display(description=_("room"), ordering="room_name")
     def room_link(self, obj: m.RoomSession) -> str:
         return link(admin_change_url(m.Room, obj.room_id), obj.room_name or obj.room_id)
 
     @admin.display(description=_("participants"), ordering="total_unique_participants")
     def participants_link(self, obj: m.RoomSession) -> str:
-        return link(admin_changelist_url(m.Participant, session=obj.pk), whole(obj.total_unique_participants))
+        return link(admin_changelist_url(m.Participant, session=obj.pk), count(obj.total_unique_participants))
 
     @admin.display(description=_("participant minutes"), ordering="total_participant_minutes")
     def participant_minutes(self, obj: m.RoomSession) -> str:

@@ -10,7 +10,24 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
 from . import dashboard
-from .base import ReadOnlyAdmin, can_run_sync, duration
+from .base import ReadOnlyAdmin, can_run_sync
+from .formatting import count, duration, local_datetime
+
+
+def run_seconds(run: m.SyncRun) -> float | None:
+    """How long a run took (or has taken so far, up to its last sign of life)."""
+    if run.started_at is None:
+        return None
+    end = run.finished_at or run.heartbeat_at
+    return (end - run.started_at).total_seconds() if end else None
+
+
+def progress_text(run: m.SyncRun) -> str:
+    """ "3 / 12 (25 %)" with thousands separators, or the count alone when the total is unknown."""
+    if not run.progress_total:
+        return count(run.progress_done) if run.progress_done else "—"
+    percent = 100 * run.progress_done // run.progress_total
+    return f"{count(run.progress_done)} / {count(run.progress_total)} ({percent} %)"
 
 
 @admin.register(m.SyncRun)
@@ -25,12 +42,12 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "status",
         "trigger",
         "requested_by",
-        "queued_at",
+        "queued",
         "run_duration",
         "progress",
         "created_total",
         "updated_total",
-        "api_requests",
+        "requests",
     )
     list_select_related = ("requested_by",)
     list_filter = ("status", "kind", "trigger", "queued_at")
@@ -100,29 +117,36 @@ class SyncRunAdmin(ReadOnlyAdmin):
         context["insights_can_cancel"] = bool(obj and obj.is_active and can_run_sync(request))
         return super().render_change_form(request, context, *args, **kwargs)
 
+    @admin.display(description=_("queued"), ordering="queued_at")
+    def queued(self, obj: m.SyncRun) -> str:
+        return local_datetime(obj.queued_at)
+
     @admin.display(description=_("duration"))
     def run_duration(self, obj: m.SyncRun) -> str:
-        if obj.started_at is None:
-            return "—"
-        end = obj.finished_at or obj.heartbeat_at
-        return duration((end - obj.started_at).total_seconds()) if end else "—"
+        return duration(run_seconds(obj))
 
     @admin.display(description=_("progress"))
     def progress(self, obj: m.SyncRun) -> str:
-        if not obj.progress_total:
-            return f"{obj.progress_done:,}" if obj.progress_done else "—"
-        return f"{obj.progress_done:,} / {obj.progress_total:,} ({100 * obj.progress_done // obj.progress_total} %)"
+        return progress_text(obj)
 
     @admin.display(description=_("created"))
-    def created_total(self, obj: m.SyncRun) -> int:
-        return sum(getattr(obj, f"{model}_created") for model in m.SYNCED_MODELS)
+    def created_total(self, obj: m.SyncRun) -> str:
+        return count(sum(getattr(obj, f"{model}_created") for model in m.SYNCED_MODELS))
 
     @admin.display(description=_("updated"))
-    def updated_total(self, obj: m.SyncRun) -> int:
-        return sum(getattr(obj, f"{model}_updated") for model in m.SYNCED_MODELS)
+    def updated_total(self, obj: m.SyncRun) -> str:
+        return count(sum(getattr(obj, f"{model}_updated") for model in m.SYNCED_MODELS))
+
+    @admin.display(description=_("API requests"), ordering="api_requests")
+    def requests(self, obj: m.SyncRun) -> str:
+        return count(obj.api_requests)
 
     @admin.display(description=_("counts"))
     def counts_table(self, obj: m.SyncRun) -> str:
         return render_to_string(
-            "insights_app/admin/counts_table.html", {"counts": obj.counts(), "kinds": m.COUNT_KINDS}
+            "insights_app/admin/counts_table.html",
+            {
+                "counts": {model: {k: count(v) for k, v in row.items()} for model, row in obj.counts().items()},
+                "kinds": m.COUNT_KINDS,
+            },
         )

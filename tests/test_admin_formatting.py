@@ -1,0 +1,112 @@
+"""Numbers, durations, sizes and times in the admin: one format, the reports' own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from insights_app.models import Room, RoomSession, SyncRun
+
+from .test_admin_support import data, synced_participant, viewer  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def as_viewer(client, viewer):  # noqa: F811
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def busy_room():
+    """A room with big lifetime totals and a session of 18 min 59 s with a connection of 317.6 s."""
+    started = timezone.now() - dt.timedelta(days=1)
+    room = Room.objects.create(
+        room_name="/all-hands",
+        last_session_started_at=started,
+        total_sessions=11860.0,
+        total_participant_minutes=222935.04,
+        total_unique_participants=2918.0,
+    )
+    session = RoomSession.objects.create(
+        room=room,
+        room_session_id="big-1",
+        room_name=room.room_name,
+        started_at=started,
+        ended_at=started + dt.timedelta(seconds=1139),
+        duration_seconds=1139,
+        total_participant_minutes=4321.5,
+        total_unique_participants=1234.0,
+    )
+    person = synced_participant(
+        room_session=session, participant_id="p-1", display_name="Ada", joined_at=started, duration_seconds=317.604
+    )
+    return room, session, person
+
+
+def cells(html: str, column: str) -> list[str]:
+    """The text of one column's cells in the changelist."""
+    return [re.sub(r"<[^>]+>", "", c) for c in re.findall(rf'<td class="field-{column}[^"]*">(.*?)</td>', html, re.S)]
+
+
+def test_lists_write_counts_with_separators_and_durations_in_words(as_viewer, busy_room):
+    rooms = as_viewer.get(reverse("admin:insights_app_room_changelist")).content.decode()
+    assert cells(rooms, "sessions_link") == ["11,860"]
+    assert cells(rooms, "participant_minutes") == ["222,935"]
+    assert cells(rooms, "unique_participants") == ["2,918"]
+    sessions = as_viewer.get(reverse("admin:insights_app_roomsession_changelist")).content.decode()
+    assert cells(sessions, "session_duration") == ["18 min 59 s"]
+    assert cells(sessions, "participants_link") == ["1,234"]
+    people = as_viewer.get(reverse("admin:insights_app_participant_changelist")).content.decode()
+    assert cells(people, "connection_duration") == ["5 min 18 s"]
+
+
+def test_lists_write_times_compactly_in_the_site_zone(as_viewer, busy_room, settings):
+    room, session, person = busy_room
+    settings.TIME_ZONE = "Asia/Tokyo"
+    with timezone.override("Asia/Tokyo"):
+        local = timezone.localtime(person.joined_at).strftime("%Y-%m-%d %H:%M")
+        people = as_viewer.get(reverse("admin:insights_app_participant_changelist")).content.decode()
+    assert cells(people, "joined") == [local]
+    assert cells(people, "session_link") == [f"/all-hands · {local}"]  # the session's start, local too
+
+
+def test_change_pages_write_figures_the_same_way(as_viewer, busy_room):
+    room, session, person = busy_room
+    page = as_viewer.get(reverse("admin:insights_app_roomsession_change", args=[session.pk])).content.decode()
+    assert "18 min 59 s" in page and "1139" not in page
+    assert "4,322" in page and "4321.5" not in page
+    page = as_viewer.get(reverse("admin:insights_app_participant_change", args=[person.pk])).content.decode()
+    assert "5 min 18 s" in page and "317.604" not in page
+    page = as_viewer.get(reverse("admin:insights_app_room_change", args=[room.pk])).content.decode()
+    assert "222,935" in page and "222935.04" not in page
+
+
+def test_sync_run_pages_write_sizes_and_counts_readably(as_viewer):
+    run = SyncRun.objects.create(
+        kind="full",
+        status="succeeded",
+        trigger="schedule",
+        dedup_key="z",
+        api_bytes=1903463,
+        api_requests=12345,
+        participants_created=23456,
+        progress_done=1500,
+        progress_total=3000,
+    )
+    now = timezone.now()
+    SyncRun.objects.filter(pk=run.pk).update(started_at=now - dt.timedelta(seconds=1139), finished_at=now)
+    page = as_viewer.get(reverse("admin:insights_app_syncrun_change", args=[run.pk])).content.decode()
+    assert "1.9 MB" in page and "1903463" not in page
+    assert "12,345" in page
+    assert "<td>23,456</td>" in page
+    assert "1,500 / 3,000 (50 %)" in page
+    listing = as_viewer.get(reverse("admin:insights_app_syncrun_changelist")).content.decode()
+    assert cells(listing, "run_duration") == ["18 min 59 s"]
+    assert cells(listing, "created_total") == ["23,456"]
+    assert cells(listing, "requests") == ["12,345"]
