@@ -1,9 +1,9 @@
-"""Health of the sync machinery (Redis, workers, queue, freshness, rate budget) for the dashboard."""
+"""Health of the sync machinery (Redis, workers, queue, runs' signs of life, freshness, rate budget)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -16,6 +16,30 @@ from .ratelimit import budget_snapshot
 
 # The dashboard must answer even when Redis does not: give up quickly.
 SOCKET_TIMEOUT = 1.0
+# A busy RQ worker reports every 30 s (rq's job monitoring interval); twice that and it is likely dead.
+# An idle one legitimately waits up to rq's worker TTL (420 s) between reports, so it is not judged.
+BUSY_WORKER_SILENT_AFTER = timedelta(seconds=60)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # rq hands out naive UTC datetimes.
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value, UTC)
+    return value
+
+
+def run_silent_after() -> timedelta:
+    """How long a running run may go without a heartbeat before the dashboard calls it silent."""
+    from .sync.context import heartbeat_interval
+
+    return timedelta(seconds=2 * heartbeat_interval() + 5)
+
+
+def last_sign_of_life(run: SyncRun) -> datetime | None:
+    """The run's heartbeat, or its start when it has not beaten yet (only for running runs)."""
+    if run.status != SyncStatus.RUNNING:
+        return None
+    return run.heartbeat_at or run.started_at
 
 
 @dataclass
@@ -26,6 +50,17 @@ class WorkerInfo:
     state: str
     queues: list[str]
     last_heartbeat: datetime | None
+
+    @property
+    def silent_for(self) -> timedelta | None:
+        """Time since the worker last reported."""
+        return timezone.now() - self.last_heartbeat if self.last_heartbeat else None
+
+    @property
+    def looks_dead(self) -> bool:
+        """Busy, but silent for longer than a busy worker ever is (killed with its job)."""
+        silent = self.silent_for
+        return self.state == "busy" and silent is not None and silent > BUSY_WORKER_SILENT_AFTER
 
 
 @dataclass
@@ -41,6 +76,10 @@ class Health:
     last_success: SyncRun | None = None
     stale_after: timedelta | None = None
     rate_budget: dict[str, Any] | None = None
+    # Running runs whose heartbeat stopped (their worker may be dead), and what the sweep just reaped.
+    silent_runs: list[SyncRun] = field(default_factory=list)
+    abandoned_after: timedelta | None = None
+    swept: int = 0
 
     @property
     def can_enqueue(self) -> bool:
@@ -65,22 +104,67 @@ class Health:
         age = self.data_age
         return age is None or (self.stale_after is not None and age > self.stale_after)
 
+    @property
+    def last_success_text(self) -> str:
+        """When the last successful sync finished, as the admin writes times (page and JSON alike)."""
+        from .admin.formatting import local_datetime
+
+        return local_datetime(self.last_success.finished_at) if self.last_success else ""
+
+    @property
+    def age_text(self) -> str:
+        """How long ago that was ("12 min 05 s ago")."""
+        from .admin.formatting import age
+
+        data_age = self.data_age
+        return age(data_age.total_seconds()) if data_age is not None else ""
+
     def problems(self) -> list[str]:
-        """Plain sentences saying why syncs will not run, for the page and the sync button."""
+        """Plain sentences saying why syncs will not run or look stuck, for the page and the sync button."""
+        from .admin.formatting import duration
+
         if not self.redis_ok:
-            return [
+            found = [
                 _("Redis cannot be reached (%(error)s): syncs cannot be queued and nothing will run.")
                 % {"error": self.redis_error}
             ]
-        if not self.workers:
-            return [
+        elif not self.workers:
+            found = [
                 _(
                     "No worker listens on the queue “%(queue)s”: a sync you start waits in the queue "
                     "and nothing runs until a worker starts (manage.py rqworker %(queue)s)."
                 )
                 % {"queue": self.queue_name}
             ]
-        return []
+        else:
+            found = []
+        for worker in self.workers:
+            if worker.looks_dead:
+                found.append(
+                    _("Worker %(name)s is busy but has not reported for %(silent)s: it may have died.")
+                    % {"name": worker.name, "silent": duration(worker.silent_for.total_seconds())}
+                )
+        for run in self.silent_runs:
+            found.append(
+                _(
+                    "Sync run #%(id)s has shown no sign of life for %(silent)s: its worker may have died. "
+                    "It is marked failed once it has been silent for %(limit)s, and the next run resumes it."
+                )
+                % {
+                    "id": run.pk,
+                    "silent": duration((timezone.now() - last_sign_of_life(run)).total_seconds()),
+                    "limit": duration(self.abandoned_after.total_seconds() if self.abandoned_after else None),
+                }
+            )
+        if self.swept:
+            found.append(
+                _(
+                    "%(count)d sync run(s) whose worker died or whose job vanished from the queue were just "
+                    "marked failed; start a new sync when ready."
+                )
+                % {"count": self.swept}
+            )
+        return found
 
     def as_json(self) -> dict[str, Any]:
         """The figures for the dashboard's polling view."""
@@ -89,7 +173,10 @@ class Health:
             "queue": self.queue_name,
             "redis_ok": self.redis_ok,
             "redis_error": self.redis_error,
-            "workers": [{"name": w.name, "state": w.state, "queues": w.queues} for w in self.workers],
+            "workers": [
+                {"name": w.name, "state": w.state, "queues": w.queues, "looks_dead": w.looks_dead}
+                for w in self.workers
+            ],
             "queue_length": self.queue_length,
             "failed_jobs": self.failed_jobs,
             "last_success_id": self.last_success.pk if self.last_success else None,
@@ -98,6 +185,8 @@ class Health:
             if self.last_success and self.last_success.finished_at
             else None,
             "data_age_seconds": round(age.total_seconds()) if age is not None else None,
+            "last_success_text": self.last_success_text,
+            "age_text": self.age_text,
             "stale": self.is_stale,
             "rate_budget": self.rate_budget,
             "problems": self.problems(),
@@ -137,12 +226,49 @@ def last_completed_run() -> SyncRun | None:
     return None
 
 
-def check_health() -> Health:
-    """Look at Redis, the workers and the runs; never raises, never waits more than a few seconds."""
+def looks_abandoned(run: SyncRun, now: datetime) -> bool:
+    """A run the abandoned-run sweep may mark failed: silent past the threshold, or queued a while."""
+    from .jobs import ENQUEUE_GRACE
+
+    if run.status == SyncStatus.QUEUED:
+        return run.queued_at < now - ENQUEUE_GRACE
+    alive_at = last_sign_of_life(run)
+    threshold = timedelta(seconds=float(get_settings().ABANDONED_AFTER_SECONDS))
+    return alive_at is not None and alive_at < now - threshold
+
+
+def sweep_abandoned_runs() -> int:
+    """The scheduled sweep (``reap_abandoned_runs_job`` runs the same), asking RQ which jobs still live."""
+    from .jobs import RQ_INLINE
+    from .sync.service import reap_abandoned_runs
+
+    return reap_abandoned_runs(backend=RQ_INLINE)
+
+
+def check_runs(health: Health, *, sweep: bool) -> None:
+    """Find silent running runs; with ``sweep``, first mark failed the ones the sweep would (dead or vanished)."""
+    now = timezone.now()
+    active = list(SyncRun.objects.active().order_by("queued_at")[:50])
+    if sweep and health.redis_ok and any(looks_abandoned(run, now) for run in active):
+        health.swept = sweep_abandoned_runs()
+        if health.swept:
+            active = list(SyncRun.objects.active().order_by("queued_at")[:50])
+    silent_after = run_silent_after()
+    health.silent_runs = [
+        run for run in active if (alive := last_sign_of_life(run)) is not None and now - alive > silent_after
+    ]
+
+
+def check_health(*, sweep: bool = False) -> Health:
+    """Look at Redis, the workers and the runs; never raises, never waits more than a few seconds.
+
+    With ``sweep`` (the dashboard), runs that the abandoned-run sweep would mark failed are marked now,
+    so a dead worker's run or a run whose job was deleted from the queue frees its scope at once.
+    """
     settings = get_settings()
     health = Health(queue_name=settings.QUEUE)
     health.stale_after = timedelta(minutes=2 * settings.SCHEDULE_INTERVAL_MINUTES)
-    health.last_success = last_completed_run()
+    health.abandoned_after = timedelta(seconds=float(settings.ABANDONED_AFTER_SECONDS))
     try:
         from rq import Queue, Worker
 
@@ -156,7 +282,7 @@ def check_health() -> Health:
                 name=worker.name,
                 state=str(worker.get_state()),
                 queues=worker.queue_names(),
-                last_heartbeat=worker.last_heartbeat,
+                last_heartbeat=_aware(worker.last_heartbeat),
             )
             for worker in Worker.all(connection=conn, queue=queue)
         ]
@@ -169,4 +295,6 @@ def check_health() -> Health:
         health.redis_error = f"{exc.__class__.__name__}: {exc}"[:200]
     # The budget lives in Redis too; without Redis its figure is "unknown" rather than a wait.
     health.rate_budget = rate_budget() if health.redis_ok else None
+    check_runs(health, sweep=sweep)
+    health.last_success = last_completed_run()
     return health

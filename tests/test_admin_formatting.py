@@ -44,14 +44,21 @@ def busy_room():
         total_unique_participants=1234.0,
     )
     person = synced_participant(
-        room_session=session, participant_id="p-1", display_name="Ada", joined_at=started, duration_seconds=317.604
+        room_session=session,
+        participant_id="p-1",
+        display_name="Ada",
+        joined_at=started,
+        duration_seconds=317.604,
     )
     return room, session, person
 
 
 def cells(html: str, column: str) -> list[str]:
     """The text of one column's cells in the changelist."""
-    return [re.sub(r"<[^>]+>", "", c) for c in re.findall(rf'<td class="field-{column}[^"]*">(.*?)</td>', html, re.S)]
+    return [
+        re.sub(r"<[^>]+>", "", c)
+        for c in re.findall(rf'<td class="field-{column}[^"]*">(.*?)</td>', html, re.S)
+    ]
 
 
 def test_lists_write_counts_with_separators_and_durations_in_words(as_viewer, busy_room):
@@ -67,7 +74,7 @@ def test_lists_write_counts_with_separators_and_durations_in_words(as_viewer, bu
 
 
 def test_lists_write_times_compactly_in_the_site_zone(as_viewer, busy_room, settings):
-    room, session, person = busy_room
+    _room, _session, person = busy_room
     settings.TIME_ZONE = "Asia/Tokyo"
     with timezone.override("Asia/Tokyo"):
         local = timezone.localtime(person.joined_at).strftime("%Y-%m-%d %H:%M")

@@ -166,7 +166,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         )
 
 
-
 def _shown_field(field: Any, formatter: Any) -> Any:
     """A read-only display function for one model field, labelled like the field."""
 

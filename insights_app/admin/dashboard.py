@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
@@ -17,11 +18,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from .. import models as m
-from ..health import Health, check_health
+from ..health import Health, check_health, last_sign_of_life, run_silent_after
 from ..jobs import cancel_run
 from .actions import enqueue
 from .base import can_run_sync
+from .formatting import age, count, duration
 from .links import admin_change_url
+from .run_text import progress_text, run_name, run_seconds
 
 ACTIVE_LIMIT = 50
 RECENT_LIMIT = 20
@@ -33,29 +36,47 @@ def dashboard_url() -> str:
     return reverse("admin:insights_app_syncrun_dashboard")
 
 
+def started_by(run: m.SyncRun) -> str:
+    """Who started the run: the user when there is one, else what (the schedule, a command)."""
+    return run.requested_by.get_username() if run.requested_by else run.get_trigger_display()
+
+
 def run_json(run: m.SyncRun, may_cancel: bool) -> dict[str, Any]:
-    """One run as the dashboard's script shows it (text only; the script never builds HTML from it)."""
+    """One run as the dashboard shows it: every figure already written as text, so the page and the
+    script show the same thing (the script never builds HTML from it)."""
     total = run.progress_total
     created = sum(getattr(run, f"{model}_created") for model in m.SYNCED_MODELS)
     updated = sum(getattr(run, f"{model}_updated") for model in m.SYNCED_MODELS)
+    alive_at = last_sign_of_life(run)
+    silent = (timezone.now() - alive_at).total_seconds() if alive_at else None
     return {
         "id": run.pk,
-        "label": str(run),
+        "label": run_name(run),
         "url": admin_change_url(m.SyncRun, run.pk),
         "kind": run.get_kind_display(),
         "status": run.status,
         "status_label": run.get_status_display(),
         "trigger": run.get_trigger_display(),
         "requested_by": run.requested_by.get_username() if run.requested_by else "",
+        "started_by": started_by(run),
         "queued_at": run.queued_at.isoformat() if run.queued_at else None,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration": duration(run_seconds(run)) if run.started_at else "",
         "progress_done": run.progress_done,
         "progress_total": total,
+        "progress_text": progress_text(run) if run.progress_done or total else "",
         "percent": round(100 * run.progress_done / total) if total else None,
         "created": created,
         "updated": updated,
+        "created_updated_text": f"{count(created)} / {count(updated)}",
         "api_requests": run.api_requests,
+        "api_requests_text": count(run.api_requests),
+        "heartbeat_age_seconds": round(silent) if silent is not None else None,
+        "heartbeat_text": gettext("last sign of life %(age)s") % {"age": age(silent)}
+        if silent is not None
+        else "",
+        "silent": silent is not None and silent > run_silent_after().total_seconds(),
         "error": (run.error or "").strip().splitlines()[0][:300] if run.error else "",
         "cancel_requested": run.cancel_requested,
         "cancel_url": reverse("admin:insights_app_syncrun_cancel", args=[run.pk])
@@ -79,12 +100,13 @@ def recent_runs() -> list[m.SyncRun]:
 
 
 class AdminPageView(View):
-    """A view mounted through ``SyncRunAdmin.get_urls``; viewing needs the SyncRun view permission."""
+    """A view mounted through ``SyncRunAdmin.get_urls``; viewing needs to see sync runs
+    (``view_syncrun``, or ``run_sync``, which includes it: see ``SyncRunAdmin.has_view_permission``)."""
 
     model_admin: admin.ModelAdmin | None = None
 
     def check_view(self, request: HttpRequest) -> None:
-        if not (self.model_admin.has_view_permission(request) or can_run_sync(request)):
+        if not self.model_admin.has_view_permission(request):
             raise PermissionDenied
 
     def check_run_sync(self, request: HttpRequest) -> None:
@@ -97,7 +119,7 @@ class DashboardView(AdminPageView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         self.check_view(request)
-        health = check_health()
+        health = check_health(sweep=True)
         may_run = can_run_sync(request)
         context = {
             **self.model_admin.admin_site.each_context(request),
@@ -120,7 +142,7 @@ class StatusView(AdminPageView):
     def get(self, request: HttpRequest) -> JsonResponse:
         self.check_view(request)
         may_run = can_run_sync(request)
-        health: Health = check_health()
+        health: Health = check_health(sweep=True)
         return JsonResponse(
             {
                 "health": health.as_json(),

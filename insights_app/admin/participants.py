@@ -92,7 +92,9 @@ class ParticipantAdmin(ReadOnlyAdmin):
     @admin.display(description=_("session"), ordering="room_session__started_at")
     def session_link(self, obj: m.Participant) -> str:
         session = obj.room_session
-        label = f"{session.room_name} · {local_datetime(session.started_at)}" if session.started_at else session
+        label = (
+            f"{session.room_name} · {local_datetime(session.started_at)}" if session.started_at else session
+        )
         return link(admin_change_url(m.RoomSession, session.pk), label)
 
     @admin.display(description=_("network"), ordering="quality_degraded")

@@ -12,22 +12,7 @@ from .. import models as m
 from . import dashboard
 from .base import ReadOnlyAdmin, can_run_sync
 from .formatting import count, duration, local_datetime
-
-
-def run_seconds(run: m.SyncRun) -> float | None:
-    """How long a run took (or has taken so far, up to its last sign of life)."""
-    if run.started_at is None:
-        return None
-    end = run.finished_at or run.heartbeat_at
-    return (end - run.started_at).total_seconds() if end else None
-
-
-def progress_text(run: m.SyncRun) -> str:
-    """ "3 / 12 (25 %)" with thousands separators, or the count alone when the total is unknown."""
-    if not run.progress_total:
-        return count(run.progress_done) if run.progress_done else "—"
-    percent = 100 * run.progress_done // run.progress_total
-    return f"{count(run.progress_done)} / {count(run.progress_total)} ({percent} %)"
+from .run_text import progress_text, run_seconds
 
 
 @admin.register(m.SyncRun)
@@ -80,6 +65,11 @@ class SyncRunAdmin(ReadOnlyAdmin):
         (_("API"), {"fields": ("api_requests", "api_points", "api_throttles", "api_retries", "api_bytes")}),
         (_("Resume point"), {"classes": ("collapse",), "fields": ("checkpoint", "dedup_key")}),
     )
+
+    def has_view_permission(self, request: HttpRequest, obj: m.SyncRun | None = None) -> bool:
+        # Starting and cancelling syncs means following them: ``run_sync`` includes seeing the runs
+        # (the list, a run's page, the dashboard and its status JSON), never changing them.
+        return super().has_view_permission(request, obj) or can_run_sync(request)
 
     def get_readonly_fields(self, request, obj=None):
         return ("progress", "counts_table", "run_duration", *[f.name for f in self.model._meta.fields])
@@ -146,7 +136,9 @@ class SyncRunAdmin(ReadOnlyAdmin):
         return render_to_string(
             "insights_app/admin/counts_table.html",
             {
-                "counts": {model: {k: count(v) for k, v in row.items()} for model, row in obj.counts().items()},
+                "counts": {
+                    model: {k: count(v) for k, v in row.items()} for model, row in obj.counts().items()
+                },
                 "kinds": m.COUNT_KINDS,
             },
         )

@@ -96,10 +96,12 @@ def reap_abandoned_runs(*, backend: JobBackend) -> int:
     now = timezone.now()
     stale = now - timedelta(seconds=get_settings().ABANDONED_AFTER_SECONDS)
     reaped = 0
+    # A queued run is asked about at once: ``backend.alive`` allows for the moment between the commit
+    # and the enqueue itself, and a job deleted from the queue must not block its scope until the threshold.
     candidates = SyncRun.objects.filter(
         Q(status=SyncStatus.RUNNING, heartbeat_at__lt=stale)
         | Q(status=SyncStatus.RUNNING, heartbeat_at__isnull=True, started_at__lt=stale)
-        | Q(status=SyncStatus.QUEUED, queued_at__lt=stale)
+        | Q(status=SyncStatus.QUEUED)
     )
     for run in candidates:
         if backend.alive(run):

@@ -16,25 +16,31 @@
     if (node) { node.textContent = text; }
   }
 
+  // Every figure arrives already written by the server, so a refreshed row reads like the first one.
   function runRow(run, root, csrf) {
-    var row = el("tr", {"data-run-id": run.id, "class": "insights-status-" + run.status});
+    var row = el("tr", {"data-run-id": run.id, "class": "insights-status-" + run.status + (run.silent ? " insights-silent" : "")});
     var first = el("td");
     first.appendChild(el("a", {href: run.url}, run.label));
     row.appendChild(first);
     var status = run.status_label;
     if (run.cancel_requested && run.status === "running") { status += " (" + root.dataset.stoppingLabel + ")"; }
-    row.appendChild(el("td", {"class": "insights-status"}, status));
-    row.appendChild(el("td", {}, run.trigger + (run.requested_by ? " · " + run.requested_by : "")));
+    var statusCell = el("td", {"class": "insights-status"}, status);
+    if (run.heartbeat_text) {
+      statusCell.appendChild(el("br"));
+      statusCell.appendChild(el("small", {"class": "insights-heartbeat"}, run.heartbeat_text));
+    }
+    row.appendChild(statusCell);
+    row.appendChild(el("td", {"class": "insights-by"}, run.started_by));
     var progress = el("td", {"class": "insights-progress"});
     if (run.progress_total) {
       progress.appendChild(el("progress", {max: run.progress_total, value: run.progress_done}));
-      progress.appendChild(document.createTextNode(" " + run.progress_done + " / " + run.progress_total));
-    } else if (run.progress_done) {
-      progress.textContent = run.progress_done;
+      progress.appendChild(document.createTextNode(" "));
     }
+    progress.appendChild(document.createTextNode(run.progress_text));
     row.appendChild(progress);
-    row.appendChild(el("td", {}, run.created + " / " + run.updated));
-    row.appendChild(el("td", {}, run.api_requests));
+    row.appendChild(el("td", {"class": "insights-duration"}, run.duration));
+    row.appendChild(el("td", {"class": "insights-num"}, run.created_updated_text));
+    row.appendChild(el("td", {"class": "insights-num"}, run.api_requests_text));
     var last = el("td");
     if (run.cancel_url) {
       var form = el("form", {method: "post", action: run.cancel_url, "class": "insights-inline-form"});
@@ -54,7 +60,7 @@
     var rows = runs.map(function (run) { return runRow(run, root, csrf); });
     if (!rows.length) {
       var empty = el("tr", {"class": "insights-empty"});
-      empty.appendChild(el("td", {colspan: "7"}, tbody.dataset.emptyText));
+      empty.appendChild(el("td", {colspan: "8"}, tbody.dataset.emptyText));
       rows.push(empty);
     }
     tbody.replaceChildren.apply(tbody, rows);
@@ -65,17 +71,21 @@
     setText("insights-redis", health.redis_ok ? root.dataset.reachableLabel
       : root.dataset.unreachableLabel + ": " + health.redis_error);
     setText("insights-workers", health.workers.length
-      ? health.workers.map(function (w) { return w.name + " (" + w.state + ")"; }).join(", ")
+      ? health.workers.map(function (w) {
+        return w.name + " (" + w.state + (w.looks_dead ? ", " + root.dataset.silentLabel : "") + ")";
+      }).join(", ")
       : root.dataset.noneLabel);
     setText("insights-queue-length", health.queue_length === null ? unknown : health.queue_length);
     setText("insights-failed", health.failed_jobs === null ? unknown : health.failed_jobs);
     var last = document.getElementById("insights-last-success");
     if (last && health.last_success_at) {
       var link = el("a", {href: root.dataset.runUrlTemplate.replace("/0/", "/" + health.last_success_id + "/")},
-        new Date(health.last_success_at).toLocaleString());
-      var minutes = Math.round(health.data_age_seconds / 60);
-      last.replaceChildren(link, document.createTextNode(
-        " (" + root.dataset.ageLabel.replace("%s", String(minutes)) + ")" + (health.stale ? " — " + root.dataset.staleLabel : "")));
+        health.last_success_text);
+      last.replaceChildren(link, document.createTextNode(" (" + health.age_text + ")"));
+      if (health.stale) {
+        last.appendChild(document.createTextNode(" — "));
+        last.appendChild(el("strong", {}, root.dataset.staleLabel));
+      }
     }
     var budget = health.rate_budget;
     var used = budget && budget.used_this_minute !== null ? String(budget.used_this_minute) : "?";

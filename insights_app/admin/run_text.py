@@ -1,0 +1,27 @@
+"""A sync run in words: its name, how long it took, how far it got (lists, run pages, the dashboard)."""
+
+from __future__ import annotations
+
+from .. import models as m
+from .formatting import count
+
+
+def run_name(run: m.SyncRun) -> str:
+    """ "incremental #12": the run without its status, which a page may show stale (the status has its own column)."""
+    return f"{run.get_kind_display()} #{run.pk}"
+
+
+def run_seconds(run: m.SyncRun) -> float | None:
+    """How long a run took (or has taken so far, up to its last sign of life)."""
+    if run.started_at is None:
+        return None
+    end = run.finished_at or run.heartbeat_at
+    return (end - run.started_at).total_seconds() if end else None
+
+
+def progress_text(run: m.SyncRun) -> str:
+    """ "3 / 12 (25 %)" with thousands separators, or the count alone when the total is unknown."""
+    if not run.progress_total:
+        return count(run.progress_done) if run.progress_done else "—"
+    percent = 100 * run.progress_done // run.progress_total
+    return f"{count(run.progress_done)} / {count(run.progress_total)} ({percent} %)"
