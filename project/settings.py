@@ -71,10 +71,27 @@ TEMPLATES = [
     },
 ]
 
+
+def env_seconds(name: str, default: int) -> int:
+    """Read a whole number of seconds (0 or more) from the environment, refusing anything else."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ImproperlyConfigured(f"{name} must be a whole number of seconds (0 or more), not {value!r}")
+    return int(value)
+
+
+# Persistent connections pay off only under a server whose threads live (gunicorn, uwsgi): runserver
+# starts a thread per request, so each request left its connection open for the full minute (44 idle
+# connections in the demo, a shared PostgreSQL starved). Off by default; a deployment sets e.g. 60.
+_conn_max_age = env_seconds("CONN_MAX_AGE", 0)
 _default_sqlite = BASE_DIR / "var" / "db.sqlite3"
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{_default_sqlite}", conn_max_age=60
+        os.environ.get("DATABASE_URL") or f"sqlite:///{_default_sqlite}",
+        conn_max_age=_conn_max_age,
+        conn_health_checks=_conn_max_age > 0,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -96,6 +113,9 @@ RQ_QUEUES = {
     "whereby_insights": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
 }
 RQ = {"COMMIT_MODE": "on_db_commit"}
+# django-rq would register its queue pages in the admin for every staff user; project/urls.py mounts
+# them at /django-rq/ for superusers only.
+RQ_SHOW_ADMIN_LINK = False
 
 WHEREBY_INSIGHTS = {
     "API_KEY": os.environ.get("WHEREBY_API_KEY") or None,
