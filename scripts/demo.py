@@ -18,21 +18,73 @@ from html import escape
 from pathlib import Path
 
 import requests
-from demo_procs import Children, Stop, free_port, ignore_signals, install_signal_handlers, port_is_free
+from demo_procs import Children, Stop, ignore_signals, install_signal_handlers, kernel_port, port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 MANAGE = str(ROOT / "manage.py")
 SIMULATOR_KEY = "demo-simulator-key"  # only the local simulator accepts it
 ADMIN_USER = "admin"
+SIMULATOR_PORT = 8765  # the simulator's own default; the demo uses another port when it is taken
+
+
+class PortProblem(RuntimeError):
+    """A port the demo needs is taken or asked for twice; the message says which and what to do."""
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port 1–65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1–65535)")
+    return port
+
+
+def choose_ports(site: int, simulator: int | None, preferred: int = SIMULATOR_PORT) -> tuple[int, int]:
+    """The site's port and the simulator's, never the same; a port asked for must be free.
+
+    Without ``simulator``, ``preferred`` is used when it is free and not the site's, else a port the
+    kernel picks (so DEMO_PORT=8765 no longer collides with the simulator's default).
+    """
+    if not port_is_free(site):
+        raise PortProblem(
+            f"port {site} is in use: stop what runs there, or choose another (DEMO_PORT={kernel_port()})"
+        )
+    if simulator is not None:
+        if simulator == site:
+            raise PortProblem(
+                f"--sim-port {simulator} is the site's port too: give the simulator another one"
+            )
+        if not port_is_free(simulator):
+            raise PortProblem(
+                f"--sim-port {simulator} is in use: choose another, or leave it out to get a free one"
+            )
+        return site, simulator
+    if preferred != site and port_is_free(preferred):
+        return site, preferred
+    port = kernel_port()
+    while port == site:
+        port = kernel_port()
+    return site, port
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; every one has a default fit for `make demo`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8000")))
     parser.add_argument(
-        "--sim-port", type=int, default=8765, help="simulator port (another is picked if busy)"
+        "--port",
+        type=port_number,
+        default=os.environ.get("DEMO_PORT", "8000"),
+        help="the site's port (DEMO_PORT)",
+    )
+    parser.add_argument(
+        "--sim-port",
+        type=port_number,
+        default=os.environ.get("DEMO_SIM_PORT") or None,
+        help=f"the simulator's port (DEMO_SIM_PORT); default {SIMULATOR_PORT}, or a free one when that is taken",
     )
     parser.add_argument("--db", default=os.environ.get("DEMO_DB", str(ROOT / "var" / "db.sqlite3")))
     parser.add_argument("--log-dir", default=str(ROOT / "var" / "demo"), help="where the children's logs go")
@@ -107,9 +159,8 @@ def wait_http(url: str, *, headers: dict[str, str] | None = None, timeout: float
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def start_simulator(children: Children, args: argparse.Namespace, env: dict[str, str]) -> None:
-    """The simulated organisation over HTTP; the children's settings point at it."""
-    port = free_port(args.sim_port)
+def start_simulator(children: Children, args: argparse.Namespace, env: dict[str, str], port: int) -> None:
+    """The simulated organisation over HTTP on ``port``; the children's settings point at it."""
     child = children.start(
         "simulator",
         [PYTHON, MANAGE, "insights_simulator", "--port", str(port), "--seed", str(args.seed),
@@ -256,11 +307,14 @@ def run(args: argparse.Namespace) -> int:
     children = Children(log_dir, env, ROOT)
     install_signal_handlers()
     try:
-        if not port_is_free(args.port):
-            raise RuntimeError(f"port {args.port} is in use: stop what runs there, or set DEMO_PORT=8001")
         use_simulator = args.simulator or not os.environ.get("WHEREBY_API_KEY")
         if use_simulator:
-            start_simulator(children, args, env)
+            _site_port, sim_port = choose_ports(args.port, args.sim_port)
+            start_simulator(children, args, env, sim_port)
+        elif not port_is_free(args.port):
+            raise PortProblem(
+                f"port {args.port} is in use: stop what runs there, or choose another (DEMO_PORT)"
+            )
         else:
             say(
                 f"WHEREBY_API_KEY is set: syncing your real organisation from {env.get('WHEREBY_API_BASE_URL') or 'https://api.whereby.dev/v1'}"
@@ -294,6 +348,10 @@ def run(args: argparse.Namespace) -> int:
             sync_child = children.start("sync", [PYTHON, MANAGE, "insights_sync"], may_exit=True)
 
         site = f"http://127.0.0.1:{args.port}"
+        if not port_is_free(args.port):  # taken while we prepared: say so rather than let runserver die
+            raise PortProblem(
+                f"port {args.port} was taken while the demo started: choose another (DEMO_PORT)"
+            )
         server = children.start(
             "runserver",
             [PYTHON, MANAGE, "runserver", f"127.0.0.1:{args.port}", "--noreload", "--insecure"],

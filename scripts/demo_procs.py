@@ -55,10 +55,8 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def free_port(preferred: int) -> int:
-    """``preferred`` if free, else a port the kernel picks."""
-    if port_is_free(preferred):
-        return preferred
+def kernel_port() -> int:
+    """A port free right now, picked by the kernel."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
