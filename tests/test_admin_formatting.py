@@ -80,7 +80,7 @@ def test_lists_write_times_compactly_in_the_site_zone(as_viewer, busy_room, sett
         local = timezone.localtime(person.joined_at).strftime("%Y-%m-%d %H:%M")
         people = as_viewer.get(reverse("admin:insights_app_participant_changelist")).content.decode()
     assert cells(people, "joined") == [local]
-    assert cells(people, "session_link") == [f"/all-hands · {local}"]  # the session's start, local too
+    assert f'title="/all-hands · {local}"' in people  # the session's start, local too
 
 
 def test_change_pages_write_figures_the_same_way(as_viewer, busy_room):

@@ -49,6 +49,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     # Facet counts run one COUNT per filter choice over the whole table: never on these tables.
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
+    empty_value_display = "—"  # as every formatter writes "unknown"
     change_list_template = "insights_app/admin/change_list.html"
     change_form_template = "insights_app/admin/change_form.html"
     # (URL name in insights_app.urls, label) of the report matching a whole changelist.
@@ -149,6 +150,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         context = {
             "insights_report_links": self._report_links(request, None),
             "insights_can_run_sync": can_run_sync(request),
+            # The lists need the width: the admin's navigation sidebar would leave their columns about
+            # 750 px at a 1400 px window (the breadcrumbs and the index lead everywhere it does).
+            "is_nav_sidebar_enabled": False,
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context=context)

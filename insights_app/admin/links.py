@@ -36,3 +36,8 @@ def link(url: str | None, text: Any) -> str:
     if not url:
         return format_html("{}", text)
     return format_html('<a href="{}">{}</a>', url, text)
+
+
+def clipped(text: Any, css: str = "insights-clip") -> str:
+    """Text kept to one line by the stylesheet (ellipsis), whole in its tooltip and when copied."""
+    return format_html('<span class="{}" title="{}">{}</span>', css, text, text)

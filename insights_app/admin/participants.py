@@ -13,7 +13,7 @@ from . import actions, filters
 from .base import ReadOnlyAdmin
 from .charts import packet_loss_chart
 from .formatting import duration, local_datetime
-from .links import admin_change_url, admin_changelist_url, link, report_url
+from .links import admin_change_url, admin_changelist_url, clipped, link, report_url
 
 
 @admin.register(m.Participant)
@@ -24,13 +24,13 @@ class ParticipantAdmin(ReadOnlyAdmin):
         "name",
         "joined",
         "session_link",
-        "role_name",
+        "role",
         "connection_duration",
         "quality",
-        "max_packet_loss",
+        "max_loss",
         "browser",
-        "os",
-        "external_id",
+        "os_name",
+        "external",
         "rating",
     )
     list_display_links = ("name",)
@@ -83,7 +83,23 @@ class ParticipantAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("display name"), ordering="display_name")
     def name(self, obj: m.Participant) -> str:
-        return obj.display_name or obj.participant_id
+        return clipped(obj.display_name or obj.participant_id, "insights-clip insights-clip-name")
+
+    @admin.display(description=_("role"), ordering="role_name")
+    def role(self, obj: m.Participant) -> str:
+        return obj.role_name or "—"
+
+    @admin.display(description=_("max loss"), ordering="max_packet_loss")
+    def max_loss(self, obj: m.Participant) -> str:
+        return "—" if obj.max_packet_loss is None else f"{obj.max_packet_loss:.1f} %"
+
+    @admin.display(description=_("OS"), ordering="os")
+    def os_name(self, obj: m.Participant) -> str:
+        return obj.os or "—"
+
+    @admin.display(description=_("external id"), ordering="external_id")
+    def external(self, obj: m.Participant) -> str:
+        return clipped(obj.external_id, "insights-clip insights-clip-id") if obj.external_id else "—"
 
     @admin.display(description=_("joined"), ordering="joined_at")
     def joined(self, obj: m.Participant) -> str:
@@ -91,11 +107,14 @@ class ParticipantAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("session"), ordering="room_session__started_at")
     def session_link(self, obj: m.Participant) -> str:
+        """The session's room on one line; the tooltip adds when the session started."""
         session = obj.room_session
-        label = (
-            f"{session.room_name} · {local_datetime(session.started_at)}" if session.started_at else session
+        return format_html(
+            '<a href="{}" class="insights-clip insights-clip-room" title="{}">{}</a>',
+            admin_change_url(m.RoomSession, session.pk),
+            f"{session.room_name} · {local_datetime(session.started_at)}",
+            session.room_name or session.room_session_id,
         )
-        return link(admin_change_url(m.RoomSession, session.pk), label)
 
     @admin.display(description=_("network"), ordering="quality_degraded")
     def quality(self, obj: m.Participant) -> str:

@@ -10,7 +10,7 @@ from .. import models as m
 from . import actions, filters
 from .base import ReadOnlyAdmin, totals_fieldset
 from .formatting import count, local_datetime, minutes
-from .links import admin_changelist_url, link, report_url
+from .links import admin_changelist_url, clipped, link, report_url
 
 
 @admin.register(m.Room)
@@ -19,7 +19,7 @@ class RoomAdmin(ReadOnlyAdmin):
 
     change_list_template = "insights_app/admin/room_change_list.html"
     list_display = (
-        "room_name",
+        "name",
         "last_session",
         "sessions_link",
         "participant_minutes",
@@ -27,7 +27,7 @@ class RoomAdmin(ReadOnlyAdmin):
         "rating",
         "missing",
     )
-    list_display_links = ("room_name",)
+    list_display_links = ("name",)
     list_filter = (
         filters.recent_filter("last_session_started_at", _("last session")),
         filters.recent_filter("created_at", _("created")),
@@ -53,6 +53,10 @@ class RoomAdmin(ReadOnlyAdmin):
     def object_report_url(self, obj: m.Room) -> str | None:
         return report_url("room", obj.pk)
 
+    @admin.display(description=_("room name"), ordering="room_name")
+    def name(self, obj: m.Room) -> str:
+        return clipped(obj.room_name, "insights-clip insights-clip-room-name")
+
     @admin.display(description=_("last session"), ordering="last_session_started_at")
     def last_session(self, obj: m.Room) -> str:
         return local_datetime(obj.last_session_started_at)
@@ -71,7 +75,7 @@ class RoomAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("missing from the API since"), ordering="missing_since")
     def missing(self, obj: m.Room) -> str:
-        return local_datetime(obj.missing_since) if obj.missing_since else ""
+        return local_datetime(obj.missing_since)
 
     @admin.display(description=_("related"))
     def related_links(self, obj: m.Room) -> str:

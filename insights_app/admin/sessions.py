@@ -10,7 +10,7 @@ from .. import models as m
 from . import actions, filters
 from .base import ReadOnlyAdmin, totals_fieldset
 from .formatting import count, duration, local_datetime, minutes
-from .links import admin_change_url, admin_changelist_url, link, report_url
+from .links import admin_change_url, admin_changelist_url, clipped, link, report_url
 
 
 @admin.register(m.RoomSession)
@@ -20,7 +20,7 @@ class RoomSessionAdmin(ReadOnlyAdmin):
     list_display = (
         "started",
         "room_link",
-        "room_session_id",
+        "session_id",
         "session_duration",
         "participants_link",
         "participant_minutes",
@@ -61,7 +61,14 @@ class RoomSessionAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("room"), ordering="room_name")
     def room_link(self, obj: m.RoomSession) -> str:
-        return link(admin_change_url(m.Room, obj.room_id), obj.room_name or obj.room_id)
+        return link(
+            admin_change_url(m.Room, obj.room_id),
+            clipped(obj.room_name or obj.room_id, "insights-clip insights-clip-room"),
+        )
+
+    @admin.display(description=_("session id"), ordering="room_session_id")
+    def session_id(self, obj: m.RoomSession) -> str:
+        return clipped(obj.room_session_id, "insights-clip insights-clip-id")
 
     @admin.display(description=_("participants"), ordering="total_unique_participants")
     def participants_link(self, obj: m.RoomSession) -> str:

@@ -12,7 +12,7 @@ from .. import models as m
 from . import dashboard
 from .base import ReadOnlyAdmin, can_run_sync
 from .formatting import count, duration, local_datetime
-from .run_text import progress_text, run_seconds
+from .run_text import progress_text, run_name, run_seconds
 
 
 @admin.register(m.SyncRun)
@@ -22,8 +22,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
     change_list_template = "insights_app/admin/syncrun_change_list.html"
     change_form_template = "insights_app/admin/syncrun_change_form.html"
     list_display = (
-        "__str__",
-        "kind",
+        "run",
         "status",
         "trigger",
         "requested_by",
@@ -106,6 +105,10 @@ class SyncRunAdmin(ReadOnlyAdmin):
         obj = kwargs.get("obj")
         context["insights_can_cancel"] = bool(obj and obj.is_active and can_run_sync(request))
         return super().render_change_form(request, context, *args, **kwargs)
+
+    @admin.display(description=_("sync run"), ordering="pk")
+    def run(self, obj: m.SyncRun) -> str:
+        return run_name(obj)
 
     @admin.display(description=_("queued"), ordering="queued_at")
     def queued(self, obj: m.SyncRun) -> str:
