@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import models as m
 from ..jobs import QueueUnavailable, enqueue_sync
 from .links import admin_change_url
+from .run_text import run_name
 
 # One external-id run per distinct id: past this many, ask the user to narrow the selection.
 MAX_EXTERNAL_IDS = 20
@@ -32,7 +33,7 @@ def enqueue(request: HttpRequest, **kwargs: Any) -> Any | None:
         text = gettext("Queued {run}.")
     else:
         text = gettext("{run} was already queued or running for the same scope; follow it there.")
-    messages.success(request, format_html(text, run=format_html('<a href="{}">{}</a>', url, str(run))))
+    messages.success(request, format_html(text, run=format_html('<a href="{}">{}</a>', url, run_name(run))))
     return result
 
 

@@ -183,13 +183,13 @@ class CancelView(AdminPageView):
         self.check_run_sync(request)
         run = get_object_or_404(m.SyncRun, pk=pk)
         if not run.is_active:
-            messages.info(request, format_html(gettext("{} has already finished."), str(run)))
+            messages.info(request, format_html(gettext("{} has already finished."), run_name(run)))
             return _back(request)
         run = cancel_run(run)
         if run.status == m.SyncStatus.CANCELLED:
-            messages.success(request, format_html(gettext("{} was cancelled."), str(run)))
+            messages.success(request, format_html(gettext("{} was cancelled."), run_name(run)))
         else:
             messages.success(
-                request, format_html(gettext("{} will stop after the page it is working on."), str(run))
+                request, format_html(gettext("{} will stop after the page it is working on."), run_name(run))
             )
         return _back(request)
