@@ -47,16 +47,6 @@ def data_size(value: float | None) -> str:
     return f"{formats.number_format(size, 1, use_l10n=True, force_grouping=True)} {unit}"
 
 
-def bitrate(bits_per_second: float | None) -> str:
-    """A bitrate in kbit/s or Mbit/s ("1.6 Mbit/s")."""
-    if bits_per_second is None:
-        return EMPTY
-    rate = float(bits_per_second)
-    if abs(rate) >= 1_000_000:
-        return f"{formats.number_format(rate / 1_000_000, 1, use_l10n=True, force_grouping=True)} Mbit/s"
-    return f"{count(rate / 1000)} kbit/s"
-
-
 def local_datetime(value: dt.datetime | None) -> str:
     """A stored instant in the site's time zone; an instant the zone cannot hold is shown in UTC.
 
