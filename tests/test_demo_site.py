@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from .test_admin_support import make_user
+from tests.helpers.admin_data import make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 READ_DB = "import project.settings as s; d = s.DATABASES['default']; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"

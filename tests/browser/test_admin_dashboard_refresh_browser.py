@@ -10,8 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from insights_app.models import SyncRun
-
-from ..test_admin_support import VIEW_PERMS
+from tests.helpers.admin_data import VIEW_PERMS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

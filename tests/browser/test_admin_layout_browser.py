@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..test_sync_engine import configure, run_sync
+from tests.helpers import configure, run_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

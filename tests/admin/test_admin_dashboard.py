@@ -10,9 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from insights_app.models import SyncRun
-
-from .conftest import wait_for
-from .test_admin_support import make_user, syncer, viewer  # noqa: F401
+from tests.helpers import wait_for
+from tests.helpers.admin_data import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -43,14 +42,14 @@ def text(fragment: str) -> str:
 
 
 @pytest.fixture
-def as_syncer(client, syncer):  # noqa: F811
+def as_syncer(client, syncer):
     client.force_login(syncer)
     return client
 
 
 def test_a_run_started_in_the_admin_names_its_user_once_and_no_stale_status(
     as_syncer,
-    syncer,  # noqa: F811
+    syncer,
     django_user_model,
     redis_conn,
 ):
@@ -220,7 +219,7 @@ def test_run_sync_alone_includes_seeing_sync_runs_but_not_changing_them(
 @pytest.mark.django_db(transaction=True)
 def test_after_kill_9_the_dashboard_flags_the_silent_worker_and_sweeps_the_run(
     client,
-    syncer,  # noqa: F811
+    syncer,
     settings,
     simulator_factory,
     rq_worker_factory,
@@ -230,8 +229,7 @@ def test_after_kill_9_the_dashboard_flags_the_silent_worker_and_sweeps_the_run(
     from insights_app.jobs import enqueue_sync
     from insights_app.models import Participant
     from insights_app.simulator import FaultConfig
-
-    from .test_sync_engine import configure
+    from tests.helpers import configure
 
     server = simulator_factory(seed=23, rooms=5, sessions_per_room=4, participants_per_session=3)
     configure(settings, server, ABANDONED_AFTER_SECONDS=8)

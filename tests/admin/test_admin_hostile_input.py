@@ -10,8 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from insights_app.models import Participant, Room, RoomSession
-
-from .test_admin_support import data, synced_participant, viewer  # noqa: F401
+from tests.helpers.admin_data import synced_participant
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +24,13 @@ def changelist(model: str) -> str:
 
 
 @pytest.fixture
-def as_viewer(client, viewer):  # noqa: F811
+def as_viewer(client, viewer):
     client.force_login(viewer)
     return client
 
 
 @pytest.fixture
-def absurd(data):  # noqa: F811
+def absurd(data):
     """A room, a session and connections at the very ends of what a datetime holds, as the API sent them."""
     room = Room.objects.create(room_name="/far-away", last_session_started_at=MAX_UTC, created_at=MIN_UTC)
     sessions = [
@@ -98,14 +97,14 @@ def test_drilling_into_an_absurd_year_is_refused_not_a_500(as_viewer, absurd, se
         "month=99999999999999999999999",
     ],
 )
-def test_impossible_drill_down_dates_are_a_clean_redirect(as_viewer, data, model, suffix):  # noqa: F811
+def test_impossible_drill_down_dates_are_a_clean_redirect(as_viewer, data, model, suffix):
     field = LISTS[model]
     response = as_viewer.get(changelist(model) + f"?{field}__" + suffix.format(f=field))
     assert response.status_code == 302, response.status_code
     assert response["Location"].endswith("?e=1")
 
 
-def test_a_valid_day_without_a_year_still_works(as_viewer, data):  # noqa: F811
+def test_a_valid_day_without_a_year_still_works(as_viewer, data):
     response = as_viewer.get(changelist("participant") + "?joined_at__month=2&joined_at__day=29")
     assert response.status_code == 200
 
@@ -124,7 +123,7 @@ def test_a_valid_day_without_a_year_still_works(as_viewer, data):  # noqa: F811
         ("syncrun", "q"),
     ],
 )
-def test_a_nul_in_a_filter_is_refused_not_a_database_error(as_viewer, data, model, param):  # noqa: F811
+def test_a_nul_in_a_filter_is_refused_not_a_database_error(as_viewer, data, model, param):
     response = as_viewer.get(changelist(model), {param: "Chrome\x00"})
     assert response.status_code == 302
     assert response["Location"].endswith("?e=1")

@@ -10,14 +10,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from insights_app.models import Room, RoomSession, SyncRun
-
-from .test_admin_support import data, synced_participant, viewer  # noqa: F401
+from tests.helpers.admin_data import synced_participant
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def as_viewer(client, viewer):  # noqa: F811
+def as_viewer(client, viewer):
     client.force_login(viewer)
     return client
 
