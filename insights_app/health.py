@@ -139,12 +139,16 @@ class Health:
         else:
             found = []
         for worker in self.workers:
-            if worker.looks_dead:
+            silent_for = worker.silent_for
+            if worker.looks_dead and silent_for is not None:
                 found.append(
                     _("Worker %(name)s is busy but has not reported for %(silent)s: it may have died.")
-                    % {"name": worker.name, "silent": duration(worker.silent_for.total_seconds())}
+                    % {"name": worker.name, "silent": duration(silent_for.total_seconds())}
                 )
         for run in self.silent_runs:
+            alive_at = last_sign_of_life(run)
+            if alive_at is None:
+                continue
             found.append(
                 _(
                     "Sync run #%(id)s has shown no sign of life for %(silent)s: its worker may have died. "
@@ -152,7 +156,7 @@ class Health:
                 )
                 % {
                     "id": run.pk,
-                    "silent": duration((timezone.now() - last_sign_of_life(run)).total_seconds()),
+                    "silent": duration((timezone.now() - alive_at).total_seconds()),
                     "limit": duration(self.abandoned_after.total_seconds() if self.abandoned_after else None),
                 }
             )
