@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import random
+import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 
 from . import __version__
 from .conf import get_settings
@@ -20,6 +24,7 @@ from .errors import (
     ApiError,
     AuthenticationError,
     ConfigurationError,
+    Interrupted,
     MalformedResponse,
     NotFound,
     PaginationError,
@@ -29,6 +34,7 @@ from .errors import (
     redact,
 )
 from .ratelimit import RateBudget, get_budget, wait_unless_interrupted
+from .safetext import printable
 from .wait_hints import as_float, seconds_from_ms_left, seconds_from_retry_after, seconds_until
 
 logger = logging.getLogger(__name__)
@@ -51,6 +57,15 @@ _TRANSIENT_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+# A body larger than this is refused: a detail array of a 3-hour call is ~0.5 MB, a page ~0.1 MB.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+READ_CHUNK = 64 * 1024
+# How often a response being read asks whether the run was cancelled (each ask is a query).
+INTERRUPT_CHECK_SECONDS = 1.0
+
+
+class ResponseTooSlow(requests.Timeout):
+    """The whole response took longer than the overall deadline (a server trickling its answer)."""
 
 
 @dataclass
@@ -97,6 +112,7 @@ class WherebyClient:
         budget: RateBudget | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        response_timeout: float = 120.0,
         page_size: int = 100,
         max_pages: int = 10_000,
         max_retries: int = 5,
@@ -116,8 +132,12 @@ class WherebyClient:
             )
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        # Named in errors instead of the URL, which may carry credentials (user:password@host).
+        self.host = (parts.hostname or "?") + (f":{parts.port}" if parts.port else "")
         self.budget = budget
         self.timeout = (connect_timeout, read_timeout)
+        self.response_timeout = response_timeout
         self.page_size = page_size
         self.max_pages = max_pages
         self.max_retries = max_retries
@@ -131,7 +151,13 @@ class WherebyClient:
         self.stats = ApiStats()
         self.session = requests.Session()
         self.session.headers.update(
-            {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
+            {
+                "Authorization": f"Bearer {api_key}",
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                # Only encodings this client decodes itself while it reads (see _read_body).
+                "Accept-Encoding": "gzip, deflate",
+            }
         )
 
     @classmethod
@@ -141,6 +167,7 @@ class WherebyClient:
         options: dict[str, Any] = {
             "connect_timeout": conf.CONNECT_TIMEOUT,
             "read_timeout": conf.READ_TIMEOUT,
+            "response_timeout": conf.RESPONSE_TIMEOUT,
             "page_size": conf.PAGE_SIZE,
             "max_pages": conf.MAX_PAGES,
             "max_retries": conf.MAX_RETRIES,
@@ -284,20 +311,27 @@ class WherebyClient:
                 if waited:
                     self.stats.add(waited_seconds=waited)
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout)
-                content = response.content
+                response, content = self._fetch(url, params)
             except _TRANSIENT_EXCEPTIONS as exc:
                 failures += 1
                 self.stats.add(requests=1, points=1)
+                cause = self.describe_failure(exc)
                 if failures > self.max_retries:
                     raise TransportError(
-                        f"{endpoint}: {type(exc).__name__} on {failures} attempts in a row", endpoint=endpoint
+                        f"{endpoint}: {cause} ({failures} attempts in a row)", endpoint=endpoint
                     ) from None
-                self._retry_after_failure(endpoint, f"{type(exc).__name__}", failures)
+                self._retry_after_failure(endpoint, cause, failures)
                 continue
+            except _TooLarge:
+                raise MalformedResponse(
+                    f"{endpoint}: {self.host} sent a body larger than {MAX_RESPONSE_BYTES // 2**20} MiB",
+                    endpoint=endpoint,
+                ) from None
             except requests.RequestException as exc:
                 # Anything else requests raises may quote the request (headers included): name it only.
-                raise TransportError(f"{endpoint}: {type(exc).__name__}", endpoint=endpoint) from None
+                raise TransportError(
+                    f"{endpoint}: {type(exc).__name__} talking to {self.host}", endpoint=endpoint
+                ) from None
 
             self.stats.add(requests=1, points=1, bytes=len(content))
             self._observe_budget_headers(response)
@@ -310,7 +344,7 @@ class WherebyClient:
                     raise RateLimited(
                         f"{endpoint}: still throttled after {throttles} waits", endpoint=endpoint, status=429
                     )
-                wait = self._throttle_wait(response, throttles)
+                wait = self._throttle_wait(response, content, throttles)
                 logger.info("%s throttled (429): waiting %.1f s as the API asked", endpoint, wait)
                 if self.budget is not None:
                     self.budget.pause(wait)
@@ -346,6 +380,84 @@ class WherebyClient:
                     ) from None
                 self._retry_after_failure(endpoint, "a body that is not JSON", failures)
 
+    def _fetch(self, url: str, params: dict[str, str]) -> tuple[requests.Response, bytes]:
+        """One GET, its body read within the overall deadline and interruptible by a cancel."""
+        deadline = time.monotonic() + self.response_timeout
+        response = self.session.get(url, params=params, timeout=self.timeout, stream=True)
+        try:
+            content = self._read_body(response, deadline)
+        except BaseException:
+            response.close()  # the connection is in an unknown state: never reuse it
+            raise
+        response.raw.release_conn()
+        return response, content
+
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        """The whole body, read as it arrives: a per-read timeout alone never ends a trickle."""
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            decoder = None
+        elif encoding in ("gzip", "x-gzip", "deflate"):
+            decoder = zlib.decompressobj(wbits=47 if encoding != "deflate" else 15)
+        else:
+            raise requests.exceptions.ContentDecodingError(f"unsupported Content-Encoding {encoding!r}")
+        body = bytearray()
+        next_check = time.monotonic() + INTERRUPT_CHECK_SECONDS
+        while True:
+            try:
+                chunk = response.raw.read1(READ_CHUNK, decode_content=False)
+            except urllib3.exceptions.ReadTimeoutError as exc:
+                raise requests.ReadTimeout(exc) from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise requests.exceptions.ChunkedEncodingError(exc) from None
+            if not chunk:  # the end of the body
+                if decoder is not None:
+                    body += decoder.flush()
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise _TooLarge()
+                return bytes(body)
+            if decoder is not None:
+                try:
+                    chunk = decoder.decompress(chunk, MAX_RESPONSE_BYTES + 1 - len(body))
+                except zlib.error as exc:
+                    raise requests.exceptions.ContentDecodingError(exc) from None
+            body += chunk
+            if len(body) > MAX_RESPONSE_BYTES or (decoder is not None and decoder.unconsumed_tail):
+                raise _TooLarge()
+            now = time.monotonic()
+            if now > deadline:
+                raise ResponseTooSlow(f"the whole response took over {self.response_timeout:g} s")
+            if self.interrupt is not None and now >= next_check:
+                next_check = now + INTERRUPT_CHECK_SECONDS
+                if self.interrupt():
+                    raise Interrupted("stopped while reading a response from the API")
+
+    def describe_failure(self, exc: BaseException) -> str:
+        """What went wrong talking to the API, naming the host (never the URL, key or credentials)."""
+        host = self.host
+        if isinstance(exc, ResponseTooSlow):
+            return f"{host} sent its answer too slowly: not finished within {self.response_timeout:g} s"
+        if isinstance(exc, requests.ConnectTimeout):
+            return f"connecting to {host} timed out after {self.timeout[0]:g} s"
+        if isinstance(exc, requests.ReadTimeout):
+            return f"{host} did not answer within {self.timeout[1]:g} s"
+        if isinstance(exc, requests.exceptions.ContentDecodingError):
+            return f"{host} sent a body that could not be decoded"
+        if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            return f"{host} closed the connection in the middle of its answer"
+        causes = list(_causes(exc))
+        if any(isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes):
+            return f"the name {host.rsplit(':', 1)[0]} could not be resolved (DNS)"
+        if any(isinstance(c, ConnectionRefusedError) for c in causes):
+            return f"{host} refused the connection (nothing listening on that port?)"
+        if any(isinstance(c, (socket.timeout, urllib3.exceptions.ConnectTimeoutError)) for c in causes):
+            return f"connecting to {host} timed out after {self.timeout[0]:g} s"
+        if any(isinstance(c, urllib3.exceptions.SSLError) for c in causes):
+            return f"the TLS handshake with {host} failed (certificate or protocol)"
+        if any(isinstance(c, (ConnectionResetError, urllib3.exceptions.ProtocolError)) for c in causes):
+            return f"{host} dropped the connection without answering"
+        return f"could not connect to {host} ({type(exc).__name__})"
+
     def _retry_after_failure(self, endpoint: str, what: str, failures: int) -> None:
         # Full jitter keeps several workers from retrying in step.
         delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (failures - 1)))
@@ -353,11 +465,11 @@ class WherebyClient:
         self.stats.add(retries=1, waited_seconds=delay)
         wait_unless_interrupted(self._sleep, delay, self.interrupt, "the API")
 
-    def _throttle_wait(self, response: requests.Response, throttles: int) -> float:
+    def _throttle_wait(self, response: requests.Response, content: bytes, throttles: int) -> float:
         """Seconds to wait: Retry-After, else data.msLeft, else X-RateLimit-Reset, else backoff; capped."""
         wait = seconds_from_retry_after(response.headers.get("Retry-After"))
         if wait is None:
-            wait = seconds_from_ms_left(response.content)
+            wait = seconds_from_ms_left(content)
         if wait is None:
             wait = seconds_until(response.headers.get("X-RateLimit-Reset"))
         if wait is None:
@@ -391,8 +503,25 @@ class WherebyClient:
         return kind(message, endpoint=endpoint, status=status, body_excerpt=excerpt)
 
     def _excerpt(self, content: bytes, limit: int = 200) -> str:
-        """A short, single-line, key-free excerpt of a body for errors we log and store."""
-        text = content[: limit * 4].decode("utf-8", errors="replace")
-        text = " ".join(text.split())
+        """A short, single-line, key-free excerpt of a body without terminal escapes, for errors we
+        log and store."""
+        text = printable(content[: limit * 4].decode("utf-8", errors="replace"))
         text = redact(text, self._api_key)
         return text[:limit] + ("…" if len(text) > limit else "")
+
+
+class _TooLarge(Exception):
+    """A body beyond MAX_RESPONSE_BYTES (turned into MalformedResponse by the caller)."""
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: requests and urllib3 nest the socket error in args and ``reason``."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend([*current.args, getattr(current, "reason", None), current.__cause__, current.__context__])

@@ -45,7 +45,8 @@ class Reply(NamedTuple):
     status: int
     headers: dict[str, str]
     body: bytes
-    mode: str = "normal"  # "normal", "drop" (no response) or "truncate" (half the body)
+    mode: str = "normal"  # "normal", "drop" (no response), "truncate" (half the body) or "trickle"
+    trickle: tuple[float, int] = (1.0, 1)  # seconds between writes, bytes per write
 
 
 def json_bytes(value: object) -> bytes:
@@ -254,6 +255,9 @@ class SimulatorServer:
                 return Reply(200, headers, payload[: max(1, len(payload) // 2)] + b"<!-- not json")
             if faults.roll(faults.truncated_rate):
                 return Reply(200, headers, payload, mode="truncate")
+            if faults.roll(faults.trickle_rate):
+                pace = (faults.trickle_interval_ms / 1000, faults.trickle_bytes)
+                return Reply(200, headers, payload, mode="trickle", trickle=pace)
         return Reply(result.status, headers, payload)
 
     def _fault(self, faults: FaultConfig, headers: dict[str, str]) -> Reply | None:
@@ -303,7 +307,6 @@ class _Handler(BaseHTTPRequestHandler):
     """Hands every method to the simulator; keeps connections alive like a real API."""
 
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
     # Headers and body go out in separate writes: without TCP_NODELAY each response waits ~40 ms
     # for the client's delayed ACK.
     disable_nagle_algorithm = True
@@ -359,4 +362,23 @@ def _write(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         handler.wfile.flush()
         handler.close_connection = True
         return
+    if reply.mode == "trickle":
+        _trickle(handler, reply)
+        return
     handler.wfile.write(reply.body)
+
+
+def _trickle(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    """Write the body a few bytes at a time until done, the client hangs up or the server stops."""
+    interval, size = reply.trickle
+    handler.wfile.flush()
+    stopping = handler.server.simulator._stopping
+    try:
+        for start in range(0, len(reply.body), size):
+            if stopping.wait(interval):
+                break
+            handler.wfile.write(reply.body[start : start + size])
+            handler.wfile.flush()
+    except OSError:  # the client gave up: exactly what a trickle is meant to provoke
+        pass
+    handler.close_connection = True
