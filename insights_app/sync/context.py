@@ -83,6 +83,11 @@ class RunContext:
         self.skip_reasons[f"{model}: {reason}"[:200]] += n
         self.trouble += n
 
+    def note(self, model: str, reason: str) -> None:
+        """Count a value stored as null or cut short (the item itself was stored): shown to staff,
+        makes the run partial, but the item is not fetched again for it."""
+        self.skip_reasons[f"{model}: {reason}"[:200]] += 1
+
     def problem(self, what: str) -> None:
         """Record a piece of work that failed while the rest of the run went on (makes it partial)."""
         self.skip_reasons[what[:300]] += 1
