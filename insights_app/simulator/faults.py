@@ -20,6 +20,7 @@ class FaultConfig:
 
     error_rate: float = 0.0
     error_status: int = 500
+    error_body: str = ""  # replaces the JSON body of injected 5xx answers (e.g. hostile text)
     latency_ms: int = 0
     malformed_json_rate: float = 0.0
     truncated_rate: float = 0.0

@@ -266,19 +266,15 @@ class SimulatorServer:
             return Reply(0, {}, b"", mode="drop")
         if faults.roll(faults.html_error_rate):
             return Reply(502, {**headers, "Content-Type": "text/html"}, HTML_502)
+        body = (
+            faults.error_body.encode()
+            if faults.error_body
+            else json_bytes({"error": "Internal Server Error"})
+        )
         if faults.take("fail_first_n"):
-            return Reply(
-                500,
-                {**headers, "Content-Type": "application/json"},
-                json_bytes({"error": "Internal Server Error"}),
-            )
+            return Reply(500, {**headers, "Content-Type": "application/json"}, body)
         if faults.roll(faults.error_rate):
-            status = faults.error_status
-            return Reply(
-                status,
-                {**headers, "Content-Type": "application/json"},
-                json_bytes({"error": "Internal Server Error"}),
-            )
+            return Reply(faults.error_status, {**headers, "Content-Type": "application/json"}, body)
         return None
 
     def _throttled(self, decision: Decision, hints: str) -> Reply:
