@@ -369,7 +369,7 @@ class WherebyClient:
 
             try:
                 return json.loads(content)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
                 # A body cut short or garbled by a proxy is usually transient: retry within the bound.
                 failures += 1
                 if failures > self.max_retries:
