@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer
-from insights_app.sync import create_or_get_active_run, execute_run
+from insights_app.sync import InProcess, create_or_get_active_run, execute_run
 from tests.conftest import TEST_API_KEY
 
 pytestmark = pytest.mark.django_db
@@ -448,10 +448,10 @@ def clear_database() -> None:
 
 
 def sync(kind: str = "full") -> SyncRun:
-    run, created = create_or_get_active_run(kind, trigger="command")
+    run, created = create_or_get_active_run(kind, trigger="command", backend=InProcess())
     assert created, f"run #{run.pk} of an earlier sync is still {run.status}"
     try:
-        return execute_run(run.pk)
+        return execute_run(run.pk, backend=InProcess())
     except Exception:
         return SyncRun.objects.get(pk=run.pk)
 

@@ -59,7 +59,7 @@ def test_a_cancel_interrupts_a_response_being_read(simulator_factory):
 @pytest.mark.django_db(transaction=True)
 def test_cancelling_a_sync_stuck_on_a_trickling_server_ends_it_promptly(simulator_factory, settings):
     from insights_app.models import SyncRun, SyncStatus, SyncTrigger
-    from insights_app.sync import create_or_get_active_run, execute_run
+    from insights_app.sync import InProcess, create_or_get_active_run, execute_run
 
     server = trickling_server(simulator_factory)
     settings.WHEREBY_INSIGHTS = {
@@ -70,12 +70,12 @@ def test_cancelling_a_sync_stuck_on_a_trickling_server_ends_it_promptly(simulato
         "RESPONSE_TIMEOUT": 3600,  # only the cancel can end this response
         "READ_TIMEOUT": 30,
     }
-    run, _ = create_or_get_active_run("full", trigger=SyncTrigger.COMMAND)
+    run, _ = create_or_get_active_run("full", trigger=SyncTrigger.COMMAND, backend=InProcess())
     timer = threading.Timer(1.0, lambda: SyncRun.objects.filter(pk=run.pk).update(cancel_requested=True))
     timer.start()
     started = time.monotonic()
 
-    run = execute_run(run.pk)
+    run = execute_run(run.pk, backend=InProcess())
 
     timer.join()
     assert run.status == SyncStatus.CANCELLED
