@@ -5,36 +5,29 @@ from __future__ import annotations
 import json
 import logging
 import random
-import socket
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-import urllib3.exceptions
 
-from . import __version__
+from . import __version__, transport
 from .conf import get_settings
 from .errors import (
     AccessForbidden,
     ApiError,
     AuthenticationError,
     ConfigurationError,
-    Interrupted,
     MalformedResponse,
     NotFound,
     PaginationError,
     RateLimited,
     ServerError,
     TransportError,
-    redact,
 )
 from .ratelimit import RateBudget, get_budget, wait_unless_interrupted
-from .safetext import printable
 from .wait_hints import as_float, seconds_from_ms_left, seconds_from_retry_after, seconds_until
 
 logger = logging.getLogger(__name__)
@@ -51,21 +44,6 @@ ROOM_FILTERS = {
     "created_from": "createdAt[from]",
     "created_to": "createdAt[to]",
 }
-_TRANSIENT_EXCEPTIONS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
-# A body larger than this is refused: a detail array of a 3-hour call is ~0.5 MB, a page ~0.1 MB.
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-READ_CHUNK = 64 * 1024
-# How often a response being read asks whether the run was cancelled (each ask is a query).
-INTERRUPT_CHECK_SECONDS = 1.0
-
-
-class ResponseTooSlow(requests.Timeout):
-    """The whole response took longer than the overall deadline (a server trickling its answer)."""
 
 
 @dataclass
@@ -132,9 +110,7 @@ class WherebyClient:
             )
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
-        parts = urlsplit(self.base_url)
-        # Named in errors instead of the URL, which may carry credentials (user:password@host).
-        self.host = (parts.hostname or "?") + (f":{parts.port}" if parts.port else "")
+        self.host = transport.host_of(self.base_url)  # errors name it, not a URL with credentials
         self.budget = budget
         self.timeout = (connect_timeout, read_timeout)
         self.response_timeout = response_timeout
@@ -151,14 +127,9 @@ class WherebyClient:
         self.stats = ApiStats()
         self.session = requests.Session()
         self.session.headers.update(
-            {
-                "Authorization": f"Bearer {api_key}",
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-                # Only encodings this client decodes itself while it reads (see _read_body).
-                "Accept-Encoding": "gzip, deflate",
-            }
+            {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
         )
+        self.session.headers["Accept-Encoding"] = transport.ACCEPT_ENCODING
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> WherebyClient:
@@ -311,22 +282,19 @@ class WherebyClient:
                 if waited:
                     self.stats.add(waited_seconds=waited)
             try:
-                response, content = self._fetch(url, params)
-            except _TRANSIENT_EXCEPTIONS as exc:
+                response, content = transport.fetch(self, url, params)
+            except transport.TRANSIENT_EXCEPTIONS as exc:
                 failures += 1
                 self.stats.add(requests=1, points=1)
-                cause = self.describe_failure(exc)
+                cause = transport.describe_failure(exc, self)
                 if failures > self.max_retries:
                     raise TransportError(
                         f"{endpoint}: {cause} ({failures} attempts in a row)", endpoint=endpoint
                     ) from None
                 self._retry_after_failure(endpoint, cause, failures)
                 continue
-            except _TooLarge:
-                raise MalformedResponse(
-                    f"{endpoint}: {self.host} sent a body larger than {MAX_RESPONSE_BYTES // 2**20} MiB",
-                    endpoint=endpoint,
-                ) from None
+            except transport.TooLarge as exc:
+                raise MalformedResponse(f"{endpoint}: {self.host} {exc}", endpoint=endpoint) from None
             except requests.RequestException as exc:
                 # Anything else requests raises may quote the request (headers included): name it only.
                 raise TransportError(
@@ -380,84 +348,6 @@ class WherebyClient:
                     ) from None
                 self._retry_after_failure(endpoint, "a body that is not JSON", failures)
 
-    def _fetch(self, url: str, params: dict[str, str]) -> tuple[requests.Response, bytes]:
-        """One GET, its body read within the overall deadline and interruptible by a cancel."""
-        deadline = time.monotonic() + self.response_timeout
-        response = self.session.get(url, params=params, timeout=self.timeout, stream=True)
-        try:
-            content = self._read_body(response, deadline)
-        except BaseException:
-            response.close()  # the connection is in an unknown state: never reuse it
-            raise
-        response.raw.release_conn()
-        return response, content
-
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        """The whole body, read as it arrives: a per-read timeout alone never ends a trickle."""
-        encoding = response.headers.get("Content-Encoding", "").strip().lower()
-        if encoding in ("", "identity"):
-            decoder = None
-        elif encoding in ("gzip", "x-gzip", "deflate"):
-            decoder = zlib.decompressobj(wbits=47 if encoding != "deflate" else 15)
-        else:
-            raise requests.exceptions.ContentDecodingError(f"unsupported Content-Encoding {encoding!r}")
-        body = bytearray()
-        next_check = time.monotonic() + INTERRUPT_CHECK_SECONDS
-        while True:
-            try:
-                chunk = response.raw.read1(READ_CHUNK, decode_content=False)
-            except urllib3.exceptions.ReadTimeoutError as exc:
-                raise requests.ReadTimeout(exc) from None
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise requests.exceptions.ChunkedEncodingError(exc) from None
-            if not chunk:  # the end of the body
-                if decoder is not None:
-                    body += decoder.flush()
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise _TooLarge()
-                return bytes(body)
-            if decoder is not None:
-                try:
-                    chunk = decoder.decompress(chunk, MAX_RESPONSE_BYTES + 1 - len(body))
-                except zlib.error as exc:
-                    raise requests.exceptions.ContentDecodingError(exc) from None
-            body += chunk
-            if len(body) > MAX_RESPONSE_BYTES or (decoder is not None and decoder.unconsumed_tail):
-                raise _TooLarge()
-            now = time.monotonic()
-            if now > deadline:
-                raise ResponseTooSlow(f"the whole response took over {self.response_timeout:g} s")
-            if self.interrupt is not None and now >= next_check:
-                next_check = now + INTERRUPT_CHECK_SECONDS
-                if self.interrupt():
-                    raise Interrupted("stopped while reading a response from the API")
-
-    def describe_failure(self, exc: BaseException) -> str:
-        """What went wrong talking to the API, naming the host (never the URL, key or credentials)."""
-        host = self.host
-        if isinstance(exc, ResponseTooSlow):
-            return f"{host} sent its answer too slowly: not finished within {self.response_timeout:g} s"
-        if isinstance(exc, requests.ConnectTimeout):
-            return f"connecting to {host} timed out after {self.timeout[0]:g} s"
-        if isinstance(exc, requests.ReadTimeout):
-            return f"{host} did not answer within {self.timeout[1]:g} s"
-        if isinstance(exc, requests.exceptions.ContentDecodingError):
-            return f"{host} sent a body that could not be decoded"
-        if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-            return f"{host} closed the connection in the middle of its answer"
-        causes = list(_causes(exc))
-        if any(isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes):
-            return f"the name {host.rsplit(':', 1)[0]} could not be resolved (DNS)"
-        if any(isinstance(c, ConnectionRefusedError) for c in causes):
-            return f"{host} refused the connection (nothing listening on that port?)"
-        if any(isinstance(c, (socket.timeout, urllib3.exceptions.ConnectTimeoutError)) for c in causes):
-            return f"connecting to {host} timed out after {self.timeout[0]:g} s"
-        if any(isinstance(c, urllib3.exceptions.SSLError) for c in causes):
-            return f"the TLS handshake with {host} failed (certificate or protocol)"
-        if any(isinstance(c, (ConnectionResetError, urllib3.exceptions.ProtocolError)) for c in causes):
-            return f"{host} dropped the connection without answering"
-        return f"could not connect to {host} ({type(exc).__name__})"
-
     def _retry_after_failure(self, endpoint: str, what: str, failures: int) -> None:
         # Full jitter keeps several workers from retrying in step.
         delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (failures - 1)))
@@ -502,26 +392,6 @@ class WherebyClient:
         message = f"{endpoint}: {text}" + (f": {excerpt}" if excerpt else "")
         return kind(message, endpoint=endpoint, status=status, body_excerpt=excerpt)
 
-    def _excerpt(self, content: bytes, limit: int = 200) -> str:
-        """A short, single-line, key-free excerpt of a body without terminal escapes, for errors we
-        log and store."""
-        text = printable(content[: limit * 4].decode("utf-8", errors="replace"))
-        text = redact(text, self._api_key)
-        return text[:limit] + ("…" if len(text) > limit else "")
-
-
-class _TooLarge(Exception):
-    """A body beyond MAX_RESPONSE_BYTES (turned into MalformedResponse by the caller)."""
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and what it wraps: requests and urllib3 nest the socket error in args and ``reason``."""
-    seen: set[int] = set()
-    todo: list[Any] = [exc]
-    while todo:
-        current = todo.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        todo.extend([*current.args, getattr(current, "reason", None), current.__cause__, current.__context__])
+    def _excerpt(self, content: bytes) -> str:
+        """A short, single-line, key-free excerpt of a body without control characters."""
+        return transport.excerpt(content, self._api_key)

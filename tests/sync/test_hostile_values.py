@@ -8,7 +8,7 @@ from insights_app.models import Participant, ParticipantDetail, Room, RoomSessio
 from insights_app.simulator import FaultConfig
 from insights_app.sync.items import PARTICIPANT_FIELDS, ROOM_FIELDS, parse_item
 from insights_app.sync.quality import describe_user_agent, normalise_samples
-from tests.test_sync_engine import configure, run_sync
+from tests.helpers import configure, run_sync
 
 pytestmark = pytest.mark.django_db
 

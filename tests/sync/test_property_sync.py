@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run
-from tests.conftest import TEST_API_KEY
+from tests.helpers import TEST_API_KEY
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from insights_app.client import WherebyClient
 from insights_app.errors import WherebyError
-from tests.conftest import TEST_API_KEY
+from tests.helpers import TEST_API_KEY
 
 
 class CannedServer(ThreadingHTTPServer):

@@ -11,7 +11,7 @@ import pytest
 from insights_app.client import WherebyClient
 from insights_app.errors import Interrupted, TransportError
 from insights_app.simulator import FaultConfig
-from tests.conftest import TEST_API_KEY
+from tests.helpers import TEST_API_KEY
 
 
 def quick_client(base_url: str, **options) -> WherebyClient:

@@ -12,8 +12,7 @@ from django.core.management import CommandError, call_command
 from insights_app.models import SyncRun
 from insights_app.safetext import printable
 from insights_app.simulator import FaultConfig
-from tests.conftest import ROOT, worker_env
-from tests.test_sync_engine import configure
+from tests.helpers import ROOT, configure, worker_env
 
 # Clear the screen, set the window title (OSC), a hyperlink (OSC 8), a C1 CSI, a bell, bidi override.
 HOSTILE_BODY = (
