@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import NamedTuple
+from typing import NamedTuple, cast
 from urllib.parse import parse_qs, urlsplit
 
 from . import api
@@ -368,7 +368,7 @@ def _trickle(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
     """Write the body a few bytes at a time until done, the client hangs up or the server stops."""
     interval, size = reply.trickle
     handler.wfile.flush()
-    stopping = handler.server.simulator._stopping
+    stopping = cast(_HTTPServer, handler.server).simulator._stopping
     try:
         for start in range(0, len(reply.body), size):
             if stopping.wait(interval):
