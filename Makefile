@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 REQS_STAMP := $(VENV)/.requirements-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: install services browser faketime test test-shifted lint typecheck demo bench clean
+.PHONY: install services browser faketime test test-shifted test-long lint typecheck demo bench clean
 
 $(REQS_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ $(FAKETIME_SHIM): scripts/faketime_clockwait.c | install
 
 test-shifted: install services faketime $(FAKETIME_SHIM)
 	LD_PRELOAD=$(abspath $(FAKETIME_SHIM)) faketime -f $(SHIFT) $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+
+# The property-based and fuzz tests with many more generated examples than CI runs.
+test-long: install services
+	INSIGHTS_HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/sync/test_property_sync.py tests/sync/test_fuzz_client_responses.py $(PYTEST_ARGS)
 
 # Redis is optional for the demo (it syncs in-process without it), so a failed start is not fatal.
 demo: install

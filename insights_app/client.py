@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from . import __version__
+from . import __version__, transport
 from .conf import get_settings
 from .errors import (
     AccessForbidden,
@@ -26,7 +26,6 @@ from .errors import (
     RateLimited,
     ServerError,
     TransportError,
-    redact,
 )
 from .ratelimit import RateBudget, get_budget, wait_unless_interrupted
 from .wait_hints import as_float, seconds_from_ms_left, seconds_from_retry_after, seconds_until
@@ -45,12 +44,6 @@ ROOM_FILTERS = {
     "created_from": "createdAt[from]",
     "created_to": "createdAt[to]",
 }
-_TRANSIENT_EXCEPTIONS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
 
 
 @dataclass
@@ -97,6 +90,7 @@ class WherebyClient:
         budget: RateBudget | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        response_timeout: float = 120.0,
         page_size: int = 100,
         max_pages: int = 10_000,
         max_retries: int = 5,
@@ -116,8 +110,10 @@ class WherebyClient:
             )
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
+        self.host = transport.host_of(self.base_url)  # errors name it, not a URL with credentials
         self.budget = budget
         self.timeout = (connect_timeout, read_timeout)
+        self.response_timeout = response_timeout
         self.page_size = page_size
         self.max_pages = max_pages
         self.max_retries = max_retries
@@ -133,6 +129,7 @@ class WherebyClient:
         self.session.headers.update(
             {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
         )
+        self.session.headers["Accept-Encoding"] = transport.ACCEPT_ENCODING
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> WherebyClient:
@@ -141,6 +138,7 @@ class WherebyClient:
         options: dict[str, Any] = {
             "connect_timeout": conf.CONNECT_TIMEOUT,
             "read_timeout": conf.READ_TIMEOUT,
+            "response_timeout": conf.RESPONSE_TIMEOUT,
             "page_size": conf.PAGE_SIZE,
             "max_pages": conf.MAX_PAGES,
             "max_retries": conf.MAX_RETRIES,
@@ -284,20 +282,24 @@ class WherebyClient:
                 if waited:
                     self.stats.add(waited_seconds=waited)
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout)
-                content = response.content
-            except _TRANSIENT_EXCEPTIONS as exc:
+                response, content = transport.fetch(self, url, params)
+            except transport.TRANSIENT_EXCEPTIONS as exc:
                 failures += 1
                 self.stats.add(requests=1, points=1)
+                cause = transport.describe_failure(exc, self)
                 if failures > self.max_retries:
                     raise TransportError(
-                        f"{endpoint}: {type(exc).__name__} on {failures} attempts in a row", endpoint=endpoint
+                        f"{endpoint}: {cause} ({failures} attempts in a row)", endpoint=endpoint
                     ) from None
-                self._retry_after_failure(endpoint, f"{type(exc).__name__}", failures)
+                self._retry_after_failure(endpoint, cause, failures)
                 continue
+            except transport.TooLarge as exc:
+                raise MalformedResponse(f"{endpoint}: {self.host} {exc}", endpoint=endpoint) from None
             except requests.RequestException as exc:
                 # Anything else requests raises may quote the request (headers included): name it only.
-                raise TransportError(f"{endpoint}: {type(exc).__name__}", endpoint=endpoint) from None
+                raise TransportError(
+                    f"{endpoint}: {type(exc).__name__} talking to {self.host}", endpoint=endpoint
+                ) from None
 
             self.stats.add(requests=1, points=1, bytes=len(content))
             self._observe_budget_headers(response)
@@ -310,7 +312,7 @@ class WherebyClient:
                     raise RateLimited(
                         f"{endpoint}: still throttled after {throttles} waits", endpoint=endpoint, status=429
                     )
-                wait = self._throttle_wait(response, throttles)
+                wait = self._throttle_wait(response, content, throttles)
                 logger.info("%s throttled (429): waiting %.1f s as the API asked", endpoint, wait)
                 if self.budget is not None:
                     self.budget.pause(wait)
@@ -335,7 +337,7 @@ class WherebyClient:
 
             try:
                 return json.loads(content)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
                 # A body cut short or garbled by a proxy is usually transient: retry within the bound.
                 failures += 1
                 if failures > self.max_retries:
@@ -353,11 +355,11 @@ class WherebyClient:
         self.stats.add(retries=1, waited_seconds=delay)
         wait_unless_interrupted(self._sleep, delay, self.interrupt, "the API")
 
-    def _throttle_wait(self, response: requests.Response, throttles: int) -> float:
+    def _throttle_wait(self, response: requests.Response, content: bytes, throttles: int) -> float:
         """Seconds to wait: Retry-After, else data.msLeft, else X-RateLimit-Reset, else backoff; capped."""
         wait = seconds_from_retry_after(response.headers.get("Retry-After"))
         if wait is None:
-            wait = seconds_from_ms_left(response.content)
+            wait = seconds_from_ms_left(content)
         if wait is None:
             wait = seconds_until(response.headers.get("X-RateLimit-Reset"))
         if wait is None:
@@ -390,9 +392,6 @@ class WherebyClient:
         message = f"{endpoint}: {text}" + (f": {excerpt}" if excerpt else "")
         return kind(message, endpoint=endpoint, status=status, body_excerpt=excerpt)
 
-    def _excerpt(self, content: bytes, limit: int = 200) -> str:
-        """A short, single-line, key-free excerpt of a body for errors we log and store."""
-        text = content[: limit * 4].decode("utf-8", errors="replace")
-        text = " ".join(text.split())
-        text = redact(text, self._api_key)
-        return text[:limit] + ("…" if len(text) > limit else "")
+    def _excerpt(self, content: bytes) -> str:
+        """A short, single-line, key-free excerpt of a body without control characters."""
+        return transport.excerpt(content, self._api_key)

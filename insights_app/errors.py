@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .conf import get_settings
+from .safetext import printable
 
 MASK = "********"
 MAX_MESSAGE = 500
@@ -104,4 +105,5 @@ def redact(text: str, secret: str | None = None) -> str:
 def safe_error(exc: BaseException) -> str:
     """A short, single-line error for staff, with the API key removed whatever produced the text."""
     text = str(exc) if isinstance(exc, WherebyError) else f"{type(exc).__name__}: {exc}"
-    return " ".join(redact(text).split())[:MAX_MESSAGE]
+    # API error bodies end up here: no terminal escapes or control characters in what staff see.
+    return printable(redact(text), limit=MAX_MESSAGE)

@@ -12,7 +12,7 @@ def as_float(value: Any) -> float | None:
     """The value as a float, or None when it is not a number."""
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond any float
         return None
 
 
@@ -31,7 +31,7 @@ def seconds_from_ms_left(content: bytes) -> float | None:
     try:
         body = json.loads(content)
         ms_left = body["data"]["msLeft"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: arrays nested deep
         return None
     seconds = as_float(ms_left)
     return seconds / 1000.0 if seconds is not None else None
@@ -47,7 +47,7 @@ def seconds_until(value: str | None) -> float | None:
         return max(0.0, number - time.time()) if number > 10**9 else max(0.0, number)
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # whatever a hostile header holds
         return None
     if moment is None:
         return None

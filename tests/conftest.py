@@ -15,11 +15,17 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings as django_settings
+from hypothesis import settings as hypothesis_settings
 
 # wait_for and friends moved to tests.helpers; importable from here until every branch imports them there.
 from tests.helpers import ROOT, TEST_API_KEY, wait_for, worker_env  # noqa: F401
 from tests.helpers.admin_data import VIEW_PERMS, Data, make_data, make_user
 from tests.helpers.checks import GOOD
+
+# Property and fuzz tests: a bounded number of examples by default (CI), many with `make test-long`.
+hypothesis_settings.register_profile("default", max_examples=40, deadline=None)
+hypothesis_settings.register_profile("long", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("INSIGHTS_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -20,11 +20,16 @@ class FaultConfig:
 
     error_rate: float = 0.0
     error_status: int = 500
+    error_body: str = ""  # replaces the JSON body of injected 5xx answers (e.g. hostile text)
     latency_ms: int = 0
     malformed_json_rate: float = 0.0
     truncated_rate: float = 0.0
     drop_connection_rate: float = 0.0
     html_error_rate: float = 0.0
+    # A slow server: headers at once, then the body a few bytes at a time.
+    trickle_rate: float = 0.0
+    trickle_interval_ms: int = 1000
+    trickle_bytes: int = 1
     repeat_cursor: bool = False
     force_throttle: int = 0
     throttle_hints: str = "all"
@@ -49,6 +54,7 @@ class FaultConfig:
             "truncated_rate",
             "drop_connection_rate",
             "html_error_rate",
+            "trickle_rate",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -57,8 +63,11 @@ class FaultConfig:
             raise ValueError(f"error_status must be one of {ERROR_STATUSES}")
         if self.throttle_hints not in THROTTLE_HINTS:
             raise ValueError(f"throttle_hints must be one of {THROTTLE_HINTS}")
-        if self.latency_ms < 0 or self.force_throttle < 0 or self.fail_first_n < 0 or self.throttle_ms < 0:
-            raise ValueError("latency_ms, force_throttle, fail_first_n and throttle_ms must be >= 0")
+        counts = ("latency_ms", "force_throttle", "fail_first_n", "throttle_ms", "trickle_interval_ms")
+        if any(getattr(self, name) < 0 for name in counts):
+            raise ValueError(f"{', '.join(counts)} must be >= 0")
+        if self.trickle_bytes < 1:
+            raise ValueError("trickle_bytes must be >= 1")
 
     def applies_to(self, path: str) -> bool:
         """Whether faults may hit this endpoint path (e.g. ``/insights/participant``)."""

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import NamedTuple
+from typing import NamedTuple, cast
 from urllib.parse import parse_qs, urlsplit
 
 from . import api
@@ -45,7 +45,8 @@ class Reply(NamedTuple):
     status: int
     headers: dict[str, str]
     body: bytes
-    mode: str = "normal"  # "normal", "drop" (no response) or "truncate" (half the body)
+    mode: str = "normal"  # "normal", "drop" (no response), "truncate" (half the body) or "trickle"
+    trickle: tuple[float, int] = (1.0, 1)  # seconds between writes, bytes per write
 
 
 def json_bytes(value: object) -> bytes:
@@ -254,6 +255,9 @@ class SimulatorServer:
                 return Reply(200, headers, payload[: max(1, len(payload) // 2)] + b"<!-- not json")
             if faults.roll(faults.truncated_rate):
                 return Reply(200, headers, payload, mode="truncate")
+            if faults.roll(faults.trickle_rate):
+                pace = (faults.trickle_interval_ms / 1000, faults.trickle_bytes)
+                return Reply(200, headers, payload, mode="trickle", trickle=pace)
         return Reply(result.status, headers, payload)
 
     def _fault(self, faults: FaultConfig, headers: dict[str, str]) -> Reply | None:
@@ -262,19 +266,15 @@ class SimulatorServer:
             return Reply(0, {}, b"", mode="drop")
         if faults.roll(faults.html_error_rate):
             return Reply(502, {**headers, "Content-Type": "text/html"}, HTML_502)
+        body = (
+            faults.error_body.encode()
+            if faults.error_body
+            else json_bytes({"error": "Internal Server Error"})
+        )
         if faults.take("fail_first_n"):
-            return Reply(
-                500,
-                {**headers, "Content-Type": "application/json"},
-                json_bytes({"error": "Internal Server Error"}),
-            )
+            return Reply(500, {**headers, "Content-Type": "application/json"}, body)
         if faults.roll(faults.error_rate):
-            status = faults.error_status
-            return Reply(
-                status,
-                {**headers, "Content-Type": "application/json"},
-                json_bytes({"error": "Internal Server Error"}),
-            )
+            return Reply(faults.error_status, {**headers, "Content-Type": "application/json"}, body)
         return None
 
     def _throttled(self, decision: Decision, hints: str) -> Reply:
@@ -303,7 +303,6 @@ class _Handler(BaseHTTPRequestHandler):
     """Hands every method to the simulator; keeps connections alive like a real API."""
 
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
     # Headers and body go out in separate writes: without TCP_NODELAY each response waits ~40 ms
     # for the client's delayed ACK.
     disable_nagle_algorithm = True
@@ -359,4 +358,23 @@ def _write(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         handler.wfile.flush()
         handler.close_connection = True
         return
+    if reply.mode == "trickle":
+        _trickle(handler, reply)
+        return
     handler.wfile.write(reply.body)
+
+
+def _trickle(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    """Write the body a few bytes at a time until done, the client hangs up or the server stops."""
+    interval, size = reply.trickle
+    handler.wfile.flush()
+    stopping = cast(_HTTPServer, handler.server).simulator._stopping
+    try:
+        for start in range(0, len(reply.body), size):
+            if stopping.wait(interval):
+                break
+            handler.wfile.write(reply.body[start : start + size])
+            handler.wfile.flush()
+    except OSError:  # the client gave up: exactly what a trickle is meant to provoke
+        pass
+    handler.close_connection = True

@@ -17,6 +17,7 @@ from ..client import WherebyClient
 from ..conf import get_settings
 from ..errors import Interrupted
 from ..models import SyncRun
+from ..safetext import printable
 from .backend import JobBackend
 from .upsert import UpsertResult
 
@@ -80,12 +81,18 @@ class RunContext:
     def skip(self, model: str, reason: str, n: int = 1) -> None:
         """Count ``n`` items of ``model`` that were not stored, with the reason shown to staff."""
         self.deltas[f"{model}_skipped"] += n
-        self.skip_reasons[f"{model}: {reason}"[:200]] += n
+        self.skip_reasons[printable(f"{model}: {reason}", limit=200)] += n
         self.trouble += n
+
+    def note(self, model: str, reason: str) -> None:
+        """Count a value stored as null or cut short (the item itself was stored): shown to staff,
+        makes the run partial, but the item is not fetched again for it."""
+        self.skip_reasons[printable(f"{model}: {reason}", limit=200)] += 1
 
     def problem(self, what: str) -> None:
         """Record a piece of work that failed while the rest of the run went on (makes it partial)."""
-        self.skip_reasons[what[:300]] += 1
+        what = printable(what, limit=300)
+        self.skip_reasons[what] += 1
         self.trouble += 1
         logger.warning("sync run %s: %s", self.run.pk, what)
 

@@ -148,6 +148,8 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
                 threshold_percent=threshold,
                 declared_unit=ctx.conf.PACKET_LOSS_UNIT,
             )
+            for note in (*parsed.notes, *normalised.notes):
+                ctx.note("details", note)
             if normalised.ambiguous_unit:
                 ctx.ambiguous_loss_items += 1
             raw = {k: v for k, v in parsed.raw.items() if k != "samples"}

@@ -83,21 +83,41 @@ def _max_lengths() -> dict[str, int]:
 MAX_LENGTHS = _max_lengths()
 
 
+# Free text the API fills (TextFields): longer values are cut to this many characters for the
+# column; ``raw`` keeps the value up to RAW_TEXT_LIMIT. See docs/reliability.md ("Limits").
+TEXT_LIMITS = {"display_name": 512, "comment": 4096, "user_agent": 1024}
+# Every string inside ``raw`` is kept up to this many characters, so one item stays small.
+RAW_TEXT_LIMIT = 16_384
 # Values outside these ranges are impossible and would break arithmetic later: stored as null.
 SANE_RANGES = {"sample_rate_ms": (1.0, 3_600_000.0)}
+# Totals and ratings beyond this are nonsense that would overflow a SUM in reports: stored as null.
+NUMBER_LIMIT = 1e15
+# Whereby's data cannot predate 2000 and rooms do not expire after 2100. Outside this, a date
+# (often 0001-01-01 or 9999-12-31 as a stand-in for "none") is stored as null with a reason:
+# it would overflow when shown in a time zone east or west of UTC.
+EARLIEST_DATE = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_DATE = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class BadItem(ValueError):
     """An item that cannot be stored; the message is the skip reason counted on the run."""
 
 
+class BadValue(ValueError):
+    """A field whose value cannot be kept: stored as null, the message counted as a reason."""
+
+
 @dataclass(frozen=True)
 class ParsedItem:
-    """Column values of one item, its identity and a fingerprint of everything the API sent."""
+    """Column values of one item, its identity and a fingerprint of everything the API sent.
+
+    ``notes`` name the values that were stored as null or cut short (counted on the run).
+    """
 
     values: dict[str, Any]
     raw: dict[str, Any]
     signature: str
+    notes: tuple[str, ...] = ()
 
 
 def signature(item: Any) -> str:
@@ -112,15 +132,42 @@ def parse_item(item: Any, fields: tuple[tuple[str, str, str], ...]) -> ParsedIte
         raise BadItem(f"item is a {type(item).__name__}, not an object")
     # PostgreSQL cannot store NUL in text or JSON; user-typed strings sometimes carry one.
     item = without_nul(item)
+    # The fingerprint sees everything that was sent, so a change beyond the caps is still a change.
+    fingerprint = signature(item)
+    item = bounded_raw(item)
     values: dict[str, Any] = {}
+    notes: list[str] = []
     for api_name, column, kind in fields:
-        value = item.get(api_name)
-        values[column] = _convert(api_name, column, kind, value)
+        try:
+            values[column] = _convert(api_name, column, kind, item.get(api_name))
+        except BadValue as exc:
+            values[column] = None
+            notes.append(str(exc))
+            continue
         if column in SANE_RANGES and values[column] is not None:
             low, high = SANE_RANGES[column]
             if not low <= values[column] <= high:
                 values[column] = None
-    return ParsedItem(values=values, raw=item, signature=signature(item))
+        elif kind == "number" and values[column] is not None and abs(values[column]) > NUMBER_LIMIT:
+            values[column] = None
+            notes.append(f"{api_name} beyond ±{NUMBER_LIMIT:g} (stored as null)")
+        elif kind in ("str", "text") and values[column] is not None:
+            limit = TEXT_LIMITS.get(column) or MAX_LENGTHS.get(column)
+            if limit and len(values[column]) > limit:
+                values[column] = values[column][:limit]
+                notes.append(f"{api_name} longer than {limit} characters (cut)")
+    return ParsedItem(values=values, raw=item, signature=fingerprint, notes=tuple(notes))
+
+
+def bounded_raw(value: Any) -> Any:
+    """``value`` with every string (keys included) cut to RAW_TEXT_LIMIT characters."""
+    if isinstance(value, str):
+        return value[:RAW_TEXT_LIMIT] if len(value) > RAW_TEXT_LIMIT else value
+    if isinstance(value, dict):
+        return {bounded_raw(k): bounded_raw(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [bounded_raw(v) for v in value]
+    return value
 
 
 def without_nul(value: Any) -> Any:
@@ -152,10 +199,7 @@ def _convert(api_name: str, column: str, kind: str, value: Any) -> Any:
     if kind == "number":
         return as_number(value)
     if kind in ("str", "text"):
-        text = _as_text(value)
-        if text is not None and kind == "str" and column in MAX_LENGTHS:
-            text = text[: MAX_LENGTHS[column]]
-        return text
+        return _as_text(value)
     if kind == "json":
         return value if isinstance(value, (list, dict)) else None
     raise AssertionError(f"unknown field kind {kind}")
@@ -166,13 +210,19 @@ def _as_datetime(api_name: str, value: Any) -> datetime:
     if isinstance(value, str):
         try:
             parsed = parse_datetime(value.strip())
-        except ValueError:
+        except (ValueError, OverflowError):
             parsed = None
     if parsed is None:
         raise BadItem(f"unparsable {api_name}")
     if timezone.is_naive(parsed):
         # The API speaks UTC; a time without an offset is read as UTC rather than as local time.
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        in_range = EARLIEST_DATE <= parsed < LATEST_DATE
+    except OverflowError:  # an offset that pushes 0001-01-01 or 9999-12-31 off the calendar
+        in_range = False
+    if not in_range:
+        raise BadValue(f"{api_name} outside {EARLIEST_DATE.year}–{LATEST_DATE.year - 1} (stored as null)")
     return parsed
 
 

@@ -23,12 +23,31 @@ class NormalisedSamples:
     unit: str
     ambiguous_unit: bool
     summary: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
-def _clean_series(value: Any) -> list[float | None]:
+# Physically possible ranges; values outside are dropped (null) with a reason. Loss is checked
+# before the unit is detected, so one absurd value cannot make a fraction array look like percent.
+LOSS_RANGE = (0.0, 100.0)
+BITRATE_RANGE = (0.0, 1e12)  # 1 Tbit/s
+# ua-parser's regexes take seconds on a megabyte of text; real user agents are a few hundred characters.
+UA_PARSE_LIMIT = 1024
+
+
+def _clean_series(value: Any, key: str, notes: list[str]) -> list[float | None]:
     if not isinstance(value, list):
         return []
-    return [as_number(v) for v in value]
+    low, high = LOSS_RANGE if key in LOSS_KEYS else BITRATE_RANGE
+    cleaned: list[float | None] = []
+    for raw_value in value:
+        number = as_number(raw_value)
+        if number is not None and not low <= number <= high:
+            note = f"{key} value {'below' if number < low else 'above'} {low if number < low else high:g} (dropped)"
+            if note not in notes:
+                notes.append(note)
+            number = None
+        cleaned.append(number)
+    return cleaned
 
 
 def detect_loss_unit(series: list[list[float | None]], declared: str = "auto") -> tuple[str, bool]:
@@ -50,9 +69,11 @@ def detect_loss_unit(series: list[list[float | None]], declared: str = "auto") -
 def normalise_samples(
     raw_samples: Any, sample_rate_ms: float | None, *, threshold_percent: float, declared_unit: str = "auto"
 ) -> NormalisedSamples:
-    """Clean the four arrays, convert loss to percent, and compute the report summary."""
+    """Clean the four arrays (impossible values dropped, each kind named in ``notes``), convert loss
+    to percent, and compute the report summary."""
     raw = raw_samples if isinstance(raw_samples, dict) else {}
-    series = {key: _clean_series(raw.get(key)) for key in SAMPLE_KEYS}
+    notes: list[str] = []
+    series = {key: _clean_series(raw.get(key), key, notes) for key in SAMPLE_KEYS}
     unit, ambiguous = detect_loss_unit([series[k] for k in LOSS_KEYS], declared_unit)
     if unit == "fraction":
         for key in LOSS_KEYS:
@@ -61,7 +82,9 @@ def normalise_samples(
         sample_rate_ms if sample_rate_ms and sample_rate_ms > 0 else DEFAULT_SAMPLE_RATE_MS
     ) / 1000
     summary = summarise(series, step_seconds, threshold_percent)
-    return NormalisedSamples(samples=series, unit=unit, ambiguous_unit=ambiguous, summary=summary)
+    return NormalisedSamples(
+        samples=series, unit=unit, ambiguous_unit=ambiguous, summary=summary, notes=tuple(notes)
+    )
 
 
 def _avg(values: list[float | None]) -> float | None:
@@ -95,9 +118,14 @@ def summarise(series: dict[str, list[float | None]], step_seconds: float, thresh
     }
 
 
-@lru_cache(maxsize=2048)
 def describe_user_agent(user_agent: str | None) -> dict[str, str]:
-    """Browser, OS and device names (ua-parser), cut to their column sizes."""
+    """Browser, OS and device names (ua-parser, fed at most UA_PARSE_LIMIT characters), cut to their
+    column sizes."""
+    return _describe_user_agent(user_agent[:UA_PARSE_LIMIT] if user_agent else user_agent)
+
+
+@lru_cache(maxsize=2048)
+def _describe_user_agent(user_agent: str | None) -> dict[str, str]:
     if not user_agent:
         return {"browser": "", "browser_version": "", "os": "", "os_version": "", "device": ""}
     result = parse_user_agent(user_agent)

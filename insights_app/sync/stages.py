@@ -65,6 +65,9 @@ def _parse_page(ctx: RunContext, model: str, items: list[Any], fields: tuple) ->
             parsed.append(parse_item(item, fields))
         except BadItem as exc:
             ctx.skip(model, str(exc))
+            continue
+        for note in parsed[-1].notes:
+            ctx.note(model, note)
     return parsed
 
 
@@ -81,25 +84,38 @@ def store_room_page(ctx: RunContext, page: Page) -> list[RoomRef]:
     return [RoomRef(result.pks[(p.values["room_name"],)], p.values["room_name"], p.signature) for p in parsed]
 
 
-def list_rooms(ctx: RunContext, **filters: str) -> tuple[list[RoomRef], set[str]]:
+def list_rooms(ctx: RunContext, **filters: str) -> tuple[list[RoomRef], set[str] | None]:
     """Every room the API lists, each page stored as it arrives; also every name listed at all
-    (a room skipped for a bad field is still there, and must not be marked missing)."""
+    (a room skipped for a bad field is still there, and must not be marked missing).
+
+    The names are None when the listing cannot be trusted to be complete: an item without a
+    readable name could be any stored room (a page of nothing but invalid items, typically).
+    """
     refs: dict[str, RoomRef] = {}
     listed: set[str] = set()
+    complete = True
     for page in ctx.client.iter_room_pages(**filters):
         for item in page.items:
             # Normalised as parse_item stores names (numbers as text, NUL removed).
             name = item.get("roomName") if isinstance(item, dict) else None
-            if isinstance(name, (str, int, float)) and not isinstance(name, bool):
+            if isinstance(name, (str, int, float)) and not isinstance(name, bool) and str(name).strip():
                 listed.add(without_nul(str(name)))
+            else:
+                complete = False
         for ref in store_room_page(ctx, page):
             refs[ref.room_name] = ref
         ctx.flush()
-    return list(refs.values()), listed
+    return list(refs.values()), (listed if complete else None)
 
 
-def mark_missing_rooms(ctx: RunContext, seen: Iterable[str]) -> int:
-    """Rooms a complete listing no longer contains are kept and marked missing since now."""
+def mark_missing_rooms(ctx: RunContext, seen: Iterable[str] | None) -> int:
+    """Rooms a complete listing no longer contains are kept and marked missing since now.
+
+    ``seen`` None (an incomplete listing) marks nothing: no room is known to be gone.
+    """
+    if seen is None:
+        logger.warning("sync run %s: the room listing had unnamed items; no room marked missing", ctx.run.pk)
+        return 0
     seen_names = set(seen)
     missing = [
         pk

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import secrets
 import threading
@@ -10,6 +12,32 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer, generate_organisation
+from insights_app.simulator.timefmt import parse_instant, to_datetime
+
+# More than this many connections would take minutes and gigabytes to generate: refuse up front.
+MAX_CONNECTIONS = 5_000_000
+
+
+def finite_float(text: str) -> float:
+    """A float flag: ``nan`` and ``inf`` are refused (argparse names the flag in its error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, not {text!r}")
+    return value
+
+
+def instant(text: str) -> str:
+    """An ISO-8601 ``--now`` (``2026-11-01T12:00:00Z``), checked before anything is generated."""
+    try:
+        to_datetime(parse_instant(text))
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO-8601 instant such as 2026-11-01T12:00:00Z, not {text!r}"
+        ) from None
+    return text
 
 
 class Command(BaseCommand):
@@ -23,12 +51,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--rooms", type=int, default=40)
-        parser.add_argument("--sessions-per-room", type=float, default=50)
-        parser.add_argument("--participants-per-session", type=float, default=5)
-        parser.add_argument("--days", type=float, default=60)
+        parser.add_argument("--sessions-per-room", type=finite_float, default=50)
+        parser.add_argument("--participants-per-session", type=finite_float, default=5)
+        parser.add_argument("--days", type=finite_float, default=60)
         parser.add_argument("--max-samples", type=int, default=900)
         parser.add_argument(
-            "--now", default=None, help="generation instant (ISO-8601); default: the real time"
+            "--now", type=instant, default=None, help="generation instant (ISO-8601); default: the real time"
         )
         parser.add_argument(
             "--api-key", default=None, help="default: $WHEREBY_API_KEY, else a printed demo key"
@@ -36,22 +64,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--points-per-minute", type=int, default=None, help="rate budget; default unlimited"
         )
-        parser.add_argument("--window-seconds", type=float, default=60.0)
+        parser.add_argument("--window-seconds", type=finite_float, default=60.0)
         parser.add_argument(
             "--live", action="store_true", help="new sessions keep starting as wall time passes"
         )
         parser.add_argument(
-            "--speed", type=float, default=1.0, help="simulated seconds per wall second (--live)"
+            "--speed", type=finite_float, default=1.0, help="simulated seconds per wall second (--live)"
         )
         parser.add_argument("--no-hostile-names", action="store_true")
         parser.add_argument("--no-ratings", action="store_true")
-        parser.add_argument("--error-rate", type=float, default=0.0)
+        parser.add_argument("--error-rate", type=finite_float, default=0.0)
         parser.add_argument("--error-status", type=int, default=500)
         parser.add_argument("--latency-ms", type=int, default=0)
-        parser.add_argument("--malformed-json-rate", type=float, default=0.0)
-        parser.add_argument("--truncated-rate", type=float, default=0.0)
-        parser.add_argument("--drop-connection-rate", type=float, default=0.0)
-        parser.add_argument("--html-error-rate", type=float, default=0.0)
+        parser.add_argument("--malformed-json-rate", type=finite_float, default=0.0)
+        parser.add_argument("--truncated-rate", type=finite_float, default=0.0)
+        parser.add_argument("--drop-connection-rate", type=finite_float, default=0.0)
+        parser.add_argument("--html-error-rate", type=finite_float, default=0.0)
+        parser.add_argument(
+            "--trickle-rate", type=finite_float, default=0.0, help="share of answers sent a byte at a time"
+        )
+        parser.add_argument("--trickle-interval-ms", type=int, default=1000)
 
     def handle(self, *args: Any, **options: Any) -> None:
         server = self.build_server(options)
@@ -83,6 +115,12 @@ class Command(BaseCommand):
             raise CommandError("--points-per-minute must be >= 1")
         if options["window_seconds"] <= 0:
             raise CommandError("--window-seconds must be > 0")
+        connections = options["rooms"] * options["sessions_per_room"] * options["participants_per_session"]
+        if connections > MAX_CONNECTIONS:
+            raise CommandError(
+                f"--rooms x --sessions-per-room x --participants-per-session asks for {connections:.0f} "
+                f"connections; at most {MAX_CONNECTIONS:,} can be generated"
+            )
         try:
             spec = OrgSpec(
                 seed=options["seed"],
@@ -104,6 +142,8 @@ class Command(BaseCommand):
                 truncated_rate=options["truncated_rate"],
                 drop_connection_rate=options["drop_connection_rate"],
                 html_error_rate=options["html_error_rate"],
+                trickle_rate=options["trickle_rate"],
+                trickle_interval_ms=options["trickle_interval_ms"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

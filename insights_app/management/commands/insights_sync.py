@@ -12,6 +12,7 @@ from ...conf import DETAIL_POLICIES, get_settings
 from ...errors import WherebyError
 from ...jobs import RQ_INLINE, QueueUnavailable, enqueue_sync
 from ...models import COUNT_KINDS, SYNCED_MODELS, SyncKind, SyncRun, SyncStatus, SyncTrigger
+from ...safetext import printable
 from ...sync import SyncError, create_or_get_active_run, execute_run
 
 
@@ -63,7 +64,9 @@ class Command(BaseCommand):
             bar.close()
         self._summary(run, time.monotonic() - started)
         if run.status in (SyncStatus.FAILED, SyncStatus.CANCELLED):
-            raise CommandError(f"Sync run #{run.pk} {run.status}: {run.error or 'no error recorded'}")
+            raise CommandError(
+                f"Sync run #{run.pk} {run.status}: {printable(run.error) or 'no error recorded'}"
+            )
 
     def _scope(self, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if options["room"]:
@@ -72,7 +75,10 @@ class Command(BaseCommand):
                 raise CommandError("--room needs a room name, e.g. --room /my-room")
             return SyncKind.ROOM, {"room_names": sorted(set(names))}
         if options["session"]:
-            return SyncKind.SESSION, {"room_session_ids": sorted({s.strip() for s in options["session"]})}
+            ids = [s.strip() for s in options["session"]]
+            if any(not s for s in ids):
+                raise CommandError("--session needs a room session id, e.g. --session 6f0c…")
+            return SyncKind.SESSION, {"room_session_ids": sorted(set(ids))}
         if options["external_id"] is not None:
             if not options["external_id"].strip():
                 raise CommandError("--external-id needs a value")
@@ -104,9 +110,9 @@ class Command(BaseCommand):
         for model in SYNCED_MODELS:
             self.stdout.write(f"{model:<14}" + "".join(f"{counts[model][k]:>11}" for k in COUNT_KINDS))
         for reason, n in sorted((run.skip_reasons or {}).items(), key=lambda kv: -kv[1])[:10]:
-            self.stdout.write(f"  skipped {n} x {reason}")
+            self.stdout.write(f"  skipped {n} x {printable(reason)}")
         if run.error:
-            self.stdout.write(self.style.ERROR(f"Error: {run.error}"))
+            self.stdout.write(self.style.ERROR(f"Error: {printable(run.error)}"))
 
 
 class _ProgressBar:

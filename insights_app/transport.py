@@ -1,0 +1,167 @@
+"""Reading a response as it arrives (an overall deadline, a cancel) and naming why a request failed."""
+
+from __future__ import annotations
+
+import socket
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions
+
+from .errors import Interrupted, redact
+from .safetext import printable
+
+# Failures worth another attempt (a dropped, cut, slow or garbled answer, a connection refused).
+TRANSIENT_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+# Only encodings read_body decodes itself while it reads.
+ACCEPT_ENCODING = "gzip, deflate"
+# A body larger than this is refused: a detail array of a 3-hour call is ~0.5 MB, a page ~0.1 MB.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+READ_CHUNK = 64 * 1024
+# How often a response being read asks whether the run was cancelled (each ask is a query).
+INTERRUPT_CHECK_SECONDS = 1.0
+
+
+class ResponseTooSlow(requests.Timeout):
+    """The whole response took longer than the overall deadline (a server trickling its answer)."""
+
+
+class TooLarge(Exception):
+    """A body beyond MAX_RESPONSE_BYTES (turned into MalformedResponse by the client)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"sent a body larger than {MAX_RESPONSE_BYTES // 2**20} MiB")
+
+
+def host_of(base_url: str) -> str:
+    """``host[:port]`` of a URL, without any ``user:password@`` it may carry."""
+    parts = urlsplit(base_url)
+    return (parts.hostname or "?") + (f":{parts.port}" if parts.port else "")
+
+
+class Connection(Protocol):
+    """What fetching needs from the client: its session, timeouts, cancel check and host."""
+
+    session: requests.Session
+    timeout: tuple[float, float]
+    response_timeout: float
+    interrupt: Callable[[], bool] | None
+    host: str
+
+
+def fetch(client: Connection, url: str, params: dict[str, str]) -> tuple[requests.Response, bytes]:
+    """One GET and its whole body, within the overall deadline and interruptible by a cancel."""
+    deadline = time.monotonic() + client.response_timeout
+    response = client.session.get(url, params=params, timeout=client.timeout, stream=True)
+    try:
+        content = read_body(response, deadline, client.response_timeout, client.interrupt)
+    except BaseException:
+        response.close()  # the connection is in an unknown state: never reuse it
+        raise
+    response.raw.release_conn()  # read to the end: the connection may serve the next request
+    return response, content
+
+
+def read_body(
+    response: requests.Response,
+    deadline: float,
+    response_timeout: float,
+    interrupt: Callable[[], bool] | None,
+) -> bytes:
+    """The whole body, read as it arrives: a per-read timeout alone never ends a trickle.
+
+    Decompresses gzip/deflate itself (urllib3's decoder could spin inside one read on a trickle),
+    checks the deadline after every chunk and asks ``interrupt`` at most once a second.
+    """
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    decoder: Any = None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        decoder = zlib.decompressobj(wbits=47 if encoding != "deflate" else 15)
+    elif encoding not in ("", "identity"):
+        raise requests.exceptions.ContentDecodingError(f"unsupported Content-Encoding {encoding!r}")
+    body = bytearray()
+    next_check = time.monotonic() + INTERRUPT_CHECK_SECONDS
+    while True:
+        try:
+            chunk = response.raw.read1(READ_CHUNK, decode_content=False)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.ReadTimeout(exc) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from None
+        if not chunk:  # the end of the body
+            if decoder is not None:
+                body += decoder.flush()
+            if len(body) > MAX_RESPONSE_BYTES:
+                raise TooLarge()
+            return bytes(body)
+        if decoder is not None:
+            try:
+                chunk = decoder.decompress(chunk, MAX_RESPONSE_BYTES + 1 - len(body))
+            except zlib.error as exc:
+                raise requests.exceptions.ContentDecodingError(exc) from None
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES or (decoder is not None and decoder.unconsumed_tail):
+            raise TooLarge()
+        now = time.monotonic()
+        if now > deadline:
+            raise ResponseTooSlow(f"the whole response took over {response_timeout:g} s")
+        if interrupt is not None and now >= next_check:
+            next_check = now + INTERRUPT_CHECK_SECONDS
+            if interrupt():
+                raise Interrupted("stopped while reading a response from the API")
+
+
+def describe_failure(exc: BaseException, client: Connection) -> str:
+    """What went wrong talking to the client's host, and why, without the URL, credentials or key."""
+    host, timeout, response_timeout = client.host, client.timeout, client.response_timeout
+    if isinstance(exc, ResponseTooSlow):
+        return f"{host} sent its answer too slowly: not finished within {response_timeout:g} s"
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"connecting to {host} timed out after {timeout[0]:g} s"
+    if isinstance(exc, requests.ReadTimeout):
+        return f"{host} did not answer within {timeout[1]:g} s"
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return f"{host} sent a body that could not be decoded"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return f"{host} closed the connection in the middle of its answer"
+    causes = list(_causes(exc))
+    if any(isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes):
+        return f"the name {host.rsplit(':', 1)[0]} could not be resolved (DNS)"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return f"{host} refused the connection (nothing listening on that port?)"
+    if any(isinstance(c, (socket.timeout, urllib3.exceptions.ConnectTimeoutError)) for c in causes):
+        return f"connecting to {host} timed out after {timeout[0]:g} s"
+    if any(isinstance(c, urllib3.exceptions.SSLError) for c in causes):
+        return f"the TLS handshake with {host} failed (certificate or protocol)"
+    if any(isinstance(c, (ConnectionResetError, urllib3.exceptions.ProtocolError)) for c in causes):
+        return f"{host} dropped the connection without answering"
+    return f"could not connect to {host} ({type(exc).__name__})"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: requests and urllib3 nest the socket error in args and ``reason``."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend([*current.args, getattr(current, "reason", None), current.__cause__, current.__context__])
+
+
+def excerpt(content: bytes, secret: str, limit: int = 200) -> str:
+    """A short, single-line excerpt of a body for errors we log and store: no control characters
+    (an error body may carry terminal escapes) and no ``secret``."""
+    text = redact(printable(content[: limit * 4].decode("utf-8", errors="replace")), secret)
+    return text[:limit] + ("…" if len(text) > limit else "")
