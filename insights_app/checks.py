@@ -18,6 +18,7 @@ from .conf import (
     SETTING_NAME,
     SETTINGS,
     SETTINGS_BY_NAME,
+    Setting,
     get_settings,
     unknown_setting_keys,
 )
@@ -350,4 +351,33 @@ def check_rate_redis_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             "connection of the app's queue.",
             id=_id("E015"),
         )
+    ]
+
+
+@register(TAG)
+def check_privacy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E020: retention days not None or 1..36500, an unknown erasure mode, or a pseudonym key too short."""
+    if not _shape_ok():
+        return []
+    conf = get_settings()
+    problems = []
+    days = conf.PERSONAL_DATA_RETENTION_DAYS
+    if days is not None:
+        rule = Setting("PERSONAL_DATA_RETENTION_DAYS", None, "", float, 1, 36_500)
+        problem = rule.problem(days)
+        if problem:
+            problems.append(f"['PERSONAL_DATA_RETENTION_DAYS'] {problem} (None keeps everything)")
+    if conf.ERASURE_MODE not in SETTINGS_BY_NAME["ERASURE_MODE"].choices:
+        problems.append(f"['ERASURE_MODE'] is {conf.ERASURE_MODE!r}, not 'pseudonymise' or 'delete'")
+    key = conf.PSEUDONYM_KEY
+    if key is not None and (not isinstance(key, str) or len(key) < 32):
+        # The message never repeats the key.
+        problems.append("['PSEUDONYM_KEY'] must be a string of at least 32 characters, or None")
+    return [
+        Error(
+            f"{SETTING_NAME}{problem}.",
+            hint="See docs/privacy.md for what each privacy setting does.",
+            id=_id("E020"),
+        )
+        for problem in problems
     ]

@@ -77,6 +77,7 @@ def _list_problem(value: Any) -> str | None:
 
 DETAIL_POLICY_CHOICES = ("all", "recent", "none")
 PACKET_LOSS_UNIT_CHOICES = ("auto", "fraction", "percent")
+ERASURE_MODE_CHOICES = ("pseudonymise", "delete")
 
 SETTINGS: tuple[Setting, ...] = (
     # Whereby API access
@@ -136,7 +137,25 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "EXTERNAL_ID_RESOLVER", None, "Dotted path of the external-id label function.", str, nullable=True
-    ),  # Alerts: a dict of its own, merged over insights_app.alerts.settings.ALERT_DEFAULTS
+    ),
+    # Personal data (insights_app.privacy, docs/privacy.md)
+    # None or a number of days: checked by E020 (number settings here cannot be None).
+    Setting(
+        "PERSONAL_DATA_RETENTION_DAYS",
+        None,
+        "Days after which a connection's personal fields become pseudonyms.",
+        nullable=True,
+    ),
+    Setting("PSEUDONYM_KEY", None, "Secret key of pseudonyms and erasure hashes.", str, nullable=True),
+    Setting(
+        "ERASURE_MODE",
+        "pseudonymise",
+        "What erasure does to a person's rows.",
+        str,
+        choices=ERASURE_MODE_CHOICES,
+    ),
+    Setting("RETENTION_BATCH_SIZE", 2000, "Connections per retention batch.", int, 1, 50_000),
+    # Alerts: a dict of its own, merged over insights_app.alerts.settings.ALERT_DEFAULTS
     Setting("ALERTS", {}, "Alert rules, thresholds and delivery (docs/alerts.md).", dict),
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -157,10 +176,11 @@ class InsightsSettings:
             raise AttributeError(f"{SETTING_NAME} has no setting {name!r}") from None
 
     def as_dict(self) -> dict[str, Any]:
-        """A copy of every setting, with the API key masked."""
+        """A copy of every setting, with the API key and the pseudonym key masked."""
         values = dict(self._values)
-        if values.get("API_KEY"):
-            values["API_KEY"] = "********"
+        for secret in ("API_KEY", "PSEUDONYM_KEY"):
+            if values.get(secret):
+                values[secret] = "********"
         if isinstance(values.get("ALERTS"), dict):  # the alert hook URL and token are secrets too
             values["ALERTS"] = {
                 k: "********" if k in ("WEBHOOK_URL", "WEBHOOK_TOKEN") and v else v

@@ -2,7 +2,7 @@
 
 Every ``SCHEDULE_INTERVAL_MINUTES`` an incremental sync (skipped while one is queued or running),
 every minute a sweep for abandoned runs and the alert rules (docs/alerts.md), and with ``NIGHTLY_FULL_SYNC_CRON`` (e.g. ``"0 3 * * *"``)
-a full sync.
+a full sync. With ``PERSONAL_DATA_RETENTION_DAYS`` set, an hourly retention pass (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from .alerts.jobs import evaluate_alerts_job
 from .alerts.schedule import alerts_schedule
 from .conf import get_settings
 from .jobs import reap_abandoned_runs_job, scheduled_sync
+from .privacy.jobs import JOB_SECONDS, retention_job
 
 
 def register_schedule() -> list[dict]:
@@ -42,6 +43,12 @@ def register_schedule() -> list[dict]:
                 cron=conf.NIGHTLY_FULL_SYNC_CRON,
                 name="insights-nightly-full-sync",
                 job_timeout=300,
+            )
+        )
+    if conf.PERSONAL_DATA_RETENTION_DAYS is not None:
+        registered.append(
+            cron.register(
+                retention_job, queue, interval=3600, name="insights-retention", job_timeout=JOB_SECONDS + 600
             )
         )
     return registered

@@ -3,9 +3,9 @@
 from django.contrib import admin
 
 from ..alerts import admin as alerts  # the alert list lives with the alerts
-from . import app_list, participants, rooms, sessions, sync_runs
+from . import app_list, participants, privacy, rooms, sessions, sync_runs
 from .base import ReadOnlyAdmin
 
 app_list.install(admin.site)
 
-__all__ = ["ReadOnlyAdmin", "alerts", "participants", "rooms", "sessions", "sync_runs"]
+__all__ = ["ReadOnlyAdmin", "alerts", "participants", "privacy", "rooms", "sessions", "sync_runs"]

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
 from ..conf import get_settings
-from . import actions, filters
+from . import actions, filters, privacy
 from .base import ReadOnlyAdmin
 from .charts import packet_loss_chart
 from .formatting import duration, local_datetime
@@ -51,7 +51,11 @@ class ParticipantAdmin(ReadOnlyAdmin):
     search_help_text = _("Exact external id or user id, else part of the display name.")
     date_hierarchy = "joined_at"
     ordering = ("-joined_at",)
-    actions = [actions.fetch_details_for_selected, actions.sync_selected_external_ids]
+    actions = [
+        actions.fetch_details_for_selected,
+        actions.sync_selected_external_ids,
+        privacy.forget_selected_people,
+    ]
     changelist_report = ("quality", _("Quality report"))
     fieldsets = (
         (
@@ -74,6 +78,10 @@ class ParticipantAdmin(ReadOnlyAdmin):
         (_("Sync"), {"fields": ("first_seen_at", "synced_at", "details_synced_at")}),
         (_("As received"), {"classes": ("collapse",), "fields": ("raw_payload",)}),
     )
+
+    def has_forget_person_permission(self, request) -> bool:
+        """Used by ``@admin.action(permissions=["forget_person"])``."""
+        return privacy.can_forget(request)
 
     def get_readonly_fields(self, request, obj=None):
         return ("related_links", "network_quality", "raw_payload", *[f.name for f in self.model._meta.fields])

@@ -3,6 +3,7 @@
 from .alert import Alert, AlertRule
 from .participant import Participant
 from .participant_detail import PacketLossUnit, ParticipantDetail
+from .privacy import CriterionKind, PersonTombstone, PrivacyAction, PrivacyAudit
 from .room import Room
 from .room_session import RoomSession
 from .sync_run import (
@@ -22,9 +23,13 @@ __all__ = [
     "SYNCED_MODELS",
     "Alert",
     "AlertRule",
+    "CriterionKind",
     "PacketLossUnit",
     "Participant",
     "ParticipantDetail",
+    "PersonTombstone",
+    "PrivacyAction",
+    "PrivacyAudit",
     "Room",
     "RoomSession",
     "SyncKind",

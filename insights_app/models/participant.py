@@ -33,6 +33,9 @@ class Participant(SyncedModel):
     # participantId that the API gave. Reconnects of one person share it.
     identity = models.CharField(_("person"), max_length=255, blank=True, default="")
     details_synced_at = models.DateTimeField(_("details synced"), null=True, blank=True)
+    # Set once retention or an erasure replaced this connection's personal fields by pseudonyms
+    # (insights_app.privacy); a later sync keeps them so.
+    pseudonymised_at = models.DateTimeField(_("personal data removed"), null=True, blank=True)
 
     # Summary of this connection's ParticipantDetail rows, kept here so the admin and the
     # reports filter and group connections without joining the (large) details table.
@@ -66,6 +69,13 @@ class Participant(SyncedModel):
             models.Index(fields=["browser"], name="insights_part_browser"),
             models.Index(fields=["os"], name="insights_part_os"),
             models.Index(fields=["left_at"], name="insights_part_left"),
+            # Only connections still holding personal data: retention finds its next batch here
+            # without scanning the ones it already did.
+            models.Index(
+                fields=["joined_at"],
+                condition=models.Q(pseudonymised_at__isnull=True),
+                name="insights_part_personal",
+            ),
         ]
 
     def __str__(self) -> str:

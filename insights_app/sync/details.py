@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, NotFound, WherebyError
 from ..models import Participant, ParticipantDetail
+from ..privacy.hooks import protect_detail_rows
 from .context import RunContext, page_transaction
 from .items import DETAIL_FIELDS, BadItem, parse_item
 from .quality import describe_user_agent, normalise_samples, participant_quality
@@ -170,7 +171,7 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
     with page_transaction():
         result = upsert_rows(
             ParticipantDetail,
-            rows,
+            protect_detail_rows(rows, ctx.now),  # privacy: scrubbed for connections past retention
             key_fields=("participant_id", "position"),
             compare_fields=DETAIL_COMPARE,
             now=ctx.now,

@@ -10,6 +10,8 @@ from typing import Any
 
 from ..client import Page
 from ..models import Participant, Room, RoomSession
+from ..privacy.hooks import protect_participant_rows
+from ..privacy.pseudonyms import pseudonym
 from .context import RunContext, page_transaction
 from .items import (
     PARTICIPANT_FIELDS,
@@ -180,10 +182,11 @@ def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: boo
 
 
 def person_identity(values: dict[str, Any]) -> str:
-    """The key reports count people by: externalId, else userId, else deviceId, else participantId."""
+    """The key reports count people by: the pseudonym of externalId, else userId, else deviceId, else
+    participantId (a pseudonym from the start, so retention never changes who counts as whom)."""
     for column in ("external_id", "user_id", "device_id", "participant_id"):
         if values.get(column):
-            return values[column]
+            return pseudonym(values[column])
     return ""
 
 
@@ -219,6 +222,7 @@ def store_participant_page(
             ctx.skip("participants", "session not stored yet (sync its room)")
     rows = _participant_rows(parsed, sessions)
     with page_transaction():
+        rows = protect_participant_rows(rows, ctx.now)  # privacy: no names back, forgotten stay so
         result = upsert_rows(
             Participant,
             rows,

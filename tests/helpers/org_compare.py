@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession
+from insights_app.privacy.pseudonyms import pseudonym
 
 
 def _when(value: str | None) -> datetime | None:
@@ -74,7 +75,7 @@ def assert_db_equals_org(org, *, details: str = "all") -> dict[str, int]:
                 assert participant.joined_at == _when(p_item["joinedAt"])
                 assert participant.left_at == _when(p_item["leftAt"])
                 assert participant.room_id == room.pk
-                assert participant.identity == (
+                assert participant.identity == pseudonym(
                     p_item["externalId"] or p_item["userId"] or p_item["deviceId"] or p_item["participantId"]
                 )
                 counts["participants"] += 1

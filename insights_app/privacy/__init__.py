@@ -1,0 +1,1 @@
+"""Personal data on purpose: retention (pseudonymise old connections), erasure and their audit."""
