@@ -143,6 +143,7 @@ settings.configure(
     INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "insights_app"],
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     USE_TZ=True,
+    SECRET_KEY="architecture-test-secret-key-0123456789",  # people are counted by keyed pseudonyms
     WHEREBY_INSIGHTS={"API_KEY": API_KEY, "BASE_URL": server.base_url, "RATE_REDIS_URL": REDIS_URL,
                       "PLAN_POINTS_PER_MINUTE": 100000, "RATE_BUDGET_POINTS_PER_MINUTE": 100000,
                       "DETAIL_POLICY": "all"},
