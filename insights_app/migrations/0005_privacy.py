@@ -31,7 +31,7 @@ def pseudonymise_identities(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("insights_app", "0001_initial"),
+        ("insights_app", "0004_alerts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
