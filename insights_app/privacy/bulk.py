@@ -15,15 +15,23 @@ from django.db import connections, models, router
 MAX_ROWS = 1000
 
 
+def _concrete_field(model: type[models.Model], name: str) -> models.Field:
+    """The model's concrete column field of that name (relations and generic keys have no column)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise ValueError(f"{model.__name__}.{name} is not a concrete column")
+    return field
+
+
 def update_by_pk(model: type[models.Model], rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> int:
     """Write ``columns`` of each row (a dict with ``pk`` and those field names); returns rows updated."""
     if not rows:
         return 0
     connection = connections[router.db_for_write(model)]
-    fields = [model._meta.get_field(name) for name in columns]
+    fields = [_concrete_field(model, name) for name in columns]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    pk_column = quote(model._meta.pk.column)
+    pk_column = quote(_concrete_field(model, model._meta.pk.name).column)
     postgres = connection.vendor == "postgresql"
     max_params = connection.features.max_query_params or 32_000
     chunk = max(1, min(MAX_ROWS, max_params // (len(fields) + 1)))

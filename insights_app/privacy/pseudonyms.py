@@ -20,7 +20,7 @@ CRITERION_PURPOSE = "insights_app.privacy.criterion"
 
 def _secret() -> str:
     """``PSEUDONYM_KEY`` when set, else the site's ``SECRET_KEY`` (salted with a purpose string)."""
-    return get_settings().PSEUDONYM_KEY or django_settings.SECRET_KEY
+    return str(get_settings().PSEUDONYM_KEY or django_settings.SECRET_KEY)
 
 
 def is_pseudonym(value: object) -> bool:
