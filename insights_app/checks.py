@@ -22,6 +22,8 @@ from .conf import (
     get_settings,
     unknown_setting_keys,
 )
+from .ratelimit import reported_plan
+from .rateplan import is_auto
 
 CHECK_ID = "insights_app.{}"
 # `manage.py check --tag insights_app` runs only these; a plain `check` runs them with all others.
@@ -230,13 +232,20 @@ def check_rate_budget(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
         return []
     conf = get_settings()
     budget, plan = conf.RATE_BUDGET_POINTS_PER_MINUTE, conf.PLAN_POINTS_PER_MINUTE
+    if is_auto(budget):
+        return []  # a share of the plan is never above it
+    source = "PLAN_POINTS_PER_MINUTE"
+    if is_auto(plan):
+        plan, source = reported_plan(), "the plan the API reports (X-RateLimit-Limit)"
+        if plan is None:
+            return []  # not known until a sync has talked to the API
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (budget, plan)):
         return []  # E007 reports the types
     if budget > plan:
         return [
             Warning(
                 f"{SETTING_NAME}['RATE_BUDGET_POINTS_PER_MINUTE'] ({budget}) is above "
-                f"PLAN_POINTS_PER_MINUTE ({plan}): syncs will be throttled by Whereby and leave "
+                f"{source} ({plan:g}): syncs will be throttled by Whereby and leave "
                 "nothing for your own use of the API.",
                 hint="Set the budget to at most your plan's points per minute (half of it leaves the "
                 "other half to your product), or raise PLAN_POINTS_PER_MINUTE if your plan is larger.",

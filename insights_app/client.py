@@ -28,7 +28,7 @@ from .errors import (
     TransportError,
 )
 from .ratelimit import RateBudget, get_budget, wait_unless_interrupted
-from .wait_hints import as_float, seconds_from_ms_left, seconds_from_retry_after, seconds_until
+from .wait_hints import seconds_from_ms_left, seconds_from_retry_after, seconds_until
 
 logger = logging.getLogger(__name__)
 
@@ -278,14 +278,15 @@ class WherebyClient:
         throttles = 0
         while True:
             if self.budget is not None:
-                waited = self.budget.acquire(1, interrupt=self.interrupt)
+                waited = self.budget.acquire(self.budget.cost(endpoint), interrupt=self.interrupt)
                 if waited:
                     self.stats.add(waited_seconds=waited)
+                self.budget.started(endpoint)
             try:
                 response, content = transport.fetch(self, url, params)
             except transport.TRANSIENT_EXCEPTIONS as exc:
                 failures += 1
-                self.stats.add(requests=1, points=1)
+                self.stats.add(requests=1, points=self._points(endpoint, None, {}) or 1)
                 cause = transport.describe_failure(exc, self)
                 if failures > self.max_retries:
                     raise TransportError(
@@ -296,13 +297,14 @@ class WherebyClient:
             except transport.TooLarge as exc:
                 raise MalformedResponse(f"{endpoint}: {self.host} {exc}", endpoint=endpoint) from None
             except requests.RequestException as exc:
+                self._points(endpoint, None, {})
                 # Anything else requests raises may quote the request (headers included): name it only.
                 raise TransportError(
                     f"{endpoint}: {type(exc).__name__} talking to {self.host}", endpoint=endpoint
                 ) from None
 
-            self.stats.add(requests=1, points=1, bytes=len(content))
-            self._observe_budget_headers(response)
+            points = self._points(endpoint, response.status_code, response.headers)
+            self.stats.add(requests=1, points=points, bytes=len(content))
             status = response.status_code
 
             if status == 429:
@@ -348,6 +350,10 @@ class WherebyClient:
                     ) from None
                 self._retry_after_failure(endpoint, "a body that is not JSON", failures)
 
+    def _points(self, endpoint: str, status: int | None, headers: Any) -> int:
+        """What a call cost; the budget learns from the headers (and pauses everyone when few points remain)."""
+        return 1 if self.budget is None else self.budget.observe(endpoint, status, headers)
+
     def _retry_after_failure(self, endpoint: str, what: str, failures: int) -> None:
         # Full jitter keeps several workers from retrying in step.
         delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (failures - 1)))
@@ -365,21 +371,6 @@ class WherebyClient:
         if wait is None:
             wait = min(self.backoff_max, self.backoff_base * 2 ** (throttles - 1))
         return max(0.0, min(wait, self.max_retry_wait))
-
-    def _observe_budget_headers(self, response: requests.Response) -> None:
-        """When the organisation's remaining points run low, slow every process down until the reset."""
-        if self.budget is None:
-            return
-        remaining = as_float(response.headers.get("X-RateLimit-Remaining"))
-        if remaining is None or response.status_code == 429:
-            return
-        low = get_settings().RATE_LOW_REMAINING
-        if remaining <= low:
-            until_reset = seconds_until(response.headers.get("X-RateLimit-Reset"))
-            pause = min(self.max_retry_wait, until_reset if until_reset is not None else 5.0)
-            if pause > 0:
-                logger.info("only %s API points left for the organisation: pausing %.1f s", remaining, pause)
-                self.budget.pause(pause)
 
     def _client_error(self, endpoint: str, status: int, content: bytes) -> ApiError:
         excerpt = self._excerpt(content)

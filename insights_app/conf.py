@@ -101,8 +101,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BACKOFF_MAX", 30.0, "Upper bound of one backoff, in seconds.", float, 0, ONE_DAY),
     Setting("MAX_RETRY_WAIT", 120.0, "Upper bound of a wait the API asks for.", float, 0, ONE_DAY),
     # Rate budget: our share of the organisation's points per minute, shared by every process
-    Setting("PLAN_POINTS_PER_MINUTE", 100, "Points per minute the Whereby plan grants.", float, 1),
-    Setting("RATE_BUDGET_POINTS_PER_MINUTE", 50, "Points per minute the app may spend.", float, 1),
+    Setting(
+        "PLAN_POINTS_PER_MINUTE",
+        "auto",
+        'Points per minute the Whereby plan grants; "auto": as X-RateLimit-Limit reports it.',
+        float,
+        1,
+        choices=("auto",),
+    ),
+    Setting(
+        "RATE_BUDGET_POINTS_PER_MINUTE",
+        "auto",
+        'Points per minute the app may spend; "auto": RATE_BUDGET_SHARE of the plan.',
+        float,
+        1,
+        choices=("auto",),
+    ),
+    Setting("RATE_BUDGET_SHARE", 0.5, 'The share of the plan an "auto" budget takes.', float, 0.01, 1),
     Setting("RATE_LOW_REMAINING", 10, "Remaining points at which every process pauses.", float, 0),
     Setting("RATE_REDIS_URL", None, "Redis URL of the shared rate budget.", str, nullable=True),
     # Queue and jobs

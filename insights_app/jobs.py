@@ -23,6 +23,7 @@ from rq.timeouts import BaseTimeoutException
 from .conf import get_settings
 from .errors import InsightsError
 from .models import SyncRun, SyncStatus
+from .ratelimit import budget_points_per_minute
 from .sync import service
 from .sync.backend import RoomWork
 
@@ -174,7 +175,7 @@ def _effective_status(job: Job, queue: Any) -> str:
 def _estimated_timeout(rooms: int) -> int:
     """A batch's job timeout: its worst-case calls at our share of the budget, doubled, plus slack."""
     conf = get_settings()
-    seconds_per_call = 60.0 / conf.RATE_BUDGET_POINTS_PER_MINUTE
+    seconds_per_call = 60.0 / max(1.0, budget_points_per_minute())
     return int(max(conf.JOB_TIMEOUT, rooms * 200 * seconds_per_call * 2 + 600))
 
 

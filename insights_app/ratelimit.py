@@ -1,83 +1,40 @@
 """The rate budget: our share of the organisation's Whereby points, shared by every process.
 
-Whereby's budget is per organisation and also serves the customer's own product, so every
-worker and command draws from one token bucket in Redis. The bucket holds at most one token and
-refills at ``points_per_minute / 60`` per second, so in any window of T seconds we spend at most
-``1 + points_per_minute * T / 60`` points, however many processes share it. A 429 or a low
-``X-RateLimit-Remaining`` sets a shared pause that every process honours.
+Every worker and command draws from one budget in Redis (docs/budget.md): the plan and our share
+come from ``rateplan``, each endpoint's cost from ``ratecosts``; a token bucket holding one call's
+worth paces the calls and a log of the last minute's spends keeps every rolling minute within the
+budget; a 429 or a low ``X-RateLimit-Remaining`` sets a shared pause that every process honours.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import redis
 
 from .conf import get_settings
 from .connections import queue_redis, url_redis
 from .errors import Interrupted
+from .ratecosts import CostBook, number
+from .ratelearning import Learning
+from .rateplan import RateBudget
+from .ratescripts import PAUSE_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
 
 logger = logging.getLogger(__name__)
-
-# KEYS[1] bucket hash, KEYS[2] pause key, KEYS[3] per-minute usage counter prefix;
-# ARGV[1] rate per ms, ARGV[2] capacity, ARGV[3] points.
-# Returns 0 when the points were taken, else the milliseconds to wait before trying again.
-_TAKE_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local pause_until = tonumber(redis.call('GET', KEYS[2]) or '0')
-if pause_until > now then return pause_until - now end
-local rate = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
-local points = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil then tokens = capacity; ts = now end
-tokens = math.min(capacity, tokens + (now - ts) * rate)
-local result = 0
-if tokens >= points then
-  tokens = tokens - points
-  local used = KEYS[3] .. ':' .. math.floor(now / 60000)
-  redis.call('INCRBY', used, points)
-  redis.call('EXPIRE', used, 180)
-else
-  result = math.ceil((points - tokens) / rate)
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], 600000)
-return result
-"""
-
-# Extend the shared pause to ARGV[1] ms from now unless it already lasts longer.
-_PAUSE_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local target = now + tonumber(ARGV[1])
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if target > current then redis.call('SET', KEYS[1], tostring(target), 'PX', tonumber(ARGV[1]) + 1000) end
-return target - now
-"""
+_PLAN_TTL_SECONDS = 7 * 86_400  # what the API said about the plan and the costs, kept a week
+_LEARNED_CACHE_SECONDS = 2.0  # how stale this process's copy of them may be
 
 
-class RateBudget(Protocol):
-    """What the client needs from a budget."""
-
-    points_per_minute: float
-
-    def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
-        """Block until ``points`` may be spent (``interrupt`` can stop the wait); returns seconds waited."""
-
-    def pause(self, seconds: float) -> None:
-        """Make every process sharing this budget wait ``seconds`` before its next call."""
-
-    def available(self) -> float:
-        """Tokens available right now (for the dashboard)."""
+def budget_points_per_minute() -> float:
+    """Our budget now (for job timeouts and estimates), using the plan learned by any process."""
+    return get_budget().figures().budget
 
 
 def wait_unless_interrupted(
@@ -99,46 +56,79 @@ def wait_unless_interrupted(
         remaining -= step
 
 
-class LocalBudget:
-    """A per-process token bucket, for one-off commands when Redis is not reachable."""
+class LocalBudget(Learning):
+    """A per-process budget, for one-off commands when Redis is not reachable."""
 
     backend = "local"
 
     def __init__(
         self,
-        points_per_minute: float,
+        points_per_minute: float | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.points_per_minute = float(points_per_minute)
-        self._rate = self.points_per_minute / 60.0
-        self._capacity = 1.0
-        self._tokens = self._capacity
+        self.fixed_points = None if points_per_minute is None else float(points_per_minute)
+        self.costs = CostBook()
+        self._plan: float | None = None
+        self._tokens: float | None = None
         self._clock = clock
         self._sleep = sleep
         self._stamp = clock()
         self._pause_until = 0.0
+        self._log: deque[tuple[float, int]] = deque()
         self._lock = threading.Lock()
 
+    def _learned_plan(self) -> float | None:
+        return self._plan
+
+    def _store_plan(self, plan: float) -> None:
+        self._plan = plan
+
+    def _store_cost(self, endpoint: str, cost: int) -> None:
+        """Kept in the cost book only."""
+
     def _take(self, points: int) -> float:
+        budget = self.figures().budget
+        rate = budget / 60.0
+        capacity = self._capacity(points)
         with self._lock:
             now = self._clock()
             if self._pause_until > now:
                 return self._pause_until - now
-            self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
+            window = WINDOW_MS / 1000.0
+            while self._log and self._log[0][0] <= now - window:
+                self._log.popleft()
+            spent = sum(p for _t, p in self._log)
+            if spent + points > budget and self._log:
+                freed = 0
+                for moment, spend in self._log:
+                    freed += spend
+                    if spent - freed + points <= budget:
+                        return max(0.001, moment + window - now)
+            tokens = capacity if self._tokens is None else self._tokens
+            tokens = min(capacity, tokens + (now - self._stamp) * rate)
             self._stamp = now
-            if self._tokens >= points:
-                self._tokens -= points
+            if tokens >= points - 1e-9:  # refills are float sums: allow for their rounding
+                self._tokens = tokens - points
+                self._log.append((now, points))
                 return 0.0
-            return (points - self._tokens) / self._rate
+            self._tokens = tokens
+            return max(0.001, (points - tokens) / rate)
 
     def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
         """Block until ``points`` may be spent."""
+        points = max(1, min(int(points), int(self.figures().budget)))
         waited = 0.0
         while (wait := self._take(points)) > 0:
             waited += wait_unless_interrupted(self._sleep, wait, interrupt, "the rate budget")
         return waited
+
+    def settle(self, points: int) -> None:
+        """Charge points already spent."""
+        with self._lock:
+            self._tokens = (self._tokens or 0.0) - points
+            self._log.append((self._clock(), points))
 
     def pause(self, seconds: float) -> None:
         """Hold every caller of this bucket for ``seconds``."""
@@ -147,13 +137,25 @@ class LocalBudget:
 
     def available(self) -> float:
         """Tokens available now."""
+        rate = self.figures().budget / 60.0
+        with self._lock:
+            capacity = self._capacity(1)
+            tokens = capacity if self._tokens is None else self._tokens
+            return min(capacity, tokens + (self._clock() - self._stamp) * rate)
+
+    def spent_last_minute(self) -> int:
+        """Points this process spent in the last minute."""
         with self._lock:
             now = self._clock()
-            return min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
+            return sum(p for t, p in self._log if t > now - 60)
 
 
-class RedisBudget:
-    """A token bucket in Redis shared by every worker and command using the same organisation key."""
+_books: dict[str, CostBook] = {}
+_books_lock = threading.Lock()
+
+
+class RedisBudget(Learning):
+    """A budget in Redis shared by every worker and command using the same organisation key."""
 
     backend = "redis"
 
@@ -161,46 +163,101 @@ class RedisBudget:
         self,
         connection: redis.Redis,
         key: str,
-        points_per_minute: float,
+        points_per_minute: float | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.points_per_minute = float(points_per_minute)
+        self.fixed_points = None if points_per_minute is None else float(points_per_minute)
         self._connection = connection
-        self._bucket_key = f"insights:ratebudget:{key}:bucket"
-        self._pause_key = f"insights:ratebudget:{key}:pause"
-        self._used_prefix = f"insights:ratebudget:{key}:used"
-        self._rate_per_ms = self.points_per_minute / 60_000.0
-        self._take = connection.register_script(_TAKE_SCRIPT)
-        self._pause = connection.register_script(_PAUSE_SCRIPT)
+        prefix = f"insights:ratebudget:{key}"
+        self._bucket_key = f"{prefix}:bucket"
+        self._pause_key = f"{prefix}:pause"
+        self._used_prefix = f"{prefix}:used"
+        self._log_key = f"{prefix}:log"
+        self._plan_key = f"{prefix}:plan"
+        self._costs_key = f"{prefix}:costs"
+        self._take = connection.register_script(TAKE_SCRIPT)
+        self._settle = connection.register_script(SETTLE_SCRIPT)
+        self._spent = connection.register_script(SPENT_SCRIPT)
+        self._pause = connection.register_script(PAUSE_SCRIPT)
         self._sleep = sleep
+        self._plan_cache: tuple[float, float | None] = (-1e9, None)
+        # One cost book per organisation and process: consecutive syncs in a worker pair their calls.
+        with _books_lock:
+            self.costs = _books.setdefault(key, CostBook())
+        self.costs.adopt(self.shared_costs())
+        self._costs_read = time.monotonic()
+
+    def _learned_plan(self) -> float | None:
+        stamp, plan = self._plan_cache
+        if time.monotonic() - stamp < _LEARNED_CACHE_SECONDS:
+            return plan
+        value = self._connection.get(self._plan_key)
+        plan = number(value.decode()) if value else None
+        self._plan_cache = (time.monotonic(), plan)
+        if time.monotonic() - self._costs_read > _LEARNED_CACHE_SECONDS:
+            self._costs_read = time.monotonic()
+            self.costs.adopt(self.shared_costs())
+        return plan
+
+    def _store_plan(self, plan: float) -> None:
+        self._connection.set(
+            self._plan_key, str(int(plan) if plan == int(plan) else plan), ex=_PLAN_TTL_SECONDS
+        )
+        self._plan_cache = (time.monotonic(), plan)
+
+    def _store_cost(self, endpoint: str, cost: int) -> None:
+        self._connection.hset(self._costs_key, endpoint, cost)
+        self._connection.expire(self._costs_key, _PLAN_TTL_SECONDS)
+
+    def shared_costs(self) -> dict[str, int]:
+        """Costs learned by any process."""
+        raw = self._connection.hgetall(self._costs_key)
+        return {k.decode(): int(v) for k, v in raw.items() if v.isdigit()}
 
     def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
         """Block until ``points`` may be spent; the wait is computed in Redis, atomically."""
         waited = 0.0
         while True:
+            budget = self.figures().budget
+            cost = max(1, min(int(points), int(budget)))
             wait_ms = int(
                 self._take(
-                    keys=[self._bucket_key, self._pause_key, self._used_prefix],
-                    args=[self._rate_per_ms, 1, points],
+                    keys=[self._bucket_key, self._pause_key, self._used_prefix, self._log_key],
+                    args=[
+                        budget / 60_000.0,
+                        self._capacity(cost),
+                        cost,
+                        budget,
+                        WINDOW_MS,
+                        secrets.token_hex(4),
+                    ],
                 )
             )
             if wait_ms <= 0:
                 return waited
             waited += wait_unless_interrupted(self._sleep, wait_ms / 1000.0, interrupt, "the rate budget")
 
+    def settle(self, points: int) -> None:
+        """Charge points already spent, for every process."""
+        self._settle(
+            keys=[self._bucket_key, self._pause_key, self._used_prefix, self._log_key],
+            args=[int(points), WINDOW_MS, secrets.token_hex(4)],
+        )
+
     def pause(self, seconds: float) -> None:
         """Pause every process sharing this budget."""
         self._pause(keys=[self._pause_key], args=[max(1, int(seconds * 1000))])
 
     def available(self) -> float:
-        """Tokens available now, refilled up to this moment (0 or 1: the bucket holds one)."""
+        """Tokens available now, refilled up to this moment (at most one call's worth)."""
+        capacity = self._capacity(1)
         tokens, stamp = self._connection.hmget(self._bucket_key, "tokens", "ts")
         if tokens is None or stamp is None:
-            return 1.0
+            return capacity
         seconds, micros = self._connection.time()
         now_ms = seconds * 1000 + micros // 1000
-        return min(1.0, float(tokens) + (now_ms - float(stamp)) * self._rate_per_ms)
+        return min(capacity, float(tokens) + (now_ms - float(stamp)) * self.figures().budget / 60_000.0)
 
     def used_per_minute(self) -> tuple[int, int]:
         """Points spent by every process in this clock minute and in the one before."""
@@ -211,6 +268,10 @@ class RedisBudget:
         )
         return int(current or 0), int(previous or 0)
 
+    def spent_last_minute(self) -> int:
+        """Points every process spent in the last 60 seconds."""
+        return int(self._spent(keys=[self._log_key], args=[60_000]))
+
 
 def budget_key(api_key: str | None, base_url: str) -> str:
     """A stable, non-reversible name for the organisation's bucket (the key itself never reaches Redis)."""
@@ -218,7 +279,7 @@ def budget_key(api_key: str | None, base_url: str) -> str:
     return digest[:24]
 
 
-_local_budgets: dict[tuple[str, float], LocalBudget] = {}
+_local_budgets: dict[str, LocalBudget] = {}
 _local_lock = threading.Lock()
 
 
@@ -236,31 +297,45 @@ def get_budget(api_key: str | None = None, base_url: str | None = None) -> RateB
     api_key = conf.API_KEY if api_key is None else api_key
     base_url = base_url or conf.BASE_URL
     key = budget_key(api_key, base_url)
-    points = float(conf.RATE_BUDGET_POINTS_PER_MINUTE)
     try:
         connection = _redis_connection()
         connection.ping()
-        return RedisBudget(connection, key, points)
+        return RedisBudget(connection, key)
     except (redis.RedisError, OSError) as exc:
         logger.warning(
-            "Redis is not reachable (%s); this process keeps its own rate budget of %s points/minute",
-            type(exc).__name__,
-            points,
+            "Redis is not reachable (%s); this process keeps its own rate budget", type(exc).__name__
         )
     with _local_lock:
-        return _local_budgets.setdefault((key, points), LocalBudget(points))
+        return _local_budgets.setdefault(key, LocalBudget())
 
 
 def budget_snapshot() -> dict[str, Any]:
     """What the sync dashboard shows about the budget."""
-    conf = get_settings()
     budget = get_budget()
+    figures = budget.figures()
     used_now, used_before = budget.used_per_minute() if isinstance(budget, RedisBudget) else (None, None)
+    costs = budget.shared_costs() if isinstance(budget, RedisBudget) else budget.costs.known()
     return {
-        "points_per_minute": conf.RATE_BUDGET_POINTS_PER_MINUTE,
-        "plan_points_per_minute": conf.PLAN_POINTS_PER_MINUTE,
+        "points_per_minute": round(figures.budget, 1),
+        "budget_source": figures.budget_source,
+        "share": figures.share,
+        "plan_points_per_minute": round(figures.plan, 1),
+        "plan_source": figures.plan_source,
+        "points_per_call": {endpoint.rsplit("/", 1)[-1]: cost for endpoint, cost in sorted(costs.items())},
+        "spent_last_minute": budget.spent_last_minute(),
         "available": budget.available(),
         "used_this_minute": used_now,
         "used_last_minute": used_before,
         "backend": getattr(budget, "backend", "local"),
     }
+
+
+def reported_plan() -> float | None:
+    """The plan the API last reported (X-RateLimit-Limit) for the configured key, if Redis knows it."""
+    conf = get_settings()
+    try:
+        connection = _redis_connection()
+        value = connection.get(f"insights:ratebudget:{budget_key(conf.API_KEY, conf.BASE_URL)}:plan")
+    except (redis.RedisError, OSError):
+        return None
+    return number(value.decode()) if value else None

@@ -166,7 +166,7 @@ def start_simulator(children: Children, args: argparse.Namespace, env: dict[str,
         [PYTHON, MANAGE, "insights_simulator", "--port", str(port), "--seed", str(args.seed),
          "--rooms", str(args.rooms), "--sessions-per-room", str(args.sessions_per_room),
          "--participants-per-session", str(args.participants_per_session), "--days", str(args.days),
-         "--live", "--speed", str(args.speed), "--api-key", SIMULATOR_KEY],
+         "--live", "--speed", str(args.speed), "--realistic", "--api-key", SIMULATOR_KEY],
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}/v1"
     wait_http(

@@ -102,6 +102,34 @@ def test_w002_a_budget_equal_to_the_plan_is_allowed(good):
     assert ours() == {}
 
 
+def test_w002_an_explicit_budget_above_the_plan_the_api_reports(good, redis_conn):
+    """With the plan on "auto", the plan the API last reported is what an explicit budget is held to."""
+    from insights_app.ratelimit import get_budget
+
+    good.WHEREBY_INSIGHTS = {**GOOD, "RATE_BUDGET_POINTS_PER_MINUTE": 150}
+    assert ours() == {}  # no plan reported yet: nothing to compare with
+    get_budget().observe("/insights/rooms", 200, {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "97"})
+    message = only("W002")
+    assert "150" in message.msg and "the plan the API reports" in message.msg and "100" in message.msg
+    good.WHEREBY_INSIGHTS = {**GOOD, "RATE_BUDGET_POINTS_PER_MINUTE": "auto"}
+    assert ours() == {}
+
+
+def test_budget_settings_accept_auto(good):
+    good.WHEREBY_INSIGHTS = {
+        **GOOD,
+        "PLAN_POINTS_PER_MINUTE": "auto",
+        "RATE_BUDGET_POINTS_PER_MINUTE": "auto",
+    }
+    assert ours() == {}
+
+
+@pytest.mark.parametrize("value", [0, 1.5, "half"])
+def test_e007_rate_budget_share_out_of_range(good, value):
+    good.WHEREBY_INSIGHTS = {**GOOD, "RATE_BUDGET_SHARE": value}
+    assert "RATE_BUDGET_SHARE" in only("E007").msg
+
+
 def test_e005_unknown_detail_policy(good):
     good.WHEREBY_INSIGHTS = {**GOOD, "DETAIL_POLICY": "some"}
     message = only("E005")
@@ -234,7 +262,8 @@ def test_every_numeric_default_is_range_checked():
     from insights_app.conf import DEFAULTS
 
     numeric = {k for k, v in DEFAULTS.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    assert numeric == {rule[0] for rule in checks.NUMERIC_RULES}
+    auto = {"PLAN_POINTS_PER_MINUTE", "RATE_BUDGET_POINTS_PER_MINUTE"}  # numbers, or "auto"
+    assert numeric | auto == {rule[0] for rule in checks.NUMERIC_RULES}
 
 
 def test_every_setting_is_documented():

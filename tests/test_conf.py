@@ -8,7 +8,8 @@ def test_defaults_apply_when_site_sets_nothing(settings):
     conf = get_settings()
     assert conf.BASE_URL == "https://api.whereby.dev/v1"
     assert conf.PAGE_SIZE == 100
-    assert DEFAULTS["PLAN_POINTS_PER_MINUTE"] // 2 == conf.RATE_BUDGET_POINTS_PER_MINUTE
+    assert DEFAULTS["PLAN_POINTS_PER_MINUTE"] == conf.RATE_BUDGET_POINTS_PER_MINUTE == "auto"
+    assert conf.RATE_BUDGET_SHARE == 0.5
 
 
 def test_site_values_override_defaults_and_cache_clears_on_change(settings):

@@ -30,6 +30,7 @@ from .vocab import (
 
 _HOST_ROLE_NAMES, _HOST_ROLE_WEIGHTS = zip(*HOST_ROLES, strict=True)
 _GUEST_ROLE_NAMES, _GUEST_ROLE_WEIGHTS = zip(*GUEST_ROLES, strict=True)
+_ANONYMOUS_ROLES = frozenset({"visitor", "granted_visitor", "viewer", "granted_viewer"})
 _MAX_SESSION_MS = 3 * 3600_000
 _MEDIAN_SESSION_MS = 25 * MINUTE_MS
 
@@ -109,6 +110,9 @@ class Builder:
         self.sessions: dict[str, Session] = {}
         self.by_external_id: dict[str, list[tuple[Session, Conn]]] = {}
         self.pool: PeoplePool | None = None
+        # Privacy choices draw from their own generator, so switching them on leaves the rest unchanged.
+        self.privacy_rng = Random(f"whereby-sim:{spec.seed}:privacy")
+        self.anonymous: set[str] = set()
 
     # -- rooms -------------------------------------------------------------------------------
     def make_rooms(self) -> None:
@@ -127,6 +131,10 @@ class Builder:
             self.rooms.append(room)
         if self.rooms and not any(room.weight for room in self.rooms):
             self.rooms[0].weight = 1.0
+        for room in self.rooms:
+            if self.privacy_rng.random() < self.spec.redacted_rooms:
+                room.stripped = True
+                room.stripped_as = REDACTED if self.privacy_rng.random() < 0.5 else None
 
     def session_counts(self) -> list[int]:
         """Exactly ``total_sessions`` spread unevenly over rooms, none over a room's capacity."""
@@ -223,8 +231,11 @@ class Builder:
                 first = start + rng.randint(0, join_window)
                 last = first + max(1000, int((end - first) * rng.uniform(0.5, 1.0)))
                 last = min(last, end)
+            # A guest who is not signed in has no userId (the API's "guests")
+            guest = position > 0 and role in _ANONYMOUS_ROLES and person.user_id in self.anonymous
+            user_id = None if guest else person.user_id
             for seg_start, seg_end in split_interval(rng, first, last, pieces):
-                conn = Conn(new_id(rng), person.user_id, person.device_id, role)
+                conn = Conn(new_id(rng), user_id, person.device_id, role)
                 conn.display_name = person.name
                 conn.external_id = person.external_id
                 conn.user_agent = person.user_agent
@@ -277,6 +288,8 @@ class Builder:
         self.pool = PeoplePool(
             self.rng, max(40, self.spec.total_connections // 5, biggest + 5), self.spec.hostile_names
         )
+        share = self.spec.guests_without_user_id
+        self.anonymous = {p.user_id for p in self.pool.people if self.privacy_rng.random() < share}
         for (room, start, end), connections in zip(plans, connection_counts, strict=True):
             self.build_session(room, start, end, connections, history=True)
         self._finish_rooms()

@@ -26,7 +26,7 @@ class Conn:
         "user_id",
     )
 
-    def __init__(self, participant_id: str, user_id: str, device_id: str | None, role: str) -> None:
+    def __init__(self, participant_id: str, user_id: str | None, device_id: str | None, role: str) -> None:
         self.participant_id = participant_id
         self.user_id = user_id
         self.device_id = device_id
@@ -60,7 +60,18 @@ class Session:
 class Room:
     """One room; ``sessions`` are kept in start order."""
 
-    __slots__ = ("busy_until", "created", "end_at", "extra", "name", "sessions", "tz", "weight")
+    __slots__ = (
+        "busy_until",
+        "created",
+        "end_at",
+        "extra",
+        "name",
+        "sessions",
+        "stripped",
+        "stripped_as",
+        "tz",
+        "weight",
+    )
 
     def __init__(self, name: str, tz: float, weight: float) -> None:
         self.name = name
@@ -71,6 +82,9 @@ class Room:
         self.sessions: list[Session] = []
         self.busy_until = 0
         self.extra: dict | None = None
+        # The organisation's privacy setting strips display names in this room (to ``stripped_as``).
+        self.stripped = False
+        self.stripped_as: str | None = None
 
 
 class Person:
@@ -102,6 +116,11 @@ class Totals:
     total_ratings: int | None = None
 
 
+def identity(conn: Conn) -> str:
+    """Who a connection is for the unique counts: its userId, else its device, else the connection itself."""
+    return conn.user_id or conn.device_id or conn.participant_id
+
+
 def connection_minutes(conn: Conn, now: int) -> int:
     """Minutes of one connection rounded up, counting an open connection up to ``now``."""
     end = conn.left if conn.left <= now else now
@@ -118,7 +137,7 @@ def session_totals(session: Session, now: int) -> Totals:
             break  # conns are in join order
         kind = conn.role if conn.role in (RECORDER, STREAMER) else ""
         minutes[kind] += connection_minutes(conn, now)
-        users[kind].add(conn.user_id)
+        users[kind].add(identity(conn))
         if conn.rating is not None and conn.left <= now:
             ratings.append(conn.rating)
     return Totals(

@@ -43,6 +43,16 @@ class Organisation:
         """The current clock in epoch milliseconds."""
         return self._now
 
+    @property
+    def _seen(self) -> int:
+        """The instant the API shows: the clock minus the data lag (insights arrive late)."""
+        return self._now - self.spec.lag_ms
+
+    @property
+    def seen(self) -> datetime:
+        """The instant whose state the API serves (``now`` minus ``spec.lag_minutes``)."""
+        return to_datetime(self._seen)
+
     def advance(self, seconds: float) -> None:
         """Move the clock forward; sessions start and end, connections leave, totals follow."""
         if seconds < 0:
@@ -84,16 +94,16 @@ class Organisation:
         """Connections of one session that have joined, in join order ([] if unknown)."""
         with self._lock:
             session = self._builder.sessions.get(room_session_id)
-            if session is None or session.start > self._now:
+            if session is None or session.start > self._seen:
                 return []
-            return [self._participant_item(session, c) for c in session.conns if c.joined <= self._now]
+            return [self._participant_item(session, c) for c in session.conns if c.joined <= self._seen]
 
     def participant_items_by_external_id(self, external_id: str) -> list[dict]:
         """Connections carrying ``externalId`` across all sessions, in join order."""
         with self._lock:
             pairs = self._builder.by_external_id.get(external_id, [])
             visible = sorted(
-                ((s, c) for s, c in pairs if c.joined <= self._now),
+                ((s, c) for s, c in pairs if c.joined <= self._seen),
                 key=lambda p: (p[1].joined, p[1].participant_id),
             )
             return [self._participant_item(s, c) for s, c in visible]
@@ -102,8 +112,13 @@ class Organisation:
         """The detail array of one connection; KeyError if there is no such (visible) connection."""
         with self._lock:
             conn = self._find_conn(room_session_id, participant_id)
-            now = self._now
-        return detail_items(self.spec.seed, conn, now, self.spec.max_samples)
+            room = self._builder.sessions[room_session_id].room
+            now = self._seen
+        items = detail_items(self.spec.seed, conn, now, self.spec.max_samples)
+        if room.stripped:
+            for item in items:
+                item["displayName"] = room.stripped_as
+        return items
 
     def has_room(self, room_name: str) -> bool:
         """Whether a room of that name exists."""
@@ -113,8 +128,8 @@ class Organisation:
         """How many rooms, started sessions and joined connections there are at ``now``."""
         with self._lock:
             sessions = [s for room in self._builder.rooms for s in self._visible(room)]
-            connections = sum(1 for s in sessions for c in s.conns if c.joined <= self._now)
-            ongoing = sum(1 for s in sessions if s.end > self._now)
+            connections = sum(1 for s in sessions for c in s.conns if c.joined <= self._seen)
+            ongoing = sum(1 for s in sessions if s.end > self._seen)
             return {
                 "rooms": len(self._builder.rooms),
                 "sessions": len(sessions),
@@ -154,7 +169,7 @@ class Organisation:
 
     def _visible(self, room: Room) -> list[Session]:
         """Sessions of a room that have started by now."""
-        index = bisect.bisect_right(room.sessions, self._now, key=lambda s: s.start)
+        index = bisect.bisect_right(room.sessions, self._seen, key=lambda s: s.start)
         return room.sessions[:index]
 
     def _find_conn(self, room_session_id: str, participant_id: str) -> Conn:
@@ -162,7 +177,7 @@ class Organisation:
         session = self._builder.sessions.get(room_session_id)
         if session is not None:
             for conn in session.conns:
-                if conn.participant_id == participant_id and conn.joined <= self._now:
+                if conn.participant_id == participant_id and conn.joined <= self._seen:
                     return conn
         raise KeyError((room_session_id, participant_id))
 
@@ -175,7 +190,7 @@ class Organisation:
         sessions = self._visible(room)
         sums = [0] * 6
         for session in sessions:
-            t = totals_at(session, self._now)
+            t = totals_at(session, self._seen)
             for i, value in enumerate(
                 (
                     t.participant_minutes,
@@ -202,7 +217,7 @@ class Organisation:
             "totalSessions": len(sessions),
         }
         if self.spec.ratings:
-            last = totals_at(sessions[-1], self._now) if sessions else None
+            last = totals_at(sessions[-1], self._seen) if sessions else None
             item["rating"] = last.rating if last else None
             item["totalRatings"] = last.total_ratings if last else None
         if room.extra:
@@ -212,12 +227,12 @@ class Organisation:
 
     def _session_item(self, session: Session) -> dict:
         """A session's item with totals from its connections at now."""
-        t = totals_at(session, self._now)
+        t = totals_at(session, self._seen)
         item = {
             "roomSessionId": session.session_id,
             "roomName": session.room.name,
             "startedAt": format_ms(session.start),
-            "endedAt": format_ms(session.end) if session.end <= self._now else None,
+            "endedAt": format_ms(session.end) if session.end <= self._seen else None,
             "totalParticipantMinutes": t.participant_minutes,
             "totalRecorderMinutes": t.recorder_minutes,
             "totalStreamerMinutes": t.streamer_minutes,
@@ -234,14 +249,14 @@ class Organisation:
 
     def _participant_item(self, session: Session, conn: Conn) -> dict:
         """A connection's item; ratings show once the participant has left."""
-        left = conn.left <= self._now
+        left = conn.left <= self._seen
         item = {
             "roomSessionId": session.session_id,
             "participantId": conn.participant_id,
             "deviceId": conn.device_id,
             "userId": conn.user_id,
             "roleName": conn.role,
-            "displayName": conn.display_name,
+            "displayName": session.room.stripped_as if session.room.stripped else conn.display_name,
             "joinedAt": format_ms(conn.joined),
             "leftAt": format_ms(conn.left) if left else None,
             "externalId": conn.external_id,

@@ -32,20 +32,55 @@ class Decision:
 
 
 class FixedWindowLimiter:
-    """``limit`` points per ``window_seconds``; the window opens at the first charged request."""
+    """``limit`` points per ``window_seconds``; the window opens at the first charged request.
 
-    def __init__(self, limit: int | None, window_seconds: float = 60.0) -> None:
+    ``background_points_per_minute`` models the customer's own product spending from the same
+    budget: one point at a time, evenly spaced, refused (and counted in ``background_refused``)
+    when the window is spent.
+    """
+
+    def __init__(
+        self, limit: int | None, window_seconds: float = 60.0, background_points_per_minute: float = 0.0
+    ) -> None:
         self.limit = limit
         self.window_seconds = window_seconds
+        self.background_points_per_minute = background_points_per_minute
+        self.background_spent = 0
+        self.background_refused = 0
         self._lock = threading.Lock()
         self._window_start: float | None = None
         self._used = 0
+        self._background_due = 0.0
+        self._background_stamp: float | None = None
 
     def _roll(self, now: float) -> None:
-        """Open a new window when the current one has passed."""
+        """Open a new window when the current one has passed; let the product spend meanwhile."""
+        self._spend_background(now)
         if self._window_start is None or now >= self._window_start + self.window_seconds:
             self._window_start = now
             self._used = 0
+
+    def _spend_background(self, now: float) -> None:
+        """The product's calls since the last look, each charged in the window it fell in."""
+        rate = self.background_points_per_minute / 60.0
+        if self._background_stamp is None or rate <= 0:
+            self._background_stamp = now
+            return
+        start = self._background_stamp
+        self._background_due += (now - start) * rate
+        calls = int(self._background_due)
+        self._background_due -= calls
+        for index in range(calls):
+            moment = start + (index + 1) * (now - start) / calls
+            if self._window_start is None or moment >= self._window_start + self.window_seconds:
+                self._window_start = moment
+                self._used = 0
+            if self.limit is not None and self._used + 1 > self.limit:
+                self.background_refused += 1
+            else:
+                self._used += 1
+                self.background_spent += 1
+        self._background_stamp = now
 
     def charge(self, points: int = 1) -> Decision:
         """Spend ``points`` if the budget allows; otherwise a refusal with the time left."""
@@ -70,3 +105,22 @@ class FixedWindowLimiter:
             left = self._window_start + self.window_seconds - now
             limit = UNLIMITED_REPORTED if self.limit is None else self.limit
             return Decision(True, limit, max(0, limit - self._used), time.time() + left, 0.0)
+
+
+# What each endpoint costs when ``endpoint_costs`` does not say (Whereby: 1-10 points by complexity).
+REALISTIC_COSTS = {
+    "/insights/rooms": 3,
+    "/insights/room-sessions": 2,
+    "/insights/participants": 2,
+    "/insights/participant": 1,
+}
+
+
+def check_costs(costs: dict[str, int]) -> dict[str, int]:
+    """Endpoint costs as given, refusing non-positive ones; "rooms" is accepted for "/insights/rooms"."""
+    checked = {}
+    for path, cost in costs.items():
+        if not isinstance(cost, int) or isinstance(cost, bool) or cost < 1:
+            raise ValueError(f"the cost of {path} must be a whole number of points >= 1")
+        checked[path if path.startswith("/") else f"/insights/{path}"] = cost
+    return checked

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from . import api
 from .faults import FaultConfig, corrupt_items
 from .organisation import Organisation
-from .ratelimit import Decision, FixedWindowLimiter
+from .ratelimit import Decision, FixedWindowLimiter, check_costs
 
 logger = logging.getLogger(__name__)
 PREFIX = "/v1"
@@ -31,12 +31,13 @@ HTML_502 = (
 
 
 class RequestRecord(NamedTuple):
-    """One served request: monotonic time, endpoint path, query, status (0 = connection dropped)."""
+    """One served request: monotonic time, endpoint path, query, status (0 = dropped), points charged."""
 
     time: float
     path: str
     query: dict[str, str]
     status: int
+    points: int = 0
 
 
 class Reply(NamedTuple):
@@ -47,6 +48,7 @@ class Reply(NamedTuple):
     body: bytes
     mode: str = "normal"  # "normal", "drop" (no response), "truncate" (half the body) or "trickle"
     trickle: tuple[float, int] = (1.0, 1)  # seconds between writes, bytes per write
+    points: int = 0  # what the request cost the organisation
 
 
 def json_bytes(value: object) -> bytes:
@@ -69,6 +71,8 @@ class SimulatorServer:
         window_seconds: float = 60.0,
         realtime: bool = False,
         speed: float = 1.0,
+        endpoint_costs: dict[str, int] | None = None,
+        background_points_per_minute: float = 0.0,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -77,7 +81,8 @@ class SimulatorServer:
         self.host = host
         self.port = port
         self.faults = faults if faults is not None else FaultConfig()
-        self._limiter = FixedWindowLimiter(points_per_minute, window_seconds)
+        self._limiter = FixedWindowLimiter(points_per_minute, window_seconds, background_points_per_minute)
+        self.endpoint_costs = check_costs(endpoint_costs or {})
         self.realtime = realtime
         self.speed = speed
         self.counters: Counter[str] = Counter()
@@ -163,6 +168,16 @@ class SimulatorServer:
             raise ValueError("window_seconds must be > 0")
         self._limiter.window_seconds = value
 
+    @property
+    def background_points_per_minute(self) -> float:
+        """Points per minute "the customer's product" spends from the same budget."""
+        return self._limiter.background_points_per_minute
+
+    @property
+    def background_refused(self) -> int:
+        """Calls of the customer's product refused because the budget was spent (their broken calls)."""
+        return self._limiter.background_refused
+
     def reset_counters(self) -> None:
         """Forget the per-endpoint counts and the request log."""
         with self._log_lock:
@@ -205,7 +220,7 @@ class SimulatorServer:
         with self._log_lock:
             self.counters[path] += 1
             status = 0 if reply.mode == "drop" else reply.status
-            self.request_log.append(RequestRecord(time.monotonic(), path, query, status))
+            self.request_log.append(RequestRecord(time.monotonic(), path, query, status, reply.points))
         _write(handler, reply)
 
     def _answer(self, method: str, path: str, query: dict[str, str], authorization: str) -> Reply:
@@ -219,10 +234,15 @@ class SimulatorServer:
             wait = faults.throttle_ms / 1000
             decision = Decision(False, self._limiter.peek().limit, 0, time.time() + wait, wait)
             return self._throttled(decision, faults.throttle_hints)
-        decision = self._limiter.charge()
+        cost = self.endpoint_costs.get(path, 1)  # 1 point unless endpoint_costs says otherwise
+        decision = self._limiter.charge(cost)
         if not decision.allowed:
             return self._throttled(decision, faults.throttle_hints)
-        headers = decision.headers()
+        return self._charged(method, path, query, decision.headers())._replace(points=cost)
+
+    def _charged(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> Reply:
+        """A request the budget allowed: injected faults, then the endpoint itself."""
+        faults = self.faults
         if faults.applies_to(path):
             fault = self._fault(faults, headers)
             if fault is not None:

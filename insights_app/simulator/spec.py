@@ -33,6 +33,10 @@ class OrgSpec:
     live: bool = False
     hostile_names: bool = True
     ratings: bool = True
+    # What the real API does that a clean simulator would not (docs/simulator.md, "Realism").
+    lag_minutes: float = 0.0
+    guests_without_user_id: float = 0.0
+    redacted_rooms: float = 0.0
 
     def __post_init__(self) -> None:
         """Fix the clock once (the real one by default) and refuse specs that cannot be generated."""
@@ -47,6 +51,11 @@ class OrgSpec:
             raise ValueError("days must be > 0")
         if self.max_samples < 1:
             raise ValueError("max_samples must be >= 1")
+        if not 0 <= self.lag_minutes <= 24 * 60:
+            raise ValueError("lag_minutes must be between 0 and 1440")
+        for name in ("guests_without_user_id", "redacted_rooms"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be a share between 0 and 1")
         # One session per room per minute at most: a room hosts one session at a time.
         if self.total_sessions > self.rooms * max(0, int(self.days * 1440) - 2):
             raise ValueError("too many sessions for the number of rooms and days")
@@ -60,6 +69,11 @@ class OrgSpec:
     def total_connections(self) -> int:
         """Exact number of participant connections in the history."""
         return round(self.total_sessions * self.participants_per_session)
+
+    @property
+    def lag_ms(self) -> int:
+        """The data lag in milliseconds."""
+        return round(self.lag_minutes * MINUTE_MS)
 
     @property
     def now_ms(self) -> int:

@@ -108,6 +108,32 @@ def test_dashboard_shows_rate_budget(client, viewer, redis_conn):
     assert budget["used_this_minute"] + budget["used_last_minute"] == 3
 
 
+def test_dashboard_shows_the_plan_our_share_and_points_per_call(client, viewer, redis_conn, settings):
+    """The plan the API reported, our share of it, what we spent and what each endpoint costs."""
+    from insights_app.ratelimit import get_budget
+
+    settings.WHEREBY_INSIGHTS = {
+        key: value
+        for key, value in settings.WHEREBY_INSIGHTS.items()
+        if key not in ("PLAN_POINTS_PER_MINUTE", "RATE_BUDGET_POINTS_PER_MINUTE")
+    }
+    budget = get_budget()
+    for remaining in ("990", "987"):
+        budget.started("/insights/room-sessions")
+        budget.observe(
+            "/insights/room-sessions",
+            200,
+            {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": "soon"},
+        )
+    budget.acquire(3)
+    client.force_login(viewer)
+    html = client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
+    assert "1000.0 per minute (reported by the API)" in html
+    assert "our share 500.0 (50 %)" in html
+    assert "spent by us in the last minute 5" in html  # 3 acquired + 2 settled (cost 3, 1 reserved)
+    assert "room-sessions 3" in html
+
+
 def test_a_partial_run_counts_as_the_last_completed_sync_only_if_just_items_were_skipped(viewer):
     skipped_items = SyncRun.objects.create(
         dedup_key="org",

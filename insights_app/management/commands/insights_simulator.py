@@ -12,6 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer, generate_organisation
+from insights_app.simulator.ratelimit import REALISTIC_COSTS
 from insights_app.simulator.timefmt import parse_instant, to_datetime
 
 # More than this many connections would take minutes and gigabytes to generate: refuse up front.
@@ -38,6 +39,10 @@ def instant(text: str) -> str:
             f"expected an ISO-8601 instant such as 2026-11-01T12:00:00Z, not {text!r}"
         ) from None
     return text
+
+
+# What --realistic sets, unless the flag itself is given (the API as organisations meet it).
+REALISTIC = {"lag_minutes": 12.0, "guests_without_user_id": 0.3, "redacted_rooms": 0.1}
 
 
 class Command(BaseCommand):
@@ -73,6 +78,41 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-hostile-names", action="store_true")
         parser.add_argument("--no-ratings", action="store_true")
+        parser.add_argument(
+            "--realistic",
+            action="store_true",
+            help="the real API's habits: 12 minutes of lag, points per endpoint "
+            f"({_costs_text(REALISTIC_COSTS)}), "
+            "30%% of guests without userId, 10%% of rooms with names stripped",
+        )
+        parser.add_argument(
+            "--endpoint-cost",
+            action="append",
+            default=[],
+            metavar="ENDPOINT=POINTS",
+            help="points a call costs, e.g. participant=1 or /insights/rooms=3 (repeatable; default 1)",
+        )
+        parser.add_argument(
+            "--background-points-per-minute",
+            type=finite_float,
+            default=0.0,
+            help="points per minute the customer's product spends from the same budget",
+        )
+        parser.add_argument(
+            "--lag-minutes", type=finite_float, default=None, help="insights appear this late (default 0)"
+        )
+        parser.add_argument(
+            "--guests-without-user-id",
+            type=finite_float,
+            default=None,
+            help="share of guests with userId null",
+        )
+        parser.add_argument(
+            "--redacted-rooms",
+            type=finite_float,
+            default=None,
+            help="share of rooms whose display names are stripped",
+        )
         parser.add_argument("--error-rate", type=finite_float, default=0.0)
         parser.add_argument("--error-status", type=int, default=500)
         parser.add_argument("--latency-ms", type=int, default=0)
@@ -95,6 +135,13 @@ class Command(BaseCommand):
             f"{stats['rooms']} rooms, {stats['sessions']} sessions, {stats['connections']} connections"
             f"{' (live, x' + str(options['speed']) + ')' if options['live'] else ''}"
         )
+        spec = server.organisation.spec
+        if spec.lag_minutes or server.endpoint_costs or server.background_points_per_minute:
+            costs = _costs_text(server.endpoint_costs)
+            self.stdout.write(
+                f"lag {spec.lag_minutes:g} min; costs {costs or 'all 1'}; "
+                f"product spends {server.background_points_per_minute:g} points/min"
+            )
         self.stdout.write(self.key_hint)
         self.stdout.write("Ctrl-C to stop.")
         self.stdout.flush()
@@ -121,6 +168,14 @@ class Command(BaseCommand):
                 f"--rooms x --sessions-per-room x --participants-per-session asks for {connections:.0f} "
                 f"connections; at most {MAX_CONNECTIONS:,} can be generated"
             )
+        if options["background_points_per_minute"] < 0:
+            raise CommandError("--background-points-per-minute must be >= 0")
+        realism = {
+            name: options[name] if options[name] is not None else (value if options["realistic"] else 0.0)
+            for name, value in REALISTIC.items()
+        }
+        costs = dict(REALISTIC_COSTS) if options["realistic"] else {}
+        costs.update(_parse_costs(options["endpoint_cost"]))
         try:
             spec = OrgSpec(
                 seed=options["seed"],
@@ -133,6 +188,7 @@ class Command(BaseCommand):
                 live=options["live"],
                 hostile_names=not options["no_hostile_names"],
                 ratings=not options["no_ratings"],
+                **realism,
             )
             faults = FaultConfig(
                 error_rate=options["error_rate"],
@@ -167,7 +223,30 @@ class Command(BaseCommand):
             window_seconds=options["window_seconds"],
             realtime=options["live"],
             speed=options["speed"],
+            endpoint_costs=costs,
+            background_points_per_minute=options["background_points_per_minute"],
         )
+
+
+def _costs_text(costs: dict[str, int]) -> str:
+    """``rooms=3, participant=1`` for humans."""
+    return ", ".join(f"{path.rsplit('/', 1)[1]}={points}" for path, points in costs.items())
+
+
+def _parse_costs(values: list[str]) -> dict[str, int]:
+    """``--endpoint-cost`` values as {"/insights/<endpoint>": points}."""
+    costs = {}
+    known = {path.rsplit("/", 1)[1]: path for path in REALISTIC_COSTS}
+    for value in values:
+        name, _, points = value.partition("=")
+        path = known.get(name.strip().rsplit("/", 1)[-1])
+        if path is None or not points.strip().isdigit() or int(points) < 1:
+            raise CommandError(
+                f"--endpoint-cost {value!r}: expected ENDPOINT=POINTS with ENDPOINT one of "
+                f"{', '.join(known)} and POINTS a whole number >= 1"
+            )
+        costs[path] = int(points)
+    return costs
 
 
 def _real_now() -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -13,7 +16,40 @@ from ...errors import WherebyError
 from ...jobs import RQ_INLINE, QueueUnavailable, enqueue_sync
 from ...models import COUNT_KINDS, SYNCED_MODELS, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from ...safetext import printable
-from ...sync import SyncError, create_or_get_active_run, execute_run
+from ...sync import SyncError, create_or_get_active_run, execute_run, finish_run, request_cancel
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequested(BaseException):
+    """SIGINT or SIGTERM arrived: unwind from wherever the sync is (a wait, a read) at once.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way turns a
+    stop into a failed item; open transactions roll back as they would for Ctrl-C.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into StopRequested for the duration (the main thread only)."""
+
+    def raise_stop(signum: int, _frame: object) -> None:
+        for number in STOP_SIGNALS:  # a second signal must not interrupt the closing of the run
+            signal.signal(number, signal.SIG_IGN)
+        raise StopRequested(signum)
+
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    for number in STOP_SIGNALS:
+        signal.signal(number, raise_stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 class Command(BaseCommand):
@@ -29,8 +65,18 @@ class Command(BaseCommand):
         scope.add_argument("--external-id", metavar="ID", help="Everything linked to this externalId.")
         parser.add_argument("--details", choices=DETAIL_POLICIES, help="Detail policy for this run.")
         parser.add_argument("--enqueue", action="store_true", help="Queue the sync for an RQ worker instead.")
+        parser.add_argument(
+            "--cancel",
+            nargs="?",
+            const="active",
+            metavar="RUN",
+            help="Cancel sync run RUN (by number), or every queued or running run when no number is given.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["cancel"] is not None:
+            self._cancel(options["cancel"])
+            return
         kind, scope = self._scope(options)
         if not get_settings().API_KEY:
             raise CommandError(
@@ -39,6 +85,15 @@ class Command(BaseCommand):
         if options["enqueue"]:
             self._enqueue(kind, scope, options["details"])
             return
+        self._run_pk: int | None = None
+        try:
+            with stop_on_signals():
+                self._run_now(kind, scope, options)
+        except StopRequested as stop:
+            self._stopped(stop.signum)
+
+    def _run_now(self, kind: str, scope: dict[str, Any], options: dict[str, Any]) -> None:
+        """Create (or refuse) the run, execute it here with a progress bar, print the summary."""
         try:
             run, created = create_or_get_active_run(
                 kind,
@@ -53,6 +108,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Sync run #{run.pk} covering the same data is already {run.status}; wait for it or cancel it."
             )
+        self._run_pk = run.pk
         self.stdout.write(f"Sync run #{run.pk}: {run.get_kind_display()}, details {run.details_policy}")
         started = time.monotonic()
         bar = _ProgressBar(enabled=sys.stdout.isatty())
@@ -67,6 +123,51 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Sync run #{run.pk} {run.status}: {printable(run.error) or 'no error recorded'}"
             )
+
+    def _stopped(self, signum: int) -> None:
+        """Close the run as cancelled (its checkpoint is what the last finished room saved), say so, exit."""
+        for number in STOP_SIGNALS:  # a second Ctrl-C must not leave the run half closed
+            signal.signal(number, signal.SIG_IGN)
+        name = signal.Signals(signum).name
+        run_pk = getattr(self, "_run_pk", None)
+        if run_pk is None:
+            self.stderr.write(f"Stopped by {name} before a sync run started.")
+        else:
+            run = SyncRun.objects.get(pk=run_pk)
+            request_cancel(run)
+            run = finish_run(run.pk)
+            self.stderr.write(
+                f"Sync run #{run.pk} {run.status} by {name} after {run.api_requests} API calls; "
+                "the next insights_sync resumes."
+            )
+        sys.stderr.flush()
+        sys.stdout.flush()
+        raise SystemExit(128 + signum)
+
+    def _cancel(self, which: str) -> None:
+        """``--cancel [RUN]``: what the dashboard's cancel button does, from the shell."""
+        from ...jobs import cancel_run
+
+        if which == "active":
+            runs = list(
+                SyncRun.objects.filter(status__in=(SyncStatus.QUEUED, SyncStatus.RUNNING)).order_by("pk")
+            )
+            if not runs:
+                self.stdout.write("No sync run is queued or running.")
+                return
+        else:
+            if not which.isdigit():
+                raise CommandError(f"--cancel takes a run number, e.g. --cancel 12 (got {which!r})")
+            run = SyncRun.objects.filter(pk=int(which)).first()
+            if run is None:
+                raise CommandError(f"There is no sync run #{which}.")
+            if run.status not in (SyncStatus.QUEUED, SyncStatus.RUNNING):
+                raise CommandError(f"Sync run #{run.pk} is already {run.status}.")
+            runs = [run]
+        for run in runs:
+            run = cancel_run(run)
+            state = run.status if run.status == SyncStatus.CANCELLED else "stopping at its next page"
+            self.stdout.write(f"Sync run #{run.pk}: cancel requested ({state}).")
 
     def _scope(self, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if options["room"]:

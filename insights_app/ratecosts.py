@@ -1,0 +1,110 @@
+"""What each endpoint costs, learned from how X-RateLimit-Remaining falls between our calls."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+MAX_COST = 10  # Whereby: a call costs 1-10 points by complexity
+_COST_SAMPLES = 60
+
+
+class CostBook:
+    """What each endpoint costs, learned from ``X-RateLimit-Remaining`` across consecutive calls.
+
+    Between two answers in the same rate window, Remaining falls by the second call's cost plus
+    whatever anyone else spent meanwhile (the customer's product, other workers): ``fall = cost +
+    others``, where ``others`` grows with the time between the answers. With the last
+    ``_COST_SAMPLES`` falls we estimate both: the others' rate per second from what the falls exceed
+    the current costs by, then each endpoint's cost as a low quantile of its falls less that spend,
+    rounded, never above its smallest fall and within 1..10. Only pairs of calls with nothing else of
+    ours in flight, the same limit and the same reset instant count.
+    """
+
+    def __init__(self, shared: Mapping[str, int] | None = None) -> None:
+        self._samples: deque[tuple[str, float, float]] = deque(maxlen=_COST_SAMPLES)
+        self._learned: dict[str, int] = dict(shared or {})
+        self._measured: set[str] = set()
+        self._last: tuple[float, float, str, float] | None = None  # (limit, remaining, reset, time)
+        self._in_flight = 0
+        self.others_per_second = 0.0
+        self._lock = threading.Lock()
+
+    def cost(self, endpoint: str) -> int | None:
+        """The learned cost of ``endpoint``, or None when not learned yet."""
+        with self._lock:
+            return self._learned.get(endpoint)
+
+    def known(self) -> dict[str, int]:
+        """Every learned cost."""
+        with self._lock:
+            return dict(self._learned)
+
+    def adopt(self, costs: Mapping[str, int]) -> None:
+        """Take costs other processes learned, for endpoints this one has not measured itself."""
+        with self._lock:
+            for endpoint, cost in costs.items():
+                if endpoint not in self._measured:
+                    self._learned[endpoint] = cost
+
+    def started(self) -> None:
+        """A call is about to be sent."""
+        with self._lock:
+            self._in_flight += 1
+
+    def observe(
+        self, endpoint: str, headers: Mapping[str, str], charged: bool, now: float | None = None
+    ) -> dict[str, int]:
+        """Learn from one answer's headers; returns the costs that changed."""
+        now = time.monotonic() if now is None else now
+        limit = number(headers.get("X-RateLimit-Limit"))
+        remaining = number(headers.get("X-RateLimit-Remaining"))
+        reset = headers.get("X-RateLimit-Reset") or ""
+        with self._lock:
+            alone = self._in_flight == 1
+            self._in_flight = max(0, self._in_flight - 1)
+            last, self._last = self._last, None
+            if limit is None or remaining is None:
+                return {}
+            self._last = (limit, remaining, reset, now)
+            if not (charged and alone and last is not None and last[0] == limit and last[2] == reset):
+                return {}
+            fall = last[1] - remaining
+            if fall < 1:
+                return {}  # a new window, or answers out of order
+            self._samples.append((endpoint, fall, max(0.0, now - last[3])))
+            self._measured.add(endpoint)
+            before = dict(self._learned)
+            self._estimate()
+            return {e: c for e, c in self._learned.items() if before.get(e) != c}
+
+    def _estimate(self) -> None:
+        """Costs and the others' spend rate that explain the falls best (a few rounds of each)."""
+        by_endpoint: dict[str, list[tuple[float, float]]] = {}
+        for endpoint, fall, gap in self._samples:
+            by_endpoint.setdefault(endpoint, []).append((fall, gap))
+        costs = {e: min(f for f, _g in pairs) for e, pairs in by_endpoint.items()}
+        rate = 0.0
+        for _round in range(3):
+            excess = sum(fall - costs[e] for e, fall, _gap in self._samples)
+            time_span = sum(gap for _e, _f, gap in self._samples)
+            rate = max(0.0, excess / time_span) if time_span > 0 else 0.0
+            for endpoint, pairs in by_endpoint.items():
+                net = sorted(fall - rate * gap for fall, gap in pairs)
+                low = net[len(net) // 4]  # a low quantile: a gap without the others' calls says most
+                costs[endpoint] = min(min(f for f, _g in pairs), max(1.0, round(low)))
+        self.others_per_second = rate
+        for endpoint, cost in costs.items():
+            self._learned[endpoint] = int(max(1, min(MAX_COST, cost)))
+
+
+def number(value: Any) -> float | None:
+    """A header as a non-negative number, or None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 and number == number and number != float("inf") else None

@@ -1,0 +1,85 @@
+"""What both rate budgets share: the figures, the cost book, and what each answer teaches them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from .conf import get_settings
+from .ratecosts import CostBook, number
+from .rateplan import BudgetFigures, resolve_figures
+from .wait_hints import seconds_until
+
+logger = logging.getLogger(__name__)
+
+
+class Learning:
+    """What both budgets share: the figures, the cost book, and what an answer teaches."""
+
+    costs: CostBook
+    fixed_points: float | None
+
+    def _learned_plan(self) -> float | None:
+        raise NotImplementedError
+
+    def _store_plan(self, plan: float) -> None:
+        raise NotImplementedError
+
+    def _store_cost(self, endpoint: str, cost: int) -> None:
+        raise NotImplementedError
+
+    def figures(self) -> BudgetFigures:
+        """The plan and our budget right now (a budget built with a number keeps it)."""
+        figures = resolve_figures(self._learned_plan())
+        if self.fixed_points is not None:
+            return BudgetFigures(figures.plan, figures.plan_source, self.fixed_points, "set", figures.share)
+        return figures
+
+    @property
+    def points_per_minute(self) -> float:
+        """Our budget in points per minute."""
+        return self.figures().budget
+
+    def cost(self, endpoint: str) -> int:
+        """The learned cost of a call to ``endpoint``; 1 until learned (the difference is settled after)."""
+        return self.costs.cost(endpoint) or 1
+
+    def started(self, endpoint: str) -> None:
+        """A call is about to be sent (costs are learned only from calls with none of ours in flight)."""
+        self.costs.started()
+
+    def observe(self, endpoint: str, status: int | None, headers: Mapping[str, str]) -> int:
+        """Learn the plan and the endpoint's cost from an answer; settle a call dearer than reserved."""
+        reserved = self.cost(endpoint)
+        limit = number(headers.get("X-RateLimit-Limit"))
+        if limit is not None and limit >= 1 and limit != self._learned_plan():
+            self._store_plan(limit)
+        charged = status is not None and status not in (401, 429)
+        remaining = number(headers.get("X-RateLimit-Remaining"))
+        if charged and remaining is not None and remaining <= self.low_remaining():
+            # Slow every process down until the reset: the customer's product keeps its points.
+            until_reset = seconds_until(headers.get("X-RateLimit-Reset"))
+            pause = min(get_settings().MAX_RETRY_WAIT, until_reset if until_reset is not None else 5.0)
+            if pause > 0:
+                logger.info("only %s API points left for the organisation: pausing %.1f s", remaining, pause)
+                self.pause(pause)
+        for changed, cost in self.costs.observe(endpoint, headers, charged).items():
+            self._store_cost(changed, cost)
+        learned = self.cost(endpoint)
+        if learned > reserved and charged:
+            self.settle(learned - reserved)
+        return self.cost(endpoint) if charged else 0
+
+    def settle(self, points: int) -> None:
+        raise NotImplementedError
+
+    def pause(self, seconds: float) -> None:
+        raise NotImplementedError
+
+    def low_remaining(self) -> float:
+        """RATE_LOW_REMAINING, or three of the dearest calls learned: the product keeps a few points."""
+        return max(get_settings().RATE_LOW_REMAINING, 3 * max([1, *self.costs.known().values()]))
+
+    def _capacity(self, points: int) -> float:
+        """The bucket holds one call's worth: the dearest call known, at least ``points``."""
+        return float(max(points, 1, *self.costs.known().values()))

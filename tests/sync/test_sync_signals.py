@@ -1,0 +1,124 @@
+"""Stopping ``insights_sync`` is normal: SIGINT/SIGTERM close the run as cancelled within 2 s (even
+while it waits for the budget), print one line, exit 130/143 without a traceback, and the next sync
+starts at once and resumes. ``--cancel [RUN]`` does what the dashboard's cancel button does."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from insights_app.models import SyncRun
+from tests.helpers import ROOT, TEST_API_KEY, wait_for, worker_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def start_sync(redis_url: str, conf: dict, *flags: str) -> subprocess.Popen:
+    """``manage.py insights_sync`` as its own process, on the test database and Redis."""
+    env = worker_env(redis_url, {"INSIGHTS_TEST_SETTINGS_JSON": json.dumps(conf)})
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "insights_sync", *flags],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture
+def slow_api(simulator_factory):
+    """An organisation big enough that a full sync with details takes minutes, with slow answers."""
+    server = simulator_factory(seed=5, rooms=12, sessions_per_room=10, participants_per_session=4)
+    server.faults.latency_ms = 40
+    return server
+
+
+def settings_for(server, **extra) -> dict:
+    return {
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": server.base_url,
+        "DETAIL_POLICY": "all",
+        "PLAN_POINTS_PER_MINUTE": 1_000_000,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
+        **extra,
+    }
+
+
+def stop_and_check(process: subprocess.Popen, signum: int) -> tuple[SyncRun, str, float]:
+    """Send ``signum`` once the run has made calls; the process must be gone within 2 s."""
+    run = wait_for(lambda: SyncRun.objects.filter(status="running", api_requests__gt=0).first(), timeout=60)
+    process.send_signal(signum)
+    sent = time.monotonic()
+    out, err = process.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert process.returncode == 128 + signum, (out, err)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"#{run.pk} cancelled by {signal.Signals(signum).name}" in lines[0], err
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.finished_at is not None
+    return run, out, took
+
+
+def next_sync_succeeds(redis_url: str, conf: dict) -> SyncRun:
+    """The next sync is not refused, and finishes."""
+    process = start_sync(redis_url, {**conf, "DETAIL_POLICY": "none"}, "--full")
+    out, err = process.communicate(timeout=240)
+    assert process.returncode == 0, (out, err)
+    assert "already running" not in out + err
+    return SyncRun.objects.order_by("-pk").first()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_cancels_the_run_and_the_next_sync_resumes(slow_api, redis_url, signum):
+    conf = settings_for(slow_api)
+    process = start_sync(redis_url, conf, "--full")
+    stopped, _out, took = stop_and_check(process, signum)
+    assert took < 2.0
+    calls_before = len(slow_api.request_log)
+    latest = next_sync_succeeds(redis_url, conf)
+    assert latest.pk != stopped.pk and latest.status == "succeeded"
+    # It resumed: it did not walk the rooms the stopped run had finished again (fewer calls than a whole walk).
+    assert len(slow_api.request_log) > calls_before
+
+
+def test_sigterm_during_a_budget_wait_stops_within_two_seconds(slow_api, redis_url):
+    """With a budget of 6 points a minute the sync spends nearly all its time waiting for it."""
+    conf = settings_for(slow_api, RATE_BUDGET_POINTS_PER_MINUTE=6)
+    process = start_sync(redis_url, conf, "--full")
+    wait_for(lambda: SyncRun.objects.filter(status="running", api_requests__gt=0).first(), timeout=60)
+    time.sleep(1.5)  # now inside a ten-second wait for the next point
+    stopped, _out, took = stop_and_check(process, signal.SIGTERM)
+    assert took < 2.0
+    latest = next_sync_succeeds(redis_url, settings_for(slow_api))
+    assert latest.status == "succeeded" and latest.pk != stopped.pk
+
+
+def test_cancel_from_the_shell(settings, slow_api, redis_url):
+    """``--cancel RUN`` and ``--cancel`` stop a running sync like the dashboard's button; bad numbers are named."""
+    conf = settings_for(slow_api)
+    settings.WHEREBY_INSIGHTS = conf
+    process = start_sync(redis_url, conf, "--full")
+    run = wait_for(lambda: SyncRun.objects.filter(status="running", api_requests__gt=0).first(), timeout=60)
+    out = StringIO()
+    call_command("insights_sync", "--cancel", str(run.pk), stdout=out)
+    assert f"Sync run #{run.pk}: cancel requested" in out.getvalue()
+    process.communicate(timeout=30)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    with pytest.raises(CommandError, match="already cancelled"):
+        call_command("insights_sync", "--cancel", str(run.pk))
+    with pytest.raises(CommandError, match="no sync run #999"):
+        call_command("insights_sync", "--cancel", "999")
+    out = StringIO()
+    call_command("insights_sync", "--cancel", stdout=out)
+    assert "No sync run is queued or running." in out.getvalue()
