@@ -24,7 +24,7 @@ from .connections import queue_redis, url_redis
 from .errors import Interrupted
 from .ratecosts import CostBook, number
 from .ratelearning import Learning
-from .rateplan import RateBudget
+from .rateplan import RateBudget as RateBudget  # re-exported for the client
 from .ratescripts import PAUSE_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
 
 logger = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ class RedisBudget(Learning):
         if time.monotonic() - stamp < _LEARNED_CACHE_SECONDS:
             return plan
         value = self._connection.get(self._plan_key)
-        plan = number(value.decode()) if value else None
+        plan = number(_text(value)) if value else None
         self._plan_cache = (time.monotonic(), plan)
         if time.monotonic() - self._costs_read > _LEARNED_CACHE_SECONDS:
             self._costs_read = time.monotonic()
@@ -213,7 +213,7 @@ class RedisBudget(Learning):
     def shared_costs(self) -> dict[str, int]:
         """Costs learned by any process."""
         raw = self._connection.hgetall(self._costs_key)
-        return {k.decode(): int(v) for k, v in raw.items() if v.isdigit()}
+        return {_text(k): int(v) for k, v in raw.items() if _text(v).isdigit()}
 
     def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
         """Block until ``points`` may be spent; the wait is computed in Redis, atomically."""
@@ -291,7 +291,12 @@ def _redis_connection() -> redis.Redis:
     return queue_redis(conf.QUEUE, 2.0)
 
 
-def get_budget(api_key: str | None = None, base_url: str | None = None) -> RateBudget:
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (bytes unless the client decodes responses)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def get_budget(api_key: str | None = None, base_url: str | None = None) -> LocalBudget | RedisBudget:
     """The shared Redis budget, or a per-process one (with a warning) when Redis does not answer."""
     conf = get_settings()
     api_key = conf.API_KEY if api_key is None else api_key
@@ -338,4 +343,4 @@ def reported_plan() -> float | None:
         value = connection.get(f"insights:ratebudget:{budget_key(conf.API_KEY, conf.BASE_URL)}:plan")
     except (redis.RedisError, OSError):
         return None
-    return number(value.decode()) if value else None
+    return number(_text(value)) if value else None
