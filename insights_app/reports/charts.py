@@ -100,7 +100,7 @@ def usage_chart(series: list[dict[str, Any]], bucket: str, chart_id: str = "usag
         [
             Column("bucket", _("Period start")),
             Column("sessions", _("Sessions"), "int"),
-            Column("minutes", _("Participant minutes"), "num"),
+            Column("minutes", _("Participant minutes"), "minutes"),
         ],
         rows=series,
     )
@@ -133,7 +133,7 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
         title,
         [
             Column("room__room_name", _("Room")),
-            Column("minutes", _("Participant minutes"), "num"),
+            Column("minutes", _("Participant minutes"), "minutes"),
             Column("sessions", _("Sessions"), "int"),
         ],
         rows=rooms,
@@ -337,9 +337,9 @@ def samples_chart(details: list[dict[str, Any]], threshold: float) -> tuple[Char
         Column("max_packet_loss_send", _("Max loss sent (%)"), "num"),
         Column("avg_packet_loss_recv", _("Avg loss received (%)"), "num"),
         Column("max_packet_loss_recv", _("Max loss received (%)"), "num"),
-        Column("avg_bitrate_send_kbps", _("Avg bitrate sent (kbit/s)"), "num"),
-        Column("avg_bitrate_recv_kbps", _("Avg bitrate received (kbit/s)"), "num"),
-        Column("degraded_seconds", _("Seconds at or above threshold"), "int"),
+        Column("avg_bitrate_send", _("Avg bitrate sent"), "bitrate"),
+        Column("avg_bitrate_recv", _("Avg bitrate received"), "bitrate"),
+        Column("degraded_seconds", _("Time at or above the loss threshold"), "duration"),
     ]
     summary = Table("detail_summary", _("Samples summary"), columns, rows=details)
     return (

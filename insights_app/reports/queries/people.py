@@ -22,9 +22,11 @@ def people(
     filters: ReportFilters, participants: QuerySet, now: dt.datetime, sort: str = "minutes"
 ) -> QuerySet:
     """One row per external id with sessions, connections, seconds (ongoing to now) and last seen."""
+    qs = filters.participants(participants)
+    if filters.q:
+        qs = qs.filter(Q(external_id__icontains=filters.q) | Q(display_name__icontains=filters.q))
     return (
-        filters.participants(participants)
-        .exclude(Q(external_id__isnull=True) | Q(external_id=""))
+        qs.exclude(Q(external_id__isnull=True) | Q(external_id=""))
         .values("external_id")
         .annotate(
             sessions=Count("room_session_id", distinct=True),

@@ -17,6 +17,14 @@ from ..periods import Period, bucket_days
 from .grouped import room_name_of
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+# Totals above this are API mistakes (a million years of minutes); summing two near 1e308 overflows
+# PostgreSQL's double precision, so the sums leave them out.
+MAX_TOTAL = 1e12
+
+
+def bounded_sum(column: str, **extra: Any) -> Sum:
+    """SUM of ``column`` over rows whose value is at most MAX_TOTAL (and ``extra`` filters)."""
+    return Sum(column, filter=Q(**{f"{column}__lte": MAX_TOTAL}, **extra))
 
 
 SIZE_BUCKETS = (
@@ -54,12 +62,12 @@ def _hour_aggregates() -> dict[str, Any]:
     return {
         "sessions": Count("id"),
         "ongoing": Count("id", filter=Q(ended_at__isnull=True)),
-        "participant_minutes": Sum("total_participant_minutes"),
-        "recorder_minutes": Sum("total_recorder_minutes"),
-        "streamer_minutes": Sum("total_streamer_minutes"),
+        "participant_minutes": bounded_sum("total_participant_minutes"),
+        "recorder_minutes": bounded_sum("total_recorder_minutes"),
+        "streamer_minutes": bounded_sum("total_streamer_minutes"),
         # Ongoing sessions have no length yet; they count as sessions but not in the average.
         "ended": Count("id", filter=Q(ended_at__isnull=False, duration_seconds__isnull=False)),
-        "ended_seconds": Sum("duration_seconds", filter=Q(ended_at__isnull=False)),
+        "ended_seconds": bounded_sum("duration_seconds", ended_at__isnull=False),
         "rating_weighted": Sum(F("rating") * weight, filter=rated, output_field=FloatField()),
         "rating_weight": Sum(weight, filter=rated, output_field=FloatField()),
         **sizes,
@@ -230,7 +238,7 @@ def rooms_ranking(filters: ReportFilters, sessions: QuerySet) -> QuerySet:
         .annotate(
             room__room_name=room_name_of("room_id"),
             sessions=Count("id"),
-            minutes=Coalesce(Sum("total_participant_minutes"), Value(0.0)),
+            minutes=Coalesce(bounded_sum("total_participant_minutes"), Value(0.0)),
             avg_seconds=Avg("duration_seconds"),
             avg_size=Avg("total_unique_participants"),
             last_started=Max("started_at"),

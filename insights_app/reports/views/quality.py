@@ -22,7 +22,7 @@ WORST_COLUMNS = [
     Column("room_session__room_name", _("Room"), link_key="room_url"),
     Column("measured", _("Measured connections"), "int"),
     Column("degraded", _("Degraded connections"), "int"),
-    Column("degraded_minutes", _("Degraded minutes"), "num"),
+    Column("degraded_minutes", _("Degraded minutes"), "minutes"),
     Column("degraded_minutes_pct", _("Minutes degraded (%)"), "num"),
     Column("worst_loss", _("Worst loss (%)"), "num"),
 ]
@@ -43,7 +43,7 @@ def dimension_table(name: str, title: Any, axis: Any, qs: Any, top: list[dict[st
         Column("measured", _("Measured connections"), "int"),
         Column("degraded", _("Degraded connections"), "int"),
         Column("degraded_pct", _("Connections degraded (%)"), "num"),
-        Column("degraded_minutes", _("Degraded minutes"), "num"),
+        Column("degraded_minutes", _("Degraded minutes"), "minutes"),
         Column("degraded_minutes_pct", _("Minutes degraded (%)"), "num"),
     ]
     return Table(

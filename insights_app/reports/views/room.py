@@ -13,7 +13,7 @@ from ...models import Participant, Room, RoomSession
 from .. import charts
 from ..queries import usage
 from ..tables import Column
-from .base import ReportView, elapsed_seconds, paged_table
+from .base import ReportView, elapsed_seconds, paged_table, sort_links
 from .overview import kpi_cards
 
 PER_PAGE = 50
@@ -23,6 +23,13 @@ SESSION_SORTS = {
     "duration": ("-duration_seconds", "-started_at"),
     "size": ("-total_unique_participants", "-started_at"),
     "minutes": ("-total_participant_minutes", "-started_at"),
+}
+SESSION_SORT_LABELS = {
+    "started": _("newest first"),
+    "started_asc": _("oldest first"),
+    "duration": _("longest"),
+    "size": _("most participants"),
+    "minutes": _("most participant minutes"),
 }
 SESSION_FIELDS = (
     "id",
@@ -53,7 +60,7 @@ SESSION_COLUMNS = [
     Column("state", _("State")),
     Column("duration_seconds", _("Length"), "duration"),
     Column("total_unique_participants", _("Participants"), "int"),
-    Column("total_participant_minutes", _("Participant minutes"), "num"),
+    Column("total_participant_minutes", _("Participant minutes"), "minutes"),
     Column("rating", _("Rating"), "num"),
     Column("room_session_id", _("Session id")),
 ]
@@ -72,6 +79,7 @@ class RoomView(ReportView):
         participants = Participant.objects.filter(room_id=room.pk)
         f = self.filters
         sort = request.GET.get("sort", "started")
+        sort = sort if sort in SESSION_SORTS else "started"
         ordering = SESSION_SORTS.get(sort, SESSION_SORTS["started"])
         listed = f.sessions(sessions).order_by(*ordering).values(*SESSION_FIELDS)
         now = self.now
@@ -85,7 +93,7 @@ class RoomView(ReportView):
             columns=SESSION_COLUMNS,
             empty_text=_("No sessions in this period."),
         )
-        table.sorts = [(key, key == sort) for key in SESSION_SORTS]
+        table.sorts = sort_links(SESSION_SORTS, SESSION_SORT_LABELS, sort)
         digest = usage.usage_digest(f, sessions)
         usage_chart = charts.usage_chart(digest.series, f.period.bucket)
         return {
