@@ -48,16 +48,9 @@ class ParticipantQualityView(ReportView):
     def build(self, request: HttpRequest, pk: int) -> dict[str, Any]:
         """Connection with session and room (1) and its detail items (1)."""
         participant = get_object_or_404(Participant.objects.select_related("room_session__room"), pk=pk)
-        details = []
-        for d in (
+        details = charts.detail_rows(
             ParticipantDetail.objects.filter(participant_id=participant.pk).order_by("position").values()
-        ):
-            if d["time_stamp"] is None:
-                continue
-            d["sample_rate_ms"] = d["sample_rate_ms"] or 2000.0
-            d["samples"] = d["samples"] if isinstance(d["samples"], dict) else {}
-            d["position"] = d["position"] + 1
-            details.append(d)
+        )
         threshold = float(get_settings().DEGRADED_PACKET_LOSS_PERCENT)
         session = participant.room_session
         chart_list, tables = [], []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count, Q, Sum
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -12,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from ...models import Participant, Room, RoomSession
 from .. import charts
 from ..queries import usage
-from ..tables import Column
+from ..tables import Column, format_duration, format_int
 from .base import ReportView, elapsed_seconds, paged_table, sort_links
 from .overview import kpi_cards
 
@@ -95,12 +96,26 @@ class RoomView(ReportView):
         )
         table.sorts = sort_links(SESSION_SORTS, SESSION_SORT_LABELS, sort)
         digest = usage.usage_digest(f, sessions)
+        measured = f.participants(participants).aggregate(
+            connections=Count("id"),
+            measured=Count("id", filter=Q(quality_degraded__isnull=False)),
+            degraded=Count("id", filter=Q(quality_degraded=True)),
+            degraded_seconds=Sum("degraded_seconds", filter=Q(quality_degraded__isnull=False)),
+        )
         usage_chart = charts.usage_chart(digest.series, f.period.bucket)
         return {
             "title": _("Room %(name)s") % {"name": room.room_name},
             "room": room,
             "stem": f"room-{room.pk}",
             "kpis": kpi_cards(usage.kpis(digest, usage.unique_people(f, participants, whole_site=False))),
+            "quality": {
+                "connections": format_int(measured["connections"]),
+                "measured": format_int(measured["measured"]),
+                "degraded": format_int(measured["degraded"]),
+                "degraded_time": format_duration(measured["degraded_seconds"] or 0),
+                "has_measured": bool(measured["measured"]),
+                "quality_url": reverse("insights_app:quality") + "?" + f.querystring(room=room.room_name),
+            },
             "charts": [usage_chart],
             "tables": [table, usage_chart.table],
             "main_tables": [table],
