@@ -15,7 +15,6 @@ from django.urls import resolve, reverse
 
 from insights_app.models import Participant, RoomSession, SyncRun
 from insights_app.reports.csv_export import neutralise
-from insights_app.reports.tables import format_bitrate, format_bytes, format_duration
 from tests.test_reports_dataset import PERIOD, build_dataset
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +75,9 @@ def csv_rows(response) -> list[list[str]]:
 
 def figure(response, chart_id: str) -> dict:
     html = response.content.decode()
-    match = re.search(rf'<script id="insights-chart-{chart_id}" type="application/json">(.*?)</script>', html, re.S)
+    match = re.search(
+        rf'<script id="insights-chart-{chart_id}" type="application/json">(.*?)</script>', html, re.S
+    )
     return json.loads(match.group(1))
 
 
@@ -152,7 +153,12 @@ def test_years_1_and_9999_do_not_break_any_page_or_csv_far_east(viewer, data, se
         duration_seconds=60,
     )
     future = Participant.objects.create(
-        room_session=ancient, room=room, participant_id="edge-2", identity="edge", joined_at=last, left_at=last
+        room_session=ancient,
+        room=room,
+        participant_id="edge-2",
+        identity="edge",
+        joined_at=last,
+        left_at=last,
     )
     urls = [
         *all_pages(data),
@@ -250,7 +256,9 @@ def test_csv_neutralises_hidden_and_full_width_formula_starts(text):
 
 
 def test_csv_has_a_bom_units_in_headers_and_whole_counts(viewer, data):
-    rows = csv_rows(viewer.get(reverse("insights_app:room", args=[data.rooms["alpha"].pk]), {**PERIOD, "csv": "sessions"}))
+    rows = csv_rows(
+        viewer.get(reverse("insights_app:room", args=[data.rooms["alpha"].pk]), {**PERIOD, "csv": "sessions"})
+    )
     header = rows[0]
     assert "Length (s)" in header and "Participants" in header
     participants = [r[header.index("Participants")] for r in rows[1:]]
@@ -263,6 +271,8 @@ def test_csv_has_a_bom_units_in_headers_and_whole_counts(viewer, data):
 
 
 def test_formats_of_durations_bitrates_and_bytes():
+    from insights_app.reports.tables import format_bitrate, format_bytes, format_duration
+
     assert format_duration(1139) == "18 min 59 s"
     assert format_duration(3900) == "1 h 05 min"
     assert format_bitrate(1606849) == "1.6 Mbit/s"
@@ -334,7 +344,9 @@ def test_sort_links_have_human_labels(viewer, data):
     assert "oldest first" in shown and "newest first" in shown
     assert "started_asc" not in shown and "_" not in shown
     people = viewer.get(reverse("insights_app:people"), PERIOD).content.decode()
-    shown = re.sub(r"<[^>]+>", "", re.search(r'<span class="insights-sorts">(.*?)</span>', people, re.S).group(1))
+    shown = re.sub(
+        r"<[^>]+>", "", re.search(r'<span class="insights-sorts">(.*?)</span>', people, re.S).group(1)
+    )
     assert "last_seen" not in shown and "external_id" not in shown and "seen most recently" in shown
 
 
@@ -393,11 +405,19 @@ def test_quality_filters_by_browser_os_and_role_and_bars_lead_there(viewer, data
     narrowed = viewer.get(reverse("insights_app:quality") + link)
     assert narrowed.status_code == 200
     assert narrowed.context["filters"].browser == name
-    assert narrowed.context["totals"]["connections"] == Participant.objects.filter(
-        browser=name, joined_at__date__gte="2026-03-01", joined_at__date__lte="2026-03-07"
-    ).count()
+    assert (
+        narrowed.context["totals"]["connections"]
+        == Participant.objects.filter(
+            browser=name, joined_at__date__gte="2026-03-01", joined_at__date__lte="2026-03-07"
+        ).count()
+    )
     for param, column in (("os", "os"), ("role", "role_name")):
-        value = Participant.objects.exclude(**{f"{column}__isnull": True}).exclude(**{column: ""}).values_list(column, flat=True).first()
+        value = (
+            Participant.objects.exclude(**{f"{column}__isnull": True})
+            .exclude(**{column: ""})
+            .values_list(column, flat=True)
+            .first()
+        )
         response = viewer.get(reverse("insights_app:quality"), {**PERIOD, param: value})
         expected = Participant.objects.filter(
             **{column: value}, joined_at__date__gte="2026-03-01", joined_at__date__lte="2026-03-07"
@@ -418,24 +438,35 @@ def test_heatmap_draws_an_hour_without_sessions_as_zero(viewer, data):
 def test_every_page_says_how_fresh_the_data_is_and_names_the_time_zone(viewer, data, settings):
     settings.TIME_ZONE = "Europe/Oslo"
     SyncRun.objects.create(
-        kind="full", trigger="command", dedup_key="a", status="succeeded",
-        started_at=dt.datetime(2026, 3, 8, 11, tzinfo=dt.UTC), finished_at=dt.datetime(2026, 3, 8, 11, 5, tzinfo=dt.UTC),
+        kind="full",
+        trigger="command",
+        dedup_key="a",
+        status="succeeded",
+        started_at=dt.datetime(2026, 3, 8, 11, tzinfo=dt.UTC),
+        finished_at=dt.datetime(2026, 3, 8, 11, 5, tzinfo=dt.UTC),
     )
     SyncRun.objects.create(kind="incremental", trigger="schedule", dedup_key="b", status="running")
     for url in all_pages(data):
         html = viewer.get(url, PERIOD).content.decode()
-        line = re.search(r'<p class="insights-freshness" id="insights-freshness">(.*?)</p>', html, re.S).group(1)
+        line = re.search(
+            r'<p class="insights-freshness" id="insights-freshness">(.*?)</p>', html, re.S
+        ).group(1)
         assert "Data as of 2026-03-08 12:05 (synced" in line, url
         assert "a sync is running" in line and "history complete from 2026-02-" in line
         assert html.count("times in Europe/Oslo") == 1 and "site time" not in html
 
 
-def test_the_fetch_samples_button_queues_a_details_sync_for_run_sync_users(client, django_user_model, data, redis_conn):
+def test_the_fetch_samples_button_queues_a_details_sync_for_run_sync_users(
+    client, django_user_model, data, redis_conn
+):
     url = reverse("insights_app:participant_quality", args=[data.people["p3"].pk])
     assert not data.people["p3"].details.exists()
     client.force_login(make_user(django_user_model, "reader", "view_reports"))
     assert "Fetch network samples" not in client.get(url).content.decode()
-    assert client.post(reverse("insights_app:fetch_samples"), {"participant": data.people["p3"].pk}).status_code == 403
+    assert (
+        client.post(reverse("insights_app:fetch_samples"), {"participant": data.people["p3"].pk}).status_code
+        == 403
+    )
     client.force_login(make_user(django_user_model, "syncer", "view_reports", "run_sync"))
     html = client.get(url).content.decode()
     assert "Fetch network samples" in html
@@ -452,7 +483,8 @@ def test_the_fetch_samples_button_queues_a_details_sync_for_run_sync_users(clien
     evil = client.post(reverse("insights_app:fetch_samples"), {"participant": "1; DROP", "next": url})
     assert evil.status_code == 400
     offsite = client.post(
-        reverse("insights_app:fetch_samples"), {"participant": data.people["p3"].pk, "next": "https://evil.example/"}
+        reverse("insights_app:fetch_samples"),
+        {"participant": data.people["p3"].pk, "next": "https://evil.example/"},
     )
     assert offsite["Location"] == reverse("insights_app:overview")
 
@@ -461,4 +493,3 @@ def test_room_page_has_a_quality_summary(viewer, data):
     html = viewer.get(reverse("insights_app:room", args=[data.rooms["alpha"].pk]), PERIOD).content.decode()
     summary = re.search(r'id="insights-quality-summary"(.*?)</section>', html, re.S).group(1)
     assert re.search(r"\d+ degraded of \d+ measured connections", summary)
-

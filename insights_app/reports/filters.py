@@ -26,7 +26,8 @@ def _text_error(name: str, value: str) -> str:
     """Why a text filter cannot be used, or empty."""
     if len(value) > MAX_TEXT_FILTER:
         return str(
-            _("“%(field)s” may be at most %(max)d characters.") % {"field": TEXT_FILTERS[name], "max": MAX_TEXT_FILTER}
+            _("“%(field)s” may be at most %(max)d characters.")
+            % {"field": TEXT_FILTERS[name], "max": MAX_TEXT_FILTER}
         )
     # PostgreSQL cannot compare text with NUL, and no stored name holds control characters.
     if any(unicodedata.category(c) == "Cc" for c in value):

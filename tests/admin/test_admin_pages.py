@@ -130,14 +130,21 @@ def test_participant_page_shows_quality_summary_and_chart(as_viewer, data):
     assert '<strong class="insights-poor">degraded</strong>' in html  # the reports' words
     assert "max packet loss 9.0 %" in html
     # The reports' Plotly figure (one chart implementation), not a separate SVG.
-    figure = json.loads(re.search(r'<script id="insights-chart-loss" type="application/json">(.*?)</script>', html, re.S).group(1))
+    figure = json.loads(
+        re.search(
+            r'<script id="insights-chart-loss" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
     assert [trace["name"] for trace in figure["data"]] == ["Loss sent", "Loss received"]
     assert len(figure["data"][0]["y"]) == 30
     assert figure["layout"]["shapes"][0]["y0"] == 3.0  # the degraded threshold
     assert 'data-figure="insights-chart-loss"' in html and "<polyline" not in html
     assert "/insights/assets/plotly-" in html
     fine = Participant.objects.get(participant_id="part-0-1-1")
-    assert '<span class="insights-ok">good</span>' in as_viewer.get(change("participant", fine.pk)).content.decode()
+    assert (
+        '<span class="insights-ok">good</span>'
+        in as_viewer.get(change("participant", fine.pk)).content.decode()
+    )
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,9 @@ class QualityDigest:
 
 def _ranked(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = [with_shares({**v, "key": k}) for k, v in groups.items() if v["measured"]]
-    return sorted(rows, key=lambda r: (-(r["degraded_minutes_pct"] or 0.0), -r["degraded_seconds_sum"], r["key"] or ""))
+    return sorted(
+        rows, key=lambda r: (-(r["degraded_minutes_pct"] or 0.0), -r["degraded_seconds_sum"], r["key"] or "")
+    )
 
 
 def quality_digest(filters: ReportFilters, participants: QuerySet) -> QualityDigest:

@@ -13,9 +13,9 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.cache import patch_cache_control
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
@@ -197,6 +197,8 @@ def paged_table(
     return result
 
 
-def sort_links(sorts: dict[str, tuple[Any, ...]], labels: dict[str, Any], current: str) -> list[tuple[str, Any, bool]]:
+def sort_links(
+    sorts: dict[str, tuple[Any, ...]], labels: dict[str, Any], current: str
+) -> list[tuple[str, Any, bool]]:
     """``(key, human label, active)`` for each sort a table offers."""
     return [(key, labels[key], key == current) for key in sorts]

@@ -53,7 +53,9 @@ def change_text(value: float | None, before: float | None, kind: str) -> str:
             _("%(times)s× the previous period (%(before)s)")
             % {"times": format_num(value / before, 1), "before": previous}
         )
-    return str(_("%(change)s %% vs previous period (%(before)s)") % {"change": f"{change:+.1f}", "before": previous})
+    return str(
+        _("%(change)s %% vs previous period (%(before)s)") % {"change": f"{change:+.1f}", "before": previous}
+    )
 
 
 def kpi_cards(values: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

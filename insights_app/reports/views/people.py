@@ -180,7 +180,10 @@ class PersonView(ReportView):
         return {
             "title": name,
             "external_id": external_id,
-            "totals_text": {key: format_int(totals[key]) for key in ("sessions", "connections", "rooms", "degraded", "measured")},
+            "totals_text": {
+                key: format_int(totals[key])
+                for key in ("sessions", "connections", "rooms", "degraded", "measured")
+            },
             "minutes_text": format_cell(totals["minutes"], "minutes"),
             "label": label,
             "totals": totals,

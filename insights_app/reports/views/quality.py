@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from ...conf import get_settings
 from ...models import Participant
 from .. import charts
-from ..queries import quality
 from ..filters import TEXT_FILTERS
+from ..queries import quality
 from ..tables import Column, Table, format_int, format_minutes, format_pct
 from .base import ReportView
 
