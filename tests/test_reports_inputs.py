@@ -459,34 +459,38 @@ def test_every_page_says_how_fresh_the_data_is_and_names_the_time_zone(viewer, d
 def test_the_fetch_samples_button_queues_a_details_sync_for_run_sync_users(
     client, django_user_model, data, redis_conn
 ):
-    url = reverse("insights_app:participant_quality", args=[data.people["p3"].pk])
-    assert not data.people["p3"].details.exists()
+    p3 = data.people["p3"]
+    url = reverse("insights_app:participant_quality", args=[p3.pk])
+    fetch = reverse("insights_app:fetch_connection_samples", args=[p3.pk])
+    assert not p3.details.exists()
     client.force_login(make_user(django_user_model, "reader", "view_reports"))
     assert "Fetch network samples" not in client.get(url).content.decode()
-    assert (
-        client.post(reverse("insights_app:fetch_samples"), {"participant": data.people["p3"].pk}).status_code
-        == 403
-    )
+    assert client.post(fetch).status_code == 403
     client.force_login(make_user(django_user_model, "syncer", "view_reports", "run_sync"))
     html = client.get(url).content.decode()
-    assert "Fetch network samples" in html
-    response = client.post(
-        reverse("insights_app:fetch_samples"), {"participant": data.people["p3"].pk, "next": url}
-    )
+    assert f'action="{fetch}"' in html and "Fetch network samples" in html
+    assert client.get(fetch).status_code == 405  # a GET never queues anything
+    response = client.post(fetch, {"next": url})
     assert response.status_code == 302 and response["Location"] == url
     run = SyncRun.objects.get()
-    assert run.kind == "details" and run.scope["participant_ids"] == [data.people["p3"].pk]
-    follow = client.get(url).content.decode()
-    assert "Queued" in follow
-    session = client.get(reverse("insights_app:session", args=[data.sessions["S1"].pk])).content.decode()
-    assert "Fetch network samples" in session  # p1b there has no samples
-    evil = client.post(reverse("insights_app:fetch_samples"), {"participant": "1; DROP", "next": url})
-    assert evil.status_code == 400
-    offsite = client.post(
-        reverse("insights_app:fetch_samples"),
-        {"participant": data.people["p3"].pk, "next": "https://evil.example/"},
-    )
+    assert run.kind == "details" and run.scope["participant_ids"] == [p3.pk]
+    assert "Queued" in client.get(url).content.decode()
+    offsite = client.post(fetch, {"next": "https://evil.example/"})
     assert offsite["Location"] == reverse("insights_app:overview")
+    assert client.post(reverse("insights_app:fetch_connection_samples", args=[10**9])).status_code == 404
+
+
+def test_a_session_fetches_the_samples_of_its_unmeasured_connections(
+    client, django_user_model, data, redis_conn
+):
+    session = data.sessions["S1"]
+    url = reverse("insights_app:session", args=[session.pk])
+    client.force_login(make_user(django_user_model, "syncer", "view_reports", "run_sync"))
+    html = client.get(url).content.decode()
+    assert "queues a sync of the samples of 1 connection" in html  # p1b has none
+    client.post(reverse("insights_app:fetch_session_samples", args=[session.pk]), {"next": url})
+    run = SyncRun.objects.get()
+    assert run.kind == "details" and run.scope["participant_ids"] == [data.people["p1b"].pk]
 
 
 def test_room_page_has_a_quality_summary(viewer, data):

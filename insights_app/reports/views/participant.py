@@ -87,6 +87,6 @@ class ParticipantQualityView(ReportView):
             "charts": chart_list,
             "tables": tables,
             "summary_table": tables[0] if tables else None,
-            "fetch_ids": [participant.pk],
+            "fetch_url": reverse("insights_app:fetch_connection_samples", args=[participant.pk]),
             "samples_table": tables[1] if tables else None,
         }

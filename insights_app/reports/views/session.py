@@ -14,6 +14,7 @@ from .. import charts
 from ..labels import resolve_labels
 from ..tables import Column, Table, format_datetime, format_duration, format_int, format_minutes
 from .base import ReportView, elapsed_seconds
+from .fetch import MAX_CONNECTIONS
 
 QUALITY_WORDS = {"good": _("good"), "degraded": _("degraded"), "unknown": _("no data")}
 CONNECTION_COLUMNS = [
@@ -45,7 +46,8 @@ def quality_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "connections": format_int(len(rows)),
         "measured": format_int(len(measured)),
         "degraded": format_int(len(degraded)),
-        "unmeasured_ids": [r["pk"] for r in rows if r["quality_key"] == "unknown"],
+        # One details run fetches at most MAX_CONNECTIONS; a bigger session takes more than one click.
+        "fetch_count": min(sum(1 for r in rows if r["quality_key"] == "unknown"), MAX_CONNECTIONS),
         "degraded_time": format_duration(sum(r["degraded_seconds"] or 0 for r in measured)),
         "has_measured": bool(measured),
     }
@@ -131,7 +133,10 @@ class SessionView(ReportView):
                 "length": format_duration(elapsed_seconds(session.started_at, session.ended_at, self.now)),
                 "minutes": format_minutes(session.total_participant_minutes),
             },
-            "quality": quality_summary(rows),
+            "quality": {
+                **quality_summary(rows),
+                "fetch_url": reverse("insights_app:fetch_session_samples", args=[session.pk]),
+            },
             "room_url": reverse("insights_app:room", args=[session.room_id]),
             "stem": f"session-{session.pk}",
             "charts": chart_list,
