@@ -215,7 +215,7 @@ def sizes_chart(sizes: list[dict[str, Any]]) -> Chart:
 
 # Connection quality colours, readable on the admin's light and dark backgrounds.
 QUALITY_COLOURS = {"good": "#2e9e5b", "degraded": "#d9534f", "unknown": "#9a9a9a"}
-TIMELINE_ROW_PX = 24
+TIMELINE_ROW_PX = 26
 
 
 def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
@@ -261,7 +261,7 @@ def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
         xaxis={"type": "date"},
         yaxis={"type": "category", "autorange": "reversed", "rangemode": None},
         barmode="overlay",
-        height=130 + TIMELINE_ROW_PX * rows_count,
+        height=max(260, 150 + TIMELINE_ROW_PX * rows_count),  # margins (150 px) + one row each
         margin={"t": 80, "b": 70},
     )
     layout["xaxis2"] = {"type": "date", "overlaying": "x", "side": "top", "matches": "x", "automargin": True}
