@@ -35,6 +35,9 @@ def people(
             open_elapsed=open_elapsed_sum(now),
             ongoing=Count("id", filter=OPEN),
             last_seen=Max(Coalesce("left_at", "joined_at")),
+            # A name the person used in the period: read from rows the scan fetches anyway (a
+            # separate look-up per page touched ~5,000 scattered rows, 130-350 ms at 1M connections).
+            display_name=Max("display_name"),
         )
         .order_by(*PEOPLE_SORTS.get(sort, PEOPLE_SORTS["minutes"]))
     )

@@ -34,21 +34,6 @@ PEOPLE_SORT_LABELS = {
 }
 
 
-def latest_names(external_ids: list[str]) -> dict[str, str]:
-    """A display name per external id (one query over the external-id index)."""
-    if not external_ids:
-        return {}
-    rows = (
-        Participant.objects.filter(external_id__in=external_ids)
-        .exclude(display_name__isnull=True)
-        .exclude(display_name="")
-        .values("external_id")
-        .annotate(name=Max("display_name"))
-        .order_by()
-    )
-    return {r["external_id"]: r["name"] for r in rows}
-
-
 def person_name(external_id: str, label: Label, display_name: str | None) -> str:
     """The host site's label when it has one, else a display name the person used, else the id."""
     if label.text != external_id:
@@ -57,13 +42,11 @@ def person_name(external_id: str, label: Label, display_name: str | None) -> str
 
 
 def person_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add names (one resolver call and one query for the batch), links and minutes."""
-    ids = [r["external_id"] for r in rows]
-    labels = resolve_labels(ids)
-    names = latest_names(ids)
+    """Add names (one resolver call for the batch), links and minutes."""
+    labels = resolve_labels(r["external_id"] for r in rows)
     for r in rows:
         label = labels[r["external_id"]]
-        r["label"] = person_name(r["external_id"], label, names.get(r["external_id"]))
+        r["label"] = person_name(r["external_id"], label, r["display_name"])
         r["host_url"] = label.url
         r["url"] = reverse("insights_app:person", args=[r["external_id"]])
         r["minutes"] = total_seconds(r["seconds"], r["open_elapsed"]) / 60.0
@@ -80,7 +63,7 @@ class PeopleView(ReportView):
     extra_filters = ("q",)
 
     def build(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Count (1) and one page (1) of external ids, their names (1), one resolver call."""
+        """Count (1) and one page (1) of external ids, one resolver call."""
         sort = request.GET.get("sort", "minutes")
         sort = sort if sort in PEOPLE_SORTS else "minutes"
         qs = people(self.filters, Participant.objects.all(), self.now, sort)

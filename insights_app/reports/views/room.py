@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, Sum
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -74,7 +73,7 @@ class RoomView(ReportView):
     room_filter = False
 
     def build(self, request: HttpRequest, pk: int) -> dict[str, Any]:
-        """Room (1), sessions digest (1), unique people (1), sessions count and page (2)."""
+        """Room (1), sessions digest (1), people and quality (1), sessions count and page (2)."""
         room = get_object_or_404(Room, pk=pk)
         sessions = RoomSession.objects.filter(room_id=room.pk)
         participants = Participant.objects.filter(room_id=room.pk)
@@ -96,18 +95,13 @@ class RoomView(ReportView):
         )
         table.sorts = sort_links(SESSION_SORTS, SESSION_SORT_LABELS, sort)
         digest = usage.usage_digest(f, sessions)
-        measured = f.participants(participants).aggregate(
-            connections=Count("id"),
-            measured=Count("id", filter=Q(quality_degraded__isnull=False)),
-            degraded=Count("id", filter=Q(quality_degraded=True)),
-            degraded_seconds=Sum("degraded_seconds", filter=Q(quality_degraded__isnull=False)),
-        )
+        people, measured = usage.room_people_and_quality(f, participants)
         usage_chart = charts.usage_chart(digest.series, f.period.bucket)
         return {
             "title": _("Room %(name)s") % {"name": room.room_name},
             "room": room,
             "stem": f"room-{room.pk}",
-            "kpis": kpi_cards(usage.kpis(digest, usage.unique_people(f, participants, whole_site=False))),
+            "kpis": kpi_cards(usage.kpis(digest, people)),
             "quality": {
                 "connections": format_int(measured["connections"]),
                 "measured": format_int(measured["measured"]),
