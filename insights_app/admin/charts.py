@@ -9,7 +9,7 @@ from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 
 from ..models import ParticipantDetail
-from ..reports import charts
+from ..reports import charts, quality_charts
 from ..reports.assets import plotly_version
 
 
@@ -38,12 +38,12 @@ def _detail_row(detail: ParticipantDetail) -> dict[str, Any]:
 
 def packet_loss_chart(details: list[ParticipantDetail], threshold_percent: float) -> AdminChart:
     """Packet loss sent and received over time with the degraded threshold, as in the reports."""
-    rows = charts.detail_rows(_detail_row(d) for d in details)
-    if not rows or not any(charts.has_samples(r) for r in rows):
+    rows = quality_charts.detail_rows(_detail_row(d) for d in details)
+    if not rows or not any(quality_charts.has_samples(r) for r in rows):
         return AdminChart(None)
     try:
         plotly_url = reverse("insights_app:plotly_js", args=[plotly_version()])
     except NoReverseMatch:  # the host site did not mount the reports: plotly.js has no URL
         return AdminChart(None)
-    loss, _rate = charts.samples_chart(rows, float(threshold_percent))
+    loss, _rate = quality_charts.samples_chart(rows, float(threshold_percent))
     return AdminChart(loss, plotly_url, static("insights_app/reports/reports.js"))

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from insights_app.models import Participant
-from tests.test_reports_dataset import PERIOD, build_dataset
+from tests.helpers.reports_dataset import PERIOD, build_dataset
 
 pytestmark = pytest.mark.django_db(transaction=True)
 QUERY = "?" + "&".join(f"{k}={v}" for k, v in PERIOD.items())

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ...conf import get_settings
 from ...models import Participant, ParticipantDetail
-from .. import charts
+from .. import quality_charts
 from ..tables import Column, Table, format_datetime, format_duration, format_pct
 from .base import ReportView, elapsed_seconds
 
@@ -48,14 +48,14 @@ class ParticipantQualityView(ReportView):
     def build(self, request: HttpRequest, pk: int) -> dict[str, Any]:
         """Connection with session and room (1) and its detail items (1)."""
         participant = get_object_or_404(Participant.objects.select_related("room_session__room"), pk=pk)
-        details = charts.detail_rows(
+        details = quality_charts.detail_rows(
             ParticipantDetail.objects.filter(participant_id=participant.pk).order_by("position").values()
         )
         threshold = float(get_settings().DEGRADED_PACKET_LOSS_PERCENT)
         session = participant.room_session
         chart_list, tables = [], []
         if details:
-            loss, rate = charts.samples_chart(details, threshold)
+            loss, rate = quality_charts.samples_chart(details, threshold)
             chart_list = [loss, rate]
             samples = Table("samples", _("Samples"), SAMPLE_COLUMNS, all_rows=lambda: sample_rows(details))
             tables = [loss.table, samples]

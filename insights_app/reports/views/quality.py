@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ...conf import get_settings
 from ...models import Participant
-from .. import charts
+from .. import quality_charts
 from ..filters import TEXT_FILTERS
 from ..queries import quality
 from ..tables import Column, Table, format_int, format_minutes, format_pct
@@ -82,7 +82,7 @@ class QualityView(ReportView):
         participants = Participant.objects.all()
         digest = quality.quality_digest(f, participants)
         totals = digest.totals
-        chart_list = [charts.quality_time_chart(digest.series, f.period.bucket)]
+        chart_list = [quality_charts.quality_time_chart(digest.series, f.period.bucket)]
         tables = []
         for dim, title, axis in (
             ("room", _("Quality by room"), _("Room")),
@@ -97,7 +97,9 @@ class QualityView(ReportView):
                 for row, url in zip(top, self.bar_links(dim, top), strict=True):
                     row["url"] = url
             chart_list.append(
-                charts.dimension_chart(top, f"by_{dim}", str(title), str(axis), self.bar_links(dim, top))
+                quality_charts.dimension_chart(
+                    top, f"by_{dim}", str(title), str(axis), self.bar_links(dim, top)
+                )
             )
             tables.append(dimension_table(f"by_{dim}", title, axis, qs, top))
         worst_qs = quality.worst_sessions(f, participants)

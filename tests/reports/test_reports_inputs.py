@@ -15,7 +15,7 @@ from django.urls import resolve, reverse
 
 from insights_app.models import Participant, RoomSession, SyncRun
 from insights_app.reports.csv_export import neutralise
-from tests.test_reports_dataset import PERIOD, build_dataset
+from tests.helpers.reports_dataset import PERIOD, build_dataset
 
 pytestmark = pytest.mark.django_db
 
