@@ -179,7 +179,7 @@ def dimension_chart(
     ``links`` (one URL per row) make a bar lead to the matching rows.
     """
     ordered = list(reversed(rows))
-    figure = {
+    figure: dict[str, Any] = {
         "data": [
             {
                 "type": "bar",
