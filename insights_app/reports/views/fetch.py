@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -17,6 +19,13 @@ from .base import can_fetch_samples, safe_reverse
 
 # One run fetches the details of at most this many connections (a large session's worth).
 MAX_CONNECTIONS = 500
+
+
+def post_action(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``require_POST``, and marked ``post_only``: a form's target, not a page to link to."""
+    wrapped = require_POST(view)
+    wrapped.post_only = True  # type: ignore[attr-defined]
+    return wrapped
 
 
 def _back(request: HttpRequest) -> str:
@@ -59,7 +68,7 @@ def _allowed(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-@require_POST
+@post_action
 def fetch_connection_samples(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue the details sync of one connection."""
     denied = _allowed(request)
@@ -69,7 +78,7 @@ def fetch_connection_samples(request: HttpRequest, pk: int) -> HttpResponse:
     return _queue(request, [participant.pk])
 
 
-@require_POST
+@post_action
 def fetch_session_samples(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue the details sync of a session's connections that have no samples yet."""
     denied = _allowed(request)
