@@ -142,6 +142,15 @@ def pages(days: int) -> list[tuple[str, str, dict, float, float]]:
         (f"quality {days}d", reverse("insights_app:quality"), period, 500, 150),
         (f"people {days}d", reverse("insights_app:people"), period, 500, 150),
         (f"person {days}d", reverse("insights_app:person", args=[person]), period, 500, 150),
+        # The filters added in issue 15: quality narrowed to a browser, people searched by text.
+        (
+            f"quality {days}d Chrome",
+            reverse("insights_app:quality"),
+            {**period, "browser": "Chrome"},
+            500,
+            150,
+        ),
+        (f"people {days}d search", reverse("insights_app:people"), {**period, "q": "user-1"}, 500, 150),
     ]
 
 

@@ -4,6 +4,7 @@ from django.urls import path, register_converter
 
 from .reports.assets import plotly_js
 from .reports.converters import ExternalIdConverter
+from .reports.views.fetch import fetch_connection_samples, fetch_session_samples
 from .reports.views.overview import OverviewView
 from .reports.views.participant import ParticipantQualityView
 from .reports.views.people import PeopleView, PersonView
@@ -23,5 +24,7 @@ urlpatterns = [
     path("quality/", QualityView.as_view(), name="quality"),
     path("people/", PeopleView.as_view(), name="people"),
     path("people/<external_id:external_id>/", PersonView.as_view(), name="person"),
+    path("connections/<int:pk>/fetch-samples/", fetch_connection_samples, name="fetch_connection_samples"),
+    path("sessions/<int:pk>/fetch-samples/", fetch_session_samples, name="fetch_session_samples"),
     path("assets/plotly-<str:version>.min.js", plotly_js, name="plotly_js"),
 ]

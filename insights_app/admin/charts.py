@@ -1,88 +1,49 @@
-"""A small inline SVG chart of one connection's packet loss (no JavaScript, no CDN)."""
+"""The admin's packet-loss chart: the reports' Plotly figure (one chart implementation for both)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
+
+from django.templatetags.static import static
+from django.urls import NoReverseMatch, reverse
 
 from ..models import ParticipantDetail
-from ..models.participant_detail import DEFAULT_SAMPLE_RATE_MS
-
-WIDTH = 640
-HEIGHT = 160
-MAX_POINTS = 320  # one point per pixel pair is plenty; longer calls keep each bucket's worst value
-
-SERIES = (
-    # (label, keys the sync may use for the array, CSS class)
-    ("send", ("packetLossSend", "packet_loss_send"), "insights-send"),
-    ("receive", ("packetLossRecv", "packet_loss_recv"), "insights-recv"),
-)
+from ..reports import charts, quality_charts
+from ..reports.assets import plotly_version
 
 
 @dataclass
-class Chart:
-    """Polylines in SVG user units plus the figures for the axis labels."""
+class AdminChart:
+    """The reports' loss chart plus the scripts that draw it on an admin page."""
 
-    lines: list[tuple[str, str, str]] = field(default_factory=list)  # (label, css class, points)
-    max_percent: float = 0.0
-    seconds: float = 0.0
-    threshold_y: float | None = None
-    width: int = WIDTH
-    height: int = HEIGHT
+    chart: charts.Chart | None
+    plotly_url: str = ""
+    script_url: str = ""
 
     @property
     def empty(self) -> bool:
-        """True when there were no samples to draw."""
-        return not self.lines
+        """True when there are no samples to draw (or the reports are not mounted)."""
+        return self.chart is None
 
 
-def _series(details: Iterable[ParticipantDetail], keys: tuple[str, ...]) -> list[tuple[float, float]]:
-    """(seconds since the first sample, percent) for every sample of every detail item, in time order."""
-    points: list[tuple[float, float]] = []
-    start = None
-    for detail in details:
-        samples = detail.samples or {}
-        values = next((samples[k] for k in keys if isinstance(samples.get(k), list)), [])
-        step = (detail.sample_rate_ms or DEFAULT_SAMPLE_RATE_MS) / 1000
-        origin = detail.time_stamp
-        if start is None and origin is not None:
-            start = origin
-        offset = (origin - start).total_seconds() if origin is not None and start is not None else 0.0
-        if points and offset <= points[-1][0]:
-            offset = points[-1][0] + step
-        for i, value in enumerate(values):
-            if isinstance(value, int | float):
-                points.append((offset + i * step, float(value)))
-    return points
+def _detail_row(detail: ParticipantDetail) -> dict[str, Any]:
+    return {
+        "time_stamp": detail.time_stamp,
+        "sample_rate_ms": detail.sample_rate_ms,
+        "samples": detail.samples,
+        "position": detail.position,
+    }
 
 
-def _downsample(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    if len(points) <= MAX_POINTS:
-        return points
-    size = len(points) / MAX_POINTS
-    return [
-        max(points[int(i * size) : int((i + 1) * size)] or [points[-1]], key=lambda p: p[1])
-        for i in range(MAX_POINTS)
-    ]
-
-
-def packet_loss_chart(details: list[ParticipantDetail], threshold_percent: float) -> Chart:
-    """Build the chart of packet loss sent and received, with the degraded threshold as a line."""
-    chart = Chart()
-    all_series = [(label, css, _downsample(_series(details, keys))) for label, keys, css in SERIES]
-    all_points = [p for _label, _css, points in all_series for p in points]
-    if not all_points:
-        return chart
-    chart.seconds = max(p[0] for p in all_points) or 1.0
-    chart.max_percent = max(max(p[1] for p in all_points), threshold_percent * 2, 1.0)
-
-    def xy(point: tuple[float, float]) -> str:
-        x = point[0] / chart.seconds * WIDTH
-        y = HEIGHT - point[1] / chart.max_percent * HEIGHT
-        return f"{x:.1f},{y:.1f}"
-
-    for label, css, points in all_series:
-        if points:
-            chart.lines.append((label, css, " ".join(xy(p) for p in points)))
-    chart.threshold_y = round(HEIGHT - threshold_percent / chart.max_percent * HEIGHT, 1)
-    return chart
+def packet_loss_chart(details: list[ParticipantDetail], threshold_percent: float) -> AdminChart:
+    """Packet loss sent and received over time with the degraded threshold, as in the reports."""
+    rows = quality_charts.detail_rows(_detail_row(d) for d in details)
+    if not rows or not any(quality_charts.has_samples(r) for r in rows):
+        return AdminChart(None)
+    try:
+        plotly_url = reverse("insights_app:plotly_js", args=[plotly_version()])
+    except NoReverseMatch:  # the host site did not mount the reports: plotly.js has no URL
+        return AdminChart(None)
+    loss, _rate = quality_charts.samples_chart(rows, float(threshold_percent))
+    return AdminChart(loss, plotly_url, static("insights_app/reports/reports.js"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from dataclasses import dataclass
 from typing import Any
@@ -39,12 +38,14 @@ class Chart:
 
 def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
     layout = {
-        "title": {"text": title},
+        # Title on the left and the legend at the bottom of the figure (in pixels, whatever its
+        # height): neither meets the toolbar at the top right nor the axis titles.
+        "title": {"text": title, "x": 0, "xanchor": "left", "xref": "paper"},
         "xaxis": {"title": {"text": x_title}, "automargin": True},
         "yaxis": {"title": {"text": y_title}, "automargin": True, "rangemode": "tozero"},
-        "margin": {"t": 50, "r": 20, "b": 50, "l": 60},
+        "margin": {"t": 50, "r": 20, "b": 40, "l": 60},
         "hovermode": "closest",
-        "legend": {"orientation": "h", "y": -0.2},
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
         "height": 360,
     }
     for key, value in extra.items():
@@ -83,7 +84,7 @@ def usage_chart(series: list[dict[str, Any]], bucket: str, chart_id: str = "usag
         ],
         "layout": _layout(
             title,
-            _("%(bucket)s starting (site time)") % {"bucket": _(bucket).capitalize()},
+            _("%(bucket)s starting") % {"bucket": _(bucket).capitalize()},
             _("Participant minutes (min)"),
             yaxis2={
                 "title": {"text": _("Sessions (count)")},
@@ -100,7 +101,7 @@ def usage_chart(series: list[dict[str, Any]], bucket: str, chart_id: str = "usag
         [
             Column("bucket", _("Period start")),
             Column("sessions", _("Sessions"), "int"),
-            Column("minutes", _("Participant minutes"), "num"),
+            Column("minutes", _("Participant minutes"), "minutes"),
         ],
         rows=series,
     )
@@ -133,7 +134,7 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
         title,
         [
             Column("room__room_name", _("Room")),
-            Column("minutes", _("Participant minutes"), "num"),
+            Column("minutes", _("Participant minutes"), "minutes"),
             Column("sessions", _("Sessions"), "int"),
         ],
         rows=rooms,
@@ -142,7 +143,7 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
 
 
 def heatmap_chart(grid: list[list[int]]) -> Chart:
-    """Session starts by weekday and hour of day (site time)."""
+    """Session starts by weekday and hour of day (site time); an hour without sessions is a zero cell."""
     title = _("Sessions by weekday and hour")
     days = [_(d) for d in WEEKDAYS]
     figure = {
@@ -152,15 +153,19 @@ def heatmap_chart(grid: list[list[int]]) -> Chart:
                 "z": grid,
                 "x": list(range(24)),
                 "y": days,
-                # Empty cells nearly transparent so the grid reads in light and dark themes.
-                "colorscale": [[0, "rgba(128,128,128,0.10)"], [0.001, "#9ecae1"], [1, "#08519c"]],
+                # Zero is the palest blue, a value like any other (not a see-through gap that reads
+                # as "no data", black in dark mode); thin gaps keep the cells apart in both themes.
+                "colorscale": [[0, "#eef4fa"], [0.001, "#c6dbef"], [1, "#08519c"]],
+                "zmin": 0,
+                "xgap": 1,
+                "ygap": 1,
                 "colorbar": {"title": {"text": _("Sessions")}},
                 "hovertemplate": "%{y} %{x}:00<br>%{z} sessions<extra></extra>",
             }
         ],
         "layout": _layout(
             title,
-            _("Hour of day (site time)"),
+            _("Hour of day"),
             _("Weekday"),
             yaxis={"autorange": "reversed", "rangemode": None},
             xaxis={"dtick": 2},
@@ -206,42 +211,60 @@ def sizes_chart(sizes: list[dict[str, Any]]) -> Chart:
     return Chart("sizes", title, figure, table)
 
 
+# Connection quality colours, readable on the admin's light and dark backgrounds.
+QUALITY_COLOURS = {"good": "#2e9e5b", "degraded": "#d9534f", "unknown": "#9a9a9a"}
+TIMELINE_ROW_PX = 26
+
+
 def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
-    """One bar per connection from join to leave; a person's reconnects share a row."""
+    """One bar per connection from join to leave, coloured by its quality; reconnects share a row."""
     title = _("Connections over the session")
-    by_role: dict[str, list[dict[str, Any]]] = {}
+    names = {"good": _("good"), "degraded": _("degraded"), "unknown": _("no quality data")}
+    by_quality: dict[str, list[dict[str, Any]]] = {key: [] for key in QUALITY_COLOURS}
     for c in connections:
-        by_role.setdefault(c["role"] or _("unknown role"), []).append(c)
+        by_quality[c.get("quality_key", "unknown")].append(c)
     data = []
-    for role, items in by_role.items():
+    for key, items in by_quality.items():
+        if not items:
+            continue
         data.append(
             {
                 "type": "bar",
                 "orientation": "h",
-                "name": plotly_text(role),
+                "name": str(names[key]),
+                "marker": {"color": QUALITY_COLOURS[key]},
                 "base": [c["joined_at"].isoformat() for c in items],
                 "x": [max(c["seconds"], 1.0) * 1000.0 for c in items],
                 "y": [plotly_text(c["row"]) for c in items],
-                "customdata": [[c["joined_local"], c["left_local"], c["duration_text"]] for c in items],
-                # The role comes from the API: it is named through the (escaped) trace name, never
-                # pasted into the template, where "%{...}" would be interpreted.
-                "hovertemplate": "%{y}<br>%{customdata[0]} → %{customdata[1]}<br>%{customdata[2]}"
-                "<extra>%{fullData.name}</extra>",
+                # API text (the role) goes in as escaped data, never into the template, where
+                # "%{...}" would be interpreted.
+                "customdata": [
+                    [c["joined_local"], c["left_local"], c["duration_text"], plotly_text(c["role"] or "—")]
+                    for c in items
+                ],
+                "hovertemplate": "%{y} (%{customdata[3]})<br>%{customdata[0]} → %{customdata[1]}"
+                "<br>%{customdata[2]}<extra>%{fullData.name}</extra>",
             }
         )
     rows_count = len({c["row"] for c in connections})
-    figure = {
-        "data": data,
-        "layout": _layout(
-            title,
-            _("Time (site time)"),
-            _("Participant"),
-            xaxis={"type": "date"},
-            yaxis={"type": "category", "autorange": "reversed", "rangemode": None},
-            barmode="overlay",
-            height=max(260, 110 + 30 * rows_count),
-        ),
-    }
+    if data:
+        # An invisible copy of the first trace on a second x axis draws the time scale at the top
+        # too, so a long list of people keeps a time axis in sight.
+        data.append({**data[0], "xaxis": "x2", "showlegend": False, "hoverinfo": "skip", "opacity": 0})
+        data[-1].pop("hovertemplate", None)
+    layout = _layout(
+        title,
+        _("Time"),
+        _("Participant"),
+        xaxis={"type": "date"},
+        yaxis={"type": "category", "autorange": "reversed", "rangemode": None},
+        barmode="overlay",
+        height=max(260, 150 + TIMELINE_ROW_PX * rows_count),  # margins (150 px) + one row each
+        margin={"t": 80, "b": 70},
+    )
+    layout["xaxis2"] = {"type": "date", "overlaying": "x", "side": "top", "matches": "x", "automargin": True}
+    layout["legend"] = {**layout["legend"], "title": {"text": _("Quality")}}
+    figure = {"data": data, "layout": layout}
     table = Table(
         "timeline_table",
         title,
@@ -251,182 +274,8 @@ def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
             Column("joined_local", _("Joined")),
             Column("left_local", _("Left")),
             Column("duration_text", _("Duration")),
+            Column("quality", _("Quality")),
         ],
         rows=connections,
     )
     return Chart("timeline", title, figure, table)
-
-
-def samples_chart(details: list[dict[str, Any]], threshold: float) -> tuple[Chart, Chart]:
-    """Packet loss (%) and bitrate (kbit/s) over time, one trace per metric and detail item."""
-    loss_title, rate_title = _("Packet loss"), _("Bitrate")
-    loss, rate = [], []
-    start = end = None
-    for n, d in enumerate(details):
-        x0 = d["time_stamp"].isoformat()
-        step = d["sample_rate_ms"]
-        length = max(
-            (
-                len(d["samples"].get(k) or [])
-                for k in ("packetLossSend", "packetLossRecv", "bitrateSend", "bitrateRecv")
-            ),
-            default=0,
-        )
-        last = d["time_stamp"] + dt.timedelta(milliseconds=step * max(length - 1, 0))
-        start = min(start, d["time_stamp"]) if start else d["time_stamp"]
-        end = max(end, last) if end else last
-        suffix = f" #{n + 1}" if len(details) > 1 else ""
-        for key, label in (("packetLossSend", _("Loss sent")), ("packetLossRecv", _("Loss received"))):
-            loss.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines+markers",
-                    "marker": {"size": 3},
-                    "name": f"{label}{suffix}",
-                    "x0": x0,
-                    "dx": step,
-                    "y": d["samples"].get(key) or [],
-                    "connectgaps": False,
-                    "hovertemplate": "%{x}<br>%{y:.2f} %<extra>" + label + "</extra>",
-                }
-            )
-        for key, label in (("bitrateSend", _("Bitrate sent")), ("bitrateRecv", _("Bitrate received"))):
-            values = [None if v is None else round(v / 1000.0, 1) for v in d["samples"].get(key) or []]
-            rate.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines+markers",
-                    "marker": {"size": 3},
-                    "name": f"{label}{suffix}",
-                    "x0": x0,
-                    "dx": step,
-                    "y": values,
-                    "connectgaps": False,
-                    "hovertemplate": "%{x}<br>%{y:,.1f} kbit/s<extra>" + label + "</extra>",
-                }
-            )
-    threshold_line = {
-        "type": "line",
-        "xref": "paper",
-        "x0": 0,
-        "x1": 1,
-        "y0": threshold,
-        "y1": threshold,
-        "line": {"dash": "dash", "width": 2, "color": "#d9534f"},
-    }
-    loss_layout = _layout(loss_title, _("Time (site time)"), _("Packet loss (%)"), xaxis={"type": "date"})
-    loss_layout["shapes"] = [threshold_line]
-    loss_layout["annotations"] = [
-        {
-            "xref": "paper",
-            "x": 1,
-            "xanchor": "right",
-            "y": threshold,
-            "yanchor": "bottom",
-            "showarrow": False,
-            "text": _("%(t)s %% threshold") % {"t": f"{threshold:g}"},
-            "font": {"color": "#d9534f"},
-        }
-    ]
-    rate_layout = _layout(rate_title, _("Time (site time)"), _("Bitrate (kbit/s)"), xaxis={"type": "date"})
-    columns = [
-        Column("position", _("Item")),
-        Column("time_stamp", _("Samples start"), "datetime"),
-        Column("sample_count", _("Samples"), "int"),
-        Column("avg_packet_loss_send", _("Avg loss sent (%)"), "num"),
-        Column("max_packet_loss_send", _("Max loss sent (%)"), "num"),
-        Column("avg_packet_loss_recv", _("Avg loss received (%)"), "num"),
-        Column("max_packet_loss_recv", _("Max loss received (%)"), "num"),
-        Column("avg_bitrate_send_kbps", _("Avg bitrate sent (kbit/s)"), "num"),
-        Column("avg_bitrate_recv_kbps", _("Avg bitrate received (kbit/s)"), "num"),
-        Column("degraded_seconds", _("Seconds at or above threshold"), "int"),
-    ]
-    summary = Table("detail_summary", _("Samples summary"), columns, rows=details)
-    return (
-        Chart("loss", loss_title, {"data": loss, "layout": loss_layout}, summary),
-        Chart("bitrate", rate_title, {"data": rate, "layout": rate_layout}, summary),
-    )
-
-
-def quality_time_chart(series: list[dict[str, Any]], bucket: str) -> Chart:
-    """Share of connections and of minutes with degraded quality per bucket."""
-    title = _("Degraded quality over time")
-    x = [r["bucket"].isoformat() for r in series]
-    figure = {
-        "data": [
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": _("Connections degraded"),
-                "x": x,
-                "y": [None if r["degraded_pct"] is None else round(r["degraded_pct"], 1) for r in series],
-                "connectgaps": True,
-                "hovertemplate": "%{x}<br>%{y:.1f} % of connections<extra></extra>",
-            },
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": _("Minutes degraded"),
-                "x": x,
-                "y": [
-                    None if r["degraded_minutes_pct"] is None else round(r["degraded_minutes_pct"], 1)
-                    for r in series
-                ],
-                "connectgaps": True,
-                "hovertemplate": "%{x}<br>%{y:.1f} % of minutes<extra></extra>",
-            },
-        ],
-        "layout": _layout(
-            title,
-            _("%(bucket)s starting (site time)") % {"bucket": _(bucket).capitalize()},
-            _("Share degraded (%)"),
-            xaxis={"type": "date"},
-        ),
-    }
-    table = Table(
-        "quality_time_table",
-        title,
-        [
-            Column("bucket", _("Period start")),
-            Column("measured", _("Measured connections"), "int"),
-            Column("degraded", _("Degraded connections"), "int"),
-            Column("degraded_pct", _("Connections degraded (%)"), "num"),
-            Column("degraded_minutes_pct", _("Minutes degraded (%)"), "num"),
-        ],
-        rows=series,
-    )
-    return Chart("quality_time", title, figure, table)
-
-
-def dimension_chart(rows: list[dict[str, Any]], chart_id: str, title: str, axis: str) -> Chart:
-    """Share of degraded connections per browser / OS / room, as horizontal bars."""
-    ordered = list(reversed(rows))
-    figure = {
-        "data": [
-            {
-                "type": "bar",
-                "orientation": "h",
-                "name": _("Connections degraded"),
-                "x": [round(r["degraded_pct"] or 0, 1) for r in ordered],
-                "y": [plotly_text(r["key"]) if r["key"] else _("unknown") for r in ordered],
-                "customdata": [[r["degraded"], r["measured"]] for r in ordered],
-                "hovertemplate": "%{y}<br>%{x:.1f} % (%{customdata[0]} of %{customdata[1]})<extra></extra>",
-            }
-        ],
-        "layout": _layout(
-            title, _("Connections degraded (%)"), axis, yaxis={"type": "category", "rangemode": None}
-        ),
-    }
-    figure["layout"]["height"] = max(260, 60 + 28 * len(rows))
-    table = Table(
-        f"{chart_id}_table",
-        title,
-        [
-            Column("key", axis),
-            Column("measured", _("Measured connections"), "int"),
-            Column("degraded", _("Degraded"), "int"),
-            Column("degraded_pct", _("Degraded (%)"), "num"),
-        ],
-        rows=rows,
-    )
-    return Chart(chart_id, title, figure, table)

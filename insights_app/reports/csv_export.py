@@ -4,31 +4,50 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.text import slugify
 
-from .tables import Table
+from .tables import Column, Table, local
 
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell as a formula when it starts with one of these (OWASP "CSV injection"),
+# also after leading spaces, line breaks or invisible characters, and in full-width form (＝ ＋ － ＠).
+FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+# Excel reads a CSV as UTF-8 only when it starts with a byte-order mark.
+BOM = "\ufeff"
+WHOLE_NUMBER_KINDS = ("int", "duration", "bitrate")
 
 
-def neutralise(value: Any) -> Any:
+def _looks_like_formula(text: str) -> bool:
+    if text.startswith(("\t", "\r", "\n")):
+        return True
+    i = 0
+    while i < len(text) and (text[i].isspace() or unicodedata.category(text[i]) in ("Cc", "Cf")):
+        i += 1
+    return text[i : i + 1] in FORMULA_STARTS and i < len(text)
+
+
+def neutralise(value: Any, kind: str = "text") -> Any:
     """Text that a spreadsheet would evaluate gets a leading quote; numbers pass unchanged."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        return timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
-    if isinstance(value, bool | int):
+        return local(value).isoformat()
+    if isinstance(value, bool):
         return int(value)
-    if isinstance(value, float):
-        return round(value, 3)
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return ""
+        if kind in WHOLE_NUMBER_KINDS or isinstance(value, int):
+            return round(value)
+        return round(value, 1 if kind == "minutes" else 3)
     text = str(value)
-    if text.startswith(FORMULA_TRIGGERS):
+    if text and _looks_like_formula(text):
         return "'" + text
     return text
 
@@ -41,17 +60,19 @@ class _Echo:
 
 
 def csv_lines(table: Table) -> Iterator[str]:
-    """Header and rows of ``table`` as CSV text lines."""
+    """Header and rows of ``table`` as CSV text lines, the first one starting with a BOM."""
     writer = csv.writer(_Echo())
-    yield writer.writerow([neutralise(str(c.label)) for c in table.columns])
+    columns: list[Column] = table.columns
+    yield BOM + writer.writerow([neutralise(c.csv_label) for c in columns])
     rows: Iterable[dict] = table.csv_rows()
     for row in rows:
-        yield writer.writerow([neutralise(row.get(c.key)) for c in table.columns])
+        yield writer.writerow([neutralise(row.get(c.key), c.kind) for c in columns])
 
 
 def csv_response(table: Table, stem: str) -> StreamingHttpResponse:
-    """Stream ``table`` as ``<stem>-<table>.csv``."""
+    """Stream ``table`` as ``<stem>-<table>.csv``; private, as it may hold personal data."""
     filename = f"{slugify(stem) or 'report'}-{table.name}.csv"
     response = StreamingHttpResponse(csv_lines(table), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    patch_cache_control(response, private=True, no_store=True)
     return response

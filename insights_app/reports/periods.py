@@ -18,6 +18,14 @@ PRESETS = {
 }
 DEFAULT_PRESET = "30d"
 MAX_CUSTOM_DAYS = 3660
+# Custom days outside these bounds are typing mistakes; they also keep every local midnight (and
+# the period before) far from the years 1 and 9999, where converting time zones overflows.
+MIN_DAY = dt.date(1970, 1, 1)
+MAX_DAY = dt.date(2999, 12, 31)
+
+
+class PeriodError(ValueError):
+    """Period parameters that do not describe a usable range; the message names the problem."""
 
 
 @dataclass(frozen=True)
@@ -65,22 +73,54 @@ def _local_midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_current_timezone())
 
 
-def _parse_day(value: str | None) -> dt.date | None:
+def _parse_day(value: str, which: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value) if value else None
+        day = dt.date.fromisoformat(value.strip())
     except ValueError:
-        return None
+        raise PeriodError(
+            _("“%(value)s” is not a valid %(which)s date: use YYYY-MM-DD.") % {"value": value, "which": which}
+        ) from None
+    if not MIN_DAY <= day <= MAX_DAY:
+        raise PeriodError(
+            _("The %(which)s date must be between %(min)s and %(max)s.")
+            % {"which": which, "min": MIN_DAY.isoformat(), "max": MAX_DAY.isoformat()}
+        )
+    return day
+
+
+def custom_period(start_text: str, end_text: str) -> Period:
+    """``start`` to ``end`` (local days, both inclusive); raises PeriodError naming what is wrong."""
+    if not start_text or not end_text:
+        raise PeriodError(_("A custom period needs both a start and an end date."))
+    start, end = _parse_day(start_text, str(_("start"))), _parse_day(end_text, str(_("end")))
+    if start > end:
+        raise PeriodError(
+            _("The start date %(start)s is after the end date %(end)s.")
+            % {"start": start.isoformat(), "end": end.isoformat()}
+        )
+    if (end - start).days + 1 > MAX_CUSTOM_DAYS:
+        raise PeriodError(
+            _("A custom period may cover at most %(max)s days; this one covers %(days)s.")
+            % {"max": f"{MAX_CUSTOM_DAYS:,}", "days": f"{(end - start).days + 1:,}"}
+        )
+    return Period("custom", _local_midnight(start), _local_midnight(end + dt.timedelta(days=1)))
 
 
 def period_from_params(params: dict, now: dt.datetime | None = None) -> Period:
-    """Read ``period``, ``start`` and ``end`` (local days, end inclusive); bad input falls back."""
+    """Read ``period``, ``start`` and ``end`` (local days, end inclusive); raises PeriodError.
+
+    ``start``/``end`` without ``period`` mean a custom range; with a preset they are ignored (the
+    preset keeps rolling with today).
+    """
     today = timezone.localdate(now or timezone.now())
-    preset = params.get("period") or DEFAULT_PRESET
+    preset = (params.get("period") or "").strip()
+    start_text, end_text = (params.get("start") or "").strip(), (params.get("end") or "").strip()
+    if not preset:
+        preset = "custom" if start_text or end_text else DEFAULT_PRESET
+    if preset not in PRESETS:
+        raise PeriodError(_("Unknown period “%(value)s”.") % {"value": preset})
     if preset == "custom":
-        start, end = _parse_day(params.get("start")), _parse_day(params.get("end"))
-        if start and end and start <= end and (end - start).days <= MAX_CUSTOM_DAYS:
-            return Period("custom", _local_midnight(start), _local_midnight(end + dt.timedelta(days=1)))
-        preset = DEFAULT_PRESET
+        return custom_period(start_text, end_text)
     if preset == "this_month":
         first = today.replace(day=1)
         return Period(preset, _local_midnight(first), _local_midnight(today + dt.timedelta(days=1)))
@@ -88,12 +128,15 @@ def period_from_params(params: dict, now: dt.datetime | None = None) -> Period:
         this_first = today.replace(day=1)
         first = (this_first - dt.timedelta(days=1)).replace(day=1)
         return Period(preset, _local_midnight(first), _local_midnight(this_first))
-    if preset not in ("7d", "30d", "90d"):
-        preset = DEFAULT_PRESET
     days = int(preset.removesuffix("d"))
     # The last N days include today, so the range ends at tomorrow's local midnight.
     end = today + dt.timedelta(days=1)
     return Period(preset, _local_midnight(end - dt.timedelta(days=days)), _local_midnight(end))
+
+
+def default_period(now: dt.datetime | None = None) -> Period:
+    """The default preset's period."""
+    return period_from_params({"period": DEFAULT_PRESET}, now)
 
 
 def bucket_days(period: Period) -> list[dt.date]:

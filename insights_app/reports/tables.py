@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+# What a CSV header says about a column's numbers (the HTML shows units in each cell instead).
+CSV_UNITS = {"duration": "s", "bitrate": "bit/s", "pct": "%", "minutes": "min"}
 
 
 @dataclass(frozen=True)
@@ -16,8 +21,16 @@ class Column:
 
     key: str
     label: Any
-    kind: str = "text"  # text, int, num, pct, datetime, duration
+    kind: str = "text"  # text, int, num, minutes, pct, datetime, duration, bitrate
     link_key: str = ""  # row key holding a URL for this cell
+
+    @property
+    def csv_label(self) -> str:
+        """The header with its unit, e.g. "Length (s)", unless the label names it already."""
+        label, unit = str(self.label), CSV_UNITS.get(self.kind)
+        if not unit or f"({unit})" in label or (self.kind == "minutes" and "minute" in label.lower()):
+            return label
+        return f"{label} ({unit})"
 
 
 @dataclass
@@ -46,18 +59,88 @@ class Table:
         return self.all_rows() if self.all_rows else self.rows
 
 
+def local(value: dt.datetime) -> dt.datetime:
+    """``value`` in the site's time zone; in UTC where that would leave the years 1..9999."""
+    if not timezone.is_aware(value):
+        return value
+    try:
+        return timezone.localtime(value)
+    except (OverflowError, ValueError):
+        return value.astimezone(dt.UTC)
+
+
+def format_datetime(value: dt.datetime | None, fmt: str = "Y-m-d H:i") -> str:
+    """A local date and time, ``—`` for none; in UTC (and saying so) where the zone would overflow."""
+    if value is None:
+        return "—"
+    if not timezone.is_aware(value):
+        return formats.date_format(value, fmt)
+    try:
+        return formats.date_format(timezone.localtime(value), fmt)
+    except (OverflowError, ValueError):
+        return formats.date_format(value.astimezone(dt.UTC), fmt) + " UTC"
+
+
+def format_int(value: float | None) -> str:
+    """``2,918``; ``—`` for none."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—" if value is None else str(value)
+    return formats.number_format(round(float(value)), use_l10n=True, force_grouping=True)
+
+
+def format_num(value: float | None, decimals: int = 1) -> str:
+    """``222,935.4``; ``—`` for none."""
+    if value is None or not math.isfinite(float(value)):
+        return "—" if value is None else str(value)
+    return formats.number_format(round(float(value), decimals), decimals, use_l10n=True, force_grouping=True)
+
+
 def format_duration(seconds: float | None) -> str:
-    """``1 h 05 min`` / ``4 min 10 s`` / ``—``."""
-    if seconds is None:
+    """``1 h 05 min`` / ``18 min 59 s`` / ``4 s`` / ``—``."""
+    if seconds is None or not math.isfinite(float(seconds)):
         return "—"
     seconds = round(float(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
-        return f"{hours} h {minutes:02d} min"
+        return _("%(h)s h %(m)02d min") % {"h": format_int(hours), "m": minutes}
     if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+        return _("%(m)d min %(s)02d s") % {"m": minutes, "s": secs}
+    return _("%(s)d s") % {"s": secs}
+
+
+def _scaled(value: float, units: tuple[str, ...]) -> str:
+    step = 0
+    while abs(value) >= 1000 and step < len(units) - 1:
+        value /= 1000.0
+        step += 1
+    return f"{format_num(value, 0 if step == 0 else 1)} {units[step]}"
+
+
+def format_bitrate(bits_per_second: float | None) -> str:
+    """``1.6 Mbit/s`` / ``850.0 kbit/s`` / ``—``."""
+    if bits_per_second is None or not math.isfinite(float(bits_per_second)):
+        return "—"
+    return _scaled(float(bits_per_second), ("bit/s", "kbit/s", "Mbit/s", "Gbit/s"))
+
+
+def format_bytes(count: float | None) -> str:
+    """``1.9 MB`` (decimal units) / ``—``."""
+    if count is None or not math.isfinite(float(count)):
+        return "—"
+    return _scaled(float(count), ("B", "kB", "MB", "GB", "TB"))
+
+
+def format_minutes(value: float | None) -> str:
+    """Minutes: ``222,935`` from ten on, ``2.5`` below (a decimal only where it tells something)."""
+    if value is None:
+        return "—"
+    return format_int(value) if abs(float(value)) >= 10 else format_num(value)
+
+
+def format_pct(value: float | None) -> str:
+    """``12.5 %`` / ``—``."""
+    return "—" if value is None else f"{format_num(value)} %"
 
 
 def format_cell(value: Any, kind: str) -> str:
@@ -65,13 +148,17 @@ def format_cell(value: Any, kind: str) -> str:
     if value is None or value == "":
         return "—"
     if kind == "int":
-        return formats.number_format(round(float(value)), use_l10n=True, force_grouping=True)
+        return format_int(value)
     if kind == "num":
-        return formats.number_format(round(float(value), 1), 1, use_l10n=True, force_grouping=True)
+        return format_num(value)
     if kind == "pct":
-        return f"{float(value):.1f} %"
+        return format_pct(value)
+    if kind == "minutes":
+        return format_minutes(value)
     if kind == "datetime" and isinstance(value, dt.datetime):
-        return formats.date_format(timezone.localtime(value), "Y-m-d H:i")
+        return format_datetime(value)
     if kind == "duration":
         return format_duration(value)
+    if kind == "bitrate":
+        return format_bitrate(value)
     return str(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -126,14 +127,24 @@ def test_participants_of_a_room(as_viewer, data):
 def test_participant_page_shows_quality_summary_and_chart(as_viewer, data):
     poor = Participant.objects.get(participant_id="part-0-1-0")
     html = as_viewer.get(change("participant", poor.pk)).content.decode()
-    assert "Poor network" in html
+    assert '<strong class="insights-poor">degraded</strong>' in html  # the reports' words
     assert "max packet loss 9.0 %" in html
-    svg = re.search(r"<figure class=\"insights-chart\">(.*?)</figure>", html, re.S).group(1)
-    assert svg.count("<polyline") == 2
-    points = re.search(r'class="insights-send" points="([^"]+)"', svg).group(1).split()
-    assert len(points) == 30
+    # The reports' Plotly figure (one chart implementation), not a separate SVG.
+    figure = json.loads(
+        re.search(
+            r'<script id="insights-chart-loss" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    assert [trace["name"] for trace in figure["data"]] == ["Loss sent", "Loss received"]
+    assert len(figure["data"][0]["y"]) == 30
+    assert figure["layout"]["shapes"][0]["y0"] == 3.0  # the degraded threshold
+    assert 'data-figure="insights-chart-loss"' in html and "<polyline" not in html
+    assert "/insights/assets/plotly-" in html
     fine = Participant.objects.get(participant_id="part-0-1-1")
-    assert "Fine" in as_viewer.get(change("participant", fine.pk)).content.decode()
+    assert (
+        '<span class="insights-ok">good</span>'
+        in as_viewer.get(change("participant", fine.pk)).content.decode()
+    )
 
 
 @pytest.mark.parametrize(

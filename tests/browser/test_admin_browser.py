@@ -46,8 +46,10 @@ def test_follow_room_to_session_to_participant(page, login, make_staff_user, scr
     assert page.locator("#result_list tbody tr").count() == 3
     page.click("#result_list >> text=Person 1-1-0")
     assert page.locator("h1").inner_text() == "View participant"
-    assert page.locator(".insights-chart polyline").count() == 2
-    assert page.get_by_text("Poor network").is_visible()
+    # The reports' Plotly chart: two loss lines and the threshold.
+    page.wait_for_selector(".insights-plot .main-svg")
+    assert page.locator(".insights-plot .scatterlayer .trace").count() == 2
+    assert page.locator(".insights-quality .insights-poor").inner_text() == "degraded"
     screenshot("admin-participant-change")
     page.click("text=Room /room-1")  # and back up to the room
     assert page.locator("h1").inner_text() == "View room"

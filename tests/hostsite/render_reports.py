@@ -40,13 +40,14 @@ SKIP_PARTS = ("/logout", "/delete/", "/add/", "/password/")
 
 
 def app_url_names(patterns: list, prefix: str = "") -> list[str]:
-    """Every named URL of ``insights_app.urls``, with nested namespaces."""
+    """Every named page URL of ``insights_app.urls``, with nested namespaces."""
     names: list[str] = []
     for entry in patterns:
         if isinstance(entry, URLResolver):
             inner = f"{prefix}{entry.namespace}:" if entry.namespace else prefix
             names += app_url_names(entry.url_patterns, inner)
-        elif isinstance(entry, URLPattern) and entry.name:
+        # POST-only actions (a form's target, e.g. "Fetch network samples") are not pages.
+        elif isinstance(entry, URLPattern) and entry.name and not getattr(entry.callback, "post_only", False):
             names.append(prefix + entry.name)
     return names
 

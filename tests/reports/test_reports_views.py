@@ -65,7 +65,8 @@ def viewer(django_user_model, client):
 def rows_of(response) -> list[list[str]]:
     assert response.streaming
     body = b"".join(response.streaming_content).decode()
-    return list(csv.reader(io.StringIO(body)))
+    assert body.startswith("\ufeff")  # Excel reads UTF-8 only after a byte-order mark
+    return list(csv.reader(io.StringIO(body[1:])))
 
 
 def test_anonymous_is_sent_to_the_admin_login(client, data):
@@ -107,12 +108,15 @@ def test_a_period_without_sessions_says_so_instead_of_empty_charts(viewer, data)
     assert 'class="insights-chart"' not in html
 
 
-def test_bad_filter_values_fall_back_to_defaults(viewer, data):
+def test_bad_filter_values_are_a_form_error_keeping_the_values(viewer, data):
     response = viewer.get(
         reverse("insights_app:overview"), {"period": "custom", "start": "2026-13-45", "end": "x"}
     )
-    assert response.status_code == 200
-    assert response.context["filters"].period.preset == "30d"
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "“2026-13-45” is not a valid start date" in html
+    assert 'value="2026-13-45"' in html and 'value="x"' in html
+    assert 'class="insights-chart"' not in html
 
 
 def test_neutralise_quotes_formula_triggers_only():
@@ -128,12 +132,13 @@ def test_people_csv_is_streamed_and_neutralised(viewer, data):
     assert response["Content-Type"].startswith("text/csv")
     assert 'filename="people-people.csv"' in response["Content-Disposition"]
     rows = rows_of(response)
-    assert rows[0][:3] == ["Person", "External id", "Sessions"]
+    assert rows[0][:3] == ["Name", "External id", "Sessions"]
     by_id = {r[1]: r for r in rows[1:]}
     assert "'" + EVIL_ID in by_id
-    assert by_id["'" + EVIL_ID][0] == "'" + EVIL_ID
+    assert by_id["'" + EVIL_ID][0] == "'+danger<script>x</script>"  # the display name, neutralised
     assert SLASH_ID in by_id
     assert by_id["u-1"][2:5] == ["3", "4", "119.0"]
+    assert rows[0][4] == "Minutes connected"
 
 
 def test_session_csv_neutralises_display_names(viewer, data):
@@ -206,7 +211,7 @@ def test_resolver_labels_people_in_one_batch_and_is_escaped(viewer, data, settin
     assert 'href="/admin/auth/user/1/change/"' in html
     assert "Dan D." in html
     labels = {r["external_id"]: r["label"] for r in response.context["tables"][0].rows}
-    assert labels[EVIL_ID] == EVIL_ID
+    assert labels[EVIL_ID] == "+danger<script>x</script>"  # no label: the display name
 
 
 def test_a_failing_resolver_shows_raw_ids_and_logs(viewer, data, settings, caplog):

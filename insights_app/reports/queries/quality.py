@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from ..filters import ReportFilters
@@ -55,14 +55,16 @@ class QualityDigest:
 
 def _ranked(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = [with_shares({**v, "key": k}) for k, v in groups.items() if v["measured"]]
-    return sorted(rows, key=lambda r: (-r["degraded_seconds_sum"], -r["degraded"], r["key"]))
+    return sorted(
+        rows, key=lambda r: (-(r["degraded_minutes_pct"] or 0.0), -r["degraded_seconds_sum"], r["key"] or "")
+    )
 
 
 def quality_digest(filters: ReportFilters, participants: QuerySet) -> QualityDigest:
     """One query grouped by (bucket, browser, OS); every figure is a count or a sum, folded in Python."""
     trunc = TRUNC[filters.period.bucket]
     rows = (
-        filters.participants(participants)
+        filters.connections(participants)
         .annotate(bucket=trunc("joined_at", tzinfo=timezone.get_current_timezone()))
         .values("bucket", "browser", "os")
         .annotate(**_quality_aggregates())
@@ -85,22 +87,29 @@ def quality_digest(filters: ReportFilters, participants: QuerySet) -> QualityDig
 
 
 def by_dimension(filters: ReportFilters, participants: QuerySet, dimension: str) -> QuerySet:
-    """Quality per room, browser or OS, most degraded minutes first (slice it)."""
-    qs = filters.participants(participants)
+    """Quality per room, browser or OS, the largest share of degraded minutes first (slice it)."""
+    qs = filters.connections(participants)
     if dimension == "room":
         # Group by the connection's own room id (no join through the sessions) and look the name up
         # per group: hashing ~250k rows by id alone is twice as fast as by (id, name) after a join.
         qs = qs.values("room_id").annotate(**_quality_aggregates(), key=room_name_of("room_id"))
     else:
         qs = qs.values(key=F(dimension)).annotate(**_quality_aggregates())
-    return qs.filter(measured__gt=0).order_by("-degraded_seconds_sum", "-degraded", "key")
+    share = ExpressionWrapper(
+        F("degraded_seconds_sum") / NullIf(F("measured_seconds"), Value(0.0)), output_field=FloatField()
+    )
+    return (
+        qs.filter(measured__gt=0)
+        .annotate(share=Coalesce(share, Value(0.0)))
+        .order_by("-share", "-degraded_seconds_sum", "key")
+    )
 
 
 def worst_session_page(filters: ReportFilters, participants: QuerySet, limit: int) -> list[dict[str, Any]]:
     """The ``limit`` worst sessions in 2 small queries: rank on degraded connections alone (no join),
     then the full figures for those sessions only."""
     ranked = list(
-        filters.participants(participants)
+        filters.connections(participants)
         .filter(quality_degraded=True)
         .values("room_session_id")
         .annotate(seconds=Coalesce(Sum("degraded_seconds"), Value(0.0)), n=Count("id"))
@@ -117,7 +126,7 @@ def worst_session_page(filters: ReportFilters, participants: QuerySet, limit: in
 def worst_sessions(filters: ReportFilters, participants: QuerySet) -> QuerySet:
     """Sessions with degraded connections, the most degraded minutes first (slice it)."""
     return (
-        filters.participants(participants)
+        filters.connections(participants)
         .values(
             "room_session_id",
             "room_session__room_name",

@@ -17,6 +17,14 @@ from ..periods import Period, bucket_days
 from .grouped import room_name_of
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+# Totals above this are API mistakes (a million years of minutes); summing two near 1e308 overflows
+# PostgreSQL's double precision, so the sums leave them out.
+MAX_TOTAL = 1e12
+
+
+def bounded_sum(column: str, **extra: Any) -> Sum:
+    """SUM of ``column`` over rows whose value is at most MAX_TOTAL (and ``extra`` filters)."""
+    return Sum(column, filter=Q(**{f"{column}__lte": MAX_TOTAL}, **extra))
 
 
 SIZE_BUCKETS = (
@@ -54,12 +62,12 @@ def _hour_aggregates() -> dict[str, Any]:
     return {
         "sessions": Count("id"),
         "ongoing": Count("id", filter=Q(ended_at__isnull=True)),
-        "participant_minutes": Sum("total_participant_minutes"),
-        "recorder_minutes": Sum("total_recorder_minutes"),
-        "streamer_minutes": Sum("total_streamer_minutes"),
+        "participant_minutes": bounded_sum("total_participant_minutes"),
+        "recorder_minutes": bounded_sum("total_recorder_minutes"),
+        "streamer_minutes": bounded_sum("total_streamer_minutes"),
         # Ongoing sessions have no length yet; they count as sessions but not in the average.
         "ended": Count("id", filter=Q(ended_at__isnull=False, duration_seconds__isnull=False)),
-        "ended_seconds": Sum("duration_seconds", filter=Q(ended_at__isnull=False)),
+        "ended_seconds": bounded_sum("duration_seconds", ended_at__isnull=False),
         "rating_weighted": Sum(F("rating") * weight, filter=rated, output_field=FloatField()),
         "rating_weight": Sum(weight, filter=rated, output_field=FloatField()),
         **sizes,
@@ -181,6 +189,41 @@ def _people_one_scan(filters: ReportFilters, participants: QuerySet) -> tuple[in
     return int(row["cur"] or 0), int(row["prev"] or 0)
 
 
+def room_people_and_quality(filters: ReportFilters, participants: QuerySet) -> tuple[tuple[int, int], dict]:
+    """``_people_one_scan`` plus the period's connection quality counts, from the same single scan.
+
+    The room page shows both; folding the quality counts into the scan that groups the room's
+    connections by person costs a few aggregates instead of a second pass over the same rows.
+    """
+    current, previous = filters.period, filters.period.previous()
+    both = Period(current.preset, previous.start, current.end)
+    now = Q(joined_at__gte=current.start)
+    measured = now & Q(quality_degraded__isnull=False)
+    people = (
+        filters.participants(participants, both)
+        .values("identity")
+        .annotate(
+            first=Min("joined_at"),
+            last=Max("joined_at"),
+            n_connections=Count("id", filter=now),
+            n_measured=Count("id", filter=measured),
+            n_degraded=Count("id", filter=now & Q(quality_degraded=True)),
+            s_degraded=Sum("degraded_seconds", filter=measured),
+        )
+        .order_by()
+    )
+    row = people.aggregate(
+        cur=Count("identity", filter=Q(last__gte=current.start)),
+        prev=Count("identity", filter=Q(first__lt=current.start)),
+        connections=Sum("n_connections"),
+        measured=Sum("n_measured"),
+        degraded=Sum("n_degraded"),
+        degraded_seconds=Sum("s_degraded"),
+    )
+    quality = {key: row[key] or 0 for key in ("connections", "measured", "degraded", "degraded_seconds")}
+    return (int(row["cur"] or 0), int(row["prev"] or 0)), quality
+
+
 def unique_people(filters: ReportFilters, participants: QuerySet, whole_site: bool = True) -> tuple[int, int]:
     """Distinct people who joined in the period and in the one before (1 query).
 
@@ -230,7 +273,7 @@ def rooms_ranking(filters: ReportFilters, sessions: QuerySet) -> QuerySet:
         .annotate(
             room__room_name=room_name_of("room_id"),
             sessions=Count("id"),
-            minutes=Coalesce(Sum("total_participant_minutes"), Value(0.0)),
+            minutes=Coalesce(bounded_sum("total_participant_minutes"), Value(0.0)),
             avg_seconds=Avg("duration_seconds"),
             avg_size=Avg("total_unique_participants"),
             last_started=Max("started_at"),

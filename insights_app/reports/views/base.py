@@ -15,17 +15,30 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from ..assets import plotly_version
 from ..csv_export import csv_response
-from ..filters import ReportFilters
-from ..periods import PRESETS
+from ..filters import TEXT_FILTERS, ReportFilters
+from ..freshness import freshness
+from ..periods import MAX_DAY, MIN_DAY, PRESETS
 from ..queries.usage import has_any_data
-from ..tables import Table
+from ..tables import Table, format_int
 
 PERMISSION = "insights_app.view_reports"
+RUN_SYNC = "insights_app.run_sync"
+
+
+def can_view_reports(user: Any) -> bool:
+    """Staff with ``view_reports``: the reports live in the admin's frame, behind its login."""
+    return bool(user.is_active and user.is_staff and user.has_perm(PERMISSION))
+
+
+def can_fetch_samples(user: Any) -> bool:
+    """A report reader who may also start syncs."""
+    return can_view_reports(user) and user.has_perm(RUN_SYNC)
 
 
 def safe_reverse(name: str, *args: Any, **kwargs: Any) -> str:
@@ -44,23 +57,35 @@ class ReportView(View):
     stem = "report"
     room_filter = True
     period_filter = True
+    extra_filters: tuple[str, ...] = ()  # more text filters of TEXT_FILTERS this page offers
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        """Anonymous people go to the admin login; staff without the permission get 403."""
+        """Anonymous people go to the admin login; others need staff and the permission (else 403).
+
+        Every answer may carry personal data, so none may be kept by a shared cache.
+        """
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not request.user.has_perm(PERMISSION):
+            response = redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        elif not can_view_reports(request.user):
             raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+        else:
+            response = super().dispatch(request, *args, **kwargs)
+        patch_cache_control(response, private=True)
+        return response
+
+    def offered(self) -> tuple[str, ...]:
+        """The query-string filters this page reads."""
+        names = (("period", "start", "end") if self.period_filter else ()) + self.extra_filters
+        return names + (("room",) if self.room_filter else ())
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Render the page, the empty state, or one of its tables as CSV (``?csv=<table>``)."""
         if not has_any_data():
             return self.render_page(request, "insights_app/reports/empty.html", {"title": _("No data yet")})
         self.now = timezone.now()
-        self.filters = ReportFilters.from_request(request)
-        if not self.room_filter:
-            self.filters = ReportFilters(self.filters.period, "", {**self.filters.params, "room": ""})
+        self.filters = ReportFilters.from_request(request, self.offered(), self.now)
+        if self.filters.errors:
+            return self.invalid(request)
         context = self.build(request, *args, **kwargs)
         tables = {t.name: t for t in context.get("tables", [])}
         wanted = request.GET.get("csv")
@@ -74,6 +99,16 @@ class ReportView(View):
             )
         return self.render_page(request, self.template_name, context)
 
+    def invalid(self, request: HttpRequest) -> HttpResponse:
+        """The filter form with what is wrong, the user's values kept, and no report (400)."""
+        if request.GET.get("csv"):
+            body = "\n".join(self.filters.errors)
+            return HttpResponse(body, status=400, content_type="text/plain; charset=utf-8")
+        context = {"title": self.title or _("Report"), "filter_errors": self.filters.errors}
+        response = self.render_page(request, "insights_app/reports/invalid.html", context)
+        response.status_code = 400
+        return response
+
     def build(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """The page's context; subclasses override."""
         raise NotImplementedError
@@ -81,12 +116,30 @@ class ReportView(View):
     def render_page(self, request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
         """Render inside the admin's frame (header, breadcrumbs, dark mode)."""
         context.setdefault("title", self.title)
+        filters = getattr(self, "filters", None)
+        options = context.get("filter_options", {})
+        text_filters = [
+            {
+                "name": name,
+                "label": TEXT_FILTERS[name],
+                "value": filters.text(name) if filters else "",
+                "options": options.get(name, []),
+            }
+            for name in self.extra_filters
+        ]
         full = {
             **admin.site.each_context(request),
-            "filters": getattr(self, "filters", None),
+            "filters": filters,
             "show_filters": self.period_filter,
+            "show_filter_form": self.period_filter or self.room_filter or bool(self.extra_filters),
             "presets": PRESETS.items(),
             "show_room_filter": self.room_filter,
+            "text_filters": text_filters,
+            "min_day": MIN_DAY.isoformat(),
+            "max_day": MAX_DAY.isoformat(),
+            "freshness": freshness(),
+            "time_zone": timezone.get_current_timezone_name(),
+            "can_fetch_samples": can_fetch_samples(request.user),
             "reports_home": reverse("insights_app:overview"),
             "app_url": safe_reverse("admin:app_list", app_label="insights_app"),
             "sync_dashboard_url": safe_reverse("admin:insights_app_syncrun_dashboard"),
@@ -140,4 +193,12 @@ def paged_table(
 
     result = Table(rows=convert(list(page.object_list)), all_rows=every_row, **table)
     result.page = page
+    result.page_count_text = format_int(page.paginator.count)
     return result
+
+
+def sort_links(
+    sorts: dict[str, tuple[Any, ...]], labels: dict[str, Any], current: str
+) -> list[tuple[str, Any, bool]]:
+    """``(key, human label, active)`` for each sort a table offers."""
+    return [(key, labels[key], key == current) for key in sorts]

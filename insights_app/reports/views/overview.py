@@ -11,14 +11,14 @@ from django.utils.translation import gettext_lazy as _
 from ...models import Participant, RoomSession
 from .. import charts
 from ..queries import usage
-from ..tables import Column, Table, format_cell
+from ..tables import Column, Table, format_cell, format_num
 from .base import ReportView
 
 TOP_ROOMS = 10
 ROOM_COLUMNS = [
     Column("room__room_name", _("Room"), link_key="url"),
     Column("sessions", _("Sessions"), "int"),
-    Column("minutes", _("Participant minutes"), "num"),
+    Column("minutes", _("Participant minutes"), "minutes"),
     Column("avg_seconds", _("Average length"), "duration"),
     Column("avg_size", _("Average size (people)"), "num"),
     Column("last_started", _("Last session"), "datetime"),
@@ -26,13 +26,36 @@ ROOM_COLUMNS = [
 
 KPI_LABELS = {
     "sessions": (_("Sessions"), "int"),
-    "participant_minutes": (_("Participant minutes"), "num"),
+    "participant_minutes": (_("Participant minutes"), "minutes"),
     "unique_participants": (_("Unique participants"), "int"),
-    "recorder_minutes": (_("Recorder minutes"), "num"),
-    "streamer_minutes": (_("Streamer minutes"), "num"),
+    "recorder_minutes": (_("Recorder minutes"), "minutes"),
+    "streamer_minutes": (_("Streamer minutes"), "minutes"),
     "avg_session_seconds": (_("Average session length"), "duration"),
     "avg_rating": (_("Average rating"), "num"),
 }
+
+
+# Above this growth a percentage is a large, meaningless number: say how many times instead.
+MULTIPLE_FROM_PERCENT = 400.0
+
+
+def change_text(value: float | None, before: float | None, kind: str) -> str:
+    """The comparison with the previous period, in words that stay honest for tiny baselines."""
+    if before is None or before == 0:
+        # Nothing (or no sessions to average) in the period before: a percentage would be infinite.
+        return str(_("no earlier data to compare")) if value else str(_("none in the previous period either"))
+    if value is None:
+        return str(_("none in this period; %(before)s before") % {"before": format_cell(before, kind)})
+    change = (value - before) / before * 100.0
+    previous = format_cell(before, kind)
+    if change >= MULTIPLE_FROM_PERCENT:
+        return str(
+            _("%(times)s× the previous period (%(before)s)")
+            % {"times": format_num(value / before, 1), "before": previous}
+        )
+    return str(
+        _("%(change)s %% vs previous period (%(before)s)") % {"change": f"{change:+.1f}", "before": previous}
+    )
 
 
 def kpi_cards(values: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -41,7 +64,7 @@ def kpi_cards(values: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     for key, (label, kind) in KPI_LABELS.items():
         card = {"key": key, "label": label, "kind": kind, **values[key]}
         card["text"] = format_cell(card["value"], kind)
-        card["change_text"] = "" if card["change"] is None else f"{card['change']:+.1f} %"
+        card["change_text"] = change_text(card["value"], card["previous"], kind)
         cards.append(card)
     return cards
 

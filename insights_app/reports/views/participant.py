@@ -11,16 +11,16 @@ from django.utils.translation import gettext_lazy as _
 
 from ...conf import get_settings
 from ...models import Participant, ParticipantDetail
-from .. import charts
-from ..tables import Column, Table
+from .. import quality_charts
+from ..tables import Column, Table, format_datetime, format_duration, format_pct
 from .base import ReportView, elapsed_seconds
 
 SAMPLE_COLUMNS = [
     Column("time", _("Time"), "datetime"),
     Column("packetLossSend", _("Packet loss sent (%)"), "num"),
     Column("packetLossRecv", _("Packet loss received (%)"), "num"),
-    Column("bitrateSend", _("Bitrate sent (bit/s)"), "int"),
-    Column("bitrateRecv", _("Bitrate received (bit/s)"), "int"),
+    Column("bitrateSend", _("Bitrate sent (bit/s)"), "bitrate"),
+    Column("bitrateRecv", _("Bitrate received (bit/s)"), "bitrate"),
 ]
 METRICS = ("packetLossSend", "packetLossRecv", "bitrateSend", "bitrateRecv")
 
@@ -48,30 +48,17 @@ class ParticipantQualityView(ReportView):
     def build(self, request: HttpRequest, pk: int) -> dict[str, Any]:
         """Connection with session and room (1) and its detail items (1)."""
         participant = get_object_or_404(Participant.objects.select_related("room_session__room"), pk=pk)
-        details = []
-        for d in (
+        details = quality_charts.detail_rows(
             ParticipantDetail.objects.filter(participant_id=participant.pk).order_by("position").values()
-        ):
-            if d["time_stamp"] is None:
-                continue
-            d["sample_rate_ms"] = d["sample_rate_ms"] or 2000.0
-            d["samples"] = d["samples"] if isinstance(d["samples"], dict) else {}
-            d["avg_bitrate_send_kbps"] = (
-                None if d["avg_bitrate_send"] is None else d["avg_bitrate_send"] / 1000
-            )
-            d["avg_bitrate_recv_kbps"] = (
-                None if d["avg_bitrate_recv"] is None else d["avg_bitrate_recv"] / 1000
-            )
-            d["position"] = d["position"] + 1
-            details.append(d)
+        )
         threshold = float(get_settings().DEGRADED_PACKET_LOSS_PERCENT)
+        session = participant.room_session
         chart_list, tables = [], []
         if details:
-            loss, rate = charts.samples_chart(details, threshold)
+            loss, rate = quality_charts.samples_chart(details, threshold)
             chart_list = [loss, rate]
             samples = Table("samples", _("Samples"), SAMPLE_COLUMNS, all_rows=lambda: sample_rows(details))
             tables = [loss.table, samples]
-        session = participant.room_session
         return {
             "title": _("Connection quality of %(name)s")
             % {"name": participant.display_name or participant.participant_id},
@@ -82,13 +69,24 @@ class ParticipantQualityView(ReportView):
             "person_url": reverse("insights_app:person", args=[participant.external_id])
             if participant.external_id
             else "",
-            "seconds": participant.duration_seconds
-            if participant.duration_seconds is not None
-            else elapsed_seconds(participant.joined_at, None, self.now),
+            "facts": {
+                "joined": format_datetime(participant.joined_at, "Y-m-d H:i:s"),
+                "left": format_datetime(participant.left_at, "Y-m-d H:i:s") if participant.left_at else "",
+                "connected_for": format_duration(
+                    participant.duration_seconds
+                    if participant.duration_seconds is not None
+                    else elapsed_seconds(participant.joined_at, None, self.now)
+                ),
+                "avg_loss": format_pct(participant.avg_packet_loss),
+                "max_loss": format_pct(participant.max_packet_loss),
+                "degraded_time": format_duration(participant.degraded_seconds),
+                "session_started": format_datetime(session.started_at),
+            },
             "threshold": threshold,
             "stem": f"connection-{participant.pk}",
             "charts": chart_list,
             "tables": tables,
             "summary_table": tables[0] if tables else None,
+            "fetch_url": reverse("insights_app:fetch_connection_samples", args=[participant.pk]),
             "samples_table": tables[1] if tables else None,
         }

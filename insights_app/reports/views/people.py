@@ -10,34 +10,47 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from ...models import Participant
-from ..labels import resolve_labels
+from ..labels import Label, resolve_labels
 from ..queries.elapsed import finished_seconds, open_elapsed_sum, total_seconds
 from ..queries.people import PEOPLE_SORTS, people
-from ..tables import Column
-from .base import ReportView, elapsed_seconds, paged_table
+from ..tables import Column, format_cell, format_int
+from .base import ReportView, elapsed_seconds, paged_table, sort_links
 
 PER_PAGE = 50
 PEOPLE_COLUMNS = [
-    Column("label", _("Person"), link_key="url"),
+    Column("label", _("Name"), link_key="url"),
     Column("external_id", _("External id"), link_key="host_url"),
     Column("sessions", _("Sessions"), "int"),
     Column("connections", _("Connections"), "int"),
-    Column("minutes", _("Minutes"), "num"),
+    Column("minutes", _("Minutes connected"), "minutes"),
     Column("last_seen", _("Last seen"), "datetime"),
-    Column("state", _("Now")),
+    Column("state", _("Connected now")),
 ]
+PEOPLE_SORT_LABELS = {
+    "minutes": _("most minutes"),
+    "sessions": _("most sessions"),
+    "last_seen": _("seen most recently"),
+    "external_id": _("external id A–Z"),
+}
+
+
+def person_name(external_id: str, label: Label, display_name: str | None) -> str:
+    """The host site's label when it has one, else a display name the person used, else the id."""
+    if label.text != external_id:
+        return label.text
+    return display_name or external_id
 
 
 def person_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add labels (one resolver call for the batch), links and minutes."""
+    """Add names (one resolver call for the batch), links and minutes."""
     labels = resolve_labels(r["external_id"] for r in rows)
     for r in rows:
         label = labels[r["external_id"]]
-        r["label"] = label.text
+        r["label"] = person_name(r["external_id"], label, r["display_name"])
         r["host_url"] = label.url
         r["url"] = reverse("insights_app:person", args=[r["external_id"]])
         r["minutes"] = total_seconds(r["seconds"], r["open_elapsed"]) / 60.0
-        r["state"] = _("connected") if r["ongoing"] else ""
+        r["state"] = _("yes") if r["ongoing"] else ""
     return rows
 
 
@@ -47,10 +60,12 @@ class PeopleView(ReportView):
     template_name = "insights_app/reports/people.html"
     title = _("People")
     stem = "people"
+    extra_filters = ("q",)
 
     def build(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Count (1) and one page (1) of external ids, one resolver call."""
         sort = request.GET.get("sort", "minutes")
+        sort = sort if sort in PEOPLE_SORTS else "minutes"
         qs = people(self.filters, Participant.objects.all(), self.now, sort)
         table = paged_table(
             request,
@@ -60,9 +75,9 @@ class PeopleView(ReportView):
             name="people",
             title=_("People by external id"),
             columns=PEOPLE_COLUMNS,
-            empty_text=_("No connection with an external id in this period."),
+            empty_text=_("No connection with an external id matches in this period."),
         )
-        table.sorts = [(key, key == sort) for key in PEOPLE_SORTS]
+        table.sorts = sort_links(PEOPLE_SORTS, PEOPLE_SORT_LABELS, sort)
         return {"tables": [table], "main_tables": [table]}
 
 
@@ -126,11 +141,13 @@ class PersonView(ReportView):
             degraded=Count("id", filter=Q(quality_degraded=True)),
             measured=Count("id", filter=Q(quality_degraded__isnull=False)),
             last_seen=Max("joined_at"),
+            display_name=Max("display_name"),
         )
         if not totals["connections"] and not Participant.objects.filter(external_id=external_id).exists():
             raise Http404("unknown external id")
         totals["minutes"] = total_seconds(totals.pop("seconds"), totals.pop("open_elapsed")) / 60.0
         label = resolve_labels([external_id])[external_id]
+        name = person_name(external_id, label, totals.pop("display_name"))
         listed = base.order_by("-joined_at", "-id").values(*CONNECTION_FIELDS)
         now = self.now
         table = paged_table(
@@ -144,8 +161,13 @@ class PersonView(ReportView):
             empty_text=_("No connections in this period."),
         )
         return {
-            "title": _("Person %(label)s") % {"label": label.text},
+            "title": name,
             "external_id": external_id,
+            "totals_text": {
+                key: format_int(totals[key])
+                for key in ("sessions", "connections", "rooms", "degraded", "measured")
+            },
+            "minutes_text": format_cell(totals["minutes"], "minutes"),
             "label": label,
             "totals": totals,
             "stem": "person",

@@ -10,9 +10,10 @@ from django.utils.translation import gettext_lazy as _
 
 from ...conf import get_settings
 from ...models import Participant
-from .. import charts
+from .. import quality_charts
+from ..filters import TEXT_FILTERS
 from ..queries import quality
-from ..tables import Column, Table
+from ..tables import Column, Table, format_int, format_minutes, format_pct
 from .base import ReportView
 
 TOP = 15
@@ -22,7 +23,7 @@ WORST_COLUMNS = [
     Column("room_session__room_name", _("Room"), link_key="room_url"),
     Column("measured", _("Measured connections"), "int"),
     Column("degraded", _("Degraded connections"), "int"),
-    Column("degraded_minutes", _("Degraded minutes"), "num"),
+    Column("degraded_minutes", _("Degraded minutes"), "minutes"),
     Column("degraded_minutes_pct", _("Minutes degraded (%)"), "num"),
     Column("worst_loss", _("Worst loss (%)"), "num"),
 ]
@@ -43,7 +44,7 @@ def dimension_table(name: str, title: Any, axis: Any, qs: Any, top: list[dict[st
         Column("measured", _("Measured connections"), "int"),
         Column("degraded", _("Degraded connections"), "int"),
         Column("degraded_pct", _("Connections degraded (%)"), "num"),
-        Column("degraded_minutes", _("Degraded minutes"), "num"),
+        Column("degraded_minutes", _("Degraded minutes"), "minutes"),
         Column("degraded_minutes_pct", _("Minutes degraded (%)"), "num"),
     ]
     return Table(
@@ -67,6 +68,13 @@ class QualityView(ReportView):
     template_name = "insights_app/reports/quality.html"
     title = _("Connection quality")
     stem = "quality"
+    extra_filters = ("browser", "os", "role")
+
+    def bar_links(self, dim: str, rows: list[dict[str, Any]]) -> list[str]:
+        """Where a bar leads: its room's page, or this report narrowed to that browser or OS."""
+        if dim == "room":
+            return [r.get("url", "") for r in rows]
+        return ["?" + self.filters.querystring(**{dim: r["key"] or "-"}) for r in rows]
 
     def build(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Digest (1), rooms (1), worst sessions (2); CSVs re-run the full grouped queries."""
@@ -74,7 +82,7 @@ class QualityView(ReportView):
         participants = Participant.objects.all()
         digest = quality.quality_digest(f, participants)
         totals = digest.totals
-        chart_list = [charts.quality_time_chart(digest.series, f.period.bucket)]
+        chart_list = [quality_charts.quality_time_chart(digest.series, f.period.bucket)]
         tables = []
         for dim, title, axis in (
             ("room", _("Quality by room"), _("Room")),
@@ -85,8 +93,14 @@ class QualityView(ReportView):
             if dim == "room":
                 top = [_link(quality.with_shares(dict(r))) for r in qs[:TOP]]
             else:
-                top = (digest.browsers if dim == "browser" else digest.systems)[:TOP]
-            chart_list.append(charts.dimension_chart(top, f"by_{dim}", str(title), str(axis)))
+                top = [dict(r) for r in (digest.browsers if dim == "browser" else digest.systems)[:TOP]]
+                for row, url in zip(top, self.bar_links(dim, top), strict=True):
+                    row["url"] = url
+            chart_list.append(
+                quality_charts.dimension_chart(
+                    top, f"by_{dim}", str(title), str(axis), self.bar_links(dim, top)
+                )
+            )
             tables.append(dimension_table(f"by_{dim}", title, axis, qs, top))
         worst_qs = quality.worst_sessions(f, participants)
         worst = Table(
@@ -97,9 +111,27 @@ class QualityView(ReportView):
             all_rows=lambda: (worst_row(r) for r in worst_qs.iterator(chunk_size=2000)),
             empty_text=_("No session had degraded connections in this period."),
         )
+        settings = get_settings()
+        measured_days = int(settings.DETAIL_RECENT_DAYS)
         return {
             "totals": totals,
-            "threshold": get_settings().DEGRADED_PACKET_LOSS_PERCENT,
+            "totals_text": {
+                "measured": format_int(totals["measured"]),
+                "connections": format_int(totals["connections"]),
+                "degraded": format_int(totals["degraded"]),
+                "degraded_pct": format_pct(totals["degraded_pct"]),
+                "degraded_minutes": format_minutes(totals["degraded_minutes"]),
+                "degraded_minutes_pct": format_pct(totals["degraded_minutes_pct"]),
+            },
+            "detail_policy": settings.DETAIL_POLICY,
+            "detail_days": measured_days,
+            "partly_measured": totals["measured"] < totals["connections"],
+            "threshold": settings.DEGRADED_PACKET_LOSS_PERCENT,
+            "narrowed": [(str(TEXT_FILTERS[k]), getattr(f, k)) for k in self.extra_filters if getattr(f, k)],
+            "filter_options": {
+                "browser": [r["key"] for r in digest.browsers if r["key"]],
+                "os": [r["key"] for r in digest.systems if r["key"]],
+            },
             "charts": chart_list,
             "tables": [worst, *tables, chart_list[0].table],
             "main_tables": [worst, *tables],

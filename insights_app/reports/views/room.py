@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from ...models import Participant, Room, RoomSession
 from .. import charts
 from ..queries import usage
-from ..tables import Column
-from .base import ReportView, elapsed_seconds, paged_table
+from ..tables import Column, format_duration, format_int
+from .base import ReportView, elapsed_seconds, paged_table, sort_links
 from .overview import kpi_cards
 
 PER_PAGE = 50
@@ -23,6 +23,13 @@ SESSION_SORTS = {
     "duration": ("-duration_seconds", "-started_at"),
     "size": ("-total_unique_participants", "-started_at"),
     "minutes": ("-total_participant_minutes", "-started_at"),
+}
+SESSION_SORT_LABELS = {
+    "started": _("newest first"),
+    "started_asc": _("oldest first"),
+    "duration": _("longest"),
+    "size": _("most participants"),
+    "minutes": _("most participant minutes"),
 }
 SESSION_FIELDS = (
     "id",
@@ -53,7 +60,7 @@ SESSION_COLUMNS = [
     Column("state", _("State")),
     Column("duration_seconds", _("Length"), "duration"),
     Column("total_unique_participants", _("Participants"), "int"),
-    Column("total_participant_minutes", _("Participant minutes"), "num"),
+    Column("total_participant_minutes", _("Participant minutes"), "minutes"),
     Column("rating", _("Rating"), "num"),
     Column("room_session_id", _("Session id")),
 ]
@@ -66,12 +73,13 @@ class RoomView(ReportView):
     room_filter = False
 
     def build(self, request: HttpRequest, pk: int) -> dict[str, Any]:
-        """Room (1), sessions digest (1), unique people (1), sessions count and page (2)."""
+        """Room (1), sessions digest (1), people and quality (1), sessions count and page (2)."""
         room = get_object_or_404(Room, pk=pk)
         sessions = RoomSession.objects.filter(room_id=room.pk)
         participants = Participant.objects.filter(room_id=room.pk)
         f = self.filters
         sort = request.GET.get("sort", "started")
+        sort = sort if sort in SESSION_SORTS else "started"
         ordering = SESSION_SORTS.get(sort, SESSION_SORTS["started"])
         listed = f.sessions(sessions).order_by(*ordering).values(*SESSION_FIELDS)
         now = self.now
@@ -85,14 +93,23 @@ class RoomView(ReportView):
             columns=SESSION_COLUMNS,
             empty_text=_("No sessions in this period."),
         )
-        table.sorts = [(key, key == sort) for key in SESSION_SORTS]
+        table.sorts = sort_links(SESSION_SORTS, SESSION_SORT_LABELS, sort)
         digest = usage.usage_digest(f, sessions)
+        people, measured = usage.room_people_and_quality(f, participants)
         usage_chart = charts.usage_chart(digest.series, f.period.bucket)
         return {
             "title": _("Room %(name)s") % {"name": room.room_name},
             "room": room,
             "stem": f"room-{room.pk}",
-            "kpis": kpi_cards(usage.kpis(digest, usage.unique_people(f, participants, whole_site=False))),
+            "kpis": kpi_cards(usage.kpis(digest, people)),
+            "quality": {
+                "connections": format_int(measured["connections"]),
+                "measured": format_int(measured["measured"]),
+                "degraded": format_int(measured["degraded"]),
+                "degraded_time": format_duration(measured["degraded_seconds"] or 0),
+                "has_measured": bool(measured["measured"]),
+                "quality_url": reverse("insights_app:quality") + "?" + f.querystring(room=room.room_name),
+            },
             "charts": [usage_chart],
             "tables": [table, usage_chart.table],
             "main_tables": [table],

@@ -7,15 +7,16 @@ from typing import Any
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from ...models import Participant, RoomSession
 from .. import charts
 from ..labels import resolve_labels
-from ..tables import Column, Table, format_duration
+from ..tables import Column, Table, format_datetime, format_duration, format_int, format_minutes
 from .base import ReportView, elapsed_seconds
+from .fetch import MAX_CONNECTIONS
 
+QUALITY_WORDS = {"good": _("good"), "degraded": _("degraded"), "unknown": _("no data")}
 CONNECTION_COLUMNS = [
     Column("row", _("Participant"), link_key="person_url"),
     Column("role", _("Role")),
@@ -27,14 +28,29 @@ CONNECTION_COLUMNS = [
     Column("device", _("Device")),
     Column("max_packet_loss", _("Max loss (%)"), "num"),
     Column("avg_packet_loss", _("Avg loss (%)"), "num"),
-    Column("degraded_seconds", _("Seconds ≥ threshold"), "int"),
+    Column("degraded_seconds", _("Time at or above the loss threshold"), "duration"),
     Column("quality", _("Quality"), link_key="quality_url"),
     Column("participant_id", _("Participant id")),
 ]
 
 
 def _local(value: Any) -> str:
-    return formats.date_format(timezone.localtime(value), "H:i:s") if value else str(_("now"))
+    return format_datetime(value, "H:i:s") if value else str(_("now"))
+
+
+def quality_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many connections were measured and degraded, and the time spent above the threshold."""
+    measured = [r for r in rows if r["quality_key"] != "unknown"]
+    degraded = [r for r in measured if r["quality_key"] == "degraded"]
+    return {
+        "connections": format_int(len(rows)),
+        "measured": format_int(len(measured)),
+        "degraded": format_int(len(degraded)),
+        # One details run fetches at most MAX_CONNECTIONS; a bigger session takes more than one click.
+        "fetch_count": min(sum(1 for r in rows if r["quality_key"] == "unknown"), MAX_CONNECTIONS),
+        "degraded_time": format_duration(sum(r["degraded_seconds"] or 0 for r in measured)),
+        "has_measured": bool(measured),
+    }
 
 
 def connection_rows(participants: list[Participant], now: Any) -> list[dict[str, Any]]:
@@ -49,11 +65,13 @@ def connection_rows(participants: list[Participant], now: Any) -> list[dict[str,
         ongoing = p.duration_seconds is None  # the sync caps a missing leftAt at the session end
         seconds = p.duration_seconds if not ongoing else elapsed_seconds(p.joined_at, None, now)
         if p.quality_degraded is None:
-            quality = _("no data")
+            quality_key = "unknown"
         else:
-            quality = _("degraded") if p.quality_degraded else _("good")
+            quality_key = "degraded" if p.quality_degraded else "good"
         rows.append(
             {
+                "pk": p.pk,
+                "quality_key": quality_key,
                 "identity": identity,
                 "name": name,
                 "role": p.role_name or "",
@@ -69,7 +87,7 @@ def connection_rows(participants: list[Participant], now: Any) -> list[dict[str,
                 "max_packet_loss": p.max_packet_loss,
                 "avg_packet_loss": p.avg_packet_loss,
                 "degraded_seconds": p.degraded_seconds,
-                "quality": quality,
+                "quality": QUALITY_WORDS[quality_key],
                 "quality_url": reverse("insights_app:participant_quality", args=[p.pk]),
                 "person_url": reverse("insights_app:person", args=[p.external_id]) if p.external_id else "",
                 "participant_id": p.participant_id,
@@ -109,12 +127,21 @@ class SessionView(ReportView):
         return {
             "title": _("Session in %(room)s") % {"room": session.room_name or session.room.room_name},
             "session": session,
-            "session_seconds": elapsed_seconds(session.started_at, session.ended_at, self.now),
+            "facts": {
+                "started": format_datetime(session.started_at, "Y-m-d H:i:s"),
+                "ended": format_datetime(session.ended_at, "Y-m-d H:i:s") if session.ended_at else "",
+                "length": format_duration(elapsed_seconds(session.started_at, session.ended_at, self.now)),
+                "minutes": format_minutes(session.total_participant_minutes),
+            },
+            "quality": {
+                **quality_summary(rows),
+                "fetch_url": reverse("insights_app:fetch_session_samples", args=[session.pk]),
+            },
             "room_url": reverse("insights_app:room", args=[session.room_id]),
             "stem": f"session-{session.pk}",
             "charts": chart_list,
             "tables": [table],
             "main_tables": [table],
             "roles": sorted({r["role"] for r in rows if r["role"]}),
-            "people_count": len({r["identity"] for r in rows}),
+            "people_count": format_int(len({r["identity"] for r in rows})),
         }

@@ -29,17 +29,32 @@
     if (!window.Plotly) {
       return;
     }
-    document.querySelectorAll(".insights-chart[data-figure]").forEach(function (box) {
+    document.querySelectorAll(".insights-chart[data-figure], .insights-plot[data-figure]").forEach(function (box) {
       var source = document.getElementById(box.dataset.figure);
       if (!source) {
         return;
       }
       var figure = JSON.parse(source.textContent);
+      // On a phone the toolbar would sit on the title; pinch-zoom does its job there.
+      var narrow = window.matchMedia && window.matchMedia("(max-width: 700px)").matches;
       window.Plotly.react(box, figure.data, themed(figure.layout), {
         responsive: true,
         displaylogo: false,
+        displayModeBar: narrow ? false : "hover",
         modeBarButtonsToRemove: ["sendDataToCloud"],
       });
+      if (figure.links && !box.dataset.linked) {
+        // A bar leads to the rows behind it (same origin links built by the server).
+        box.dataset.linked = "1";
+        box.classList.add("insights-chart-linked");
+        box.on("plotly_click", function (event) {
+          var point = event.points && event.points[0];
+          var url = point && figure.links[point.pointIndex];
+          if (url) {
+            window.location.href = url;
+          }
+        });
+      }
     });
   }
 
