@@ -172,6 +172,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RETENTION_BATCH_SIZE", 2000, "Connections per retention batch.", int, 1, 50_000),
     # Alerts: a dict of its own, merged over insights_app.alerts.settings.ALERT_DEFAULTS
     Setting("ALERTS", {}, "Alert rules, thresholds and delivery (docs/alerts.md).", dict),
+    # Webhooks (docs/webhooks.md)
+    Setting("WEBHOOK_SECRET", None, "The webhook endpoint's signing secret.", str, nullable=True),
+    Setting(
+        "WEBHOOK_TOLERANCE_SECONDS", 300, "Seconds a signature's timestamp may be off.", float, 1, ONE_DAY
+    ),
+    Setting(
+        "WEBHOOK_SYNC_DELAY_MINUTES", 15, "Minutes from a session's end to its room's sync.", float, 0, 24 * 60
+    ),
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
@@ -191,9 +199,9 @@ class InsightsSettings:
             raise AttributeError(f"{SETTING_NAME} has no setting {name!r}") from None
 
     def as_dict(self) -> dict[str, Any]:
-        """A copy of every setting, with the API key and the pseudonym key masked."""
+        """A copy of every setting, with the API key, the pseudonym key and the webhook secret masked."""
         values = dict(self._values)
-        for secret in ("API_KEY", "PSEUDONYM_KEY"):
+        for secret in ("API_KEY", "PSEUDONYM_KEY", "WEBHOOK_SECRET"):
             if values.get(secret):
                 values[secret] = "********"
         if isinstance(values.get("ALERTS"), dict):  # the alert hook URL and token are secrets too

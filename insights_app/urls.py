@@ -1,4 +1,4 @@
-"""Report URLs, mounted by the host site with ``path("insights/", include("insights_app.urls"))``."""
+"""Report and webhook URLs, mounted by the host site with ``path("insights/", include("insights_app.urls"))``."""
 
 from django.urls import path, register_converter
 
@@ -11,6 +11,8 @@ from .reports.views.people import PeopleView, PersonView
 from .reports.views.quality import QualityView
 from .reports.views.room import RoomView
 from .reports.views.session import SessionView
+from .webhooks.intake import whereby_webhook
+from .webhooks.views import presence_view
 
 register_converter(ExternalIdConverter, "external_id")
 
@@ -27,4 +29,7 @@ urlpatterns = [
     path("connections/<int:pk>/fetch-samples/", fetch_connection_samples, name="fetch_connection_samples"),
     path("sessions/<int:pk>/fetch-samples/", fetch_session_samples, name="fetch_session_samples"),
     path("assets/plotly-<str:version>.min.js", plotly_js, name="plotly_js"),
+    # Webhooks (docs/webhooks.md): Whereby posts here; 404 until WEBHOOK_SECRET is set.
+    path("webhooks/whereby/", whereby_webhook, name="whereby_webhook"),
+    path("webhooks/presence/", presence_view, name="webhook_presence"),
 ]

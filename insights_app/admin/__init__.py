@@ -3,9 +3,12 @@
 from django.contrib import admin
 
 from ..alerts import admin as alerts  # the alert list lives with the alerts
+
+# Registered here because admin autodiscovery imports only this package.
+from ..webhooks import admin as webhooks
 from . import app_list, participants, privacy, rooms, sessions, sync_runs
 from .base import ReadOnlyAdmin
 
 app_list.install(admin.site)
 
-__all__ = ["ReadOnlyAdmin", "alerts", "participants", "privacy", "rooms", "sessions", "sync_runs"]
+__all__ = ["ReadOnlyAdmin", "alerts", "participants", "privacy", "rooms", "sessions", "sync_runs", "webhooks"]

@@ -1,4 +1,4 @@
-"""The app's models: synced Whereby data and the record of each sync."""
+"""The app's models: synced Whereby data, the record of each sync, and webhook events with live presence."""
 
 from .alert import Alert, AlertRule
 from .participant import Participant
@@ -16,6 +16,7 @@ from .sync_run import (
     SyncTrigger,
 )
 from .usage import UsageTotals
+from .webhooks import LiveConnection, LiveRoom, WebhookEvent, WebhookOutcome, WebhookRejection
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -24,6 +25,8 @@ __all__ = [
     "Alert",
     "AlertRule",
     "CriterionKind",
+    "LiveConnection",
+    "LiveRoom",
     "PacketLossUnit",
     "Participant",
     "ParticipantDetail",
@@ -37,4 +40,7 @@ __all__ = [
     "SyncStatus",
     "SyncTrigger",
     "UsageTotals",
+    "WebhookEvent",
+    "WebhookOutcome",
+    "WebhookRejection",
 ]

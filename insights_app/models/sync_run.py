@@ -72,6 +72,7 @@ class SyncTrigger(models.TextChoices):
     ADMIN = "admin", _("admin")
     COMMAND = "command", _("command")
     SCHEDULE = "schedule", _("schedule")
+    WEBHOOK = "webhook", _("webhook")
 
 
 class SyncRunCounters(models.Model):

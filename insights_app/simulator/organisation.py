@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import json
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from .details import detail_items
@@ -31,6 +32,7 @@ class Organisation:
         self._room_cache: dict[str, dict] = {}
         self._session_cache: dict[str, list[dict]] = {}
         self._rooms_by_name = {room.name: room for room in builder.rooms}
+        self._listeners: list[Callable[[int], None]] = []
 
     # -- clock --------------------------------------------------------------------------------
     @property
@@ -64,6 +66,18 @@ class Organisation:
                     self._builder.build_future_day(self._future_days)
                     self._future_days += 1
             self._cache_now = None
+            now = self._now
+        for listener in list(self._listeners):
+            listener(now)  # outside the lock: a listener may read the organisation (webhooks)
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(now_ms)`` after every move of the clock."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[int], None]) -> None:
+        """Stop calling ``listener``."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     # -- ground truth -------------------------------------------------------------------------
     def room_items(self) -> list[dict]:

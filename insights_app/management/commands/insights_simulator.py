@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer, generate_organisation
 from insights_app.simulator.ratelimit import REALISTIC_COSTS
 from insights_app.simulator.timefmt import parse_instant, to_datetime
+from insights_app.simulator.webhooks import WebhookFaults, WebhookSender
 
 # More than this many connections would take minutes and gigabytes to generate: refuse up front.
 MAX_CONNECTIONS = 5_000_000
@@ -124,11 +125,29 @@ class Command(BaseCommand):
             "--trickle-rate", type=finite_float, default=0.0, help="share of answers sent a byte at a time"
         )
         parser.add_argument("--trickle-interval-ms", type=int, default=1000)
+        parser.add_argument(
+            "--webhook-url",
+            default=None,
+            help="post signed webhook events of the live activity here (--live)",
+        )
+        parser.add_argument(
+            "--webhook-secret", default=None, help="signing secret; default: $WHEREBY_WEBHOOK_SECRET"
+        )
+        parser.add_argument("--webhook-duplicate-rate", type=finite_float, default=0.0)
+        parser.add_argument(
+            "--webhook-reorder-rate", type=finite_float, default=0.0, help="events sent out of order"
+        )
+        parser.add_argument("--webhook-delay-ms", type=int, default=0, help="wait before each delivery")
+        parser.add_argument("--webhook-bad-signature-rate", type=finite_float, default=0.0)
 
     def handle(self, *args: Any, **options: Any) -> None:
         server = self.build_server(options)
+        sender = self.build_webhook_sender(server, options)
         stop = threading.Event()
         server.start()
+        if sender is not None:
+            sender.start()
+            self.stdout.write(f"Posting signed webhook events to {sender.url}")
         stats = server.organisation.stats()
         self.stdout.write(f"Whereby Insights simulator at {server.base_url}")
         self.stdout.write(
@@ -150,7 +169,31 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            if sender is not None:
+                sender.stop()
             server.stop()
+
+    def build_webhook_sender(self, server: SimulatorServer, options: dict[str, Any]) -> WebhookSender | None:
+        """The webhook poster for ``--webhook-url``, or None; the secret is never printed."""
+        url = options.get("webhook_url")
+        if not url:
+            return None
+        secret = options.get("webhook_secret") or os.environ.get("WHEREBY_WEBHOOK_SECRET")
+        if not secret:
+            raise CommandError("--webhook-url needs --webhook-secret (or WHEREBY_WEBHOOK_SECRET)")
+        if not options["live"]:
+            raise CommandError("--webhook-url needs --live: webhooks announce live activity")
+        try:
+            faults = WebhookFaults(
+                duplicate_rate=options["webhook_duplicate_rate"],
+                reorder_rate=options["webhook_reorder_rate"],
+                delay_ms=options["webhook_delay_ms"],
+                bad_signature_rate=options["webhook_bad_signature_rate"],
+                seed=options["seed"],
+            )
+            return WebhookSender(server.organisation, url, secret, faults)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
 
     def build_server(self, options: dict[str, Any]) -> SimulatorServer:
         """Validate the flags and build (but do not start) the server."""

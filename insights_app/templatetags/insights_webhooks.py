@@ -1,0 +1,55 @@
+"""``{% webhook_presence %}`` and ``{% webhook_dashboard %}``: self-contained blocks other pages include."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+
+from ..webhooks import presence, rejections
+from ..webhooks.intake import configured_secret
+
+register = template.Library()
+
+
+def _presence_url(room_name: str | None) -> str:
+    try:
+        url = reverse("insights_app:webhook_presence")
+    except NoReverseMatch:
+        return ""
+    if room_name is None:
+        return url
+    from urllib.parse import urlencode
+
+    return f"{url}?{urlencode({'room': room_name})}"
+
+
+@register.inclusion_tag("insights_app/webhooks/presence.html")
+def webhook_presence(room_name: str | None = None) -> dict[str, Any]:
+    """Who is in the rooms now (one room when ``room_name`` is given), refreshed by ``presence.js``."""
+    return {
+        "enabled": configured_secret() is not None,
+        "rooms": presence.in_rooms_now(room_name),
+        "room_name": room_name,
+        "presence_url": _presence_url(room_name),
+        # A report page stays quiet on sites without webhooks; the dashboard says how to turn them on.
+        "show_disabled_note": room_name is None,
+    }
+
+
+@register.inclusion_tag("insights_app/webhooks/dashboard.html")
+def webhook_dashboard() -> dict[str, Any]:
+    """The sync dashboard's webhook block: presence now and how many deliveries were refused."""
+    return {
+        **webhook_presence(None),
+        "rejected_7d": rejections.rejected_since(7),
+        "events_url": _admin_url("admin:insights_app_webhookevent_changelist"),
+    }
+
+
+def _admin_url(name: str) -> str:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return ""

@@ -1,0 +1,102 @@
+"""The webhook endpoint: verify the signature over the raw body, store the event once, answer fast."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.http import Http404, HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from ..conf import get_settings
+from ..models import WebhookEvent
+from . import rejections
+from .events import ParsedEvent, PayloadError, parse_event
+from .signature import HEADER, SignatureError, verify
+
+logger = logging.getLogger(__name__)
+
+# Whereby's in-room events are well under 4 KiB; anything near this is not one of them.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def configured_secret() -> str | None:
+    """The endpoint's signing secret, or None when webhooks are off (blank or not a string)."""
+    secret = get_settings().WEBHOOK_SECRET
+    return secret if isinstance(secret, str) and secret.strip() else None
+
+
+def _refuse(status: int, reason: str, message: str) -> JsonResponse:
+    rejections.record(reason)
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt  # Whereby cannot send a CSRF token; the HMAC signature authenticates the request instead
+@require_POST
+def whereby_webhook(request: HttpRequest) -> JsonResponse:
+    """Verify, store once per event id, queue the work after commit; 4xx stores nothing, 5xx asks for a retry."""
+    secret = configured_secret()
+    if secret is None:
+        raise Http404("webhooks are not configured")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY_BYTES:
+        return _refuse(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _refuse(413, "too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        verify(
+            secret,
+            request.headers.get(HEADER),
+            body,
+            now=time.time(),
+            tolerance=float(get_settings().WEBHOOK_TOLERANCE_SECONDS),
+        )
+    except SignatureError as error:
+        return _refuse(400, error.reason, str(error))
+    try:
+        event = parse_event(body)
+    except PayloadError as error:
+        return _refuse(400, "invalid_payload", str(error))
+    try:
+        created = store(event)
+    except DatabaseError as error:
+        # The only case where Whereby should retry: we could not keep the event.
+        logger.error("webhook event %s could not be stored: %s", event.event_id, type(error).__name__)
+        return JsonResponse({"error": "could not store the event; retry"}, status=503)
+    return JsonResponse(
+        {"status": "accepted" if created else "duplicate", "id": event.event_id},
+        status=202 if created else 200,
+    )
+
+
+def store(event: ParsedEvent) -> bool:
+    """Insert the event and queue its processing after commit; False when that id was stored before."""
+    from .jobs import enqueue_processing
+
+    try:
+        with transaction.atomic():
+            row = WebhookEvent.objects.create(
+                event_id=event.event_id,
+                type=event.type,
+                api_version=event.api_version,
+                created_at=event.created_at,
+                received_at=timezone.now(),
+                room_name=event.room_name,
+                room_session_id=event.room_session_id,
+                participant_id=event.participant_id,
+                raw=event.raw,
+            )
+            # robust: Redis being down must not lose the stored event; the sweep queues it later.
+            transaction.on_commit(lambda: enqueue_processing(row.pk), robust=True)
+    except IntegrityError:
+        if WebhookEvent.objects.filter(event_id=event.event_id).exists():
+            return False
+        raise
+    return True

@@ -1,0 +1,113 @@
+"""RQ entry points of the webhook machinery (thin: each calls one service function)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import ParamSpec, TypeVar
+
+import redis
+from django.db import close_old_connections
+from django.utils import timezone
+
+from ..conf import get_settings
+from ..jobs import enqueue_sync, get_queue
+from ..models import Participant, SyncKind, SyncTrigger, WebhookEvent, WebhookOutcome
+from . import effects, schedule
+
+logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def processing_job_id(event_pk: int) -> str:
+    """One job per stored event."""
+    return f"insights-webhook-event-{event_pk}"
+
+
+def enqueue_processing(event_pk: int) -> None:
+    """Queue an event's processing (called after the storing transaction commits)."""
+    try:
+        get_queue().enqueue_call(
+            process_event,
+            args=(event_pk,),
+            job_id=processing_job_id(event_pk),
+            timeout=300,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+        )
+    except (redis.RedisError, OSError) as error:
+        # Stored and pending: requeue_pending_events picks it up once Redis answers again.
+        logger.warning("webhook event #%s stored but not queued: %s", event_pk, type(error).__name__)
+
+
+def requeue_pending_events(older_than_seconds: float = 60) -> int:
+    """Queue events still pending after a while (Redis was down when they arrived); returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    pks = list(
+        WebhookEvent.objects.filter(outcome=WebhookOutcome.PENDING, received_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for pk in pks:
+        enqueue_processing(pk)
+    return len(pks)
+
+
+def _fresh_connections(job: Callable[P, R]) -> Callable[P, R]:
+    """Close stale database connections around a job: workers live for days."""
+
+    @functools.wraps(job)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        close_old_connections()
+        try:
+            return job(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return run
+
+
+@_fresh_connections
+def process_event(event_pk: int) -> str:
+    """RQ job: apply one stored event; a failure is recorded on the event and re-raised."""
+    try:
+        return effects.process(event_pk)
+    except Exception as error:
+        WebhookEvent.objects.filter(pk=event_pk, processed_at__isnull=True).update(
+            outcome=WebhookOutcome.FAILED, detail=f"{type(error).__name__}: {str(error)[:300]}"
+        )
+        raise
+
+
+@_fresh_connections
+def run_room_sync(room_name: str) -> int:
+    """RQ job (delayed): sync one room now that the API shows the ended session; returns the run id."""
+    schedule.release_room(room_name)
+    result = enqueue_sync(kind=SyncKind.ROOM, trigger=SyncTrigger.WEBHOOK, room_names=[room_name])
+    return result.run.pk
+
+
+@_fresh_connections
+def run_detail_fetch(room_session_id: str, participant_id: str, attempt: int = 1) -> str:
+    """RQ job (delayed): fetch one connection's details, once the sync has stored the connection."""
+    if get_settings().DETAIL_POLICY == "none":
+        return "detail policy is none"
+    row = (
+        Participant.objects.filter(
+            room_session__room_session_id=room_session_id, participant_id=participant_id
+        )
+        .values_list("pk", "details_synced_at")
+        .first()
+    )
+    if row is None:
+        if attempt >= schedule.DETAIL_TRIES:
+            return "connection still not stored: left to the scheduled sync"
+        return schedule.detail_fetch(room_session_id, participant_id, timezone.now(), attempt=attempt + 1)
+    pk, synced_at = row
+    if synced_at is not None:
+        return "details already stored"
+    result = enqueue_sync(kind=SyncKind.DETAILS, trigger=SyncTrigger.WEBHOOK, participant_ids=[pk])
+    return f"details sync run #{result.run.pk}"
