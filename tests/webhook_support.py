@@ -22,7 +22,9 @@ def iso(moment: datetime) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
-def event(kind: str, *, at: datetime, room: str = "/standup", event_id: str | None = None, **data: Any) -> dict:
+def event(
+    kind: str, *, at: datetime, room: str = "/standup", event_id: str | None = None, **data: Any
+) -> dict:
     """A documented in-room event."""
     return {
         "id": event_id or str(uuid.uuid4()),

@@ -1,0 +1,188 @@
+"""What webhook events lead to, with a real worker: presence by createdAt, one delayed room sync per room."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from insights_app.models import (
+    LiveConnection,
+    LiveRoom,
+    Participant,
+    Room,
+    RoomSession,
+    SyncRun,
+    WebhookEvent,
+)
+from insights_app.simulator.webhooks import WebhookFaults, WebhookSender, live_state
+from insights_app.webhooks import presence
+
+from .conftest import wait_for
+from .webhook_support import SECRET, WEBHOOK_PATH, client_event, event, post
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def all_processed() -> bool:
+    return not WebhookEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+def present_ids() -> set[str]:
+    return {p.participant_id for room in presence.in_rooms_now() for p in room.people}
+
+
+@pytest.fixture
+def webhook_settings(settings, redis_conn):
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "WEBHOOK_SECRET": SECRET,
+        "DETAIL_POLICY": "none",
+        "WEBHOOK_SYNC_DELAY_MINUTES": 600,  # nothing delayed fires during these tests
+    }
+    return settings.WHEREBY_INSIGHTS
+
+
+def test_out_of_order_join_and_leave_are_ordered_by_created_at(
+    live_server, webhook_settings, rq_worker_factory
+):
+    worker = rq_worker_factory()
+    url = live_server.url + WEBHOOK_PATH
+    t0 = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)
+    deliveries = [
+        # p-1 leaves before (in arrival order) it joins: it must end up absent.
+        client_event("room.client.left", at=t0 + timedelta(minutes=2), participant="p-1", numClients=1),
+        client_event("room.client.joined", at=t0, participant="p-1", numClients=1),
+        client_event("room.client.joined", at=t0 + timedelta(minutes=1), participant="p-2", numClients=2),
+        client_event("room.client.joined", at=t0 + timedelta(minutes=3), participant="p-3", numClients=2),
+        # A count from before the latest event arrives last: it must not win.
+        client_event("room.client.joined", at=t0 + timedelta(seconds=30), participant="p-4", numClients=5),
+        client_event("room.client.left", at=t0 + timedelta(seconds=40), participant="p-4", numClients=4),
+    ]
+    for payload in deliveries:
+        assert post(url, payload).status_code == 202
+    wait_for(all_processed, timeout=60) or pytest.fail(worker.log()[-2000:])
+    assert present_ids() == {"p-2", "p-3"}
+    room = LiveRoom.objects.get(room_name="/standup")
+    assert room.num_clients == 2
+    p1 = LiveConnection.objects.get(participant_id="p-1")
+    assert (p1.joined_at, p1.left_at) == (t0, t0 + timedelta(minutes=2))
+    # Presence never touches the synced tables.
+    assert Participant.objects.count() == RoomSession.objects.count() == Room.objects.count() == 0
+
+
+def test_late_join_of_an_ended_session_does_not_show_as_present(
+    live_server, webhook_settings, rq_worker_factory
+):
+    rq_worker_factory()
+    url = live_server.url + WEBHOOK_PATH
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    assert post(url, event("room.session.ended", at=t0 + timedelta(minutes=20))).status_code == 202
+    assert post(url, client_event("room.client.joined", at=t0, participant="late")).status_code == 202
+    wait_for(all_processed, timeout=60)
+    assert present_ids() == set()
+
+
+def test_presence_matches_the_simulators_live_state_after_a_burst(
+    live_server, webhook_settings, simulator_factory, rq_worker_factory
+):
+    worker = rq_worker_factory()
+    sim = simulator_factory(
+        seed=7,
+        rooms=8,
+        sessions_per_room=40,
+        participants_per_session=5,
+        days=4,
+        live=True,
+        now=timezone.now(),
+    )
+    faults = WebhookFaults(duplicate_rate=0.2, reorder_rate=0.2, seed=7)
+    sender = WebhookSender(sim.organisation, live_server.url + WEBHOOK_PATH, SECRET, faults).start()
+    try:
+        # Move the simulated clock a minute at a time until there has been a burst of activity and
+        # people are in rooms at the end (any date: weekends and nights are quieter, so go on longer).
+        for _minute in range(48 * 60):
+            sim.organisation.advance(60)
+            if len(sender.deliveries) + sender._queue.qsize() >= 150 and live_state(sim.organisation):
+                break
+        assert sender.flush(timeout=120)
+    finally:
+        sender.stop()
+    statuses = {d.status for d in sender.deliveries}
+    assert statuses <= {200, 202}, statuses
+    assert any(d.status == 200 for d in sender.deliveries)  # duplicates were acknowledged
+    if not wait_for(all_processed, timeout=120):
+        pytest.fail(worker.log()[-2000:])
+    truth = live_state(sim.organisation)
+    assert truth, "the simulator has nobody connected at the end of the burst"
+    assert {
+        room.room_name: {p.participant_id for p in room.people} for room in presence.in_rooms_now()
+    } == truth
+    counts = dict(LiveRoom.objects.filter(num_clients__gt=0).values_list("room_name", "num_clients"))
+    assert counts == {room: len(ids) for room, ids in truth.items()}
+
+
+def test_session_ended_leads_to_exactly_one_room_sync_after_the_delay(
+    live_server, settings, redis_conn, simulator_factory, rq_worker_factory
+):
+    from .conftest import TEST_API_KEY
+
+    sim = simulator_factory(
+        seed=3, rooms=3, sessions_per_room=4, participants_per_session=3, now=timezone.now()
+    )
+    delay_seconds = 6
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": sim.base_url,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
+        "PLAN_POINTS_PER_MINUTE": 100_000,
+        "WEBHOOK_SECRET": SECRET,
+        "DETAIL_POLICY": "none",
+        "WEBHOOK_SYNC_DELAY_MINUTES": delay_seconds / 60,
+    }
+    worker = rq_worker_factory()
+    url = live_server.url + WEBHOOK_PATH
+    room_name = max(sim.organisation.room_items(), key=lambda r: r["totalSessions"])["roomName"]
+    sent = time.monotonic()
+    now = datetime.now(UTC)
+    # The end, a duplicate delivery of it, and the last leave (numClients 0): one pending sync.
+    ended = event("room.session.ended", at=now, room=room_name)
+    assert post(url, ended).status_code == 202
+    assert post(url, ended).status_code == 200
+    last_left = client_event("room.client.left", at=now, participant="p-9", room=room_name, numClients=0)
+    assert post(url, last_left).status_code == 202
+    wait_for(all_processed, timeout=30)
+    assert SyncRun.objects.count() == 0  # nothing before the delay
+    run = wait_for(lambda: SyncRun.objects.filter(status__in=["succeeded", "partial", "failed"]).first(), 90)
+    assert time.monotonic() - sent >= delay_seconds
+    assert (run.kind, run.trigger, run.scope, run.status) == (
+        "room",
+        "webhook",
+        {"room_names": [room_name]},
+        "succeeded",
+    ), worker.log()[-2000:]
+    time.sleep(delay_seconds)  # a second job, if any, would have started by now
+    assert SyncRun.objects.count() == 1
+    # DB == API for that room, and nothing else was fetched.
+    assert list(Room.objects.values_list("room_name", flat=True)) == [room_name]
+    assert Room.objects.get().raw == sim.organisation.room_item(room_name)
+    api_sessions = sim.organisation.session_items(room_name)
+    assert {s.room_session_id: s.raw for s in RoomSession.objects.all()} == {
+        s["roomSessionId"]: s for s in api_sessions
+    }
+    api_participants = {
+        (s["roomSessionId"], p["participantId"]): p
+        for s in api_sessions
+        for p in sim.organisation.participant_items(s["roomSessionId"])
+    }
+    stored = {
+        (p.room_session.room_session_id, p.participant_id): p.raw
+        for p in Participant.objects.select_related("room_session")
+    }
+    assert stored == api_participants and stored
+    # A later end of the same room schedules a new sync (the pending mark was released).
+    assert post(url, event("room.session.ended", at=datetime.now(UTC), room=room_name)).status_code == 202
+    wait_for(lambda: SyncRun.objects.count() == 2, timeout=60)
