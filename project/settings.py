@@ -121,6 +121,8 @@ WHEREBY_INSIGHTS = {
     "API_KEY": os.environ.get("WHEREBY_API_KEY") or None,
     "BASE_URL": os.environ.get("WHEREBY_API_BASE_URL") or "https://api.whereby.dev/v1",
     "QUEUE": "whereby_insights",
+    # Whereby webhooks (docs/webhooks.md): without a secret the endpoint answers 404.
+    "WEBHOOK_SECRET": os.environ.get("WHEREBY_WEBHOOK_SECRET") or None,
 }
 if os.environ.get("WHEREBY_DETAIL_POLICY"):
     WHEREBY_INSIGHTS["DETAIL_POLICY"] = os.environ["WHEREBY_DETAIL_POLICY"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import sys
 import time
 from html import escape
@@ -160,13 +161,18 @@ def wait_http(url: str, *, headers: dict[str, str] | None = None, timeout: float
 
 
 def start_simulator(children: Children, args: argparse.Namespace, env: dict[str, str], port: int) -> None:
-    """The simulated organisation over HTTP on ``port``; the children's settings point at it."""
+    """The simulated organisation over HTTP on ``port``, posting signed webhooks to the site; the children's settings point at it."""
+    # A throwaway signing secret shared by the simulator and the site (through the environment, so it
+    # never shows in a process list); a secret you set yourself is used as it is.
+    env.setdefault("WHEREBY_WEBHOOK_SECRET", f"demo-whsec-{secrets.token_hex(16)}")
+    webhook_url = f"http://127.0.0.1:{args.port}/insights/webhooks/whereby/"
     child = children.start(
         "simulator",
         [PYTHON, MANAGE, "insights_simulator", "--port", str(port), "--seed", str(args.seed),
          "--rooms", str(args.rooms), "--sessions-per-room", str(args.sessions_per_room),
          "--participants-per-session", str(args.participants_per_session), "--days", str(args.days),
-         "--live", "--speed", str(args.speed), "--realistic", "--api-key", SIMULATOR_KEY],
+         "--live", "--speed", str(args.speed), "--realistic", "--api-key", SIMULATOR_KEY,
+         "--webhook-url", webhook_url],
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}/v1"
     wait_http(
@@ -181,6 +187,7 @@ def start_simulator(children: Children, args: argparse.Namespace, env: dict[str,
         f"simulator: {args.rooms} rooms, {round(args.rooms * args.sessions_per_room)} sessions over {args.days:g} "
         f"days, live at {args.speed:g}x, on {base_url} (pid {child.process.pid}, log {child.log_path})"
     )
+    say(f"webhooks: the simulator posts signed live events to {webhook_url} (see docs/webhooks.md)")
 
 
 def fresh_database(path: Path) -> None:

@@ -275,8 +275,9 @@ def test_every_setting_is_documented():
 
 def test_every_id_the_code_can_raise_is_documented():
     from insights_app.alerts import checks as alert_checks
+    from insights_app.webhooks import checks as webhook_checks
 
-    source = Path(checks.__file__).read_text() + Path(alert_checks.__file__).read_text()
+    source = "".join(Path(m.__file__).read_text() for m in (checks, alert_checks, webhook_checks))
     in_code = set(re.findall(r'_id\("([EW]\d{3})"\)', source))
     documented = set(re.findall(r"insights_app\.([EW]\d{3})", DOCS.read_text()))
     assert in_code, "no ids found in checks.py"

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
-from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus
+from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from .backend import RoomWork
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
@@ -170,8 +170,14 @@ def _sync_rooms_by_name(ctx: RunContext, names: list[str]) -> None:
         refs.extend(found)
     ctx.progress(total=len(refs))
     ctx.flush()
+    # A webhook says what changed: the room's new, changed and ongoing sessions are enough, and its
+    # delay (WEBHOOK_SYNC_DELAY_MINUTES) has already waited out the API's data lag. Asked by a person,
+    # every session of the room is read again.
+    force = ctx.run.trigger != SyncTrigger.WEBHOOK
+    if not force:
+        ctx.lookback = timedelta(0)
     for ref in refs:
-        work_on_room(ctx, RoomWork(ref.pk, ref.room_name, ref.signature, refresh=True, force=True))
+        work_on_room(ctx, RoomWork(ref.pk, ref.room_name, ref.signature, refresh=True, force=force))
         ctx.flush()
 
 

@@ -12,6 +12,10 @@ from ..conf import SETTING_NAME, get_settings
 TAG = "insights_app"
 
 
+def _id(code: str) -> str:
+    return f"insights_app.{code}"
+
+
 def _user_dict() -> Any:
     from django.conf import settings
 
@@ -30,7 +34,7 @@ def check_webhook_secret(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
                 f"{SETTING_NAME}['WEBHOOK_SECRET'] must be a string, not {type(secret).__name__}.",
                 hint="Set it to the signing secret shown for your endpoint in Whereby's dashboard "
                 "(e.g. from the WHEREBY_WEBHOOK_SECRET environment variable). The value is never shown.",
-                id="insights_app.E101",
+                id=_id("E101"),
             )
         ]
     if secret and secret.strip():
@@ -45,6 +49,6 @@ def check_webhook_secret(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             "so it answers 404 to every delivery.",
             hint="Set WEBHOOK_SECRET to the endpoint's signing secret from Whereby's dashboard, or silence "
             "insights_app.W101 if you do not use webhooks (see docs/webhooks.md).",
-            id="insights_app.W101",
+            id=_id("W101"),
         )
     ]
