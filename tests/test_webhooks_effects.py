@@ -186,3 +186,60 @@ def test_session_ended_leads_to_exactly_one_room_sync_after_the_delay(
     # A later end of the same room schedules a new sync (the pending mark was released).
     assert post(url, event("room.session.ended", at=datetime.now(UTC), room=room_name)).status_code == 202
     wait_for(lambda: SyncRun.objects.count() == 2, timeout=60)
+
+
+@pytest.mark.parametrize("policy", ["recent", "none"])
+def test_client_left_fetches_that_connections_details_after_the_delay_where_the_policy_asks(
+    policy, live_server, settings, redis_conn, simulator_factory, rq_worker_factory
+):
+    from insights_app.models import ParticipantDetail
+    from insights_app.sync import service
+
+    from .conftest import TEST_API_KEY
+
+    sim = simulator_factory(
+        seed=4, rooms=2, sessions_per_room=3, participants_per_session=3, now=timezone.now()
+    )
+    delay_seconds = 4
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": sim.base_url,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
+        "PLAN_POINTS_PER_MINUTE": 100_000,
+        "WEBHOOK_SECRET": SECRET,
+        "DETAIL_POLICY": policy,
+        "WEBHOOK_SYNC_DELAY_MINUTES": delay_seconds / 60,
+    }
+    room_name = sim.organisation.room_items()[0]["roomName"]
+    run, _ = service.create_or_get_active_run(
+        "room", trigger="command", scope={"room_names": [room_name]}, details="none"
+    )
+    service.execute_run(run.pk)
+    target = Participant.objects.filter(left_at__isnull=False).select_related("room_session").first()
+    assert target is not None and target.details_synced_at is None
+    rq_worker_factory()
+    left = client_event(
+        "room.client.left",
+        at=datetime.now(UTC),
+        participant=target.participant_id,
+        session=target.room_session.room_session_id,
+        room=room_name,
+        numClients=1,
+    )
+    sent = time.monotonic()
+    assert post(live_server.url + WEBHOOK_PATH, left).status_code == 202
+    wait_for(all_processed, timeout=30)
+    if policy == "none":
+        time.sleep(delay_seconds * 2)
+        assert SyncRun.objects.exclude(pk=run.pk).count() == 0
+        return
+    details_run = wait_for(
+        lambda: SyncRun.objects.filter(kind="details", status="succeeded").first(), timeout=90
+    )
+    assert time.monotonic() - sent >= delay_seconds
+    assert (details_run.trigger, details_run.scope) == ("webhook", {"participant_ids": [target.pk]})
+    target.refresh_from_db()
+    assert target.details_synced_at is not None
+    api = sim.organisation.detail_items(target.room_session.room_session_id, target.participant_id)
+    assert ParticipantDetail.objects.filter(participant=target).count() == len(api) > 0
