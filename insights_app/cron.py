@@ -1,8 +1,10 @@
 """Periodic schedule, loaded by ``python manage.py rqcron insights_app.cron``.
 
 Every ``SCHEDULE_INTERVAL_MINUTES`` an incremental sync (skipped while one is queued or running),
-every minute a sweep for abandoned runs and the alert rules (docs/alerts.md), and with ``NIGHTLY_FULL_SYNC_CRON`` (e.g. ``"0 3 * * *"``)
-a full sync. With ``PERSONAL_DATA_RETENTION_DAYS`` set, an hourly retention pass (docs/privacy.md).
+every minute a sweep for abandoned runs and the alert rules (docs/alerts.md), with webhooks every
+5 minutes a sweep for events stored while Redis was down, and with ``NIGHTLY_FULL_SYNC_CRON``
+(e.g. ``"0 3 * * *"``) a full sync. With ``PERSONAL_DATA_RETENTION_DAYS`` set, an hourly retention
+pass (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -34,6 +36,19 @@ def register_schedule() -> list[dict]:
         ),
         cron.register(evaluate_alerts_job, **alerts_schedule()),
     ]
+    if isinstance(conf.WEBHOOK_SECRET, str) and conf.WEBHOOK_SECRET.strip():
+        from .webhooks.jobs import requeue_pending_events_job
+
+        # Events stored while Redis was down wait as pending: queue them once it answers again.
+        registered.append(
+            cron.register(
+                requeue_pending_events_job,
+                queue,
+                interval=300,
+                name="insights-webhook-requeue",
+                job_timeout=120,
+            )
+        )
     if conf.NIGHTLY_FULL_SYNC_CRON:
         registered.append(
             cron.register(

@@ -152,10 +152,19 @@ def test_session_ended_leads_to_exactly_one_room_sync_after_the_delay(
     ended = event("room.session.ended", at=now, room=room_name)
     assert post(url, ended).status_code == 202
     assert post(url, ended).status_code == 200
-    last_left = client_event("room.client.left", at=now, participant="p-9", room=room_name, numClients=0)
+    last_left = client_event(
+        "room.client.left", at=now + timedelta(seconds=2), participant="p-9", room=room_name, numClients=0
+    )
     assert post(url, last_left).status_code == 202
     wait_for(all_processed, timeout=30)
     assert SyncRun.objects.count() == 0  # nothing before the delay
+    from rq.registry import ScheduledJobRegistry
+
+    from insights_app.jobs import get_queue
+
+    queue = get_queue()
+    pending = [*ScheduledJobRegistry(queue=queue).get_job_ids(), *queue.job_ids]
+    assert len([j for j in pending if j.startswith("insights-webhook-room-")]) == 1  # one pending job
     run = wait_for(lambda: SyncRun.objects.filter(status__in=["succeeded", "partial", "failed"]).first(), 90)
     assert time.monotonic() - sent >= delay_seconds
     assert (run.kind, run.trigger, run.scope, run.status) == (

@@ -75,6 +75,12 @@ DRAIN_LIMIT = 500
 
 
 @_fresh_connections
+def requeue_pending_events_job() -> int:
+    """Cron job: queue events that arrived while Redis was down."""
+    return requeue_pending_events()
+
+
+@_fresh_connections
 def process_event(event_pk: int) -> str:
     """RQ job: apply one stored event, then other pending ones in createdAt order; failures are recorded."""
     detail = _process_one(event_pk)
