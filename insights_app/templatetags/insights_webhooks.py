@@ -38,13 +38,15 @@ def webhook_presence(room_name: str | None = None) -> dict[str, Any]:
     }
 
 
-@register.inclusion_tag("insights_app/webhooks/dashboard.html")
-def webhook_dashboard() -> dict[str, Any]:
+@register.inclusion_tag("insights_app/webhooks/dashboard.html", takes_context=True)
+def webhook_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     """The sync dashboard's webhook block: presence now and how many deliveries were refused."""
+    request = context.get("request")
+    may_list = request is not None and request.user.has_perm("insights_app.view_webhookevent")
     return {
         **webhook_presence(None),
         "rejected_7d": rejections.rejected_since(7),
-        "events_url": _admin_url("admin:insights_app_webhookevent_changelist"),
+        "events_url": _admin_url("admin:insights_app_webhookevent_changelist") if may_list else "",
     }
 
 
