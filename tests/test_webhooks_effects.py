@@ -61,9 +61,9 @@ def test_out_of_order_join_and_leave_are_ordered_by_created_at(
         client_event("room.client.joined", at=t0 + timedelta(seconds=30), participant="p-4", numClients=5),
         client_event("room.client.left", at=t0 + timedelta(seconds=40), participant="p-4", numClients=4),
     ]
-    for payload in deliveries:
+    for payload in deliveries:  # each processed before the next arrives: arrival order is processing order
         assert post(url, payload).status_code == 202
-    wait_for(all_processed, timeout=60) or pytest.fail(worker.log()[-2000:])
+        wait_for(all_processed, timeout=60) or pytest.fail(worker.log()[-2000:])
     assert present_ids() == {"p-2", "p-3"}
     room = LiveRoom.objects.get(room_name="/standup")
     assert room.num_clients == 2
@@ -132,7 +132,7 @@ def test_session_ended_leads_to_exactly_one_room_sync_after_the_delay(
     sim = simulator_factory(
         seed=3, rooms=3, sessions_per_room=4, participants_per_session=3, now=timezone.now()
     )
-    delay_seconds = 6
+    delay_seconds = 10
     settings.WHEREBY_INSIGHTS = {
         **settings.WHEREBY_INSIGHTS,
         "API_KEY": TEST_API_KEY,
@@ -167,6 +167,8 @@ def test_session_ended_leads_to_exactly_one_room_sync_after_the_delay(
     assert len([j for j in pending if j.startswith("insights-webhook-room-")]) == 1  # one pending job
     run = wait_for(lambda: SyncRun.objects.filter(status__in=["succeeded", "partial", "failed"]).first(), 90)
     assert time.monotonic() - sent >= delay_seconds
+    received = WebhookEvent.objects.get(event_id=ended["id"]).received_at
+    assert run.queued_at - received >= timedelta(seconds=delay_seconds - 1)  # not before the delay
     assert (run.kind, run.trigger, run.scope, run.status) == (
         "room",
         "webhook",
