@@ -79,6 +79,10 @@ def test_late_join_of_an_ended_session_does_not_show_as_present(
     rq_worker_factory()
     url = live_server.url + WEBHOOK_PATH
     t0 = datetime.now(UTC) - timedelta(minutes=30)
+    # "lost" never says goodbye; "late" joined before the end but arrives after it.
+    assert post(url, client_event("room.client.joined", at=t0, participant="lost")).status_code == 202
+    wait_for(all_processed, timeout=60)
+    assert present_ids() == {"lost"}
     assert post(url, event("room.session.ended", at=t0 + timedelta(minutes=20))).status_code == 202
     assert post(url, client_event("room.client.joined", at=t0, participant="late")).status_code == 202
     wait_for(all_processed, timeout=60)
