@@ -178,7 +178,12 @@ SETTINGS: tuple[Setting, ...] = (
         "WEBHOOK_TOLERANCE_SECONDS", 300, "Seconds a signature's timestamp may be off.", float, 1, ONE_DAY
     ),
     Setting(
-        "WEBHOOK_SYNC_DELAY_MINUTES", 15, "Minutes from a session's end to its room's sync.", float, 0, 24 * 60
+        "WEBHOOK_SYNC_DELAY_MINUTES",
+        15,
+        "Minutes from a session's end to its room's sync.",
+        float,
+        0,
+        24 * 60,
     ),
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

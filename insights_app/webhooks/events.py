@@ -64,7 +64,7 @@ def parse_event(body: bytes) -> ParsedEvent:
         raise PayloadError("the event has no usable id")
     if not isinstance(kind, str) or not kind.strip() or len(kind) > 64:
         raise PayloadError("the event has no usable type")
-    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    data = data_of(raw)
     return ParsedEvent(
         event_id=event_id.strip(),
         type=kind.strip(),

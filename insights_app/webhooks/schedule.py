@@ -18,6 +18,9 @@ MARKER = "insights:webhooks:pending-room-sync:{}"
 # After this many tries a detail fetch whose connection is still not stored is left to the safety net.
 DETAIL_TRIES = 3
 DETAIL_RETRY = timedelta(minutes=5)
+# By dotted path: the job module imports this one.
+ROOM_SYNC_JOB = "insights_app.webhooks.jobs.run_room_sync"
+DETAIL_FETCH_JOB = "insights_app.webhooks.jobs.run_detail_fetch"
 
 
 def digest(*parts: str) -> str:
@@ -43,7 +46,6 @@ def room_sync_job_id(room_name: str, due: datetime) -> str:
 def room_sync(room_name: str, at: datetime) -> str:
     """Schedule a sync of ``room_name`` after the delay, unless one is already pending for it."""
     from ..jobs import get_queue
-    from .jobs import run_room_sync
 
     queue = get_queue()
     due = due_after(at)
@@ -53,7 +55,7 @@ def room_sync(room_name: str, at: datetime) -> str:
         return "room sync already pending"
     queue.enqueue_at(
         due,
-        run_room_sync,
+        ROOM_SYNC_JOB,
         room_name,
         job_id=job_id,
         job_timeout=600,
@@ -73,12 +75,11 @@ def release_room(room_name: str) -> None:
 def detail_fetch(room_session_id: str, participant_id: str, at: datetime, *, attempt: int = 1) -> str:
     """Schedule the fetch of one connection's quality details after the delay."""
     from ..jobs import get_queue
-    from .jobs import run_detail_fetch
 
     due = due_after(at) if attempt == 1 else timezone.now() + DETAIL_RETRY
     get_queue().enqueue_at(
         due,
-        run_detail_fetch,
+        DETAIL_FETCH_JOB,
         room_session_id,
         participant_id,
         attempt,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from ..test_admin_support import VIEW_PERMS
-from ..webhook_support import SECRET, WEBHOOK_PATH, client_event, post
+from tests.helpers.admin_data import VIEW_PERMS
+from tests.helpers.webhooks import SECRET, WEBHOOK_PATH, client_event, post
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -10,6 +10,7 @@ GOOD = {
     "API_KEY": "a-real-looking-key",
     "BASE_URL": "https://api.whereby.dev/v1",
     "QUEUE": "whereby_insights",
+    "WEBHOOK_SECRET": "a-webhook-signing-secret",  # the webhook URL is routed in the test site (W101)
 }
 
 

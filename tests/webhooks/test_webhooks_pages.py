@@ -11,9 +11,8 @@ from django.utils import timezone
 from insights_app.models import Room, WebhookEvent
 from insights_app.webhooks import effects, rejections
 from insights_app.webhooks.events import parse_event
-
-from .test_admin_support import data, make_user, viewer  # noqa: F401  (fixtures)
-from .webhook_support import SECRET, body_of, client_event
+from tests.helpers.admin_data import make_user
+from tests.helpers.webhooks import SECRET, body_of, client_event
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +45,7 @@ def deliver(payload: dict) -> None:
     effects.process(event.pk)
 
 
-def test_room_report_shows_who_is_in_the_room_now(client, viewer, data, webhooks_on):  # noqa: F811
+def test_room_report_shows_who_is_in_the_room_now(client, viewer, data, webhooks_on):
     room = Room.objects.order_by("pk").first()
     other = Room.objects.order_by("pk").last()
     at = datetime.now(UTC) - timedelta(minutes=5)
@@ -65,13 +64,13 @@ def test_room_report_shows_who_is_in_the_room_now(client, viewer, data, webhooks
     assert "Nobody is in a room right now." in page
 
 
-def test_room_report_without_webhooks_shows_no_presence_block(client, viewer, data):  # noqa: F811
+def test_room_report_without_webhooks_shows_no_presence_block(client, viewer, data):
     client.force_login(viewer)
     room = Room.objects.order_by("pk").first()
     assert "In rooms now" not in client.get(reverse("insights_app:room", args=[room.pk])).content.decode()
 
 
-def test_dashboard_shows_presence_and_the_rejected_count(client, viewer, webhooks_on):  # noqa: F811
+def test_dashboard_shows_presence_and_the_rejected_count(client, viewer, webhooks_on):
     for reason in ("bad_signature", "bad_signature", "stale"):
         rejections.record(reason)
     deliver(client_event("room.client.joined", at=datetime.now(UTC), participant="p-1", room="/ops"))
@@ -82,7 +81,7 @@ def test_dashboard_shows_presence_and_the_rejected_count(client, viewer, webhook
     assert SECRET not in page
 
 
-def test_presence_json_needs_a_permission(client, viewer, django_user_model, webhooks_on):  # noqa: F811
+def test_presence_json_needs_a_permission(client, viewer, django_user_model, webhooks_on):
     deliver(client_event("room.client.joined", at=datetime.now(UTC), participant="p-1", room="/ops",
                          displayName=HOSTILE))  # fmt: skip
     url = reverse("insights_app:webhook_presence")
@@ -94,7 +93,7 @@ def test_presence_json_needs_a_permission(client, viewer, django_user_model, web
                       "people": [{"display_name": HOSTILE, "role_name": "visitor", "joined_at": rooms[0]["people"][0]["joined_at"]}]}]  # fmt: skip
 
 
-def test_webhook_event_admin_is_read_only_and_filters(client, viewer, django_user_model, webhooks_on):  # noqa: F811
+def test_webhook_event_admin_is_read_only_and_filters(client, viewer, django_user_model, webhooks_on):
     deliver(client_event("room.client.joined", at=datetime.now(UTC), participant="p-1"))
     deliver({"id": "evt-x", "type": "room.recording.started", "createdAt": None, "data": {}})
     admin = make_user(django_user_model, "boss", is_superuser=True)

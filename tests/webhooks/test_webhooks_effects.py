@@ -19,9 +19,8 @@ from insights_app.models import (
 )
 from insights_app.simulator.webhooks import WebhookFaults, WebhookSender, live_state
 from insights_app.webhooks import presence
-
-from .conftest import wait_for
-from .webhook_support import SECRET, WEBHOOK_PATH, client_event, event, post
+from tests.helpers import wait_for
+from tests.helpers.webhooks import SECRET, WEBHOOK_PATH, client_event, event, post
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -131,7 +130,7 @@ def test_presence_matches_the_simulators_live_state_after_a_burst(
 def test_session_ended_leads_to_exactly_one_room_sync_after_the_delay(
     live_server, settings, redis_conn, simulator_factory, rq_worker_factory
 ):
-    from .conftest import TEST_API_KEY
+    from tests.helpers import TEST_API_KEY
 
     sim = simulator_factory(
         seed=3, rooms=3, sessions_per_room=4, participants_per_session=3, now=timezone.now()
@@ -209,8 +208,7 @@ def test_client_left_fetches_that_connections_details_after_the_delay_where_the_
 ):
     from insights_app.models import ParticipantDetail
     from insights_app.sync import service
-
-    from .conftest import TEST_API_KEY
+    from tests.helpers import TEST_API_KEY
 
     sim = simulator_factory(
         seed=4, rooms=2, sessions_per_room=3, participants_per_session=3, now=timezone.now()

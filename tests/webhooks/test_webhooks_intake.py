@@ -16,8 +16,7 @@ from insights_app.models import WebhookEvent, WebhookRejection
 from insights_app.simulator.webhooks import sign
 from insights_app.webhooks.intake import MAX_BODY_BYTES
 from insights_app.webhooks.jobs import processing_job_id
-
-from .webhook_support import SECRET, WEBHOOK_PATH, body_of, client_event, post
+from tests.helpers.webhooks import SECRET, WEBHOOK_PATH, body_of, client_event, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
