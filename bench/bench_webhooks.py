@@ -98,7 +98,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
     from insights_app.models import Participant, RoomSession, SyncRun
     from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
     from insights_app.simulator.webhooks import events_between, sign
-    from insights_app.sync import service
+    from insights_app.sync import InProcess, service
 
     start = datetime.fromisoformat(args.start.replace("Z", "+00:00"))
     history_end = start
@@ -138,8 +138,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
         client = Client()
         url = reverse("insights_app:whereby_webhook")
         # The starting point: everything up to now in the database (not counted).
-        run, _ = service.create_or_get_active_run("full", trigger="command")
-        service.execute_run(run.pk)
+        run, _ = service.create_or_get_active_run("full", trigger="command", backend=InProcess())
+        service.execute_run(run.pk, backend=InProcess())
         first_counted_run = SyncRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         requests_before = sum(server.counters.values())
         last_ms = org.now_ms

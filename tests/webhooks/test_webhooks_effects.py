@@ -207,7 +207,7 @@ def test_client_left_fetches_that_connections_details_after_the_delay_where_the_
     policy, live_server, settings, redis_conn, simulator_factory, rq_worker_factory
 ):
     from insights_app.models import ParticipantDetail
-    from insights_app.sync import service
+    from insights_app.sync import InProcess, service
     from tests.helpers import TEST_API_KEY
 
     sim = simulator_factory(
@@ -226,9 +226,9 @@ def test_client_left_fetches_that_connections_details_after_the_delay_where_the_
     }
     room_name = sim.organisation.room_items()[0]["roomName"]
     run, _ = service.create_or_get_active_run(
-        "room", trigger="command", scope={"room_names": [room_name]}, details="none"
+        "room", trigger="command", scope={"room_names": [room_name]}, details="none", backend=InProcess()
     )
-    service.execute_run(run.pk)
+    service.execute_run(run.pk, backend=InProcess())
     target = Participant.objects.filter(left_at__isnull=False).select_related("room_session").first()
     assert target is not None and target.details_synced_at is None
     rq_worker_factory()
