@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('insights_app', '0004_alerts'),
+        ('insights_app', '0005_privacy'),
     ]
 
     operations = [
