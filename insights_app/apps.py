@@ -15,3 +15,4 @@ class InsightsAppConfig(AppConfig):
         from . import checks, conf  # noqa: F401  (registers checks and the setting_changed receiver)
         from .alerts import checks as alert_checks  # noqa: F401  (the ALERTS checks)
         from .webhooks import checks as webhook_checks  # noqa: F401  (registers the webhook checks)
+        from .webhooks import erasure  # noqa: F401  (erasure reaches presence and webhook payloads)

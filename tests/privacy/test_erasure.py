@@ -202,3 +202,41 @@ def test_privacy_settings_are_checked(settings):
     assert "short-secret" not in " ".join(messages)
     settings.WHEREBY_INSIGHTS = {"PERSONAL_DATA_RETENTION_DAYS": 365, "PSEUDONYM_KEY": "k" * 32}
     assert check_privacy() == []
+
+
+@pytest.mark.parametrize("mode", ["pseudonymise", "delete"])
+@pytest.mark.parametrize(("kind", "key"), [("external_id", "externalId"), ("display_name", "displayName")])
+def test_erasure_reaches_live_presence_and_stored_webhook_payloads(db, settings, mode, kind, key):
+    from insights_app.models import LiveConnection, WebhookEvent
+
+    settings.WHEREBY_INSIGHTS = {**settings.WHEREBY_INSIGHTS, "ERASURE_MODE": mode}
+    value, other = "Zoë Forget-Me <b>", "Someone Else"
+    now = timezone.now()
+    for index, person in enumerate((value, other)):
+        LiveConnection.objects.create(
+            participant_id=f"p-{index}", room_name="/room", joined_at=now, **{kind: person}
+        )
+        WebhookEvent.objects.create(
+            event_id=f"evt-{index}",
+            type="room.client.joined",
+            received_at=now,
+            room_name="/room",
+            participant_id=f"p-{index}",
+            raw={
+                "id": f"evt-{index}",
+                "type": "room.client.joined",
+                "data": {key: person, "roomName": "/room"},
+            },
+        )
+
+    forget(f"--{kind.replace('_', '-')}", value)
+
+    assert database_hits(value) == []
+    assert LiveConnection.objects.filter(participant_id="p-0").exists() == (mode != "delete")
+    assert (
+        WebhookEvent.objects.count() == 2
+    )  # the delivery stays (its id keeps duplicates out), the person goes
+    assert WebhookEvent.objects.get(event_id="evt-1").raw["data"][key] == other
+    assert getattr(LiveConnection.objects.get(participant_id="p-1"), kind) == other
+    audit = PrivacyAudit.objects.get()
+    assert audit.other_rows["live presence"] == 1 and audit.other_rows["webhook events"] == 1
