@@ -1,0 +1,70 @@
+"""Our contender for ``bench_peers.py``: one sync run in-process (the service ``manage.py insights_sync`` calls).
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/wt12 .venv/bin/python bench/_contender_ours.py \
+        --base-url URL --api-key KEY --kind full --details none
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from peers.common import report
+
+
+def main() -> None:
+    """Migrate (untimed), then time one sync run of the given kind."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--api-key", required=True)
+    parser.add_argument("--kind", choices=["full", "incremental"], default="full")
+    parser.add_argument("--details", choices=["none", "all"], default="none")
+    parser.add_argument("--points-per-minute", type=int, default=10_000_000)
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.setdefault("INSIGHTS_DEMO", "1")
+    os.environ.setdefault("INSIGHTS_LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "API_KEY": args.api_key,
+        "BASE_URL": args.base_url,
+        "RATE_BUDGET_POINTS_PER_MINUTE": args.points_per_minute,
+        "PLAN_POINTS_PER_MINUTE": args.points_per_minute,
+        "DETAIL_POLICY": args.details,
+    }
+    from insights_app.models import Participant, ParticipantDetail, Room, RoomSession
+    from insights_app.sync import InProcess, create_or_get_active_run, execute_run
+
+    started = time.perf_counter()
+    run, _ = create_or_get_active_run(args.kind, trigger="command", backend=InProcess())
+    run = execute_run(run.pk, backend=InProcess())
+    seconds = time.perf_counter() - started
+    report(
+        seconds,
+        {
+            "rooms": Room.objects.count(),
+            "sessions": RoomSession.objects.count(),
+            "participants": Participant.objects.count(),
+            "details": ParticipantDetail.objects.count(),
+        },
+        status=str(run.status),
+        api_requests=run.api_requests,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Peer contenders for ``bench/bench_peers.py``: dlt's ``rest_api`` source and a per-object loader."""
