@@ -268,6 +268,13 @@ def main() -> None:
         simulator.stop()
     equal = check_counts("full sync", full)
     table(f"Full sync, details {args.details} (median of {args.rounds} round(s))", full)
+    if args.budget:
+        for name, runs in full.items():
+            per_minute = runs[-1]["calls"] / runs[-1]["seconds"] * 60
+            print(
+                f"{name}: {per_minute:,.0f} calls a minute = {per_minute / args.budget:.0%} of the "
+                f"{args.budget:,} budget (1 point a call), {runs[-1]['throttled']} 429s"
+            )
     if not args.no_rerun:
         equal = check_counts("re-run", rerun) and equal
         table("Re-run of the unchanged organisation (ours: incremental; peers: full again)", rerun)
