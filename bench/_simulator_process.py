@@ -1,7 +1,7 @@
 """One simulator process for ``bench_peers.py``: serves HTTP, answers call counts on stdin.
 
-Protocol (one line each way): ``count`` -> the number of requests served so far, by every client;
-``quit`` -> stop. The first line printed is ``ready <base_url> <rooms> <sessions> <connections>``.
+Protocol (one line each way): ``count`` -> requests served so far (by every client), then the 429s
+and the points charged since the last ``count``; ``quit`` -> stop. The first line printed is ``ready <base_url> <rooms> <sessions> <connections>``.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def main() -> None:
                 with server._log_lock:
                     total = sum(server.counters.values())
                     throttled = sum(1 for record in server.request_log if record.status == 429)
+                    points = sum(record.points for record in server.request_log)
                     server.request_log.clear()  # counts live in the counters; keep memory flat
-                print(f"{total} {throttled}", flush=True)
+                print(f"{total} {throttled} {points}", flush=True)
             elif command == "quit":
                 break
 

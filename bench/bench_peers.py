@@ -72,12 +72,12 @@ class Simulator:
         self.base_url = ready[1]
         self.stats = dict(zip(("rooms", "sessions", "connections"), map(int, ready[2:5]), strict=True))
 
-    def counts(self) -> tuple[int, int]:
-        """(requests served so far, 429s since the last ask)."""
+    def counts(self) -> tuple[int, int, int]:
+        """(requests served so far, 429s and points charged since the last ask)."""
         self.process.stdin.write("count\n")
         self.process.stdin.flush()
-        total, throttled = self.process.stdout.readline().split()
-        return int(total), int(throttled)
+        total, throttled, points = self.process.stdout.readline().split()
+        return int(total), int(throttled), int(points)
 
     def stop(self) -> None:
         """Ask it to quit, then make sure it has."""
@@ -144,17 +144,17 @@ def run_contender(
 ) -> dict[str, Any]:
     """Run one contender process; its own timing, rows and peak RSS, plus the simulator's call count."""
     command, env = command_for(name, rerun, args, work)
-    before, _ = simulator.counts()
+    before, _, _ = simulator.counts()
     log = work / f"{name}{'-rerun' if rerun else ''}.log"
     with log.open("w") as stderr:
         done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-    after, throttled = simulator.counts()
+    after, throttled, points = simulator.counts()
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if done.returncode or not lines:
         tail = log.read_text()[-2000:]
         raise SystemExit(f"{name} failed (exit {done.returncode}); log {log}:\n{done.stdout[-1000:]}\n{tail}")
     result = json.loads(lines[-1][len(RESULT_PREFIX) :])
-    result.update(calls=after - before, throttled=throttled)
+    result.update(calls=after - before, throttled=throttled, points=points)
     print(
         f"  {name:<10} {'re-run' if rerun else 'full':<6} {result['seconds']:8.2f} s  {result['calls']:7,} calls  "
         f"rows {result['rows']}",
@@ -270,10 +270,10 @@ def main() -> None:
     table(f"Full sync, details {args.details} (median of {args.rounds} round(s))", full)
     if args.budget:
         for name, runs in full.items():
-            per_minute = runs[-1]["calls"] / runs[-1]["seconds"] * 60
+            per_minute = runs[-1]["points"] / runs[-1]["seconds"] * 60
             print(
-                f"{name}: {per_minute:,.0f} calls a minute = {per_minute / args.budget:.0%} of the "
-                f"{args.budget:,} budget (1 point a call), {runs[-1]['throttled']} 429s"
+                f"{name}: {per_minute:,.0f} points a minute = {per_minute / args.budget:.0%} of the "
+                f"{args.budget:,} budget ({runs[-1]['calls']:,} calls), {runs[-1]['throttled']} 429s"
             )
     if not args.no_rerun:
         equal = check_counts("re-run", rerun) and equal
