@@ -76,6 +76,10 @@ def whereby_webhook(request: HttpRequest) -> JsonResponse:
     )
 
 
+# Whereby's POST target, not a page to link to (the host-site crawl skips views marked so).
+whereby_webhook.post_only = True  # type: ignore[attr-defined]
+
+
 def store(event: ParsedEvent) -> bool:
     """Insert the event and queue its processing after commit; False when that id was stored before."""
     from .jobs import enqueue_processing
