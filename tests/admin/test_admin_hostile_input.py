@@ -65,7 +65,7 @@ def test_years_0001_and_9999_do_not_break_the_lists_or_pages(as_viewer, absurd, 
 def test_the_drill_down_offers_plausible_years_only(as_viewer, absurd):
     for model, field in LISTS.items():
         html = as_viewer.get(changelist(model)).content.decode()
-        links = re.findall(r'<nav class="toplinks">(.*?)</nav>', html, re.S)[0]
+        links = re.findall(r'<nav class="toplinks"[^>]*>(.*?)</nav>', html, re.S)[0]
         years = set(re.findall(rf"{field}__year=(\d+)", links))
         assert 1 <= links.count("<a ") <= 30, (model, links.count("<a "))
         assert years == {str(timezone.now().year)} or {str(timezone.now().year - 1)} <= years, years
