@@ -28,6 +28,10 @@ class Learning:
     def _store_cost(self, endpoint: str, cost: int) -> None:
         raise NotImplementedError
 
+    def _shared_cost(self, endpoint: str) -> int | None:
+        """What every process sees as ``endpoint``'s cost (the book itself when nothing is shared)."""
+        return self.costs.cost(endpoint)
+
     def figures(self) -> BudgetFigures:
         """The plan and our budget right now (a budget built with a number keeps it)."""
         figures = resolve_figures(self._learned_plan())
@@ -63,8 +67,13 @@ class Learning:
             if pause > 0:
                 logger.info("only %s API points left for the organisation: pausing %.1f s", remaining, pause)
                 self.pause(pause)
-        for changed, cost in self.costs.observe(endpoint, headers, charged).items():
-            self._store_cost(changed, cost)
+        changed = self.costs.observe(endpoint, headers, charged)
+        measured = self.costs.cost(endpoint)
+        if measured is not None and endpoint not in changed and self._shared_cost(endpoint) != measured:
+            # Another process (or a Redis restart: it keeps nothing on disk) lost what this one knows.
+            changed[endpoint] = measured
+        for changed_endpoint, cost in changed.items():
+            self._store_cost(changed_endpoint, cost)
         learned = self.cost(endpoint)
         if learned > reserved and charged:
             self.settle(learned - reserved)

@@ -182,6 +182,7 @@ class RedisBudget(Learning):
         self._pause = connection.register_script(PAUSE_SCRIPT)
         self._sleep = sleep
         self._plan_cache: tuple[float, float | None] = (-1e9, None)
+        self._shared_view: dict[str, int] = {}
         # One cost book per organisation and process: consecutive syncs in a worker pair their calls.
         with _books_lock:
             self.costs = _books.setdefault(key, CostBook())
@@ -209,11 +210,18 @@ class RedisBudget(Learning):
     def _store_cost(self, endpoint: str, cost: int) -> None:
         self._connection.hset(self._costs_key, endpoint, cost)
         self._connection.expire(self._costs_key, _PLAN_TTL_SECONDS)
+        self._shared_view[endpoint] = cost
+
+    def _shared_cost(self, endpoint: str) -> int | None:
+        # The copy read at most _LEARNED_CACHE_SECONDS ago: no Redis round trip per call.
+        return self._shared_view.get(endpoint)
 
     def shared_costs(self) -> dict[str, int]:
         """Costs learned by any process."""
         raw = self._connection.hgetall(self._costs_key)
-        return {_text(k): int(v) for k, v in raw.items() if _text(v).isdigit()}
+        shared = {_text(k): int(v) for k, v in raw.items() if _text(v).isdigit()}
+        self._shared_view = dict(shared)
+        return shared
 
     def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
         """Block until ``points`` may be spent; the wait is computed in Redis, atomically."""

@@ -19,7 +19,15 @@ from html import escape
 from pathlib import Path
 
 import requests
-from demo_procs import Children, Stop, ignore_signals, install_signal_handlers, kernel_port, port_is_free
+from demo_procs import (
+    Children,
+    Stop,
+    ignore_signals,
+    install_signal_handlers,
+    kernel_port,
+    port_is_free,
+    stop_if_requested,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -157,6 +165,7 @@ def wait_http(url: str, *, headers: dict[str, str] | None = None, timeout: float
         except requests.RequestException:
             pass
         time.sleep(0.3)
+        stop_if_requested()
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
@@ -392,6 +401,7 @@ def watch(args: argparse.Namespace, children: Children, site: str, started: floa
     last_status = ""
     next_local_sync = None
     while True:
+        stop_if_requested()
         dead = children.died()
         if dead:
             raise RuntimeError(f"{dead.name} exited with {dead.process.returncode}:\n{dead.log_tail()}")

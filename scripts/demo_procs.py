@@ -16,13 +16,27 @@ from typing import IO
 PR_SET_PDEATHSIG = 1
 
 
-class Stop(Exception):
+class Stop(BaseException):
     """Raised in the main thread by SIGINT/SIGTERM/SIGHUP so ``finally`` blocks stop the children."""
+
+
+_requested: list[str] = []  # the signal that asked us to stop, once one has
 
 
 def raise_stop(signum: int, frame: object) -> None:
     """Signal handler: turn the signal into an exception the main loop unwinds through."""
-    raise Stop(signal.Signals(signum).name)
+    _requested.append(signal.Signals(signum).name)
+    raise Stop(_requested[-1])
+
+
+def stop_if_requested() -> None:
+    """Raise Stop again if a signal came: its exception may have been swallowed where it landed.
+
+    Python prints and drops an exception raised inside a finalizer or ``__del__`` ("Exception
+    ignored in"), so a signal arriving there would otherwise leave the demo running.
+    """
+    if _requested:
+        raise Stop(_requested[-1])
 
 
 def install_signal_handlers() -> None:

@@ -187,3 +187,34 @@ def test_ctrl_c_with_the_output_pipe_gone_still_stops_everything(demo):
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=120) == 0
     wait_for(lambda: processes_with(demo["marker"]) == [], timeout=10)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_signal_swallowed_by_a_finalizer_still_stops_the_demo():
+    """Python drops an exception raised inside a finalizer; the demo's loop raises the stop again."""
+    import gc
+    import weakref
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import demo_procs
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    demo_procs.install_signal_handlers()
+    try:
+
+        class Resource:
+            pass
+
+        resource = Resource()
+        # The signal lands while a finalizer runs, as it did once in CI while the demo stopped.
+        weakref.finalize(resource, lambda: os.kill(os.getpid(), signal.SIGTERM) or time.sleep(0.1))
+        del resource
+        gc.collect()  # "Exception ignored in: <finalize object ...>": the Stop went nowhere
+        with pytest.raises(demo_procs.Stop, match="SIGTERM"):
+            demo_procs.stop_if_requested()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        demo_procs._requested.clear()

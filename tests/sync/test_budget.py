@@ -146,3 +146,19 @@ def test_a_call_dearer_than_reserved_is_settled_in_the_shared_budget(redis_conn)
     first.acquire(1)
     first.settle(4)
     assert second.spent_last_minute() == 5
+
+
+def test_a_worker_shares_its_costs_again_after_redis_lost_them(settings, org, redis_conn, monkeypatch):
+    """Redis keeps nothing on disk: after a restart, a living worker writes back what it learned."""
+    from insights_app import ratelimit
+
+    # A process re-reads the shared costs every 2 s; here at every call, so one walk shows it.
+    monkeypatch.setattr(ratelimit, "_LEARNED_CACHE_SECONDS", 0.0)
+    with SimulatorServer(org, TEST_API_KEY, points_per_minute=100_000, endpoint_costs=COSTS) as server:
+        point_at(settings, server)
+        for _ in range(2):  # the rooms listing, a sync's first call, is learned from the second sync on
+            walk(WherebyClient.from_settings())
+        assert get_budget().shared_costs() == COSTS
+        redis_conn.flushdb()  # what a Redis restart does; this process's cost book lives on
+        walk(WherebyClient.from_settings())
+        assert get_budget().shared_costs() == COSTS
