@@ -110,7 +110,7 @@ def paginate(secret: bytes, path: str, query: dict[str, str], items: list[dict])
             offset = decode_cursor(secret, token, fingerprint)
         except CursorError as exc:
             raise BadRequest(str(exc)) from exc
-    page = items[offset : offset + limit]
+    page = [dict(item) for item in items[offset : offset + limit]]  # the organisation's own stay as they are
     following = offset + limit
     cursor = encode_cursor(secret, following, fingerprint) if following < len(items) else None
     return ApiResult(200, {"cursor": cursor, "results": page}, cursor_in=token)
@@ -119,7 +119,7 @@ def paginate(secret: bytes, path: str, query: dict[str, str], items: list[dict])
 def rooms(org: Organisation, secret: bytes, query: dict[str, str]) -> ApiResult:
     """``/insights/rooms``: filters on name and creation date."""
     sort = parse_sort(query, ROOM_SORT_FIELDS)
-    items = org.room_items()
+    items = org.room_item_views()
     exact = query.get("roomName[exact]")
     starts = query.get("roomName[startsWith]")
     contains = query.get("roomName[contains]")
