@@ -110,7 +110,8 @@ def paginate(secret: bytes, path: str, query: dict[str, str], items: list[dict])
             offset = decode_cursor(secret, token, fingerprint)
         except CursorError as exc:
             raise BadRequest(str(exc)) from exc
-    page = [dict(item) for item in items[offset : offset + limit]]  # the organisation's own stay as they are
+    # Copies: the organisation's own items stay as they are (a scripted one may hold non-objects).
+    page = [dict(item) if isinstance(item, dict) else item for item in items[offset : offset + limit]]
     following = offset + limit
     cursor = encode_cursor(secret, following, fingerprint) if following < len(items) else None
     return ApiResult(200, {"cursor": cursor, "results": page}, cursor_in=token)

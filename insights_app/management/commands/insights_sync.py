@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
 from ...conf import DETAIL_POLICIES, get_settings
 from ...errors import WherebyError
@@ -133,6 +134,11 @@ class Command(BaseCommand):
         if run_pk is None:
             self.stderr.write(f"Stopped by {name} before a sync run started.")
         else:
+            # The stop may have landed in the middle of a query (PostgreSQL's driver waits in Python):
+            # that connection is stuck mid-command, so drop it and let Django open a fresh one.
+            for connection in connections.all(initialized_only=True):
+                with contextlib.suppress(Exception):
+                    connection.close()
             run = SyncRun.objects.get(pk=run_pk)
             request_cancel(run)
             run = finish_run(run.pk)
