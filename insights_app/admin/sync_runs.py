@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
@@ -78,11 +79,8 @@ class SyncRunAdmin(ReadOnlyAdmin):
         prefix = f"{opts.app_label}_{opts.model_name}"
         wrap = self.admin_site.admin_view
         return [
-            path(
-                "dashboard/",
-                wrap(dashboard.DashboardView.as_view(model_admin=self)),
-                name=f"{prefix}_dashboard",
-            ),
+            # The dashboard moved to its own admin row (``app_list.SyncDashboardAdmin``).
+            path("dashboard/", lambda request: redirect(dashboard.dashboard_url())),
             path(
                 "dashboard/status.json",
                 wrap(dashboard.StatusView.as_view(model_admin=self)),
