@@ -73,7 +73,8 @@ class SyncDashboardAdmin(EntryAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         page = self.admin_site.admin_view(self.changelist_view)
-        return [*super().get_urls(), path("", page, name=DASHBOARD_URL_NAME)]
+        # First, so the page resolves to the name it always had; the index reverses the other.
+        return [path("", page, name=DASHBOARD_URL_NAME), *super().get_urls()]
 
 
 class ReportEntryAdmin(EntryAdmin):
