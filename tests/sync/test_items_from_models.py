@@ -18,7 +18,7 @@ ITEMS = (
 
 
 @pytest.mark.parametrize(
-    ("schema", "model", "mapping", "elsewhere"), ITEMS, ids=lambda v: getattr(v, "__name__", "")
+    ("schema", "model", "mapping", "elsewhere"), ITEMS, ids=[model.__name__ for _, model, _, _ in ITEMS]
 )
 def test_every_api_field_of_an_item_is_a_column_marked_from_api(schema, model, mapping, elsewhere):
     assert {api for api, _, _ in mapping} == set(schema["properties"]) - elsewhere
