@@ -250,7 +250,7 @@ RQ_INLINE = RQBackend(fan_out_jobs=False)
 # RQ entry points --------------------------------------------------------------------------------
 
 
-def _fresh_connections(job: Callable[P, R]) -> Callable[P, R]:
+def fresh_connections(job: Callable[P, R]) -> Callable[P, R]:
     """Close stale database connections before and after a job: workers live for days."""
 
     @functools.wraps(job)
@@ -269,25 +269,25 @@ def _retries_left() -> bool:
     return bool(job and job.retries_left)
 
 
-@_fresh_connections
+@fresh_connections
 def run_sync_job(run_id: int) -> str:
     """RQ job: run (or fan out) one sync."""
     return service.execute_run(run_id, backend=RQ_JOBS, retrying=_retries_left()).status
 
 
-@_fresh_connections
+@fresh_connections
 def run_batch_job(run_id: int, payload: list[dict[str, Any]]) -> None:
     """RQ job: one batch of rooms of a fanned-out run."""
     service.execute_batch(run_id, payload, backend=RQ_JOBS, retrying=_retries_left())
 
 
-@_fresh_connections
+@fresh_connections
 def finish_run_job(run_id: int) -> str:
     """RQ job: close a fanned-out run once its batches are done."""
     return service.finish_run(run_id).status
 
 
-@_fresh_connections
+@fresh_connections
 def scheduled_sync(kind: str = "incremental") -> int | None:
     """Cron job: start a sync unless one is already queued or running (then nothing happens).
 
@@ -299,7 +299,7 @@ def scheduled_sync(kind: str = "incremental") -> int | None:
     return result.run.pk
 
 
-@_fresh_connections
+@fresh_connections
 def reap_abandoned_runs_job() -> int:
     """Cron job: mark runs whose worker died as failed, so the next run can start."""
     return service.reap_abandoned_runs(backend=RQ_INLINE)

@@ -18,24 +18,15 @@ from django.urls import URLPattern, path
 
 from .. import models as m
 from . import dashboard
-from .base import VIEW_REPORTS_PERM, can_run_sync
+from .base import VIEW_REPORTS_PERM, ViewOnlyAdmin, can_run_sync
 from .links import report_url
 
 # The URL name the dashboard has always had (templates, tests and host sites reverse it).
 DASHBOARD_URL_NAME = "insights_app_syncrun_dashboard"
 
 
-class EntryAdmin(admin.ModelAdmin):
+class EntryAdmin(ViewOnlyAdmin):
     """A row that is a page, not a table: only its changelist URL exists, nothing is ever changed."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -105,8 +105,14 @@ class AdminPageView(View):
 
     model_admin: admin.ModelAdmin | None = None
 
+    def sync_run_admin(self) -> admin.ModelAdmin:
+        """The admin this view is mounted on (``as_view(model_admin=...)``)."""
+        if self.model_admin is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} needs as_view(model_admin=...)")
+        return self.model_admin
+
     def check_view(self, request: HttpRequest) -> None:
-        if not self.model_admin.has_view_permission(request):
+        if not self.sync_run_admin().has_view_permission(request):
             raise PermissionDenied
 
     def check_run_sync(self, request: HttpRequest) -> None:
@@ -122,9 +128,9 @@ class DashboardView(AdminPageView):
         health = check_health(sweep=True)
         may_run = can_run_sync(request)
         context = {
-            **self.model_admin.admin_site.each_context(request),
+            **self.sync_run_admin().admin_site.each_context(request),
             "title": _("Sync dashboard"),
-            "opts": self.model_admin.model._meta,
+            "opts": self.sync_run_admin().model._meta,
             "health": health,
             "active": [run_json(run, may_run) for run in active_runs()],
             "recent": [run_json(run, may_run) for run in recent_runs()],

@@ -17,14 +17,13 @@ class AdminEntry(models.Model):
         default_permissions = ()
 
     def __str__(self) -> str:
-        return str(self._meta.verbose_name)
+        return str(self._meta.verbose_name_plural)
 
 
 class SyncDashboard(AdminEntry):
     """The sync dashboard's row; seeing it needs what seeing sync runs needs."""
 
     class Meta(AdminEntry.Meta):
-        verbose_name = _("Sync dashboard")
         verbose_name_plural = _("Sync dashboard")
 
 
@@ -32,7 +31,6 @@ class OverviewReport(AdminEntry):
     """The overview report's row (``view_reports``)."""
 
     class Meta(AdminEntry.Meta):
-        verbose_name = _("Report: overview")
         verbose_name_plural = _("Report: overview")
 
 
@@ -40,7 +38,6 @@ class QualityReport(AdminEntry):
     """The network-quality report's row (``view_reports``)."""
 
     class Meta(AdminEntry.Meta):
-        verbose_name = _("Report: network quality")
         verbose_name_plural = _("Report: network quality")
 
 
@@ -48,5 +45,4 @@ class PeopleReport(AdminEntry):
     """The people report's row (``view_reports``)."""
 
     class Meta(AdminEntry.Meta):
-        verbose_name = _("Report: people")
         verbose_name_plural = _("Report: people")

@@ -124,7 +124,7 @@ def rooms(org: Organisation, secret: bytes, query: dict[str, str]) -> ApiResult:
     exact = query.get("roomName[exact]")
     starts = query.get("roomName[startsWith]")
     contains = query.get("roomName[contains]")
-    bounds = []
+    bounds: list[int | None] = []
     for key in ("createdAt[from]", "createdAt[to]"):
         text = query.get(key)
         if text is None:
@@ -176,6 +176,7 @@ def participants(org: Organisation, secret: bytes, query: dict[str, str]) -> Api
         if external_id is not None:
             items = [p for p in items if p["externalId"] == external_id]
     else:
+        assert external_id is not None  # one of the two was required above
         items = org.participant_items_by_external_id(external_id)
     return paginate(secret, "/insights/participants", query, sort_items(items, sort))
 

@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from .details import detail_items
 from .generator import Builder
@@ -228,7 +229,7 @@ class Organisation:
                 )
             ):
                 sums[i] += value
-        item = {
+        item: dict[str, Any] = {
             "roomName": room.name,
             "createdAt": format_ms(room.created),
             "endAt": format_ms(room.end_at),
@@ -254,7 +255,7 @@ class Organisation:
     def _session_item(self, session: Session) -> dict:
         """A session's item with totals from its connections at now."""
         t = totals_at(session, self._seen)
-        item = {
+        item: dict[str, Any] = {
             "roomSessionId": session.session_id,
             "roomName": session.room.name,
             "startedAt": format_ms(session.start),
@@ -276,7 +277,7 @@ class Organisation:
     def _participant_item(self, session: Session, conn: Conn) -> dict:
         """A connection's item; ratings show once the participant has left."""
         left = conn.left <= self._seen
-        item = {
+        item: dict[str, Any] = {
             "roomSessionId": session.session_id,
             "participantId": conn.participant_id,
             "deviceId": conn.device_id,

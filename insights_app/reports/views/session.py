@@ -56,7 +56,7 @@ def quality_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def connection_rows(participants: list[Participant], now: Any) -> list[dict[str, Any]]:
     """Rows for the timeline and the table; one label lookup for all external ids."""
     labels = resolve_labels(p.external_id for p in participants if p.external_id)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p in participants:
         label = labels.get(p.external_id) if p.external_id else None
         name = p.display_name or (label.text if label else "") or p.user_id or p.participant_id
