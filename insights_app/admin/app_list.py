@@ -1,8 +1,9 @@
 """The sync dashboard and the reports as rows of the app's block on the admin index.
 
-Django-rq's way: each row is an unmanaged model without a table (``models.admin_entries``) whose
-admin's changelist *is* the page (the dashboard) or redirects to it (the reports). A site with its
-own ``AdminSite`` registers these admins like the others (see docs/admin.md).
+Django-rq's way: each row is an unmanaged model without a table (``models.admin_entries``). The
+dashboard row's changelist URL is the dashboard itself (mounted by ``SyncRunAdmin``); a report row's
+changelist redirects to the report. A site with its own ``AdminSite`` registers these admins like
+the others (see docs/admin.md).
 """
 
 from __future__ import annotations
@@ -12,17 +13,13 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import URLPattern, path
 
 from .. import models as m
-from . import dashboard
 from .base import VIEW_REPORTS_PERM, ViewOnlyAdmin, can_run_sync
 from .links import report_url
-
-# The URL name the dashboard has always had (templates, tests and host sites reverse it).
-DASHBOARD_URL_NAME = "insights_app_syncrun_dashboard"
 
 
 class EntryAdmin(ViewOnlyAdmin):
@@ -40,7 +37,7 @@ class EntryAdmin(ViewOnlyAdmin):
 
 @admin.register(m.SyncDashboard)
 class SyncDashboardAdmin(EntryAdmin):
-    """The dashboard page itself, for users who may see sync runs (or start syncs)."""
+    """The dashboard's row, for users who may see sync runs (or start syncs), as the page itself."""
 
     def sync_run_admin(self) -> admin.ModelAdmin | None:
         """The site's admin of ``SyncRun``, whose permissions and URLs the dashboard shares."""
@@ -50,22 +47,10 @@ class SyncDashboardAdmin(EntryAdmin):
         runs = self.sync_run_admin()
         return runs is not None and (runs.has_view_permission(request) or can_run_sync(request))
 
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        runs = self.sync_run_admin()
-        if runs is None:
-            raise PermissionDenied
-        if request.method not in ("GET", "HEAD"):
-            return HttpResponseNotAllowed(["GET", "HEAD"])
-        view = dashboard.DashboardView(model_admin=runs)
-        view.setup(request)
-        return view.get(request)
-
     def get_urls(self) -> list[URLPattern]:
-        page = self.admin_site.admin_view(self.changelist_view)
-        # First, so the page resolves to the name it always had; the index reverses the other.
-        return [path("", page, name=DASHBOARD_URL_NAME), *super().get_urls()]
+        # The page lives with the sync runs' admin (``dashboard/``, beside its status, start and
+        # cancel views), which also gives it this row's changelist URL name.
+        return []
 
 
 class ReportEntryAdmin(EntryAdmin):

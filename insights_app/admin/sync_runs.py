@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
-from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
@@ -78,9 +77,13 @@ class SyncRunAdmin(ReadOnlyAdmin):
         opts = self.model._meta
         prefix = f"{opts.app_label}_{opts.model_name}"
         wrap = self.admin_site.admin_view
+        page = wrap(dashboard.DashboardView.as_view(model_admin=self))
+        entry = m.SyncDashboard._meta
         return [
-            # The dashboard moved to its own admin row (``app_list.SyncDashboardAdmin``).
-            path("dashboard/", lambda request: redirect(dashboard.dashboard_url())),
+            path("dashboard/", page, name=f"{prefix}_dashboard"),
+            # The same page under the changelist name of the index's "Sync dashboard" row
+            # (``app_list.SyncDashboardAdmin``), so the row links straight here.
+            path("dashboard/", page, name=f"{entry.app_label}_{entry.model_name}_changelist"),
             path(
                 "dashboard/status.json",
                 wrap(dashboard.StatusView.as_view(model_admin=self)),

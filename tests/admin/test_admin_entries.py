@@ -24,17 +24,20 @@ host_site.register(m.SyncDashboard, SyncDashboardAdmin)
 urlpatterns = [path("backoffice/", host_site.urls), path("insights/", include("insights_app.urls"))]
 
 
-def test_the_default_admin_site_is_left_as_django_made_it():
+def dashboard_row(index_html: str) -> re.Match | None:
+    """The "Sync dashboard" row of the app's block (the demo's page header links the page too)."""
+    return re.search(
+        rf'id="insights_app-syncdashboard">\s*<a href="{reverse(DASHBOARD)}"[^>]*>Sync dashboard<', index_html
+    )
+
+
+def test_the_default_admin_site_is_left_as_django_made_it(client, viewer):
     assert "get_app_list" not in vars(admin.site)
     assert not hasattr(admin.site, "_insights_app_list_installed")
-
-
-def test_the_old_dashboard_path_leads_to_the_dashboard(client, viewer):
+    # The row is still there, linking the dashboard where it always was.
     client.force_login(viewer)
-    old = reverse("admin:insights_app_syncrun_changelist") + "dashboard/"
-    response = client.get(old, follow=True)
-    assert response.redirect_chain == [(reverse(DASHBOARD), 302)]
-    assert response.status_code == 200 and "Queued and running" in response.content.decode()
+    assert reverse(DASHBOARD) == "/admin/insights_app/syncrun/dashboard/"
+    assert dashboard_row(client.get(reverse("admin:index")).content.decode())
 
 
 def test_a_host_admin_site_lists_the_dashboard_by_registering_it(client, viewer, settings):
@@ -42,8 +45,5 @@ def test_a_host_admin_site_lists_the_dashboard_by_registering_it(client, viewer,
     client.force_login(viewer)
     index = client.get(reverse("admin:index")).content.decode()
     assert reverse("admin:index") == "/backoffice/"
-    # The row of the app's block (the demo's page header links the dashboard too).
-    assert re.search(
-        rf'id="insights_app-syncdashboard">\s*<a href="{reverse(DASHBOARD)}"[^>]*>Sync dashboard<', index
-    )
+    assert dashboard_row(index)
     assert "Queued and running" in client.get(reverse(DASHBOARD)).content.decode()
