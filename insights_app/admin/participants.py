@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
 from ..conf import get_settings
+from ..names import shown_name
 from . import actions, filters, privacy
 from .base import ReadOnlyAdmin
 from .charts import packet_loss_chart
@@ -93,7 +94,7 @@ class ParticipantAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("display name"), ordering="display_name")
     def name(self, obj: m.Participant) -> str:
-        return clipped(obj.display_name or obj.participant_id, "insights-clip insights-clip-name")
+        return clipped(shown_name(obj.display_name), "insights-clip insights-clip-name")
 
     @admin.display(description=_("role"), ordering="role_name")
     def role(self, obj: m.Participant) -> str:

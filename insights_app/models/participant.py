@@ -3,6 +3,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ..names import real_name, shown_name
 from .base import SyncedModel, from_api
 
 
@@ -82,4 +83,4 @@ class Participant(SyncedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.display_name or self.participant_id}"
+        return real_name(self.display_name) or f"{shown_name(self.display_name)} {self.participant_id}"
