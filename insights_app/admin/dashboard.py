@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from .. import models as m
+from ..eta import estimate_text
 from ..health import Health, check_health, last_sign_of_life, run_silent_after
 from ..jobs import cancel_run
 from .actions import enqueue
@@ -66,6 +67,7 @@ def run_json(run: m.SyncRun, may_cancel: bool) -> dict[str, Any]:
         "progress_done": run.progress_done,
         "progress_total": total,
         "progress_text": progress_text(run) if run.progress_done or total else "",
+        "estimate_text": estimate_text(run),
         "percent": round(100 * run.progress_done / total) if total else None,
         "created": created,
         "updated": updated,

@@ -15,6 +15,7 @@ from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStat
 from .backend import RoomWork
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
+from .horizons import fill_newest_first
 from .runs import SyncError
 from .stages import (
     RoomRef,
@@ -64,6 +65,9 @@ def _sync_organisation(ctx: RunContext, *, full: bool) -> bool:
         size = conf.FANOUT_ROOMS_PER_JOB
         if ctx.backend.fan_out(ctx.run, [work[i : i + size] for i in range(0, len(work), size)]):
             return True
+    if full:
+        fill_newest_first(ctx, work, resume_since=resume_since)
+        return False
     for item in work:
         work_on_room(ctx, item)
         ctx.flush(force=True)

@@ -14,8 +14,10 @@ from django.db import connections
 
 from ...conf import DETAIL_POLICIES, get_settings
 from ...errors import WherebyError
+from ...eta import estimate_for
 from ...jobs import RQ_INLINE, QueueUnavailable, enqueue_sync
 from ...models import COUNT_KINDS, SYNCED_MODELS, SyncKind, SyncRun, SyncStatus, SyncTrigger
+from ...reports.tables import format_duration
 from ...safetext import printable
 from ...sync import SyncError, create_or_get_active_run, execute_run, finish_run, request_cancel
 
@@ -239,7 +241,14 @@ class _ProgressBar:
             return
         self._bar.total = max(run.progress_total, run.progress_done)
         self._bar.n = run.progress_done
-        self._bar.set_postfix(api=run.api_requests, refresh=False)
+        estimate = estimate_for(run)
+        if estimate is None:
+            self._bar.set_postfix(api=run.api_requests, refresh=False)
+        else:  # points_left and eta: estimates at the current budget (docs/budget.md)
+            eta = format_duration(estimate.seconds)
+            self._bar.set_postfix(
+                api=run.api_requests, points_left=f"~{estimate.points}", eta=f"~{eta}", refresh=False
+            )
         self._bar.refresh()
 
     def close(self) -> None:
