@@ -52,7 +52,7 @@ def run_once(server, newest_first: bool) -> dict:
 
     from insights_app.client import WherebyClient
     from insights_app.eta import estimate_for
-    from insights_app.sync import InProcess, create_or_get_active_run, execute_run
+    from insights_app.sync import InProcess, create_or_get_active_run, execute_run, finish_run
     from insights_app.sync.context import RunContext
 
     call_command("flush", interactive=False, verbosity=0)
@@ -75,8 +75,7 @@ def run_once(server, newest_first: bool) -> dict:
         old_order(ctx)
         ctx.flush(force=True)
         client.close()
-        done = run
-        done.refresh_from_db()
+        done = finish_run(run.pk)
     finished = time.monotonic()
     return {
         "log": [r for r in server.request_log if r.time >= started],
