@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from .. import models as m
-from ..eta import estimate_text
+from ..eta import estimate_text, full_sync_text
 from ..health import Health, check_health, last_sign_of_life, run_silent_after
 from ..jobs import cancel_run
 from .actions import enqueue
@@ -140,6 +140,7 @@ class DashboardView(AdminPageView):
             "start_url": reverse("admin:insights_app_syncrun_start"),
             "status_url": reverse("admin:insights_app_syncrun_dashboard_status"),
             "kinds": [(kind.value, kind.label) for kind in STARTABLE_KINDS],
+            "full_sync_estimate": full_sync_text() if may_run else "",
         }
         return TemplateResponse(request, "insights_app/admin/dashboard.html", context)
 

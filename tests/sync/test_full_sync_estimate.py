@@ -60,3 +60,15 @@ def test_the_dashboard_and_the_progress_bar_show_the_estimate(settings, simulato
     bar.update(run)
     assert "points_left=~700" in bar._bar.postfix and "eta=~11 min 40 s" in bar._bar.postfix
     bar.close()
+
+
+def test_before_a_full_sync_the_dashboard_estimates_what_it_will_spend(
+    settings, simulator, redis_conn, admin_client
+):
+    configure(settings, simulator, RATE_BUDGET_POINTS_PER_MINUTE=60)
+    call_command("insights_sync", "--details", "none")  # 3 rooms, 12 sessions, 36 connections stored
+    page = admin_client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
+    # 1 rooms page, 3 session listings, 12 participants calls, 36 detail calls: 1 point each here.
+    assert "A full sync now: about 52 points, about 52 s at 60 points/min (estimate)" in page
+    call_command("insights_sync", "--full")
+    assert SyncRun.objects.latest("pk").api_points == 52
