@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 API_KEY = "bench-webhooks-key"
 SECRET = "bench-webhooks-secret"  # noqa: S105  (signs the bench's own deliveries)
-DB_NAME = "insights_bench_webhooks"
 
 
 def psql(sql: str) -> None:
@@ -60,7 +59,9 @@ def main() -> None:
     parser.add_argument("--poll-minutes", type=int, default=15)
     parser.add_argument("--safety-net-minutes", type=int, default=60)
     parser.add_argument("--start", default="2026-11-02T00:00:00Z", help="virtual start (a Monday)")
+    parser.add_argument("--db", default="insights_bench_webhooks", help="PostgreSQL database (recreated)")
     args = parser.parse_args()
+    DB_NAME = args.db
 
     psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
     psql(f"CREATE DATABASE {DB_NAME}")
@@ -142,6 +143,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
         service.execute_run(run.pk, backend=InProcess())
         first_counted_run = SyncRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         requests_before = sum(server.counters.values())
+        log_before = len(server.request_log)
         last_ms = org.now_ms
         for minute in range(1, minutes + 1):
             org.advance(60)
@@ -176,6 +178,9 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
             _mark_fresh(ended_at, expected, fresh_after, now, Participant, RoomSession)
     server.stop()
     requests = sum(server.counters.values()) - requests_before
+    by_endpoint: dict[str, int] = {}
+    for record in server.request_log[log_before:]:
+        by_endpoint[record.path] = by_endpoint.get(record.path, 0) + record.points
     points = sum(SyncRun.objects.filter(pk__gt=first_counted_run).values_list("api_points", flat=True))
     runs = SyncRun.objects.filter(pk__gt=first_counted_run).count()
     never = [sid for sid in ended_at if sid not in fresh_after]
@@ -186,6 +191,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
         "points": points,
         "requests": requests,
         "runs": runs,
+        "by_endpoint": by_endpoint,
     }
 
 
@@ -250,6 +256,10 @@ def report(results: dict, args: argparse.Namespace) -> None:
         median = statistics.median(r["fresh"]) if r["fresh"] else float("nan")
         high = p95(r["fresh"]) if r["fresh"] else float("nan")
         print(f"| {label} | {median:.1f} | {high:.1f} | {r['never']} | {r['points']} | {r['runs']} |")
+    for name in ("polling", "webhooks"):
+        parts = ", ".join(f"{path} {points}" for path, points in sorted(results[name]["by_endpoint"].items()))
+        print(f"{name}: points by endpoint: {parts}")
+    print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     goal_fresh = p95(hook["fresh"]) <= args.delay + 2 if hook["fresh"] else False
     ratio = hook["points"] / poll["points"] if poll["points"] else float("nan")
     print(f"goal p95 <= delay + 2 min: {'met' if goal_fresh else 'NOT met'}")
