@@ -265,3 +265,54 @@ def test_client_left_fetches_that_connections_details_after_the_delay_where_the_
         assert target.details_synced_at is not None
         api = sim.organisation.detail_items(target.room_session.room_session_id, target.participant_id)
         assert ParticipantDetail.objects.filter(participant=target).count() == len(api) > 0
+
+
+def test_rooms_ending_in_one_window_share_one_room_sync_and_one_rooms_listing(
+    live_server, settings, redis_conn, simulator_factory, rq_worker_factory
+):
+    from tests.helpers import TEST_API_KEY
+
+    sim = simulator_factory(
+        seed=5, rooms=3, sessions_per_room=3, participants_per_session=3, now=timezone.now()
+    )
+    delay_seconds = 6
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": sim.base_url,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
+        "PLAN_POINTS_PER_MINUTE": 100_000,
+        "WEBHOOK_SECRET": SECRET,
+        "DETAIL_POLICY": "none",
+        "WEBHOOK_SYNC_DELAY_MINUTES": delay_seconds / 60,
+    }
+    worker = rq_worker_factory()
+    names = sorted(room["roomName"] for room in sim.organisation.room_items())[:2]
+    at = datetime.now(UTC)  # both end at the same instant: one window
+    for name in names:
+        assert (
+            post(live_server.url + WEBHOOK_PATH, event("room.session.ended", at=at, room=name)).status_code
+            == 202
+        )
+    run = wait_for(lambda: SyncRun.objects.filter(status__in=["succeeded", "partial", "failed"]).first(), 90)
+    assert (run.kind, run.trigger, run.scope, run.status) == (
+        "room",
+        "webhook",
+        {"room_names": names},
+        "succeeded",
+    ), worker.log()[-2000:]
+    time.sleep(delay_seconds)  # a second run, if any, would have started by now
+    assert SyncRun.objects.count() == 1
+    assert sim.counters["/insights/rooms"] == 1  # one listing of all rooms, not one call per room
+    for name in names:  # DB == API for both rooms
+        assert Room.objects.get(room_name=name).raw == sim.organisation.room_item(name)
+        api_sessions = sim.organisation.session_items(name)
+        stored = {s.room_session_id: s.raw for s in RoomSession.objects.filter(room__room_name=name)}
+        assert stored == {s["roomSessionId"]: s for s in api_sessions}
+        for session in api_sessions:
+            people = {
+                p.participant_id: p.raw
+                for p in Participant.objects.filter(room_session__room_session_id=session["roomSessionId"])
+            }
+            expected = sim.organisation.participant_items(session["roomSessionId"])
+            assert people == {p["participantId"]: p for p in expected}
