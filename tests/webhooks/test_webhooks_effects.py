@@ -267,7 +267,7 @@ def test_client_left_fetches_that_connections_details_after_the_delay_where_the_
         assert ParticipantDetail.objects.filter(participant=target).count() == len(api) > 0
 
 
-def test_rooms_ending_in_one_window_share_one_room_sync_and_one_rooms_listing(
+def test_rooms_emptied_in_one_window_share_one_room_sync_and_one_rooms_listing(
     live_server, settings, redis_conn, simulator_factory, rq_worker_factory
 ):
     from tests.helpers import TEST_API_KEY
@@ -289,11 +289,11 @@ def test_rooms_ending_in_one_window_share_one_room_sync_and_one_rooms_listing(
     worker = rq_worker_factory()
     names = sorted(room["roomName"] for room in sim.organisation.room_items())[:2]
     at = datetime.now(UTC)  # both end at the same instant: one window
-    for name in names:
-        assert (
-            post(live_server.url + WEBHOOK_PATH, event("room.session.ended", at=at, room=name)).status_code
-            == 202
-        )
+    # One room says its session ended; the other only that its last client left (numClients 0).
+    ended = event("room.session.ended", at=at, room=names[0])
+    last_left = client_event("room.client.left", at=at, participant="p-1", room=names[1], numClients=0)
+    for payload in (ended, last_left):
+        assert post(live_server.url + WEBHOOK_PATH, payload).status_code == 202
     run = wait_for(lambda: SyncRun.objects.filter(status__in=["succeeded", "partial", "failed"]).first(), 90)
     assert (run.kind, run.trigger, run.scope, run.status) == (
         "room",
