@@ -133,6 +133,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
     ended_at: dict[str, datetime] = {}
     expected: dict[str, int] = {}
     fresh_after: dict[str, float] = {}
+    answer_ms: list[float] = []  # the endpoint's time to answer each delivery (verify, store, queue)
     with override_settings(WHEREBY_INSIGHTS=conf), time_machine.travel(start, tick=False) as clock:
         queue = jobs.get_queue()
         registry = ScheduledJobRegistry(queue=queue)
@@ -153,6 +154,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
                 for event in events_between(org, last_ms, org.now_ms):
                     body = _json(event)
                     header = sign(SECRET, int(time.time()), body)
+                    began = time.perf_counter()
                     response = client.post(
                         url,
                         body,
@@ -160,6 +162,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
                         HTTP_HOST="127.0.0.1",
                         HTTP_WHEREBY_SIGNATURE=header,
                     )
+                    answer_ms.append((time.perf_counter() - began) * 1000)
                     if response.status_code >= 300:
                         raise RuntimeError(
                             f"webhook refused: {response.status_code} {response.content[:200]}"
@@ -192,6 +195,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
         "requests": requests,
         "runs": runs,
         "by_endpoint": by_endpoint,
+        "answer_ms": answer_ms,
     }
 
 
@@ -259,6 +263,13 @@ def report(results: dict, args: argparse.Namespace) -> None:
     for name in ("polling", "webhooks"):
         parts = ", ".join(f"{path} {points}" for path, points in sorted(results[name]["by_endpoint"].items()))
         print(f"{name}: points by endpoint: {parts}")
+    answers = hook["answer_ms"]
+    if answers:
+        print(
+            f"webhook endpoint answer time over {len(answers)} deliveries: median "
+            f"{statistics.median(answers):.1f} ms, p95 {p95(answers):.1f} ms, max {max(answers):.1f} ms "
+            "(Whereby times out after 5 s)"
+        )
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     goal_fresh = p95(hook["fresh"]) <= args.delay + 2 if hook["fresh"] else False
     ratio = hook["points"] / poll["points"] if poll["points"] else float("nan")
