@@ -186,6 +186,13 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
         by_endpoint[record.path] = by_endpoint.get(record.path, 0) + record.points
     points = sum(SyncRun.objects.filter(pk__gt=first_counted_run).values_list("api_points", flat=True))
     runs = SyncRun.objects.filter(pk__gt=first_counted_run).count()
+    by_trigger: dict[str, list[int]] = {}
+    for trigger, kind, run_points in SyncRun.objects.filter(pk__gt=first_counted_run).values_list(
+        "trigger", "kind", "api_points"
+    ):
+        tally = by_trigger.setdefault(f"{trigger} {kind}", [0, 0])
+        tally[0] += 1
+        tally[1] += run_points
     never = [sid for sid in ended_at if sid not in fresh_after]
     return {
         "fresh": list(fresh_after.values()),
@@ -196,6 +203,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
         "runs": runs,
         "by_endpoint": by_endpoint,
         "answer_ms": answer_ms,
+        "by_trigger": by_trigger,
     }
 
 
@@ -263,6 +271,10 @@ def report(results: dict, args: argparse.Namespace) -> None:
     for name in ("polling", "webhooks"):
         parts = ", ".join(f"{path} {points}" for path, points in sorted(results[name]["by_endpoint"].items()))
         print(f"{name}: points by endpoint: {parts}")
+        runs = ", ".join(
+            f"{key} {n} runs {pts} points" for key, (n, pts) in sorted(results[name]["by_trigger"].items())
+        )
+        print(f"{name}: by trigger and kind: {runs}")
     answers = hook["answer_ms"]
     if answers:
         print(
