@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import close_old_connections
 from django.utils import timezone
 
 from ..conf import get_settings
+from ..jobs import fresh_connections
 from ..models import WebhookEvent, WebhookOutcome, WebhookRejection
 
 BATCH_SIZE = 2000
@@ -40,10 +40,7 @@ def prune_webhook_events(*, now: datetime | None = None, batch_size: int = BATCH
     return Pruned(events, rejections)
 
 
+@fresh_connections
 def prune_job() -> int:
     """Cron job: prune old webhook events; returns how many were deleted."""
-    close_old_connections()
-    try:
-        return prune_webhook_events().events
-    finally:
-        close_old_connections()
+    return prune_webhook_events().events
