@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 API_KEY = "bench-webhooks-key"
 SECRET = "bench-webhooks-secret"  # noqa: S105  (signs the bench's own deliveries)
-DB_NAME = "insights_bench_webhooks"
 
 
 def psql(sql: str) -> None:
@@ -60,7 +59,9 @@ def main() -> None:
     parser.add_argument("--poll-minutes", type=int, default=15)
     parser.add_argument("--safety-net-minutes", type=int, default=60)
     parser.add_argument("--start", default="2026-11-02T00:00:00Z", help="virtual start (a Monday)")
+    parser.add_argument("--db", default="insights_bench_webhooks", help="PostgreSQL database (recreated)")
     args = parser.parse_args()
+    DB_NAME = args.db
 
     psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
     psql(f"CREATE DATABASE {DB_NAME}")
@@ -132,6 +133,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
     ended_at: dict[str, datetime] = {}
     expected: dict[str, int] = {}
     fresh_after: dict[str, float] = {}
+    answer_ms: list[float] = []  # the endpoint's time to answer each delivery (verify, store, queue)
     with override_settings(WHEREBY_INSIGHTS=conf), time_machine.travel(start, tick=False) as clock:
         queue = jobs.get_queue()
         registry = ScheduledJobRegistry(queue=queue)
@@ -142,6 +144,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
         service.execute_run(run.pk, backend=InProcess())
         first_counted_run = SyncRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         requests_before = sum(server.counters.values())
+        log_before = len(server.request_log)
         last_ms = org.now_ms
         for minute in range(1, minutes + 1):
             org.advance(60)
@@ -151,6 +154,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
                 for event in events_between(org, last_ms, org.now_ms):
                     body = _json(event)
                     header = sign(SECRET, int(time.time()), body)
+                    began = time.perf_counter()
                     response = client.post(
                         url,
                         body,
@@ -158,6 +162,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
                         HTTP_HOST="127.0.0.1",
                         HTTP_WHEREBY_SIGNATURE=header,
                     )
+                    answer_ms.append((time.perf_counter() - began) * 1000)
                     if response.status_code >= 300:
                         raise RuntimeError(
                             f"webhook refused: {response.status_code} {response.content[:200]}"
@@ -176,8 +181,18 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
             _mark_fresh(ended_at, expected, fresh_after, now, Participant, RoomSession)
     server.stop()
     requests = sum(server.counters.values()) - requests_before
+    by_endpoint: dict[str, int] = {}
+    for record in server.request_log[log_before:]:
+        by_endpoint[record.path] = by_endpoint.get(record.path, 0) + record.points
     points = sum(SyncRun.objects.filter(pk__gt=first_counted_run).values_list("api_points", flat=True))
     runs = SyncRun.objects.filter(pk__gt=first_counted_run).count()
+    by_trigger: dict[str, list[int]] = {}
+    for trigger, kind, run_points in SyncRun.objects.filter(pk__gt=first_counted_run).values_list(
+        "trigger", "kind", "api_points"
+    ):
+        tally = by_trigger.setdefault(f"{trigger} {kind}", [0, 0])
+        tally[0] += 1
+        tally[1] += run_points
     never = [sid for sid in ended_at if sid not in fresh_after]
     return {
         "fresh": list(fresh_after.values()),
@@ -186,6 +201,9 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
         "points": points,
         "requests": requests,
         "runs": runs,
+        "by_endpoint": by_endpoint,
+        "answer_ms": answer_ms,
+        "by_trigger": by_trigger,
     }
 
 
@@ -250,6 +268,21 @@ def report(results: dict, args: argparse.Namespace) -> None:
         median = statistics.median(r["fresh"]) if r["fresh"] else float("nan")
         high = p95(r["fresh"]) if r["fresh"] else float("nan")
         print(f"| {label} | {median:.1f} | {high:.1f} | {r['never']} | {r['points']} | {r['runs']} |")
+    for name in ("polling", "webhooks"):
+        parts = ", ".join(f"{path} {points}" for path, points in sorted(results[name]["by_endpoint"].items()))
+        print(f"{name}: points by endpoint: {parts}")
+        runs = ", ".join(
+            f"{key} {n} runs {pts} points" for key, (n, pts) in sorted(results[name]["by_trigger"].items())
+        )
+        print(f"{name}: by trigger and kind: {runs}")
+    answers = hook["answer_ms"]
+    if answers:
+        print(
+            f"webhook endpoint answer time over {len(answers)} deliveries: median "
+            f"{statistics.median(answers):.1f} ms, p95 {p95(answers):.1f} ms, max {max(answers):.1f} ms "
+            "(Whereby times out after 5 s)"
+        )
+    print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     goal_fresh = p95(hook["fresh"]) <= args.delay + 2 if hook["fresh"] else False
     ratio = hook["points"] / poll["points"] if poll["points"] else float("nan")
     print(f"goal p95 <= delay + 2 min: {'met' if goal_fresh else 'NOT met'}")

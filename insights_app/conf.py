@@ -194,6 +194,14 @@ SETTINGS: tuple[Setting, ...] = (
         0,
         24 * 60,
     ),
+    Setting(
+        "WEBHOOK_EVENT_RETENTION_DAYS",
+        30,
+        "Days stored webhook events and rejection counts are kept.",
+        int,
+        7,
+        36_500,
+    ),
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}

@@ -2,9 +2,9 @@
 
 Every ``SCHEDULE_INTERVAL_MINUTES`` an incremental sync (skipped while one is queued or running),
 every minute a sweep for abandoned runs and the alert rules (docs/alerts.md), with webhooks every
-5 minutes a sweep for events stored while Redis was down, and with ``NIGHTLY_FULL_SYNC_CRON``
-(e.g. ``"0 3 * * *"``) a full sync. With ``PERSONAL_DATA_RETENTION_DAYS`` set, an hourly retention
-pass (docs/privacy.md).
+5 minutes a sweep for events stored while Redis was down and hourly the pruning of old events, and
+with ``NIGHTLY_FULL_SYNC_CRON`` (e.g. ``"0 3 * * *"``) a full sync. With
+``PERSONAL_DATA_RETENTION_DAYS`` set, an hourly retention pass (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ def register_schedule() -> list[dict]:
     ]
     if isinstance(conf.WEBHOOK_SECRET, str) and conf.WEBHOOK_SECRET.strip():
         from .webhooks.jobs import requeue_pending_events_job
+        from .webhooks.prune import prune_job
 
         # Events stored while Redis was down wait as pending: queue them once it answers again.
         registered.append(
@@ -48,6 +49,9 @@ def register_schedule() -> list[dict]:
                 name="insights-webhook-requeue",
                 job_timeout=120,
             )
+        )
+        registered.append(
+            cron.register(prune_job, queue, interval=3600, name="insights-webhook-prune", job_timeout=600)
         )
     if conf.NIGHTLY_FULL_SYNC_CRON:
         registered.append(

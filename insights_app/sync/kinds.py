@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus, SyncTrigger
+from ..webhooks.health import rooms_occupied_now, webhooks_healthy
 from .backend import RoomWork
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
@@ -111,6 +112,10 @@ def plan_room_work(
         .values_list("room_session__room_id", flat=True)
         .distinct()
     )
+    occupied: set[int] = set()
+    if not full and ctx.run.trigger == SyncTrigger.SCHEDULE and webhooks_healthy():
+        # The schedule is the webhooks' safety net: an active room's session end schedules its sync.
+        active_rooms, occupied = set(), rooms_occupied_now()
     work = []
     for ref in sorted(refs, key=lambda r: r.room_name):
         signature, full_synced_at = stored.get(ref.pk, ("", None))
@@ -122,7 +127,8 @@ def plan_room_work(
             )
             refresh = not (done_before and signature == ref.signature)
         else:
-            refresh = signature != ref.signature or ref.pk in active_rooms
+            changed = signature != ref.signature and ref.pk not in occupied
+            refresh = changed or ref.pk in active_rooms
         if refresh or ref.pk in detail_rooms:
             work.append(RoomWork(ref.pk, ref.room_name, ref.signature, refresh=refresh, force=full))
     return work
@@ -135,6 +141,8 @@ def work_on_room(ctx: RunContext, work: RoomWork) -> None:
     try:
         if work.refresh:
             for session in sync_room_sessions(ctx, ref, force=work.force):
+                if session.ended_at is None and ctx.run.trigger == SyncTrigger.WEBHOOK:
+                    continue  # still going: its own room.session.ended brings its participants
                 try:
                     sync_session_participants(ctx, session)
                 except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
@@ -163,20 +171,33 @@ def work_on_room(ctx: RunContext, work: RoomWork) -> None:
     ctx.progress(done=1)
 
 
+def _rooms_named(ctx: RunContext, names: list[str]) -> list[RoomRef]:
+    """The named rooms, stored as listed: one listing of all rooms when that takes fewer calls.
+
+    A room the API does not list is a problem of the run; none of them listed fails it.
+    """
+    found: dict[str, RoomRef] = {}
+    if len(names) > 1 and len(names) > -(-Room.objects.count() // 100):
+        found = {ref.room_name: ref for ref in list_rooms(ctx)[0]}
+    else:
+        for name in names:
+            for page in ctx.client.iter_room_pages(room_name_exact=name):
+                found.update((r.room_name, r) for r in store_room_page(ctx, page) if r.room_name == name)
+    missing = [name for name in names if name not in found]
+    if len(missing) == len(names):
+        raise SyncError(f"no room named {missing[0]!r} in the Whereby API")
+    for name in missing:
+        ctx.problem(f"no room named {name!r} in the Whereby API")
+    return [found[name] for name in names if name in found]
+
+
 def _sync_rooms_by_name(ctx: RunContext, names: list[str]) -> None:
-    refs = []
-    for name in names:
-        found: list[RoomRef] = []
-        for page in ctx.client.iter_room_pages(room_name_exact=name):
-            found.extend(r for r in store_room_page(ctx, page) if r.room_name == name)
-        if not found:
-            raise SyncError(f"no room named {name!r} in the Whereby API")
-        refs.extend(found)
+    refs = _rooms_named(ctx, names)
     ctx.progress(total=len(refs))
     ctx.flush()
-    # A webhook says what changed: the room's new, changed and ongoing sessions are enough, and its
-    # delay (WEBHOOK_SYNC_DELAY_MINUTES) has already waited out the API's data lag. Asked by a person,
-    # every session of the room is read again.
+    # A webhook says what changed: the room's new and changed sessions are enough (one still going is
+    # read when it ends), and its delay (WEBHOOK_SYNC_DELAY_MINUTES) has already waited out the API's
+    # data lag. Asked by a person, every session of the room is read again.
     force = ctx.run.trigger != SyncTrigger.WEBHOOK
     if not force:
         ctx.lookback = timedelta(0)

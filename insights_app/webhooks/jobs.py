@@ -89,31 +89,46 @@ def _process_one(event_pk: int) -> str:
 
 
 @fresh_connections
-def run_room_sync(room_name: str) -> int:
-    """RQ job (delayed): sync one room now that the API shows the ended session; returns the run id."""
-    schedule.release_room(room_name)
-    result = enqueue_sync(kind=SyncKind.ROOM, trigger=SyncTrigger.WEBHOOK, room_names=[room_name])
-    return result.run.pk
+def run_room_sync(window_stamp: str) -> str:
+    """RQ job (delayed): one room sync of every room whose session ended in the window."""
+    names = schedule.take_rooms(window_stamp)
+    if not names:
+        return "no rooms in this window"
+    result = enqueue_sync(kind=SyncKind.ROOM, trigger=SyncTrigger.WEBHOOK, room_names=names)
+    return f"room sync run #{result.run.pk} for {len(names)} rooms"
 
 
 @fresh_connections
-def run_detail_fetch(room_session_id: str, participant_id: str, attempt: int = 1) -> str:
-    """RQ job (delayed): fetch one connection's details, once the sync has stored the connection."""
+def run_detail_fetch(window_stamp: str) -> str:
+    """RQ job (delayed): one details run for the window's leavers whose connection the sync has stored."""
     if get_settings().DETAIL_POLICY == "none":
         return "detail policy is none"
-    row = (
-        Participant.objects.filter(
-            room_session__room_session_id=room_session_id, participant_id=participant_id
-        )
-        .values_list("pk", "details_synced_at")
-        .first()
-    )
-    if row is None:
-        if attempt >= schedule.DETAIL_TRIES:
-            return "connection still not stored: left to the scheduled sync"
-        return schedule.detail_fetch(room_session_id, participant_id, timezone.now(), attempt=attempt + 1)
-    pk, synced_at = row
-    if synced_at is not None:
-        return "details already stored"
-    result = enqueue_sync(kind=SyncKind.DETAILS, trigger=SyncTrigger.WEBHOOK, participant_ids=[pk])
-    return f"details sync run #{result.run.pk}"
+    wanted = schedule.take_details(window_stamp)
+    if not wanted:
+        return "no connections in this window"
+    stored = {
+        (session_id, participant_id): (pk, synced_at)
+        for pk, session_id, participant_id, synced_at in Participant.objects.filter(
+            participant_id__in={participant_id for _, participant_id, _ in wanted}
+        ).values_list("pk", "room_session__room_session_id", "participant_id", "details_synced_at")
+    }
+    pks, retried, given_up = set(), 0, 0
+    for session_id, participant_id, attempt in wanted:
+        found = stored.get((session_id, participant_id))
+        if found is not None:
+            if found[1] is None:
+                pks.add(found[0])
+        elif attempt >= schedule.DETAIL_TRIES:
+            given_up += 1  # left to the scheduled sync
+        else:
+            schedule.detail_fetch(session_id, participant_id, timezone.now(), attempt=attempt + 1)
+            retried += 1
+    done = [f"{len(wanted)} connections"]
+    if pks:
+        result = enqueue_sync(kind=SyncKind.DETAILS, trigger=SyncTrigger.WEBHOOK, participant_ids=sorted(pks))
+        done.append(f"details sync run #{result.run.pk} for {len(pks)}")
+    if retried:
+        done.append(f"{retried} not stored yet, tried again later")
+    if given_up:
+        done.append(f"{given_up} still not stored: left to the scheduled sync")
+    return "; ".join(done)

@@ -1,23 +1,33 @@
-"""Delayed, coalesced work: one pending room sync per room, one detail fetch per connection.
+"""Delayed, coalesced work: one job per delay window syncs every room that ended in it, and another
+fetches the details of every connection that left in it.
 
-Jobs are scheduled with RQ's ``enqueue_at`` (a worker started ``--with-scheduler`` moves them to the
-queue when due) under deterministic ids, and a Redis marker set with NX makes "one pending job per
-room" hold across workers processing events of the same room at the same moment.
+Due instants are rounded up to a window (a minute, or the delay when shorter), so rooms and leavers
+whose data the API shows at about the same time share one job and one ``SyncRun``. Each window's
+members wait in a Redis set; a marker set with NX enqueues the window's job once (RQ's
+``enqueue_at``: a worker started ``--with-scheduler`` moves it to the queue when due), and a per-room
+marker keeps "one pending sync per room" across workers processing events of one room at once.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 
 from ..conf import get_settings
 
 MARKER = "insights:webhooks:pending-room-sync:{}"
+ROOMS = "insights:webhooks:rooms:{}"  # the window's room names
+DETAILS = "insights:webhooks:details:{}"  # the window's [roomSessionId, participantId, attempt]
+WINDOW_JOB = "insights:webhooks:window-job:{}"  # set while the window's job is pending
 # After this many tries a detail fetch whose connection is still not stored is left to the safety net.
 DETAIL_TRIES = 3
 DETAIL_RETRY = timedelta(minutes=5)
+MAX_WINDOW = timedelta(minutes=1)
 # By dotted path: the job module imports this one.
 ROOM_SYNC_JOB = "insights_app.webhooks.jobs.run_room_sync"
 DETAIL_FETCH_JOB = "insights_app.webhooks.jobs.run_detail_fetch"
@@ -33,58 +43,109 @@ def delay() -> timedelta:
     return timedelta(minutes=float(get_settings().WEBHOOK_SYNC_DELAY_MINUTES))
 
 
+def window() -> timedelta:
+    """The width of a coalescing window: a minute, or the delay when that is shorter (at least 1 s)."""
+    return max(timedelta(seconds=1), min(MAX_WINDOW, delay()))
+
+
 def due_after(at: datetime) -> datetime:
     """The event's time plus the delay, never in the past (a late delivery runs at once)."""
     return max(timezone.now(), at + delay())
 
 
-def room_sync_job_id(room_name: str, due: datetime) -> str:
-    """Deterministic: the same room and due instant name the same job."""
-    return f"insights-webhook-room-{digest(room_name)}-{due.strftime('%Y%m%dT%H%M%S')}"
+def window_end(due: datetime) -> datetime:
+    """``due`` rounded up to the end of its window (whole seconds, as RQ schedules)."""
+    width = window().total_seconds()
+    return datetime.fromtimestamp(math.ceil(due.timestamp() / width) * width, tz=UTC)
+
+
+def stamp(at: datetime) -> str:
+    """A window's name in job ids and Redis keys."""
+    return at.strftime("%Y%m%dT%H%M%S")
+
+
+def room_sync_job_id(window_stamp: str) -> str:
+    """Deterministic: one room-sync job per window."""
+    return f"insights-webhook-room-{window_stamp}"
+
+
+def detail_job_id(window_stamp: str) -> str:
+    """Deterministic: one detail-fetch job per window."""
+    return f"insights-webhook-details-{window_stamp}"
+
+
+def _enqueue_window(queue: Any, due: datetime, kind: str, func: str, job_id: str) -> None:
+    """Schedule the window's job unless it is already pending (the job clears the marker as it starts)."""
+    ttl = int((due - timezone.now()).total_seconds()) + 3600
+    window_stamp = stamp(due)
+    if queue.connection.set(WINDOW_JOB.format(f"{kind}:{window_stamp}"), job_id, nx=True, ex=max(ttl, 60)):
+        queue.enqueue_at(
+            due,
+            func,
+            window_stamp,
+            job_id=job_id,
+            job_timeout=600,
+            result_ttl=86400,
+            failure_ttl=7 * 86400,
+        )
 
 
 def room_sync(room_name: str, at: datetime) -> str:
-    """Schedule a sync of ``room_name`` after the delay, unless one is already pending for it."""
+    """Add ``room_name`` to the sync of the window its data is due in, unless it is already pending."""
     from ..jobs import get_queue
 
     queue = get_queue()
-    due = due_after(at)
-    job_id = room_sync_job_id(room_name, due)
-    ttl = int((due - timezone.now()).total_seconds()) + 3600  # frees the room if the job was lost
-    if not queue.connection.set(MARKER.format(digest(room_name)), job_id, nx=True, ex=max(ttl, 60)):
+    due = window_end(due_after(at))
+    window_stamp = stamp(due)
+    ttl = max(int((due - timezone.now()).total_seconds()) + 3600, 60)  # frees the room if the job was lost
+    connection = queue.connection
+    if not connection.set(MARKER.format(digest(room_name)), window_stamp, nx=True, ex=ttl):
         return "room sync already pending"
-    queue.enqueue_at(
-        due,
-        ROOM_SYNC_JOB,
-        room_name,
-        job_id=job_id,
-        job_timeout=600,
-        result_ttl=86400,
-        failure_ttl=7 * 86400,
-    )
+    connection.sadd(ROOMS.format(window_stamp), room_name)
+    connection.expire(ROOMS.format(window_stamp), ttl)
+    _enqueue_window(queue, due, "rooms", ROOM_SYNC_JOB, room_sync_job_id(window_stamp))
     return f"room sync scheduled for {due.isoformat(timespec='seconds')}"
 
 
-def release_room(room_name: str) -> None:
-    """Called as the room's job starts: events from now on schedule a new job."""
+def take_rooms(window_stamp: str) -> list[str]:
+    """Called as the window's job starts: its rooms, each freed so later events schedule a new sync."""
     from ..jobs import get_queue
 
-    get_queue().connection.delete(MARKER.format(digest(room_name)))
+    connection = get_queue().connection
+    pipe = connection.pipeline(transaction=True)
+    pipe.smembers(ROOMS.format(window_stamp))
+    pipe.delete(ROOMS.format(window_stamp), WINDOW_JOB.format(f"rooms:{window_stamp}"))
+    members, _deleted = pipe.execute()
+    names = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+    if names:
+        connection.delete(*(MARKER.format(digest(name)) for name in names))
+    return names
 
 
 def detail_fetch(room_session_id: str, participant_id: str, at: datetime, *, attempt: int = 1) -> str:
-    """Schedule the fetch of one connection's quality details after the delay."""
+    """Add one connection to the detail fetch of the window its data is due in."""
     from ..jobs import get_queue
 
-    due = due_after(at) if attempt == 1 else timezone.now() + DETAIL_RETRY
-    get_queue().enqueue_at(
-        due,
-        DETAIL_FETCH_JOB,
-        room_session_id,
-        participant_id,
-        attempt,
-        job_id=f"insights-webhook-details-{digest(room_session_id, participant_id)}-{attempt}",
-        job_timeout=600,
-        result_ttl=86400,
-    )
+    queue = get_queue()
+    due = window_end(due_after(at) if attempt == 1 else timezone.now() + DETAIL_RETRY)
+    window_stamp = stamp(due)
+    key = DETAILS.format(window_stamp)
+    queue.connection.sadd(key, json.dumps([room_session_id, participant_id, attempt]))
+    queue.connection.expire(key, max(int((due - timezone.now()).total_seconds()) + 3600, 60))
+    _enqueue_window(queue, due, "details", DETAIL_FETCH_JOB, detail_job_id(window_stamp))
     return f"detail fetch scheduled for {due.isoformat(timespec='seconds')}"
+
+
+def take_details(window_stamp: str) -> list[tuple[str, str, int]]:
+    """Called as the window's job starts: its connections as (roomSessionId, participantId, attempt)."""
+    from ..jobs import get_queue
+
+    pipe = get_queue().connection.pipeline(transaction=True)
+    pipe.smembers(DETAILS.format(window_stamp))
+    pipe.delete(DETAILS.format(window_stamp), WINDOW_JOB.format(f"details:{window_stamp}"))
+    members, _deleted = pipe.execute()
+    taken = set()
+    for member in members:
+        session_id, participant_id, attempt = json.loads(member)
+        taken.add((str(session_id), str(participant_id), int(attempt)))
+    return sorted(taken)

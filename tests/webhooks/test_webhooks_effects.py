@@ -213,7 +213,7 @@ def test_client_left_fetches_that_connections_details_after_the_delay_where_the_
     sim = simulator_factory(
         seed=4, rooms=2, sessions_per_room=3, participants_per_session=3, now=timezone.now()
     )
-    delay_seconds = 4
+    delay_seconds = 6
     settings.WHEREBY_INSIGHTS = {
         **settings.WHEREBY_INSIGHTS,
         "API_KEY": TEST_API_KEY,
@@ -229,19 +229,22 @@ def test_client_left_fetches_that_connections_details_after_the_delay_where_the_
         "room", trigger="command", scope={"room_names": [room_name]}, details="none", backend=InProcess()
     )
     service.execute_run(run.pk, backend=InProcess())
-    target = Participant.objects.filter(left_at__isnull=False).select_related("room_session").first()
-    assert target is not None and target.details_synced_at is None
-    rq_worker_factory()
-    left = client_event(
-        "room.client.left",
-        at=datetime.now(UTC),
-        participant=target.participant_id,
-        session=target.room_session.room_session_id,
-        room=room_name,
-        numClients=1,
+    targets = list(
+        Participant.objects.filter(left_at__isnull=False).select_related("room_session").order_by("pk")[:3]
     )
-    sent = time.monotonic()
-    assert post(live_server.url + WEBHOOK_PATH, left).status_code == 202
+    assert len(targets) == 3 and all(t.details_synced_at is None for t in targets)
+    rq_worker_factory()
+    sent, at = time.monotonic(), datetime.now(UTC)
+    for target in targets:  # three leave at the same time: one window, one details run
+        left = client_event(
+            "room.client.left",
+            at=at,
+            participant=target.participant_id,
+            session=target.room_session.room_session_id,
+            room=room_name,
+            numClients=1,
+        )
+        assert post(live_server.url + WEBHOOK_PATH, left).status_code == 202
     wait_for(all_processed, timeout=30)
     if policy == "none":
         time.sleep(delay_seconds * 2)
@@ -251,8 +254,65 @@ def test_client_left_fetches_that_connections_details_after_the_delay_where_the_
         lambda: SyncRun.objects.filter(kind="details", status="succeeded").first(), timeout=90
     )
     assert time.monotonic() - sent >= delay_seconds - 1  # RQ schedules to the whole second
-    assert (details_run.trigger, details_run.scope) == ("webhook", {"participant_ids": [target.pk]})
-    target.refresh_from_db()
-    assert target.details_synced_at is not None
-    api = sim.organisation.detail_items(target.room_session.room_session_id, target.participant_id)
-    assert ParticipantDetail.objects.filter(participant=target).count() == len(api) > 0
+    assert (details_run.trigger, details_run.scope) == (
+        "webhook",
+        {"participant_ids": sorted(t.pk for t in targets)},
+    )
+    time.sleep(delay_seconds)  # a second details run, if any, would have started by now
+    assert SyncRun.objects.filter(kind="details").count() == 1  # not one per connection
+    for target in targets:
+        target.refresh_from_db()
+        assert target.details_synced_at is not None
+        api = sim.organisation.detail_items(target.room_session.room_session_id, target.participant_id)
+        assert ParticipantDetail.objects.filter(participant=target).count() == len(api) > 0
+
+
+def test_rooms_emptied_in_one_window_share_one_room_sync_and_one_rooms_listing(
+    live_server, settings, redis_conn, simulator_factory, rq_worker_factory
+):
+    from tests.helpers import TEST_API_KEY
+
+    sim = simulator_factory(
+        seed=5, rooms=3, sessions_per_room=3, participants_per_session=3, now=timezone.now()
+    )
+    delay_seconds = 6
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": sim.base_url,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
+        "PLAN_POINTS_PER_MINUTE": 100_000,
+        "WEBHOOK_SECRET": SECRET,
+        "DETAIL_POLICY": "none",
+        "WEBHOOK_SYNC_DELAY_MINUTES": delay_seconds / 60,
+    }
+    worker = rq_worker_factory()
+    names = sorted(room["roomName"] for room in sim.organisation.room_items())[:2]
+    at = datetime.now(UTC)  # both end at the same instant: one window
+    # One room says its session ended; the other only that its last client left (numClients 0).
+    ended = event("room.session.ended", at=at, room=names[0])
+    last_left = client_event("room.client.left", at=at, participant="p-1", room=names[1], numClients=0)
+    for payload in (ended, last_left):
+        assert post(live_server.url + WEBHOOK_PATH, payload).status_code == 202
+    run = wait_for(lambda: SyncRun.objects.filter(status__in=["succeeded", "partial", "failed"]).first(), 90)
+    assert (run.kind, run.trigger, run.scope, run.status) == (
+        "room",
+        "webhook",
+        {"room_names": names},
+        "succeeded",
+    ), worker.log()[-2000:]
+    time.sleep(delay_seconds)  # a second run, if any, would have started by now
+    assert SyncRun.objects.count() == 1
+    assert sim.counters["/insights/rooms"] == 1  # one listing of all rooms, not one call per room
+    for name in names:  # DB == API for both rooms
+        assert Room.objects.get(room_name=name).raw == sim.organisation.room_item(name)
+        api_sessions = sim.organisation.session_items(name)
+        stored = {s.room_session_id: s.raw for s in RoomSession.objects.filter(room__room_name=name)}
+        assert stored == {s["roomSessionId"]: s for s in api_sessions}
+        for session in api_sessions:
+            people = {
+                p.participant_id: p.raw
+                for p in Participant.objects.filter(room_session__room_session_id=session["roomSessionId"])
+            }
+            expected = sim.organisation.participant_items(session["roomSessionId"])
+            assert people == {p["participantId"]: p for p in expected}
