@@ -10,7 +10,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from ..names import shown_name
-from ..reports.tables import format_duration
+from ..reports.tables import format_bytes, format_duration
 
 EMPTY = "—"
 # Compact and sortable, like the reports' tables (Django's default is "Nov. 1, 2026, 12:05 p.m.").
@@ -32,20 +32,6 @@ def minutes(value: float | None) -> str:
 def duration(seconds: float | None) -> str:
     """Seconds as the reports write them: "18 min 59 s", "1 h 05 min", "42 s"."""
     return format_duration(seconds)
-
-
-def data_size(value: float | None) -> str:
-    """Bytes in B, kB, MB or GB (decimal units, one decimal past a kilobyte)."""
-    if value is None:
-        return EMPTY
-    size = float(value)
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(size) < 1000 or unit == "GB":
-            break
-        size /= 1000
-    if unit == "B":
-        return f"{count(size)} B"
-    return f"{formats.number_format(size, 1, use_l10n=True, force_grouping=True)} {unit}"
 
 
 def local_datetime(value: dt.datetime | None) -> str:
@@ -88,7 +74,7 @@ FIELD_FORMATS: dict[str, Callable[[Any], str]] = {
     "api_points": count,
     "api_throttles": count,
     "api_retries": count,
-    "api_bytes": data_size,
+    "api_bytes": format_bytes,
     "progress_done": count,
     "progress_total": count,
 }

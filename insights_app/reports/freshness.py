@@ -5,10 +5,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Count, Min, Q
+from django.conf import settings
+from django.db import connections
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from ..health import last_completed_run
+from ..health import completed_run_sql, last_completed_run
 from ..models import RoomSession, SyncKind, SyncRun, SyncStatus
 from ..sync.horizons import ALL_HISTORY
 from .periods import MAX_DAY, MIN_DAY
@@ -26,27 +31,55 @@ class Freshness:
     complete_from: dt.datetime | None = None
 
 
-def _last_completed() -> dt.datetime | None:
-    run = last_completed_run()
-    return run.finished_at if run else None
+def _sql(qs: QuerySet) -> tuple[str, tuple[Any, ...]]:
+    """A queryset's SQL and parameters as its database takes them (dates already adapted)."""
+    return qs.query.get_compiler(using=qs.db).as_sql()
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    """A timestamp read by raw SQL as the ORM would give it (SQLite returns text in UTC)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and settings.USE_TZ and timezone.is_naive(value):
+        value = timezone.make_aware(value, dt.UTC)
+    return value
 
 
 def freshness() -> Freshness:
-    """Small queries on the runs (and their marks) and the first session."""
-    runs = SyncRun.objects.aggregate(
-        running=Count("id", filter=Q(status__in=[SyncStatus.QUEUED, SyncStatus.RUNNING])),
-        full=Count("id", filter=Q(kind=SyncKind.FULL, status=SyncStatus.SUCCEEDED)),
-        marked=Count("id", filter=Q(kind=SyncKind.FULL, checkpoint__has_key="complete_from")),
-    )
+    """One statement: the last completed run, a run in progress, a full run (or its marks), the first
+    session; a second small query only while a full sync is still filling history."""
+    connection = connections[SyncRun.objects.db]
+    completed = completed_run_sql(connection.vendor)
+    if completed is None:  # a database without a JSON key function here: the run is found in Python
+        run = last_completed_run()
+        completed = ("SELECT %s, %s", [None, run.finished_at if run else None])
+    runs = SyncRun.objects.order_by()
+    active = _sql(runs.filter(status__in=[SyncStatus.QUEUED, SyncStatus.RUNNING]).values("id")[:1])
+    full = _sql(runs.filter(kind=SyncKind.FULL, status=SyncStatus.SUCCEEDED).values("id")[:1])
+    marked = _sql(runs.filter(kind=SyncKind.FULL, checkpoint__has_key="complete_from").values("id")[:1])
     # Dates before 1970 (or after 2999) are API mistakes kept as given; they say nothing about history.
-    first = RoomSession.objects.filter(
-        started_at__gte=dt.datetime.combine(MIN_DAY, dt.time.min, tzinfo=dt.UTC),
-        started_at__lt=dt.datetime.combine(MAX_DAY, dt.time.min, tzinfo=dt.UTC),
-    ).aggregate(first=Min("started_at"))["first"]
-    complete_all, complete_from = (bool(runs["full"]), None)
-    if not complete_all and runs["marked"]:
+    first = _sql(
+        RoomSession.objects.filter(
+            started_at__gte=dt.datetime.combine(MIN_DAY, dt.time.min, tzinfo=dt.UTC),
+            started_at__lt=dt.datetime.combine(MAX_DAY, dt.time.min, tzinfo=dt.UTC),
+        )
+        .order_by("started_at")
+        .values("started_at")[:1]
+    )
+    # The marks are looked for only when no full run succeeded (CASE evaluates one branch).
+    sql = (
+        f"SELECT (SELECT c.finished_at FROM ({completed[0]}) AS c), EXISTS ({active[0]}),"  # noqa: S608 (compiled)
+        f" EXISTS ({full[0]}), CASE WHEN EXISTS ({full[0]}) THEN 0 WHEN EXISTS ({marked[0]}) THEN 1 ELSE 0 END,"
+        f" ({first[0]})"
+    )
+    params = [*completed[1], *active[1], *full[1], *full[1], *marked[1], *first[1]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        synced_at, running, complete_all, any_marked, history_from = cursor.fetchone()
+    complete_all, complete_from = bool(complete_all), None
+    if not complete_all and any_marked:
         complete_all, complete_from = _complete_from()
-    return Freshness(_last_completed(), bool(runs["running"]), first, complete_all, complete_from)
+    return Freshness(_instant(synced_at), bool(running), _instant(history_from), complete_all, complete_from)
 
 
 def _complete_from() -> tuple[bool, dt.datetime | None]:

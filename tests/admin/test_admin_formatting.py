@@ -116,3 +116,18 @@ def test_sync_run_pages_write_sizes_and_counts_readably(as_viewer):
     assert cells(listing, "run_duration") == ["18 min 59 s"]
     assert cells(listing, "created_total") == ["23,456"]
     assert cells(listing, "requests") == ["12,345"]
+
+
+@pytest.mark.parametrize(
+    ("received", "shown"), [(0, "0 B"), (512, "512 B"), (1903463, "1.9 MB"), (2_500_000_000_000, "2.5 TB")]
+)
+def test_bytes_received_reads_with_a_unit_as_in_the_reports(as_viewer, received, shown):
+    from insights_app.reports.tables import format_bytes
+
+    run = SyncRun.objects.create(
+        kind="full", status="succeeded", trigger="schedule", dedup_key="b", api_bytes=received
+    )
+    page = as_viewer.get(reverse("admin:insights_app_syncrun_change", args=[run.pk])).content.decode()
+    row = re.search(r"<label>Bytes received:</label>\s*<div class=\"readonly\">([^<]*)</div>", page)
+    assert row, "the run page has a Bytes received row"
+    assert row.group(1) == shown == format_bytes(received)

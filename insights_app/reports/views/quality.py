@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from ...admin.filters import distinct_values
 from ...conf import get_settings
 from ...models import Participant
 from .. import quality_charts
@@ -77,7 +78,7 @@ class QualityView(ReportView):
         return ["?" + self.filters.querystring(**{dim: r["key"] or "-"}) for r in rows]
 
     def build(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Digest (1), rooms (1), worst sessions (2); CSVs re-run the full grouped queries."""
+        """Digest (1), rooms (1), worst sessions (2), roles (1); CSVs re-run the full grouped queries."""
         f = self.filters
         participants = Participant.objects.all()
         digest = quality.quality_digest(f, participants)
@@ -131,6 +132,8 @@ class QualityView(ReportView):
             "filter_options": {
                 "browser": [r["key"] for r in digest.browsers if r["key"]],
                 "os": [r["key"] for r in digest.systems if r["key"]],
+                # Roles stored in any period, read from the role index as the admin's role filter reads them.
+                "role": distinct_values(Participant, "role_name"),
             },
             "charts": chart_list,
             "tables": [worst, *tables, chart_list[0].table],
