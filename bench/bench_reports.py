@@ -2,9 +2,17 @@
 
     python bench/bench_reports.py                       # PostgreSQL insights_bench (bench/bigdata.py)
     python bench/bench_reports.py --database-url sqlite:////tmp/demo.sqlite3 --demo   # SQLite, demo-sized
+    python bench/bench_reports.py --sync-runs 35000 --compare /tmp/base --rounds 5   # two checkouts
 
 Prints one line per page: median and best of ``--repeat`` renders (after a warm-up), the query count,
 the target and the ratio median/target. Numbers are printed, never asserted.
+
+``--sync-runs N`` first adds sync runs until the database holds N (a year of the default 15-minute
+schedule is 35,040), so the freshness line reads a realistic run table. ``--compare PATH`` renders
+the same pages with the checkout at PATH (another commit of this repository, e.g. a ``git worktree``)
+and with this one, alternately in fresh processes for ``--rounds`` rounds against the same database,
+with the load average before each, then prints the median of each page's medians and their ratio
+(``--baseline-database-url``: the baseline reads its own copy, e.g. without a newer migration's index).
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ import argparse
 import datetime as dt
 import os
 import random
+import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -113,6 +123,74 @@ def demo_data(rooms: int = 30, sessions: int = 1500, participants: int = 7500, d
     )
 
 
+RUNS_SQL = """
+INSERT INTO insights_app_syncrun
+    (kind, scope, dedup_key, details_policy, status, trigger, job_id, batch_job_ids, queued_at, started_at,
+     finished_at, heartbeat_at, cancel_requested, api_requests, api_points, api_throttles, api_retries,
+     api_bytes, skip_reasons, progress_done, progress_total, error, checkpoint,
+     rooms_created, rooms_updated, rooms_unchanged, rooms_skipped, sessions_created, sessions_updated,
+     sessions_unchanged, sessions_skipped, participants_created, participants_updated,
+     participants_unchanged, participants_skipped, details_created, details_updated, details_unchanged,
+     details_skipped)
+SELECT CASE WHEN g %% 672 = 4 THEN 'full' ELSE 'incremental' END, '{}'::jsonb, 'org', 'recent',
+       CASE WHEN g %% 7 = 0 OR g <= 3 THEN 'partial' WHEN g %% 97 = 0 THEN 'failed' ELSE 'succeeded' END,
+       'schedule', 'job-' || g, '[]'::jsonb, t, t + interval '2 seconds', t + interval '40 seconds',
+       t + interval '40 seconds', false, 20, 60, 0, 0, 150000,
+       CASE WHEN g %% 7 = 0 OR g <= 3 THEN jsonb_build_object('participants: missing participantId', 2,
+            'room /bench-room-' || g %% 50 || ': /insights/room-sessions answered 503', g %% 2)
+            ELSE '{}'::jsonb END,
+       300, 300, '', jsonb_build_object('rooms', (SELECT jsonb_agg(i) FROM generate_series(1, 200) i
+            WHERE g > 0), 'cursor', md5(g::text)),
+       0, 5, 295, 0, 2, 3, 0, 0, 40, 10, 0, 0, 5, 0, 0, 0
+FROM (SELECT g, now() - g * interval '15 minutes' AS t FROM generate_series(1, %(n)s) AS g) AS runs
+"""
+
+
+def add_sync_runs(total: int) -> None:
+    """Add finished scheduled runs (the 3 newest and every 7th partial with a room lost) until ``total`` exist."""
+    from django.db import connection
+
+    from insights_app.models import SyncRun
+
+    missing = total - SyncRun.objects.count()
+    if missing > 0 and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(RUNS_SQL, {"n": missing})
+            cursor.execute("ANALYZE insights_app_syncrun")
+        print(f"added {missing} sync runs")
+
+
+LINE = re.compile(r"^(\S.*?)\s+(\d+\.\d)\s+(\d+\.\d)\s+(\d+)\s+\d+\s+\d+\.\d\d$")
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Alternate the two checkouts' benches for ``--rounds`` rounds; medians of medians and ratios."""
+    checkouts = {"baseline": Path(args.compare).resolve(), "head": ROOT}
+    medians: dict[str, dict[str, list[float]]] = {name: {} for name in checkouts}
+    queries: dict[str, dict[str, str]] = {name: {} for name in checkouts}
+    for round_no in range(args.rounds):
+        for name, root in checkouts.items() if round_no % 2 == 0 else reversed(checkouts.items()):
+            load = os.getloadavg()
+            command = [sys.executable, str(root / "bench" / "bench_reports.py"), "--database-url"]
+            url = args.baseline_database_url if name == "baseline" else args.database_url
+            command += [url or args.database_url, "--repeat", str(args.repeat), "--days", str(args.days)]
+            out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=root).stdout
+            print(
+                f"round {round_no + 1} {name:<8} load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True
+            )
+            for match in filter(None, map(LINE.match, out.splitlines())):
+                medians[name].setdefault(match[1], []).append(float(match[2]))
+                queries[name][match[1]] = match[4]
+    print(f"{'page':<22}{'baseline ms':>12}{'head ms':>9}{'head/baseline':>15}{'queries':>10}")
+    for page, head in medians["head"].items():
+        base = medians["baseline"].get(page)
+        b = statistics.median(base) if base else None
+        h = statistics.median(head)
+        ratio = f"{h / b:.2f}" if b else "—"
+        counts = f"{queries['baseline'].get(page, '—')} → {queries['head'][page]}"
+        print(f"{page:<22}{b or 0:>12.1f}{h:>9.1f}{ratio:>15}{counts:>10}")
+
+
 def pages(days: int) -> list[tuple[str, str, dict, float, float]]:
     """(name, url, params, PostgreSQL target ms, SQLite target ms) for the busiest objects."""
     from django.db.models import Count
@@ -161,8 +239,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--demo", action="store_true", help="migrate and generate demo-sized data if empty")
+    parser.add_argument("--sync-runs", type=int, default=0, help="add sync runs until this many exist")
+    parser.add_argument("--compare", metavar="PATH", help="another checkout to measure alternately with")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of --compare")
+    parser.add_argument(
+        "--baseline-database-url",
+        help="the baseline's own copy (CREATE DATABASE ... TEMPLATE) when the schemas differ",
+    )
     args = parser.parse_args()
     setup(args.database_url)
+    if args.sync_runs:
+        add_sync_runs(args.sync_runs)
+    if args.compare:
+        compare(args)
+        return
 
     from django.contrib.auth import get_user_model
     from django.core.management import call_command

@@ -64,7 +64,11 @@ class Participant(SyncedModel):
             # Holds identity too, so counting distinct people in a date range reads only the index
             # (a composite key rather than INCLUDE, which SQLite host sites would warn about).
             models.Index(fields=["joined_at", "identity"], name="insights_part_joined"),
-            models.Index(fields=["room", "joined_at"], name="insights_part_room_joined"),
+            # The room page's people-and-quality scan reads only these columns: an index-only scan.
+            models.Index(
+                fields=["room", "joined_at", "identity", "quality_degraded", "degraded_seconds"],
+                name="insights_part_room_people",
+            ),
             models.Index(fields=["room_session", "joined_at"], name="insights_part_session_joined"),
             models.Index(fields=["external_id", "joined_at"], name="insights_part_external"),
             models.Index(fields=["user_id"], name="insights_part_user"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from tests.helpers import configure, run_sync
 
@@ -89,3 +90,62 @@ def test_a_clipped_name_is_whole_in_its_tooltip(page, login, make_staff_user, li
     name = page.locator("#result_list .insights-clip", has_text=longest[:12]).first
     assert name.get_attribute("title") == longest
     assert name.text_content() == longest  # cut by the stylesheet only: copying takes the whole name
+
+
+# Everything drawn outside the phone's width that the user could not scroll to within its own box
+# (Django's admin puts wide result tables in a box that scrolls sideways; that is allowed).
+CUT_OFF = """() => {
+  const width = document.documentElement.clientWidth;
+  const outside = r => r.right > width + 1 || r.left < -1;
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const cut = [];
+  for (const el of document.querySelectorAll('#container *')) {
+    const r = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (!r.width || !r.height || style.visibility === 'hidden' || !outside(r)) continue;
+    let box = el.parentElement;
+    while (box && !(scrolls(box) && !outside(box.getBoundingClientRect()))) box = box.parentElement;
+    if (!box) cut.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className} ${Math.round(r.left)}..${Math.round(r.right)}`);
+  }
+  return {pageOverflow: document.documentElement.scrollWidth - window.innerWidth, cut: cut.slice(0, 8)};
+}"""
+PHONE = {"width": 390, "height": 844}
+
+
+def test_lists_and_change_pages_are_usable_on_a_390px_phone(
+    page, login, make_staff_user, live_server, synced, screenshot
+):
+    from insights_app.models import Participant, Room, RoomSession, SyncRun
+
+    page.set_viewport_size(PHONE)
+    login(make_staff_user("root", superuser=True))
+    for model, heading in (
+        ("participant", "View participant"),
+        ("room", "View room"),
+        ("roomsession", "View room session"),
+        ("syncrun", "View sync run"),
+    ):
+        page.goto(f"{live_server.url}/admin/insights_app/{model}/")
+        m = page.evaluate(CUT_OFF)
+        screenshot(f"admin-phone-{model}-list")
+        assert m["pageOverflow"] <= 0 and m["cut"] == [], (model, m)
+        # The search box and the first row's link are on screen, and the link opens the row.
+        search = page.locator("#searchbar")
+        if search.count():
+            box = search.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (model, box)
+        link = page.locator("#result_list tbody tr").first.locator("a").first
+        box = link.bounding_box()
+        assert box and 0 <= box["x"] < PHONE["width"] - 20, (model, box)
+        link.click()
+        assert page.locator("h1").inner_text() == heading, model
+        m = page.evaluate(CUT_OFF)
+        screenshot(f"admin-phone-{model}-change")
+        assert m["pageOverflow"] <= 0 and m["cut"] == [], (model, m)
+    page.goto(live_server.url + reverse("admin:insights_app_syncrun_dashboard"))
+    m = page.evaluate(CUT_OFF)
+    screenshot("admin-phone-dashboard")
+    assert m["pageOverflow"] <= 0 and m["cut"] == [], ("dashboard", m)
+    assert Participant.objects.exists() and Room.objects.exists() and RoomSession.objects.exists()
+    assert SyncRun.objects.exists()
+    assert page.console_errors == []

@@ -205,9 +205,11 @@ def room_people_and_quality(filters: ReportFilters, participants: QuerySet) -> t
         .annotate(
             first=Min("joined_at"),
             last=Max("joined_at"),
-            n_connections=Count("id", filter=now),
-            n_measured=Count("id", filter=measured),
-            n_degraded=Count("id", filter=now & Q(quality_degraded=True)),
+            # Counted on indexed columns (never null where counted), not on the id: the room's covering
+            # index (insights_part_room_people) then answers the whole scan without reading the table.
+            n_connections=Count("joined_at", filter=now),
+            n_measured=Count("quality_degraded", filter=measured),
+            n_degraded=Count("joined_at", filter=now & Q(quality_degraded=True)),
             s_degraded=Sum("degraded_seconds", filter=measured),
         )
         .order_by()
