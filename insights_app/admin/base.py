@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import UsageTotals
 from ..models.base import SyncedModel
 from .date_hierarchy import date_hierarchy, validate_drill_down
-from .formatting import FIELD_FORMATS, local_datetime
+from .formatting import FIELD_FORMATS, FIELD_LABELS, local_datetime
 from .links import report_url
 from .paginator import BoundedCountPaginator
 
@@ -193,4 +193,4 @@ def _shown_field(field: Any, formatter: Any) -> Any:
     def show(obj: Model) -> str:
         return formatter(getattr(obj, field.name))
 
-    return admin.display(description=field.verbose_name)(show)
+    return admin.display(description=FIELD_LABELS.get(field.name, field.verbose_name))(show)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..names import shown_name
 from ..reports.tables import format_bytes, format_duration
@@ -78,3 +79,6 @@ FIELD_FORMATS: dict[str, Callable[[Any], str]] = {
     "progress_done": count,
     "progress_total": count,
 }
+
+# Labels of formatted fields whose model label names a raw unit ("duration (s)" over "15 min 11 s").
+FIELD_LABELS: dict[str, Any] = {"duration_seconds": gettext_lazy("duration")}

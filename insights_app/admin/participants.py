@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import models as m
 from ..conf import get_settings
 from ..names import shown_name
+from ..reports.tables import format_bitrate
 from . import actions, filters, privacy
 from .base import ReadOnlyAdmin
 from .charts import packet_loss_chart
@@ -167,6 +168,9 @@ class ParticipantAdmin(ReadOnlyAdmin):
     def network_quality(self, obj: m.Participant) -> str:
         """Summary figures, a packet-loss chart and one row per detail item."""
         details = list(obj.details.order_by("position"))
+        for d in details:  # the reports' formats: compact local time, bitrates with their unit
+            d.start_text = local_datetime(d.time_stamp)
+            d.bitrate_text = f"{format_bitrate(d.avg_bitrate_send)} / {format_bitrate(d.avg_bitrate_recv)}"
         threshold = get_settings().DEGRADED_PACKET_LOSS_PERCENT
         return render_to_string(
             "insights_app/admin/network_quality.html",

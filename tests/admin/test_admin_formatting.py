@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from insights_app.models import Room, RoomSession, SyncRun
-from tests.helpers.admin_data import synced_participant
+from insights_app.admin.formatting import local_datetime
+from insights_app.models import ParticipantDetail, Room, RoomSession, SyncRun
+from tests.helpers.admin_data import add_detail, synced_participant
 
 pytestmark = pytest.mark.django_db
 
@@ -131,3 +132,20 @@ def test_bytes_received_reads_with_a_unit_as_in_the_reports(as_viewer, received,
     row = re.search(r"<label>Bytes received:</label>\s*<div class=\"readonly\">([^<]*)</div>", page)
     assert row, "the run page has a Bytes received row"
     assert row.group(1) == shown == format_bytes(received)
+
+
+def test_the_participant_page_writes_its_detail_rows_and_duration_like_the_reports(as_viewer, busy_room):
+    _, _, person = busy_room
+    started = dt.datetime(2026, 11, 30, 21, 17, tzinfo=dt.UTC)
+    detail = add_detail(person, started, poor=False)
+    ParticipantDetail.objects.filter(pk=detail.pk).update(avg_bitrate_send=2351117, avg_bitrate_recv=1915776)
+    page = as_viewer.get(reverse("admin:insights_app_participant_change", args=[person.pk])).content.decode()
+    row = re.search(r'<table class="insights-details">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    cells_ = [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells_[1] == local_datetime(started)  # "2026-11-30 21:17", not "Nov. 30, 2026, 9:17 p.m."
+    assert cells_[5] == "2.4 Mbit/s / 1.9 Mbit/s" and "2351117" not in page
+    # The table scrolls in its own box on a phone instead of being cut off.
+    assert '<div class="insights-scroll-x"><table class="insights-details">' in page
+    # The duration reads "5 min 18 s" under a label that no longer promises seconds.
+    assert re.search(r"<label>Duration:</label>\s*<div class=\"readonly\">5 min 18 s</div>", page)
+    assert "Duration (s)" not in page

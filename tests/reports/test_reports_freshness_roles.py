@@ -82,3 +82,21 @@ def test_the_role_filter_offers_the_stored_roles_escaped(viewer):
     assert len(values) == len(stored) >= 2
     assert "&lt;b onmouseover=&quot;x&quot;&gt;boss&lt;/b&gt;" in values and "<b onmouseover" not in html
     assert 'list="insights-role-options"' in html
+
+
+def test_the_freshness_line_links_to_the_sync_dashboard(viewer):
+    data = build_dataset()
+    html = viewer.get(reverse("insights_app:session", args=[data.sessions["S1"].pk])).content.decode()
+    line = re.search(r'<p class="insights-freshness" id="insights-freshness">(.*?)</p>', html, re.S).group(1)
+    assert f'<a href="{reverse("admin:insights_app_syncrun_dashboard")}">Sync dashboard</a>' in line
+
+
+def test_session_page_has_a_quality_summary_with_its_own_counts(viewer):
+    data = build_dataset()
+    session = data.sessions["S1"]
+    html = viewer.get(reverse("insights_app:session", args=[session.pk])).content.decode()
+    summary = re.search(r'id="insights-quality-summary"(.*?)</section>', html, re.S).group(1)
+    people = Participant.objects.filter(room_session=session)
+    measured = people.exclude(quality_degraded=None)
+    degraded = measured.filter(quality_degraded=True).count()
+    assert f"{degraded} degraded of {measured.count()} measured connections" in " ".join(summary.split())
