@@ -168,15 +168,21 @@ class ParticipantAdmin(ReadOnlyAdmin):
     def network_quality(self, obj: m.Participant) -> str:
         """Summary figures, a packet-loss chart and one row per detail item."""
         details = list(obj.details.order_by("position"))
-        for d in details:  # the reports' formats: compact local time, bitrates with their unit
-            d.start_text = local_datetime(d.time_stamp)
-            d.bitrate_text = f"{format_bitrate(d.avg_bitrate_send)} / {format_bitrate(d.avg_bitrate_recv)}"
+        # The reports' formats: compact local times, bitrates with their unit.
+        rows = [
+            {
+                "detail": d,
+                "start": local_datetime(d.time_stamp),
+                "bitrate": f"{format_bitrate(d.avg_bitrate_send)} / {format_bitrate(d.avg_bitrate_recv)}",
+            }
+            for d in details
+        ]
         threshold = get_settings().DEGRADED_PACKET_LOSS_PERCENT
         return render_to_string(
             "insights_app/admin/network_quality.html",
             {
                 "participant": obj,
-                "details": details,
+                "rows": rows,
                 "chart": packet_loss_chart(details, threshold),
                 "threshold": threshold,
             },

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("insights_app", "0006_webhooks"),
+        ("insights_app", "0007_admin_entries"),
     ]
 
     operations = [
