@@ -13,6 +13,7 @@ from django.utils import timezone
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from .backend import RoomWork
+from .batching import ParticipantBuffer, fetch_and_gather, gathering, sync_session_participants
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .runs import SyncError
@@ -23,7 +24,6 @@ from .stages import (
     store_room_page,
     sync_external_id_participants,
     sync_room_sessions,
-    sync_session_participants,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,9 +64,10 @@ def _sync_organisation(ctx: RunContext, *, full: bool) -> bool:
         size = conf.FANOUT_ROOMS_PER_JOB
         if ctx.backend.fan_out(ctx.run, [work[i : i + size] for i in range(0, len(work), size)]):
             return True
-    for item in work:
-        work_on_room(ctx, item)
-        ctx.flush(force=True)
+    with gathering(ctx) as buffer:
+        for item in work:
+            work_on_room(ctx, item, buffer)
+            ctx.flush()
     return False
 
 
@@ -124,28 +125,30 @@ def plan_room_work(
     return work
 
 
-def work_on_room(ctx: RunContext, work: RoomWork) -> None:
-    """Sessions, participants and details of one room; a failure is recorded and the run goes on."""
+def work_on_room(ctx: RunContext, work: RoomWork, buffer: ParticipantBuffer | None = None) -> None:
+    """Sessions, participants and details of one room; a failure is recorded and the run goes on.
+
+    Participants are gathered in ``buffer`` (the caller flushes it; without one the room's own is
+    flushed here) and the room is marked complete in the same transaction as its last rows.
+    """
     ref = RoomRef(work.room_pk, work.room_name, work.signature)
+    own = buffer is None
+    buffer = buffer if buffer is not None else ParticipantBuffer(ctx)
     trouble_before = ctx.trouble
     try:
         if work.refresh:
-            for session in sync_room_sessions(ctx, ref, force=work.force):
-                try:
-                    sync_session_participants(ctx, session)
-                except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
-                    raise
-                except WherebyError as exc:
-                    ctx.problem(
-                        f"session {session.room_session_id} of room {work.room_name}: {safe_error(exc)}"
-                    )
-        targets = pending_details(ctx, ctx.run.details_policy, room_pks=[work.room_pk])
-        sync_details(ctx, iter_detail_targets(targets))
+            fetch_and_gather(ctx, buffer, sync_room_sessions(ctx, ref, force=work.force), work.room_name)
+        if ctx.run.details_policy != "none":
+            buffer.flush()  # the room's participants are read back to pick the connections needing details
+            targets = pending_details(ctx, ctx.run.details_policy, room_pks=[work.room_pk])
+            sync_details(ctx, iter_detail_targets(targets))
         if work.refresh and ctx.trouble == trouble_before:
             marks = {"sessions_synced_signature": work.signature, "sessions_synced_at": ctx.now}
             if work.force:
                 marks["full_synced_at"] = ctx.now  # what a resumed full run may skip
-            Room.objects.filter(pk=work.room_pk).update(**marks)
+            buffer.mark_room(work.room_pk, marks)
+        if own:
+            buffer.flush()
     except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
         raise
     except WherebyError as exc:

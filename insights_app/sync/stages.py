@@ -235,27 +235,6 @@ def store_participant_page(
     return list(result.pks.values())
 
 
-def sync_session_participants(ctx: RunContext, session: SessionRef) -> None:
-    """Fetch every participant of a session, then record the session as complete (if nothing was skipped)."""
-    trouble_before = ctx.trouble
-    for page in ctx.client.iter_participant_pages(room_session_id=session.room_session_id):
-        # The session we asked about owns the items, whatever their own roomSessionId says.
-        items = [
-            {**item, "roomSessionId": session.room_session_id} if isinstance(item, dict) else item
-            for item in page.items
-        ]
-        page = Page(items=items, cursor=page.cursor, next_cursor=page.next_cursor)
-        store_participant_page(
-            ctx,
-            page,
-            {session.room_session_id: (session.pk, session.room_pk, session.ended_at)},
-            assume_new=session.is_new,  # a session created by this run has no participants stored yet
-        )
-        ctx.flush()
-    if ctx.trouble == trouble_before:
-        RoomSession.objects.filter(pk=session.pk).update(participants_synced_signature=session.signature)
-
-
 def sync_external_id_participants(
     ctx: RunContext, external_id: str, *, final: bool = True
 ) -> tuple[list[int], set[str]]:

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from insights_app import transport
 from insights_app.client import WherebyClient
 from insights_app.errors import (
     AuthenticationError,
@@ -187,12 +188,11 @@ def test_truncated_bodies_and_dropped_connections_are_retried_then_typed(simulat
 
 
 def test_a_wrongly_shaped_body_is_malformed_not_a_crash(simulator):
-    client = make_client(simulator)
     with pytest.raises(MalformedResponse, match="expected an object"):
-        WherebyClient._page_parts("/insights/rooms", ["not", "an", "object"])
+        transport.page_parts("/insights/rooms", ["not", "an", "object"])
     with pytest.raises(MalformedResponse, match="'results' is a str"):
-        client._page_parts("/insights/rooms", {"results": "nope", "cursor": None})
-    assert client._page_parts("/insights/rooms", {"results": [], "cursor": ""}) == ([], None)
+        transport.page_parts("/insights/rooms", {"results": "nope", "cursor": None})
+    assert transport.page_parts("/insights/rooms", {"results": [], "cursor": ""}) == ([], None)
 
 
 def test_the_api_key_never_reaches_logs_or_errors(simulator_factory, caplog):

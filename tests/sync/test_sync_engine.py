@@ -290,7 +290,9 @@ def test_a_failure_mid_run_keeps_what_was_stored_and_the_next_run_completes(sett
     # An outage ends the run (RQ's retry would try again later) instead of grinding on.
     assert broken.status == "failed"
     assert "answered 500" in broken.error
-    assert server.counters[PARTICIPANTS] == 2  # MAX_RETRIES=1: one call and one retry, then stop
+    # MAX_RETRIES=1: one call and one retry, then stop; the room's other sessions (3), fetched at the
+    # same time (FETCH_CONCURRENCY), end as soon as the outage is seen.
+    assert 2 <= server.counters[PARTICIPANTS] <= 2 * 3
     assert Participant.objects.count() == stored_before
     server.faults = FaultConfig()
     server.reset_counters()

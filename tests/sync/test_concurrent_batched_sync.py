@@ -1,0 +1,128 @@
+"""Several requests in flight inside the budget, participants stored in batches: no 429 from the
+concurrency, completion marks never ahead of the rows, and a crash in the middle of a batch loses
+only what the next run fetches again."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from insights_app.models import Participant, Room, RoomSession, SyncRun
+from insights_app.ratelimit import get_budget
+from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
+from insights_app.sync import InProcess, create_or_get_active_run, execute_run
+from tests.helpers import PARTICIPANTS, ROOT, TEST_API_KEY, wait_for, worker_env
+from tests.helpers.org_compare import assert_db_equals_org
+
+COSTS = {"/insights/rooms": 4, "/insights/room-sessions": 2, "/insights/participants": 3}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_overlap_inside_an_enforced_budget_without_a_429(settings, redis_conn):
+    """The simulator refuses more than 40 points per 2 s; we may spend 15 a second, 4 calls at once."""
+    org = generate_organisation(OrgSpec(seed=3, rooms=3, sessions_per_room=8, participants_per_session=3))
+    with SimulatorServer(
+        org, TEST_API_KEY, points_per_minute=40, window_seconds=2.0, endpoint_costs=COSTS
+    ) as server:
+        server.faults.latency_ms = 500  # a call takes longer than the budget's gap between two calls
+        settings.WHEREBY_INSIGHTS = {
+            "API_KEY": TEST_API_KEY,
+            "BASE_URL": server.base_url,
+            "PLAN_POINTS_PER_MINUTE": 1800,
+            "RATE_BUDGET_POINTS_PER_MINUTE": 900,
+            "FETCH_CONCURRENCY": 4,
+            "DETAIL_POLICY": "none",
+        }
+        run, _ = create_or_get_active_run("full", trigger="command", backend=InProcess())
+        run = execute_run(run.pk, backend=InProcess())
+
+        assert run.status == "succeeded"
+        assert [r for r in server.request_log if r.status == 429] == []
+        assert server.most_in_flight >= 2, "participants of several sessions were fetched at once"
+        assert_db_equals_org(org, details="none")
+        # Costs are still learned while calls overlap (each endpoint's first calls go alone).
+        assert get_budget().costs.known()["/insights/participants"] == 3
+
+
+def start_sync(redis_url: str, conf: dict) -> subprocess.Popen:
+    """``manage.py insights_sync --full`` as its own process on the test database and Redis."""
+    env = worker_env(redis_url, {"INSIGHTS_TEST_SETTINGS_JSON": json.dumps(conf)})
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "insights_sync", "--full"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def assert_marks_follow_rows(org) -> tuple[int, int]:
+    """Every session marked complete holds all its API participants; every room marked complete holds
+    all its sessions, each marked. Returns how many sessions and rooms are marked."""
+    stored = {}
+    for session_id, participant_id in Participant.objects.values_list(
+        "room_session__room_session_id", "participant_id"
+    ):
+        stored.setdefault(session_id, set()).add(participant_id)
+    marked_sessions = set(
+        RoomSession.objects.exclude(participants_synced_signature="").values_list("room_session_id", flat=True)
+    )
+    for session_id in marked_sessions:
+        expected = {p["participantId"] for p in org.participant_items(session_id)}
+        assert stored.get(session_id, set()) == expected, session_id
+    rooms = Room.objects.exclude(sessions_synced_signature="").values_list("room_name", flat=True)
+    for room_name in rooms:
+        for item in org.session_items(room_name):
+            assert item["roomSessionId"] in marked_sessions, (room_name, item["roomSessionId"])
+    return len(marked_sessions), len(rooms)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_mid_batch_then_a_resume_stores_everything_once(simulator_factory, redis_url):
+    """SIGKILL once the first batch is stored: marks never run ahead of rows, and the next run completes."""
+    server = simulator_factory(seed=21, rooms=40, sessions_per_room=10, participants_per_session=5)
+    conf = {
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": server.base_url,
+        "PLAN_POINTS_PER_MINUTE": 1_000_000,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
+        "DETAIL_POLICY": "none",
+        "ABANDONED_AFTER_SECONDS": 1,
+    }
+    process = start_sync(redis_url, conf)
+    try:
+        wait_for(lambda: Participant.objects.exists(), timeout=120, interval=0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    api_total = sum(len(org_p) for org_p in _participants_by_session(server.organisation).values())
+    stored_at_crash = Participant.objects.count()
+    assert 0 < stored_at_crash < api_total, "killed between two batches of the first run"
+    marked_sessions, _rooms = assert_marks_follow_rows(server.organisation)
+    assert marked_sessions < RoomSession.objects.count()
+
+    time.sleep(1.5)  # the killed run's heartbeat goes stale (ABANDONED_AFTER_SECONDS)
+    calls_before = server.counters[PARTICIPANTS]
+    resumed = start_sync(redis_url, conf)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, (out, err)
+    assert SyncRun.objects.order_by("-pk").first().status == "succeeded"
+    assert_db_equals_org(server.organisation, details="none")
+    assert Participant.objects.count() == api_total  # no duplicates
+    assert server.counters[PARTICIPANTS] > calls_before  # the lost buffer was fetched again
+    assert assert_marks_follow_rows(server.organisation)[0] == RoomSession.objects.count()
+
+
+def _participants_by_session(org) -> dict[str, list]:
+    return {
+        s["roomSessionId"]: org.participant_items(s["roomSessionId"])
+        for room in org.room_items()
+        for s in org.session_items(room["roomName"])
+    }
