@@ -71,7 +71,9 @@ def assert_marks_follow_rows(org) -> tuple[int, int]:
     ):
         stored.setdefault(session_id, set()).add(participant_id)
     marked_sessions = set(
-        RoomSession.objects.exclude(participants_synced_signature="").values_list("room_session_id", flat=True)
+        RoomSession.objects.exclude(participants_synced_signature="").values_list(
+            "room_session_id", flat=True
+        )
     )
     for session_id in marked_sessions:
         expected = {p["participantId"] for p in org.participant_items(session_id)}
