@@ -100,6 +100,9 @@ def test_a_crash_mid_batch_then_a_resume_stores_everything_once(simulator_factor
     process = start_sync(redis_url, conf)
     try:
         wait_for(lambda: Participant.objects.exists(), timeout=120, interval=0.02)
+        first_batch = server.counters[PARTICIPANTS]
+        # Well into the second batch (a batch holds the participants of about 200 of these sessions).
+        wait_for(lambda: server.counters[PARTICIPANTS] >= first_batch + 30, timeout=60, interval=0.01)
         process.send_signal(signal.SIGKILL)
     finally:
         process.communicate(timeout=30)
