@@ -49,6 +49,7 @@ def main() -> None:
     from insights_app.models import Participant, ParticipantDetail, Room, RoomSession
     from insights_app.sync import InProcess, create_or_get_active_run, execute_run
 
+    fewest = fewest_incremental_calls() if args.kind == "incremental" else None
     started = time.perf_counter()
     run, _ = create_or_get_active_run(args.kind, trigger="command", backend=InProcess())
     run = execute_run(run.pk, backend=InProcess())
@@ -63,7 +64,25 @@ def main() -> None:
         },
         status=str(run.status),
         api_requests=run.api_requests,
+        fewest_calls=fewest,
     )
+
+
+def fewest_incremental_calls() -> int:
+    """What an incremental sync of an unchanged organisation must call: the rooms listing, a sessions
+    page of each room with a session ongoing or ended within LOOKBACK_MINUTES, and the participants
+    of each such session. It depends on the hour: the simulator's sessions follow office hours."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from insights_app.conf import get_settings
+    from insights_app.models import RoomSession
+
+    recent = timezone.now() - timedelta(minutes=get_settings().LOOKBACK_MINUTES)
+    active = RoomSession.objects.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=recent))
+    return 1 + active.values("room_id").distinct().count() + active.count()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from insights_app.client import WherebyClient
+from insights_app.errors import TransportError
 from insights_app.models import Participant, Room, RoomSession, SyncRun
 from insights_app.ratelimit import get_budget
 from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
@@ -131,3 +133,34 @@ def _participants_by_session(org) -> dict[str, list]:
         for room in org.room_items()
         for s in org.session_items(room["roomName"])
     }
+
+
+@pytest.mark.django_db
+def test_a_large_budget_is_reserved_from_redis_in_batches_not_per_call(settings, simulator, redis_conn):
+    """At 600,000 points a minute a tenth of a second is 1,000 points: one reservation serves many calls."""
+    settings.WHEREBY_INSIGHTS = {
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": simulator.base_url,
+        "PLAN_POINTS_PER_MINUTE": 1_200_000,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 600_000,
+    }
+    client = WherebyClient.from_settings()
+    for room in client.iter_rooms():
+        for session in client.iter_room_sessions(room["roomName"]):
+            list(client.iter_participants(room_session_id=session["roomSessionId"]))
+    reservations = redis_conn.zcard(client.budget._log_key)
+    assert client.stats.requests >= 15
+    assert 1 <= reservations <= client.stats.requests // 5
+    assert client.budget.spent_last_minute() >= client.stats.requests  # reserved before spent, never after
+
+
+def test_the_environment_is_read_once_per_client_not_per_call(simulator, monkeypatch):
+    """requests looked up proxies, NO_PROXY, netrc and CA bundle on every call; now once, at construction."""
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    client = WherebyClient(TEST_API_KEY, simulator.base_url, max_retries=0)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a proxy nobody listens on, set too late
+    assert len(list(client.iter_rooms())) == 3
+    proxied = WherebyClient(TEST_API_KEY, simulator.base_url, max_retries=0)  # set before: honoured
+    with pytest.raises(TransportError):
+        list(proxied.iter_rooms())
