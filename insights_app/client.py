@@ -7,7 +7,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -179,7 +179,7 @@ class WherebyClient:
 
     def in_parallel(
         self, fn: Callable[[T], R], items: Iterable[T], stop_on: tuple[type[BaseException], ...] = ()
-    ) -> Iterator[tuple[T, R | Exception]]:
+    ) -> Generator[tuple[T, R | Exception], None, None]:
         """``(item, fn(item) or the exception it raised)`` in order, up to FETCH_CONCURRENCY at once;
         an exception of a ``stop_on`` class stops the others. ``fn`` may call this client (never the
         database): every call still passes the rate budget."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -82,7 +82,7 @@ class FetchPool:
         items: Iterable[T],
         interrupt: Callable[[], bool] | None = None,
         stop_on: tuple[type[BaseException], ...] = (),
-    ) -> Iterator[tuple[T, R | Exception]]:
+    ) -> Generator[tuple[T, R | Exception], None, None]:
         """``(item, fn(item))``, or ``(item, the exception it raised)``, for every item in order, with
         up to ``concurrency`` running at once and at most twice that many fetched ahead (memory stays
         flat). ``interrupt`` is asked by the caller's thread while it waits; True stops every thread, and

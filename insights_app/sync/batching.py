@@ -11,8 +11,8 @@ run fetches them again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 
 from ..client import Page, WherebyClient
@@ -142,18 +142,19 @@ def fetch_and_gather(
 
     A session the API cannot answer for is recorded as a problem (left unmarked) and the others go on.
     """
-    outcomes: Iterator[tuple[SessionRef, list[Page] | Exception]] = ctx.client.in_parallel(
+    outcomes: Generator[tuple[SessionRef, list[Page] | Exception], None, None] = ctx.client.in_parallel(
         lambda session: fetch_session_participants(ctx.client, session),
         sessions,
         stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
     )
-    for session, outcome in outcomes:
-        if isinstance(outcome, (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS)):
-            raise outcome
-        if isinstance(outcome, WherebyError):
-            ctx.problem(f"session {session.room_session_id} of room {room_name}: {safe_error(outcome)}")
-        elif isinstance(outcome, Exception):
-            raise outcome
-        else:
-            buffer.add(session, outcome)
-        ctx.flush()
+    with closing(outcomes):
+        for session, outcome in outcomes:
+            if isinstance(outcome, (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS)):
+                raise outcome
+            if isinstance(outcome, WherebyError):
+                ctx.problem(f"session {session.room_session_id} of room {room_name}: {safe_error(outcome)}")
+            elif isinstance(outcome, Exception):
+                raise outcome
+            else:
+                buffer.add(session, outcome)
+            ctx.flush()
