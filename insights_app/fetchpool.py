@@ -97,6 +97,7 @@ class FetchPool:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="insights-fetch")
         stop = threading.Event()
+        cause: list[BaseException] = []  # the stop_on error that stopped the others
 
         def run(item: T) -> R:
             if stop.is_set():
@@ -104,7 +105,8 @@ class FetchPool:
             self._local.interrupt = stop.is_set
             try:
                 return fn(item)
-            except stop_on:
+            except stop_on as exc:
+                cause.append(exc)
                 stop.set()
                 raise
             finally:
@@ -115,9 +117,9 @@ class FetchPool:
             for item in items:
                 pending.append((item, self._executor.submit(run, item)))
                 if len(pending) >= 2 * self.concurrency:
-                    yield _next(pending, stop, interrupt)
+                    yield _next(pending, stop, interrupt, cause)
             while pending:
-                yield _next(pending, stop, interrupt)
+                yield _next(pending, stop, interrupt, cause)
         finally:
             # Stopped early (an error, a cancel, the caller gave up): the threads stop at their next wait.
             stop.set()
@@ -127,7 +129,10 @@ class FetchPool:
 
 
 def _next(
-    pending: deque[tuple[Any, Future[Any]]], stop: threading.Event, interrupt: Callable[[], bool] | None
+    pending: deque[tuple[Any, Future[Any]]],
+    stop: threading.Event,
+    interrupt: Callable[[], bool] | None,
+    cause: list[BaseException],
 ) -> tuple[Any, Any]:
     item, future = pending[0]
     while not wait([future], timeout=CHECK_SECONDS).done:
@@ -139,5 +144,7 @@ def _next(
     if error is not None:
         if not isinstance(error, Exception):
             raise error
+        if isinstance(error, Interrupted) and cause and isinstance(cause[0], Exception):
+            return item, cause[0]  # stopped because another call met an outage: that is the news
         return item, error
     return item, future.result()

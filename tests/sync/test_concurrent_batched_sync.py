@@ -13,7 +13,8 @@ import time
 import pytest
 
 from insights_app.client import WherebyClient
-from insights_app.errors import TransportError
+from insights_app.errors import Interrupted, ServerError, TransportError
+from insights_app.fetchpool import FetchPool
 from insights_app.models import Participant, Room, RoomSession, SyncRun
 from insights_app.ratelimit import get_budget
 from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
@@ -164,3 +165,35 @@ def test_the_environment_is_read_once_per_client_not_per_call(simulator, monkeyp
     proxied = WherebyClient(TEST_API_KEY, simulator.base_url, max_retries=0)  # set before: honoured
     with pytest.raises(TransportError):
         list(proxied.iter_rooms())
+
+
+def test_the_pool_answers_in_order_and_an_outage_stops_the_rest():
+    """Results come back in the items' order whatever finishes first; an outage is reported as such
+    (not as a cancel) and the items queued behind it are never started."""
+    pool = FetchPool(4)
+    started: list[int] = []
+
+    def slow_first(n: int) -> int:
+        started.append(n)
+        time.sleep(0.05 * (5 - n) if n < 5 else 0)
+        return n * n
+
+    try:
+        assert [value for _n, value in pool.map(slow_first, range(8))] == [n * n for n in range(8)]
+
+        def outage_at_two(n: int) -> int:
+            started.append(n)
+            if n == 2:
+                raise ServerError("answered 500")
+            stop = pool.worker_interrupt()
+            while not (stop and stop()):  # a call waiting on the budget until told to stop
+                time.sleep(0.01)
+            raise Interrupted("stopped")
+
+        started.clear()
+        outcomes = list(pool.map(outage_at_two, range(50), stop_on=(ServerError,)))
+        assert len(outcomes) == 50
+        assert all(isinstance(error, ServerError) for _n, error in outcomes)  # an outage, not a cancel
+        assert len(started) <= 2 * 4  # only what was queued before the outage ever started
+    finally:
+        pool.close()
