@@ -19,6 +19,7 @@ from ..client import Page, WherebyClient
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Participant, Room, RoomSession
 from ..privacy.hooks import protect_participant_rows
+from .backend import RoomWork
 from .context import Cancelled, RunContext, page_transaction
 from .stages import PARTICIPANT_COMPARE, PARTICIPANT_FIELDS, SessionRef, _parse_page, _participant_rows
 from .upsert import upsert_rows
@@ -111,6 +112,27 @@ class ParticipantBuffer:
                 )
             for room_pk, marks in self._rooms:
                 Room.objects.filter(pk=room_pk).update(**marks)
+
+
+def first_session_page(client: WherebyClient, work: RoomWork) -> Page | None:
+    """The first page of a room's sessions (HTTP only: runs in a fetch thread); None when not refreshed."""
+    if not work.refresh:
+        return None
+    return next(iter(client.iter_room_session_pages(work.room_name)))
+
+
+@contextmanager
+def fetching_ahead(
+    ctx: RunContext, work: Iterable[RoomWork]
+) -> Iterator[Iterator[tuple[RoomWork, Page | Exception | None]]]:
+    """Each room with the first page of its sessions, fetched ahead by the pool while the rooms before
+    it are worked on, so the calls in flight do not drain at every room."""
+    client = ctx.client
+    ahead = client.in_parallel(
+        lambda item: first_session_page(client, item), work, stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS)
+    )
+    with closing(ahead):
+        yield ahead
 
 
 @contextmanager

@@ -10,10 +10,17 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from ..client import Page
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from .backend import RoomWork
-from .batching import ParticipantBuffer, fetch_and_gather, gathering, sync_session_participants
+from .batching import (
+    ParticipantBuffer,
+    fetch_and_gather,
+    fetching_ahead,
+    gathering,
+    sync_session_participants,
+)
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .runs import SyncError
@@ -64,9 +71,9 @@ def _sync_organisation(ctx: RunContext, *, full: bool) -> bool:
         size = conf.FANOUT_ROOMS_PER_JOB
         if ctx.backend.fan_out(ctx.run, [work[i : i + size] for i in range(0, len(work), size)]):
             return True
-    with gathering(ctx) as buffer:
-        for item in work:
-            work_on_room(ctx, item, buffer)
+    with gathering(ctx) as buffer, fetching_ahead(ctx, work) as ahead:
+        for item, first_page in ahead:
+            work_on_room(ctx, item, buffer, first_page)
             ctx.flush()
     return False
 
@@ -125,11 +132,17 @@ def plan_room_work(
     return work
 
 
-def work_on_room(ctx: RunContext, work: RoomWork, buffer: ParticipantBuffer | None = None) -> None:
+def work_on_room(
+    ctx: RunContext,
+    work: RoomWork,
+    buffer: ParticipantBuffer | None = None,
+    first_page: Page | Exception | None = None,
+) -> None:
     """Sessions, participants and details of one room; a failure is recorded and the run goes on.
 
     Participants are gathered in ``buffer`` (the caller flushes it; without one the room's own is
     flushed here) and the room is marked complete in the same transaction as its last rows.
+    ``first_page``: the first page of its sessions, or the error fetching it, when fetched ahead.
     """
     ref = RoomRef(work.room_pk, work.room_name, work.signature)
     own = buffer is None
@@ -137,7 +150,10 @@ def work_on_room(ctx: RunContext, work: RoomWork, buffer: ParticipantBuffer | No
     trouble_before = ctx.trouble
     try:
         if work.refresh:
-            fetch_and_gather(ctx, buffer, sync_room_sessions(ctx, ref, force=work.force), work.room_name)
+            if isinstance(first_page, Exception):
+                raise first_page
+            sessions = sync_room_sessions(ctx, ref, force=work.force, first_page=first_page)
+            fetch_and_gather(ctx, buffer, sessions, work.room_name)
         if ctx.run.details_policy != "none":
             buffer.flush()  # the room's participants are read back to pick the connections needing details
             targets = pending_details(ctx, ctx.run.details_policy, room_pks=[work.room_pk])

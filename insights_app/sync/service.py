@@ -14,7 +14,7 @@ from ..client import WherebyClient
 from ..errors import OUTAGE_ERRORS, InsightsError, safe_error
 from ..models import SyncRun, SyncStatus
 from .backend import JobBackend, RoomWork
-from .batching import gathering
+from .batching import fetching_ahead, gathering
 from .context import Cancelled, Heartbeat, RunContext, heartbeat_interval
 from .kinds import RESUME_WITHIN, dispatch, plan_room_work, work_on_room
 from .runs import (
@@ -115,9 +115,14 @@ def execute_batch(
     client = client or WherebyClient.from_settings()
     ctx = RunContext(run, client, backend=backend)
     try:
-        with Heartbeat(run.pk, heartbeat_interval()), gathering(ctx) as buffer:
-            for item in payload:
-                work_on_room(ctx, RoomWork(**item), buffer)
+        work = [RoomWork(**item) for item in payload]
+        with (
+            Heartbeat(run.pk, heartbeat_interval()),
+            gathering(ctx) as buffer,
+            fetching_ahead(ctx, work) as ahead,
+        ):
+            for item, first_page in ahead:
+                work_on_room(ctx, item, buffer, first_page)
     except Cancelled:
         return
     except OUTAGE_ERRORS as exc:
