@@ -22,6 +22,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 # How often the caller's thread asks whether the run was cancelled while it waits for a result.
 CHECK_SECONDS = 1.0
+# Items handed to the threads ahead of the one the caller waits for, per thread: enough to keep
+# them busy while the caller stores (a batch of rows can take a while on a busy database).
+AHEAD = 4
 
 
 class SendGate:
@@ -84,7 +87,7 @@ class FetchPool:
         stop_on: tuple[type[BaseException], ...] = (),
     ) -> Generator[tuple[T, R | Exception], None, None]:
         """``(item, fn(item))``, or ``(item, the exception it raised)``, for every item in order, with
-        up to ``concurrency`` running at once and at most twice that many fetched ahead (memory stays
+        up to ``concurrency`` running at once and at most AHEAD times that many handed out (memory stays
         flat). ``interrupt`` is asked by the caller's thread while it waits; True stops every thread, and
         so does an exception of a ``stop_on`` class (an outage: the other calls end at their next wait)."""
         if self.concurrency == 1:
@@ -116,7 +119,7 @@ class FetchPool:
         try:
             for item in items:
                 pending.append((item, self._executor.submit(run, item)))
-                if len(pending) >= 2 * self.concurrency:
+                if len(pending) >= AHEAD * self.concurrency:
                     yield _next(pending, stop, interrupt, cause)
             while pending:
                 yield _next(pending, stop, interrupt, cause)

@@ -171,12 +171,24 @@ def fetch_and_gather(
     )
     with closing(outcomes):
         for session, outcome in outcomes:
-            if isinstance(outcome, (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS)):
-                raise outcome
-            if isinstance(outcome, WherebyError):
-                ctx.problem(f"session {session.room_session_id} of room {room_name}: {safe_error(outcome)}")
-            elif isinstance(outcome, Exception):
-                raise outcome
-            else:
-                buffer.add(session, outcome)
+            gather_one(ctx, buffer, session, outcome, room_name)
             ctx.flush()
+
+
+def gather_one(
+    ctx: RunContext,
+    buffer: ParticipantBuffer,
+    session: SessionRef,
+    outcome: list[Page] | Exception,
+    room_name: str,
+) -> None:
+    """Gather one session's fetched pages; a session the API could not answer for is a problem
+    (left unmarked, the others go on), an outage or a cancel ends the run."""
+    if isinstance(outcome, (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS)):
+        raise outcome
+    if isinstance(outcome, WherebyError):
+        ctx.problem(f"session {session.room_session_id} of room {room_name}: {safe_error(outcome)}")
+    elif isinstance(outcome, Exception):
+        raise outcome
+    else:
+        buffer.add(session, outcome)

@@ -10,19 +10,12 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from ..client import Page
-from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from .backend import RoomWork
-from .batching import (
-    ParticipantBuffer,
-    fetch_and_gather,
-    fetching_ahead,
-    gathering,
-    sync_session_participants,
-)
-from .context import Cancelled, RunContext
+from .batching import ParticipantBuffer, fetch_and_gather, gathering, sync_session_participants
+from .context import RunContext
 from .details import iter_detail_targets, pending_details, sync_details
+from .pipeline import room_failures, work_on_rooms
 from .runs import SyncError
 from .stages import (
     RoomRef,
@@ -71,10 +64,8 @@ def _sync_organisation(ctx: RunContext, *, full: bool) -> bool:
         size = conf.FANOUT_ROOMS_PER_JOB
         if ctx.backend.fan_out(ctx.run, [work[i : i + size] for i in range(0, len(work), size)]):
             return True
-    with gathering(ctx) as buffer, fetching_ahead(ctx, work) as ahead:
-        for item, first_page in ahead:
-            work_on_room(ctx, item, buffer, first_page)
-            ctx.flush()
+    with gathering(ctx) as buffer:
+        work_on_rooms(ctx, work, buffer)
     return False
 
 
@@ -132,28 +123,17 @@ def plan_room_work(
     return work
 
 
-def work_on_room(
-    ctx: RunContext,
-    work: RoomWork,
-    buffer: ParticipantBuffer | None = None,
-    first_page: Page | Exception | None = None,
-) -> None:
+def work_on_room(ctx: RunContext, work: RoomWork) -> None:
     """Sessions, participants and details of one room; a failure is recorded and the run goes on.
 
-    Participants are gathered in ``buffer`` (the caller flushes it; without one the room's own is
-    flushed here) and the room is marked complete in the same transaction as its last rows.
-    ``first_page``: the first page of its sessions, or the error fetching it, when fetched ahead.
+    Participants are stored in batches, and the room is marked complete with its last rows.
     """
     ref = RoomRef(work.room_pk, work.room_name, work.signature)
-    own = buffer is None
-    buffer = buffer if buffer is not None else ParticipantBuffer(ctx)
+    buffer = ParticipantBuffer(ctx)
     trouble_before = ctx.trouble
-    try:
+    with room_failures(ctx, work.room_name):
         if work.refresh:
-            if isinstance(first_page, Exception):
-                raise first_page
-            sessions = sync_room_sessions(ctx, ref, force=work.force, first_page=first_page)
-            fetch_and_gather(ctx, buffer, sessions, work.room_name)
+            fetch_and_gather(ctx, buffer, sync_room_sessions(ctx, ref, force=work.force), work.room_name)
         if ctx.run.details_policy != "none":
             buffer.flush()  # the room's participants are read back to pick the connections needing details
             targets = pending_details(ctx, ctx.run.details_policy, room_pks=[work.room_pk])
@@ -163,18 +143,7 @@ def work_on_room(
             if work.force:
                 marks["full_synced_at"] = ctx.now  # what a resumed full run may skip
             buffer.mark_room(work.room_pk, marks)
-        if own:
-            buffer.flush()
-    except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
-        raise
-    except WherebyError as exc:
-        ctx.problem(f"room {work.room_name}: {safe_error(exc)}")
-    except Exception as exc:
-        if ctx.backend.is_timeout(exc):
-            raise
-        # Not the API's doing (a database refusing a value, a bug): keep the other rooms going.
-        logger.exception("sync run %s: room %s failed", ctx.run.pk, work.room_name)
-        ctx.problem(f"room {work.room_name}: unexpected {safe_error(exc)}")
+        buffer.flush()
     ctx.progress(done=1)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from insights_app.client import WherebyClient
 from insights_app.errors import Interrupted, ServerError, TransportError
-from insights_app.fetchpool import FetchPool
+from insights_app.fetchpool import AHEAD, FetchPool
 from insights_app.models import Participant, Room, RoomSession, SyncRun
 from insights_app.ratelimit import get_budget
 from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
@@ -194,6 +194,6 @@ def test_the_pool_answers_in_order_and_an_outage_stops_the_rest():
         outcomes = list(pool.map(outage_at_two, range(50), stop_on=(ServerError,)))
         assert len(outcomes) == 50
         assert all(isinstance(error, ServerError) for _n, error in outcomes)  # an outage, not a cancel
-        assert len(started) <= 2 * 4  # only what was queued before the outage ever started
+        assert len(started) <= AHEAD * 4  # only what was queued before the outage ever started
     finally:
         pool.close()
