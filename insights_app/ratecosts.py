@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter, deque
@@ -31,6 +32,7 @@ class CostBook:
         self._learned: dict[str, int] = dict(shared or {})
         self._measured: set[str] = set()
         self._taken: Counter[str] = Counter()  # samples each endpoint gave
+        self._least_fall: dict[str, float] = {}
         self._unpriced: set[str] = set()  # answered without the headers: nothing to learn from
         self._last: tuple[float, float, str, float] | None = None  # (limit, remaining, reset, time)
         self._in_flight = 0
@@ -38,9 +40,14 @@ class CostBook:
         self._lock = threading.Lock()
 
     def cost(self, endpoint: str) -> int | None:
-        """The learned cost of ``endpoint``, or None when not learned yet."""
+        """The learned cost of ``endpoint``, or None when not learned yet. While it still rests on fewer
+        than LEARN_SAMPLES falls, the smallest fall seen (never below the true cost: a fall is the cost
+        plus what others spent) when that is more: an early estimate must not under-reserve."""
         with self._lock:
-            return self._learned.get(endpoint)
+            learned = self._learned.get(endpoint)
+            if learned is not None and endpoint in self._least_fall and self._taken[endpoint] < LEARN_SAMPLES:
+                return min(MAX_COST, max(learned, math.ceil(self._least_fall[endpoint])))
+            return learned
 
     def learning(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is still to be learned (its calls are then sent alone)."""
@@ -94,6 +101,7 @@ class CostBook:
             self._samples.append((endpoint, fall, max(0.0, now - last[3])))
             self._measured.add(endpoint)
             self._taken[endpoint] += 1
+            self._least_fall[endpoint] = min(fall, self._least_fall.get(endpoint, fall))
             before = dict(self._learned)
             self._estimate()
             return {e: c for e, c in self._learned.items() if before.get(e) != c}
