@@ -144,7 +144,16 @@ SETTINGS: tuple[Setting, ...] = (
         choices=DETAIL_POLICY_CHOICES,
     ),
     Setting("DETAIL_RECENT_DAYS", 7, "The window of the recent detail policy, in days.", int, 1, 36_500),
-    Setting("LOOKBACK_MINUTES", 30, "Minutes an incremental sync re-reads.", float, 0, 10 * 24 * 60),
+    Setting("DATA_LAG_MINUTES", 15, "Minutes the API's data lags behind reality.", float, 0, 24 * 60),
+    Setting(
+        "LOOKBACK_MINUTES",
+        "auto",
+        'Minutes an incremental sync re-reads; "auto": DATA_LAG_MINUTES plus one schedule interval.',
+        float,
+        0,
+        10 * 24 * 60,
+        choices=("auto",),
+    ),
     # Schedule read by insights_app.cron
     Setting("SCHEDULE_INTERVAL_MINUTES", 15, "Minutes between scheduled syncs.", int, 1),
     Setting("NIGHTLY_FULL_SYNC_CRON", None, "Cron expression of a nightly full sync.", str, nullable=True),
@@ -231,6 +240,14 @@ def get_settings() -> InsightsSettings:
     user = getattr(django_settings, SETTING_NAME, None) or {}
     merged = {**DEFAULTS, **user}
     return InsightsSettings(merged)
+
+
+def lookback_minutes(conf: InsightsSettings | None = None) -> float:
+    """``LOOKBACK_MINUTES``, or with ``"auto"`` the data lag plus one schedule interval."""
+    conf = conf or get_settings()
+    if conf.LOOKBACK_MINUTES == "auto":
+        return float(conf.DATA_LAG_MINUTES) + float(conf.SCHEDULE_INTERVAL_MINUTES)
+    return float(conf.LOOKBACK_MINUTES)
 
 
 def unknown_setting_keys() -> list[str]:

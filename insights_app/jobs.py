@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
@@ -19,6 +21,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.timeouts import BaseTimeoutException
+from rq.worker import Worker
 
 from .conf import get_settings
 from .errors import InsightsError
@@ -156,6 +159,49 @@ def job_alive(run: SyncRun) -> bool:
     return closing_ready or any(status in ALIVE_STATES for status in workers)
 
 
+def rq_shows_dead(run: SyncRun) -> bool:
+    """Whether RQ shows every job of this running run dead, however fresh its heartbeat.
+
+    A job is dead when it is gone, failed, stopped or finished with the run still open, or started by
+    a worker that is gone: its registration expired or was removed, or it ran on this host and its
+    process no longer exists. A run worked on outside RQ (no job) is never judged here.
+    """
+    job_ids = run.job_ids()
+    if run.status != SyncStatus.RUNNING or not job_ids:
+        return False
+    try:
+        queue = get_queue()
+        jobs = {job.id: job for job in Job.fetch_many(job_ids, connection=queue.connection) if job}
+        statuses = {i: _effective_status(job, queue) for i, job in jobs.items()}
+        working = any(
+            status == JobStatus.STARTED and _worker_alive(jobs[i], queue.connection)
+            for i, status in statuses.items()
+        )
+    except (redis.RedisError, OSError):
+        return False  # we cannot tell: never fail a run because Redis blinked
+    closing = {i for i in statuses if i.endswith("-finish")}
+    waiting = any(status in WAITING_STATES for i, status in statuses.items() if i not in closing)
+    closing_ready = any(statuses[i] == JobStatus.QUEUED for i in closing)
+    return not (working or waiting or closing_ready)
+
+
+def _worker_alive(job: Job, connection: Any) -> bool:
+    """Whether the worker that started ``job`` may still be running it (True when RQ cannot say)."""
+    if not job.worker_name:
+        return True
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection)
+    if worker is None:
+        return False  # it exited, or its registration expired (no heartbeat for about 90 s)
+    if worker.hostname == socket.gethostname() and worker.pid:
+        try:
+            os.kill(worker.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return True
+
+
 def _effective_status(job: Job, queue: Any) -> str:
     """The job's status, except that a retry overdue by more than the abandonment threshold counts as
     dead: no worker runs RQ's scheduler (``--with-scheduler``), so nothing will ever enqueue it."""
@@ -223,6 +269,10 @@ class RQBackend:
         """Whether any RQ job of the run can still do something."""
         return job_alive(run)
 
+    def dead(self, run: SyncRun) -> bool:
+        """Whether RQ shows the running run's jobs dead (reaped at once, heartbeat or not)."""
+        return rq_shows_dead(run)
+
     def fan_out(self, run: SyncRun, batches: list[list[RoomWork]]) -> bool:
         """One job per batch plus a closing job; False (work here) for an in-process run."""
         return fan_out(run, batches) if self.fan_out_jobs else False
@@ -250,7 +300,7 @@ RQ_INLINE = RQBackend(fan_out_jobs=False)
 # RQ entry points --------------------------------------------------------------------------------
 
 
-def _fresh_connections(job: Callable[P, R]) -> Callable[P, R]:
+def fresh_connections(job: Callable[P, R]) -> Callable[P, R]:
     """Close stale database connections before and after a job: workers live for days."""
 
     @functools.wraps(job)
@@ -269,25 +319,25 @@ def _retries_left() -> bool:
     return bool(job and job.retries_left)
 
 
-@_fresh_connections
+@fresh_connections
 def run_sync_job(run_id: int) -> str:
     """RQ job: run (or fan out) one sync."""
     return service.execute_run(run_id, backend=RQ_JOBS, retrying=_retries_left()).status
 
 
-@_fresh_connections
+@fresh_connections
 def run_batch_job(run_id: int, payload: list[dict[str, Any]]) -> None:
     """RQ job: one batch of rooms of a fanned-out run."""
     service.execute_batch(run_id, payload, backend=RQ_JOBS, retrying=_retries_left())
 
 
-@_fresh_connections
+@fresh_connections
 def finish_run_job(run_id: int) -> str:
     """RQ job: close a fanned-out run once its batches are done."""
     return service.finish_run(run_id).status
 
 
-@_fresh_connections
+@fresh_connections
 def scheduled_sync(kind: str = "incremental") -> int | None:
     """Cron job: start a sync unless one is already queued or running (then nothing happens).
 
@@ -299,7 +349,7 @@ def scheduled_sync(kind: str = "incremental") -> int | None:
     return result.run.pk
 
 
-@_fresh_connections
+@fresh_connections
 def reap_abandoned_runs_job() -> int:
     """Cron job: mark runs whose worker died as failed, so the next run can start."""
     return service.reap_abandoned_runs(backend=RQ_INLINE)

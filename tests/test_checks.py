@@ -262,7 +262,7 @@ def test_every_numeric_default_is_range_checked():
     from insights_app.conf import DEFAULTS
 
     numeric = {k for k, v in DEFAULTS.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    auto = {"PLAN_POINTS_PER_MINUTE", "RATE_BUDGET_POINTS_PER_MINUTE"}  # numbers, or "auto"
+    auto = {"PLAN_POINTS_PER_MINUTE", "RATE_BUDGET_POINTS_PER_MINUTE", "LOOKBACK_MINUTES"}  # or "auto"
     assert numeric | auto == {rule[0] for rule in checks.NUMERIC_RULES}
 
 

@@ -22,7 +22,7 @@ from insights_app import __version__
 from tests.helpers import TEST_API_KEY
 
 # The host site keeps its own SQLite database, so the PostgreSQL legs of CI need not repeat it.
-pytestmark = [pytest.mark.slow, pytest.mark.install]
+pytestmark = [pytest.mark.slow, pytest.mark.own_site]
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTSITE = Path(__file__).resolve().parent / "hostsite"

@@ -1,7 +1,5 @@
 """The admin: read-only data pages, sync actions and the sync dashboard (see docs/admin.md)."""
 
-from django.contrib import admin
-
 from ..alerts import admin as alerts  # the alert list lives with the alerts
 
 # Registered here because admin autodiscovery imports only this package.
@@ -9,6 +7,14 @@ from ..webhooks import admin as webhooks
 from . import app_list, participants, privacy, rooms, sessions, sync_runs
 from .base import ReadOnlyAdmin
 
-app_list.install(admin.site)
-
-__all__ = ["ReadOnlyAdmin", "alerts", "participants", "privacy", "rooms", "sessions", "sync_runs", "webhooks"]
+__all__ = [
+    "ReadOnlyAdmin",
+    "alerts",
+    "app_list",
+    "participants",
+    "privacy",
+    "rooms",
+    "sessions",
+    "sync_runs",
+    "webhooks",
+]

@@ -1,91 +1,85 @@
-"""Adds the sync dashboard and the reports to the app's block on the admin index and sidebar."""
+"""The sync dashboard and the reports as rows of the app's block on the admin index.
+
+Django-rq's way: each row is an unmanaged model without a table (``models.admin_entries``). The
+dashboard row's changelist URL is the dashboard itself (mounted by ``SyncRunAdmin``); a report row's
+changelist redirects to the report. A site with its own ``AdminSite`` registers these admins like
+the others (see docs/admin.md).
+"""
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
-from django.contrib.admin import AdminSite
-from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext_lazy as _
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import URLPattern, path
 
-from .base import VIEW_REPORTS_PERM, can_run_sync
+from .. import models as m
+from .base import VIEW_REPORTS_PERM, ViewOnlyAdmin, can_run_sync
 from .links import report_url
 
-APP_LABEL = "insights_app"
 
-# (URL name in insights_app.urls, label) of the reports listed in the admin.
-REPORTS = (
-    ("overview", _("Report: overview")),
-    ("quality", _("Report: network quality")),
-    ("people", _("Report: people")),
-)
+class EntryAdmin(ViewOnlyAdmin):
+    """A row that is a page, not a table: only its changelist URL exists, nothing is ever changed."""
 
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
 
-def _entry(name: Any, object_name: str, url: str) -> dict[str, Any]:
-    """A row shaped like the admin's model rows, so ``app_list.html`` renders it natively."""
-    return {
-        "name": name,
-        "object_name": object_name,
-        "perms": {"add": False, "change": False, "delete": False, "view": True},
-        "admin_url": url,
-        "add_url": None,
-        "view_only": True,
-    }
+    def get_urls(self) -> list[URLPattern]:
+        # Only the changelist: the object views would query a table that does not exist.
+        opts = self.model._meta
+        name = f"{opts.app_label}_{opts.model_name}_changelist"
+        return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
 
 
-def extra_entries(site: AdminSite, request: HttpRequest) -> list[dict[str, Any]]:
-    """The dashboard (for users who may see sync runs) and the reports (with ``view_reports``)."""
-    from ..models import SyncRun
+@admin.register(m.SyncDashboard)
+class SyncDashboardAdmin(EntryAdmin):
+    """The dashboard's row, for users who may see sync runs (or start syncs), as the page itself."""
 
-    entries = []
-    model_admin = site._registry.get(SyncRun)
-    if model_admin is not None and (model_admin.has_view_permission(request) or can_run_sync(request)):
-        try:
-            url = reverse(f"{site.name}:insights_app_syncrun_dashboard")
-        except NoReverseMatch:
-            url = None
-        if url:
-            entries.append(_entry(_("Sync dashboard"), "SyncDashboard", url))
-    if request.user.has_perm(VIEW_REPORTS_PERM):
-        for name, label in REPORTS:
-            url = report_url(name)
-            if url:
-                entries.append(_entry(label, f"Report_{name}", url))
-    return entries
+    def sync_run_admin(self) -> admin.ModelAdmin | None:
+        """The site's admin of ``SyncRun``, whose permissions and URLs the dashboard shares."""
+        return self.admin_site._registry.get(m.SyncRun)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        runs = self.sync_run_admin()
+        return runs is not None and (runs.has_view_permission(request) or can_run_sync(request))
+
+    def get_urls(self) -> list[URLPattern]:
+        # The page lives with the sync runs' admin (``dashboard/``, beside its status, start and
+        # cancel views), which also gives it this row's changelist URL name.
+        return []
 
 
-def install(site: AdminSite) -> None:
-    """Wrap ``site.get_app_list`` so the app's block also lists the dashboard and the reports.
+class ReportEntryAdmin(EntryAdmin):
+    """A report's row: shown with ``view_reports`` while the reports are mounted; it redirects there."""
 
-    A host site with its own ``AdminSite`` calls this once after registering our admins there.
-    """
-    if getattr(site, "_insights_app_list_installed", False):
-        return
-    original = site.get_app_list
+    report = ""  # the report's URL name in insights_app.urls
 
-    def get_app_list(self: AdminSite, request: HttpRequest, app_label: str | None = None) -> list:
-        app_list = original(request, app_label)
-        if app_label not in (None, APP_LABEL):
-            return app_list
-        for app in app_list:
-            if app["app_label"] == APP_LABEL:
-                app["models"].extend(extra_entries(self, request))
-                break
-        else:
-            entries = extra_entries(self, request)
-            if entries:
-                app_list.append(
-                    {
-                        "name": _("Whereby Insights"),
-                        "app_label": APP_LABEL,
-                        "app_url": entries[0]["admin_url"],
-                        "has_module_perms": True,
-                        "models": entries,
-                    }
-                )
-        return app_list
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.has_perm(VIEW_REPORTS_PERM) and report_url(self.report) is not None
 
-    site.get_app_list = types.MethodType(get_app_list, site)
-    site._insights_app_list_installed = True
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        url = report_url(self.report)
+        if url is None or not self.has_view_permission(request):
+            raise PermissionDenied
+        return redirect(url)
+
+
+@admin.register(m.OverviewReport)
+class OverviewReportAdmin(ReportEntryAdmin):
+    report = "overview"
+
+
+@admin.register(m.QualityReport)
+class QualityReportAdmin(ReportEntryAdmin):
+    report = "quality"
+
+
+@admin.register(m.PeopleReport)
+class PeopleReportAdmin(ReportEntryAdmin):
+    report = "people"

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import reduce
 from operator import or_
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import DateTimeField, Model, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import UsageTotals
+from ..models.base import SyncedModel
 from .date_hierarchy import date_hierarchy, validate_drill_down
 from .formatting import FIELD_FORMATS, local_datetime
 from .links import report_url
@@ -37,7 +40,28 @@ def can_run_sync(request: HttpRequest) -> bool:
     return request.user.is_active and request.user.is_staff and request.user.has_perm(RUN_SYNC_PERM)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class InsightsChangeList(ChangeList):
+    """Django's changelist, with the drill-down links our ``change_list.html`` reads."""
+
+    def insights_date_hierarchy(self) -> dict[str, Any] | None:
+        """Read by our change_list.html instead of Django's scanning ``{% date_hierarchy %}`` tag."""
+        return date_hierarchy(self)
+
+
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Nobody adds, changes or deletes anything through this admin."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(ViewOnlyAdmin):
     """Synced data is never added, edited or deleted here (the API is the source of truth).
 
     Deleting synced rows is never what a user wants (the next sync brings them back); erasing a
@@ -62,7 +86,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def field_formatters(self) -> dict[str, Any]:
         """Model fields the change page shows through a formatter: every instant, and FIELD_FORMATS."""
         fields = {f.name: f for f in self.model._meta.fields}
-        shown = {name: local_datetime for name, f in fields.items() if isinstance(f, DateTimeField)}
+        shown: dict[str, Callable[[Any], str]] = {
+            name: local_datetime for name, f in fields.items() if isinstance(f, DateTimeField)
+        }
         shown.update({name: fmt for name, fmt in FIELD_FORMATS.items() if name in fields})
         return shown
 
@@ -96,15 +122,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
             if exact.exists():
                 return exact, False
         return super().get_search_results(request, queryset, search_term)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # Django offers "Delete selected" to anyone with the delete permission; nobody has it here,
@@ -141,10 +158,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         if any("\x00" in text for key, values in request.GET.lists() for text in (key, *values)):
             raise IncorrectLookupParameters("a parameter contains a NUL character")
         validate_drill_down(request.GET, self.date_hierarchy)
-        cl = super().get_changelist_instance(request)
-        # Read by our change_list.html instead of Django's scanning {% date_hierarchy %} tag.
-        cl.insights_date_hierarchy = lambda: date_hierarchy(cl)
-        return cl
+        return super().get_changelist_instance(request)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return InsightsChangeList
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         context = {
@@ -163,7 +180,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return super().render_change_form(request, context, *args, **kwargs)
 
     @admin.display(description=_("raw payload"))
-    def raw_payload(self, obj: Model) -> str:
+    def raw_payload(self, obj: SyncedModel) -> str:
         """The item as received from the API, pretty-printed and escaped."""
         return format_html(
             '<pre class="insights-raw">{}</pre>', json.dumps(obj.raw, indent=2, sort_keys=True, default=str)
@@ -176,5 +193,4 @@ def _shown_field(field: Any, formatter: Any) -> Any:
     def show(obj: Model) -> str:
         return formatter(getattr(obj, field.name))
 
-    show.short_description = field.verbose_name
-    return show
+    return admin.display(description=field.verbose_name)(show)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from .. import models as m
+from ..eta import estimate_text, full_sync_text
 from ..health import Health, check_health, last_sign_of_life, run_silent_after
 from ..jobs import cancel_run
 from .actions import enqueue
@@ -66,6 +67,7 @@ def run_json(run: m.SyncRun, may_cancel: bool) -> dict[str, Any]:
         "progress_done": run.progress_done,
         "progress_total": total,
         "progress_text": progress_text(run) if run.progress_done or total else "",
+        "estimate_text": estimate_text(run),
         "percent": round(100 * run.progress_done / total) if total else None,
         "created": created,
         "updated": updated,
@@ -105,8 +107,14 @@ class AdminPageView(View):
 
     model_admin: admin.ModelAdmin | None = None
 
+    def sync_run_admin(self) -> admin.ModelAdmin:
+        """The admin this view is mounted on (``as_view(model_admin=...)``)."""
+        if self.model_admin is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} needs as_view(model_admin=...)")
+        return self.model_admin
+
     def check_view(self, request: HttpRequest) -> None:
-        if not self.model_admin.has_view_permission(request):
+        if not self.sync_run_admin().has_view_permission(request):
             raise PermissionDenied
 
     def check_run_sync(self, request: HttpRequest) -> None:
@@ -122,9 +130,9 @@ class DashboardView(AdminPageView):
         health = check_health(sweep=True)
         may_run = can_run_sync(request)
         context = {
-            **self.model_admin.admin_site.each_context(request),
+            **self.sync_run_admin().admin_site.each_context(request),
             "title": _("Sync dashboard"),
-            "opts": self.model_admin.model._meta,
+            "opts": self.sync_run_admin().model._meta,
             "health": health,
             "active": [run_json(run, may_run) for run in active_runs()],
             "recent": [run_json(run, may_run) for run in recent_runs()],
@@ -132,6 +140,7 @@ class DashboardView(AdminPageView):
             "start_url": reverse("admin:insights_app_syncrun_start"),
             "status_url": reverse("admin:insights_app_syncrun_dashboard_status"),
             "kinds": [(kind.value, kind.label) for kind in STARTABLE_KINDS],
+            "full_sync_estimate": full_sync_text() if may_run else "",
         }
         return TemplateResponse(request, "insights_app/admin/dashboard.html", context)
 

@@ -8,9 +8,10 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import connections
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Field, Model, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
@@ -41,7 +42,7 @@ class RecentFilter(admin.SimpleListFilter):
         return None
 
 
-def recent_filter(field_name: str, title: str) -> type[RecentFilter]:
+def recent_filter(field_name: str, title: str | Promise) -> type[RecentFilter]:
     """A ``RecentFilter`` subclass for one field (its own title and URL parameter)."""
     return type(
         f"Recent_{field_name}",
@@ -106,7 +107,8 @@ class QualityFilter(admin.SimpleListFilter):
         return [("degraded", _("Degraded")), ("good", _("Good")), ("unknown", _("Not measured"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
-        value = self.aliases.get(self.value(), self.value())
+        value = self.value()
+        value = self.aliases.get(value, value) if value is not None else None
         if value == "degraded":
             return queryset.filter(quality_degraded=True)
         if value == "good":
@@ -150,6 +152,8 @@ def distinct_values(model: type[Model], column: str, limit: int = 50) -> list[st
     reading every row; other databases (small sites on SQLite) use a plain DISTINCT.
     """
     field = model._meta.get_field(column)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{column} is not a column")
     db_column = field.column
     table = model._meta.db_table
     connection = connections["default"]
@@ -164,7 +168,7 @@ def distinct_values(model: type[Model], column: str, limit: int = 50) -> list[st
         with connection.cursor() as cursor:
             cursor.execute(sql, [limit])
             return [row[0] for row in cursor.fetchall()]
-    values = model.objects.exclude(**{column: ""}).exclude(**{f"{column}__isnull": True})
+    values = model._default_manager.exclude(**{column: ""}).exclude(**{f"{column}__isnull": True})
     return list(values.order_by(column).values_list(column, flat=True).distinct()[:limit])
 
 
@@ -216,13 +220,14 @@ class RelatedObjectFilter(admin.SimpleListFilter):
     lookup = ""
 
     def _selected(self) -> Model | None:
-        try:
-            pk = int(self.value())
-        except (TypeError, ValueError):
-            if self.value() is not None:
-                raise IncorrectLookupParameters(self.value()) from None
+        value = self.value()
+        if value is None:
             return None
-        return self.related_model.objects.filter(pk=pk).first()
+        try:
+            pk = int(value)
+        except ValueError:
+            raise IncorrectLookupParameters(value) from None
+        return self.related_model._default_manager.filter(pk=pk).first()
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
         selected = self._selected() if self.value() is not None else None
@@ -232,12 +237,13 @@ class RelatedObjectFilter(admin.SimpleListFilter):
         return self.value() is not None
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
-        if self.value() is None:
+        value = self.value()
+        if value is None:
             return None
         try:
-            return queryset.filter(**{self.lookup: int(self.value())})
-        except (TypeError, ValueError):
-            raise IncorrectLookupParameters(self.value()) from None
+            return queryset.filter(**{self.lookup: int(value)})
+        except ValueError:
+            raise IncorrectLookupParameters(value) from None
 
 
 class RoomFilter(RelatedObjectFilter):

@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from ..names import shown_name
 from ..reports.tables import format_duration
 
 EMPTY = "—"
@@ -74,6 +75,7 @@ def age(seconds: float | None) -> str:
 # every DateTimeField goes through ``local_datetime``).
 FIELD_FORMATS: dict[str, Callable[[Any], str]] = {
     "duration_seconds": duration,
+    "display_name": shown_name,
     "total_participant_minutes": minutes,
     "total_recorder_minutes": minutes,
     "total_streamer_minutes": minutes,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 # Up to this many rows the count is exact; past it the page shows an estimate.
@@ -23,7 +24,7 @@ class BoundedCountPaginator(Paginator):
     def count(self) -> int:
         queryset = self.object_list
         db = getattr(queryset, "db", "default")
-        if connections[db].vendor != "postgresql" or not hasattr(queryset, "query"):
+        if connections[db].vendor != "postgresql" or not isinstance(queryset, QuerySet):
             return super().count
         capped = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
         if capped <= EXACT_COUNT_LIMIT:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Model
 from django.template.loader import render_to_string
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
 from ..conf import get_settings
+from ..names import shown_name
 from . import actions, filters, privacy
 from .base import ReadOnlyAdmin
 from .charts import packet_loss_chart
@@ -86,12 +89,12 @@ class ParticipantAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ("related_links", "network_quality", "raw_payload", *[f.name for f in self.model._meta.fields])
 
-    def object_report_url(self, obj: m.Participant) -> str | None:
+    def object_report_url(self, obj: Model) -> str | None:
         return report_url("participant_quality", obj.pk)
 
     @admin.display(description=_("display name"), ordering="display_name")
     def name(self, obj: m.Participant) -> str:
-        return clipped(obj.display_name or obj.participant_id, "insights-clip insights-clip-name")
+        return clipped(shown_name(obj.display_name), "insights-clip insights-clip-name")
 
     @admin.display(description=_("role"), ordering="role_name")
     def role(self, obj: m.Participant) -> str:
@@ -142,7 +145,9 @@ class ParticipantAdmin(ReadOnlyAdmin):
         """Back to the session and room; on to the person's other connections."""
         session = obj.room_session
         parts = [
-            link(admin_change_url(m.Room, session.room_id), format_html(_("Room {}"), session.room_name)),
+            link(
+                admin_change_url(m.Room, session.room_id), format_html(gettext("Room {}"), session.room_name)
+            ),
             link(admin_change_url(m.RoomSession, session.pk), _("Session")),
             link(admin_changelist_url(m.Participant, session=session.pk), _("Everyone in this session")),
         ]

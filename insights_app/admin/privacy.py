@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext, ngettext
@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import models as m
 from ..conf import get_settings
 from ..privacy.erasure import ErasureError, forget_person
+from .base import ViewOnlyAdmin
 
 FORGET_PERM = "insights_app.forget_person"
 # Each value is one erasure (a few queries); past this many, narrow the selection.
@@ -90,17 +91,8 @@ def forget_selected_people(modeladmin: admin.ModelAdmin, request: HttpRequest, q
     return TemplateResponse(request, "insights_app/admin/forget_confirmation.html", context)
 
 
-class AuditAdminBase(admin.ModelAdmin):
+class AuditAdminBase(ViewOnlyAdmin):
     """Privacy records are written by the app only: nobody adds, edits or deletes them here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(m.PrivacyAudit)

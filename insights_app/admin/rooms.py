@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Model
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -50,7 +51,7 @@ class RoomAdmin(ReadOnlyAdmin):
         (_("As received"), {"classes": ("collapse",), "fields": ("raw_payload",)}),
     )
 
-    def object_report_url(self, obj: m.Room) -> str | None:
+    def object_report_url(self, obj: Model) -> str | None:
         return report_url("room", obj.pk)
 
     @admin.display(description=_("room name"), ordering="room_name")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Model
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -52,7 +53,7 @@ class RoomSessionAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ("room_link", "related_links", "raw_payload", *[f.name for f in self.model._meta.fields])
 
-    def object_report_url(self, obj: m.RoomSession) -> str | None:
+    def object_report_url(self, obj: Model) -> str | None:
         return report_url("session", obj.pk)
 
     @admin.display(description=_("started"), ordering="started_at")

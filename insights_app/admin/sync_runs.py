@@ -77,12 +77,13 @@ class SyncRunAdmin(ReadOnlyAdmin):
         opts = self.model._meta
         prefix = f"{opts.app_label}_{opts.model_name}"
         wrap = self.admin_site.admin_view
+        page = wrap(dashboard.DashboardView.as_view(model_admin=self))
+        entry = m.SyncDashboard._meta
         return [
-            path(
-                "dashboard/",
-                wrap(dashboard.DashboardView.as_view(model_admin=self)),
-                name=f"{prefix}_dashboard",
-            ),
+            path("dashboard/", page, name=f"{prefix}_dashboard"),
+            # The same page under the changelist name of the index's "Sync dashboard" row
+            # (``app_list.SyncDashboardAdmin``), so the row links straight here.
+            path("dashboard/", page, name=f"{entry.app_label}_{entry.model_name}_changelist"),
             path(
                 "dashboard/status.json",
                 wrap(dashboard.StatusView.as_view(model_admin=self)),

@@ -1,5 +1,6 @@
 """The app's models: synced Whereby data, the record of each sync, and webhook events with live presence."""
 
+from .admin_entries import OverviewReport, PeopleReport, QualityReport, SyncDashboard
 from .alert import Alert, AlertRule
 from .participant import Participant
 from .participant_detail import PacketLossUnit, ParticipantDetail
@@ -27,14 +28,18 @@ __all__ = [
     "CriterionKind",
     "LiveConnection",
     "LiveRoom",
+    "OverviewReport",
     "PacketLossUnit",
     "Participant",
     "ParticipantDetail",
+    "PeopleReport",
     "PersonTombstone",
     "PrivacyAction",
     "PrivacyAudit",
+    "QualityReport",
     "Room",
     "RoomSession",
+    "SyncDashboard",
     "SyncKind",
     "SyncRun",
     "SyncStatus",

@@ -3,30 +3,34 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .base import SyncedModel
+from ..names import real_name, shown_name
+from .base import SyncedModel, from_api
 
 
 class Participant(SyncedModel):
     """One item of ``/insights/participants``, plus a quality summary of its details."""
 
-    room_session = models.ForeignKey(
-        "insights_app.RoomSession", on_delete=models.CASCADE, related_name="participants"
+    room_session = from_api(
+        models.ForeignKey("insights_app.RoomSession", on_delete=models.CASCADE, related_name="participants"),
+        identity=True,
     )
     # Denormalised from the session so reports group connections by room without a join.
     room = models.ForeignKey(
         "insights_app.Room", on_delete=models.CASCADE, related_name="participants", null=True, blank=True
     )
-    participant_id = models.CharField(_("participant id"), max_length=255)
-    device_id = models.CharField(_("device id"), max_length=255, null=True, blank=True)
-    user_id = models.CharField(_("user id"), max_length=255, null=True, blank=True)
-    role_name = models.CharField(_("role"), max_length=64, null=True, blank=True)
-    display_name = models.TextField(_("display name"), null=True, blank=True)
-    joined_at = models.DateTimeField(_("joined"), null=True, blank=True)
-    left_at = models.DateTimeField(_("left"), null=True, blank=True, help_text=_("Empty while connected."))
-    external_id = models.CharField(_("external id"), max_length=255, null=True, blank=True)
-    rating = models.FloatField(_("rating"), null=True, blank=True)
-    tags = models.JSONField(_("tags"), null=True, blank=True)
-    comment = models.TextField(_("comment"), null=True, blank=True)
+    participant_id = from_api(models.CharField(_("participant id"), max_length=255), identity=True)
+    device_id = from_api(models.CharField(_("device id"), max_length=255, null=True, blank=True))
+    user_id = from_api(models.CharField(_("user id"), max_length=255, null=True, blank=True))
+    role_name = from_api(models.CharField(_("role"), max_length=64, null=True, blank=True))
+    display_name = from_api(models.TextField(_("display name"), null=True, blank=True))
+    joined_at = from_api(models.DateTimeField(_("joined"), null=True, blank=True))
+    left_at = from_api(
+        models.DateTimeField(_("left"), null=True, blank=True, help_text=_("Empty while connected."))
+    )
+    external_id = from_api(models.CharField(_("external id"), max_length=255, null=True, blank=True))
+    rating = from_api(models.FloatField(_("rating"), null=True, blank=True))
+    tags = from_api(models.JSONField(_("tags"), null=True, blank=True))
+    comment = from_api(models.TextField(_("comment"), null=True, blank=True))
 
     duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)
     # Who this connection is, for counting people: the first of externalId, userId, deviceId,
@@ -79,4 +83,4 @@ class Participant(SyncedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.display_name or self.participant_id}"
+        return real_name(self.display_name) or f"{shown_name(self.display_name)} {self.participant_id}"

@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .base import SyncedModel
+from .base import SyncedModel, from_api
 
 # The interval between samples when an item does not say (the API's usual 2 s).
 DEFAULT_SAMPLE_RATE_MS = 2000.0
@@ -28,13 +28,13 @@ class ParticipantDetail(SyncedModel):
         "insights_app.Participant", on_delete=models.CASCADE, related_name="details"
     )
     position = models.PositiveIntegerField(_("position in the detail array"))
-    display_name = models.TextField(_("display name"), null=True, blank=True)
-    user_role = models.CharField(_("role"), max_length=64, null=True, blank=True)
-    user_agent = models.TextField(_("user agent"), null=True, blank=True)
-    time_stamp = models.DateTimeField(_("samples start"), null=True, blank=True)
-    sample_rate_ms = models.FloatField(_("sample interval (ms)"), null=True, blank=True)
+    display_name = from_api(models.TextField(_("display name"), null=True, blank=True))
+    user_role = from_api(models.CharField(_("role"), max_length=64, null=True, blank=True))
+    user_agent = from_api(models.TextField(_("user agent"), null=True, blank=True))
+    time_stamp = from_api(models.DateTimeField(_("samples start"), null=True, blank=True))
+    sample_rate_ms = from_api(models.FloatField(_("sample interval (ms)"), null=True, blank=True))
     samples = models.JSONField(_("samples"), default=dict, blank=True)
-    events = models.JSONField(_("events"), null=True, blank=True)
+    events = from_api(models.JSONField(_("events"), null=True, blank=True))
     packet_loss_unit = models.CharField(
         _("packet loss unit as received"),
         max_length=8,

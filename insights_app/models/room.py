@@ -3,19 +3,21 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .base import SyncedModel
+from .base import SyncedModel, from_api
 from .usage import UsageTotals
 
 
 class Room(SyncedModel, UsageTotals):
     """One item of ``/insights/rooms``."""
 
-    room_name = models.CharField(_("room name"), max_length=512, unique=True)
-    created_at = models.DateTimeField(_("created"), null=True, blank=True)
-    end_at = models.DateTimeField(_("expires"), null=True, blank=True)
-    first_session_started_at = models.DateTimeField(_("first session started"), null=True, blank=True)
-    last_session_started_at = models.DateTimeField(_("last session started"), null=True, blank=True)
-    total_sessions = models.FloatField(_("sessions"), null=True, blank=True)
+    room_name = from_api(models.CharField(_("room name"), max_length=512, unique=True), identity=True)
+    created_at = from_api(models.DateTimeField(_("created"), null=True, blank=True))
+    end_at = from_api(models.DateTimeField(_("expires"), null=True, blank=True))
+    first_session_started_at = from_api(
+        models.DateTimeField(_("first session started"), null=True, blank=True)
+    )
+    last_session_started_at = from_api(models.DateTimeField(_("last session started"), null=True, blank=True))
+    total_sessions = from_api(models.FloatField(_("sessions"), null=True, blank=True))
 
     # Bookkeeping: the room's fingerprint when its sessions were last fetched completely, so a
     # run that died half-way is finished by the next one instead of being skipped as unchanged.

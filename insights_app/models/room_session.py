@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .base import SyncedModel
+from .base import SyncedModel, from_api
 from .usage import UsageTotals
 
 
@@ -11,10 +11,12 @@ class RoomSession(SyncedModel, UsageTotals):
     """One item of ``/insights/room-sessions``."""
 
     room = models.ForeignKey("insights_app.Room", on_delete=models.CASCADE, related_name="sessions")
-    room_session_id = models.CharField(_("session id"), max_length=255, unique=True)
-    room_name = models.CharField(_("room name"), max_length=512, blank=True, default="")
-    started_at = models.DateTimeField(_("started"), null=True, blank=True)
-    ended_at = models.DateTimeField(_("ended"), null=True, blank=True, help_text=_("Empty while ongoing."))
+    room_session_id = from_api(models.CharField(_("session id"), max_length=255, unique=True), identity=True)
+    room_name = from_api(models.CharField(_("room name"), max_length=512, blank=True, default=""))
+    started_at = from_api(models.DateTimeField(_("started"), null=True, blank=True))
+    ended_at = from_api(
+        models.DateTimeField(_("ended"), null=True, blank=True, help_text=_("Empty while ongoing."))
+    )
 
     # Computed at sync time so reports aggregate without database-specific date arithmetic.
     duration_seconds = models.FloatField(_("duration (s)"), null=True, blank=True)

@@ -3,18 +3,20 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .base import from_api
+
 
 class UsageTotals(models.Model):
     """Minutes, unique counts and (beta) ratings; each column is its API field in snake_case."""
 
-    total_participant_minutes = models.FloatField(_("participant minutes"), null=True, blank=True)
-    total_recorder_minutes = models.FloatField(_("recorder minutes"), null=True, blank=True)
-    total_streamer_minutes = models.FloatField(_("streamer minutes"), null=True, blank=True)
-    total_unique_participants = models.FloatField(_("unique participants"), null=True, blank=True)
-    total_unique_recorders = models.FloatField(_("unique recorders"), null=True, blank=True)
-    total_unique_streamers = models.FloatField(_("unique streamers"), null=True, blank=True)
-    rating = models.FloatField(_("rating"), null=True, blank=True)
-    total_ratings = models.FloatField(_("ratings"), null=True, blank=True)
+    total_participant_minutes = from_api(models.FloatField(_("participant minutes"), null=True, blank=True))
+    total_recorder_minutes = from_api(models.FloatField(_("recorder minutes"), null=True, blank=True))
+    total_streamer_minutes = from_api(models.FloatField(_("streamer minutes"), null=True, blank=True))
+    total_unique_participants = from_api(models.FloatField(_("unique participants"), null=True, blank=True))
+    total_unique_recorders = from_api(models.FloatField(_("unique recorders"), null=True, blank=True))
+    total_unique_streamers = from_api(models.FloatField(_("unique streamers"), null=True, blank=True))
+    rating = from_api(models.FloatField(_("rating"), null=True, blank=True))
+    total_ratings = from_api(models.FloatField(_("ratings"), null=True, blank=True))
 
     class Meta:
         abstract = True

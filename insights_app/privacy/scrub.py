@@ -32,32 +32,46 @@ def _scrub_raw(raw: Any, kept: tuple[str, ...], pseudonymised: tuple[str, ...]) 
     return clean
 
 
+def _scrub(
+    values: dict[str, Any],
+    pseudonymised: tuple[str, ...],
+    dropped: tuple[str, ...],
+    raw_kept: tuple[str, ...],
+    raw_pseudonymised: tuple[str, ...],
+) -> dict[str, Any]:
+    """``values`` with the ``pseudonymised`` columns pseudonymised, ``dropped`` ones nulled, ``raw`` cut."""
+    clean = dict(values)
+    for column in pseudonymised:
+        if column in clean:
+            clean[column] = maybe_pseudonym(clean[column])
+    for column in dropped:
+        if column in clean:
+            clean[column] = None
+    if "raw" in clean:
+        clean["raw"] = _scrub_raw(clean["raw"], raw_kept, raw_pseudonymised)
+    return clean
+
+
 def scrub_participant(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` (participant columns incl. ``raw``) with personal fields pseudonymised or dropped.
 
     Columns not present in ``values`` stay absent; applying it twice changes nothing.
     """
-    clean = dict(values)
-    for column in PSEUDONYMISED_COLUMNS:
-        if column in clean:
-            clean[column] = maybe_pseudonym(clean[column])
-    for column in DROPPED_COLUMNS:
-        if column in clean:
-            clean[column] = None
-    if "raw" in clean:
-        clean["raw"] = _scrub_raw(clean["raw"], PARTICIPANT_RAW_KEPT, PARTICIPANT_RAW_PSEUDONYMISED)
-    return clean
+    return _scrub(
+        values,
+        PSEUDONYMISED_COLUMNS,
+        DROPPED_COLUMNS,
+        PARTICIPANT_RAW_KEPT,
+        PARTICIPANT_RAW_PSEUDONYMISED,
+    )
 
 
 def scrub_detail(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` (detail columns incl. ``raw``) with the display name pseudonymised and the user agent dropped."""
-    clean = dict(values)
-    for column in DETAIL_PSEUDONYMISED_COLUMNS:
-        if column in clean:
-            clean[column] = maybe_pseudonym(clean[column])
-    for column in DETAIL_DROPPED_COLUMNS:
-        if column in clean:
-            clean[column] = None
-    if "raw" in clean:
-        clean["raw"] = _scrub_raw(clean["raw"], DETAIL_RAW_KEPT, DETAIL_RAW_PSEUDONYMISED)
-    return clean
+    return _scrub(
+        values,
+        DETAIL_PSEUDONYMISED_COLUMNS,
+        DETAIL_DROPPED_COLUMNS,
+        DETAIL_RAW_KEPT,
+        DETAIL_RAW_PSEUDONYMISED,
+    )

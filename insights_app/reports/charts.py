@@ -37,7 +37,7 @@ class Chart:
 
 
 def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
-    layout = {
+    layout: dict[str, Any] = {
         # Title on the left and the legend at the bottom of the figure (in pixels, whatever its
         # height): neither meets the toolbar at the top right nor the axis titles.
         "title": {"text": title, "x": 0, "xanchor": "left", "xref": "paper"},
@@ -63,7 +63,7 @@ def usage_chart(series: list[dict[str, Any]], bucket: str, chart_id: str = "usag
     """Participant minutes (bars) and sessions (line, right axis) per bucket."""
     title = _("Usage per %(bucket)s") % {"bucket": _(bucket)}
     x = [row["bucket"].isoformat() for row in series]
-    figure = {
+    figure: dict[str, Any] = {
         "data": [
             {
                 "type": "bar",
@@ -112,7 +112,7 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
     """Busiest rooms by participant minutes, horizontal bars, biggest on top."""
     title = _("Busiest rooms")
     ordered = list(reversed(rooms))
-    figure = {
+    figure: dict[str, Any] = {
         "data": [
             {
                 "type": "bar",
@@ -146,7 +146,7 @@ def heatmap_chart(grid: list[list[int]]) -> Chart:
     """Session starts by weekday and hour of day (site time); an hour without sessions is a zero cell."""
     title = _("Sessions by weekday and hour")
     days = [_(d) for d in WEEKDAYS]
-    figure = {
+    figure: dict[str, Any] = {
         "data": [
             {
                 "type": "heatmap",
@@ -184,7 +184,7 @@ def heatmap_chart(grid: list[list[int]]) -> Chart:
 def sizes_chart(sizes: list[dict[str, Any]]) -> Chart:
     """How many sessions had how many unique participants."""
     title = _("Session size")
-    figure = {
+    figure: dict[str, Any] = {
         "data": [
             {
                 "type": "bar",
@@ -223,7 +223,7 @@ def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
     by_quality: dict[str, list[dict[str, Any]]] = {key: [] for key in QUALITY_COLOURS}
     for c in connections:
         by_quality[c.get("quality_key", "unknown")].append(c)
-    data = []
+    data: list[dict[str, Any]] = []
     for key, items in by_quality.items():
         if not items:
             continue

@@ -43,6 +43,12 @@ class Table:
     rows: list[dict] = field(default_factory=list)
     all_rows: Callable[[], Iterable[dict]] | None = None
     empty_text: Any = ""
+    # Set by the report views for the page: the download link, the paginator's page, the row count
+    # as text and the sort links (see ``reports.views.base``).
+    csv_url: str = ""
+    page: Any = None
+    page_count_text: str = ""
+    sorts: list[tuple[str, Any, bool]] | None = None
 
     def html_rows(self) -> list[list[tuple[str, str]]]:
         """Rows as ``(text, url)`` cells; the template escapes both."""

@@ -110,7 +110,8 @@ def paginate(secret: bytes, path: str, query: dict[str, str], items: list[dict])
             offset = decode_cursor(secret, token, fingerprint)
         except CursorError as exc:
             raise BadRequest(str(exc)) from exc
-    page = items[offset : offset + limit]
+    # Copies: the organisation's own items stay as they are (a scripted one may hold non-objects).
+    page = [dict(item) if isinstance(item, dict) else item for item in items[offset : offset + limit]]
     following = offset + limit
     cursor = encode_cursor(secret, following, fingerprint) if following < len(items) else None
     return ApiResult(200, {"cursor": cursor, "results": page}, cursor_in=token)
@@ -119,11 +120,11 @@ def paginate(secret: bytes, path: str, query: dict[str, str], items: list[dict])
 def rooms(org: Organisation, secret: bytes, query: dict[str, str]) -> ApiResult:
     """``/insights/rooms``: filters on name and creation date."""
     sort = parse_sort(query, ROOM_SORT_FIELDS)
-    items = org.room_items()
+    items = org.room_item_views()
     exact = query.get("roomName[exact]")
     starts = query.get("roomName[startsWith]")
     contains = query.get("roomName[contains]")
-    bounds = []
+    bounds: list[int | None] = []
     for key in ("createdAt[from]", "createdAt[to]"):
         text = query.get(key)
         if text is None:
@@ -175,6 +176,7 @@ def participants(org: Organisation, secret: bytes, query: dict[str, str]) -> Api
         if external_id is not None:
             items = [p for p in items if p["externalId"] == external_id]
     else:
+        assert external_id is not None  # one of the two was required above
         items = org.participant_items_by_external_id(external_id)
     return paginate(secret, "/insights/participants", query, sort_items(items, sort))
 

@@ -124,8 +124,8 @@ def corrupt_items(items: list, faults: FaultConfig) -> list:
             else:
                 bad["timeStamp"] = "not a time"
         elif way == 1:
-            key = next((k for k in DATE_FIELDS if k in bad), None)
-            bad[key or "startedAt"] = "31/02/2026 25:61"
+            date_key = next((k for k in DATE_FIELDS if k in bad), None)
+            bad[date_key or "startedAt"] = "31/02/2026 25:61"
         elif way == 2:
             key = next((k for k in NUMBER_FIELDS if k in bad), "rating")
             bad[key] = "lots"

@@ -28,8 +28,10 @@ from .vocab import (
     USER_AGENTS,
 )
 
-_HOST_ROLE_NAMES, _HOST_ROLE_WEIGHTS = zip(*HOST_ROLES, strict=True)
-_GUEST_ROLE_NAMES, _GUEST_ROLE_WEIGHTS = zip(*GUEST_ROLES, strict=True)
+_HOST_ROLE_NAMES = tuple(name for name, _ in HOST_ROLES)
+_HOST_ROLE_WEIGHTS = tuple(weight for _, weight in HOST_ROLES)
+_GUEST_ROLE_NAMES = tuple(name for name, _ in GUEST_ROLES)
+_GUEST_ROLE_WEIGHTS = tuple(weight for _, weight in GUEST_ROLES)
 _ANONYMOUS_ROLES = frozenset({"visitor", "granted_visitor", "viewer", "granted_viewer"})
 _MAX_SESSION_MS = 3 * 3600_000
 _MEDIAN_SESSION_MS = 25 * MINUTE_MS
@@ -216,6 +218,7 @@ class Builder:
             bots.append(STREAMER)
         humans = connections - len(bots)
         reconnects = 0 if ongoing or humans == 0 else sum(rng.random() < 0.12 for _ in range(humans - 1))
+        assert self.pool is not None, "the people pool is made before any session"
         people = self.pool.pick(rng, humans - reconnects) if humans else []
         per_person = [1] * len(people)
         for _ in range(reconnects):

@@ -34,6 +34,10 @@ class JobBackend(Protocol):
         """Whether a job of this quiet run can still do something (False: the reaper may fail it)."""
         ...
 
+    def dead(self, run: SyncRun) -> bool:
+        """Whether the job runner shows this running run's jobs dead, however fresh its heartbeat."""
+        ...
+
     def fan_out(self, run: SyncRun, batches: list[list[RoomWork]]) -> bool:
         """Hand the batches to other jobs and return True, or return False to work on them here."""
         ...

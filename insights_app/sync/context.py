@@ -14,7 +14,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from ..client import WherebyClient
-from ..conf import get_settings
+from ..conf import get_settings, lookback_minutes
 from ..errors import Interrupted
 from ..models import SyncRun
 from ..safetext import printable
@@ -57,7 +57,7 @@ class RunContext:
         self.backend = backend
         self.conf = get_settings()
         self.now = now or timezone.now()
-        self.lookback = timedelta(minutes=self.conf.LOOKBACK_MINUTES)
+        self.lookback = timedelta(minutes=lookback_minutes(self.conf))
         self.on_progress = on_progress
         self.deltas: Counter[str] = Counter()
         self.skip_reasons: Counter[str] = Counter()

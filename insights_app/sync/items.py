@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db.models import CharField, DateTimeField, Field, FloatField, JSONField, Model, TextField
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..models import Participant, ParticipantDetail, Room, RoomSession, UsageTotals
+from ..models import Participant, ParticipantDetail, Room, RoomSession
+from ..models.base import API_FIELD
 
 
 def api_name(column: str) -> str:
@@ -22,59 +24,55 @@ def api_name(column: str) -> str:
 
 
 # (API field, column, kind); kinds: id (required string), str, text, datetime, number, json
-# The usage totals rooms and sessions both carry, with the (beta) ratings: read from the model.
-TOTAL_FIELDS = tuple((api_name(column), column, "number") for column in UsageTotals.total_columns())
-ROOM_FIELDS = (
-    ("roomName", "room_name", "id"),
-    ("createdAt", "created_at", "datetime"),
-    ("endAt", "end_at", "datetime"),
-    ("firstSessionStartedAt", "first_session_started_at", "datetime"),
-    ("lastSessionStartedAt", "last_session_started_at", "datetime"),
-    ("totalSessions", "total_sessions", "number"),
-    *TOTAL_FIELDS,
+ApiFields = tuple[tuple[str, str, str], ...]
+# The kind of a column marked ``from_api``, by its field class (the most specific class first).
+KINDS: tuple[tuple[type[Field], str], ...] = (
+    (DateTimeField, "datetime"),
+    (FloatField, "number"),
+    (JSONField, "json"),
+    (TextField, "text"),
+    (CharField, "str"),
 )
-SESSION_FIELDS = (
-    ("roomSessionId", "room_session_id", "id"),
-    ("roomName", "room_name", "str"),
-    ("startedAt", "started_at", "datetime"),
-    ("endedAt", "ended_at", "datetime"),
-    *TOTAL_FIELDS,
-)
-PARTICIPANT_FIELDS = (
-    ("roomSessionId", "room_session_id", "id"),
-    ("participantId", "participant_id", "id"),
-    ("deviceId", "device_id", "str"),
-    ("userId", "user_id", "str"),
-    ("roleName", "role_name", "str"),
-    ("displayName", "display_name", "text"),
-    ("joinedAt", "joined_at", "datetime"),
-    ("leftAt", "left_at", "datetime"),
-    ("externalId", "external_id", "str"),
-    ("rating", "rating", "number"),
-    ("tags", "tags", "json"),
-    ("comment", "comment", "text"),
-)
-DETAIL_FIELDS = (
-    ("displayName", "display_name", "text"),
-    ("userRole", "user_role", "str"),
-    ("userAgent", "user_agent", "text"),
-    ("timeStamp", "time_stamp", "datetime"),
-    ("sampleRateMs", "sample_rate_ms", "number"),
-    ("events", "events", "json"),
-)
+
+
+def _kind(field: Field) -> str:
+    if getattr(field, API_FIELD).identity:
+        return "id"
+    for field_class, kind in KINDS:
+        if isinstance(field, field_class):
+            return kind
+    raise TypeError(f"{field} is marked from_api but has no API kind")
+
+
+def _api_columns(model: type[Model]) -> list[Field]:
+    """The model's columns marked ``from_api``: its own in declaration order, then inherited ones."""
+    inherited = {
+        f.name
+        for base in model.__mro__[1:]
+        if isinstance(base, type) and issubclass(base, Model) and base is not Model and base._meta.abstract
+        for f in base._meta.get_fields()
+    }
+    marked = [f for f in model._meta.concrete_fields if hasattr(f, API_FIELD)]
+    return sorted(marked, key=lambda f: f.name in inherited)
+
+
+def api_fields(model: type[Model]) -> ApiFields:
+    """(API field, column, kind) of each column of ``model`` that copies an API field."""
+    return tuple((api_name(f.attname), f.attname, _kind(f)) for f in _api_columns(model))
+
+
+ROOM_FIELDS = api_fields(Room)
+SESSION_FIELDS = api_fields(RoomSession)
+PARTICIPANT_FIELDS = api_fields(Participant)
+DETAIL_FIELDS = api_fields(ParticipantDetail)
 
 
 def _max_lengths() -> dict[str, int]:
     """Column lengths of the CharFields the API fills, read from the models."""
-    columns = {
-        column
-        for table in (ROOM_FIELDS, SESSION_FIELDS, PARTICIPANT_FIELDS, DETAIL_FIELDS)
-        for _, column, _ in table
-    }
     lengths: dict[str, int] = {}
     for model in (Room, RoomSession, Participant, ParticipantDetail):
-        for field in model._meta.concrete_fields:
-            if field.name in columns and field.max_length is not None and not field.is_relation:
+        for field in _api_columns(model):
+            if field.max_length is not None and not field.is_relation:
                 lengths[field.name] = min(field.max_length, lengths.get(field.name, field.max_length))
     return lengths
 
@@ -126,7 +124,7 @@ def signature(item: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def parse_item(item: Any, fields: tuple[tuple[str, str, str], ...]) -> ParsedItem:
+def parse_item(item: Any, fields: ApiFields) -> ParsedItem:
     """Column values for ``item``; raises BadItem for a missing identity or an unparsable date."""
     if not isinstance(item, dict):
         raise BadItem(f"item is a {type(item).__name__}, not an object")

@@ -15,6 +15,7 @@ from .backend import RoomWork
 from .batching import ParticipantBuffer, fetch_and_gather, gathering, sync_session_participants
 from .context import RunContext
 from .details import iter_detail_targets, pending_details, sync_details
+from .horizons import fill_newest_first
 from .pipeline import room_failures, work_on_rooms
 from .runs import SyncError
 from .stages import (
@@ -64,6 +65,9 @@ def _sync_organisation(ctx: RunContext, *, full: bool) -> bool:
         size = conf.FANOUT_ROOMS_PER_JOB
         if ctx.backend.fan_out(ctx.run, [work[i : i + size] for i in range(0, len(work), size)]):
             return True
+    if full:
+        fill_newest_first(ctx, work, resume_since=resume_since)
+        return False
     with gathering(ctx) as buffer:
         work_on_rooms(ctx, work, buffer)
     return False

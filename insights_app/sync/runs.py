@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -95,7 +95,7 @@ def reap_abandoned_runs(*, backend: JobBackend) -> int:
     """Mark failed the runs whose worker went silent (killed) or whose queued job is gone."""
     now = timezone.now()
     stale = now - timedelta(seconds=get_settings().ABANDONED_AFTER_SECONDS)
-    reaped = 0
+    reaped = _reap_dead_jobs(backend, now)
     # A queued run is asked about at once: ``backend.alive`` allows for the moment between the commit
     # and the enqueue itself, and a job deleted from the queue must not block its scope until the threshold.
     candidates = SyncRun.objects.filter(
@@ -114,4 +114,14 @@ def reap_abandoned_runs(*, backend: JobBackend) -> int:
         reaped += run.fail_abandoned(reason, now=now)
     if reaped:
         logger.warning("marked %d abandoned sync runs as failed", reaped)
+    return reaped
+
+
+def _reap_dead_jobs(backend: JobBackend, now: datetime) -> int:
+    """Fail the running runs whose jobs the job runner shows dead, without waiting for their heartbeat."""
+    reaped = 0
+    for run in SyncRun.objects.filter(status=SyncStatus.RUNNING).exclude(job_id=""):
+        if backend.dead(run):
+            reason = "abandoned: its job died (worker stopped or killed); the next run picks up from here"
+            reaped += run.fail_abandoned(reason, now=now)
     return reaped

@@ -178,6 +178,10 @@ class InProcess:
         """Queued runs may have a job somewhere; running ones are judged by their heartbeat alone."""
         return run.status == SyncStatus.QUEUED
 
+    def dead(self, run: SyncRun) -> bool:
+        """Without a job queue nothing shows a run dead before its heartbeat goes stale."""
+        return False
+
     def fan_out(self, run: SyncRun, batches: list[list[RoomWork]]) -> bool:
         """Work on every batch in this process."""
         return False

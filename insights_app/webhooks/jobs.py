@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
 from datetime import timedelta
-from typing import ParamSpec, TypeVar
 
 import redis
-from django.db import close_old_connections
 from django.utils import timezone
 
 from ..conf import get_settings
-from ..jobs import enqueue_sync, get_queue
+from ..jobs import enqueue_sync, fresh_connections, get_queue
 from ..models import Participant, SyncKind, SyncTrigger, WebhookEvent, WebhookOutcome
 from . import effects, schedule
 
 logger = logging.getLogger(__name__)
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def processing_job_id(event_pk: int) -> str:
@@ -56,31 +50,17 @@ def requeue_pending_events(older_than_seconds: float = 60) -> int:
     return len(pks)
 
 
-def _fresh_connections(job: Callable[P, R]) -> Callable[P, R]:
-    """Close stale database connections around a job: workers live for days."""
-
-    @functools.wraps(job)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        close_old_connections()
-        try:
-            return job(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return run
-
-
 # A job drains the backlog too: a burst of events then costs a few jobs' start-up, not one per event.
 DRAIN_LIMIT = 500
 
 
-@_fresh_connections
+@fresh_connections
 def requeue_pending_events_job() -> int:
     """Cron job: queue events that arrived while Redis was down."""
     return requeue_pending_events()
 
 
-@_fresh_connections
+@fresh_connections
 def process_event(event_pk: int) -> str:
     """RQ job: apply one stored event, then other pending ones in createdAt order; failures are recorded."""
     detail = _process_one(event_pk)
@@ -108,7 +88,7 @@ def _process_one(event_pk: int) -> str:
         raise
 
 
-@_fresh_connections
+@fresh_connections
 def run_room_sync(room_name: str) -> int:
     """RQ job (delayed): sync one room now that the API shows the ended session; returns the run id."""
     schedule.release_room(room_name)
@@ -116,7 +96,7 @@ def run_room_sync(room_name: str) -> int:
     return result.run.pk
 
 
-@_fresh_connections
+@fresh_connections
 def run_detail_fetch(room_session_id: str, participant_id: str, attempt: int = 1) -> str:
     """RQ job (delayed): fetch one connection's details, once the sync has stored the connection."""
     if get_settings().DETAIL_POLICY == "none":

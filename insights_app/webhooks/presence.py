@@ -33,24 +33,26 @@ def _room_counts(room_name: str, data: dict[str, Any], at: datetime) -> None:
     )
 
 
+def _connection(event: WebhookEvent, data: dict[str, Any], **moment: Any) -> LiveConnection:
+    """The connection a client event is about, as its data describes the person, plus ``moment``."""
+    return LiveConnection(
+        participant_id=event.participant_id,
+        room_name=event.room_name,
+        room_session_id=event.room_session_id,
+        display_name=text(data.get("displayName"), 512),
+        external_id=text(data.get("externalId"), 255),
+        role_name=text(data.get("roleName"), 64),
+        **moment,
+    )
+
+
 def client_joined(event: WebhookEvent) -> str:
     """Record a join (an earlier or later leave of the same connection keeps it absent)."""
     data, at = data_of(event.raw), event_time(event)
     if not event.participant_id or not event.room_name:
         return "no participantId or roomName: presence unchanged"
     LiveConnection.objects.bulk_create(
-        [
-            LiveConnection(
-                participant_id=event.participant_id,
-                room_name=event.room_name,
-                room_session_id=event.room_session_id,
-                display_name=text(data.get("displayName"), 512),
-                external_id=text(data.get("externalId"), 255),
-                role_name=text(data.get("roleName"), 64),
-                is_dial_in=data.get("isDialIn") is True,
-                joined_at=at,
-            )
-        ],
+        [_connection(event, data, is_dial_in=data.get("isDialIn") is True, joined_at=at)],
         update_conflicts=True,
         unique_fields=["participant_id"],
         update_fields=[
@@ -81,17 +83,7 @@ def client_left(event: WebhookEvent) -> str:
     if not event.participant_id or not event.room_name:
         return "no participantId or roomName: presence unchanged"
     LiveConnection.objects.bulk_create(
-        [
-            LiveConnection(
-                participant_id=event.participant_id,
-                room_name=event.room_name,
-                room_session_id=event.room_session_id,
-                display_name=text(data.get("displayName"), 512),
-                external_id=text(data.get("externalId"), 255),
-                role_name=text(data.get("roleName"), 64),
-                left_at=at,
-            )
-        ],
+        [_connection(event, data, left_at=at)],
         update_conflicts=True,
         unique_fields=["participant_id"],
         update_fields=["left_at"],

@@ -160,8 +160,15 @@ def test_reports_are_linked_when_mounted(client, viewer, data, settings):
     settings.ROOT_URLCONF = __name__
     client.force_login(viewer)
     index = client.get(reverse("admin:index")).content.decode()
-    for name in ("overview", "quality", "people"):
-        assert f'href="{reverse(f"insights_app:{name}")}"' in index
+    # Each report is a row of the app's block (an admin entry) that leads to the report itself.
+    for name, entry in (
+        ("overview", "overviewreport"),
+        ("quality", "qualityreport"),
+        ("people", "peoplereport"),
+    ):
+        entry_url = reverse(f"admin:insights_app_{entry}_changelist")
+        assert f'href="{entry_url}"' in index
+        assert client.get(entry_url)["Location"] == reverse(f"insights_app:{name}")
     room = data.rooms[0]
     page = client.get(reverse("admin:insights_app_room_change", args=[room.pk])).content.decode()
     assert f'href="{reverse("insights_app:room", args=[room.pk])}"' in page

@@ -84,7 +84,7 @@ def visit_all(client: Client, start: list[str], inside: str) -> list[dict[str, A
         if per_name[name] >= PER_NAME:
             continue
         per_name[name] += 1
-        response = client.get(url)
+        response = client.get(url, follow=True)  # admin rows of the reports redirect to them
         content_type = response.get("Content-Type", "")
         body = b"".join(response.streaming_content) if response.streaming else response.content
         text = body.decode("utf-8", errors="replace")

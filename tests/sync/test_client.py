@@ -224,6 +224,7 @@ def test_the_api_key_never_reaches_logs_or_errors(simulator_factory, caplog):
 def test_low_remaining_points_slow_every_process_down(simulator_factory, redis_conn):
     server = simulator_factory(seed=2, rooms=300, sessions_per_room=0, participants_per_session=0)
     server.points_per_minute = 12
+    server.window_seconds = 2.0  # the pause lasts until the window's reset: seconds, not a minute
     budget = RedisBudget(redis_conn, "low-remaining-test", 100_000)
     sleep = RecordedSleep()
     client = make_client(server, budget=budget, sleep=sleep, max_retry_wait=0.2)

@@ -200,6 +200,8 @@ class ScriptedOrganisation:
     def room_items(self) -> list:
         return list(self.data["rooms"])
 
+    room_item_views = room_items  # what the simulator's rooms listing reads
+
     def session_items(self, room_name: str) -> list:
         return list(self.data["sessions"].get(room_name, []))
 

@@ -122,3 +122,40 @@ def test_cancel_from_the_shell(settings, slow_api, redis_url):
     out = StringIO()
     call_command("insights_sync", "--cancel", stdout=out)
     assert "No sync run is queued or running." in out.getvalue()
+
+
+def test_a_signal_landing_inside_a_database_query_still_closes_the_run(slow_api, redis_url):
+    """PostgreSQL: the stop arrives while the command waits on a row lock, mid-query; the run still closes."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "only PostgreSQL's driver returns to Python (and so to a signal) in the middle of a query"
+        )
+    import psycopg
+
+    process = start_sync(redis_url, settings_for(slow_api), "--full")
+    run = wait_for(lambda: SyncRun.objects.filter(status="running", api_requests__gt=0).first(), timeout=60)
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params) as locker:
+        # Hold the run's row: the command's next progress write waits on the lock, inside a query.
+        locker.execute("SELECT 1 FROM insights_app_syncrun WHERE id = %s FOR UPDATE", [run.pk])
+
+        def command_waits_on_the_lock() -> bool:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                return cursor.fetchone()[0] > 0
+
+        wait_for(command_waits_on_the_lock, timeout=60)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        locker.rollback()
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM, (out, err)
+    assert "Traceback" not in err, err
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.finished_at is not None

@@ -10,11 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
 from ...conf import DETAIL_POLICIES, get_settings
 from ...errors import WherebyError
+from ...eta import estimate_for
 from ...jobs import RQ_INLINE, QueueUnavailable, enqueue_sync
 from ...models import COUNT_KINDS, SYNCED_MODELS, SyncKind, SyncRun, SyncStatus, SyncTrigger
+from ...reports.tables import format_duration
 from ...safetext import printable
 from ...sync import SyncError, create_or_get_active_run, execute_run, finish_run, request_cancel
 
@@ -133,6 +136,11 @@ class Command(BaseCommand):
         if run_pk is None:
             self.stderr.write(f"Stopped by {name} before a sync run started.")
         else:
+            # The stop may have landed in the middle of a query (PostgreSQL's driver waits in Python):
+            # that connection is stuck mid-command, so drop it and let Django open a fresh one.
+            for connection in connections.all(initialized_only=True):
+                with contextlib.suppress(Exception):
+                    connection.close()
             run = SyncRun.objects.get(pk=run_pk)
             request_cancel(run)
             run = finish_run(run.pk)
@@ -233,7 +241,14 @@ class _ProgressBar:
             return
         self._bar.total = max(run.progress_total, run.progress_done)
         self._bar.n = run.progress_done
-        self._bar.set_postfix(api=run.api_requests, refresh=False)
+        estimate = estimate_for(run)
+        if estimate is None:
+            self._bar.set_postfix(api=run.api_requests, refresh=False)
+        else:  # points_left and eta: estimates at the current budget (docs/budget.md)
+            eta = format_duration(estimate.seconds)
+            self._bar.set_postfix(
+                api=run.api_requests, points_left=f"~{estimate.points}", eta=f"~{eta}", refresh=False
+            )
         self._bar.refresh()
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 
+from ...names import real_names_only
 from ..filters import ReportFilters
 from .elapsed import OPEN, finished_seconds, open_elapsed_sum
 
@@ -37,7 +38,7 @@ def people(
             last_seen=Max(Coalesce("left_at", "joined_at")),
             # A name the person used in the period: read from rows the scan fetches anyway (a
             # separate look-up per page touched ~5,000 scattered rows, 130-350 ms at 1M connections).
-            display_name=Max("display_name"),
+            display_name=Max("display_name", filter=real_names_only()),
         )
         .order_by(*PEOPLE_SORTS.get(sort, PEOPLE_SORTS["minutes"]))
     )

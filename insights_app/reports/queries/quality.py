@@ -70,7 +70,10 @@ def quality_digest(filters: ReportFilters, participants: QuerySet) -> QualityDig
         .annotate(**_quality_aggregates())
         .order_by()
     )
-    totals, buckets, browsers, systems = _empty(), {}, {}, {}
+    totals = _empty()
+    buckets: dict[Any, dict[str, Any]] = {}
+    browsers: dict[str, dict[str, Any]] = {}
+    systems: dict[str, dict[str, Any]] = {}
     for row in rows:
         for target in (
             totals,

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -59,11 +60,12 @@ class ReportView(View):
     period_filter = True
     extra_filters: tuple[str, ...] = ()  # more text filters of TEXT_FILTERS this page offers
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Anonymous people go to the admin login; others need staff and the permission (else 403).
 
         Every answer may carry personal data, so none may be kept by a shared cache.
         """
+        response: HttpResponseBase
         if not request.user.is_authenticated:
             response = redirect_to_login(request.get_full_path(), reverse("admin:login"))
         elif not can_view_reports(request.user):
@@ -78,7 +80,7 @@ class ReportView(View):
         names = (("period", "start", "end") if self.period_filter else ()) + self.extra_filters
         return names + (("room",) if self.room_filter else ())
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Render the page, the empty state, or one of its tables as CSV (``?csv=<table>``)."""
         if not has_any_data():
             return self.render_page(request, "insights_app/reports/empty.html", {"title": _("No data yet")})

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from ...models import Participant
+from ...names import real_name, real_names_only, shown_name
 from ..labels import Label, resolve_labels
 from ..queries.elapsed import finished_seconds, open_elapsed_sum, total_seconds
 from ..queries.people import PEOPLE_SORTS, people
@@ -38,7 +39,7 @@ def person_name(external_id: str, label: Label, display_name: str | None) -> str
     """The host site's label when it has one, else a display name the person used, else the id."""
     if label.text != external_id:
         return label.text
-    return display_name or external_id
+    return real_name(display_name) or external_id
 
 
 def person_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -117,6 +118,7 @@ def connection_row(row: dict[str, Any], now: Any) -> dict[str, Any]:
     row["session_url"] = reverse("insights_app:session", args=[row["room_session_id"]])
     row["room_url"] = reverse("insights_app:room", args=[row["room_id"]])
     row["quality_url"] = reverse("insights_app:participant_quality", args=[row["id"]])
+    row["display_name"] = shown_name(row["display_name"])
     if row["quality_degraded"] is None:
         row["quality"] = _("no data")
     else:
@@ -141,7 +143,7 @@ class PersonView(ReportView):
             degraded=Count("id", filter=Q(quality_degraded=True)),
             measured=Count("id", filter=Q(quality_degraded__isnull=False)),
             last_seen=Max("joined_at"),
-            display_name=Max("display_name"),
+            display_name=Max("display_name", filter=real_names_only()),
         )
         if not totals["connections"] and not Participant.objects.filter(external_id=external_id).exists():
             raise Http404("unknown external id")

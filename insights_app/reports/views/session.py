@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from ...models import Participant, RoomSession
+from ...names import real_name, shown_name
 from .. import charts
 from ..labels import resolve_labels
 from ..tables import Column, Table, format_datetime, format_duration, format_int, format_minutes
@@ -56,10 +57,10 @@ def quality_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def connection_rows(participants: list[Participant], now: Any) -> list[dict[str, Any]]:
     """Rows for the timeline and the table; one label lookup for all external ids."""
     labels = resolve_labels(p.external_id for p in participants if p.external_id)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p in participants:
         label = labels.get(p.external_id) if p.external_id else None
-        name = p.display_name or (label.text if label else "") or p.user_id or p.participant_id
+        name = real_name(p.display_name) or (label.text if label else "") or shown_name(p.display_name)
         # Reconnects are new participant ids of the same person: give them one timeline row.
         identity = p.identity or p.participant_id
         ongoing = p.duration_seconds is None  # the sync caps a missing leftAt at the session end

@@ -37,6 +37,10 @@
       progress.appendChild(document.createTextNode(" "));
     }
     progress.appendChild(document.createTextNode(run.progress_text));
+    if (run.estimate_text) {
+      progress.appendChild(el("br"));
+      progress.appendChild(el("small", {"class": "insights-estimate"}, run.estimate_text));
+    }
     row.appendChild(progress);
     row.appendChild(el("td", {"class": "insights-duration"}, run.duration));
     row.appendChild(el("td", {"class": "insights-num"}, run.created_updated_text));

@@ -1,0 +1,208 @@
+"""A full sync worked on in one process fills the newest history first: the last 7 days complete,
+then the last 30, then the rest, and says after each step from which date the history is complete."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from contextlib import closing
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
+from ..models import Room, RoomSession, SyncKind, SyncRun
+from .backend import RoomWork
+from .batching import fetch_session_participants, gathering
+from .context import Cancelled, RunContext
+from .details import iter_detail_targets, pending_details, sync_details
+from .estimate import Estimator
+from .stages import RoomRef, SessionRef, sync_room_sessions
+
+logger = logging.getLogger(__name__)
+
+HORIZON_DAYS = (7, 30)
+# What the checkpoint's ``complete_from`` says once the whole history is stored.
+ALL_HISTORY = "all"
+_CHUNK = 500
+
+
+def horizons(now: datetime) -> list[datetime | None]:
+    """The cutoffs of the steps, newest first; None is the whole history."""
+    return [now - timedelta(days=days) for days in HORIZON_DAYS] + [None]
+
+
+def _chunks(values: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+class NewestFirst:
+    """The state of one newest-first pass: sessions listed but not yet read, rooms with trouble."""
+
+    def __init__(
+        self, ctx: RunContext, work: list[RoomWork], previous_complete_from: datetime | None
+    ) -> None:
+        self.ctx = ctx
+        self.rooms = {w.room_pk: w for w in work}
+        self.estimate = Estimator(ctx, self.rooms)
+        self.last_started = self.estimate.last_started
+        self.previous_complete_from = previous_complete_from
+        self.pending: dict[int, list[tuple[Any, SessionRef]]] = {}
+        self.troubled: set[int] = set()
+        self.completed: set[int] = set()
+
+    def run(self) -> None:
+        """Every step: list the rooms active since its cutoff, read their sessions since it, mark."""
+        trouble_before = self.ctx.trouble
+        self.estimate.write(self.pending, force=True)
+        for cutoff in horizons(self.ctx.now):
+            self._list_rooms_since(cutoff)
+            self._read_sessions_since(cutoff)
+            self.estimate.write(self.pending, force=True)
+            targets = pending_details(self.ctx, self.ctx.run.details_policy, room_pks=list(self.pending))
+            if cutoff is not None:
+                targets = targets.filter(room_session__started_at__gte=cutoff)
+            sync_details(self.ctx, iter_detail_targets(targets))
+            self.estimate.details_fetched()
+            self._mark_complete_rooms()
+            self.estimate.write(self.pending, force=True)
+            if self.ctx.trouble == trouble_before:
+                self.ctx.run.merge_checkpoint(complete_from=cutoff.isoformat() if cutoff else ALL_HISTORY)
+            self.ctx.flush(force=True)
+
+    def _active_since(self, pk: int, cutoff: datetime | None) -> bool:
+        last = self.last_started.get(pk)
+        return cutoff is None or (last is not None and last >= cutoff)
+
+    def _list_rooms_since(self, cutoff: datetime | None) -> None:
+        newest = sorted(
+            self.rooms.values(),
+            key=lambda w: (
+                self.last_started.get(w.room_pk) or datetime.min.replace(tzinfo=self.ctx.now.tzinfo)
+            ),
+            reverse=True,
+        )
+        for work in newest:
+            if work.room_pk in self.pending or not self._active_since(work.room_pk, cutoff):
+                continue
+            self.pending[work.room_pk] = self._list_sessions(work) if work.refresh else []
+            self.ctx.flush()
+            self.estimate.write(self.pending)
+
+    def _list_sessions(self, work: RoomWork) -> list[tuple[Any, SessionRef]]:
+        """The room's sessions to read, each with its start (a resumed run skips those already read)."""
+        before = dict(
+            RoomSession.objects.filter(room_id=work.room_pk).values_list(
+                "room_session_id", "participants_synced_signature"
+            )
+        )
+        try:
+            refs = sync_room_sessions(
+                self.ctx, RoomRef(work.room_pk, work.room_name, work.signature), force=True
+            )
+        except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
+            raise
+        except Exception as exc:
+            self._failed(work, f"room {work.room_name}", exc)
+            return []
+        started: dict[int, Any] = {}
+        people: dict[int, float] = {}
+        for pks in _chunks([r.pk for r in refs]):
+            for pk, at, total in RoomSession.objects.filter(pk__in=pks).values_list(
+                "pk", "started_at", "total_unique_participants"
+            ):
+                started[pk], people[pk] = at, total or 0
+        self.estimate.sessions_listed(people)
+        done = self.previous_complete_from
+        return [
+            (started.get(r.pk), r)
+            for r in refs
+            if not (
+                done is not None
+                and started.get(r.pk) is not None
+                and started[r.pk] >= done
+                and before.get(r.room_session_id) == r.signature
+                and r.ended_at is not None
+            )
+        ]
+
+    def _read_sessions_since(self, cutoff: datetime | None) -> None:
+        due: list[tuple[Any, SessionRef]] = []
+        for pk, sessions in self.pending.items():
+            keep: list[tuple[Any, SessionRef]] = []
+            for item in sessions:
+                (due if cutoff is None or (item[0] is not None and item[0] >= cutoff) else keep).append(item)
+            self.pending[pk] = keep
+        due.sort(key=lambda item: item[0] or datetime.min.replace(tzinfo=self.ctx.now.tzinfo), reverse=True)
+        # FETCH_CONCURRENCY sessions fetched at once, stored in batches with their completion marks
+        # (rooms are marked only after the batch holding their last rows is stored, below).
+        client = self.ctx.client
+        fetched = client.in_parallel(
+            lambda item: fetch_session_participants(client, item[1]),
+            due,
+            stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
+        )
+        with gathering(self.ctx) as buffer, closing(fetched):
+            for (started, session), outcome in fetched:
+                try:
+                    if isinstance(outcome, Exception):
+                        raise outcome
+                    buffer.add(session, outcome)
+                    self.estimate.session_read(session.pk, started)
+                    self.estimate.write(self.pending)
+                except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
+                    raise
+                except Exception as exc:
+                    work = self.rooms[session.room_pk]
+                    self._failed(work, f"session {session.room_session_id} of room {work.room_name}", exc)
+                self.ctx.flush()
+
+    def _failed(self, work: RoomWork, what: str, exc: Exception) -> None:
+        """Record a room's or session's failure and go on (a job timeout still ends the run)."""
+        if self.ctx.backend.is_timeout(exc):
+            raise exc
+        if not isinstance(exc, WherebyError):
+            # Not the API's doing (a database refusing a value, a bug): keep the other rooms going.
+            logger.exception("sync run %s: %s failed", self.ctx.run.pk, what)
+            what = f"{what}: unexpected"
+        self.troubled.add(work.room_pk)
+        self.ctx.problem(f"{what}: {safe_error(exc)}")
+
+    def _mark_complete_rooms(self) -> None:
+        """Rooms with nothing left to read are done: marked (when nothing failed) and counted."""
+        for pk, sessions in self.pending.items():
+            if sessions or pk in self.completed:
+                continue
+            self.completed.add(pk)
+            work = self.rooms[pk]
+            if work.refresh and pk not in self.troubled:
+                marks = {"sessions_synced_signature": work.signature, "sessions_synced_at": self.ctx.now}
+                if work.force:
+                    marks["full_synced_at"] = self.ctx.now
+                Room.objects.filter(pk=pk).update(**marks)
+            self.ctx.progress(done=1)
+
+
+def fill_newest_first(ctx: RunContext, work: list[RoomWork], *, resume_since: datetime | None) -> None:
+    """Work on a full run's rooms newest history first (see the module docstring)."""
+    NewestFirst(ctx, work, _previous_complete_from(ctx.run, resume_since)).run()
+
+
+def _previous_complete_from(run: SyncRun, resume_since: datetime | None) -> datetime | None:
+    """From which date the resumed run had read every session (None: nothing to skip)."""
+    if resume_since is None:
+        return None
+    last = (
+        SyncRun.objects.finished()
+        .filter(kind=SyncKind.FULL, started_at=resume_since)
+        .exclude(pk=run.pk)
+        .only("checkpoint")
+        .first()
+    )
+    mark = (last.checkpoint or {}).get("complete_from") if last else None
+    if not isinstance(mark, str) or mark == ALL_HISTORY:
+        return None
+    try:
+        return datetime.fromisoformat(mark)
+    except ValueError:
+        return None

@@ -1,0 +1,74 @@
+"""Before and during a full sync, the points still needed and the time they take at the current budget
+are estimated (rooms' totalSessions, sessions' participant totals) and shown, as an estimate, on the
+sync dashboard and in the command's progress bar."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from insights_app.eta import estimate_for
+from insights_app.management.commands.insights_sync import _ProgressBar
+from insights_app.models import SyncRun
+from insights_app.sync import InProcess, create_or_get_active_run, execute_run
+from tests.helpers import configure
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_first_estimate_is_close_to_what_the_full_sync_spends_and_falls_to_nothing(
+    settings, simulator_factory, redis_conn
+):
+    server = simulator_factory(seed=9, rooms=6, sessions_per_room=25, participants_per_session=4)
+    configure(settings, server, RATE_BUDGET_POINTS_PER_MINUTE=6000)
+    run, _created = create_or_get_active_run("full", trigger="command", backend=InProcess())
+    seen = []
+
+    def watch(current: SyncRun) -> None:
+        estimate = estimate_for(current)
+        if estimate is not None:
+            seen.append(estimate)
+
+    done = execute_run(run.pk, backend=InProcess(), on_progress=watch)
+
+    assert done.status == "succeeded"
+    spent = done.api_points
+    first, last = seen[0], seen[-1]
+    # Made after the rooms page alone (before any session was listed): within a third of the truth.
+    assert 0.67 * spent <= first.points <= 1.33 * spent, (first.points, spent)
+    assert last.points <= 0.05 * spent
+    assert all(e.seconds == pytest.approx(e.points / 6000 * 60) for e in seen)
+    assert estimate_for(done) is None  # a finished run has nothing left
+
+
+def test_the_dashboard_and_the_progress_bar_show_the_estimate(settings, simulator, redis_conn, admin_client):
+    configure(settings, simulator, RATE_BUDGET_POINTS_PER_MINUTE=60)
+    call_command("insights_sync", "--details", "none")  # learns the endpoints' costs (1 point each here)
+    run = SyncRun.objects.create(
+        kind="full",
+        status="running",
+        api_points=150,
+        checkpoint={"estimate": {"calls": {"participants": 100, "participant": 650}, "api_points": 100}},
+    )
+    text = "about 700 points left, about 11 min 40 s at 60 points/min (estimate)"
+    page = admin_client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
+    assert text in page
+    status = admin_client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()
+    assert [r["estimate_text"] for r in status["active"]] == [text]
+    bar = _ProgressBar(enabled=True)
+    bar.update(run)
+    assert "points_left=~700" in bar._bar.postfix and "eta=~11 min 40 s" in bar._bar.postfix
+    bar.close()
+
+
+def test_before_a_full_sync_the_dashboard_estimates_what_it_will_spend(
+    settings, simulator, redis_conn, admin_client
+):
+    configure(settings, simulator, RATE_BUDGET_POINTS_PER_MINUTE=60)
+    call_command("insights_sync", "--details", "none")  # 3 rooms, 12 sessions, 36 connections stored
+    page = admin_client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
+    # 1 rooms page, 3 session listings, 12 participants calls, 36 detail calls: 1 point each here.
+    assert "A full sync now: about 52 points, about 52 s at 60 points/min (estimate)" in page
+    call_command("insights_sync", "--full")
+    assert SyncRun.objects.latest("pk").api_points == 52

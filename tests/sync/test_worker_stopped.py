@@ -1,0 +1,69 @@
+"""A worker stopped by the platform (SIGTERM, then SIGKILL after a grace period) loses nothing: the
+next sync sees from RQ that the run's job is dead and resumes at once, heartbeat or not."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+import pytest
+from django.core.management import call_command
+
+from insights_app.jobs import enqueue_sync, scheduled_sync
+from insights_app.models import Room, SyncRun
+from tests.helpers import configure, wait_for
+from tests.helpers.org_compare import assert_db_equals_org
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def stop_like_a_platform(worker) -> None:
+    """SIGTERM to the worker (RQ's warm shutdown: the job goes on), a grace period, then SIGKILL to all."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.process.pid, signal.SIGTERM)
+    time.sleep(1.0)  # the grace period: the work horse is still syncing
+    worker.kill()
+
+
+@pytest.mark.parametrize("next_sync", ["command", "schedule"])
+def test_a_worker_stopped_by_the_platform_is_resumed_by_the_very_next_sync(
+    settings, simulator_factory, rq_worker_factory, next_sync
+):
+    server = simulator_factory(seed=31, rooms=6, sessions_per_room=4, participants_per_session=3)
+    server.faults.latency_ms = 100
+    configure(settings, server, ABANDONED_AFTER_SECONDS=300)
+    worker = rq_worker_factory()
+    first = enqueue_sync(kind="full", trigger="admin").run
+    wait_for(lambda: Room.objects.filter(full_synced_at__isnull=False).exists(), timeout=90)
+
+    stop_like_a_platform(worker)
+
+    stopped = SyncRun.objects.get(pk=first.pk)
+    assert stopped.status == "running"  # its heartbeat is fresh: only RQ can tell it is dead
+    done_rooms = set(Room.objects.filter(full_synced_at__isnull=False).values_list("room_name", flat=True))
+    calls_before = len(server.request_log)
+    if next_sync == "command":
+        call_command("insights_sync", "--full")
+        latest = SyncRun.objects.order_by("-pk").first()
+    else:
+        latest = SyncRun.objects.get(pk=scheduled_sync(kind="full"))
+        assert latest.pk != first.pk
+        rq_worker_factory()
+        latest = wait_for(
+            lambda: SyncRun.objects.filter(pk=latest.pk).exclude(status__in=("queued", "running")).first(),
+            timeout=120,
+        )
+
+    stopped.refresh_from_db()
+    assert stopped.status == "failed" and "its job died" in stopped.error
+    assert latest.pk != first.pk and latest.status == "succeeded", (latest.error, latest.skip_reasons)
+    assert_db_equals_org(server.organisation)
+    # It resumed: the rooms the stopped run had finished were not listed again.
+    relisted = {
+        record.query.get("roomName")
+        for record in server.request_log[calls_before:]
+        if record.path.endswith("/insights/room-sessions")
+    }
+    assert done_rooms and not (done_rooms & relisted)
