@@ -323,15 +323,16 @@ def test_two_processes_sharing_the_redis_budget_stay_under_it(
 
 
 def test_the_budget_reports_points_used_per_minute_across_processes(redis_conn):
-    first = RedisBudget(redis_conn, "usage-test", 60_000)
-    second = RedisBudget(redis_conn, "usage-test", 60_000)
+    # 600 a minute: one call per tenth of a second, so no process reserves ahead (RESERVE_SECONDS).
+    first = RedisBudget(redis_conn, "usage-test", 600)
+    second = RedisBudget(redis_conn, "usage-test", 600)
     for _ in range(3):
         first.acquire()
         second.acquire()
     current, previous = first.used_per_minute()
     assert current + previous == 6
     assert second.used_per_minute() == (current, previous)
-    time.sleep(0.01)
+    time.sleep(0.15)  # a token comes back every tenth of a second at 600 a minute
     assert first.available() == pytest.approx(1.0)
 
 
