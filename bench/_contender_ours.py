@@ -49,6 +49,7 @@ def main() -> None:
     from insights_app.models import Participant, ParticipantDetail, Room, RoomSession
     from insights_app.sync import InProcess, create_or_get_active_run, execute_run
 
+    fewest = fewest_incremental_calls() if args.kind == "incremental" else None
     started = time.perf_counter()
     run, _ = create_or_get_active_run(args.kind, trigger="command", backend=InProcess())
     run = execute_run(run.pk, backend=InProcess())
@@ -63,6 +64,36 @@ def main() -> None:
         },
         status=str(run.status),
         api_requests=run.api_requests,
+        fewest_calls=fewest,
+    )
+
+
+def fewest_incremental_calls() -> int:
+    """What an incremental sync of an unchanged organisation must call: the rooms listing, a sessions
+    pages of each room with a session ongoing or ended within LOOKBACK_MINUTES, and the participants
+    pages of each such session. It depends on the hour: the simulator's sessions follow office hours."""
+    from collections import Counter
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from insights_app.conf import get_settings
+    from insights_app.models import Participant, RoomSession
+
+    conf = get_settings()
+    recent = timezone.now() - timedelta(minutes=conf.LOOKBACK_MINUTES)
+    active = RoomSession.objects.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=recent))
+    rooms = set(active.values_list("room_id", flat=True))
+    per_room = Counter(RoomSession.objects.filter(room_id__in=rooms).values_list("room_id", flat=True))
+    per_session = Counter(
+        Participant.objects.filter(room_session__in=active).values_list("room_session_id", flat=True)
+    )
+    pages = sum(-(-n // conf.PAGE_SIZE) for n in per_room.values())
+    return (
+        1
+        + pages
+        + sum(max(1, -(-per_session[pk] // conf.PAGE_SIZE)) for pk in active.values_list("pk", flat=True))
     )
 
 

@@ -157,7 +157,8 @@ def run_contender(
     result.update(calls=after - before, throttled=throttled, points=points)
     print(
         f"  {name:<10} {'re-run' if rerun else 'full':<6} {result['seconds']:8.2f} s  {result['calls']:7,} calls  "
-        f"rows {result['rows']}",
+        f"rows {result['rows']}"
+        + (f"  (fewest possible: {result['fewest_calls']} calls)" if result.get("fewest_calls") else ""),
         flush=True,
     )
     return result

@@ -7,9 +7,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -27,10 +27,13 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .fetchpool import FetchPool, SendGate
 from .ratelimit import RateBudget, get_budget, wait_unless_interrupted
-from .wait_hints import seconds_from_ms_left, seconds_from_retry_after, seconds_until
+from .wait_hints import throttle_wait
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 USER_AGENT = f"django-whereby-insights/{__version__} (+https://pypi.org/project/django-whereby-insights/)"
 ROOMS = "/insights/rooms"
@@ -98,6 +101,7 @@ class WherebyClient:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         max_retry_wait: float = 120.0,
+        concurrency: int = 1,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not api_key:
@@ -122,14 +126,14 @@ class WherebyClient:
         self.backoff_max = backoff_max
         self.max_retry_wait = max_retry_wait
         self._sleep = sleep
-        # Asked before and during every wait (429, backoff); True stops the client with Interrupted.
-        self.interrupt: Callable[[], bool] | None = None
+        self._interrupt: Callable[[], bool] | None = None
         self.stats = ApiStats()
-        self.session = requests.Session()
+        self.pool = FetchPool(concurrency)  # in_parallel's threads
+        self.gate = SendGate()  # our calls in flight
+        self.session = transport.new_session(self.base_url, concurrency)
         self.session.headers.update(
             {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
         )
-        self.session.headers["Accept-Encoding"] = transport.ACCEPT_ENCODING
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> WherebyClient:
@@ -146,6 +150,7 @@ class WherebyClient:
             "backoff_base": conf.BACKOFF_BASE,
             "backoff_max": conf.BACKOFF_MAX,
             "max_retry_wait": conf.MAX_RETRY_WAIT,
+            "concurrency": conf.FETCH_CONCURRENCY,
         }
         options.update(overrides)
         if "budget" not in options:
@@ -156,8 +161,29 @@ class WherebyClient:
         return f"<WherebyClient {self.base_url} key=********>"
 
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Stop the fetch threads and close the HTTP session."""
+        self.pool.close()
         self.session.close()
+
+    @property
+    def interrupt(self) -> Callable[[], bool] | None:
+        """Asked before and during every wait (budget, 429, backoff, a slow body); True stops the client
+        with Interrupted. In a fetch thread: the stop flag of its batch (the caller's thread asks the run)."""
+        if (worker := self.pool.worker_interrupt()) is not None:
+            return worker
+        return self._interrupt
+
+    @interrupt.setter
+    def interrupt(self, value: Callable[[], bool] | None) -> None:
+        self._interrupt = value
+
+    def in_parallel(
+        self, fn: Callable[[T], R], items: Iterable[T], stop_on: tuple[type[BaseException], ...] = ()
+    ) -> Generator[tuple[T, R | Exception], None, None]:
+        """``(item, fn(item) or the exception it raised)`` in order, up to FETCH_CONCURRENCY at once;
+        an exception of a ``stop_on`` class stops the others. ``fn`` may call this client (never the
+        database): every call still passes the rate budget."""
+        return self.pool.map(fn, items, self._interrupt, stop_on)
 
     # Endpoints -------------------------------------------------------------------------------
 
@@ -230,7 +256,7 @@ class WherebyClient:
             if cursor:
                 query["cursor"] = cursor
             body = self._get(endpoint, query)
-            items, next_cursor = self._page_parts(endpoint, body)
+            items, next_cursor = transport.page_parts(endpoint, body)
             pages += 1
             yield Page(items=items, cursor=cursor, next_cursor=next_cursor)
             if next_cursor is None:
@@ -247,29 +273,6 @@ class WherebyClient:
             seen.add(next_cursor)
             cursor = next_cursor
 
-    @staticmethod
-    def _page_parts(endpoint: str, body: Any) -> tuple[list[dict[str, Any]], str | None]:
-        if not isinstance(body, dict):
-            raise MalformedResponse(
-                f"{endpoint} answered a {type(body).__name__}, expected an object with results",
-                endpoint=endpoint,
-            )
-        results = body.get("results")
-        if results is None:
-            results = []
-        if not isinstance(results, list):
-            raise MalformedResponse(
-                f"{endpoint} 'results' is a {type(results).__name__}, expected a list", endpoint=endpoint
-            )
-        cursor = body.get("cursor")
-        if cursor is not None and not isinstance(cursor, str):
-            raise MalformedResponse(
-                f"{endpoint} 'cursor' is a {type(cursor).__name__}, expected a string or null",
-                endpoint=endpoint,
-            )
-        # Non-object items are passed through as they are: the sync counts them as skipped with a reason.
-        return results, (cursor or None)
-
     # One request, with retries ---------------------------------------------------------------
 
     def _get(self, endpoint: str, params: dict[str, str]) -> Any:
@@ -277,16 +280,11 @@ class WherebyClient:
         failures = 0
         throttles = 0
         while True:
-            if self.budget is not None:
-                waited = self.budget.acquire(self.budget.cost(endpoint), interrupt=self.interrupt)
-                if waited:
-                    self.stats.add(waited_seconds=waited)
-                self.budget.started(endpoint)
             try:
-                response, content = transport.fetch(self, url, params)
+                response, content, points = self._send(endpoint, url, params)
             except transport.TRANSIENT_EXCEPTIONS as exc:
                 failures += 1
-                self.stats.add(requests=1, points=self._points(endpoint, None, {}) or 1)
+                self.stats.add(requests=1, points=1)
                 cause = transport.describe_failure(exc, self)
                 if failures > self.max_retries:
                     raise TransportError(
@@ -297,13 +295,11 @@ class WherebyClient:
             except transport.TooLarge as exc:
                 raise MalformedResponse(f"{endpoint}: {self.host} {exc}", endpoint=endpoint) from None
             except requests.RequestException as exc:
-                self._points(endpoint, None, {})
                 # Anything else requests raises may quote the request (headers included): name it only.
                 raise TransportError(
                     f"{endpoint}: {type(exc).__name__} talking to {self.host}", endpoint=endpoint
                 ) from None
 
-            points = self._points(endpoint, response.status_code, response.headers)
             self.stats.add(requests=1, points=points, bytes=len(content))
             status = response.status_code
 
@@ -314,7 +310,8 @@ class WherebyClient:
                     raise RateLimited(
                         f"{endpoint}: still throttled after {throttles} waits", endpoint=endpoint, status=429
                     )
-                wait = self._throttle_wait(response, content, throttles)
+                backoff = min(self.backoff_max, self.backoff_base * 2 ** (throttles - 1))
+                wait = min(throttle_wait(response.headers, content, backoff), self.max_retry_wait)
                 logger.info("%s throttled (429): waiting %.1f s as the API asked", endpoint, wait)
                 if self.budget is not None:
                     self.budget.pause(wait)
@@ -350,6 +347,27 @@ class WherebyClient:
                     ) from None
                 self._retry_after_failure(endpoint, "a body that is not JSON", failures)
 
+    def _send(self, endpoint: str, url: str, params: dict[str, str]) -> tuple[requests.Response, bytes, int]:
+        """One attempt within the budget: reserve, send, read the body, learn what it cost.
+
+        While the endpoint's cost is still being learned the call is sent alone: a cost is learned only
+        from a call with nothing else of ours in flight, and reserving 1 point for several unlearned
+        calls at once could overspend the budget.
+        """
+        learning = getattr(self.budget, "learning", None)
+        with self.gate.slot(alone=learning is not None and learning(endpoint)):
+            if self.budget is not None:
+                waited = self.budget.acquire(self.budget.cost(endpoint), interrupt=self.interrupt)
+                if waited:
+                    self.stats.add(waited_seconds=waited)
+                self.budget.started(endpoint)
+            try:
+                response, content = transport.fetch(self, url, params)
+            except BaseException:
+                self._points(endpoint, None, {})  # no answer: nothing learned, no longer in flight
+                raise
+            return response, content, self._points(endpoint, response.status_code, response.headers)
+
     def _points(self, endpoint: str, status: int | None, headers: Any) -> int:
         """What a call cost; the budget learns from the headers (and pauses everyone when few points remain)."""
         return 1 if self.budget is None else self.budget.observe(endpoint, status, headers)
@@ -360,17 +378,6 @@ class WherebyClient:
         logger.warning("%s: %s; retry %d of %d in %.2f s", endpoint, what, failures, self.max_retries, delay)
         self.stats.add(retries=1, waited_seconds=delay)
         wait_unless_interrupted(self._sleep, delay, self.interrupt, "the API")
-
-    def _throttle_wait(self, response: requests.Response, content: bytes, throttles: int) -> float:
-        """Seconds to wait: Retry-After, else data.msLeft, else X-RateLimit-Reset, else backoff; capped."""
-        wait = seconds_from_retry_after(response.headers.get("Retry-After"))
-        if wait is None:
-            wait = seconds_from_ms_left(content)
-        if wait is None:
-            wait = seconds_until(response.headers.get("X-RateLimit-Reset"))
-        if wait is None:
-            wait = min(self.backoff_max, self.backoff_base * 2 ** (throttles - 1))
-        return max(0.0, min(wait, self.max_retry_wait))
 
     def _client_error(self, endpoint: str, status: int, content: bytes) -> ApiError:
         excerpt = self._excerpt(content)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from typing import Any
 
 MAX_COST = 10  # Whereby: a call costs 1-10 points by complexity
 _COST_SAMPLES = 60
+# Calls of an endpoint sent alone before its cost counts as learned (one fall may hold others' spend).
+LEARN_SAMPLES = 5
 
 
 class CostBook:
@@ -28,15 +31,33 @@ class CostBook:
         self._samples: deque[tuple[str, float, float]] = deque(maxlen=_COST_SAMPLES)
         self._learned: dict[str, int] = dict(shared or {})
         self._measured: set[str] = set()
+        self._taken: Counter[str] = Counter()  # samples each endpoint gave
+        self._least_fall: dict[str, float] = {}
+        self._unpriced: set[str] = set()  # answered without the headers: nothing to learn from
         self._last: tuple[float, float, str, float] | None = None  # (limit, remaining, reset, time)
         self._in_flight = 0
         self.others_per_second = 0.0
         self._lock = threading.Lock()
 
     def cost(self, endpoint: str) -> int | None:
-        """The learned cost of ``endpoint``, or None when not learned yet."""
+        """The learned cost of ``endpoint``, or None when not learned yet. While it still rests on fewer
+        than LEARN_SAMPLES falls, the smallest fall seen (never below the true cost: a fall is the cost
+        plus what others spent) when that is more: an early estimate must not under-reserve."""
         with self._lock:
-            return self._learned.get(endpoint)
+            learned = self._learned.get(endpoint)
+            if learned is not None and endpoint in self._least_fall and self._taken[endpoint] < LEARN_SAMPLES:
+                return min(MAX_COST, max(learned, math.ceil(self._least_fall[endpoint])))
+            return learned
+
+    def learning(self, endpoint: str) -> bool:
+        """Whether ``endpoint``'s cost is still to be learned (its calls are then sent alone)."""
+        with self._lock:
+            if endpoint in self._unpriced:
+                return False
+            if endpoint not in self._learned:
+                return True
+            # Taken from another process: trusted. Measured here: until it rests on a few samples.
+            return endpoint in self._measured and self._taken[endpoint] < LEARN_SAMPLES
 
     def known(self) -> dict[str, int]:
         """Every learned cost."""
@@ -68,6 +89,8 @@ class CostBook:
             self._in_flight = max(0, self._in_flight - 1)
             last, self._last = self._last, None
             if limit is None or remaining is None:
+                if charged:
+                    self._unpriced.add(endpoint)
                 return {}
             self._last = (limit, remaining, reset, now)
             if not (charged and alone and last is not None and last[0] == limit and last[2] == reset):
@@ -77,6 +100,8 @@ class CostBook:
                 return {}  # a new window, or answers out of order
             self._samples.append((endpoint, fall, max(0.0, now - last[3])))
             self._measured.add(endpoint)
+            self._taken[endpoint] += 1
+            self._least_fall[endpoint] = min(fall, self._least_fall.get(endpoint, fall))
             before = dict(self._learned)
             self._estimate()
             return {e: c for e, c in self._learned.items() if before.get(e) != c}

@@ -48,6 +48,10 @@ class Learning:
         """The learned cost of a call to ``endpoint``; 1 until learned (the difference is settled after)."""
         return self.costs.cost(endpoint) or 1
 
+    def learning(self, endpoint: str) -> bool:
+        """Whether ``endpoint``'s cost is still being learned (the client then sends its calls alone)."""
+        return self.costs.learning(endpoint)
+
     def started(self, endpoint: str) -> None:
         """A call is about to be sent (costs are learned only from calls with none of ours in flight)."""
         self.costs.started()

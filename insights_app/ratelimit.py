@@ -30,6 +30,8 @@ from .ratescripts import PAUSE_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT,
 logger = logging.getLogger(__name__)
 _PLAN_TTL_SECONDS = 7 * 86_400  # what the API said about the plan and the costs, kept a week
 _LEARNED_CACHE_SECONDS = 2.0  # how stale this process's copy of them may be
+# A large budget is taken from Redis this many seconds' worth at a time, not one round trip per call.
+RESERVE_SECONDS = 0.1
 
 
 def budget_points_per_minute() -> float:
@@ -183,6 +185,8 @@ class RedisBudget(Learning):
         self._sleep = sleep
         self._plan_cache: tuple[float, float | None] = (-1e9, None)
         self._shared_view: dict[str, int] = {}
+        self._prepaid = 0  # points reserved in Redis and not spent yet (by this process)
+        self._prepaid_lock = threading.Lock()
         # One cost book per organisation and process: consecutive syncs in a worker pair their calls.
         with _books_lock:
             self.costs = _books.setdefault(key, CostBook())
@@ -224,18 +228,27 @@ class RedisBudget(Learning):
         return shared
 
     def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
-        """Block until ``points`` may be spent; the wait is computed in Redis, atomically."""
+        """Block until ``points`` may be spent; the wait is computed in Redis, atomically.
+
+        When the budget allows more than a call every RESERVE_SECONDS, that much is reserved at once
+        and spent from this process's reserve: one Redis round trip for many calls.
+        """
         waited = 0.0
         while True:
             budget = self.figures().budget
             cost = max(1, min(int(points), int(budget)))
+            with self._prepaid_lock:
+                if self._prepaid >= cost:
+                    self._prepaid -= cost
+                    return waited
+            batch = max(cost, int(budget / 60.0 * RESERVE_SECONDS))
             wait_ms = int(
                 self._take(
                     keys=[self._bucket_key, self._pause_key, self._used_prefix, self._log_key],
                     args=[
                         budget / 60_000.0,
-                        self._capacity(cost),
-                        cost,
+                        max(self._capacity(cost), batch),
+                        batch,
                         budget,
                         WINDOW_MS,
                         secrets.token_hex(4),
@@ -243,6 +256,8 @@ class RedisBudget(Learning):
                 )
             )
             if wait_ms <= 0:
+                with self._prepaid_lock:
+                    self._prepaid += batch - cost
                 return waited
             waited += wait_unless_interrupted(self._sleep, wait_ms / 1000.0, interrupt, "the rate budget")
 
@@ -255,6 +270,8 @@ class RedisBudget(Learning):
 
     def pause(self, seconds: float) -> None:
         """Pause every process sharing this budget."""
+        with self._prepaid_lock:
+            self._prepaid = 0  # what this process reserved is not spent during the pause
         self._pause(keys=[self._pause_key], args=[max(1, int(seconds * 1000))])
 
     def available(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import zlib
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from .errors import Interrupted, redact
+from .errors import Interrupted, MalformedResponse, redact
 from .safetext import printable
 
 # Failures worth another attempt (a dropped, cut, slow or garbled answer, a connection refused).
@@ -56,6 +57,26 @@ class Connection(Protocol):
     response_timeout: float
     interrupt: Callable[[], bool] | None
     host: str
+
+
+def new_session(base_url: str, connections: int) -> requests.Session:
+    """A session that reads the environment once, not on every call, and pools enough connections.
+
+    ``requests`` looks up proxies, ``NO_PROXY``, netrc and the CA bundle in the environment for every
+    request of a session that trusts it; the same settings are resolved here once (HTTPS_PROXY and
+    friends, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE still apply).
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, connections + 1))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["Accept-Encoding"] = ACCEPT_ENCODING
+    return session
 
 
 def fetch(client: Connection, url: str, params: dict[str, str]) -> tuple[requests.Response, bytes]:
@@ -165,3 +186,27 @@ def excerpt(content: bytes, secret: str, limit: int = 200) -> str:
     (an error body may carry terminal escapes) and no ``secret``."""
     text = redact(printable(content[: limit * 4].decode("utf-8", errors="replace")), secret)
     return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def page_parts(endpoint: str, body: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """The items and next cursor of a list endpoint's answer (MalformedResponse when it is not one)."""
+    if not isinstance(body, dict):
+        raise MalformedResponse(
+            f"{endpoint} answered a {type(body).__name__}, expected an object with results",
+            endpoint=endpoint,
+        )
+    results = body.get("results")
+    if results is None:
+        results = []
+    if not isinstance(results, list):
+        raise MalformedResponse(
+            f"{endpoint} 'results' is a {type(results).__name__}, expected a list", endpoint=endpoint
+        )
+    cursor = body.get("cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise MalformedResponse(
+            f"{endpoint} 'cursor' is a {type(cursor).__name__}, expected a string or null",
+            endpoint=endpoint,
+        )
+    # Non-object items are passed through as they are: the sync counts them as skipped with a reason.
+    return results, (cursor or None)

@@ -52,3 +52,13 @@ def seconds_until(value: str | None) -> float | None:
     if moment is None:
         return None
     return max(0.0, moment.timestamp() - time.time())
+
+
+def throttle_wait(headers: Any, content: bytes, backoff: float) -> float:
+    """Seconds a 429 asks for: Retry-After, else data.msLeft, else X-RateLimit-Reset, else ``backoff``."""
+    wait = seconds_from_retry_after(headers.get("Retry-After"))
+    if wait is None:
+        wait = seconds_from_ms_left(content)
+    if wait is None:
+        wait = seconds_until(headers.get("X-RateLimit-Reset"))
+    return max(0.0, backoff if wait is None else wait)

@@ -87,6 +87,8 @@ class SimulatorServer:
         self.speed = speed
         self.counters: Counter[str] = Counter()
         self.request_log: list[RequestRecord] = []
+        self.in_flight = 0  # requests being answered now
+        self.most_in_flight = 0  # the most answered at once (a client's concurrency, seen from here)
         self._log_lock = threading.Lock()
         # Cursors are signed with a secret derived from the seed, so they are stable across restarts.
         self._cursor_secret = hashlib.sha256(f"whereby-sim-cursor:{organisation.spec.seed}".encode()).digest()
@@ -209,6 +211,9 @@ class SimulatorServer:
         query = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
         if method != "GET":
             handler.close_connection = True  # any request body is left unread
+        with self._log_lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             self._tick()
             reply = self._answer(
@@ -218,6 +223,7 @@ class SimulatorServer:
             logger.exception("simulator failed on %s", path)
             reply = Reply(500, {"Content-Type": "application/json"}, json_bytes({"error": "simulator bug"}))
         with self._log_lock:
+            self.in_flight -= 1
             self.counters[path] += 1
             status = 0 if reply.mode == "drop" else reply.status
             self.request_log.append(RequestRecord(time.monotonic(), path, query, status, reply.points))
@@ -342,20 +348,10 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.simulator._log_lock:
                 self.server.simulator._open.discard(self.connection)
 
-    def do_GET(self) -> None:
-        self.server.simulator.handle(self, "GET")
+    def _any(self) -> None:
+        self.server.simulator.handle(self, self.command)
 
-    def do_POST(self) -> None:
-        self.server.simulator.handle(self, "POST")
-
-    def do_PUT(self) -> None:
-        self.server.simulator.handle(self, "PUT")
-
-    def do_DELETE(self) -> None:
-        self.server.simulator.handle(self, "DELETE")
-
-    def do_PATCH(self) -> None:
-        self.server.simulator.handle(self, "PATCH")
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the request log lives in ``SimulatorServer.request_log``."""

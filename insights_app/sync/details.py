@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.db.models import Q
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, NotFound, WherebyError
 from ..models import Participant, ParticipantDetail
 from ..privacy.hooks import protect_detail_rows
-from .context import RunContext, page_transaction
+from .context import Cancelled, RunContext, page_transaction
 from .items import DETAIL_FIELDS, BadItem, parse_item
 from .quality import describe_user_agent, normalise_samples, participant_quality
 from .upsert import upsert_rows
@@ -76,29 +77,37 @@ def sync_details(
     go on, and arrays already fetched are stored even when a fatal error ends the run.
     """
     batch: list[tuple[int, list[dict[str, Any]] | None]] = []
-    try:
-        for pk, room_session_id, participant_id in participants:
-            try:
-                items: list[dict[str, Any]] | None = ctx.client.get_participant_details(
-                    room_session_id, participant_id
-                )
-            except NotFound:
-                items = None
-            except (*FATAL_ERRORS, *OUTAGE_ERRORS):
-                raise
-            except WherebyError as exc:
-                ctx.skip("details", f"{type(exc).__name__}: {str(exc)[:120]}")
-                continue
-            batch.append((pk, items))
-            if count_progress:
-                ctx.progress(done=1)
-            if len(batch) >= DETAIL_BATCH:
-                full, batch = batch, []
-                store_details(ctx, full)
-                ctx.flush()
-    finally:
-        if batch:  # what was fetched before an error is stored, once
-            store_details(ctx, batch)
+    client = ctx.client
+    fetched = client.in_parallel(  # FETCH_CONCURRENCY at once; the targets are read by this thread
+        lambda target: client.get_participant_details(target[1], target[2]),
+        participants,
+        stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
+    )
+    with closing(fetched):
+        try:
+            for (pk, _session, _participant), outcome in fetched:
+                items: list[dict[str, Any]] | None
+                if isinstance(outcome, NotFound):
+                    items = None
+                elif isinstance(outcome, (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS)):
+                    raise outcome
+                elif isinstance(outcome, WherebyError):
+                    ctx.skip("details", f"{type(outcome).__name__}: {str(outcome)[:120]}")
+                    continue
+                elif isinstance(outcome, Exception):
+                    raise outcome
+                else:
+                    items = outcome
+                batch.append((pk, items))
+                if count_progress:
+                    ctx.progress(done=1)
+                if len(batch) >= DETAIL_BATCH:
+                    full, batch = batch, []
+                    store_details(ctx, full)
+                    ctx.flush()
+        finally:
+            if batch:  # what was fetched before an error is stored, once
+                store_details(ctx, batch)
     ctx.flush()
 
 

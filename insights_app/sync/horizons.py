@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import closing
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Room, RoomSession, SyncKind, SyncRun
 from .backend import RoomWork
+from .batching import fetch_session_participants, gathering
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .estimate import Estimator
-from .stages import RoomRef, SessionRef, sync_room_sessions, sync_session_participants
+from .stages import RoomRef, SessionRef, sync_room_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -132,16 +134,28 @@ class NewestFirst:
                 (due if cutoff is None or (item[0] is not None and item[0] >= cutoff) else keep).append(item)
             self.pending[pk] = keep
         due.sort(key=lambda item: item[0] or datetime.min.replace(tzinfo=self.ctx.now.tzinfo), reverse=True)
-        for started, session in due:
-            try:
-                sync_session_participants(self.ctx, session)
-                self.estimate.session_read(session.pk, started)
-                self.estimate.write(self.pending)
-            except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
-                raise
-            except Exception as exc:
-                work = self.rooms[session.room_pk]
-                self._failed(work, f"session {session.room_session_id} of room {work.room_name}", exc)
+        # FETCH_CONCURRENCY sessions fetched at once, stored in batches with their completion marks
+        # (rooms are marked only after the batch holding their last rows is stored, below).
+        client = self.ctx.client
+        fetched = client.in_parallel(
+            lambda item: fetch_session_participants(client, item[1]),
+            due,
+            stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
+        )
+        with gathering(self.ctx) as buffer, closing(fetched):
+            for (started, session), outcome in fetched:
+                try:
+                    if isinstance(outcome, Exception):
+                        raise outcome
+                    buffer.add(session, outcome)
+                    self.estimate.session_read(session.pk, started)
+                    self.estimate.write(self.pending)
+                except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
+                    raise
+                except Exception as exc:
+                    work = self.rooms[session.room_pk]
+                    self._failed(work, f"session {session.room_session_id} of room {work.room_name}", exc)
+                self.ctx.flush()
 
     def _failed(self, work: RoomWork, what: str, exc: Exception) -> None:
         """Record a room's or session's failure and go on (a job timeout still ends the run)."""

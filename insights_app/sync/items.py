@@ -175,8 +175,12 @@ def without_nul(value: Any) -> Any:
     if isinstance(value, dict):
         return {without_nul(k): without_nul(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [without_nul(v) for v in value]
+        # Sample arrays are thousands of numbers: leave them without a call each.
+        return [v if type(v) in _PLAIN else without_nul(v) for v in value]
     return value
+
+
+_PLAIN = (int, float, bool, type(None))
 
 
 def _convert(api_name: str, column: str, kind: str, value: Any) -> Any:

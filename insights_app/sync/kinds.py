@@ -10,13 +10,14 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from ..webhooks.health import rooms_occupied_now, webhooks_healthy
 from .backend import RoomWork
-from .context import Cancelled, RunContext
+from .batching import ParticipantBuffer, fetch_and_gather, gathering, sync_session_participants
+from .context import RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .horizons import fill_newest_first
+from .pipeline import room_failures, work_on_rooms
 from .runs import SyncError
 from .stages import (
     RoomRef,
@@ -25,7 +26,6 @@ from .stages import (
     store_room_page,
     sync_external_id_participants,
     sync_room_sessions,
-    sync_session_participants,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,9 +69,8 @@ def _sync_organisation(ctx: RunContext, *, full: bool) -> bool:
     if full:
         fill_newest_first(ctx, work, resume_since=resume_since)
         return False
-    for item in work:
-        work_on_room(ctx, item)
-        ctx.flush(force=True)
+    with gathering(ctx) as buffer:
+        work_on_rooms(ctx, work, buffer)
     return False
 
 
@@ -135,39 +134,30 @@ def plan_room_work(
 
 
 def work_on_room(ctx: RunContext, work: RoomWork) -> None:
-    """Sessions, participants and details of one room; a failure is recorded and the run goes on."""
+    """Sessions, participants and details of one room; a failure is recorded and the run goes on.
+
+    Participants are stored in batches, and the room is marked complete with its last rows.
+    """
     ref = RoomRef(work.room_pk, work.room_name, work.signature)
+    buffer = ParticipantBuffer(ctx)
     trouble_before = ctx.trouble
-    try:
+    with room_failures(ctx, work.room_name):
         if work.refresh:
-            for session in sync_room_sessions(ctx, ref, force=work.force):
-                if session.ended_at is None and ctx.run.trigger == SyncTrigger.WEBHOOK:
-                    continue  # still going: its own room.session.ended brings its participants
-                try:
-                    sync_session_participants(ctx, session)
-                except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
-                    raise
-                except WherebyError as exc:
-                    ctx.problem(
-                        f"session {session.room_session_id} of room {work.room_name}: {safe_error(exc)}"
-                    )
-        targets = pending_details(ctx, ctx.run.details_policy, room_pks=[work.room_pk])
-        sync_details(ctx, iter_detail_targets(targets))
+            sessions = sync_room_sessions(ctx, ref, force=work.force)
+            if ctx.run.trigger == SyncTrigger.WEBHOOK:
+                # One still going: its own room.session.ended brings its participants.
+                sessions = (session for session in sessions if session.ended_at is not None)
+            fetch_and_gather(ctx, buffer, sessions, work.room_name)
+        if ctx.run.details_policy != "none":
+            buffer.flush()  # the room's participants are read back to pick the connections needing details
+            targets = pending_details(ctx, ctx.run.details_policy, room_pks=[work.room_pk])
+            sync_details(ctx, iter_detail_targets(targets))
         if work.refresh and ctx.trouble == trouble_before:
             marks = {"sessions_synced_signature": work.signature, "sessions_synced_at": ctx.now}
             if work.force:
                 marks["full_synced_at"] = ctx.now  # what a resumed full run may skip
-            Room.objects.filter(pk=work.room_pk).update(**marks)
-    except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
-        raise
-    except WherebyError as exc:
-        ctx.problem(f"room {work.room_name}: {safe_error(exc)}")
-    except Exception as exc:
-        if ctx.backend.is_timeout(exc):
-            raise
-        # Not the API's doing (a database refusing a value, a bug): keep the other rooms going.
-        logger.exception("sync run %s: room %s failed", ctx.run.pk, work.room_name)
-        ctx.problem(f"room {work.room_name}: unexpected {safe_error(exc)}")
+            buffer.mark_room(work.room_pk, marks)
+        buffer.flush()
     ctx.progress(done=1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -40,7 +41,14 @@ def _clean_series(value: Any, key: str, notes: list[str]) -> list[float | None]:
     low, high = LOSS_RANGE if key in LOSS_KEYS else BITRATE_RANGE
     cleaned: list[float | None] = []
     for raw_value in value:
-        number = as_number(raw_value)
+        kind = type(raw_value)
+        # The usual cases inline (a call per sample was most of the time spent on a detail array).
+        if kind is float:
+            number = raw_value if math.isfinite(raw_value) else None
+        elif kind is int and -1e300 < raw_value < 1e300:
+            number = float(raw_value)
+        else:
+            number = as_number(raw_value)
         if number is not None and not low <= number <= high:
             note = f"{key} value {'below' if number < low else 'above'} {low if number < low else high:g} (dropped)"
             if note not in notes:

@@ -14,8 +14,10 @@ from ..client import WherebyClient
 from ..errors import OUTAGE_ERRORS, InsightsError, safe_error
 from ..models import SyncRun, SyncStatus
 from .backend import JobBackend, RoomWork
+from .batching import gathering
 from .context import Cancelled, Heartbeat, RunContext, heartbeat_interval
 from .kinds import RESUME_WITHIN, dispatch, plan_room_work, work_on_room
+from .pipeline import work_on_rooms
 from .runs import (
     SyncError,
     create_or_get_active_run,
@@ -114,9 +116,8 @@ def execute_batch(
     client = client or WherebyClient.from_settings()
     ctx = RunContext(run, client, backend=backend)
     try:
-        with Heartbeat(run.pk, heartbeat_interval()):
-            for item in payload:
-                work_on_room(ctx, RoomWork(**item))
+        with Heartbeat(run.pk, heartbeat_interval()), gathering(ctx) as buffer:
+            work_on_rooms(ctx, [RoomWork(**item) for item in payload], buffer)
     except Cancelled:
         return
     except OUTAGE_ERRORS as exc:

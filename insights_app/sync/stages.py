@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -136,14 +136,32 @@ def mark_missing_rooms(ctx: RunContext, seen: Iterable[str] | None) -> int:
 
 
 def sync_room_sessions(
-    ctx: RunContext, room: RoomRef, *, room_session_id: str | None = None, force: bool = False
+    ctx: RunContext,
+    room: RoomRef,
+    *,
+    room_session_id: str | None = None,
+    force: bool = False,
+    first_page: Page | None = None,
 ) -> list[SessionRef]:
-    """Fetch a room's sessions page by page; returns the sessions whose participants need fetching."""
+    """Fetch a room's sessions page by page (after ``first_page`` when it was fetched ahead); returns
+    the sessions whose participants need fetching."""
     todo: list[SessionRef] = []
-    for page in ctx.client.iter_room_session_pages(room.room_name, room_session_id=room_session_id):
+    client = ctx.client
+    pages: Iterable[Page] = (
+        client.iter_room_session_pages(room.room_name, room_session_id=room_session_id)
+        if first_page is None
+        else _pages_after(ctx, room, first_page)
+    )
+    for page in pages:
         todo.extend(store_session_page(ctx, room, page, force=force))
         ctx.flush()
     return todo
+
+
+def _pages_after(ctx: RunContext, room: RoomRef, first: Page) -> Iterator[Page]:
+    yield first
+    if first.next_cursor:
+        yield from ctx.client.iter_room_session_pages(room.room_name, cursor=first.next_cursor)
 
 
 def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: bool) -> list[SessionRef]:
@@ -162,10 +180,12 @@ def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: boo
     ctx.count("sessions", result)
     if not parsed:
         return []
-    synced = dict(
-        RoomSession.objects.filter(pk__in=list(result.pks.values())).values_list(
-            "pk", "participants_synced_signature"
-        )
+    # Sessions this upsert created have no participants synced yet: only the others are read back.
+    held = [pk for key, pk in result.pks.items() if key not in result.created_keys]
+    synced = (
+        dict(RoomSession.objects.filter(pk__in=held).values_list("pk", "participants_synced_signature"))
+        if held
+        else {}
     )
     recent = ctx.now - ctx.lookback
     todo = []
@@ -233,27 +253,6 @@ def store_participant_page(
         )
     ctx.count("participants", result)
     return list(result.pks.values())
-
-
-def sync_session_participants(ctx: RunContext, session: SessionRef) -> None:
-    """Fetch every participant of a session, then record the session as complete (if nothing was skipped)."""
-    trouble_before = ctx.trouble
-    for page in ctx.client.iter_participant_pages(room_session_id=session.room_session_id):
-        # The session we asked about owns the items, whatever their own roomSessionId says.
-        items = [
-            {**item, "roomSessionId": session.room_session_id} if isinstance(item, dict) else item
-            for item in page.items
-        ]
-        page = Page(items=items, cursor=page.cursor, next_cursor=page.next_cursor)
-        store_participant_page(
-            ctx,
-            page,
-            {session.room_session_id: (session.pk, session.room_pk, session.ended_at)},
-            assume_new=session.is_new,  # a session created by this run has no participants stored yet
-        )
-        ctx.flush()
-    if ctx.trouble == trouble_before:
-        RoomSession.objects.filter(pk=session.pk).update(participants_synced_signature=session.signature)
 
 
 def sync_external_id_participants(

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from insights_app import transport
 from insights_app.client import WherebyClient
 from insights_app.errors import (
     AuthenticationError,
@@ -187,12 +188,11 @@ def test_truncated_bodies_and_dropped_connections_are_retried_then_typed(simulat
 
 
 def test_a_wrongly_shaped_body_is_malformed_not_a_crash(simulator):
-    client = make_client(simulator)
     with pytest.raises(MalformedResponse, match="expected an object"):
-        WherebyClient._page_parts("/insights/rooms", ["not", "an", "object"])
+        transport.page_parts("/insights/rooms", ["not", "an", "object"])
     with pytest.raises(MalformedResponse, match="'results' is a str"):
-        client._page_parts("/insights/rooms", {"results": "nope", "cursor": None})
-    assert client._page_parts("/insights/rooms", {"results": [], "cursor": ""}) == ([], None)
+        transport.page_parts("/insights/rooms", {"results": "nope", "cursor": None})
+    assert transport.page_parts("/insights/rooms", {"results": [], "cursor": ""}) == ([], None)
 
 
 def test_the_api_key_never_reaches_logs_or_errors(simulator_factory, caplog):
@@ -323,15 +323,16 @@ def test_two_processes_sharing_the_redis_budget_stay_under_it(
 
 
 def test_the_budget_reports_points_used_per_minute_across_processes(redis_conn):
-    first = RedisBudget(redis_conn, "usage-test", 60_000)
-    second = RedisBudget(redis_conn, "usage-test", 60_000)
+    # 600 a minute: one call per tenth of a second, so no process reserves ahead (RESERVE_SECONDS).
+    first = RedisBudget(redis_conn, "usage-test", 600)
+    second = RedisBudget(redis_conn, "usage-test", 600)
     for _ in range(3):
         first.acquire()
         second.acquire()
     current, previous = first.used_per_minute()
     assert current + previous == 6
     assert second.used_per_minute() == (current, previous)
-    time.sleep(0.01)
+    time.sleep(0.15)  # a token comes back every tenth of a second at 600 a minute
     assert first.available() == pytest.approx(1.0)
 
 

@@ -123,14 +123,15 @@ def test_a_detail_outage_ends_the_run_quickly_instead_of_grinding_through_every_
     settings, simulator_factory
 ):
     server = simulator_factory(seed=33, rooms=3, sessions_per_room=2, participants_per_session=3)
-    configure(settings, server, MAX_RETRIES=2)
+    configure(settings, server, MAX_RETRIES=2, FETCH_CONCURRENCY=2)
     server.faults = FaultConfig(error_rate=1.0, only_paths=[DETAIL])
 
     run = run_sync("full")
 
     assert run.status == "failed"
     assert "answered 500" in run.error
-    assert server.counters[DETAIL] == 3  # one connection: a call and two retries
+    # One connection: a call and two retries; the one fetched beside it (FETCH_CONCURRENCY) ends too.
+    assert 3 <= server.counters[DETAIL] <= 2 * 3
     assert Participant.objects.exists()  # what was stored before the outage stays
 
 

@@ -33,7 +33,8 @@ def test_a_worker_stopped_by_the_platform_is_resumed_by_the_very_next_sync(
 ):
     server = simulator_factory(seed=31, rooms=6, sessions_per_room=4, participants_per_session=3)
     server.faults.latency_ms = 100
-    configure(settings, server, ABANDONED_AFTER_SECONDS=300)
+    # One call at a time: the job must still be working when the platform stops its worker.
+    configure(settings, server, ABANDONED_AFTER_SECONDS=300, FETCH_CONCURRENCY=1)
     worker = rq_worker_factory()
     first = enqueue_sync(kind="full", trigger="admin").run
     wait_for(lambda: Room.objects.filter(full_synced_at__isnull=False).exists(), timeout=90)
