@@ -146,7 +146,7 @@ def work_on_room(ctx: RunContext, work: RoomWork) -> None:
             sessions = sync_room_sessions(ctx, ref, force=work.force)
             if ctx.run.trigger == SyncTrigger.WEBHOOK:
                 # One still going: its own room.session.ended brings its participants.
-                sessions = (session for session in sessions if session.ended_at is not None)
+                sessions = [session for session in sessions if session.ended_at is not None]
             fetch_and_gather(ctx, buffer, sessions, work.room_name)
         if ctx.run.details_policy != "none":
             buffer.flush()  # the room's participants are read back to pick the connections needing details
