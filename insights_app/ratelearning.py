@@ -45,8 +45,15 @@ class Learning:
         return self.figures().budget
 
     def cost(self, endpoint: str) -> int:
-        """The learned cost of a call to ``endpoint``; 1 until learned (the difference is settled after)."""
-        return self.costs.cost(endpoint) or 1
+        """The learned cost of a call to ``endpoint``; until learned, the dearest cost known (at least 1).
+
+        Reserving 1 for a call that costs 5 let the settled difference push the busiest minute over
+        our share; a new endpoint is rarely dearer than every known one, and any difference is settled.
+        """
+        learned = self.costs.cost(endpoint)
+        if learned is not None:
+            return learned
+        return max([1, *self.costs.known().values()])
 
     def learning(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is still being learned (the client then sends its calls alone)."""
@@ -71,13 +78,12 @@ class Learning:
             if pause > 0:
                 logger.info("only %s API points left for the organisation: pausing %.1f s", remaining, pause)
                 self.pause(pause)
-        changed = self.costs.observe(endpoint, headers, charged)
-        measured = self.costs.cost(endpoint)
-        if measured is not None and endpoint not in changed and self._shared_cost(endpoint) != measured:
-            # Another process (or a Redis restart: it keeps nothing on disk) lost what this one knows.
-            changed[endpoint] = measured
-        for changed_endpoint, cost in changed.items():
-            self._store_cost(changed_endpoint, cost)
+        # Share what this process reserves (cautious while a cost rests on few samples), and share it
+        # again when the shared copy lost it: Redis keeps nothing on disk.
+        for changed in {*self.costs.observe(endpoint, headers, charged), endpoint}:
+            cost = self.costs.cost(changed)
+            if cost is not None and self._shared_cost(changed) != cost:
+                self._store_cost(changed, cost)
         learned = self.cost(endpoint)
         if learned > reserved and charged:
             self.settle(learned - reserved)
