@@ -17,12 +17,10 @@ from typing import Any
 
 from ..client import Page, WherebyClient
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
-from ..models import Participant, Room, RoomSession
-from ..privacy.hooks import protect_participant_rows
+from ..models import Room, RoomSession
 from .backend import RoomWork
 from .context import Cancelled, RunContext, page_transaction
-from .stages import PARTICIPANT_COMPARE, PARTICIPANT_FIELDS, SessionRef, _parse_page, _participant_rows
-from .upsert import upsert_rows
+from .stages import PARTICIPANT_FIELDS, SessionRef, _parse_page, _participant_rows, upsert_participant_rows
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +92,7 @@ class ParticipantBuffer:
             for assume_new, rows in self._rows.items():
                 if not rows:
                     continue
-                rows = protect_participant_rows(rows, ctx.now)  # privacy: no names back, forgotten stay so
-                result = upsert_rows(
-                    Participant,
-                    rows,
-                    key_fields=("room_session_id", "participant_id"),
-                    compare_fields=PARTICIPANT_COMPARE,
-                    now=ctx.now,
-                    assume_new=assume_new,  # a session created by this run has no participants stored yet
-                )
+                result = upsert_participant_rows(ctx, rows, assume_new=assume_new)
                 ctx.count("participants", result)
             if self._sessions:
                 RoomSession.objects.bulk_update(

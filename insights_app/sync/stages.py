@@ -23,7 +23,7 @@ from .items import (
     seconds_between,
     without_nul,
 )
-from .upsert import upsert_rows
+from .upsert import UpsertResult, upsert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -242,17 +242,22 @@ def store_participant_page(
             ctx.skip("participants", "session not stored yet (sync its room)")
     rows = _participant_rows(parsed, sessions)
     with page_transaction():
-        rows = protect_participant_rows(rows, ctx.now)  # privacy: no names back, forgotten stay so
-        result = upsert_rows(
-            Participant,
-            rows,
-            key_fields=("room_session_id", "participant_id"),
-            compare_fields=PARTICIPANT_COMPARE,
-            now=ctx.now,
-            assume_new=assume_new,
-        )
+        result = upsert_participant_rows(ctx, rows, assume_new=assume_new)
     ctx.count("participants", result)
     return list(result.pks.values())
+
+
+def upsert_participant_rows(ctx: RunContext, rows: list[dict], *, assume_new: bool) -> UpsertResult:
+    """Store participant rows (inside the caller's transaction), the privacy rules applied first."""
+    rows = protect_participant_rows(rows, ctx.now)  # privacy: no names back, forgotten stay so
+    return upsert_rows(
+        Participant,
+        rows,
+        key_fields=("room_session_id", "participant_id"),
+        compare_fields=PARTICIPANT_COMPARE,
+        now=ctx.now,
+        assume_new=assume_new,  # a session created by this run has no participants stored yet
+    )
 
 
 def sync_external_id_participants(
