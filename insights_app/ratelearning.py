@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 
 from .conf import get_settings
-from .ratecosts import MAX_COST, CostBook, number
+from .ratecosts import CostBook, number
 from .rateplan import BudgetFigures, resolve_figures
 from .wait_hints import seconds_until
 
@@ -45,14 +45,15 @@ class Learning:
         return self.figures().budget
 
     def cost(self, endpoint: str) -> int:
-        """The learned cost of a call to ``endpoint``; until learned, the most a call may cost (10).
+        """The learned cost of a call to ``endpoint``; until learned, the dearest cost known (at least 1).
 
         Reserving 1 for a call that costs 5 let the settled difference push the busiest minute over
-        our share. Reserving the most wastes a few points once per endpoint (costs are then shared
-        through Redis for a week) and never spends more than the share.
+        our share; a new endpoint is rarely dearer than every known one, and any difference is settled.
         """
         learned = self.costs.cost(endpoint)
-        return MAX_COST if learned is None else learned
+        if learned is not None:
+            return learned
+        return max([1, *self.costs.known().values()])
 
     def learning(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is still being learned (the client then sends its calls alone)."""
