@@ -24,11 +24,12 @@ from ...sync import SyncError, create_or_get_active_run, execute_run, finish_run
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class StopRequested(BaseException):
+class StopRequested(KeyboardInterrupt):
     """SIGINT or SIGTERM arrived: unwind from wherever the sync is (a wait, a read) at once.
 
-    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way turns a
-    stop into a failed item; open transactions roll back as they would for Ctrl-C.
+    A KeyboardInterrupt, so that no ``except Exception`` on the way turns a stop into a failed
+    item, open transactions roll back as they would for Ctrl-C, and psycopg, interrupted inside a
+    query, cancels it and keeps the connection usable for the cleanup on the way out.
     """
 
     def __init__(self, signum: int) -> None:
