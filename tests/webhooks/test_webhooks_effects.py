@@ -19,7 +19,7 @@ from insights_app.models import (
 )
 from insights_app.simulator.webhooks import WebhookFaults, WebhookSender, live_state
 from insights_app.webhooks import presence
-from tests.helpers import wait_for
+from tests.helpers import TEST_API_KEY, wait_for
 from tests.helpers.webhooks import SECRET, WEBHOOK_PATH, client_event, event, post
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -31,6 +31,20 @@ def all_processed() -> bool:
 
 def present_ids() -> set[str]:
     return {p.participant_id for room in presence.in_rooms_now() for p in room.people}
+
+
+def point_at_simulator(settings, sim, *, details: str, delay_seconds: float) -> None:
+    """Settings for a test whose webhook jobs sync from the simulator after a short delay."""
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": sim.base_url,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
+        "PLAN_POINTS_PER_MINUTE": 100_000,
+        "WEBHOOK_SECRET": SECRET,
+        "DETAIL_POLICY": details,
+        "WEBHOOK_SYNC_DELAY_MINUTES": delay_seconds / 60,
+    }
 
 
 @pytest.fixture
@@ -130,22 +144,11 @@ def test_presence_matches_the_simulators_live_state_after_a_burst(
 def test_session_ended_leads_to_exactly_one_room_sync_after_the_delay(
     live_server, settings, redis_conn, simulator_factory, rq_worker_factory
 ):
-    from tests.helpers import TEST_API_KEY
-
     sim = simulator_factory(
         seed=3, rooms=3, sessions_per_room=4, participants_per_session=3, now=timezone.now()
     )
     delay_seconds = 10
-    settings.WHEREBY_INSIGHTS = {
-        **settings.WHEREBY_INSIGHTS,
-        "API_KEY": TEST_API_KEY,
-        "BASE_URL": sim.base_url,
-        "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
-        "PLAN_POINTS_PER_MINUTE": 100_000,
-        "WEBHOOK_SECRET": SECRET,
-        "DETAIL_POLICY": "none",
-        "WEBHOOK_SYNC_DELAY_MINUTES": delay_seconds / 60,
-    }
+    point_at_simulator(settings, sim, details="none", delay_seconds=delay_seconds)
     worker = rq_worker_factory()
     url = live_server.url + WEBHOOK_PATH
     room_name = max(sim.organisation.room_items(), key=lambda r: r["totalSessions"])["roomName"]
@@ -208,22 +211,12 @@ def test_client_left_fetches_that_connections_details_after_the_delay_where_the_
 ):
     from insights_app.models import ParticipantDetail
     from insights_app.sync import InProcess, service
-    from tests.helpers import TEST_API_KEY
 
     sim = simulator_factory(
         seed=4, rooms=2, sessions_per_room=3, participants_per_session=3, now=timezone.now()
     )
     delay_seconds = 6
-    settings.WHEREBY_INSIGHTS = {
-        **settings.WHEREBY_INSIGHTS,
-        "API_KEY": TEST_API_KEY,
-        "BASE_URL": sim.base_url,
-        "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
-        "PLAN_POINTS_PER_MINUTE": 100_000,
-        "WEBHOOK_SECRET": SECRET,
-        "DETAIL_POLICY": policy,
-        "WEBHOOK_SYNC_DELAY_MINUTES": delay_seconds / 60,
-    }
+    point_at_simulator(settings, sim, details=policy, delay_seconds=delay_seconds)
     room_name = sim.organisation.room_items()[0]["roomName"]
     run, _ = service.create_or_get_active_run(
         "room", trigger="command", scope={"room_names": [room_name]}, details="none", backend=InProcess()
@@ -270,22 +263,11 @@ def test_client_left_fetches_that_connections_details_after_the_delay_where_the_
 def test_rooms_emptied_in_one_window_share_one_room_sync_and_one_rooms_listing(
     live_server, settings, redis_conn, simulator_factory, rq_worker_factory
 ):
-    from tests.helpers import TEST_API_KEY
-
     sim = simulator_factory(
         seed=5, rooms=3, sessions_per_room=3, participants_per_session=3, now=timezone.now()
     )
     delay_seconds = 6
-    settings.WHEREBY_INSIGHTS = {
-        **settings.WHEREBY_INSIGHTS,
-        "API_KEY": TEST_API_KEY,
-        "BASE_URL": sim.base_url,
-        "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
-        "PLAN_POINTS_PER_MINUTE": 100_000,
-        "WEBHOOK_SECRET": SECRET,
-        "DETAIL_POLICY": "none",
-        "WEBHOOK_SYNC_DELAY_MINUTES": delay_seconds / 60,
-    }
+    point_at_simulator(settings, sim, details="none", delay_seconds=delay_seconds)
     worker = rq_worker_factory()
     names = sorted(room["roomName"] for room in sim.organisation.room_items())[:2]
     at = datetime.now(UTC)  # both end at the same instant: one window
