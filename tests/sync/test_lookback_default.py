@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from insights_app.models import RoomSession
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run
-from tests.helpers import TEST_API_KEY
+from tests.helpers import configure
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,15 +39,14 @@ def test_the_default_lookback_is_the_data_lag_plus_one_schedule_interval(simulat
         seed=8, rooms=24, sessions_per_room=40, participants_per_session=1, days=2, now=NOW.isoformat()
     )
     # An API whose data is 40 minutes late, synced every 15 minutes: the window must be 55 minutes.
-    settings.WHEREBY_INSIGHTS = {
-        "API_KEY": TEST_API_KEY,
-        "BASE_URL": server.base_url,
-        "PLAN_POINTS_PER_MINUTE": 1_000_000,
-        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
-        "DETAIL_POLICY": "none",
-        "DATA_LAG_MINUTES": 40,
-        "SCHEDULE_INTERVAL_MINUTES": 15,
-    }
+    configure(
+        settings,
+        server,
+        DETAIL_POLICY="none",
+        LOOKBACK_MINUTES="auto",
+        DATA_LAG_MINUTES=40,
+        SCHEDULE_INTERVAL_MINUTES=15,
+    )
     with time_machine.travel(NOW, tick=False):
         assert sync("full").status == "succeeded"
         expected = rooms_held_open(40 + 15)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from insights_app.models import RoomSession
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run
-from tests.helpers import TEST_API_KEY
+from tests.helpers import configure
 from tests.helpers.org_compare import assert_db_equals_org
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,14 +57,8 @@ def test_incremental_syncs_converge_under_lag(simulator_factory, settings, redis
         lag_minutes=LAG_MINUTES,
     )
     org = server.organisation
-    settings.WHEREBY_INSIGHTS = {
-        "API_KEY": TEST_API_KEY,
-        "BASE_URL": server.base_url,
-        "PLAN_POINTS_PER_MINUTE": 1_000_000,
-        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
-        "DETAIL_POLICY": "none",
-        "LOOKBACK_MINUTES": LAG_MINUTES + INTERVAL_SECONDS // 60,  # docs/budget.md: lag + one interval
-    }
+    # docs/budget.md: the lookback is the lag plus one interval.
+    configure(settings, server, DETAIL_POLICY="none", LOOKBACK_MINUTES=LAG_MINUTES + INTERVAL_SECONDS // 60)
     with time_machine.travel(NOW, tick=False) as traveller:
         assert sync("full").status == "succeeded"
         assert_db_equals_org(org, details="none")
