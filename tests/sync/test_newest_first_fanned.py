@@ -12,6 +12,7 @@ import pytest
 
 from insights_app.jobs import cancel_run, enqueue_sync
 from insights_app.models import Participant, Room, RoomSession, SyncRun
+from insights_app.simulator import FaultConfig
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run
 from tests.helpers import configure, wait_for
 from tests.helpers.org_compare import assert_db_equals_org
@@ -138,3 +139,25 @@ def test_a_fanned_out_full_sync_stopped_after_its_first_step_is_resumed_without_
     # The sessions the stopped run had completed (unchanged since) were not read again.
     again = {r.query["roomSessionId"] for r in server.request_log[calls_before:] if r.path == PARTICIPANTS}
     assert again and not (again & recent)
+
+
+def test_a_fanned_out_step_with_trouble_is_never_marked_complete(
+    settings, simulator_factory, rq_worker_factory
+):
+    server = simulator_factory(seed=43, rooms=6, sessions_per_room=8, participants_per_session=3, days=60)
+    server.faults = FaultConfig(
+        corrupt_item_rate=0.2, only_paths=[PARTICIPANTS], corrupt_kinds=("no_identity",), seed=5
+    )
+    configure(settings, server, FANOUT_MIN_ROOMS=3, FANOUT_ROOMS_PER_JOB=2)
+    rq_worker_factory()
+
+    run = enqueue_sync(kind="full", trigger="admin").run
+    run = wait_for(
+        lambda: SyncRun.objects.exclude(status__in=("queued", "running")).filter(pk=run.pk).first(),
+        timeout=120,
+    )
+
+    assert run.status == "partial" and any("participants" in reason for reason in run.skip_reasons)
+    # Some participants were not stored: no step may say its history is complete.
+    assert "complete_from" not in run.checkpoint
+    assert run.checkpoint["step_trouble"] is True
