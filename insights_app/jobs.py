@@ -188,7 +188,7 @@ def _worker_alive(job: Job, connection: Any) -> bool:
         return True
     worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection)
     if worker is None:
-        return False  # it exited, or its registration expired (no heartbeat for about 90 s)
+        return False  # it exited, or its registration expired (90 s after its last beat, 20 s: worker.py)
     if worker.hostname == socket.gethostname() and worker.pid:
         try:
             os.kill(worker.pid, 0)

@@ -7,7 +7,7 @@ While a job runs, RQ's worker renews its registration in Redis every ``job_monit
 ``BEAT_SECONDS`` for ``REGISTERED_FOR_SECONDS``: a killed worker's registration expires at most that
 long after its last beat, and the next sync (or the reaper, every minute) resumes its run. Only the
 worker's registration is shortened: RQ's own bookkeeping of its jobs (the started-job registry,
-which decides when RQ itself calls a job abandoned) keeps RQ's timings.
+which decides when RQ itself calls a job abandoned) keeps RQ's 60 s beyond the next expected beat.
 """
 
 from __future__ import annotations
