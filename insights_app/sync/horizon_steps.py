@@ -26,6 +26,7 @@ from .stages import SessionRef
 
 # Checkpoint keys shared by a fanned-out run's jobs.
 TROUBLED_ROOMS = "troubled_rooms"
+UNLISTED_ROOMS = "unlisted_rooms"  # rooms whose session listing failed: later steps leave them alone
 STEP_TROUBLE = "step_trouble"
 
 
@@ -102,6 +103,8 @@ class FannedStep(NewestFirst):
         self.step = step
         self.troubled = set((ctx.run.checkpoint or {}).get(TROUBLED_ROOMS) or []) & set(self.rooms)
         self.troubled_before = set(self.troubled)
+        self.unlisted = set((ctx.run.checkpoint or {}).get(UNLISTED_ROOMS) or []) & set(self.rooms)
+        self.unlisted_before = set(self.unlisted)
 
     def run_step(self) -> None:
         """Read the step's sessions of the job's rooms, fetch their details, mark the rooms done."""
@@ -109,7 +112,7 @@ class FannedStep(NewestFirst):
         for pk, work in self.rooms.items():
             if pk in self.first:
                 self.pending[pk] = self._list_sessions(work) if work.refresh else []
-            elif work.refresh:
+            elif work.refresh and pk not in self.unlisted:
                 left = self._stored_pending(work)
                 if left:
                     self.pending[pk] = left
@@ -122,6 +125,13 @@ class FannedStep(NewestFirst):
         self._mark_complete_rooms()
         self._record_trouble(self.ctx.trouble != trouble_before)
         self.ctx.flush(force=True)
+
+    def _list_sessions(self, work: RoomWork) -> list[tuple[Any, SessionRef]]:
+        """The room's sessions, listed in its first step; a failed listing is remembered."""
+        listed = super()._list_sessions(work)
+        if work.room_pk in self.troubled - self.troubled_before:
+            self.unlisted.add(work.room_pk)
+        return listed
 
     def _stored_pending(self, work: RoomWork) -> list[tuple[Any, SessionRef]]:
         """The room's sessions listed by an earlier step and left for this one or later ones (those
@@ -149,19 +159,25 @@ class FannedStep(NewestFirst):
 
     def _record_trouble(self, step_trouble: bool) -> None:
         """Rooms that failed stay unmarked in later steps; any trouble keeps later steps unmarked."""
-        new = self.troubled - self.troubled_before
-        if new or step_trouble:
-            note_step_trouble(self.ctx.run.pk, rooms=new, any_trouble=step_trouble)
+        new, unlisted = self.troubled - self.troubled_before, self.unlisted - self.unlisted_before
+        if new or unlisted or step_trouble:
+            note_step_trouble(self.ctx.run.pk, rooms=new, unlisted=unlisted, any_trouble=step_trouble)
 
 
 def note_step_trouble(
-    run_id: int, *, rooms: set[int] | frozenset[int] = frozenset(), any_trouble: bool = True
+    run_id: int,
+    *,
+    rooms: set[int] | frozenset[int] = frozenset(),
+    unlisted: set[int] | frozenset[int] = frozenset(),
+    any_trouble: bool = True,
 ) -> None:
-    """Record rooms that failed (never marked complete later) and whether a step had trouble."""
+    """Record rooms that failed (never marked complete later), those whose listing failed, and
+    whether a step had trouble."""
     with transaction.atomic():
         run = SyncRun.objects.select_for_update().only("checkpoint").get(pk=run_id)
         checkpoint = dict(run.checkpoint or {})
-        checkpoint[TROUBLED_ROOMS] = sorted(set(checkpoint.get(TROUBLED_ROOMS) or []) | rooms)
+        for key, pks in ((TROUBLED_ROOMS, rooms), (UNLISTED_ROOMS, unlisted)):
+            checkpoint[key] = sorted(set(checkpoint.get(key) or []) | pks)
         checkpoint[STEP_TROUBLE] = bool(checkpoint.get(STEP_TROUBLE) or any_trouble)
         SyncRun.objects.filter(pk=run_id).update(checkpoint=checkpoint)
 
