@@ -29,6 +29,7 @@ from .models import SyncRun, SyncStatus
 from .ratelimit import budget_points_per_minute
 from .sync import service
 from .sync.backend import RoomWork
+from .sync.horizon_steps import Step, mark_step
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -146,17 +147,14 @@ def job_alive(run: SyncRun) -> bool:
     try:
         queue = get_queue()
         jobs = [job for job in Job.fetch_many(job_ids, connection=queue.connection) if job]
-        statuses = {job.id: _effective_status(job, queue) for job in jobs}
+        # A job deferred on others (a fan-out's mark or closing job) is only as alive as they are.
+        waiting = {_effective_status(job, queue) for job in jobs} - {JobStatus.DEFERRED}
     except (redis.RedisError, OSError):
         return True  # we cannot tell: never fail a run because Redis blinked
-    # The closing job of a fan-out waits (deferred) on its batches: it is only as alive as they are.
-    closing = {i for i in statuses if i.endswith("-finish")}
-    workers = [status for i, status in statuses.items() if i not in closing]
-    closing_ready = any(statuses[i] == JobStatus.QUEUED for i in closing)
     if run.status == SyncStatus.RUNNING:
         # A started job whose heartbeat went stale is dead (SIGKILL); only waiting jobs keep it alive.
-        return closing_ready or any(status in WAITING_STATES for status in workers)
-    return closing_ready or any(status in ALIVE_STATES for status in workers)
+        return bool(waiting & WAITING_STATES)
+    return bool(waiting & ALIVE_STATES)
 
 
 def rq_shows_dead(run: SyncRun) -> bool:
@@ -179,10 +177,9 @@ def rq_shows_dead(run: SyncRun) -> bool:
         )
     except (redis.RedisError, OSError):
         return False  # we cannot tell: never fail a run because Redis blinked
-    closing = {i for i in statuses if i.endswith("-finish")}
-    waiting = any(status in WAITING_STATES for i, status in statuses.items() if i not in closing)
-    closing_ready = any(statuses[i] == JobStatus.QUEUED for i in closing)
-    return not (working or waiting or closing_ready)
+    # Deferred jobs wait on others: they run only if one of those does.
+    waiting = any(status in WAITING_STATES - {JobStatus.DEFERRED} for status in statuses.values())
+    return not (working or waiting)
 
 
 def _worker_alive(job: Job, connection: Any) -> bool:
@@ -191,7 +188,7 @@ def _worker_alive(job: Job, connection: Any) -> bool:
         return True
     worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection)
     if worker is None:
-        return False  # it exited, or its registration expired (no heartbeat for about 90 s)
+        return False  # it exited, or its registration expired (90 s after its last beat, 20 s: worker.py)
     if worker.hostname == socket.gethostname() and worker.pid:
         try:
             os.kill(worker.pid, 0)
@@ -225,32 +222,62 @@ def _estimated_timeout(rooms: int) -> int:
     return int(max(conf.JOB_TIMEOUT, rooms * 200 * seconds_per_call * 2 + 600))
 
 
+def _enqueue(
+    queue: Any, func: Callable, args: tuple, job_id: str, *, after: list[Job], rooms: int = 0
+) -> Job:
+    """A fan-out's job after ``after`` (however they end): a batch of ``rooms``, or (0) a short one."""
+    return queue.enqueue_call(
+        func,
+        args=args,
+        job_id=job_id,
+        timeout=_estimated_timeout(rooms) if rooms else 600,
+        retry=job_retry() if rooms else None,
+        result_ttl=86400,
+        depends_on=Dependency(jobs=after, allow_failure=True) if after else None,
+    )
+
+
 def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> bool:
     """One job per batch of rooms for all workers to share, and a job that closes the run after them."""
     queue = get_queue()
-    children = []
-    for index, batch in enumerate(batches):
-        children.append(
-            queue.enqueue_call(
-                run_batch_job,
-                args=(run.pk, [w.as_payload() for w in batch]),
-                job_id=f"{run.job_id or f'insights-sync-{run.pk}'}-batch-{index}",
-                timeout=_estimated_timeout(len(batch)),
-                retry=job_retry(),
-                result_ttl=86400,
-            )
-        )
-    finish_id = f"{run.job_id or f'insights-sync-{run.pk}'}-finish"
+    base = run.job_id or f"insights-sync-{run.pk}"
+    ids = [f"{base}-batch-{index}" for index in range(len(batches))]
     # Every job of the run, the closing one included, so a run waiting for any of them stays alive.
-    ids = [job.id for job in children] + [finish_id]
-    run.record_batch_jobs(ids)
-    queue.enqueue_call(
-        finish_run_job,
-        args=(run.pk,),
-        job_id=finish_id,
-        depends_on=Dependency(jobs=children, allow_failure=True),
-        timeout=600,
-    )
+    run.record_batch_jobs([*ids, f"{base}-finish"])
+    children = [
+        _enqueue(
+            queue, run_batch_job, (run.pk, [w.as_payload() for w in batch]), i, after=[], rooms=len(batch)
+        )
+        for i, batch in zip(ids, batches, strict=True)
+    ]
+    _enqueue(queue, finish_run_job, (run.pk,), f"{base}-finish", after=children)
+    return True
+
+
+def fan_out_steps(run: SyncRun, steps: list[tuple[Step, list[list[dict[str, Any]]]]]) -> bool:
+    """A full run newest history first: each step's batch jobs, then a job marking the step done,
+    the next step's jobs waiting on that mark; the closing job waits on the last mark."""
+    queue = get_queue()
+    base = run.job_id or f"insights-sync-{run.pk}"
+    ids = [
+        [f"{base}-step-{k}-batch-{i}" for i in range(len(batches))] for k, (_, batches) in enumerate(steps)
+    ]
+    marks = [f"{base}-step-{k}-mark" for k in range(len(steps))]
+    run.record_batch_jobs([*(i for step_ids in ids for i in step_ids), *marks, f"{base}-finish"])
+    after: list[Job] = []
+    for (step, batches), step_ids, mark_id in zip(steps, ids, marks, strict=True):
+        children = [
+            _enqueue(
+                queue, run_step_job, (run.pk, step.as_payload(), batch), i, after=after, rooms=len(batch)
+            )
+            for i, batch in zip(step_ids, batches, strict=True)
+        ]
+        after = [
+            _enqueue(
+                queue, mark_step_job, (run.pk, step.as_payload(), step_ids), mark_id, after=children or after
+            )
+        ]
+    _enqueue(queue, finish_run_job, (run.pk,), f"{base}-finish", after=after)
     return True
 
 
@@ -276,6 +303,10 @@ class RQBackend:
     def fan_out(self, run: SyncRun, batches: list[list[RoomWork]]) -> bool:
         """One job per batch plus a closing job; False (work here) for an in-process run."""
         return fan_out(run, batches) if self.fan_out_jobs else False
+
+    def fan_out_steps(self, run: SyncRun, steps: list[tuple[Step, list[list[dict[str, Any]]]]]) -> bool:
+        """Each step's jobs after the step before; False (work here) for an in-process run."""
+        return fan_out_steps(run, steps) if self.fan_out_jobs else False
 
     def is_timeout(self, exc: BaseException) -> bool:
         """RQ's death penalty for a job over its timeout."""
@@ -329,6 +360,20 @@ def run_sync_job(run_id: int) -> str:
 def run_batch_job(run_id: int, payload: list[dict[str, Any]]) -> None:
     """RQ job: one batch of rooms of a fanned-out run."""
     service.execute_batch(run_id, payload, backend=RQ_JOBS, retrying=_retries_left())
+
+
+@fresh_connections
+def run_step_job(run_id: int, step: dict[str, Any], payload: list[dict[str, Any]]) -> None:
+    """RQ job: one batch of rooms of one step of a fanned-out full run."""
+    service.execute_step(run_id, step, payload, backend=RQ_JOBS, retrying=_retries_left())
+
+
+@fresh_connections
+def mark_step_job(run_id: int, step: dict[str, Any], job_ids: list[str]) -> bool:
+    """RQ job: once a step's jobs are done, mark from when the history is complete (if they all finished)."""
+    jobs = Job.fetch_many(job_ids, connection=get_queue().connection)
+    finished = all(job is not None and job.get_status() == JobStatus.FINISHED for job in jobs)
+    return mark_step(run_id, Step.from_payload(step), jobs_finished=finished)
 
 
 @fresh_connections

@@ -22,3 +22,9 @@ if os.environ.get("INSIGHTS_TEST_SETTINGS_JSON"):
     import json
 
     WHEREBY_INSIGHTS = json.loads(os.environ["INSIGHTS_TEST_SETTINGS_JSON"])
+
+# A test may start its rqworker subprocesses with another worker class (insights_app.worker).
+if os.environ.get("INSIGHTS_TEST_WORKER_CLASS"):
+    from project.settings import RQ
+
+    RQ = {**RQ, "WORKER_CLASS": os.environ["INSIGHTS_TEST_WORKER_CLASS"]}

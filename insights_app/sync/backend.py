@@ -42,6 +42,11 @@ class JobBackend(Protocol):
         """Hand the batches to other jobs and return True, or return False to work on them here."""
         ...
 
+    def fan_out_steps(self, run: SyncRun, steps: list[tuple[Any, list[list[dict[str, Any]]]]]) -> bool:
+        """Hand a full run's steps (newest history first) to jobs, each step after the one before;
+        False to work on them here."""
+        ...
+
     def is_timeout(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the job runner stopping a job that ran out of time (never swallowed)."""
         ...

@@ -16,6 +16,7 @@ from .backend import RoomWork
 from .batching import ParticipantBuffer, fetch_and_gather, gathering, sync_session_participants
 from .context import RunContext
 from .details import iter_detail_targets, pending_details, sync_details
+from .horizon_steps import fan_out_newest_first
 from .horizons import fill_newest_first
 from .pipeline import room_failures, work_on_rooms
 from .runs import SyncError
@@ -64,7 +65,10 @@ def _sync_organisation(ctx: RunContext, *, full: bool) -> bool:
     conf = ctx.conf
     if len(work) >= conf.FANOUT_MIN_ROOMS:
         size = conf.FANOUT_ROOMS_PER_JOB
-        if ctx.backend.fan_out(ctx.run, [work[i : i + size] for i in range(0, len(work), size)]):
+        if full:
+            if fan_out_newest_first(ctx, work, size):
+                return True
+        elif ctx.backend.fan_out(ctx.run, [work[i : i + size] for i in range(0, len(work), size)]):
             return True
     if full:
         fill_newest_first(ctx, work, resume_since=resume_since)

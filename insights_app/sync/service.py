@@ -16,6 +16,7 @@ from ..models import SyncRun, SyncStatus
 from .backend import JobBackend, RoomWork
 from .batching import gathering
 from .context import Cancelled, Heartbeat, RunContext, heartbeat_interval
+from .horizon_steps import Step, fill_step, note_step_trouble
 from .kinds import RESUME_WITHIN, dispatch, plan_room_work, work_on_room
 from .pipeline import work_on_rooms
 from .runs import (
@@ -37,6 +38,7 @@ __all__ = [
     "dedup_key_for",
     "execute_batch",
     "execute_run",
+    "execute_step",
     "finish_run",
     "plan_room_work",
     "reap_abandoned_runs",
@@ -103,8 +105,9 @@ def execute_batch(
     backend: JobBackend,
     client: WherebyClient | None = None,
     retrying: bool = False,
+    step: dict[str, Any] | None = None,
 ) -> None:
-    """A fan-out job's share: the listed rooms. Failures are recorded on the run, never lost.
+    """A fan-out job's share: the listed rooms (of one ``step`` of a newest-first full run). Failures are recorded on the run, never lost.
 
     An outage is raised while RQ can still retry the batch (``retrying``); after the last attempt
     it is recorded, so the closing job marks the run partial.
@@ -116,23 +119,46 @@ def execute_batch(
     client = client or WherebyClient.from_settings()
     ctx = RunContext(run, client, backend=backend)
     try:
-        with Heartbeat(run.pk, heartbeat_interval()), gathering(ctx) as buffer:
-            work_on_rooms(ctx, [RoomWork(**item) for item in payload], buffer)
+        with Heartbeat(run.pk, heartbeat_interval()):
+            if step is None:
+                with gathering(ctx) as buffer:
+                    work_on_rooms(ctx, [RoomWork(**item) for item in payload], buffer)
+            else:
+                fill_step(ctx, payload, Step.from_payload(step))
     except Cancelled:
         return
     except OUTAGE_ERRORS as exc:
         if retrying:
             raise
-        ctx.problem(f"batch of {len(payload)} rooms stopped: {safe_error(exc)}")
+        _batch_stopped(ctx, len(payload), safe_error(exc), step)
     except Exception as exc:
         if backend.is_timeout(exc):
-            ctx.problem(f"batch of {len(payload)} rooms stopped: the job ran out of time (JOB_TIMEOUT)")
+            _batch_stopped(ctx, len(payload), "the job ran out of time (JOB_TIMEOUT)", step)
             raise
-        ctx.problem(f"batch of {len(payload)} rooms stopped: {safe_error(exc)}")
+        _batch_stopped(ctx, len(payload), safe_error(exc), step)
     finally:
         _flush_quietly(ctx)
         if own_client:
             client.close()
+
+
+def execute_step(
+    run_id: int,
+    step: dict[str, Any],
+    payload: list[dict[str, Any]],
+    *,
+    backend: JobBackend,
+    client: WherebyClient | None = None,
+    retrying: bool = False,
+) -> None:
+    """A fanned-out full run's job: the listed rooms' share of one step, newest history first."""
+    execute_batch(run_id, payload, backend=backend, client=client, retrying=retrying, step=step)
+
+
+def _batch_stopped(ctx: RunContext, rooms: int, why: str, step: dict[str, Any] | None) -> None:
+    ctx.problem(f"batch of {rooms} rooms stopped: {why}")
+    if step is not None:
+        note_step_trouble(ctx.run.pk)  # its rows are not all stored: no step is marked complete
 
 
 def finish_run(run_id: int, *, ambiguous_loss_items: int = 0) -> SyncRun:
@@ -184,6 +210,10 @@ class InProcess:
 
     def fan_out(self, run: SyncRun, batches: list[list[RoomWork]]) -> bool:
         """Work on every batch in this process."""
+        return False
+
+    def fan_out_steps(self, run: SyncRun, steps: list[tuple[Any, list[list[dict[str, Any]]]]]) -> bool:
+        """Work on every step in this process."""
         return False
 
     def is_timeout(self, exc: BaseException) -> bool:

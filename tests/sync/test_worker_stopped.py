@@ -10,9 +10,11 @@ import time
 
 import pytest
 from django.core.management import call_command
+from rq.job import Job
+from rq.worker import Worker
 
-from insights_app.jobs import enqueue_sync, scheduled_sync
-from insights_app.models import Room, SyncRun
+from insights_app.jobs import enqueue_sync, rq_shows_dead, scheduled_sync
+from insights_app.models import Participant, Room, SyncRun
 from tests.helpers import configure, wait_for
 from tests.helpers.org_compare import assert_db_equals_org
 
@@ -68,3 +70,30 @@ def test_a_worker_stopped_by_the_platform_is_resumed_by_the_very_next_sync(
         if record.path.endswith("/insights/room-sessions")
     }
     assert done_rooms and not (done_rooms & relisted)
+
+
+def test_a_worker_killed_on_another_host_is_shown_dead_within_seconds_with_the_apps_worker_class(
+    settings, simulator_factory, rq_worker_factory, redis_conn
+):
+    server = simulator_factory(seed=32, rooms=6, sessions_per_room=4, participants_per_session=3)
+    server.faults.latency_ms = 150
+    configure(settings, server, ABANDONED_AFTER_SECONDS=300, FETCH_CONCURRENCY=1)
+    worker = rq_worker_factory({"INSIGHTS_TEST_WORKER_CLASS": "insights_app.worker.InsightsWorker"})
+    first = enqueue_sync(kind="full", trigger="admin").run
+    wait_for(lambda: Participant.objects.exists(), timeout=90)
+    job = Job.fetch(first.job_id, connection=redis_conn)
+    key = Worker.redis_worker_namespace_prefix + job.worker_name
+    # As if it ran on another machine: this process cannot look for its pid, only at its registration.
+    redis_conn.hset(key, "hostname", "another-host.invalid")
+    wait_for(lambda: redis_conn.hget(key, "last_heartbeat") and 0 < redis_conn.ttl(key) <= 20, timeout=30)
+    assert not rq_shows_dead(SyncRun.objects.get(pk=first.pk))
+
+    stop_like_a_platform(worker)
+
+    # Its registration expires at most 20 s after its last beat (RQ's own worker: 90 s).
+    wait_for(lambda: rq_shows_dead(SyncRun.objects.get(pk=first.pk)), timeout=45, interval=0.5)
+    call_command("insights_sync", "--full")
+    stopped, latest = SyncRun.objects.get(pk=first.pk), SyncRun.objects.order_by("-pk").first()
+    assert stopped.status == "failed" and "its job died" in stopped.error
+    assert latest.pk != first.pk and latest.status == "succeeded", (latest.error, latest.skip_reasons)
+    assert_db_equals_org(server.organisation)
