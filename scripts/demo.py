@@ -34,6 +34,7 @@ PYTHON = sys.executable
 MANAGE = str(ROOT / "manage.py")
 SIMULATOR_KEY = "demo-simulator-key"  # only the local simulator accepts it
 ADMIN_USER = "admin"
+WORKER_CLASS = "insights_app.worker.InsightsWorker"
 SIMULATOR_PORT = 8765  # the simulator's own default; the demo uses another port when it is taken
 
 
@@ -351,7 +352,17 @@ def run(args: argparse.Namespace) -> int:
 
             queue = get_settings().QUEUE
             for number in range(1, args.workers + 1):
-                children.start(f"rqworker-{number}", [PYTHON, MANAGE, "rqworker", queue, "--with-scheduler"])
+                # The app's worker class: a stopped worker's run is seen dead in seconds (docs/deployment.md).
+                worker = [
+                    PYTHON,
+                    MANAGE,
+                    "rqworker",
+                    queue,
+                    "--with-scheduler",
+                    "--worker-class",
+                    WORKER_CLASS,
+                ]
+                children.start(f"rqworker-{number}", worker)
             children.start("rqcron", [PYTHON, MANAGE, "rqcron", "insights_app.cron"])
             say(f"Redis answers at {env['REDIS_URL']}: {args.workers} RQ worker(s) on {queue!r}, and rqcron")
             children.start("first-sync", [PYTHON, MANAGE, "insights_sync", "--enqueue"], may_exit=True)
