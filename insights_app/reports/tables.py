@@ -124,6 +124,7 @@ def _number_separators() -> dict[int, str] | None:
 
 def _forget_separators(**kwargs: Any) -> None:
     _separators.clear()
+    _durations.clear()
 
 
 setting_changed.connect(_forget_separators)
@@ -150,18 +151,27 @@ def format_num(value: float | None, decimals: int = 1) -> str:
     return _grouped(round(float(value), decimals), decimals)
 
 
+# Marked for translation here, translated once per language (a table shows dozens of durations).
+DURATION_TEXTS = (_("%(h)s h %(m)02d min"), _("%(m)d min %(s)02d s"), _("%(s)d s"))
+_durations: dict[str | None, tuple[str, ...]] = {}
+
+
 def format_duration(seconds: float | None) -> str:
     """``1 h 05 min`` / ``18 min 59 s`` / ``4 s`` / ``—``."""
     if seconds is None or not math.isfinite(float(seconds)):
         return "—"
+    language = get_language()
+    texts = _durations.get(language)
+    if texts is None:
+        texts = _durations[language] = tuple(str(text) for text in DURATION_TEXTS)
     seconds = round(float(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
-        return _("%(h)s h %(m)02d min") % {"h": format_int(hours), "m": minutes}
+        return texts[0] % {"h": format_int(hours), "m": minutes}
     if minutes:
-        return _("%(m)d min %(s)02d s") % {"m": minutes, "s": secs}
-    return _("%(s)d s") % {"s": secs}
+        return texts[1] % {"m": minutes, "s": secs}
+    return texts[2] % {"s": secs}
 
 
 def _scaled(value: float, units: tuple[str, ...]) -> str:
