@@ -15,7 +15,9 @@ with the load average before each, then prints the median of each page's medians
 (``--baseline-database-url``: the baseline reads its own copy, e.g. without a newer migration's index).
 ``--compare PATH --interleave`` instead keeps one process per checkout and alternates single renders
 between them (order swapped each time), so both see the same load from moment to moment; it prints
-each page's median wall and CPU time of ``--rounds`` x ``--repeat`` renders per side and their ratios.
+each page's median wall and CPU time of ``--rounds`` x ``--repeat`` renders per side and their ratios
+(both render the head's page list: a filter older code does not know, e.g. "quality 90d Chrome", is
+ignored there, so those rows compare unlike pages).
 """
 
 from __future__ import annotations
