@@ -86,3 +86,36 @@ def test_fast_dates_read_as_djangos(zone):
                 except (OverflowError, ValueError):
                     expected = formats.date_format(value.astimezone(dt.UTC), fmt) + " UTC"
                 assert format_datetime(value, fmt) == expected
+
+
+def test_top_rooms_are_the_rankings_first_rows_with_ties_broken_by_name():
+    from django.test import RequestFactory
+
+    from insights_app.models import Room, RoomSession
+    from insights_app.reports.filters import ReportFilters
+    from insights_app.reports.queries.usage import rooms_ranking, top_rooms
+
+    build_dataset()
+    start = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+    # Twelve rooms tie on minutes and sessions around the tenth place; names decide, in reverse of ids.
+    for i in range(12):
+        room = Room.objects.create(room_name=f"/tie-{11 - i:02d}")
+        RoomSession.objects.create(
+            room=room,
+            room_session_id=f"tie-{i}",
+            started_at=start,
+            ended_at=start + dt.timedelta(minutes=30),
+            duration_seconds=1800,
+            total_participant_minutes=60,
+            total_unique_participants=2,
+            total_recorder_minutes=0,
+            total_streamer_minutes=0,
+        )
+    request = RequestFactory().get("/", {"period": "custom", "start": "2026-03-01", "end": "2026-03-07"})
+    filters = ReportFilters.from_request(request, ("period", "start", "end"), timezone.now())
+    sessions = RoomSession.objects.all()
+    for count in (1, 5, 10, 30):
+        expected = list(rooms_ranking(filters, sessions)[:count])
+        assert top_rooms(filters, sessions, count) == expected, count
+    names = [r["room__room_name"] for r in top_rooms(filters, sessions, 30)]
+    assert names.index("/tie-00") < names.index("/tie-11")

@@ -11,6 +11,7 @@ from django.db.models import Avg, Count, F, FloatField, Max, Min, Q, QuerySet, S
 from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMonth, TruncWeek
 from django.utils import timezone
 
+from ...models import Room
 from ..filters import ReportFilters
 from ..periods import Period, bucket_days
 from .grouped import room_name_of
@@ -196,6 +197,13 @@ def _compiled(qs: QuerySet) -> tuple[str, tuple[Any, ...]]:
     return sql, tuple(params)
 
 
+def _fetch(alias: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Rows of a statement composed from compiled querysets."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def room_people_and_quality(filters: ReportFilters, participants: QuerySet) -> tuple[tuple[int, int], dict]:
     """``_people_one_scan`` plus the period's connection quality counts, in one statement.
 
@@ -235,9 +243,7 @@ def room_people_and_quality(filters: ReportFilters, participants: QuerySet) -> t
         f" AS cur, COUNT(CASE WHEN p.{name('first')} < %s THEN 1 END) AS prev FROM ({people[0]}) AS p) AS a"
         f" LEFT JOIN ({quality[0]}) AS q ON 1 = 1"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (start, start, *people[1], *quality[1]))
-        cur, prev, *values = cursor.fetchone()
+    cur, prev, *values = _fetch(participants.db, sql, (start, start, *people[1], *quality[1]))[0]
     quality_counts = {key: value or 0 for key, value in zip(QUALITY_COUNTS, values, strict=True)}
     return (int(cur or 0), int(prev or 0)), quality_counts
 
@@ -298,3 +304,42 @@ def rooms_ranking(filters: ReportFilters, sessions: QuerySet) -> QuerySet:
         )
         .order_by("-minutes", "-sessions", "room__room_name")
     )
+
+
+RANKING_COLUMNS = ("room_id", "sessions", "minutes", "avg_seconds", "avg_size", "last_started")
+
+
+def top_rooms(filters: ReportFilters, sessions: QuerySet, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` rows of ``rooms_ranking``, naming only the rooms that can be among them.
+
+    The ranking breaks ties in minutes and sessions by room name, so it looks a name up for every
+    room used in the period (~4,000 index probes, a third of the statement's time at 1M connections).
+    On PostgreSQL the rooms are ranked by minutes and sessions first, ``FETCH FIRST n ROWS WITH
+    TIES`` keeps the ones that can still be among the top, and only those are named and ordered.
+    """
+    ranking = rooms_ranking(filters, sessions)
+    connection = connections[sessions.db]
+    if connection.vendor != "postgresql":
+        return list(ranking[:count])
+    unnamed = (
+        filters.sessions(sessions)
+        .values("room_id")
+        .annotate(
+            sessions=Count("id"),
+            minutes=Coalesce(bounded_sum("total_participant_minutes"), Value(0.0)),
+            avg_seconds=Avg("duration_seconds"),
+            avg_size=Avg("total_unique_participants"),
+            last_started=Max("started_at"),
+        )
+    )
+    inner, params = _compiled(unnamed.order_by("-minutes", "-sessions"))
+    q = connection.ops.quote_name
+    room = f"SELECT r.{q('room_name')} FROM {q(Room._meta.db_table)} r WHERE r.{q('id')} = t.{q('room_id')}"  # noqa: S608 (our identifiers)
+    rows = _fetch(
+        sessions.db,
+        f"SELECT {', '.join(f't.{q(c)}' for c in RANKING_COLUMNS)}, ({room}) AS n"  # noqa: S608 (compiled)
+        f" FROM ({inner} FETCH FIRST %s ROWS WITH TIES) AS t"
+        f" ORDER BY t.{q('minutes')} DESC, t.{q('sessions')} DESC, n ASC LIMIT %s",
+        (*params, count, count),
+    )
+    return [{**dict(zip(RANKING_COLUMNS, row[:-1], strict=True)), "room__room_name": row[-1]} for row in rows]
