@@ -13,6 +13,11 @@ the same pages with the checkout at PATH (another commit of this repository, e.g
 and with this one, alternately in fresh processes for ``--rounds`` rounds against the same database,
 with the load average before each, then prints the median of each page's medians and their ratio
 (``--baseline-database-url``: the baseline reads its own copy, e.g. without a newer migration's index).
+``--compare PATH --interleave`` instead keeps one process per checkout and alternates single renders
+between them (order swapped each time), so both see the same load from moment to moment; it prints
+each page's median wall and CPU time of ``--rounds`` x ``--repeat`` renders per side and their ratios
+(both render the head's page list: a filter older code does not know, e.g. "quality 90d Chrome", is
+ignored there, so those rows compare unlike pages).
 """
 
 from __future__ import annotations
@@ -191,6 +196,83 @@ def compare(args: argparse.Namespace) -> None:
         print(f"{page:<22}{b or 0:>12.1f}{h:>9.1f}{ratio:>15}{counts:>10}")
 
 
+def worker(args: argparse.Namespace) -> None:
+    """Render pages named on stdin, one per line, for ``interleave``; answer "wall_ms cpu_ms"."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="insights-bench", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    known = {name: (url, params) for name, url, params, *_ in pages(args.days)}
+    print("ready", "\t".join(known), sep="\t", flush=True)
+    for line in sys.stdin:
+        url, params = known[line.strip()]
+        began, cpu = time.perf_counter(), time.process_time()
+        response = client.get(url, params)
+        wall_ms, cpu_ms = (time.perf_counter() - began) * 1000, (time.process_time() - cpu) * 1000
+        assert response.status_code == 200, url
+        print(f"{wall_ms:.3f} {cpu_ms:.3f}", flush=True)
+
+
+def interleave(args: argparse.Namespace) -> None:
+    """Alternate single renders between a baseline and a head process; medians and ratios per page."""
+    roots = {"baseline": Path(args.compare).resolve(), "head": ROOT}
+    procs = {}
+    for name, root in roots.items():
+        url = (args.baseline_database_url if name == "baseline" else None) or args.database_url
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            str(root),
+            "--database-url",
+            url,
+        ]
+        procs[name] = subprocess.Popen(
+            [*command, "--days", str(args.days)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=root,
+        )
+        assert procs[name].stdout
+        ready, *names = procs[name].stdout.readline().rstrip("\n").split("\t")
+        assert ready == "ready"
+
+    def render(name: str, page: str) -> tuple[float, float]:
+        proc = procs[name]
+        assert proc.stdin and proc.stdout
+        proc.stdin.write(page + "\n")
+        proc.stdin.flush()
+        wall, cpu = proc.stdout.readline().split()
+        return float(wall), float(cpu)
+
+    print(f"{'page':<22}{'baseline ms':>12}{'head ms':>9}{'ratio':>7}{'cpu ms':>16}{'cpu ratio':>10}  load")
+    for page in names:  # the head's pages
+        load = os.getloadavg()
+        times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in procs}
+        for name in procs:
+            render(name, page)  # warm-up
+        for i in range(args.rounds * args.repeat):
+            for name in procs if i % 2 == 0 else reversed(procs):
+                wall, cpu = render(name, page)
+                times[name][0].append(wall)
+                times[name][1].append(cpu)
+        (bw, bc), (hw, hc) = ([statistics.median(v) for v in times[n]] for n in ("baseline", "head"))
+        print(
+            f"{page:<22}{bw:>12.1f}{hw:>9.1f}{hw / bw:>7.2f}{bc:>8.1f} → {hc:>5.1f}{hc / bc:>10.2f}"
+            f"  {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+            flush=True,
+        )
+    for proc in procs.values():
+        assert proc.stdin
+        proc.stdin.close()
+        proc.wait()
+
+
 def pages(days: int) -> list[tuple[str, str, dict, float, float]]:
     """(name, url, params, PostgreSQL target ms, SQLite target ms) for the busiest objects."""
     from django.db.models import Count
@@ -242,11 +324,22 @@ def main() -> None:
     parser.add_argument("--sync-runs", type=int, default=0, help="add sync runs until this many exist")
     parser.add_argument("--compare", metavar="PATH", help="another checkout to measure alternately with")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of --compare")
+    parser.add_argument("--interleave", action="store_true", help="with --compare: alternate single renders")
+    parser.add_argument("--worker", metavar="ROOT", help=argparse.SUPPRESS)
     parser.add_argument(
         "--baseline-database-url",
         help="the baseline's own copy (CREATE DATABASE ... TEMPLATE) when the schemas differ",
     )
     args = parser.parse_args()
+    if args.compare and args.interleave:
+        interleave(args)
+        return
+    if args.worker:
+        global ROOT
+        ROOT = Path(args.worker).resolve()  # the checkout whose code renders (see ``interleave``)
+        setup(args.database_url)
+        worker(args)
+        return
     setup(args.database_url)
     if args.sync_runs:
         add_sync_runs(args.sync_runs)

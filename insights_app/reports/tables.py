@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.utils import formats, timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 # What a CSV header says about a column's numbers (the HTML shows units in each cell instead).
@@ -75,44 +77,101 @@ def local(value: dt.datetime) -> dt.datetime:
         return value.astimezone(dt.UTC)
 
 
+# The fixed (not locale-named) date formats the reports use, as ``str.format`` patterns: the same
+# text as ``formats.date_format`` gives, for a fraction of its cost on tables of many rows.
+FAST_DATE_FORMATS = {
+    "Y-m-d H:i": "{0.year:04d}-{0.month:02d}-{0.day:02d} {0.hour:02d}:{0.minute:02d}",
+    "Y-m-d H:i:s": "{0.year:04d}-{0.month:02d}-{0.day:02d} {0.hour:02d}:{0.minute:02d}:{0.second:02d}",
+    "Y-m-d": "{0.year:04d}-{0.month:02d}-{0.day:02d}",
+    "H:i:s": "{0.hour:02d}:{0.minute:02d}:{0.second:02d}",
+    "H:i": "{0.hour:02d}:{0.minute:02d}",
+}
+# Numbers up to this size are grouped by ``str.format``; bigger ones go through Django's formatter.
+FAST_NUMBER_LIMIT = 1e15
+
+
+def _date_text(value: dt.datetime, fmt: str) -> str:
+    pattern = FAST_DATE_FORMATS.get(fmt)
+    return pattern.format(value) if pattern else formats.date_format(value, fmt)
+
+
 def format_datetime(value: dt.datetime | None, fmt: str = "Y-m-d H:i") -> str:
     """A local date and time, ``—`` for none; in UTC (and saying so) where the zone would overflow."""
     if value is None:
         return "—"
     if not timezone.is_aware(value):
-        return formats.date_format(value, fmt)
+        return _date_text(value, fmt)
     try:
-        return formats.date_format(timezone.localtime(value), fmt)
+        return _date_text(timezone.localtime(value), fmt)
     except (OverflowError, ValueError):
-        return formats.date_format(value.astimezone(dt.UTC), fmt) + " UTC"
+        return _date_text(value.astimezone(dt.UTC), fmt) + " UTC"
+
+
+_separators: dict[str | None, dict[int, str] | None] = {}
+
+
+def _number_separators() -> dict[int, str] | None:
+    """``str.translate`` table from Python's "," and "." to the language's separators, once per
+    language; None where the language does not group by threes (Django's formatter does that)."""
+    language = get_language()
+    if language not in _separators:
+        grouping = formats.get_format("NUMBER_GROUPING", language, use_l10n=True)
+        thousands = formats.get_format("THOUSAND_SEPARATOR", language, use_l10n=True)
+        decimal = formats.get_format("DECIMAL_SEPARATOR", language, use_l10n=True)
+        _separators[language] = {ord(","): thousands, ord("."): decimal} if grouping == 3 else None
+    return _separators[language]
+
+
+def _forget_separators(**kwargs: Any) -> None:
+    _separators.clear()
+    _durations.clear()
+
+
+setting_changed.connect(_forget_separators)
+
+
+def _grouped(value: float, decimals: int | None) -> str:
+    table = _number_separators() if abs(value) < FAST_NUMBER_LIMIT else None
+    if table is None:
+        return formats.number_format(value, decimals, use_l10n=True, force_grouping=True)
+    return f"{value:,.{decimals or 0}f}".translate(table)
 
 
 def format_int(value: float | None) -> str:
     """``2,918``; ``—`` for none."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—" if value is None else str(value)
-    return formats.number_format(round(float(value)), use_l10n=True, force_grouping=True)
+    return _grouped(round(float(value)), None)
 
 
 def format_num(value: float | None, decimals: int = 1) -> str:
     """``222,935.4``; ``—`` for none."""
     if value is None or not math.isfinite(float(value)):
         return "—" if value is None else str(value)
-    return formats.number_format(round(float(value), decimals), decimals, use_l10n=True, force_grouping=True)
+    return _grouped(round(float(value), decimals), decimals)
+
+
+# Marked for translation here, translated once per language (a table shows dozens of durations).
+DURATION_TEXTS = (_("%(h)s h %(m)02d min"), _("%(m)d min %(s)02d s"), _("%(s)d s"))
+_durations: dict[str | None, tuple[str, ...]] = {}
 
 
 def format_duration(seconds: float | None) -> str:
     """``1 h 05 min`` / ``18 min 59 s`` / ``4 s`` / ``—``."""
     if seconds is None or not math.isfinite(float(seconds)):
         return "—"
+    language = get_language()
+    texts = _durations.get(language)
+    if texts is None:
+        texts = _durations[language] = tuple(str(text) for text in DURATION_TEXTS)
     seconds = round(float(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
-        return _("%(h)s h %(m)02d min") % {"h": format_int(hours), "m": minutes}
+        return texts[0] % {"h": format_int(hours), "m": minutes}
     if minutes:
-        return _("%(m)d min %(s)02d s") % {"m": minutes, "s": secs}
-    return _("%(s)d s") % {"s": secs}
+        return texts[1] % {"m": minutes, "s": secs}
+    return texts[2] % {"s": secs}
 
 
 def _scaled(value: float, units: tuple[str, ...]) -> str:

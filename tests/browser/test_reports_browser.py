@@ -133,3 +133,63 @@ def test_hostile_names_in_charts_stay_text(viewer_page, live_server, screenshot)
     assert page.evaluate("window.__pwned") is None
     screenshot("reports-session-hostile-name")
     assert page.console_errors == []
+
+
+# The colour of a cell read from a screenshot of the chart, in the page (no image library needed).
+PIXEL_JS = """async ([png, x, y]) => {
+  const image = new Image();
+  image.src = "data:image/png;base64," + png;
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const context = canvas.getContext("2d");
+  context.drawImage(image, 0, 0);
+  return Array.from(context.getImageData(Math.round(x), Math.round(y), 1, 1).data);
+}"""
+# Where the centre of the heatmap cell (hour, weekday) is drawn, in pixels of the chart's box.
+CELL_JS = """([hour, day]) => {
+  const gd = document.querySelector("[data-figure=insights-chart-heatmap]");
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  return [xa._offset + xa.d2p(hour), ya._offset + ya.d2p(day)];
+}"""
+
+
+def heatmap_colours(page) -> tuple[list[int], list[int], list[int]]:
+    """The drawn colours of an hour without sessions, an hour with some, and the chart's background."""
+    import base64
+
+    chart = page.locator("[data-figure=insights-chart-heatmap]")
+    chart.scroll_into_view_if_needed()
+    chart.locator(".main-svg").first.wait_for()
+    page.wait_for_timeout(300)
+    data = page.evaluate("JSON.parse(document.getElementById('insights-chart-heatmap').textContent).data[0]")
+    day, hour = next((d, h) for d, row in enumerate(data["z"]) for h, n in enumerate(row) if n == 0)
+    busy_day, busy_hour = next((d, h) for d, row in enumerate(data["z"]) for h, n in enumerate(row) if n)
+    png = base64.b64encode(chart.screenshot()).decode()
+    zero = page.evaluate(PIXEL_JS, [png, *page.evaluate(CELL_JS, [hour, data["y"][day]])])
+    busy = page.evaluate(PIXEL_JS, [png, *page.evaluate(CELL_JS, [busy_hour, data["y"][busy_day]])])
+    background = page.evaluate(PIXEL_JS, [png, 3, 3])
+    return zero[:3], busy[:3], background[:3]
+
+
+def close(a: list[int], b: list[int], tolerance: int = 6) -> bool:
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
+
+
+def test_heatmap_draws_an_hour_without_sessions_as_zero_in_light_and_dark(
+    viewer_page, live_server, screenshot
+):
+    """An hour with no session starts is the scale's zero colour in both themes, not the page showing
+    through a gap (grey in light mode, near black in dark mode)."""
+    page = viewer_page
+    page.goto(live_server.url + reverse("insights_app:overview") + QUERY)
+    light_zero, light_busy, light_background = heatmap_colours(page)
+    page.emulate_media(color_scheme="dark")
+    dark_zero, dark_busy, dark_background = heatmap_colours(page)
+    screenshot("reports-heatmap-dark")
+    assert not close(light_background, dark_background)  # the theme did change
+    assert close(light_zero, dark_zero), (light_zero, dark_zero)  # the same colour: a value, not a gap
+    assert not close(dark_zero, dark_background) and not close(light_zero, light_background)
+    assert not close(light_zero, light_busy) and not close(dark_zero, dark_busy)  # the pixels are cells
+    assert page.console_errors == []

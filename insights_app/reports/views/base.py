@@ -25,7 +25,6 @@ from ..csv_export import csv_response
 from ..filters import TEXT_FILTERS, ReportFilters
 from ..freshness import freshness
 from ..periods import MAX_DAY, MIN_DAY, PRESETS
-from ..queries.usage import has_any_data
 from ..tables import Table, format_int
 
 PERMISSION = "insights_app.view_reports"
@@ -82,7 +81,9 @@ class ReportView(View):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Render the page, the empty state, or one of its tables as CSV (``?csv=<table>``)."""
-        if not has_any_data():
+        # The freshness line's statement also says whether any session is stored (one query for both).
+        self.freshness = freshness()
+        if not self.freshness.any_data:
             return self.render_page(request, "insights_app/reports/empty.html", {"title": _("No data yet")})
         self.now = timezone.now()
         self.filters = ReportFilters.from_request(request, self.offered(), self.now)
@@ -139,7 +140,7 @@ class ReportView(View):
             "text_filters": text_filters,
             "min_day": MIN_DAY.isoformat(),
             "max_day": MAX_DAY.isoformat(),
-            "freshness": freshness(),
+            "freshness": getattr(self, "freshness", None) or freshness(),
             "time_zone": timezone.get_current_timezone_name(),
             "can_fetch_samples": can_fetch_samples(request.user),
             "reports_home": reverse("insights_app:overview"),

@@ -89,7 +89,7 @@ class OverviewView(ReportView):
         digest = usage.usage_digest(f, sessions)
         values = usage.kpis(digest, usage.unique_people(f, participants))
         ranking = usage.rooms_ranking(f, sessions)
-        top = [room_url(r) for r in ranking[:TOP_ROOMS]]
+        top = [room_url(r) for r in usage.top_rooms(f, sessions, TOP_ROOMS)]
         rooms_table = Table(
             "top_rooms",
             _("Top rooms"),

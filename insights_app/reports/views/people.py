@@ -108,7 +108,16 @@ CONNECTION_FIELDS = (
 )
 
 
-def connection_row(row: dict[str, Any], now: Any) -> dict[str, Any]:
+QUALITY_WORDS = {None: _("no data"), True: _("degraded"), False: _("good")}
+
+
+def connection_rows(rows: list[dict[str, Any]], now: Any) -> list[dict[str, Any]]:
+    """``connection_row`` for a batch, the quality words translated once for it."""
+    words = {key: str(word) for key, word in QUALITY_WORDS.items()}
+    return [connection_row(row, now, words) for row in rows]
+
+
+def connection_row(row: dict[str, Any], now: Any, words: dict[Any, str] | None = None) -> dict[str, Any]:
     """A person's connection with links and its length (to now while connected)."""
     row["seconds"] = (
         row["duration_seconds"]
@@ -119,10 +128,7 @@ def connection_row(row: dict[str, Any], now: Any) -> dict[str, Any]:
     row["room_url"] = reverse("insights_app:room", args=[row["room_id"]])
     row["quality_url"] = reverse("insights_app:participant_quality", args=[row["id"]])
     row["display_name"] = shown_name(row["display_name"])
-    if row["quality_degraded"] is None:
-        row["quality"] = _("no data")
-    else:
-        row["quality"] = _("degraded") if row["quality_degraded"] else _("good")
+    row["quality"] = (words or QUALITY_WORDS)[row["quality_degraded"]]
     return row
 
 
@@ -155,7 +161,7 @@ class PersonView(ReportView):
         table = paged_table(
             request,
             listed,
-            lambda rows: [connection_row(r, now) for r in rows],
+            lambda rows: connection_rows(rows, now),
             per_page=PER_PAGE,
             name="connections",
             title=_("Connections"),

@@ -57,6 +57,7 @@ def quality_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def connection_rows(participants: list[Participant], now: Any) -> list[dict[str, Any]]:
     """Rows for the timeline and the table; one label lookup for all external ids."""
     labels = resolve_labels(p.external_id for p in participants if p.external_id)
+    words = {key: str(word) for key, word in QUALITY_WORDS.items()}  # translated once, not per row
     rows: list[dict[str, Any]] = []
     for p in participants:
         label = labels.get(p.external_id) if p.external_id else None
@@ -88,7 +89,7 @@ def connection_rows(participants: list[Participant], now: Any) -> list[dict[str,
                 "max_packet_loss": p.max_packet_loss,
                 "avg_packet_loss": p.avg_packet_loss,
                 "degraded_seconds": p.degraded_seconds,
-                "quality": QUALITY_WORDS[quality_key],
+                "quality": words[quality_key],
                 "quality_url": reverse("insights_app:participant_quality", args=[p.pk]),
                 "person_url": reverse("insights_app:person", args=[p.external_id]) if p.external_id else "",
                 "participant_id": p.participant_id,
