@@ -21,11 +21,11 @@ import redis
 
 from .conf import get_settings
 from .connections import queue_redis, url_redis
-from .errors import Interrupted
 from .ratecosts import CostBook, number
 from .ratelearning import Learning
 from .rateplan import RateBudget as RateBudget  # re-exported for the client
 from .ratescripts import PAUSE_SCRIPT, REFUND_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
+from .wait_hints import wait_unless_interrupted as wait_unless_interrupted  # for the client
 
 logger = logging.getLogger(__name__)
 _PLAN_TTL_SECONDS = 7 * 86_400  # what the API said about the plan and the costs, kept a week
@@ -37,25 +37,6 @@ RESERVE_SECONDS = 0.1
 def budget_points_per_minute() -> float:
     """Our budget now (for job timeouts and estimates), using the plan learned by any process."""
     return get_budget().figures().budget
-
-
-def wait_unless_interrupted(
-    sleep: Callable[[float], None], seconds: float, interrupt: Callable[[], bool] | None, what: str
-) -> float:
-    """Sleep ``seconds``; when interruptible, in slices of at most two, asking ``interrupt`` before
-    each slice and at the end, and raising Interrupted when it says stop. Returns the seconds slept."""
-    if interrupt is None:
-        sleep(seconds)
-        return seconds
-    remaining = seconds
-    while True:
-        if interrupt():
-            raise Interrupted(f"stopped while waiting for {what}")
-        if remaining <= 0:
-            return seconds
-        step = min(2.0, remaining)
-        sleep(step)
-        remaining -= step
 
 
 class LocalBudget(Learning):
