@@ -351,11 +351,11 @@ class WherebyClient:
         """One attempt within the budget: reserve, send, read the body, learn what it cost.
 
         While the endpoint's cost is still being learned the call is sent alone: a cost is learned only
-        from a call with nothing else of ours in flight, and reserving 1 point for several unlearned
-        calls at once could overspend the budget.
+        from a call with nothing else of ours in flight. A call of an endpoint not learned yet reserves
+        the most a call may cost; the budget refunds what it did not use once the answer says.
         """
         learning = getattr(self.budget, "learning", None)
-        with self.gate.slot(alone=learning is not None and learning(endpoint)):
+        with self.gate.slot(alone=(lambda: learning(endpoint)) if learning is not None else False):
             if self.budget is not None:
                 waited = self.budget.acquire(self.budget.cost(endpoint), interrupt=self.interrupt)
                 if waited:

@@ -39,16 +39,28 @@ class SendGate:
         self.most_in_flight = 0
 
     @contextmanager
-    def slot(self, alone: bool) -> Iterator[None]:
-        """Hold a place among the calls in flight for one attempt."""
+    def slot(self, alone: bool | Callable[[], bool]) -> Iterator[None]:
+        """Hold a place among the calls in flight for one attempt. ``alone`` may be asked again while
+        the call waits: calls that queued while their endpoint was being learned go out together once
+        it is learned, instead of one after another."""
+        wants_alone = alone if callable(alone) else (lambda: alone)
         with self._cond:
-            if alone:
-                self._alone_waiting += 1
-                self._cond.wait_for(lambda: self._sending == 0 and not self._exclusive)
+            waiting_alone = False
+            while True:
+                lone = wants_alone()
+                if lone != waiting_alone:
+                    self._alone_waiting += 1 if lone else -1
+                    waiting_alone = lone
+                    if not lone:
+                        self._cond.notify_all()  # the others may have waited for this one alone
+                if lone and self._sending == 0 and not self._exclusive:
+                    break
+                if not lone and not self._exclusive and not self._alone_waiting:
+                    break
+                self._cond.wait()
+            if lone:
                 self._alone_waiting -= 1
                 self._exclusive = True
-            else:
-                self._cond.wait_for(lambda: not self._exclusive and not self._alone_waiting)
             self._sending += 1
             self.most_in_flight = max(self.most_in_flight, self._sending)
         try:
@@ -56,7 +68,7 @@ class SendGate:
         finally:
             with self._cond:
                 self._sending -= 1
-                if alone:
+                if lone:
                     self._exclusive = False
                 self._cond.notify_all()
 

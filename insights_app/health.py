@@ -15,6 +15,7 @@ from .conf import get_settings
 from .connections import queue_redis
 from .models import SYNCED_MODELS, SyncRun, SyncStatus
 from .ratelimit import budget_snapshot
+from .reports.tables import format_int, format_num
 
 # The dashboard must answer even when Redis does not: give up quickly.
 SOCKET_TIMEOUT = 1.0
@@ -207,11 +208,22 @@ def redis_connection(queue_name: str) -> Any:
 
 
 def rate_budget() -> dict[str, Any] | None:
-    """The shared rate budget, or None when it cannot be read (shown as "unknown")."""
+    """The shared rate budget, or None when it cannot be read (shown as "unknown"); its figures also
+    as text the way the app writes numbers ("1,000,000", "77.5"), for the page and its live refresh."""
     try:
-        return dict(budget_snapshot())
+        snapshot = dict(budget_snapshot())
     except Exception:  # (any failure here must only make the figure "unknown")
         return None
+    for name in ("points_per_minute", "plan_points_per_minute", "spent_last_minute", "used_this_minute"):
+        snapshot[f"{name}_text"] = points_text(snapshot.get(name))
+    return snapshot
+
+
+def points_text(value: float | None) -> str:
+    """A number of points with thousands separators, without a ".0" when whole; "?" when unknown."""
+    if value is None:
+        return "?"
+    return format_int(value) if float(value).is_integer() else format_num(value, 1)
 
 
 # Skip reasons of single items start with the model (RunContext.skip); anything else (a room, a

@@ -56,8 +56,15 @@ class CostBook:
                 return False
             if endpoint not in self._learned:
                 return True
+            if self._least_fall.get(endpoint, MAX_COST) <= 1:
+                return False  # a fall is the cost plus others' spend: a fall of 1 is a cost of 1, exactly
             # Taken from another process: trusted. Measured here: until it rests on a few samples.
             return endpoint in self._measured and self._taken[endpoint] < LEARN_SAMPLES
+
+    def unpriced(self, endpoint: str) -> bool:
+        """Whether ``endpoint`` answered without the rate headers (nothing to learn: 1 point a call)."""
+        with self._lock:
+            return endpoint in self._unpriced and endpoint not in self._learned
 
     def known(self) -> dict[str, int]:
         """Every learned cost."""
@@ -92,8 +99,12 @@ class CostBook:
                 if charged:
                     self._unpriced.add(endpoint)
                 return {}
-            self._last = (limit, remaining, reset, now)
-            if not (charged and alone and last is not None and last[0] == limit and last[2] == reset):
+            same_window = last is not None and last[0] == limit and last[2] == reset
+            if not alone and same_window and last is not None and last[1] < remaining:
+                self._last = last  # overlapping answers came out of order: the lower Remaining is later
+            else:
+                self._last = (limit, remaining, reset, now)
+            if not (charged and alone and same_window and last is not None):
                 return {}
             fall = last[1] - remaining
             if fall < 1:

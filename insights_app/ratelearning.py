@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
+import threading
 from collections.abc import Mapping
 
 from .conf import get_settings
-from .ratecosts import CostBook, number
+from .ratecosts import MAX_COST, CostBook, number
 from .rateplan import BudgetFigures, resolve_figures
 from .wait_hints import seconds_until
 
@@ -18,6 +20,17 @@ class Learning:
 
     costs: CostBook
     fixed_points: float | None
+    _grants: threading.local  # this thread's last reservation: (points, the instant to refund at)
+
+    def _granted(self, points: int, stamp: float | None) -> None:
+        """Remember what this thread reserved for the call it is about to send."""
+        self._grants.call = (points, stamp)
+
+    def _reservation(self, endpoint: str) -> tuple[int, float | None]:
+        """What this thread reserved for the call just answered (the current cost when it reserved none)."""
+        call = getattr(self._grants, "call", None)
+        self._grants.call = None
+        return call if call is not None else (self.cost(endpoint), None)
 
     def _learned_plan(self) -> float | None:
         raise NotImplementedError
@@ -45,15 +58,12 @@ class Learning:
         return self.figures().budget
 
     def cost(self, endpoint: str) -> int:
-        """The learned cost of a call to ``endpoint``; until learned, the dearest cost known (at least 1).
-
-        Reserving 1 for a call that costs 5 let the settled difference push the busiest minute over
-        our share; a new endpoint is rarely dearer than every known one, and any difference is settled.
-        """
+        """Points to reserve for a call to ``endpoint``: its learned cost; until learned, the most a call
+        may cost (10), so calls never spend more than the share; the rest is refunded after the answer."""
         learned = self.costs.cost(endpoint)
         if learned is not None:
             return learned
-        return max([1, *self.costs.known().values()])
+        return 1 if self.costs.unpriced(endpoint) else MAX_COST
 
     def learning(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is still being learned (the client then sends its calls alone)."""
@@ -64,8 +74,9 @@ class Learning:
         self.costs.started()
 
     def observe(self, endpoint: str, status: int | None, headers: Mapping[str, str]) -> int:
-        """Learn the plan and the endpoint's cost from an answer; settle a call dearer than reserved."""
-        reserved = self.cost(endpoint)
+        """Learn the plan and the endpoint's cost from an answer; settle the call at what it cost (charge
+        what it cost beyond its reservation, refund what it did not use). Returns what it cost."""
+        reserved, stamp = self._reservation(endpoint)
         limit = number(headers.get("X-RateLimit-Limit"))
         if limit is not None and limit >= 1 and limit != self._learned_plan():
             self._store_plan(limit)
@@ -84,10 +95,27 @@ class Learning:
             cost = self.costs.cost(changed)
             if cost is not None and self._shared_cost(changed) != cost:
                 self._store_cost(changed, cost)
-        learned = self.cost(endpoint)
-        if learned > reserved and charged:
-            self.settle(learned - reserved)
-        return self.cost(endpoint) if charged else 0
+        if not charged:
+            return 0  # not charged, or not known to be: the reservation stays
+        spent = self._call_cost(endpoint, limit, remaining)
+        if spent > reserved:
+            self.settle(spent - reserved)
+        elif spent < reserved and stamp is not None:
+            self.refund(reserved - spent, stamp)
+        return spent
+
+    def _call_cost(self, endpoint: str, limit: float | None, remaining: float | None) -> int:
+        """What a charged call cost, as far as we know: its learned cost (never below the truth while it
+        rests on few samples); else at most what the window has lost so far (Limit - Remaining)."""
+        learned = self.costs.cost(endpoint)
+        if learned is not None:
+            return learned
+        if limit is None or remaining is None:
+            return 1  # no rate headers: nothing to learn, a point a call
+        return max(1, min(MAX_COST, math.ceil(limit - remaining)))
+
+    def refund(self, points: int, stamp: float) -> None:
+        raise NotImplementedError
 
     def settle(self, points: int) -> None:
         raise NotImplementedError

@@ -21,11 +21,11 @@ import redis
 
 from .conf import get_settings
 from .connections import queue_redis, url_redis
-from .errors import Interrupted
 from .ratecosts import CostBook, number
 from .ratelearning import Learning
 from .rateplan import RateBudget as RateBudget  # re-exported for the client
-from .ratescripts import PAUSE_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
+from .ratescripts import PAUSE_SCRIPT, REFUND_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
+from .wait_hints import wait_unless_interrupted as wait_unless_interrupted  # for the client
 
 logger = logging.getLogger(__name__)
 _PLAN_TTL_SECONDS = 7 * 86_400  # what the API said about the plan and the costs, kept a week
@@ -37,25 +37,6 @@ RESERVE_SECONDS = 0.1
 def budget_points_per_minute() -> float:
     """Our budget now (for job timeouts and estimates), using the plan learned by any process."""
     return get_budget().figures().budget
-
-
-def wait_unless_interrupted(
-    sleep: Callable[[float], None], seconds: float, interrupt: Callable[[], bool] | None, what: str
-) -> float:
-    """Sleep ``seconds``; when interruptible, in slices of at most two, asking ``interrupt`` before
-    each slice and at the end, and raising Interrupted when it says stop. Returns the seconds slept."""
-    if interrupt is None:
-        sleep(seconds)
-        return seconds
-    remaining = seconds
-    while True:
-        if interrupt():
-            raise Interrupted(f"stopped while waiting for {what}")
-        if remaining <= 0:
-            return seconds
-        step = min(2.0, remaining)
-        sleep(step)
-        remaining -= step
 
 
 class LocalBudget(Learning):
@@ -80,6 +61,7 @@ class LocalBudget(Learning):
         self._pause_until = 0.0
         self._log: deque[tuple[float, int]] = deque()
         self._lock = threading.Lock()
+        self._grants = threading.local()
 
     def _learned_plan(self) -> float | None:
         return self._plan
@@ -90,14 +72,16 @@ class LocalBudget(Learning):
     def _store_cost(self, endpoint: str, cost: int) -> None:
         """Kept in the cost book only."""
 
-    def _take(self, points: int) -> float:
+    def _take(self, points: int) -> tuple[float, float]:
+        """Take ``points`` now (0.0, the instant) or say how long to wait (seconds, now)."""
         budget = self.figures().budget
         rate = budget / 60.0
-        capacity = self._capacity(points)
+        capacity = self._capacity(1)
+        need = min(points, capacity)  # a reservation dearer than the bucket leaves it in debt
         with self._lock:
             now = self._clock()
             if self._pause_until > now:
-                return self._pause_until - now
+                return self._pause_until - now, now
             window = WINDOW_MS / 1000.0
             while self._log and self._log[0][0] <= now - window:
                 self._log.popleft()
@@ -107,30 +91,45 @@ class LocalBudget(Learning):
                 for moment, spend in self._log:
                     freed += spend
                     if spent - freed + points <= budget:
-                        return max(0.001, moment + window - now)
+                        return max(0.001, moment + window - now), now
             tokens = capacity if self._tokens is None else self._tokens
             tokens = min(capacity, tokens + (now - self._stamp) * rate)
             self._stamp = now
-            if tokens >= points - 1e-9:  # refills are float sums: allow for their rounding
+            if tokens >= need - 1e-9:  # refills are float sums: allow for their rounding
                 self._tokens = tokens - points
                 self._log.append((now, points))
-                return 0.0
+                return 0.0, now
             self._tokens = tokens
-            return max(0.001, (points - tokens) / rate)
+            return max(0.001, (need - max(tokens, 0.0)) / rate), now  # in debt: a refund may come
 
     def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
         """Block until ``points`` may be spent."""
         points = max(1, min(int(points), int(self.figures().budget)))
         waited = 0.0
-        while (wait := self._take(points)) > 0:
+        while True:
+            wait, stamp = self._take(points)
+            if wait <= 0:
+                self._granted(points, stamp)
+                return waited
             waited += wait_unless_interrupted(self._sleep, wait, interrupt, "the rate budget")
-        return waited
 
     def settle(self, points: int) -> None:
         """Charge points already spent."""
         with self._lock:
             self._tokens = (self._tokens or 0.0) - points
             self._log.append((self._clock(), points))
+
+    def refund(self, points: int, stamp: float) -> None:
+        """Give back points reserved at ``stamp`` and not spent (the bucket's debt is repaid at once)."""
+        with self._lock:
+            if self._tokens is not None:
+                self._tokens = max(self._tokens, min(self._capacity(1), self._tokens + points))
+            if stamp <= self._clock() - WINDOW_MS / 1000.0:
+                return
+            index = len(self._log)
+            while index > 0 and self._log[index - 1][0] > stamp:
+                index -= 1
+            self._log.insert(index, (stamp, -points))
 
     def pause(self, seconds: float) -> None:
         """Hold every caller of this bucket for ``seconds``."""
@@ -180,13 +179,17 @@ class RedisBudget(Learning):
         self._costs_key = f"{prefix}:costs"
         self._take = connection.register_script(TAKE_SCRIPT)
         self._settle = connection.register_script(SETTLE_SCRIPT)
+        self._refund = connection.register_script(REFUND_SCRIPT)
         self._spent = connection.register_script(SPENT_SCRIPT)
         self._pause = connection.register_script(PAUSE_SCRIPT)
         self._sleep = sleep
         self._plan_cache: tuple[float, float | None] = (-1e9, None)
         self._shared_view: dict[str, int] = {}
         self._prepaid = 0  # points reserved in Redis and not spent yet (by this process)
+        self._prepaid_stamp = 0.0  # when they were reserved (Redis ms): where a refund goes
+        self._batched = False  # whether they were a batch for many calls (a refund then goes back to it)
         self._prepaid_lock = threading.Lock()
+        self._grants = threading.local()
         # One cost book per organisation and process: consecutive syncs in a worker pair their calls.
         with _books_lock:
             self.costs = _books.setdefault(key, CostBook())
@@ -240,14 +243,16 @@ class RedisBudget(Learning):
             with self._prepaid_lock:
                 if self._prepaid >= cost:
                     self._prepaid -= cost
+                    self._granted(cost, self._prepaid_stamp)
                     return waited
             batch = max(cost, int(budget / 60.0 * RESERVE_SECONDS))
-            wait_ms = int(
-                self._take(
+            wait_ms, stamp = (
+                int(value)
+                for value in self._take(
                     keys=[self._bucket_key, self._pause_key, self._used_prefix, self._log_key],
                     args=[
                         budget / 60_000.0,
-                        max(self._capacity(cost), batch),
+                        max(self._capacity(1), batch if batch > cost else 0),
                         batch,
                         budget,
                         WINDOW_MS,
@@ -258,6 +263,9 @@ class RedisBudget(Learning):
             if wait_ms <= 0:
                 with self._prepaid_lock:
                     self._prepaid += batch - cost
+                    self._prepaid_stamp = stamp
+                    self._batched = batch > cost
+                self._granted(cost, stamp)
                 return waited
             waited += wait_unless_interrupted(self._sleep, wait_ms / 1000.0, interrupt, "the rate budget")
 
@@ -268,10 +276,23 @@ class RedisBudget(Learning):
             args=[int(points), WINDOW_MS, secrets.token_hex(4)],
         )
 
+    def refund(self, points: int, stamp: float) -> None:
+        """Give back points reserved (at ``stamp``, Redis ms) and not spent, for every process; points
+        of this process's current batch go back to it (spent by its next calls, no round trip)."""
+        with self._prepaid_lock:
+            if self._batched and stamp == self._prepaid_stamp:
+                self._prepaid += points
+                return
+        self._refund(
+            keys=[self._bucket_key, self._pause_key, self._used_prefix, self._log_key],
+            args=[int(points), int(stamp), WINDOW_MS, secrets.token_hex(4), self._capacity(1)],
+        )
+
     def pause(self, seconds: float) -> None:
         """Pause every process sharing this budget."""
         with self._prepaid_lock:
             self._prepaid = 0  # what this process reserved is not spent during the pause
+            self._batched = False  # nor what a call of it refunds afterwards
         self._pause(keys=[self._pause_key], args=[max(1, int(seconds * 1000))])
 
     def available(self) -> float:

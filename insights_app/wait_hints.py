@@ -1,11 +1,14 @@
-"""Reading how long the API asks us to wait: Retry-After, data.msLeft and X-RateLimit-Reset."""
+"""Reading how long the API asks us to wait (Retry-After, data.msLeft, X-RateLimit-Reset), and waiting."""
 
 from __future__ import annotations
 
 import email.utils
 import json
 import time
+from collections.abc import Callable
 from typing import Any
+
+from .errors import Interrupted
 
 
 def as_float(value: Any) -> float | None:
@@ -62,3 +65,22 @@ def throttle_wait(headers: Any, content: bytes, backoff: float) -> float:
     if wait is None:
         wait = seconds_until(headers.get("X-RateLimit-Reset"))
     return max(0.0, backoff if wait is None else wait)
+
+
+def wait_unless_interrupted(
+    sleep: Callable[[float], None], seconds: float, interrupt: Callable[[], bool] | None, what: str
+) -> float:
+    """Sleep ``seconds``; when interruptible, in slices of at most two, asking ``interrupt`` before
+    each slice and at the end, and raising Interrupted when it says stop. Returns the seconds slept."""
+    if interrupt is None:
+        sleep(seconds)
+        return seconds
+    remaining = seconds
+    while True:
+        if interrupt():
+            raise Interrupted(f"stopped while waiting for {what}")
+        if remaining <= 0:
+            return seconds
+        step = min(2.0, remaining)
+        sleep(step)
+        remaining -= step

@@ -9,10 +9,11 @@ from contextlib import closing
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..client import Page
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Room, RoomSession, SyncKind, SyncRun
 from .backend import RoomWork
-from .batching import fetch_session_participants, gathering
+from .batching import fetch_session_participants, fetching_ahead, gathering
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .estimate import Estimator
@@ -82,14 +83,18 @@ class NewestFirst:
             ),
             reverse=True,
         )
-        for work in newest:
-            if work.room_pk in self.pending or not self._active_since(work.room_pk, cutoff):
-                continue
-            self.pending[work.room_pk] = self._list_sessions(work) if work.refresh else []
-            self.ctx.flush()
-            self.estimate.write(self.pending)
+        due = [w for w in newest if w.room_pk not in self.pending and self._active_since(w.room_pk, cutoff)]
+        # The first page of each room's sessions is fetched ahead, FETCH_CONCURRENCY at once, and stored
+        # here room after room: at 150 ms a call, one listing at a time left most of the budget unused.
+        with fetching_ahead(self.ctx, due) as ahead:
+            for work, first_page in ahead:
+                self.pending[work.room_pk] = self._list_sessions(work, first_page) if work.refresh else []
+                self.ctx.flush()
+                self.estimate.write(self.pending)
 
-    def _list_sessions(self, work: RoomWork) -> list[tuple[Any, SessionRef]]:
+    def _list_sessions(
+        self, work: RoomWork, first_page: Page | Exception | None = None
+    ) -> list[tuple[Any, SessionRef]]:
         """The room's sessions to read, each with its start (a resumed run skips those already read)."""
         before = dict(
             RoomSession.objects.filter(room_id=work.room_pk).values_list(
@@ -97,9 +102,10 @@ class NewestFirst:
             )
         )
         try:
-            refs = sync_room_sessions(
-                self.ctx, RoomRef(work.room_pk, work.room_name, work.signature), force=True
-            )
+            if isinstance(first_page, Exception):
+                raise first_page
+            ref = RoomRef(work.room_pk, work.room_name, work.signature)
+            refs = sync_room_sessions(self.ctx, ref, force=True, first_page=first_page)
         except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
             raise
         except Exception as exc:

@@ -118,7 +118,8 @@ def test_dashboard_shows_the_plan_our_share_and_points_per_call(client, viewer, 
         if key not in ("PLAN_POINTS_PER_MINUTE", "RATE_BUDGET_POINTS_PER_MINUTE")
     }
     budget = get_budget()
-    for remaining in ("990", "987"):
+    for remaining in ("997", "994"):  # two calls as the client makes them: reserve, send, answer
+        budget.acquire(budget.cost("/insights/room-sessions"))  # not learned yet: the most, 10
         budget.started("/insights/room-sessions")
         budget.observe(
             "/insights/room-sessions",
@@ -128,10 +129,37 @@ def test_dashboard_shows_the_plan_our_share_and_points_per_call(client, viewer, 
     budget.acquire(3)
     client.force_login(viewer)
     html = client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
-    assert "1000.0 per minute (reported by the API)" in html
-    assert "our share 500.0 (50 %)" in html
-    assert "spent by us in the last minute 5" in html  # 3 acquired + 2 settled (cost 3, 1 reserved)
+    assert "1,000 per minute (reported by the API)" in html
+    assert "our share 500 (50 %)" in html
+    # What the two calls cost (3 each: the window lost 3, then Remaining fell 3) and the 3 acquired,
+    # not the 10 points each unlearned call reserved: the rest was refunded after its answer.
+    assert "spent by us in the last minute 9" in html
     assert "room-sessions 3" in html
+
+
+def test_dashboard_writes_budget_figures_as_the_app_writes_numbers(client, viewer, redis_conn, settings):
+    """Thousands separators and no ".0" on the page and in its live refresh; a half point stays."""
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "PLAN_POINTS_PER_MINUTE": 2_000_000,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
+    }
+    client.force_login(viewer)
+    html = client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
+    assert "points used this minute, of 1,000,000 per minute" in html
+    assert "2,000,000 per minute (set)" in html and "our share 1,000,000 (set)" in html
+    assert "1000000.0" not in html and "2000000.0" not in html
+    budget = client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()["health"][
+        "rate_budget"
+    ]
+    assert (budget["points_per_minute_text"], budget["used_this_minute_text"]) == ("1,000,000", "0")
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "PLAN_POINTS_PER_MINUTE": 155,
+        "RATE_BUDGET_POINTS_PER_MINUTE": "auto",
+    }
+    html = client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
+    assert "our share 77.5 (50 %)" in html
 
 
 def test_a_partial_run_counts_as_the_last_completed_sync_only_if_just_items_were_skipped(viewer):

@@ -92,8 +92,8 @@
       }
     }
     var budget = health.rate_budget;
-    var used = budget && budget.used_this_minute !== null ? String(budget.used_this_minute) : "?";
-    setText("insights-budget", budget ? used + " " + root.dataset.budgetLabel + " " + budget.points_per_minute + " "
+    setText("insights-budget", budget ? budget.used_this_minute_text + " " + root.dataset.budgetLabel + " "
+      + budget.points_per_minute_text + " "
       + root.dataset.budgetUnit + " (" + budget.backend + ")" : unknown);
     var problems = document.getElementById("insights-problems");
     if (problems) {
