@@ -6,7 +6,7 @@ import math
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 MAX_COST = 10  # Whereby: a call costs 1-10 points by complexity
@@ -21,10 +21,10 @@ class CostBook:
     Between two answers in the same rate window, Remaining falls by the second call's cost plus
     whatever anyone else spent meanwhile (the customer's product, other workers): ``fall = cost +
     others``, where ``others`` grows with the time between the answers. With the last
-    ``_COST_SAMPLES`` falls we estimate both: the others' rate per second from what the falls exceed
-    the current costs by, then each endpoint's cost as a low quantile of its falls less that spend,
-    rounded, never above its smallest fall and within 1..10. Only pairs of calls with nothing else of
-    ours in flight, the same limit and the same reset instant count.
+    ``_COST_SAMPLES`` falls we estimate both: the whole-number costs (never above an endpoint's
+    smallest fall, within 1..10) and the others' rate that make the falls most likely, with the others'
+    points arriving at random. Only pairs of calls with nothing else of ours in flight, the same limit
+    and the same reset instant count.
     """
 
     def __init__(self, shared: Mapping[str, int] | None = None) -> None:
@@ -118,23 +118,43 @@ class CostBook:
             return {e: c for e, c in self._learned.items() if before.get(e) != c}
 
     def _estimate(self) -> None:
-        """Costs and the others' spend rate that explain the falls best (a few rounds of each)."""
-        by_endpoint: dict[str, list[tuple[float, float]]] = {}
-        for endpoint, fall, gap in self._samples:
-            by_endpoint.setdefault(endpoint, []).append((fall, gap))
-        costs = {e: min(f for f, _g in pairs) for e, pairs in by_endpoint.items()}
-        rate = 0.0
-        for _round in range(3):
-            excess = sum(fall - costs[e] for e, fall, _gap in self._samples)
-            time_span = sum(gap for _e, _f, gap in self._samples)
-            rate = max(0.0, excess / time_span) if time_span > 0 else 0.0
-            for endpoint, pairs in by_endpoint.items():
-                net = sorted(fall - rate * gap for fall, gap in pairs)
-                low = net[len(net) // 4]  # a low quantile: a gap without the others' calls says most
-                costs[endpoint] = min(min(f for f, _g in pairs), max(1.0, round(low)))
+        """Costs and the others' spend rate that explain the falls best (see ``_likelihood``)."""
+        least = {e: max(1, min(MAX_COST, math.floor(self._least_fall[e]))) for e, _f, _g in self._samples}
+        costs = dict(least)  # the smallest fall: right whenever some gap held nobody else's call
+        best, rate = _likelihood(self._samples, costs)
+        for _round in range(4):  # coordinate ascent: each endpoint's cost with the others held
+            improved = False
+            for endpoint, ceiling in least.items():
+                for cost in range(1, ceiling):
+                    trial = {**costs, endpoint: cost}
+                    score, trial_rate = _likelihood(self._samples, trial)
+                    if score > best + 1e-9:
+                        best, rate, costs, improved = score, trial_rate, trial, True
+            if not improved:
+                break
         self.others_per_second = rate
-        for endpoint, cost in costs.items():
-            self._learned[endpoint] = int(max(1, min(MAX_COST, cost)))
+        self._learned.update(costs)
+
+
+def _likelihood(samples: Sequence[tuple[str, float, float]], costs: Mapping[str, int]) -> tuple[float, float]:
+    """How well ``costs`` explain the falls, with the others' calls arriving at random (Poisson).
+
+    What others spend in a gap is a whole number of points, so a fall is its call's cost plus k >= 0,
+    with k ~ Poisson(rate x gap) and the rate at its best (total k over total time). Subtracting an
+    average spend from each fall instead (as a regression would) under-reads a cost whenever the
+    gaps between our calls are alike: cost + rate x gap is then all a fall says, and a cost too low
+    would let a minute's calls spend more than the share.
+    """
+    extras = [(fall - costs[endpoint], max(gap, 1e-3)) for endpoint, fall, gap in samples]
+    total_time = sum(gap for _k, gap in extras)
+    rate = max(0.0, sum(k for k, _gap in extras) / total_time)
+    score = 0.0
+    for k, gap in extras:
+        expected = rate * gap
+        if k > 0:
+            score += k * math.log(expected) - math.lgamma(k + 1)
+        score -= expected
+    return score, rate
 
 
 def number(value: Any) -> float | None:
