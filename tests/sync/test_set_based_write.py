@@ -9,10 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from insights_app.models import Participant, Room, RoomSession
-from insights_app.sync import items
+from insights_app.client import WherebyClient
+from insights_app.models import Participant, ParticipantDetail, Room, RoomSession
+from insights_app.sync import InProcess, create_or_get_active_run, items
+from insights_app.sync.context import RunContext
+from insights_app.sync.details import store_details
 from insights_app.sync.stages import PARTICIPANT_COMPARE
 from insights_app.sync.upsert import upsert_rows
+from tests.helpers import TEST_API_KEY, configure, run_sync
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 KEY = ("room_session_id", "participant_id")
@@ -150,3 +154,52 @@ def test_the_parser_shortcut_gives_what_the_full_walks_give(item):
     walked = items.without_nul(item)
     assert parsed.signature == items.signature(walked)
     assert parsed.raw == items.bounded_raw(walked)
+
+
+def _detail(stamp: str, **samples) -> dict:
+    series = {"packetLossSend": [], "packetLossRecv": [], "bitrateSend": [], "bitrateRecv": [], **samples}
+    return {"timeStamp": stamp, "sampleRateMs": 1000, "samples": series}
+
+
+@pytest.mark.django_db
+def test_stored_details_replace_a_connections_array_and_its_quality_columns(settings, simulator_factory):
+    """A shrunk array leaves no stale rows; other connections keep theirs; quality columns follow."""
+    server = simulator_factory(seed=31, rooms=1, sessions_per_room=2, participants_per_session=2)
+    configure(settings, server, DEGRADED_PACKET_LOSS_PERCENT=5.0, DEGRADED_MIN_SECONDS=1.0)
+    assert run_sync("full", details="none").status == "succeeded"
+    run, _ = create_or_get_active_run(
+        "details", trigger="admin", scope={"participant_ids": [1]}, backend=InProcess()
+    )
+    ctx = RunContext(run, WherebyClient(TEST_API_KEY, server.base_url), backend=InProcess())
+    a, b, c = Participant.objects.order_by("pk").values_list("pk", flat=True)[:3]
+    three = [_detail(f"2026-01-01T00:00:0{i}Z") for i in range(3)]
+    store_details(ctx, [(a, three), (b, three[:2]), (c, three[:1])])
+
+    loss = {"packetLossSend": [0.0, 50.0, None], "packetLossRecv": [1.0, 2, 3.5]}
+    bitrate = {"bitrateSend": [1000, 2000.5, None], "bitrateRecv": [-1.0, 10.0]}  # -1 is dropped
+    store_details(
+        ctx,
+        [
+            (a, [_detail("2026-01-01T00:00:00Z", **loss, **bitrate)]),
+            (b, [three[0], {"timeStamp": "not a time"}]),
+        ],
+    )
+
+    positions = {
+        pk: sorted(ParticipantDetail.objects.filter(participant_id=pk).values_list("position", flat=True))
+        for pk in (a, b, c)
+    }
+    assert positions == {a: [0], b: [0, 1], c: [0]}  # b's refused item keeps the row stored before
+    detail = ParticipantDetail.objects.get(participant_id=a)
+    assert detail.samples["bitrateSend"] == [1000.0, 2000.5, None]
+    assert detail.samples["bitrateRecv"] == [None, 10.0]
+    assert (detail.avg_bitrate_send, detail.max_packet_loss_send, detail.degraded_seconds) == (
+        1500.25,
+        50.0,
+        1.0,
+    )
+    pa, pb = Participant.objects.get(pk=a), Participant.objects.get(pk=b)
+    assert (pa.quality_degraded, pa.degraded_seconds, pa.max_packet_loss) == (True, 1.0, 50.0)
+    assert pa.details_synced_at == ctx.now
+    assert pb.details_synced_at is None  # a refused item: asked again next time
+    assert ctx.skip_reasons["details: bitrateRecv value below 0 (dropped)"] == 1
