@@ -18,6 +18,7 @@ from typing import Any
 from ..client import Page, WherebyClient
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Room, RoomSession
+from ..privacy.bulk import update_by_pk
 from .backend import RoomWork
 from .context import Cancelled, RunContext, page_transaction
 from .stages import PARTICIPANT_FIELDS, SessionRef, _parse_page, _participant_rows, upsert_participant_rows
@@ -95,10 +96,10 @@ class ParticipantBuffer:
                 result = upsert_participant_rows(ctx, rows, assume_new=assume_new)
                 ctx.count("participants", result)
             if self._sessions:
-                RoomSession.objects.bulk_update(
-                    [RoomSession(pk=pk, participants_synced_signature=s) for pk, s in self._sessions.items()],
+                update_by_pk(
+                    RoomSession,
+                    [{"pk": pk, "participants_synced_signature": s} for pk, s in self._sessions.items()],
                     ["participants_synced_signature"],
-                    batch_size=500,
                 )
             for room_pk, marks in self._rooms:
                 Room.objects.filter(pk=room_pk).update(**marks)

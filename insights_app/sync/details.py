@@ -9,10 +9,9 @@ from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Q
-
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, NotFound, WherebyError
 from ..models import Participant, ParticipantDetail
+from ..privacy.bulk import update_by_pk
 from ..privacy.hooks import protect_detail_rows
 from .context import Cancelled, RunContext, page_transaction
 from .items import DETAIL_FIELDS, BadItem, parse_item
@@ -50,7 +49,8 @@ PARTICIPANT_QUALITY = (
     "device",
     "details_synced_at",
 )
-DETAIL_BATCH = 10
+# Connections whose details are stored in one transaction (a crash loses at most these).
+DETAIL_BATCH = 50
 
 
 def pending_details(ctx: RunContext, policy: str, *, room_pks: Iterable[int] | None = None) -> Any:
@@ -186,18 +186,23 @@ def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] |
             now=ctx.now,
         )
         # An array that shrank (or an item now refused) leaves no stale rows behind.
-        stale = Q()
-        for pk in pks:
-            stale |= Q(participant_id=pk) & ~Q(position__in=kept_positions[pk])
-        if pks:
-            ParticipantDetail.objects.filter(stale).delete()
+        kept = {(pk, position) for pk in pks for position in kept_positions[pk]}
+        stale = [
+            detail_pk
+            for detail_pk, pk, position in ParticipantDetail.objects.filter(
+                participant_id__in=pks
+            ).values_list("pk", "participant_id", "position")
+            if (pk, position) not in kept
+        ]
+        if stale:
+            ParticipantDetail.objects.filter(pk__in=stale).delete()
         participants = []
         for pk in pks:
             quality = participant_quality(summaries[pk], ctx.conf.DEGRADED_MIN_SECONDS)
             # A connection with a refused item stays pending, so the next run asks again.
             synced_at = None if pk in incomplete else ctx.now
-            participants.append(Participant(pk=pk, details_synced_at=synced_at, **quality))
-        Participant.objects.bulk_update(participants, PARTICIPANT_QUALITY)
+            participants.append({"pk": pk, **quality, "details_synced_at": synced_at})
+        update_by_pk(Participant, participants, PARTICIPANT_QUALITY)
         if unanswered:
             Participant.objects.filter(pk__in=unanswered, details_synced_at__isnull=True).update(
                 details_synced_at=ctx.now

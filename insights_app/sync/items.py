@@ -120,19 +120,28 @@ class ParsedItem:
 
 def signature(item: Any) -> str:
     """A stable fingerprint of an item: any change in any field (known or not) changes it."""
-    text = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:40]
+    return hashlib.sha256(_canonical(item).encode()).hexdigest()[:40]
+
+
+def _canonical(item: Any) -> str:
+    return json.dumps(item, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
 def parse_item(item: Any, fields: ApiFields) -> ParsedItem:
     """Column values for ``item``; raises BadItem for a missing identity or an unparsable date."""
     if not isinstance(item, dict):
         raise BadItem(f"item is a {type(item).__name__}, not an object")
-    # PostgreSQL cannot store NUL in text or JSON; user-typed strings sometimes carry one.
-    item = without_nul(item)
+    # One serialisation decides whether the item needs the walks below: JSON escapes a NUL as
+    # \u0000, and an item whose whole text fits the limit holds no longer string.
+    text = _canonical(item)
+    if "\\u0000" in text:
+        # PostgreSQL cannot store NUL in text or JSON; user-typed strings sometimes carry one.
+        item = without_nul(item)
+        text = _canonical(item)
     # The fingerprint sees everything that was sent, so a change beyond the caps is still a change.
-    fingerprint = signature(item)
-    item = bounded_raw(item)
+    fingerprint = hashlib.sha256(text.encode()).hexdigest()[:40]
+    if len(text) > RAW_TEXT_LIMIT:
+        item = bounded_raw(item)
     values: dict[str, Any] = {}
     notes: list[str] = []
     for api_name, column, kind in fields:
@@ -164,7 +173,8 @@ def bounded_raw(value: Any) -> Any:
     if isinstance(value, dict):
         return {bounded_raw(k): bounded_raw(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [bounded_raw(v) for v in value]
+        # Sample arrays are thousands of numbers: leave them without a call each.
+        return [v if type(v) in _PLAIN else bounded_raw(v) for v in value]
     return value
 
 

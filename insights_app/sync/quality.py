@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import zip_longest
 from typing import Any
 
 from ua_parser import parse as parse_user_agent
@@ -33,12 +34,19 @@ LOSS_RANGE = (0.0, 100.0)
 BITRATE_RANGE = (0.0, 1e12)  # 1 Tbit/s
 # ua-parser's regexes take seconds on a megabyte of text; real user agents are a few hundred characters.
 UA_PARSE_LIMIT = 1024
+_NUMBERS_OR_NULL = frozenset({int, float, type(None)})
 
 
 def _clean_series(value: Any, key: str, notes: list[str]) -> list[float | None]:
     if not isinstance(value, list):
         return []
     low, high = LOSS_RANGE if key in LOSS_KEYS else BITRATE_RANGE
+    types = set(map(type, value))
+    # The usual array: numbers within range (so finite: NaN fails both tests) and gaps, checked in C.
+    if types <= _NUMBERS_OR_NULL:
+        present = [v for v in value if v is not None] if type(None) in types else value
+        if all(map(low.__le__, present)) and all(map(high.__ge__, present)):
+            return value[:] if int not in types else [None if v is None else float(v) for v in value]
     cleaned: list[float | None] = []
     for raw_value in value:
         kind = type(raw_value)
@@ -110,8 +118,8 @@ def summarise(series: dict[str, list[float | None]], step_seconds: float, thresh
     send, recv = series["packetLossSend"], series["packetLossRecv"]
     steps = max((len(s) for s in series.values()), default=0)
     degraded_steps = 0
-    for index in range(max(len(send), len(recv))):
-        worst = _max([send[index] if index < len(send) else None, recv[index] if index < len(recv) else None])
+    for sent, received in zip_longest(send, recv):
+        worst = sent if received is None else received if sent is None else max(sent, received)
         if worst is not None and worst >= threshold:
             degraded_steps += 1
     return {

@@ -1,4 +1,4 @@
-"""Set-based upsert: one read of what we hold, one ``bulk_create(update_conflicts=True)`` for what changed."""
+"""Set-based upsert: one read of what we hold, one insert-or-update statement for what changed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import models
+from django.db import connections, models, router
+
+from .sqlwrite import upsert_returning_pks
 
 
 @dataclass
@@ -45,7 +47,7 @@ def upsert_rows(
         return result
 
     existing = {} if assume_new else _existing(model, key_fields, compare_fields, list(by_key))
-    to_write: list[models.Model] = []
+    to_write: list[dict[str, Any]] = []
     for key, row in by_key.items():
         current = existing.get(key)
         if current is None:
@@ -57,25 +59,47 @@ def upsert_rows(
             continue
         else:
             result.updated += 1
-        to_write.append(model(**row, first_seen_at=now, synced_at=now))
+        to_write.append(row)
 
     if to_write:
-        model._default_manager.bulk_create(
-            to_write,
-            update_conflicts=True,
-            unique_fields=[_field_name(model, f) for f in key_fields],
-            update_fields=[_field_name(model, f) for f in (*compare_fields, "synced_at")],
-        )
-        for obj in to_write:
-            key = tuple(getattr(obj, f) for f in key_fields)
-            pk = obj.pk if obj.pk is not None else existing.get(key, {}).get("pk")
-            result.pks[key] = pk  # type: ignore[assignment]  # None only until read back below
-        missing = [key for key in result.pks if result.pks[key] is None]
-        if missing:
-            # Backends that do not return ids from an upsert: read them back in one query.
-            for key, row in _existing(model, key_fields, (), missing).items():
-                result.pks[key] = row["pk"]
+        connection = connections[router.db_for_write(model)]
+        if connection.vendor == "postgresql":
+            result.pks.update(
+                upsert_returning_pks(
+                    connection, model, to_write, key_fields=key_fields, update_fields=compare_fields, now=now
+                )
+            )
+        else:
+            result.pks.update(_bulk_create(model, to_write, key_fields, compare_fields, now, existing))
     return result
+
+
+def _bulk_create(
+    model: type[models.Model],
+    rows: list[dict[str, Any]],
+    key_fields: tuple[str, ...],
+    compare_fields: tuple[str, ...],
+    now: datetime,
+    existing: dict[tuple, dict[str, Any]],
+) -> dict[tuple, int]:
+    """The portable write: Django's ``bulk_create(update_conflicts=True)``; returns each key's pk."""
+    objs = [model(**row, first_seen_at=now, synced_at=now) for row in rows]
+    model._default_manager.bulk_create(
+        objs,
+        update_conflicts=True,
+        unique_fields=[_field_name(model, f) for f in key_fields],
+        update_fields=[_field_name(model, f) for f in (*compare_fields, "synced_at")],
+    )
+    pks: dict[tuple, Any] = {}
+    for obj in objs:
+        key = tuple(getattr(obj, f) for f in key_fields)
+        pks[key] = obj.pk if obj.pk is not None else existing.get(key, {}).get("pk")
+    missing = [key for key, pk in pks.items() if pk is None]
+    if missing:
+        # Backends that do not return ids from an upsert: read them back in one query.
+        for key, row in _existing(model, key_fields, (), missing).items():
+            pks[key] = row["pk"]
+    return pks
 
 
 def _field_name(model: type[models.Model], column: str) -> str:
