@@ -15,8 +15,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from ..client import Page
 from ..models import RoomSession, SyncRun, SyncStatus
 from .backend import RoomWork
+from .batching import fetching_ahead
 from .context import RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .estimate import Estimator
@@ -109,14 +111,17 @@ class FannedStep(NewestFirst):
     def run_step(self) -> None:
         """Read the step's sessions of the job's rooms, fetch their details, mark the rooms done."""
         trouble_before = self.ctx.trouble
+        # Rooms listed in this step have their first session pages fetched ahead, as in one process.
+        listing = [work for pk, work in self.rooms.items() if pk in self.first]
+        with fetching_ahead(self.ctx, listing) as ahead:
+            for work, first_page in ahead:
+                self.pending[work.room_pk] = self._list_sessions(work, first_page) if work.refresh else []
+                self.ctx.flush()
         for pk, work in self.rooms.items():
-            if pk in self.first:
-                self.pending[pk] = self._list_sessions(work) if work.refresh else []
-            elif work.refresh and pk not in self.unlisted:
+            if pk not in self.first and work.refresh and pk not in self.unlisted:
                 left = self._stored_pending(work)
                 if left:
                     self.pending[pk] = left
-            self.ctx.flush()
         self._read_sessions_since(self.step.cutoff)
         targets = pending_details(self.ctx, self.ctx.run.details_policy, room_pks=list(self.rooms))
         if self.step.cutoff is not None:
@@ -126,9 +131,11 @@ class FannedStep(NewestFirst):
         self._record_trouble(self.ctx.trouble != trouble_before)
         self.ctx.flush(force=True)
 
-    def _list_sessions(self, work: RoomWork) -> list[tuple[Any, SessionRef]]:
+    def _list_sessions(
+        self, work: RoomWork, first_page: Page | Exception | None = None
+    ) -> list[tuple[Any, SessionRef]]:
         """The room's sessions, listed in its first step; a failed listing is remembered."""
-        listed = super()._list_sessions(work)
+        listed = super()._list_sessions(work, first_page)
         if work.room_pk in self.troubled - self.troubled_before:
             self.unlisted.add(work.room_pk)
         return listed
