@@ -1,6 +1,6 @@
 """Bench: the learned budget against an organisation whose limit, costs and product spend the app is not told.
 
-    .venv/bin/python bench/bench_budget.py [--seconds 180] [--limit 160] [--background 40]
+    .venv/bin/python bench/bench_budget.py [--seconds 180] [--limit 160] [--background 40] [--background-pattern even]
 
 Serves a simulated organisation (limit ``--limit`` points/minute, points per endpoint below, the
 customer's product spending ``--background`` points/minute from the same budget) and runs one full
@@ -54,6 +54,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=180)
     parser.add_argument("--limit", type=int, default=160, help="the organisation's points/minute (hidden)")
     parser.add_argument("--background", type=float, default=40, help="the product's points/minute (hidden)")
+    parser.add_argument(
+        "--background-pattern",
+        choices=("random", "even"),
+        default="random",
+        help="the product's calls' spacing",
+    )
     parser.add_argument("--rooms", type=int, default=30)
     args = parser.parse_args()
 
@@ -83,6 +89,7 @@ def main() -> None:
         points_per_minute=args.limit,
         endpoint_costs=HIDDEN_COSTS,
         background_points_per_minute=args.background,
+        background_pattern=args.background_pattern,
     )
     server.faults.latency_ms = 100  # across the internet a call takes 100-300 ms
     server.start()
@@ -120,7 +127,8 @@ def main() -> None:
     throttled = [r for r in ours if r.status == 429]
     steady = [r for r in throttled if r.time > started + 60]
     print(
-        f"organisation: {args.limit} points/min (hidden), product {args.background:g}/min, costs {HIDDEN_COSTS}"
+        f"organisation: {args.limit} points/min (hidden), product {args.background:g}/min "
+        f"({args.background_pattern}), costs {HIDDEN_COSTS}"
     )
     print(
         f"app learned: plan {figures.plan:g} ({figures.plan_source}), budget {figures.budget:g}"

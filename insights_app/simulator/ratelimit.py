@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -31,20 +32,34 @@ class Decision:
         }
 
 
+BACKGROUND_PATTERNS = ("random", "even")
+
+
 class FixedWindowLimiter:
     """``limit`` points per ``window_seconds``; the window opens at the first charged request.
 
     ``background_points_per_minute`` models the customer's own product spending from the same
-    budget: one point at a time, evenly spaced, refused (and counted in ``background_refused``)
-    when the window is spent.
+    budget: one point at a time, refused (and counted in ``background_refused``) when the window is
+    spent. ``background_pattern`` "random" spaces the points as independent users' calls arrive (a
+    Poisson process, seeded); "even" spaces them exactly alike.
     """
 
     def __init__(
-        self, limit: int | None, window_seconds: float = 60.0, background_points_per_minute: float = 0.0
+        self,
+        limit: int | None,
+        window_seconds: float = 60.0,
+        background_points_per_minute: float = 0.0,
+        background_pattern: str = "random",
+        seed: int = 0,
     ) -> None:
+        if background_pattern not in BACKGROUND_PATTERNS:
+            raise ValueError(f"background_pattern must be one of {', '.join(BACKGROUND_PATTERNS)}")
         self.limit = limit
         self.window_seconds = window_seconds
         self.background_points_per_minute = background_points_per_minute
+        self.background_pattern = background_pattern
+        self._random = random.Random(seed)
+        self._background_next: float | None = None
         self.background_spent = 0
         self.background_refused = 0
         self._lock = threading.Lock()
@@ -67,11 +82,7 @@ class FixedWindowLimiter:
             self._background_stamp = now
             return
         start = self._background_stamp
-        self._background_due += (now - start) * rate
-        calls = int(self._background_due)
-        self._background_due -= calls
-        for index in range(calls):
-            moment = start + (index + 1) * (now - start) / calls
+        for moment in self._background_moments(start, now, rate):
             if self._window_start is None or moment >= self._window_start + self.window_seconds:
                 self._window_start = moment
                 self._used = 0
@@ -81,6 +92,21 @@ class FixedWindowLimiter:
                 self._used += 1
                 self.background_spent += 1
         self._background_stamp = now
+
+    def _background_moments(self, start: float, now: float, rate: float) -> list[float]:
+        """When the product's calls fell between ``start`` and ``now``."""
+        if self.background_pattern == "even":
+            self._background_due += (now - start) * rate
+            calls = int(self._background_due)
+            self._background_due -= calls
+            return [start + (index + 1) * (now - start) / calls for index in range(calls)]
+        if self._background_next is None:
+            self._background_next = start + self._random.expovariate(rate)
+        moments = []
+        while self._background_next <= now:
+            moments.append(self._background_next)
+            self._background_next += self._random.expovariate(rate)
+        return moments
 
     def charge(self, points: int = 1) -> Decision:
         """Spend ``points`` if the budget allows; otherwise a refusal with the time left."""

@@ -73,6 +73,7 @@ class SimulatorServer:
         speed: float = 1.0,
         endpoint_costs: dict[str, int] | None = None,
         background_points_per_minute: float = 0.0,
+        background_pattern: str = "random",
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -81,7 +82,13 @@ class SimulatorServer:
         self.host = host
         self.port = port
         self.faults = faults if faults is not None else FaultConfig()
-        self._limiter = FixedWindowLimiter(points_per_minute, window_seconds, background_points_per_minute)
+        self._limiter = FixedWindowLimiter(
+            points_per_minute,
+            window_seconds,
+            background_points_per_minute,
+            background_pattern,
+            seed=getattr(getattr(organisation, "spec", None), "seed", 0),
+        )
         self.endpoint_costs = check_costs(endpoint_costs or {})
         self.realtime = realtime
         self.speed = speed

@@ -65,7 +65,9 @@ def test_each_endpoint_costs_its_points_and_every_answer_reports_the_budget():
 def test_the_customers_product_spends_from_the_same_budget():
     """With a background spend, Remaining falls between our calls; a spent budget refuses the product."""
     org = generate_organisation(small())
-    with SimulatorServer(org, KEY, points_per_minute=30, background_points_per_minute=1200) as server:
+    with SimulatorServer(
+        org, KEY, points_per_minute=30, background_points_per_minute=1200, background_pattern="even"
+    ) as server:
         first = requests.get(f"{server.base_url}/insights/rooms", headers=AUTH, timeout=10)
         time.sleep(0.5)  # 1200 points/minute = 10 points in half a second
         second = requests.get(f"{server.base_url}/insights/rooms", headers=AUTH, timeout=10)
@@ -73,6 +75,35 @@ def test_the_customers_product_spends_from_the_same_budget():
         time.sleep(1.5)
         requests.get(f"{server.base_url}/insights/rooms", headers=AUTH, timeout=10)
         assert server.background_refused > 0, "30 points/minute cannot serve 1200: the product was refused"
+
+
+@pytest.mark.parametrize("pattern", ["random", "even"])
+def test_the_products_calls_come_at_random_moments_or_evenly(pattern, monkeypatch):
+    """A product's users call at random moments (the default); "even" spaces the calls exactly alike."""
+    from types import SimpleNamespace
+
+    from insights_app.simulator import ratelimit
+
+    clock = [1000.0]
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(monotonic=lambda: clock[0], time=time.time))
+    limiter = ratelimit.FixedWindowLimiter(None, background_points_per_minute=600, background_pattern=pattern)
+    limiter.charge(0)
+    spent_per_second = []
+    for _second in range(120):
+        before = limiter.background_spent
+        clock[0] += 1.0
+        limiter.charge(0)
+        spent_per_second.append(limiter.background_spent - before)
+    assert 1000 <= sum(spent_per_second) <= 1400  # 10 a second on average, either way
+    if pattern == "even":
+        assert set(spent_per_second) <= {9, 10, 11}
+    else:  # Poisson(10) a second: some seconds far from the mean
+        assert min(spent_per_second) <= 5 and max(spent_per_second) >= 15
+
+
+def test_a_product_pattern_is_checked():
+    with pytest.raises(ValueError, match="background_pattern must be one of random, even"):
+        SimulatorServer(generate_organisation(small()), KEY, background_pattern="bursty")
 
 
 def test_lag_shows_the_organisation_as_it_was_lag_minutes_ago():

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer, generate_organisation
-from insights_app.simulator.ratelimit import REALISTIC_COSTS
+from insights_app.simulator.ratelimit import BACKGROUND_PATTERNS, REALISTIC_COSTS
 from insights_app.simulator.timefmt import parse_instant, to_datetime
 from insights_app.simulator.webhooks import WebhookFaults, WebhookSender
 
@@ -98,6 +98,12 @@ class Command(BaseCommand):
             type=finite_float,
             default=0.0,
             help="points per minute the customer's product spends from the same budget",
+        )
+        parser.add_argument(
+            "--background-pattern",
+            choices=BACKGROUND_PATTERNS,
+            default="random",
+            help="when the product's points are spent: at random moments (default) or evenly spaced",
         )
         parser.add_argument(
             "--lag-minutes", type=finite_float, default=None, help="insights appear this late (default 0)"
@@ -268,6 +274,7 @@ class Command(BaseCommand):
             speed=options["speed"],
             endpoint_costs=costs,
             background_points_per_minute=options["background_points_per_minute"],
+            background_pattern=options["background_pattern"],
         )
 
 
