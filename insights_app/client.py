@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -335,7 +334,7 @@ class WherebyClient:
                 raise self._client_error(endpoint, status, content)
 
             try:
-                return json.loads(content)
+                return transport.parse_json(content)
             except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
                 # A body cut short or garbled by a proxy is usually transient: retry within the bound.
                 failures += 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import time
 import zlib
@@ -210,3 +212,28 @@ def page_parts(endpoint: str, body: Any) -> tuple[list[dict[str, Any]], str | No
         )
     # Non-object items are passed through as they are: the sync counts them as skipped with a reason.
     return results, (cursor or None)
+
+
+_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def parse_json(content: bytes) -> Any:
+    """A body as JSON, with what no database can store made storable: NaN and Infinity (which
+    Python's parser accepts) become null, and a lone surrogate escape (half of a character) becomes
+    U+FFFD. Otherwise one such value in a page would make the database refuse the page's batch."""
+    parsed = json.loads(content, parse_constant=lambda _name: None)
+    if _LONE_SURROGATE_ESCAPE.search(content):  # only then can a string hold half a character
+        parsed = _without_surrogates(parsed)
+    return parsed
+
+
+def _without_surrogates(value: Any) -> Any:
+    """``value`` with every unpaired surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(key): _without_surrogates(item) for key, item in value.items()}
+    return value

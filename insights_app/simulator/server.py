@@ -52,8 +52,12 @@ class Reply(NamedTuple):
 
 
 def json_bytes(value: object) -> bytes:
-    """Compact UTF-8 JSON."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON (all ASCII, with escapes, when a string holds half a character: a real
+    server writes an unpaired surrogate as a ``\\udXXX`` escape)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 class SimulatorServer:

@@ -162,3 +162,24 @@ def test_a_complete_listing_still_marks_a_vanished_room_missing(settings, simula
     assert list(Room.objects.filter(missing_since__isnull=False).values_list("room_name", flat=True)) == [
         "/gone-since"
     ]
+
+
+def test_nan_infinity_and_half_characters_from_the_api_are_stored_without_losing_the_page(
+    settings, simulator_factory
+):
+    # Python's JSON parser accepts NaN, Infinity and lone surrogate escapes ("\ud800"), and no
+    # database stores them: one such value used to make the database refuse the page's whole batch.
+    server = simulator_factory(seed=43, rooms=1, sessions_per_room=2, participants_per_session=3)
+    _room, session, conn = first_connection(server)
+    conn.extra = {"displayName": "Ana\ud800", "score": float("nan"), "load": [float("inf"), -float("inf")]}
+    session.extra = {"note\udc00": "x"}
+    configure(settings, server, DETAIL_POLICY="none")
+
+    run = run_sync("full")
+
+    assert run.status == "succeeded", run.error
+    assert Participant.objects.count() == 2 * 3  # every connection of the page stored
+    stored = Participant.objects.get(participant_id=conn.participant_id)
+    assert stored.display_name == "Ana\ufffd"
+    assert stored.raw["score"] is None and stored.raw["load"] == [None, None]
+    assert RoomSession.objects.get(room_session_id=session.session_id).raw["note\ufffd"] == "x"
