@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 import math
 import socket
@@ -13,13 +12,14 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import NamedTuple, cast
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 from . import api
 from .faults import FaultConfig, corrupt_items
 from .organisation import Organisation
 from .ratelimit import Decision, FixedWindowLimiter, check_costs
+from .replies import Reply, RequestRecord, json_bytes
 
 logger = logging.getLogger(__name__)
 PREFIX = "/v1"
@@ -28,36 +28,6 @@ HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
-
-
-class RequestRecord(NamedTuple):
-    """One served request: monotonic time, endpoint path, query, status (0 = dropped), points charged."""
-
-    time: float
-    path: str
-    query: dict[str, str]
-    status: int
-    points: int = 0
-
-
-class Reply(NamedTuple):
-    """A response to write: status, headers, body, and how to deliver it."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    mode: str = "normal"  # "normal", "drop" (no response), "truncate" (half the body) or "trickle"
-    trickle: tuple[float, int] = (1.0, 1)  # seconds between writes, bytes per write
-    points: int = 0  # what the request cost the organisation
-
-
-def json_bytes(value: object) -> bytes:
-    """Compact UTF-8 JSON (all ASCII, with escapes, when a string holds half a character: a real
-    server writes an unpaired surrogate as a ``\\udXXX`` escape)."""
-    try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-    except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":")).encode()
 
 
 class SimulatorServer:

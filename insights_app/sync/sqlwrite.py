@@ -17,7 +17,6 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-import psycopg
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -102,6 +101,15 @@ def _plan(
     )
 
 
+def usable(connection: BaseDatabaseWrapper) -> bool:
+    """Whether ``connection`` is PostgreSQL through psycopg 3 (with psycopg2, Django's own upsert)."""
+    if connection.vendor != "postgresql":
+        return False
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3  # type: ignore[import-untyped]
+
+    return bool(is_psycopg3)
+
+
 def upsert_returning_pks(
     connection: BaseDatabaseWrapper,
     model: type[models.Model],
@@ -128,6 +136,8 @@ def upsert_returning_pks(
         arrays.append(values if convert is None else [convert(v) for v in values])
     connection.ensure_connection()
     # Server-side binding (no quoting in Python); errors raised as Django's, like any query's.
+    import psycopg  # only on PostgreSQL: a site on SQLite or MySQL need not install it
+
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(plan.sql, arrays, prepare=False)
         return {tuple(found[1:]): found[0] for found in cursor.fetchall()}

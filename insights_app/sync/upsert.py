@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import connections, models, router
 
-from .sqlwrite import upsert_returning_pks
+from . import sqlwrite
 
 
 @dataclass
@@ -63,9 +63,9 @@ def upsert_rows(
 
     if to_write:
         connection = connections[router.db_for_write(model)]
-        if connection.vendor == "postgresql":
+        if sqlwrite.usable(connection):
             result.pks.update(
-                upsert_returning_pks(
+                sqlwrite.upsert_returning_pks(
                     connection, model, to_write, key_fields=key_fields, update_fields=compare_fields, now=now
                 )
             )
