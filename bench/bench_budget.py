@@ -69,7 +69,7 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE="project.settings",
         DEBUG="true",
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"),
-        INSIGHTS_LOG_LEVEL="WARNING",
+        INSIGHTS_LOG_LEVEL=os.environ.get("INSIGHTS_LOG_LEVEL", "WARNING"),
     )
     import django
 

@@ -356,7 +356,12 @@ class WherebyClient:
         learning = getattr(self.budget, "learning", None)
         with self.gate.slot(alone=(lambda: learning(endpoint)) if learning is not None else False):
             if self.budget is not None:
-                waited = self.budget.acquire(self.budget.cost(endpoint), interrupt=self.interrupt)
+                # A call that learns a cost goes right after the previous answer (the minute's cap
+                # still holds it): a short gap holds little of the product's spend, so the fall is
+                # nearly the cost, and pacing it would lengthen the gap and blur every sample.
+                unpaced = bool(learning(endpoint)) if learning is not None else False
+                cost = self.budget.cost(endpoint)
+                waited = self.budget.acquire(cost, interrupt=self.interrupt, unpaced=unpaced)
                 if waited:
                     self.stats.add(waited_seconds=waited)
                 self.budget.started(endpoint)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
 import threading
 import time
@@ -72,12 +73,14 @@ class LocalBudget(Learning):
     def _store_cost(self, endpoint: str, cost: int) -> None:
         """Kept in the cost book only."""
 
-    def _take(self, points: int) -> tuple[float, float]:
+    def _take(self, points: int, unpaced: bool = False) -> tuple[float, float]:
         """Take ``points`` now (0.0, the instant) or say how long to wait (seconds, now)."""
         budget = self.figures().budget
         rate = budget / 60.0
         capacity = self._capacity(1)
         need = min(points, capacity)  # a reservation dearer than the bucket leaves it in debt
+        if unpaced:  # a call that learns a cost: only the minute's log holds it (see ratescripts)
+            need = -math.inf
         with self._lock:
             now = self._clock()
             if self._pause_until > now:
@@ -102,12 +105,14 @@ class LocalBudget(Learning):
             self._tokens = tokens
             return max(0.001, (need - max(tokens, 0.0)) / rate), now  # in debt: a refund may come
 
-    def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
+    def acquire(
+        self, points: int = 1, interrupt: Callable[[], bool] | None = None, unpaced: bool = False
+    ) -> float:
         """Block until ``points`` may be spent."""
         points = max(1, min(int(points), int(self.figures().budget)))
         waited = 0.0
         while True:
-            wait, stamp = self._take(points)
+            wait, stamp = self._take(points, unpaced)
             if wait <= 0:
                 self._granted(points, stamp)
                 return waited
@@ -230,7 +235,9 @@ class RedisBudget(Learning):
         self._shared_view = dict(shared)
         return shared
 
-    def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
+    def acquire(
+        self, points: int = 1, interrupt: Callable[[], bool] | None = None, unpaced: bool = False
+    ) -> float:
         """Block until ``points`` may be spent; the wait is computed in Redis, atomically.
 
         When the budget allows more than a call every RESERVE_SECONDS, that much is reserved at once
@@ -245,7 +252,7 @@ class RedisBudget(Learning):
                     self._prepaid -= cost
                     self._granted(cost, self._prepaid_stamp)
                     return waited
-            batch = max(cost, int(budget / 60.0 * RESERVE_SECONDS))
+            batch = cost if unpaced else max(cost, int(budget / 60.0 * RESERVE_SECONDS))
             wait_ms, stamp = (
                 int(value)
                 for value in self._take(
@@ -257,6 +264,7 @@ class RedisBudget(Learning):
                         budget,
                         WINDOW_MS,
                         secrets.token_hex(4),
+                        "1" if unpaced else "0",
                     ],
                 )
             )

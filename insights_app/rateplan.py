@@ -48,8 +48,11 @@ class RateBudget(Protocol):
     def figures(self) -> BudgetFigures:
         """The plan and our budget right now."""
 
-    def acquire(self, points: int = 1, interrupt: Callable[[], bool] | None = None) -> float:
-        """Block until ``points`` may be spent (``interrupt`` can stop the wait); returns seconds waited."""
+    def acquire(
+        self, points: int = 1, interrupt: Callable[[], bool] | None = None, unpaced: bool = False
+    ) -> float:
+        """Block until ``points`` may be spent (``interrupt`` can stop the wait); returns seconds waited.
+        ``unpaced``: a call that learns a cost waits only for the rolling minute, not for pacing."""
 
     def settle(self, points: int) -> None:
         """Charge points already spent beyond what was acquired (a call dearer than expected)."""

@@ -7,7 +7,9 @@ WINDOW_MS = 61_000
 
 # KEYS[1] bucket hash, KEYS[2] pause key, KEYS[3] per-minute usage counter prefix, KEYS[4] spend log;
 # ARGV[1] rate per ms, ARGV[2] capacity (one known call's worth, or the batch), ARGV[3] points, ARGV[4] points per window, ARGV[5] window ms,
-# ARGV[6] a unique tag.
+# ARGV[6] a unique tag, ARGV[7] '1' for a call that learns a cost (it waits only for the minute's log:
+# sent at once after the previous answer, its fall holds little of others' spend; the bucket's debt
+# it leaves paces the calls after it).
 # Returns {0, the grant's ms} when the points were taken, else {the milliseconds to wait, now}.
 TAKE_SCRIPT = """
 local t = redis.call('TIME')
@@ -40,6 +42,7 @@ tokens = math.min(capacity, tokens + (now - ts) * rate)
 -- A call dearer than the bucket holds (an unlearned endpoint's reservation of the most a call may
 -- cost) needs only a full bucket and leaves it in debt: the log above still caps every minute.
 local need = math.min(points, capacity)
+if ARGV[7] == '1' then need = -math.huge end
 local result = 0
 if tokens >= need then
   tokens = tokens - points

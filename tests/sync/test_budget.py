@@ -108,6 +108,26 @@ def test_costs_are_learned_while_the_product_spends_and_points_are_counted(setti
         assert snapshot["spent_last_minute"] >= charged
 
 
+def test_a_cost_is_learned_from_calls_sent_right_after_each_other_not_paced_apart(settings, org, redis_conn):
+    """A call that learns a cost waits only for the rolling minute: paced by a small budget (a rooms
+    call every 5 s), each gap would hold about 25 of the product's points and the cost would read
+    10; sent right after the previous answer, the falls are the cost."""
+    with SimulatorServer(
+        org, TEST_API_KEY, points_per_minute=100_000, endpoint_costs=COSTS, background_points_per_minute=300
+    ) as server:
+        point_at(settings, server, RATE_BUDGET_POINTS_PER_MINUTE=48)  # 0.8 points a second
+        client = WherebyClient.from_settings()
+        budget = get_budget()
+        calls = 0
+        while budget.learning("/insights/rooms") and calls < 8:
+            next(client.iter_room_pages())
+            calls += 1
+        assert budget.cost("/insights/rooms") == COSTS["/insights/rooms"]
+        assert calls <= 6
+        # The minute's cap still holds: what the calls reserved never passed the budget.
+        assert sum(record.points for record in server.request_log) <= 48
+
+
 def test_a_second_process_reserves_the_learned_cost_from_its_first_call(settings, org, redis_conn):
     """Costs live in Redis: another process reserves 3 points for a participants call before making one."""
     from insights_app import ratelimit
