@@ -252,7 +252,7 @@ class RedisBudget(Learning):
                     self._prepaid -= cost
                     self._granted(cost, self._prepaid_stamp)
                     return waited
-            batch = cost if unpaced else max(cost, int(budget / 60.0 * RESERVE_SECONDS))
+            batch = max(cost, int(budget / 60.0 * RESERVE_SECONDS))
             wait_ms, stamp = (
                 int(value)
                 for value in self._take(
