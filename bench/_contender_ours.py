@@ -51,9 +51,11 @@ def main() -> None:
 
     fewest = fewest_incremental_calls() if args.kind == "incremental" else None
     started = time.perf_counter()
+    cpu_started = time.process_time()
     run, _ = create_or_get_active_run(args.kind, trigger="command", backend=InProcess())
     run = execute_run(run.pk, backend=InProcess())
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started  # every thread of this process
     report(
         seconds,
         {
@@ -65,6 +67,7 @@ def main() -> None:
         status=str(run.status),
         api_requests=run.api_requests,
         fewest_calls=fewest,
+        cpu_seconds=round(cpu_seconds, 3),
     )
 
 
@@ -78,11 +81,12 @@ def fewest_incremental_calls() -> int:
     from django.db.models import Q
     from django.utils import timezone
 
-    from insights_app.conf import get_settings
+    from insights_app.conf import get_settings, lookback_minutes
     from insights_app.models import Participant, RoomSession
 
     conf = get_settings()
-    recent = timezone.now() - timedelta(minutes=conf.LOOKBACK_MINUTES)
+    # LOOKBACK_MINUTES may be "auto" (the lag plus one schedule interval): the sync's own reading of it.
+    recent = timezone.now() - timedelta(minutes=lookback_minutes(conf))
     active = RoomSession.objects.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=recent))
     rooms = set(active.values_list("room_id", flat=True))
     per_room = Counter(RoomSession.objects.filter(room_id__in=rooms).values_list("room_id", flat=True))

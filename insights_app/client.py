@@ -275,12 +275,11 @@ class WherebyClient:
     # One request, with retries ---------------------------------------------------------------
 
     def _get(self, endpoint: str, params: dict[str, str]) -> Any:
-        url = self.base_url + endpoint
         failures = 0
         throttles = 0
         while True:
             try:
-                response, content, points = self._send(endpoint, url, params)
+                response, content, points = self._send(endpoint, params)
             except transport.TRANSIENT_EXCEPTIONS as exc:
                 failures += 1
                 self.stats.add(requests=1, points=1)
@@ -346,7 +345,7 @@ class WherebyClient:
                     ) from None
                 self._retry_after_failure(endpoint, "a body that is not JSON", failures)
 
-    def _send(self, endpoint: str, url: str, params: dict[str, str]) -> tuple[requests.Response, bytes, int]:
+    def _send(self, endpoint: str, params: dict[str, str]) -> tuple[transport.Response, bytes, int]:
         """One attempt within the budget: reserve, send, read the body, learn what it cost.
 
         While the endpoint's cost is still being learned the call is sent alone: a cost is learned only
@@ -366,7 +365,7 @@ class WherebyClient:
                     self.stats.add(waited_seconds=waited)
                 self.budget.started(endpoint)
             try:
-                response, content = transport.fetch(self, url, params)
+                response, content = transport.fetch(self, endpoint, params)
             except BaseException:
                 self._points(endpoint, None, {})  # no answer: nothing learned, no longer in flight
                 raise

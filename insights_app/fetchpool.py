@@ -13,6 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -150,12 +151,17 @@ def _next(
     cause: list[BaseException],
 ) -> tuple[Any, Any]:
     item, future = pending[0]
-    while not wait([future], timeout=CHECK_SECONDS).done:
-        if interrupt is not None and interrupt():
-            stop.set()
-            raise Interrupted("stopped while waiting for the API")
+    while True:
+        try:
+            # Waits on the future alone: ``concurrent.futures.wait`` sets up a waiter on every call,
+            # which profiled as a tenth of the sync thread's time.
+            error = future.exception(timeout=CHECK_SECONDS)
+            break
+        except FuturesTimeout:
+            if interrupt is not None and interrupt():
+                stop.set()
+                raise Interrupted("stopped while waiting for the API") from None
     pending.popleft()
-    error = future.exception()
     if error is not None:
         if not isinstance(error, Exception):
             raise error

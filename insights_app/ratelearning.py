@@ -13,6 +13,10 @@ from .rateplan import BudgetFigures, resolve_figures
 from .wait_hints import seconds_until
 
 logger = logging.getLogger(__name__)
+# The token bucket holds this much of the budget: time lost waiting (a call sent alone while its
+# cost is learned, the pause between a sync's steps) is caught up by the calls after it, instead of
+# being lost. The log of the last minute's spends still keeps every rolling minute within the budget.
+BURST_SECONDS = 1.0
 
 
 class Learning:
@@ -127,6 +131,12 @@ class Learning:
         """RATE_LOW_REMAINING, or three of the dearest calls learned: the product keeps a few points."""
         return max(get_settings().RATE_LOW_REMAINING, 3 * max([1, *self.costs.known().values()]))
 
+    def _call_worth(self) -> float:
+        """One call's worth: the dearest call known (what a new bucket starts with)."""
+        return float(max([1, *self.costs.known().values()]))
+
     def _capacity(self, points: int) -> float:
-        """The bucket holds one call's worth: the dearest call known, at least ``points``."""
-        return float(max(points, 1, *self.costs.known().values()))
+        """The bucket holds BURST_SECONDS of the budget, or one call's worth (the dearest call known,
+        at least ``points``) when that is more. A new bucket starts with one call's worth, so a run
+        never spends faster than the budget's rate plus one call."""
+        return max(float(points), self._call_worth(), self.figures().budget / 60.0 * BURST_SECONDS)

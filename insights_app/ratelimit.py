@@ -1,9 +1,9 @@
 """The rate budget: our share of the organisation's Whereby points, shared by every process.
 
 Every worker and command draws from one budget in Redis (docs/budget.md): the plan and our share
-come from ``rateplan``, each endpoint's cost from ``ratecosts``; a token bucket holding one call's
-worth paces the calls and a log of the last minute's spends keeps every rolling minute within the
-budget; a 429 or a low ``X-RateLimit-Remaining`` sets a shared pause that every process honours.
+come from ``rateplan``, each endpoint's cost from ``ratecosts``; a token bucket holding a second of
+the budget paces the calls, a log of the last minute's spends keeps every rolling minute within it;
+a 429 or a low ``X-RateLimit-Remaining`` sets a shared pause that every process honours.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class LocalBudget(Learning):
                     freed += spend
                     if spent - freed + points <= budget:
                         return max(0.001, moment + window - now), now
-            tokens = capacity if self._tokens is None else self._tokens
+            tokens = self._call_worth() if self._tokens is None else self._tokens
             tokens = min(capacity, tokens + (now - self._stamp) * rate)
             self._stamp = now
             if tokens >= need - 1e-9:  # refills are float sums: allow for their rounding
@@ -145,9 +145,8 @@ class LocalBudget(Learning):
         """Tokens available now."""
         rate = self.figures().budget / 60.0
         with self._lock:
-            capacity = self._capacity(1)
-            tokens = capacity if self._tokens is None else self._tokens
-            return min(capacity, tokens + (self._clock() - self._stamp) * rate)
+            tokens = self._call_worth() if self._tokens is None else self._tokens
+            return min(self._capacity(1), tokens + (self._clock() - self._stamp) * rate)
 
     def spent_last_minute(self) -> int:
         """Points this process spent in the last minute."""
@@ -265,6 +264,7 @@ class RedisBudget(Learning):
                         WINDOW_MS,
                         secrets.token_hex(4),
                         "1" if unpaced else "0",
+                        self._call_worth(),
                     ],
                 )
             )
@@ -304,11 +304,11 @@ class RedisBudget(Learning):
         self._pause(keys=[self._pause_key], args=[max(1, int(seconds * 1000))])
 
     def available(self) -> float:
-        """Tokens available now, refilled up to this moment (at most one call's worth)."""
+        """Tokens available now, refilled up to this moment (at most BURST_SECONDS' worth)."""
         capacity = self._capacity(1)
         tokens, stamp = self._connection.hmget(self._bucket_key, "tokens", "ts")
         if tokens is None or stamp is None:
-            return capacity
+            return min(capacity, self._call_worth())
         seconds, micros = self._connection.time()
         now_ms = seconds * 1000 + micros // 1000
         return min(capacity, float(tokens) + (now_ms - float(stamp)) * self.figures().budget / 60_000.0)

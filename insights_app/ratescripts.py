@@ -6,10 +6,10 @@
 WINDOW_MS = 61_000
 
 # KEYS[1] bucket hash, KEYS[2] pause key, KEYS[3] per-minute usage counter prefix, KEYS[4] spend log;
-# ARGV[1] rate per ms, ARGV[2] capacity (one known call's worth, or the batch), ARGV[3] points, ARGV[4] points per window, ARGV[5] window ms,
+# ARGV[1] rate per ms, ARGV[2] capacity (a second of the budget or one known call's worth, or the batch), ARGV[3] points, ARGV[4] points per window, ARGV[5] window ms,
 # ARGV[6] a unique tag, ARGV[7] '1' for a call that learns a cost (it waits only for the minute's log:
 # sent at once after the previous answer, its fall holds little of others' spend; the bucket's debt
-# it leaves paces the calls after it).
+# it leaves paces the calls after it), ARGV[8] what a new bucket holds (one call's worth).
 # Returns {0, the grant's ms} when the points were taken, else {the milliseconds to wait, now}.
 TAKE_SCRIPT = """
 local t = redis.call('TIME')
@@ -36,7 +36,7 @@ end
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
-if tokens == nil then tokens = capacity end
+if tokens == nil then tokens = tonumber(ARGV[8]) end
 if ts == nil then ts = now end
 tokens = math.min(capacity, tokens + (now - ts) * rate)
 -- A call dearer than the bucket holds (an unlearned endpoint's reservation of the most a call may

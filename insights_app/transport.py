@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
+from . import directhttp
 from .errors import Interrupted, MalformedResponse, redact
 from .safetext import printable
 
@@ -45,6 +47,10 @@ class TooLarge(Exception):
         super().__init__(f"sent a body larger than {MAX_RESPONSE_BYTES // 2**20} MiB")
 
 
+# What fetch returns: the direct route's answer, or requests' own response (proxies, credentials).
+Response = directhttp.Answer | requests.Response
+
+
 def host_of(base_url: str) -> str:
     """``host[:port]`` of a URL, without any ``user:password@`` it may carry."""
     parts = urlsplit(base_url)
@@ -52,9 +58,10 @@ def host_of(base_url: str) -> str:
 
 
 class Connection(Protocol):
-    """What fetching needs from the client: its session, timeouts, cancel check and host."""
+    """What fetching needs from the client: its session, base URL, timeouts, cancel check and host."""
 
     session: requests.Session
+    base_url: str
     timeout: tuple[float, float]
     response_timeout: float
     interrupt: Callable[[], bool] | None
@@ -81,10 +88,21 @@ def new_session(base_url: str, connections: int) -> requests.Session:
     return session
 
 
-def fetch(client: Connection, url: str, params: dict[str, str]) -> tuple[requests.Response, bytes]:
-    """One GET and its whole body, within the overall deadline and interruptible by a cancel."""
+_routes: weakref.WeakKeyDictionary[requests.Session, directhttp.Route | None] = weakref.WeakKeyDictionary()
+
+
+def fetch(client: Connection, endpoint: str, params: dict[str, str]) -> tuple[Response, bytes]:
+    """One GET of an endpoint and its whole body, within the overall deadline and interruptible by a cancel."""
     deadline = time.monotonic() + client.response_timeout
-    response = client.session.get(url, params=params, timeout=client.timeout, stream=True)
+    session = client.session
+    if session not in _routes:  # found once per session (two threads may both find it: the same)
+        _routes[session] = directhttp.route_for(session, client.base_url, client.timeout)
+    route = _routes[session]
+    response: Response
+    if route is not None:
+        response = directhttp.get(route, session, endpoint, params)
+    else:
+        response = session.get(client.base_url + endpoint, params=params, timeout=client.timeout, stream=True)
     try:
         content = read_body(response, deadline, client.response_timeout, client.interrupt)
     except BaseException:
@@ -95,7 +113,7 @@ def fetch(client: Connection, url: str, params: dict[str, str]) -> tuple[request
 
 
 def read_body(
-    response: requests.Response,
+    response: Response,
     deadline: float,
     response_timeout: float,
     interrupt: Callable[[], bool] | None,

@@ -55,19 +55,27 @@ def _tombstone_modes(rows: list[dict[str, Any]]) -> dict[int, str]:
     return modes
 
 
-def protect_participant_rows(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Participant rows as the sync may store them: personal fields scrubbed where they must be."""
+def protect_participant_rows(
+    rows: list[dict[str, Any]], now: datetime, *, sessions_are_new: bool = False
+) -> list[dict[str, Any]]:
+    """Participant rows as the sync may store them: personal fields scrubbed where they must be.
+
+    ``sessions_are_new``: the rows' sessions were created by this run, so none of their connections
+    is stored, let alone pseudonymised, and that lookup is skipped (tombstones and retention still apply).
+    """
     if not rows:
         return rows
     cutoff = retention_cutoff(now)
     forgotten = _tombstone_modes(rows)
-    done = set(
-        Participant.objects.filter(
-            room_session_id__in={row["room_session_id"] for row in rows},
-            participant_id__in={row["participant_id"] for row in rows},
-            pseudonymised_at__isnull=False,
-        ).values_list("room_session_id", "participant_id")
-    )
+    done: set[tuple[int, str]] = set()
+    if not sessions_are_new:
+        done = set(
+            Participant.objects.filter(
+                room_session_id__in={row["room_session_id"] for row in rows},
+                participant_id__in={row["participant_id"] for row in rows},
+                pseudonymised_at__isnull=False,
+            ).values_list("room_session_id", "participant_id")
+        )
     kept = []
     for index, row in enumerate(rows):
         if forgotten.get(index) == DELETE:

@@ -21,6 +21,7 @@ class RoomWork:
     signature: str
     refresh: bool
     force: bool
+    is_new: bool = False  # the room was created by this run
 
     def as_payload(self) -> dict[str, Any]:
         """JSON-safe form for a job argument."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from ..client import Page, WherebyClient
@@ -21,7 +22,14 @@ from ..models import Room, RoomSession
 from ..privacy.bulk import update_by_pk
 from .backend import RoomWork
 from .context import Cancelled, RunContext, page_transaction
-from .stages import PARTICIPANT_FIELDS, SessionRef, _parse_page, _participant_rows, upsert_participant_rows
+from .stages import (
+    PARTICIPANT_FIELDS,
+    SessionRef,
+    parse_items,
+    participant_rows,
+    record_parsing,
+    upsert_participant_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +37,31 @@ logger = logging.getLogger(__name__)
 BATCH_ROWS = 1000
 
 
-def fetch_session_participants(client: WherebyClient, session: SessionRef) -> list[Page]:
-    """Every page of a session's participants (HTTP only: runs in a fetch thread)."""
-    pages = []
+@dataclass
+class FetchedSession:
+    """A session's participants as rows ready to store, with what could not be read of them."""
+
+    rows: list[dict[str, Any]]
+    skipped: list[str]  # why each item that cannot be stored cannot
+    notes: list[str]  # values stored as null or cut short
+
+
+def fetch_session_participants(client: WherebyClient, session: SessionRef) -> FetchedSession:
+    """Every page of a session's participants, parsed into rows (no database: runs in a fetch thread,
+    so the sync's thread, which stores, does not also parse)."""
+    keys = {session.room_session_id: (session.pk, session.room_pk, session.ended_at)}
+    fetched = FetchedSession([], [], [])
     for page in client.iter_participant_pages(room_session_id=session.room_session_id):
         # The session we asked about owns the items, whatever their own roomSessionId says.
         items = [
             {**item, "roomSessionId": session.room_session_id} if isinstance(item, dict) else item
             for item in page.items
         ]
-        pages.append(Page(items=items, cursor=page.cursor, next_cursor=page.next_cursor))
-    return pages
+        parsed, skipped = parse_items(items, PARTICIPANT_FIELDS)
+        fetched.rows.extend(participant_rows(parsed, keys))
+        fetched.skipped.extend(skipped)
+        fetched.notes.extend(note for p in parsed for note in p.notes)
+    return fetched
 
 
 class ParticipantBuffer:
@@ -55,14 +77,12 @@ class ParticipantBuffer:
     def __len__(self) -> int:
         return len(self._rows[True]) + len(self._rows[False])
 
-    def add(self, session: SessionRef, pages: list[Page]) -> None:
-        """Gather every page of one session; it is marked complete when stored, unless an item was skipped."""
+    def add(self, session: SessionRef, fetched: FetchedSession) -> None:
+        """Gather every row of one session; it is marked complete when stored, unless an item was skipped."""
         ctx = self.ctx
         trouble_before = ctx.trouble
-        keys = {session.room_session_id: (session.pk, session.room_pk, session.ended_at)}
-        for page in pages:
-            parsed = _parse_page(ctx, "participants", page.items, PARTICIPANT_FIELDS)
-            self._rows[session.is_new].extend(_participant_rows(parsed, keys))
+        record_parsing(ctx, "participants", fetched.skipped, fetched.notes)
+        self._rows[session.is_new].extend(fetched.rows)
         if ctx.trouble == trouble_before:
             self._sessions[session.pk] = session.signature
         if len(self) >= self.limit:
@@ -155,7 +175,7 @@ def fetch_and_gather(
 
     A session the API cannot answer for is recorded as a problem (left unmarked) and the others go on.
     """
-    outcomes: Generator[tuple[SessionRef, list[Page] | Exception], None, None] = ctx.client.in_parallel(
+    outcomes: Generator[tuple[SessionRef, FetchedSession | Exception], None, None] = ctx.client.in_parallel(
         lambda session: fetch_session_participants(ctx.client, session),
         sessions,
         stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
@@ -170,7 +190,7 @@ def gather_one(
     ctx: RunContext,
     buffer: ParticipantBuffer,
     session: SessionRef,
-    outcome: list[Page] | Exception,
+    outcome: FetchedSession | Exception,
     room_name: str,
 ) -> None:
     """Gather one session's fetched pages; a session the API could not answer for is a problem

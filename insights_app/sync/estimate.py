@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +39,8 @@ class Estimator:
 
     def sessions_listed(self, people: dict[int, float]) -> None:
         """A room's sessions were listed: ``people`` maps each session's pk to its participant total."""
-        self.people.update(people)
+        if self.ctx.run.details_policy != "none":  # kept only to count detail calls: none without them
+            self.people.update(people)
         self.seen_sessions += len(people)
         self.seen_people += sum(people.values())
 
@@ -60,7 +62,7 @@ class Estimator:
             return 0.0
         return float(people)
 
-    def calls_left(self, pending: dict[int, list[tuple[Any, Any]]]) -> dict[str, int]:
+    def calls_left(self, pending: Mapping[int, Iterable[tuple[Any, Any]]]) -> dict[str, int]:
         """Calls still needed per endpoint: listings of rooms not listed yet (by ``totalSessions``),
         participants of sessions not read yet, and one detail call per connection expected."""
         per_session = (
@@ -82,7 +84,7 @@ class Estimator:
                 details += self.details_wanted(self.last_started.get(pk), sessions * per_session)
         return {"room-sessions": listings, "participants": participants, "participant": round(details)}
 
-    def write(self, pending: dict[int, list[tuple[Any, Any]]], *, force: bool = False) -> None:
+    def write(self, pending: Mapping[int, Iterable[tuple[Any, Any]]], *, force: bool = False) -> None:
         """Write the calls left to the checkpoint, with the points the run had spent at that moment."""
         now = time.monotonic()
         if not force and now - self._written_at < ESTIMATE_INTERVAL:

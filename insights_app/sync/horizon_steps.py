@@ -8,6 +8,7 @@ database, so the steps cost no extra calls, as in one process (``horizons``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,7 +89,7 @@ def fan_out_newest_first(ctx: RunContext, work: list[RoomWork], size: int) -> bo
 class _Unwritten(Estimator):
     """A job sees only its share: the run's estimate is written once, when it fans out."""
 
-    def write(self, pending: dict[int, list[tuple[Any, Any]]], *, force: bool = False) -> None:
+    def write(self, pending: Mapping[int, Iterable[tuple[Any, Any]]], *, force: bool = False) -> None:
         """Nothing: see the class docstring."""
 
 
@@ -115,13 +116,15 @@ class FannedStep(NewestFirst):
         listing = [work for pk, work in self.rooms.items() if pk in self.first]
         with fetching_ahead(self.ctx, listing) as ahead:
             for work, first_page in ahead:
-                self.pending[work.room_pk] = self._list_sessions(work, first_page) if work.refresh else []
+                self.pending[work.room_pk] = list(
+                    self._list_sessions(work, first_page) if work.refresh else []
+                )
                 self.ctx.flush()
         for pk, work in self.rooms.items():
             if pk not in self.first and work.refresh and pk not in self.unlisted:
                 left = self._stored_pending(work)
                 if left:
-                    self.pending[pk] = left
+                    self.pending[pk] = list(left)
         self._read_sessions_since(self.step.cutoff)
         targets = pending_details(self.ctx, self.ctx.run.details_policy, room_pks=list(self.rooms))
         if self.step.cutoff is not None:

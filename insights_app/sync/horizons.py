@@ -4,19 +4,23 @@ then the last 30, then the rest, and says after each step from which date the hi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from ..client import Page
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Room, RoomSession, SyncKind, SyncRun
+from ..privacy.bulk import update_by_pk
 from .backend import RoomWork
 from .batching import fetch_session_participants, fetching_ahead, gathering
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .estimate import Estimator
+from .items import signature
+from .later_sessions import DueSessions, LaterSession, SessionQueue, is_due
 from .stages import RoomRef, SessionRef, sync_room_sessions
 
 logger = logging.getLogger(__name__)
@@ -24,17 +28,13 @@ logger = logging.getLogger(__name__)
 HORIZON_DAYS = (7, 30)
 # What the checkpoint's ``complete_from`` says once the whole history is stored.
 ALL_HISTORY = "all"
+# Sessions listed for a later step are read back from the database this many at a time.
 _CHUNK = 500
 
 
 def horizons(now: datetime) -> list[datetime | None]:
     """The cutoffs of the steps, newest first; None is the whole history."""
     return [now - timedelta(days=days) for days in HORIZON_DAYS] + [None]
-
-
-def _chunks(values: list[int]) -> Iterable[list[int]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 class NewestFirst:
@@ -48,7 +48,8 @@ class NewestFirst:
         self.estimate = Estimator(ctx, self.rooms)
         self.last_started = self.estimate.last_started
         self.previous_complete_from = previous_complete_from
-        self.pending: dict[int, list[tuple[Any, SessionRef]]] = {}
+        # Each listed room's sessions still to read (a SessionQueue, or a list of refs in a fanned step).
+        self.pending: dict[int, SessionQueue | list[tuple[Any, SessionRef]]] = {}
         self.troubled: set[int] = set()
         self.completed: set[int] = set()
 
@@ -88,7 +89,8 @@ class NewestFirst:
         # here room after room: at 150 ms a call, one listing at a time left most of the budget unused.
         with fetching_ahead(self.ctx, due) as ahead:
             for work, first_page in ahead:
-                self.pending[work.room_pk] = self._list_sessions(work, first_page) if work.refresh else []
+                listed = self._list_sessions(work, first_page) if work.refresh else []
+                self.pending[work.room_pk] = SessionQueue(listed, cutoff)
                 self.ctx.flush()
                 self.estimate.write(self.pending)
 
@@ -96,56 +98,82 @@ class NewestFirst:
         self, work: RoomWork, first_page: Page | Exception | None = None
     ) -> list[tuple[Any, SessionRef]]:
         """The room's sessions to read, each with its start (a resumed run skips those already read)."""
-        before = dict(
-            RoomSession.objects.filter(room_id=work.room_pk).values_list(
-                "room_session_id", "participants_synced_signature"
+        done = self.previous_complete_from
+        before = (
+            dict(
+                RoomSession.objects.filter(room_id=work.room_pk).values_list(
+                    "room_session_id", "participants_synced_signature"
+                )
             )
+            if done is not None
+            else {}
         )
         try:
             if isinstance(first_page, Exception):
                 raise first_page
-            ref = RoomRef(work.room_pk, work.room_name, work.signature)
+            ref = RoomRef(work.room_pk, work.room_name, work.signature, work.is_new)
             refs = sync_room_sessions(self.ctx, ref, force=True, first_page=first_page)
         except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
             raise
         except Exception as exc:
             self._failed(work, f"room {work.room_name}", exc)
             return []
-        started: dict[int, Any] = {}
-        people: dict[int, float] = {}
-        for pks in _chunks([r.pk for r in refs]):
-            for pk, at, total in RoomSession.objects.filter(pk__in=pks).values_list(
-                "pk", "started_at", "total_unique_participants"
-            ):
-                started[pk], people[pk] = at, total or 0
-        self.estimate.sessions_listed(people)
-        done = self.previous_complete_from
+        # The refs carry the start and size just stored: no need to read them back.
+        self.estimate.sessions_listed({r.pk: r.people or 0 for r in refs})
         return [
-            (started.get(r.pk), r)
+            (r.started_at, r)
             for r in refs
             if not (
                 done is not None
-                and started.get(r.pk) is not None
-                and started[r.pk] >= done
+                and r.started_at is not None
+                and r.started_at >= done
                 and before.get(r.room_session_id) == r.signature
                 and r.ended_at is not None
             )
         ]
 
+    def _resolved(
+        self, due: Iterator[tuple[Any, SessionRef | LaterSession]]
+    ) -> Iterator[tuple[Any, SessionRef]]:
+        """The due sessions as refs, those listed for a later step read back from the database a chunk
+        at a time (their fingerprint is that of the item stored; one deleted meanwhile is left out)."""
+        while chunk := list(islice(due, _CHUNK)):
+            later = [s.pk for _started, s in chunk if isinstance(s, LaterSession)]
+            stored = {
+                pk: (session_id, room_pk, ended, raw)
+                for pk, session_id, room_pk, ended, raw in RoomSession.objects.filter(
+                    pk__in=later
+                ).values_list("pk", "room_session_id", "room_id", "ended_at", "raw")
+            }
+            for started, session in chunk:
+                if isinstance(session, LaterSession):
+                    if session.pk not in stored:
+                        continue
+                    session_id, room_pk, ended, raw = stored[session.pk]
+                    session = SessionRef(
+                        session.pk, session_id, signature(raw), room_pk, session.is_new, ended, started
+                    )
+                yield started, session
+
     def _read_sessions_since(self, cutoff: datetime | None) -> None:
-        due: list[tuple[Any, SessionRef]] = []
+        due = DueSessions()
         for pk, sessions in self.pending.items():
+            if isinstance(sessions, SessionQueue):
+                sessions.take(cutoff, into=due)
+                continue
             keep: list[tuple[Any, SessionRef]] = []
-            for item in sessions:
-                (due if cutoff is None or (item[0] is not None and item[0] >= cutoff) else keep).append(item)
+            for started, ref in sessions:
+                if is_due(started, cutoff):
+                    due.add(started, ref)
+                else:
+                    keep.append((started, ref))
             self.pending[pk] = keep
-        due.sort(key=lambda item: item[0] or datetime.min.replace(tzinfo=self.ctx.now.tzinfo), reverse=True)
         # FETCH_CONCURRENCY sessions fetched at once, stored in batches with their completion marks
         # (rooms are marked only after the batch holding their last rows is stored, below).
         client = self.ctx.client
         fetched = client.in_parallel(
             lambda item: fetch_session_participants(client, item[1]),
-            due,
+            self._resolved(due.newest_first()),
             stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
         )
         with gathering(self.ctx) as buffer, closing(fetched):
@@ -176,17 +204,28 @@ class NewestFirst:
 
     def _mark_complete_rooms(self) -> None:
         """Rooms with nothing left to read are done: marked (when nothing failed) and counted."""
+        marks: dict[bool, list[dict[str, Any]]] = {True: [], False: []}  # by "full_synced_at too"
         for pk, sessions in self.pending.items():
             if sessions or pk in self.completed:
                 continue
             self.completed.add(pk)
             work = self.rooms[pk]
             if work.refresh and pk not in self.troubled:
-                marks = {"sessions_synced_signature": work.signature, "sessions_synced_at": self.ctx.now}
-                if work.force:
-                    marks["full_synced_at"] = self.ctx.now
-                Room.objects.filter(pk=pk).update(**marks)
+                mark = {
+                    "pk": pk,
+                    "sessions_synced_signature": work.signature,
+                    "sessions_synced_at": self.ctx.now,
+                }
+                marks[work.force].append({**mark, "full_synced_at": self.ctx.now} if work.force else mark)
             self.ctx.progress(done=1)
+        # One statement per kind of mark, not one per room.
+        for force, rows in marks.items():
+            columns = [
+                "sessions_synced_signature",
+                "sessions_synced_at",
+                *(["full_synced_at"] if force else []),
+            ]
+            update_by_pk(Room, rows, columns)
 
 
 def fill_newest_first(ctx: RunContext, work: list[RoomWork], *, resume_since: datetime | None) -> None:

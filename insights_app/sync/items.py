@@ -118,13 +118,37 @@ class ParsedItem:
     notes: tuple[str, ...] = ()
 
 
+class RawItem(dict):
+    """An item as the API sent it, with the JSON text its fingerprint was taken from: the write
+    stores that text instead of serialising the item a second time. Read-only, so the text cannot
+    go stale; a copy (``dict(raw)``, ``copy.copy``) is a plain dict without it."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, item: dict[str, Any], text: str) -> None:
+        super().__init__(item)
+        self.json = text
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("an API item's raw copy is read-only: copy it with dict() to change it")
+
+    __setitem__ = __delitem__ = pop = popitem = clear = update = setdefault = __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
 def signature(item: Any) -> str:
     """A stable fingerprint of an item: any change in any field (known or not) changes it."""
     return hashlib.sha256(_canonical(item).encode()).hexdigest()[:40]
 
 
+# One encoder for every item: building one per call (json.dumps with options) cost a third of it.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
 def _canonical(item: Any) -> str:
-    return json.dumps(item, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return _ENCODER.encode(item)
 
 
 def parse_item(item: Any, fields: ApiFields) -> ParsedItem:
@@ -140,8 +164,7 @@ def parse_item(item: Any, fields: ApiFields) -> ParsedItem:
         text = _canonical(item)
     # The fingerprint sees everything that was sent, so a change beyond the caps is still a change.
     fingerprint = hashlib.sha256(text.encode()).hexdigest()[:40]
-    if len(text) > RAW_TEXT_LIMIT:
-        item = bounded_raw(item)
+    item = bounded_raw(item) if len(text) > RAW_TEXT_LIMIT else RawItem(item, text)
     values: dict[str, Any] = {}
     notes: list[str] = []
     for api_name, column, kind in fields:

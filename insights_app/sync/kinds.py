@@ -133,7 +133,9 @@ def plan_room_work(
             changed = signature != ref.signature and ref.pk not in occupied
             refresh = changed or ref.pk in active_rooms
         if refresh or ref.pk in detail_rooms:
-            work.append(RoomWork(ref.pk, ref.room_name, ref.signature, refresh=refresh, force=full))
+            work.append(
+                RoomWork(ref.pk, ref.room_name, ref.signature, refresh=refresh, force=full, is_new=ref.is_new)
+            )
     return work
 
 
@@ -142,7 +144,7 @@ def work_on_room(ctx: RunContext, work: RoomWork) -> None:
 
     Participants are stored in batches, and the room is marked complete with its last rows.
     """
-    ref = RoomRef(work.room_pk, work.room_name, work.signature)
+    ref = RoomRef(work.room_pk, work.room_name, work.signature, work.is_new)
     buffer = ParticipantBuffer(ctx)
     trouble_before = ctx.trouble
     with room_failures(ctx, work.room_name):

@@ -84,7 +84,7 @@ def _sessions_of(
             with room_failures(ctx, work.room_name):
                 if isinstance(first_page, Exception):
                     raise first_page
-                ref = RoomRef(work.room_pk, work.room_name, work.signature)
+                ref = RoomRef(work.room_pk, work.room_name, work.signature, work.is_new)
                 sessions = sync_room_sessions(ctx, ref, force=work.force, first_page=first_page)
         room.trouble += ctx.trouble - before
         for session in sessions:

@@ -20,6 +20,8 @@ from typing import Any
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .items import RawItem
+
 # Column kinds whose values go into their array as they are (None included).
 _AS_IS = frozenset(
     {"DateTimeField", "ForeignKey", "BigIntegerField", "IntegerField", "PositiveIntegerField", "BooleanField"}
@@ -57,8 +59,16 @@ def _converter(field: models.Field) -> Callable[[Any], Any] | None:
         return _float
     if kind == "JSONField":
         encoder = field.encoder  # type: ignore[attr-defined]
-        # SQL NULL for None, as Django stores it; the text is cast to jsonb by the statement.
-        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+
+        def as_json(value: Any) -> Any:
+            # SQL NULL for None, as Django stores it; the text is cast to jsonb by the statement.
+            if value is None:
+                return None
+            if type(value) is RawItem:
+                return value.json  # the item's text, already made when it was parsed
+            return json.dumps(value, cls=encoder)
+
+        return as_json
     raise TypeError(f"{field} ({kind}) has no conversion for the PostgreSQL upsert")
 
 
@@ -90,7 +100,8 @@ def _plan(
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 (names are the model's)
         f"SELECT * FROM unnest({arrays}) "
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates} RETURNING {returning}"
+        # xmax is 0 only in a row version this statement inserted: which keys were new, exactly.
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates} RETURNING {returning}, (xmax = 0)"
     )
     return _Plan(
         sql=sql,
@@ -118,8 +129,9 @@ def upsert_returning_pks(
     key_fields: tuple[str, ...],
     update_fields: tuple[str, ...],
     now: datetime,
-) -> dict[tuple, int]:
-    """Insert or update ``rows`` (distinct keys) in one statement; returns each key's primary key.
+) -> tuple[dict[tuple, int], set[tuple]]:
+    """Insert or update ``rows`` (distinct keys) in one statement; returns each key's primary key
+    and the keys it inserted.
 
     ``first_seen_at`` is ``now`` on insert only, ``synced_at`` on every write; a column a row does
     not name gets the field's default.
@@ -140,4 +152,11 @@ def upsert_returning_pks(
 
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(plan.sql, arrays, prepare=False)
-        return {tuple(found[1:]): found[0] for found in cursor.fetchall()}
+        pks: dict[tuple, int] = {}
+        inserted: set[tuple] = set()
+        for found in cursor.fetchall():
+            key = tuple(found[1:-1])
+            pks[key] = found[0]
+            if found[-1]:
+                inserted.add(key)
+        return pks, inserted

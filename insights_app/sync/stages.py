@@ -46,9 +46,10 @@ class RoomRef:
     pk: int
     room_name: str
     signature: str
+    is_new: bool = False  # created by this run: none of its sessions is stored yet
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SessionRef:
     """A stored session whose participants are to be fetched, and its fingerprint."""
 
@@ -58,18 +59,33 @@ class SessionRef:
     room_pk: int
     is_new: bool = False
     ended_at: datetime | None = None
+    started_at: datetime | None = None
+    people: float | None = None  # totalUniqueParticipants, for the estimate of what is left
 
 
-def _parse_page(ctx: RunContext, model: str, items: list[Any], fields: tuple) -> list[ParsedItem]:
+def parse_items(items: list[Any], fields: tuple) -> tuple[list[ParsedItem], list[str]]:
+    """The items that can be stored, and the reason each other one cannot (no context: any thread)."""
     parsed = []
+    skipped = []
     for item in items:
         try:
             parsed.append(parse_item(item, fields))
         except BadItem as exc:
-            ctx.skip(model, str(exc))
-            continue
-        for note in parsed[-1].notes:
-            ctx.note(model, note)
+            skipped.append(str(exc))
+    return parsed, skipped
+
+
+def record_parsing(ctx: RunContext, model: str, skipped: list[str], notes: Iterable[str]) -> None:
+    """Count the skipped items and the values stored as null or cut short on the run."""
+    for reason in skipped:
+        ctx.skip(model, reason)
+    for note in notes:
+        ctx.note(model, note)
+
+
+def _parse_page(ctx: RunContext, model: str, items: list[Any], fields: tuple) -> list[ParsedItem]:
+    parsed, skipped = parse_items(items, fields)
+    record_parsing(ctx, model, skipped, (note for p in parsed for note in p.notes))
     return parsed
 
 
@@ -83,7 +99,15 @@ def store_room_page(ctx: RunContext, page: Page) -> list[RoomRef]:
     with page_transaction():
         result = upsert_rows(Room, rows, key_fields=("room_name",), compare_fields=ROOM_COMPARE, now=ctx.now)
     ctx.count("rooms", result)
-    return [RoomRef(result.pks[(p.values["room_name"],)], p.values["room_name"], p.signature) for p in parsed]
+    return [
+        RoomRef(
+            result.pks[(p.values["room_name"],)],
+            p.values["room_name"],
+            p.signature,
+            (p.values["room_name"],) in result.created_keys,
+        )
+        for p in parsed
+    ]
 
 
 def list_rooms(ctx: RunContext, **filters: str) -> tuple[list[RoomRef], set[str] | None]:
@@ -175,7 +199,12 @@ def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: boo
         rows.append(values)
     with page_transaction():
         result = upsert_rows(
-            RoomSession, rows, key_fields=("room_session_id",), compare_fields=SESSION_COMPARE, now=ctx.now
+            RoomSession,
+            rows,
+            key_fields=("room_session_id",),
+            compare_fields=SESSION_COMPARE,
+            now=ctx.now,
+            assume_new=room.is_new,  # a room this run created has no sessions stored to read first
         )
     ctx.count("sessions", result)
     if not parsed:
@@ -194,7 +223,18 @@ def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: boo
         ended = p.values["ended_at"]
         if force or synced.get(pk) != p.signature or ended is None or ended >= recent:
             is_new = (p.values["room_session_id"],) in result.created_keys
-            todo.append(SessionRef(pk, p.values["room_session_id"], p.signature, room.pk, is_new, ended))
+            todo.append(
+                SessionRef(
+                    pk,
+                    p.values["room_session_id"],
+                    p.signature,
+                    room.pk,
+                    is_new,
+                    ended,
+                    p.values["started_at"],
+                    p.values["total_unique_participants"],
+                )
+            )
     return todo
 
 
@@ -210,7 +250,8 @@ def person_identity(values: dict[str, Any]) -> str:
     return ""
 
 
-def _participant_rows(parsed: list[ParsedItem], sessions: dict[str, SessionKeys]) -> list[dict[str, Any]]:
+def participant_rows(parsed: list[ParsedItem], sessions: dict[str, SessionKeys]) -> list[dict[str, Any]]:
+    """Participant column values of parsed items, keyed to their stored sessions (no database)."""
     rows = []
     for p in parsed:
         values = {c: p.values[c] for c in PARTICIPANT_COLUMNS}
@@ -240,7 +281,7 @@ def store_participant_page(
             parsed.append(p)
         elif count_unknown_sessions:
             ctx.skip("participants", "session not stored yet (sync its room)")
-    rows = _participant_rows(parsed, sessions)
+    rows = participant_rows(parsed, sessions)
     with page_transaction():
         result = upsert_participant_rows(ctx, rows, assume_new=assume_new)
     ctx.count("participants", result)
@@ -249,7 +290,8 @@ def store_participant_page(
 
 def upsert_participant_rows(ctx: RunContext, rows: list[dict], *, assume_new: bool) -> UpsertResult:
     """Store participant rows (inside the caller's transaction), the privacy rules applied first."""
-    rows = protect_participant_rows(rows, ctx.now)  # privacy: no names back, forgotten stay so
+    # privacy: no names back, forgotten stay so
+    rows = protect_participant_rows(rows, ctx.now, sessions_are_new=assume_new)
     return upsert_rows(
         Participant,
         rows,

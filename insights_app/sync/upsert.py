@@ -37,7 +37,9 @@ def upsert_rows(
     ``rows`` hold column values (foreign keys as ``<name>_id``); ``first_seen_at`` is set on insert
     only and ``synced_at`` whenever a row is written. Rows with the same key: the last one wins.
     ``assume_new`` skips reading what we hold, for rows that cannot exist yet (children of a row
-    this run just created); the insert still upserts, so a wrong assumption costs only the counts.
+    this run just created); the insert still upserts. On PostgreSQL the statement reports which
+    rows it inserted, so ``created_keys`` and the counts are exact even then; elsewhere a wrong
+    assumption counts updated rows as created.
     """
     by_key: dict[tuple, dict[str, Any]] = {}
     for row in rows:
@@ -64,11 +66,20 @@ def upsert_rows(
     if to_write:
         connection = connections[router.db_for_write(model)]
         if sqlwrite.usable(connection):
-            result.pks.update(
-                sqlwrite.upsert_returning_pks(
-                    connection, model, to_write, key_fields=key_fields, update_fields=compare_fields, now=now
-                )
+            pks, inserted = sqlwrite.upsert_returning_pks(
+                connection, model, to_write, key_fields=key_fields, update_fields=compare_fields, now=now
             )
+            result.pks.update(pks)
+            # The statement says which rows it inserted: exact even when a row appeared since the
+            # read (another process) or was assumed new and was not.
+            wrongly_new = result.created_keys - inserted
+            result.created -= len(wrongly_new)
+            result.updated += len(wrongly_new)
+            result.created_keys -= wrongly_new
+            wrongly_held = inserted - result.created_keys
+            result.created += len(wrongly_held)
+            result.updated -= len(wrongly_held)
+            result.created_keys |= wrongly_held
         else:
             result.pks.update(_bulk_create(model, to_write, key_fields, compare_fields, now, existing))
     return result

@@ -182,3 +182,34 @@ def test_a_worker_shares_its_costs_again_after_redis_lost_them(settings, org, re
         redis_conn.flushdb()  # what a Redis restart does; this process's cost book lives on
         walk(WherebyClient.from_settings())
         assert get_budget().shared_costs() == COSTS
+
+
+def test_time_lost_waiting_is_caught_up_but_a_run_never_outpaces_the_budget():
+    """At 600 points a minute (10 a second): half a second spent on a call sent alone is made up by
+    the calls right after it (the bucket holds a second's worth); from a new bucket the run never
+    spends more than the budget's rate plus one call, and no stretch holds more than a second's
+    worth beyond the rate."""
+    clock = [0.0]
+    taken: list[float] = []
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    budget = LocalBudget(600, clock=lambda: clock[0], sleep=sleep)
+    budget.acquire()  # a new bucket holds one call's worth: no head start
+    taken.append(clock[0])
+    clock[0] += 0.5  # an alone call's answer: nothing else was sent meanwhile
+    for _ in range(5):
+        assert budget.acquire() == 0.0  # the half second's five points are spent at once
+        taken.append(clock[0])
+    for _ in range(40):
+        budget.acquire()
+        taken.append(clock[0])
+
+    assert clock[0] == pytest.approx(4.5)  # 46 points at 10 a second, one of them at the start
+    for moment in taken:
+        assert sum(1 for t in taken if t <= moment) <= 1 + 10 * moment + 1e-6
+    for start in taken:
+        for end in taken:
+            if end >= start:
+                assert sum(1 for t in taken if start <= t <= end) <= 10 + 10 * (end - start) + 1e-6

@@ -4,6 +4,8 @@ the item parser's shortcut (one serialisation, no walks) gives what the walks ga
 
 from __future__ import annotations
 
+import copy
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -125,6 +127,9 @@ def test_assume_new_over_rows_that_exist_still_upserts_without_duplicates():
     assert set(result.pks) == {(session.pk, "p1"), (session.pk, "p2")}
     assert Participant.objects.count() == 2
     assert Participant.objects.get(participant_id="p1").rating == 3.0
+    if connection.vendor == "postgresql":  # its upsert says which rows it inserted: counts stay exact
+        assert (result.created, result.updated) == (1, 1)
+        assert result.created_keys == {(session.pk, "p2")}
 
 
 @pytest.mark.django_db
@@ -203,3 +208,27 @@ def test_stored_details_replace_a_connections_array_and_its_quality_columns(sett
     assert pa.details_synced_at == ctx.now
     assert pb.details_synced_at is None  # a refused item: asked again next time
     assert ctx.skip_reasons["details: bitrateRecv value below 0 (dropped)"] == 1
+
+
+def test_a_parsed_items_raw_copy_carries_its_json_and_cannot_go_stale():
+    """The write stores the text the fingerprint was taken from; nothing may change the item under it."""
+    item = {"participantId": "p1", "roomSessionId": "s1", "displayName": "Zoë", "extra": {"b": 1, "a": [2]}}
+    raw = items.parse_item(item, items.PARTICIPANT_FIELDS).raw
+    assert raw == item
+    assert json.loads(raw.json) == item
+    with pytest.raises(TypeError):
+        raw["displayName"] = "someone else"
+    with pytest.raises(TypeError):
+        raw.pop("displayName")
+    copied = dict(raw)
+    copied["displayName"] = "x"  # a copy (as the privacy scrub makes) is a plain dict, without the text
+    assert type(copied) is dict and type(copy.deepcopy(raw)) is dict
+
+
+@pytest.mark.django_db
+def test_a_raw_copy_stores_as_the_item_it_was_parsed_from():
+    session = _session()
+    item = {"participantId": "p1", "roomSessionId": "s1", "displayName": "=cmd|' /C calc'!A0", "n": 1.5}
+    raw = items.parse_item(item, items.PARTICIPANT_FIELDS).raw
+    _upsert([_row(session, "p1", raw=raw)])
+    assert Participant.objects.get(participant_id="p1").raw == item
