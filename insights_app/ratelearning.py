@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 # cost is learned, the pause between a sync's steps) is caught up by the calls after it, instead of
 # being lost. The log of the last minute's spends still keeps every rolling minute within the budget.
 BURST_SECONDS = 1.0
+# ... when that second holds at least this many calls: with a small budget the calls stay paced one
+# by one, so that processes sharing it take turns (a bucket of two calls let one take both).
+BURST_MIN_CALLS = 10
 
 
 class Learning:
@@ -136,7 +139,8 @@ class Learning:
         return float(max([1, *self.costs.known().values()]))
 
     def _capacity(self, points: int) -> float:
-        """The bucket holds BURST_SECONDS of the budget, or one call's worth (the dearest call known,
-        at least ``points``) when that is more. A new bucket starts with one call's worth, so a run
-        never spends faster than the budget's rate plus one call."""
-        return max(float(points), self._call_worth(), self.figures().budget / 60.0 * BURST_SECONDS)
+        """The bucket holds BURST_SECONDS of the budget when that is BURST_MIN_CALLS calls or more, else
+        one call's worth (the dearest call known, at least ``points``). A new bucket starts with one
+        call's worth, so a run never spends faster than the budget's rate plus one call."""
+        call, second = self._call_worth(), self.figures().budget / 60.0 * BURST_SECONDS
+        return max(float(points), call, second if second >= BURST_MIN_CALLS * call else 0.0)
