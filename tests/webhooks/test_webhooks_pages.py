@@ -107,3 +107,22 @@ def test_webhook_event_admin_is_read_only_and_filters(client, viewer, django_use
     change = client.get(reverse("admin:insights_app_webhookevent_change", args=[event.pk])).content.decode()
     assert 'name="_save"' not in change
     assert client.get(reverse("admin:insights_app_webhookevent_add")).status_code == 403
+
+
+@pytest.mark.parametrize("staff", [True, False])
+@pytest.mark.parametrize(
+    "perms", [(), ("view_reports",), ("view_syncrun",), ("run_sync",), ("view_room", "view_participant")]
+)
+def test_presence_json_is_open_exactly_to_who_may_open_a_page_showing_presence(
+    client, data, django_user_model, webhooks_on, staff, perms
+):
+    deliver(client_event("room.client.joined", at=datetime.now(UTC), participant="p-1", room="/ops"))
+    user = make_user(django_user_model, "someone", perms)
+    if not staff:
+        django_user_model.objects.filter(pk=user.pk).update(is_staff=False)
+    client.force_login(user)
+    room = Room.objects.order_by("pk").first()
+    report = client.get(reverse("insights_app:room", args=[room.pk])).status_code
+    dashboard = client.get(reverse("admin:insights_app_syncrun_dashboard")).status_code
+    presence_json = client.get(reverse("insights_app:webhook_presence")).status_code
+    assert presence_json == (200 if 200 in (report, dashboard) else 403), (report, dashboard)
