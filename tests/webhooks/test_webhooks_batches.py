@@ -1,0 +1,90 @@
+"""A burst of events is applied by a few drain jobs, not one job per event (issue 26, defect 16)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from insights_app.models import LiveConnection, WebhookEvent
+from tests.helpers import wait_for
+from tests.helpers.webhooks import SECRET, WEBHOOK_PATH, client_event, post
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture
+def webhook_url(live_server, settings, redis_conn) -> str:
+    settings.WHEREBY_INSIGHTS = {
+        **settings.WHEREBY_INSIGHTS,
+        "WEBHOOK_SECRET": SECRET,
+        "DETAIL_POLICY": "none",
+        "WEBHOOK_SYNC_DELAY_MINUTES": 600,  # nothing delayed fires during these tests
+    }
+    return live_server.url + WEBHOOK_PATH
+
+
+def event_jobs_run() -> list[str]:
+    """Ids of the event-processing jobs RQ ran (finished or failed), whatever their naming."""
+    from rq.registry import FailedJobRegistry, FinishedJobRegistry
+
+    from insights_app.jobs import get_queue
+
+    queue = get_queue()
+    ids = [*FinishedJobRegistry(queue=queue).get_job_ids(), *FailedJobRegistry(queue=queue).get_job_ids()]
+    return [i for i in ids if i.startswith("insights-webhook-event")]
+
+
+def event_jobs_settled() -> bool:
+    """No event job queued or running (a drain lingers a moment after the last event)."""
+    from rq.registry import StartedJobRegistry
+
+    from insights_app.jobs import get_queue
+
+    queue = get_queue()
+    waiting = [*queue.job_ids, *StartedJobRegistry(queue=queue).get_job_ids()]
+    return not [i for i in waiting if i.startswith("insights-webhook-event")]
+
+
+def burst(count: int, start: datetime, prefix: str) -> list[dict]:
+    """Joins then leaves of ``count`` connections, a second apart, in one room."""
+    events = []
+    for i in range(count):
+        at = start + timedelta(seconds=i)
+        events.append(
+            client_event("room.client.joined", at=at, participant=f"{prefix}-{i}", numClients=i + 1)
+        )
+    return events
+
+
+def all_processed() -> bool:
+    return not WebhookEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_a_burst_stored_before_any_worker_runs_is_applied_by_one_job(webhook_url, rq_worker_factory):
+    events = burst(80, datetime.now(UTC) - timedelta(minutes=5), "q")
+    for payload in reversed(events):  # newest first: the drain applies them in createdAt order anyway
+        assert post(webhook_url, payload).status_code == 202
+    worker = rq_worker_factory()
+    assert wait_for(all_processed, 90) and wait_for(event_jobs_settled, 30), worker.log()[-2000:]
+    assert len(event_jobs_run()) == 1
+    assert set(WebhookEvent.objects.values_list("outcome", flat=True)) == {"processed"}
+    assert LiveConnection.objects.filter(left_at__isnull=True).count() == 80
+
+
+def test_a_burst_delivered_concurrently_to_a_running_worker_costs_a_few_jobs(webhook_url, rq_worker_factory):
+    worker = rq_worker_factory()
+    events = burst(150, datetime.now(UTC) - timedelta(minutes=5), "c")
+
+    def deliver(payload: dict) -> int:
+        with requests.Session() as session:
+            return post(webhook_url, payload, session=session).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        assert set(pool.map(deliver, events)) == {202}
+    assert wait_for(all_processed, 120) and wait_for(event_jobs_settled, 30), worker.log()[-2000:]
+    assert set(WebhookEvent.objects.values_list("outcome", flat=True)) == {"processed"}
+    assert LiveConnection.objects.filter(left_at__isnull=True).count() == 150
+    assert len(event_jobs_run()) <= 5, event_jobs_run()
