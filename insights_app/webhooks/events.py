@@ -122,14 +122,15 @@ def sanitised(root: Any) -> Any:
         source, target, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise PayloadError(f"the body is nested deeper than {MAX_DEPTH} levels")
-        for key, value in source.items() if isinstance(source, dict) else enumerate(source):
+        items: Any = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, value in items:
             if isinstance(value, dict | list):
                 child: Any = {} if isinstance(value, dict) else []
                 stack.append((value, child, depth + 1))
             else:
                 child = _clean_leaf(value)
             if isinstance(target, dict):
-                target[clean_text(key)] = child
+                target[clean_text(key)] = child  # JSON object keys are strings
             else:
                 target.append(child)
     return top

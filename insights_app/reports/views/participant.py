@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from ...conf import get_settings
 from ...models import Participant, ParticipantDetail
 from ...names import shown_name
+from ...safetext import isolated
 from .. import quality_charts
 from ..tables import Column, Table, format_datetime, format_duration, format_pct
 from .base import ReportView, elapsed_seconds
@@ -61,7 +62,8 @@ class ParticipantQualityView(ReportView):
             samples = Table("samples", _("Samples"), SAMPLE_COLUMNS, all_rows=lambda: sample_rows(details))
             tables = [loss.table, samples]
         return {
-            "title": _("Connection quality of %(name)s") % {"name": shown_name(participant.display_name)},
+            "title": _("Connection quality of %(name)s")
+            % {"name": isolated(shown_name(participant.display_name))},
             "participant": participant,
             "display_name": shown_name(participant.display_name),
             "session": session,

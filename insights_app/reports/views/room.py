@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from ...models import Participant, Room, RoomSession
+from ...safetext import isolated
 from .. import charts
 from ..queries import usage
 from ..tables import Column, format_duration, format_int
@@ -98,7 +99,7 @@ class RoomView(ReportView):
         people, measured = usage.room_people_and_quality(f, participants)
         usage_chart = charts.usage_chart(digest.series, f.period.bucket)
         return {
-            "title": _("Room %(name)s") % {"name": room.room_name},
+            "title": _("Room %(name)s") % {"name": isolated(room.room_name)},
             "room": room,
             "stem": f"room-{room.pk}",
             "kpis": kpi_cards(usage.kpis(digest, people)),

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ...models import Participant, RoomSession
 from ...names import real_name, shown_name
+from ...safetext import isolated
 from .. import charts
 from ..labels import resolve_labels
 from ..tables import Column, Table, format_datetime, format_duration, format_int, format_minutes
@@ -127,7 +128,8 @@ class SessionView(ReportView):
         )
         chart_list = [charts.timeline_chart(rows)] if rows else []
         return {
-            "title": _("Session in %(room)s") % {"room": session.room_name or session.room.room_name},
+            "title": _("Session in %(room)s")
+            % {"room": isolated(session.room_name or session.room.room_name)},
             "session": session,
             "facts": {
                 "started": format_datetime(session.started_at, "Y-m-d H:i:s"),
