@@ -111,4 +111,10 @@ def test_a_right_to_left_override_in_a_name_reverses_only_the_name(
     crumbs = page.locator(".breadcrumbs")
     expect(crumbs).to_contain_text("Session in")
     assert crumbs.evaluate(WORD_DIRECTION, "Session") > 0
+    # The admin's links under a connection: "Room <name> · Session · Everyone in this session".
+    connection = session.participants.order_by("pk").first()
+    page.goto(f"{live_server.url}/admin/insights_app/participant/{connection.pk}/change/")
+    related = page.locator(".field-related_links")
+    expect(related).to_contain_text("Everyone")
+    assert related.evaluate(WORD_DIRECTION, "Everyone") > 0
     assert page.console_errors == []
