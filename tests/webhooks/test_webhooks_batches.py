@@ -90,3 +90,24 @@ def test_a_burst_delivered_concurrently_to_a_running_worker_costs_a_few_jobs(web
     assert len(event_jobs_run()) <= 10, (
         event_jobs_run()
     )  # a few, not 150 (gaps in a loaded machine may add one)
+
+
+def test_events_stored_while_a_dead_drain_holds_the_mark_are_applied_after_the_sweep(
+    webhook_url, redis_conn, rq_worker_factory
+):
+    import time_machine
+    from django.utils import timezone
+
+    from insights_app.webhooks.jobs import drain_mark, requeue_pending_events_job
+
+    # A drain killed with its worker leaves its mark behind: new events then queue nothing ...
+    redis_conn.set(drain_mark(), "1", ex=600)
+    worker = rq_worker_factory()
+    for payload in burst(3, datetime.now(UTC) - timedelta(minutes=1), "d"):
+        assert post(webhook_url, payload).status_code == 202
+    assert not all_processed() and event_jobs_settled()
+    # ... until the cron sweep (every 5 minutes) finds them pending for over a minute.
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert requeue_pending_events_job() == 3
+    assert wait_for(all_processed, 60), worker.log()[-2000:]
+    assert LiveConnection.objects.filter(left_at__isnull=True).count() == 3
