@@ -32,6 +32,10 @@ class RateBudget(Protocol):
     def cost(self, endpoint: str) -> int:
         """Points to reserve for one call to ``endpoint``."""
 
+    def learning(self, endpoint: str) -> bool:
+        """Whether ``endpoint``'s cost is still being learned (the client then sends its calls alone,
+        unpaced, so that the fall of X-RateLimit-Remaining is the call's cost)."""
+
     def started(self, endpoint: str) -> None:
         """A call to ``endpoint`` is about to be sent."""
 
