@@ -16,6 +16,7 @@ from ..conf import get_settings
 from ..models import WebhookEvent
 from . import rejections
 from .events import ParsedEvent, PayloadError, bounded_instant, parse_event
+from .jobs import enqueue_processing
 from .signature import HEADER, SignatureError, verify
 
 logger = logging.getLogger(__name__)
@@ -98,8 +99,6 @@ def event_time_bounds() -> tuple[timedelta, timedelta]:
 
 def store(event: ParsedEvent, *, received_at: datetime | None = None) -> bool:
     """Insert the event and queue its processing after commit; False when that id was stored before."""
-    from .jobs import enqueue_processing
-
     received_at = received_at or timezone.now()
     ahead, oldest = event_time_bounds()
     try:

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ..conf import get_settings
-from ..jobs import fresh_connections
+from ..jobs.entry_points import fresh_connections
 from ..models import LiveConnection, LiveRoom, WebhookEvent, WebhookOutcome, WebhookRejection
 from .presence import KEEP_LEFT, TRUSTED_FOR, ghosts
 

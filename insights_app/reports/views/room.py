@@ -9,11 +9,13 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from ...display.durations import format_duration
+from ...display.numbers import format_int
+from ...display.safetext import isolated
 from ...models import Participant, Room, RoomSession
-from ...safetext import isolated
 from .. import charts
 from ..queries import usage
-from ..tables import Column, format_duration, format_int
+from ..tables import Column
 from .base import ReportView, elapsed_seconds, paged_table, sort_links
 from .overview import kpi_cards
 
