@@ -30,7 +30,7 @@ def event_jobs_run() -> list[str]:
     """Ids of the event-processing jobs RQ ran (finished or failed), whatever their naming."""
     from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-    from insights_app.jobs import get_queue
+    from insights_app.jobs.queue import get_queue
 
     queue = get_queue()
     ids = [*FinishedJobRegistry(queue=queue).get_job_ids(), *FailedJobRegistry(queue=queue).get_job_ids()]
@@ -41,7 +41,7 @@ def event_jobs_settled() -> bool:
     """No event job queued or running (a drain lingers a moment after the last event)."""
     from rq.registry import StartedJobRegistry
 
-    from insights_app.jobs import get_queue
+    from insights_app.jobs.queue import get_queue
 
     queue = get_queue()
     waiting = [*queue.job_ids, *StartedJobRegistry(queue=queue).get_job_ids()]
