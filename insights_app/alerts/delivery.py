@@ -16,21 +16,26 @@ logger = logging.getLogger(__name__)
 EVENTS = {"raised": alert_raised, "resolved": alert_resolved}
 
 
+def webhook_queue_name() -> str:
+    """WEBHOOK_QUEUE, else the alerts' QUEUE, else the app's QUEUE."""
+    from ..conf import get_settings
+
+    values = alert_settings()
+    return str(values["WEBHOOK_QUEUE"] or values["QUEUE"] or get_settings().QUEUE)
+
+
 def enqueue_webhook(alert: Alert, event: str) -> str:
     """Queue the webhook delivery (its URL is read in the worker, never put in the job)."""
     import django_rq
 
-    from ..conf import get_settings
-    from .webhook import retry_policy
+    from .webhook import job_timeout, retry_policy
 
-    values = alert_settings()
-    queue = django_rq.get_queue(values["QUEUE"] or get_settings().QUEUE)
-    timeout = int(float(values["WEBHOOK_TIMEOUT"]) * 2 + 30)
+    queue = django_rq.get_queue(webhook_queue_name())
     queue.enqueue_call(
         "insights_app.alerts.jobs.deliver_webhook_job",
         args=(alert.pk, event),
         job_id=f"insights-alert-{alert.pk}-{event}",
-        timeout=timeout,
+        timeout=job_timeout(),
         retry=retry_policy(),
         result_ttl=86400,
         failure_ttl=7 * 86400,
