@@ -16,6 +16,7 @@ from .connections import queue_redis
 from .models import SYNCED_MODELS, SyncRun, SyncStatus
 from .ratelimit import budget_snapshot
 from .reports.tables import format_int, format_num
+from .sync.clock import db_now
 
 # The dashboard must answer even when Redis does not: give up quickly.
 SOCKET_TIMEOUT = 1.0
@@ -83,6 +84,8 @@ class Health:
     silent_runs: list[SyncRun] = field(default_factory=list)
     abandoned_after: timedelta | None = None
     swept: int = 0
+    # The database's clock when the runs were looked at: run times are written with it.
+    checked_at: datetime | None = None
 
     @property
     def can_enqueue(self) -> bool:
@@ -159,7 +162,7 @@ class Health:
                 )
                 % {
                     "id": run.pk,
-                    "silent": duration((timezone.now() - alive_at).total_seconds()),
+                    "silent": duration(((self.checked_at or timezone.now()) - alive_at).total_seconds()),
                     "limit": duration(self.abandoned_after.total_seconds() if self.abandoned_after else None),
                 }
             )
@@ -303,7 +306,7 @@ def sweep_abandoned_runs() -> int:
 
 def check_runs(health: Health, *, sweep: bool) -> None:
     """Find silent running runs; with ``sweep``, first mark failed the ones the sweep would (dead or vanished)."""
-    now = timezone.now()
+    now = health.checked_at = db_now()  # heartbeats are written with the database's clock (sync/clock.py)
     active = list(SyncRun.objects.active().order_by("queued_at")[:50])
     if sweep and health.redis_ok and any(looks_abandoned(run, now) for run in active):
         health.swept = sweep_abandoned_runs()

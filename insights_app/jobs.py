@@ -15,7 +15,6 @@ from typing import Any, ParamSpec, TypeVar
 import django_rq
 import redis
 from django.db import close_old_connections, transaction
-from django.utils import timezone
 from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
@@ -29,6 +28,7 @@ from .models import SyncRun, SyncStatus
 from .ratelimit import budget_points_per_minute
 from .sync import service
 from .sync.backend import RoomWork
+from .sync.clock import db_now, redis_now
 from .sync.horizon_steps import Step, mark_step
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def cancel_run(run: SyncRun) -> SyncRun:
 
 def job_alive(run: SyncRun) -> bool:
     """Whether any RQ job of this run can still do something (used to spot abandoned runs)."""
-    if run.status == SyncStatus.QUEUED and run.queued_at > timezone.now() - ENQUEUE_GRACE:
+    if run.status == SyncStatus.QUEUED and run.queued_at > db_now() - ENQUEUE_GRACE:
         return True
     job_ids = run.job_ids()
     if not job_ids:
@@ -209,7 +209,7 @@ def _effective_status(job: Job, queue: Any) -> str:
         due = ScheduledJobRegistry(queue=queue).get_scheduled_time(job)
     except NoSuchJobError:
         return status
-    overdue = timezone.now() - due.replace(tzinfo=due.tzinfo or UTC)
+    overdue = redis_now(queue.connection) - due.replace(tzinfo=due.tzinfo or UTC)
     if overdue > timedelta(seconds=get_settings().ABANDONED_AFTER_SECONDS):
         return JobStatus.FAILED
     return status

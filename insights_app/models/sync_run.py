@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -63,7 +64,7 @@ class SyncRunQuerySet(models.QuerySet):
 
     def heartbeat(self) -> int:
         """Mark these runs alive now (the heartbeat thread, which holds only a run's id)."""
-        return self.update(heartbeat_at=timezone.now())
+        return self.update(heartbeat_at=Now())
 
 
 class SyncTrigger(models.TextChoices):
@@ -196,12 +197,17 @@ class SyncRun(SyncRunCounters):
 
         Clears the "retrying after" note of a previous attempt; False when the run may not start.
         """
-        now = timezone.now()
+        # Heartbeats use the database's clock: other processes, on other hosts, judge them (sync/clock.py).
         started = (
             self._this()
             .active()
             .filter(cancel_requested=False)
-            .update(status=SyncStatus.RUNNING, started_at=self.started_at or now, heartbeat_at=now, error="")
+            .update(
+                status=SyncStatus.RUNNING,
+                started_at=self.started_at or timezone.now(),
+                heartbeat_at=Now(),
+                error="",
+            )
         )
         self.refresh_from_db()
         return bool(started)
@@ -213,7 +219,7 @@ class SyncRun(SyncRunCounters):
     def add_counts(self, increments: Mapping[str, int]) -> None:
         """Add to counter columns (atomically, for jobs sharing the run) and beat the heartbeat."""
         fields: dict[str, Any] = {column: F(column) + n for column, n in increments.items() if n}
-        self._this().update(**fields, heartbeat_at=timezone.now())
+        self._this().update(**fields, heartbeat_at=Now())
 
     def restart_progress(self, total: int) -> None:
         """Set, not add: a retried job plans its work again."""

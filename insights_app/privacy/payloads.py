@@ -76,7 +76,7 @@ class _Scrubber:
 
 def _columns() -> list[tuple[type[models.Model], models.Field]]:
     """Every JSON and free-text column of the app's concrete models."""
-    found = []
+    found: list[tuple[type[models.Model], models.Field]] = []
     for model in apps.get_app_config("insights_app").get_models():
         if model._meta.proxy or not model._meta.managed:
             continue
