@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 
+import django_rq
 from django.utils import timezone
 
+from ..conf import get_settings
 from ..models import Alert
 from ..signals import alert_raised, alert_resolved
 from .deadline import DeadlineExceeded
 from .email import send_alert_mail
 from .settings import alert_settings
-from .webhook import record
+from .webhook import job_timeout, record, retry_policy
 
 logger = logging.getLogger(__name__)
 EVENTS = {"raised": alert_raised, "resolved": alert_resolved}
@@ -19,18 +21,12 @@ EVENTS = {"raised": alert_raised, "resolved": alert_resolved}
 
 def webhook_queue_name() -> str:
     """WEBHOOK_QUEUE, else the alerts' QUEUE, else the app's QUEUE."""
-    from ..conf import get_settings
-
     values = alert_settings()
     return str(values["WEBHOOK_QUEUE"] or values["QUEUE"] or get_settings().QUEUE)
 
 
 def enqueue_webhook(alert: Alert, event: str) -> str:
     """Queue the webhook delivery (its URL is read in the worker, never put in the job)."""
-    import django_rq
-
-    from .webhook import job_timeout, retry_policy
-
     queue = django_rq.get_queue(webhook_queue_name())
     queue.enqueue_call(
         "insights_app.alerts.jobs.deliver_webhook_job",

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from insights_app.jobs import enqueue_sync
+from insights_app.jobs.enqueue import enqueue_sync
 from insights_app.models import SyncRun
 from tests.helpers import ROOT, configure, wait_for, worker_env
 
