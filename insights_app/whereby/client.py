@@ -104,6 +104,7 @@ class WherebyClient:
         self.session.headers.update(
             {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
         )
+        self.sender = transport.Sender(self.session, self.base_url)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> WherebyClient:

@@ -8,7 +8,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -56,8 +56,7 @@ def host_of(base_url: str) -> str:
 class Connection(Protocol):
     """What fetching needs from the client: its session, base URL, timeouts, cancel check and host."""
 
-    session: requests.Session
-    base_url: str
+    sender: Sender
     timeout: tuple[float, float]
     interrupt: Callable[[], bool] | None
     host: str
@@ -84,19 +83,41 @@ def new_session(base_url: str, connections: int) -> requests.Session:
     return session
 
 
+class Sender:
+    """One client's GET through ``requests``' public API, its fixed parts prepared once.
+
+    ``Session.get`` merges the session's settings and the environment, parses and requotes the URL,
+    and validates every header on each call; here the session's request is prepared once (headers,
+    auth, TLS and proxy settings as ``requests`` resolves them) and each call copies it with its own
+    URL and goes to the session's adapter (``HTTPAdapter.send``), as ``Session.send`` would.
+    """
+
+    def __init__(self, session: requests.Session, base_url: str) -> None:
+        self._template = session.prepare_request(requests.Request("GET", base_url))
+        self._base = str(self._template.url).rstrip("/")
+        self._adapter = session.get_adapter(self._base)
+        self._settings: dict[str, Any] = {
+            "verify": session.verify,
+            "cert": session.cert,
+            "proxies": dict(session.proxies),
+        }
+
+    def get(self, endpoint: str, params: dict[str, str], timeout: tuple[float, float]) -> requests.Response:
+        """Send a GET of ``endpoint`` (a path under the base URL); the body is left to stream."""
+        request = self._template.copy()
+        request.url = self._base + endpoint + ("?" + urlencode(params) if params else "")
+        return self._adapter.send(request, stream=True, timeout=timeout, **self._settings)
+
+
 def fetch(
     client: Connection, endpoint: str, params: dict[str, str], deadline: float
 ) -> tuple[requests.Response, bytes]:
     """One GET of an endpoint and its whole body by ``deadline`` (``time.monotonic()``), interruptible
-    by a cancel. The body is streamed and read by ``read_body``, so a trickle cannot outlast it."""
+    by a cancel. The body is streamed and read by ``read_body``, so a trickle cannot outlast it.
+    A redirect is not followed: the API does not redirect its reads, so one is answered as it is."""
     left = max(0.001, deadline - time.monotonic())  # waiting to connect or for headers counts too
-    response = client.session.get(
-        client.base_url + endpoint,
-        params=params,
-        timeout=(min(client.timeout[0], left), min(client.timeout[1], left)),
-        stream=True,
-        allow_redirects=False,  # an API does not redirect its reads; a redirect is answered as it is
-    )
+    timeout = (min(client.timeout[0], left), min(client.timeout[1], left))
+    response = client.sender.get(endpoint, params, timeout)
     try:
         content = read_body(response, deadline, client.interrupt)
     except BaseException:
