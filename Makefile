@@ -68,7 +68,7 @@ lowest-venv: install
 test-lowest: services
 	test -x $(LOWEST_VENV)/bin/python || $(MAKE) lowest-venv
 	$(VENV)/bin/uv pip list -p $(LOWEST_VENV)/bin/python | grep -iE '^(django|django-rq|rq|redis|requests|urllib3|ua-parser|plotly) '
-	$(LOWEST_VENV)/bin/python -m pytest -m "not browser and not own_site" $(PYTEST_ARGS)
+	$(LOWEST_VENV)/bin/python -m pytest -m "not browser and not own_site" --ignore=tests/browser $(PYTEST_ARGS)
 
 # The property-based and fuzz tests with many more generated examples than CI runs.
 test-long: install services
