@@ -10,6 +10,7 @@ from django.utils import timezone
 from ..conf import get_settings
 from ..models import Alert
 from ..signals import alert_raised, alert_resolved
+from ..site import job_id, site_meta
 from .email import send_alert_mail
 from .settings import alert_settings
 from .webhook import record, retry_policy
@@ -27,11 +28,12 @@ def enqueue_webhook(alert: Alert, event: str) -> str:
     queue.enqueue_call(
         "insights_app.alerts.jobs.deliver_webhook_job",
         args=(alert.pk, event),
-        job_id=f"insights-alert-{alert.pk}-{event}",
+        job_id=job_id(f"alert-{alert.pk}-{event}"),
         timeout=timeout,
         retry=retry_policy(),
         result_ttl=86400,
         failure_ttl=7 * 86400,
+        meta=site_meta(),
     )
     return "queued"
 
