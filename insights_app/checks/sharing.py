@@ -10,6 +10,7 @@ from ..conf import SETTING_NAME, get_settings
 from ..redis_clients import queue_redis
 from ..site import other_sites, register_site, site_key
 from .base import TAG, check_id, shape_ok
+from .values import SITE_KEY_PATTERN
 
 # A check runs before every command: a Redis that does not answer must not hold it up.
 TIMEOUT_SECONDS = 1.0
@@ -21,6 +22,11 @@ def check_shared_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     if not shape_ok():
         return []
     name = get_settings().QUEUE
+    configured = get_settings().SITE_KEY
+    if configured is not None and not (
+        isinstance(configured, str) and SITE_KEY_PATTERN.fullmatch(configured)
+    ):
+        return []  # E021 says what is wrong; such a key is not put into Redis
     try:
         connection = queue_redis(name, TIMEOUT_SECONDS)
         register_site(connection, name)
