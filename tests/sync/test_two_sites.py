@@ -44,15 +44,20 @@ def burst_worker(env: dict[str, str], queue: str) -> subprocess.CompletedProcess
     return manage(env, "rqworker", queue, "--burst", "--with-scheduler")
 
 
-def site_b_runs(env: dict[str, str]) -> list[tuple[int, str]]:
-    """Site B's runs as (id, status), read by a process of site B."""
-    code = (
-        "import json; from insights_app.models import SyncRun; "
-        "print(json.dumps(list(SyncRun.objects.values_list('pk', 'status'))))"
+def site_b(env: dict[str, str], code: str) -> object:
+    """What ``code`` (Python ending in an expression) gives in a process of site B, through JSON."""
+    *body, last = code.strip().splitlines()
+    script = "\n".join(
+        ["import json", "from insights_app.models import SyncRun", *body, f"print(json.dumps({last}))"]
     )
-    out = manage(env, "shell", "--no-imports", "-c", code)
+    out = manage(env, "shell", "--no-imports", "-c", script)
     assert out.returncode == 0, out.stderr[-2000:]
-    return [tuple(row) for row in json.loads(out.stdout.strip().splitlines()[-1])]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def site_b_status(env: dict[str, str], run_id: int) -> str:
+    """The status of site B's run ``run_id``, read by a process of site B."""
+    return str(site_b(env, f"SyncRun.objects.get(pk={run_id}).status"))
 
 
 def test_two_sites_on_one_queue_each_run_their_own_sync(settings, simulator, redis_conn, redis_url, tmp_path):
@@ -63,11 +68,17 @@ def test_two_sites_on_one_queue_each_run_their_own_sync(settings, simulator, red
     assert migrated.returncode == 0, migrated.stderr[-2000:]
 
     run_a = enqueue_sync(kind="full", trigger="admin").run
+    # Site B's next run gets the same id as site A's: the case where one site could run the other's.
+    site_b(
+        env_b,
+        f"SyncRun.objects.bulk_create([SyncRun(kind='incremental', dedup_key=f'old-{{i}}', trigger='admin', "
+        f"status='succeeded') for i in range({run_a.pk - 1})])\nSyncRun.objects.count()",
+    )
     queued_b = manage(env_b, "insights_sync", "--full", "--enqueue")
     assert queued_b.returncode == 0, queued_b.stderr[-2000:]
-    [(run_b_id, status_b)] = site_b_runs(env_b)
-    assert status_b == "queued"
-    assert len(Queue(queue_name, connection=redis_conn).job_ids) == 2  # neither job replaced the other
+    run_b_id = site_b(env_b, "SyncRun.objects.get(status='queued').pk")
+    assert run_b_id == run_a.pk
+    assert len(set(Queue(queue_name, connection=redis_conn).job_ids)) == 2  # neither job replaced the other
 
     # Site B's check names the queue both use, and how to part them, before anything runs.
     checked = manage(env_b, "check", "--tag", "insights_app")
@@ -82,11 +93,11 @@ def test_two_sites_on_one_queue_each_run_their_own_sync(settings, simulator, red
     assert "was queued by another site" in worker_a.stderr + worker_a.stdout
     run_a = SyncRun.objects.get(pk=run_a.pk)
     assert run_a.status == "succeeded", run_a.error
-    assert site_b_runs(env_b) == [(run_b_id, "queued")]  # untouched by A's worker
+    assert site_b_status(env_b, run_b_id) == "queued"  # untouched by A's worker
 
     worker_b = burst_worker(env_b, queue_name)
     assert worker_b.returncode == 0, worker_b.stderr[-3000:]
-    assert site_b_runs(env_b) == [(run_b_id, "succeeded")]
+    assert site_b_status(env_b, run_b_id) == "succeeded"
     assert SyncRun.objects.get(pk=run_a.pk).status == "succeeded"
     queue = Queue(queue_name, connection=redis_conn)
     assert queue.failed_job_registry.get_job_ids() == [] and queue.job_ids == []
