@@ -108,3 +108,22 @@ def test_the_room_markers_of_two_sites_never_meet(settings, redis_conn):
     assert schedule.room_sync("/same-room", timezone.now()).startswith("room sync scheduled")
     ids = Queue("whereby_insights", connection=redis_conn).scheduled_job_registry.get_job_ids()
     assert {i.split("-")[1] for i in ids} == {"production", "staging"}
+
+
+def test_every_scheduled_job_carries_the_site(settings, redis_conn):
+    """rqcron's jobs too: on a shared queue only this site's workers run this site's schedule."""
+    from django_rq.cron import DjangoCronScheduler
+
+    settings.WHEREBY_INSIGHTS = {
+        **GOOD,
+        "SITE_KEY": "staging",
+        "NIGHTLY_FULL_SYNC_CRON": "0 3 * * *",
+        "PERSONAL_DATA_RETENTION_DAYS": 30,
+    }
+    scheduler = DjangoCronScheduler()
+    scheduler.load_config_from_file("insights_app.cron")
+    jobs = scheduler.get_jobs()
+    assert len(jobs) >= 6
+    assert {job.name: job.job_options["meta"] for job in jobs} == {
+        job.name: {SITE_META: "staging"} for job in jobs
+    }
