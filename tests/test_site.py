@@ -127,3 +127,22 @@ def test_every_scheduled_job_carries_the_site(settings, redis_conn):
     assert {job.name: job.job_options["meta"] for job in jobs} == {
         job.name: {SITE_META: "staging"} for job in jobs
     }
+
+
+def test_a_fanned_out_runs_jobs_carry_the_site(settings, redis_conn):
+    from rq.job import Job
+
+    from insights_app.jobs.backend import fan_out
+    from insights_app.models import SyncRun
+    from insights_app.sync.backend import RoomWork
+
+    settings.WHEREBY_INSIGHTS = {**GOOD, "SITE_KEY": "staging"}
+    run = SyncRun.objects.create(kind="full", dedup_key="org", trigger="command", status="running")
+    fan_out(run, [[RoomWork(i, f"/room-{i}", "sig", refresh=True, force=True)] for i in range(2)])
+
+    run.refresh_from_db()
+    assert run.batch_job_ids == [f"insights-staging-sync-{run.pk}-batch-{i}" for i in range(2)] + [
+        f"insights-staging-sync-{run.pk}-finish"
+    ]
+    jobs = Job.fetch_many(run.batch_job_ids, connection=redis_conn)
+    assert [job.meta for job in jobs] == [{SITE_META: "staging"}] * 3
