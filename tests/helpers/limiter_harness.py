@@ -60,6 +60,7 @@ class Scenario:
     org: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_ORG))  # OrgSpec fields
     settings: dict[str, Any] = field(default_factory=dict)  # more WHEREBY_INSIGHTS for the app
     window_seconds: float = 60.0  # the promise's window (the limiter's too)
+    fresh_db: bool = True  # forget synced rows and runs of an earlier call first
 
     @property
     def share(self) -> float:
@@ -132,6 +133,11 @@ def measure_sync(scenario: Scenario) -> Measured:
     from insights_app.models import SyncRun
 
     _reset_budget_state()
+    if scenario.fresh_db:
+        from insights_app.models import Room
+
+        Room.objects.all().delete()  # sessions, participants and details go with their room
+        SyncRun.objects.all().delete()
     server = SimulatorServer(
         generate_organisation(OrgSpec(**scenario.org)),
         api_key=TEST_API_KEY,

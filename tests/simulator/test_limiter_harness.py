@@ -66,3 +66,10 @@ def test_a_sync_fanned_out_to_worker_processes_is_measured(redis_url):
     assert (result.finished, result.status) == (True, "succeeded")
     assert Participant.objects.count() == 24
     assert result.points == 1 + 4 + 12 + 24
+
+
+def test_each_measurement_starts_from_an_empty_database_and_budget(redis_url):
+    """Two calls in one test (as hypothesis examples are) measure the same work: nothing carried over."""
+    scenario = Scenario(points_per_minute=6000, org=TINY, seconds=60)
+    first, second = measure_sync(scenario), measure_sync(scenario)
+    assert first.points == second.points == 1 + 4 + 12 + 24
