@@ -50,12 +50,23 @@ class Ledger:
             if (since is None or s.time >= since) and (until is None or s.time < until)
         )
 
-    def busiest(self, caller: str | None = OURS, seconds: float = 60.0) -> tuple[float, int]:
-        """The start and the points of the rolling ``seconds`` holding the most of ``caller``'s points.
+    def busiest(
+        self,
+        caller: str | None = OURS,
+        seconds: float = 60.0,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> tuple[float, int]:
+        """The start and the points of the rolling ``seconds`` holding the most of ``caller``'s points
+        (counting only spends with ``since <= time <= until``).
 
         Every busiest window can be slid to start at a spend, so only those starts are tried.
         """
-        spends = self.spends(caller)
+        spends = [
+            s
+            for s in self.spends(caller)
+            if (since is None or s.time >= since) and (until is None or s.time <= until)
+        ]
         times = [s.time for s in spends]
         prefix = [0]
         for spend in spends:

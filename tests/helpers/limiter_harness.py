@@ -164,7 +164,7 @@ def measure_sync(scenario: Scenario) -> Measured:
         ledger = server.ledger
     ours = [s for s in ledger.spends(OURS) if started <= s.time]
     busy = [s for s in ours if s.time <= stopped]
-    start, busiest = _busiest(busy, scenario.window_seconds)
+    start, busiest = ledger.busiest(OURS, scenario.window_seconds, since=started, until=stopped)
     throttled = [r for r in server.request_log if r.status == 429]
     return Measured(
         scenario=scenario,
@@ -189,15 +189,6 @@ def measure_sync(scenario: Scenario) -> Measured:
 
 
 _ENDPOINTS = ("/insights/rooms", "/insights/room-sessions", "/insights/participants", "/insights/participant")
-
-
-def _busiest(spends: list, seconds: float) -> tuple[float, int]:
-    from insights_app.simulator.ledger import Ledger
-
-    ledger = Ledger()
-    for spend in spends:
-        ledger.record(spend.time, OURS, spend.points)
-    return ledger.busiest(OURS, seconds)
 
 
 def _run_in_process(scenario: Scenario) -> tuple[float, float, int, float | None]:

@@ -179,6 +179,8 @@ def test_the_ledger_tells_our_points_from_the_products_with_their_moments(simula
     assert [s.time - start for s in product] == [15, 25, 35, 45, 55, 65, 75, 85, 95, 105]
     assert ledger.busiest(OURS) == (start + 105, 54)
     assert ledger.busiest(PRODUCT) == (start + 15, 6)
+    assert ledger.busiest(OURS, until=start + 50) == (start, 6)
+    assert ledger.busiest(PRODUCT, seconds=20, since=start + 60) == (start + 65, 2)
     assert ledger.total(OURS, since=start + 1) == 57
     server.reset_counters()
     assert server.ledger.spends() == []
