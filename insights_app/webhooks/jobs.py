@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from django.db import connection
 from django.utils import timezone
 
 from ..conf import get_settings
@@ -17,6 +16,7 @@ from ..jobs.enqueue import enqueue_sync
 from ..jobs.entry_points import fresh_connections
 from ..jobs.queue import get_queue
 from ..models import Participant, SyncKind, SyncTrigger, WebhookEvent, WebhookOutcome
+from ..site import job_id, redis_key
 from . import effects, schedule
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 # Set while a drain job is queued or running: events stored meanwhile add no job, the running drain
 # takes them. It expires on its own when a worker dies holding it; the cron sweep covers that gap.
-DRAIN_MARK = "insights:webhooks:drain:{}"
+DRAIN_MARK = "webhooks:drain"  # a key of this site (site.redis_key)
 DRAIN_MARK_TTL = 600
 BATCH_SIZE = 200
 # A drain waits this long for more events before it ends, so a burst arriving over a few seconds
@@ -35,16 +35,13 @@ DRAIN_FUNC = "insights_app.webhooks.jobs.drain_events"
 
 
 def drain_mark() -> str:
-    """The mark's key, one per queue and database (sites may share a Redis)."""
-    database = connection.settings_dict
-    return DRAIN_MARK.format(
-        schedule.digest(get_settings().QUEUE, str(database.get("HOST") or ""), str(database.get("NAME")))
-    )
+    """The mark's Redis key, this site's own (sites may share a Redis and a queue)."""
+    return redis_key(DRAIN_MARK)
 
 
 def drain_job_id() -> str:
     """A fresh id per drain (a finished drain's id must not be reused while RQ keeps its result)."""
-    return f"insights-webhook-events-{uuid.uuid4().hex[:16]}"
+    return job_id(f"webhook-events-{uuid.uuid4().hex[:16]}")
 
 
 def _enqueue_drain(queue: Any) -> None:

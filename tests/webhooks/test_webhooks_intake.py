@@ -14,6 +14,7 @@ from django.db import connection
 
 from insights_app.models import WebhookEvent, WebhookRejection
 from insights_app.simulator.webhooks import sign
+from insights_app.site import job_id
 from insights_app.webhooks.intake import MAX_BODY_BYTES
 from tests.helpers.webhooks import SECRET, WEBHOOK_PATH, body_of, client_event, post
 
@@ -49,13 +50,13 @@ def test_valid_delivery_is_stored_once_and_queued(webhook_url, redis_conn):
     )
     assert stored.raw == payload
     assert stored.outcome == "pending" and stored.processed_at is None
-    (job_id,) = queued_job_ids(redis_conn)
-    assert job_id.startswith("insights-webhook-events-")
+    (drain,) = queued_job_ids(redis_conn)
+    assert drain.startswith(job_id("webhook-events-"))  # this site's drain of stored events
     # A second delivery of the same event is acknowledged and not queued again.
     again = post(webhook_url, payload)
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
     assert WebhookEvent.objects.count() == 1
-    assert queued_job_ids(redis_conn) == [job_id]
+    assert queued_job_ids(redis_conn) == [drain]
 
 
 def test_tampered_body_is_refused_and_nothing_stored(webhook_url, redis_conn):
