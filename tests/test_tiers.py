@@ -74,9 +74,13 @@ def test_an_unmarked_test_that_reaches_a_server_serves_or_starts_a_process_fails
     pytester.makepyfile(test_inner=INNER_TESTS.format(port=listening, closed=closed_port()))
     result = pytester.runpytest_inprocess("-p", "no:django", "-p", "no:cacheprovider", "-rA")
     outcomes = result.parseoutcomes()
-    assert (outcomes.get("passed"), outcomes.get("failed"), outcomes.get("errors")) == (4, 2, 1), result.outlines
+    assert (outcomes.get("passed"), outcomes.get("failed"), outcomes.get("errors")) == (4, 2, 1), (
+        result.outlines
+    )
     # The swallowed connection still fails its test, in teardown, naming the test and what it did.
-    result.stdout.fnmatch_lines(["*test_swallowed_connection_to_a_server*connected to*not marked integration*"])
+    result.stdout.fnmatch_lines(
+        ["*test_swallowed_connection_to_a_server*connected to*not marked integration*"]
+    )
     result.stdout.fnmatch_lines(["FAILED*test_starts_a_process*"])
     result.stdout.fnmatch_lines(["FAILED*test_serves*"])
     for fine in ("connection_to_a_server_that_is_down", "marked_connection_to_a_server", "pure"):

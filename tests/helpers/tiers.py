@@ -92,49 +92,55 @@ class Guard:
         setattr(owner, name, replacement)
 
     def install(self) -> None:
-        guard = self
-        connect, connect_ex, listen = socket.socket.connect, socket.socket.connect_ex, socket.socket.listen
-
-        def guarded_connect(sock: socket.socket, address: Any) -> None:
-            if sock.family in _INET:
-                check(address)
-                connect(sock, address)  # refused: the test meant a server that is down, which is allowed
-                sock.close()
-                raise guard._refuse(f"connected to {address!r}")
-            connect(sock, address)
-
-        def guarded_connect_ex(sock: socket.socket, address: Any) -> int:
-            if sock.family in _INET:
-                check(address)
-                code = connect_ex(sock, address)
-                if code == 0:
-                    sock.close()
-                    raise guard._refuse(f"connected to {address!r}")
-                return code
-            return connect_ex(sock, address)
-
-        def check(address: Any) -> None:
-            if not _is_loopback(str(address[0])):
-                raise guard._refuse(f"connected to {address!r}, off this machine")
-
-        def guarded_listen(sock: socket.socket, *args: Any) -> None:
-            if sock.family in _INET:
-                raise guard._refuse(f"listened on {sock.getsockname()!r}")
-            listen(sock, *args)
-
-        def refusing(what: str) -> Callable[..., Any]:
-            def refuse(*args: Any, **kwargs: Any) -> Any:
-                raise guard._refuse(f"started a process ({what} {str(args[:2])[:200]})")
-
-            return refuse
-
-        self._patch(socket.socket, "connect", guarded_connect)
-        self._patch(socket.socket, "connect_ex", guarded_connect_ex)
-        self._patch(socket.socket, "listen", guarded_listen)
-        self._patch(subprocess.Popen, "_execute_child", refusing("subprocess"))
+        self._patch(socket.socket, "connect", self._guarded_connect(socket.socket.connect))
+        self._patch(socket.socket, "connect_ex", self._guarded_connect_ex(socket.socket.connect_ex))
+        self._patch(socket.socket, "listen", self._guarded_listen(socket.socket.listen))
+        self._patch(subprocess.Popen, "_execute_child", self._refusing("subprocess"))
         for name in ("fork", "forkpty", "system", "posix_spawn", "posix_spawnp"):
             if hasattr(os, name):
-                self._patch(os, name, refusing(f"os.{name}"))
+                self._patch(os, name, self._refusing(f"os.{name}"))
+
+    def _check_host(self, address: Any) -> None:
+        if not _is_loopback(str(address[0])):
+            raise self._refuse(f"connected to {address!r}, off this machine")
+
+    def _guarded_connect(self, connect: Callable[..., None]) -> Callable[..., None]:
+        def guarded(sock: socket.socket, address: Any) -> None:
+            if sock.family not in _INET:
+                return connect(sock, address)
+            self._check_host(address)
+            connect(sock, address)  # refused: the test meant a server that is down, which is allowed
+            sock.close()
+            raise self._refuse(f"connected to {address!r}")
+
+        return guarded
+
+    def _guarded_connect_ex(self, connect_ex: Callable[..., int]) -> Callable[..., int]:
+        def guarded(sock: socket.socket, address: Any) -> int:
+            if sock.family not in _INET:
+                return connect_ex(sock, address)
+            self._check_host(address)
+            code = connect_ex(sock, address)
+            if code == 0:
+                sock.close()
+                raise self._refuse(f"connected to {address!r}")
+            return code
+
+        return guarded
+
+    def _guarded_listen(self, listen: Callable[..., None]) -> Callable[..., None]:
+        def guarded(sock: socket.socket, *args: Any) -> None:
+            if sock.family in _INET:
+                raise self._refuse(f"listened on {sock.getsockname()!r}")
+            listen(sock, *args)
+
+        return guarded
+
+    def _refusing(self, what: str) -> Callable[..., Any]:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise self._refuse(f"started a process ({what} {str(args[:2])[:200]})")
+
+        return refuse
 
     def uninstall(self) -> None:
         while self._saved:
