@@ -37,8 +37,10 @@ typecheck: install
 # The fast tier: every test that needs no Redis, subprocess, server or browser (tests/helpers/tiers.py
 # marks those `integration` and fails an unmarked one that reaches out), with branch coverage held to
 # fail_under in pyproject.toml. Needs neither Redis nor PostgreSQL nor Chromium.
+# `make test-fast FAST_COV=` skips coverage (its tracing about doubles the CPU time).
+FAST_COV ?= --cov --cov-report=term
 FAST_ARGS ?=
-FAST_TIER = $(PY) -m pytest -m "not integration" --cov --cov-report=term $(FAST_ARGS) $(PYTEST_ARGS)
+FAST_TIER = $(PY) -m pytest -m "not integration" $(FAST_COV) $(FAST_ARGS) $(PYTEST_ARGS)
 # `make test` runs it first (a broken unit or the coverage floor fails in a minute), then the rest.
 test-fast: install
 	$(FAST_TIER)
