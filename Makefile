@@ -70,7 +70,7 @@ test-shifted: install services faketime $(FAKETIME_SHIM)
 
 # The property-based and fuzz tests with many more generated examples than CI runs.
 test-long: install services
-	INSIGHTS_HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/sync/test_property_sync.py tests/sync/test_fuzz_client_responses.py $(PYTEST_ARGS)
+	INSIGHTS_HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/sync/test_property_sync.py tests/whereby/test_client_fuzz.py $(PYTEST_ARGS)
 
 # Redis is optional for the demo (it syncs in-process without it), so a failed start is not fatal.
 demo: install
