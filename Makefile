@@ -88,7 +88,7 @@ test-lowest: services
 # The property-based and fuzz tests with many more generated examples than CI runs.
 test-long: install services
 	INSIGHTS_HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/sync/test_property_sync.py tests/whereby/test_client_fuzz.py \
-		tests/simulator/test_simulator_fuzz.py $(PYTEST_ARGS)
+		tests/simulator/test_api_fuzz.py $(PYTEST_ARGS)
 
 # Redis is optional for the demo (it syncs in-process without it), so a failed start is not fatal.
 demo: install
