@@ -63,10 +63,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Remember whether the test's call failed (the guard's teardown then does not fail it twice)."""
+    """Remember whether the test's setup or call failed (the guard's teardown then does not fail it twice)."""
     report = yield
-    if call.when == "call":
-        item._tier_call_failed = report.failed  # type: ignore[attr-defined]
+    if call.when in ("setup", "call") and report.failed:
+        item._tier_call_failed = True  # type: ignore[attr-defined]
     return report
 
 
