@@ -223,9 +223,19 @@ def nobody(django_user_model):
 
 
 @pytest.fixture
-def good(settings):
-    """A correct configuration: no message of ours at all."""
+def good(settings, redis_url: str) -> Iterator[object]:
+    """A correct configuration: no message of ours at all (no other site seen on the test queue)."""
+    from insights_app.site import ROLL_CALL, ROLL_CALL_LABELS
+
+    def forget_sites() -> None:
+        # Only the roll-call of the test's own Redis database: W005 reads it, and tests change sites.
+        conn = redis.Redis.from_url(redis_url)
+        conn.delete(ROLL_CALL.format(GOOD["QUEUE"]), ROLL_CALL_LABELS.format(GOOD["QUEUE"]))
+        conn.close()
+
     settings.DEBUG = False
     settings.USE_TZ = True
     settings.WHEREBY_INSIGHTS = dict(GOOD)
-    return settings
+    forget_sites()
+    yield settings
+    forget_sites()
