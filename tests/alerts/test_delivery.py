@@ -327,6 +327,7 @@ def test_the_schedule_evaluates_the_alerts_every_minute(settings, redis_conn):
     assert jobs["insights-alerts"].queue_name == "whereby_insights"
 
 
+@pytest.mark.integration  # the system checks read the sites' roll-call in Redis (W005)
 @pytest.mark.parametrize(
     ("alerts", "code", "text"),
     [
@@ -353,6 +354,7 @@ def test_alert_settings_are_checked_without_repeating_secrets(settings, alerts, 
     assert "secretpart" not in found[0].msg + found[0].hint
 
 
+@pytest.mark.integration  # the system checks read the sites' roll-call in Redis (W005)
 def test_the_default_alert_settings_pass_the_checks(settings):
     from django.core.checks import run_checks
 

@@ -190,6 +190,7 @@ def test_a_trickling_mail_server_fails_the_mail_at_its_deadline_and_spares_the_o
     assert elapsed < 1 + 8
 
 
+@pytest.mark.integration  # the system checks read the sites' roll-call in Redis (W005)
 @pytest.mark.parametrize(
     ("alerts", "text"),
     [
@@ -210,6 +211,7 @@ def test_alert_settings_have_upper_bounds_and_an_http_site_url(settings, alerts,
     assert len(found) == 1 and text in found[0]
 
 
+@pytest.mark.integration  # the system checks read the sites' roll-call in Redis (W005)
 @pytest.mark.parametrize(("key", "value"), [("MAX_RETRIES", 10**9), ("MAX_THROTTLE_RETRIES", 10**9)])
 def test_api_retry_counts_have_upper_bounds(settings, key, value):
     from django.core.checks import run_checks

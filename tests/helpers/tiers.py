@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,6 +38,16 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.split("%")[0]).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def _caller() -> str:
+    """The innermost frame of the app or the tests that led here, to name in the message."""
+    for frame in reversed(traceback.extract_stack()[:-3]):
+        if (
+            "/insights_app/" in frame.filename or "/tests/" in frame.filename
+        ) and "tiers.py" not in frame.filename:
+            return f", from {frame.filename.rsplit('/insights_app/', 1)[-1]}:{frame.lineno} {frame.name}"
+    return ""
 
 
 class UnmarkedIntegrationError(RuntimeError):
@@ -79,9 +90,9 @@ class Guard:
         self._saved: list[tuple[object, str, object]] = []
 
     def _refuse(self, what: str) -> UnmarkedIntegrationError:
-        where = threading.current_thread().name
+        where = f"thread {threading.current_thread().name}{_caller()}"
         message = (
-            f"{self.test} {what} (thread {where}) but is not marked integration: mark it "
+            f"{self.test} {what} ({where}) but is not marked integration: mark it "
             "`@pytest.mark.integration` (or use the redis_conn / simulator_factory / live_server fixtures)"
         )
         self.violations.append(message)
