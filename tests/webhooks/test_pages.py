@@ -70,6 +70,7 @@ def test_room_report_without_webhooks_shows_no_presence_block(client, viewer, da
     assert "In rooms now" not in client.get(reverse("insights_app:room", args=[room.pk])).content.decode()
 
 
+@pytest.mark.integration  # the rejected count lives in Redis
 def test_dashboard_shows_presence_and_the_rejected_count(client, viewer, webhooks_on):
     for reason in ("bad_signature", "bad_signature", "stale"):
         rejections.record(reason)

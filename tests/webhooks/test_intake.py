@@ -122,6 +122,7 @@ def test_no_secret_means_404_and_a_check_warning(live_server, settings):
     assert "insights_app.W101" not in [m.id for m in run_checks(tags=["insights_app"])]
 
 
+@pytest.mark.integration  # the system checks read the sites' roll-call in Redis (W005)
 def test_a_secret_that_is_not_a_string_is_an_error_that_does_not_show_it(settings):
     settings.WHEREBY_INSIGHTS = {**settings.WHEREBY_INSIGHTS, "WEBHOOK_SECRET": 123456789}
     errors = [m for m in run_checks(tags=["insights_app"]) if m.id == "insights_app.E101"]
