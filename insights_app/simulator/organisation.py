@@ -35,6 +35,7 @@ class Organisation:
         self._session_cache: dict[str, list[dict]] = {}
         self._rooms_by_name = {room.name: room for room in builder.rooms}
         self._listeners: list[Callable[[int], None]] = []
+        self._session_lags: dict[str, int] = {}
 
     # -- clock --------------------------------------------------------------------------------
     @property
@@ -51,6 +52,13 @@ class Organisation:
     def _seen(self) -> int:
         """The instant the API shows: the clock minus the data lag (insights arrive late)."""
         return self._now - self.spec.lag_ms
+
+    def _seen_of(self, session: Session) -> int:
+        """The instant whose state the API serves for this session (its own lag, see OrgSpec)."""
+        lag = self._session_lags.get(session.session_id)
+        if lag is None:
+            lag = self._session_lags[session.session_id] = self.spec.session_lag_ms(session.session_id)
+        return self._now - lag
 
     @property
     def seen(self) -> datetime:
@@ -120,16 +128,19 @@ class Organisation:
         """Connections of one session that have joined, in join order ([] if unknown)."""
         with self._lock:
             session = self._builder.sessions.get(room_session_id)
-            if session is None or session.start > self._seen:
+            if session is None:
                 return []
-            return [self._participant_item(session, c) for c in session.conns if c.joined <= self._seen]
+            seen = self._seen_of(session)
+            if session.start > seen:
+                return []
+            return [self._participant_item(session, c) for c in session.conns if c.joined <= seen]
 
     def participant_items_by_external_id(self, external_id: str) -> list[dict]:
         """Connections carrying ``externalId`` across all sessions, in join order."""
         with self._lock:
             pairs = self._builder.by_external_id.get(external_id, [])
             visible = sorted(
-                ((s, c) for s, c in pairs if c.joined <= self._seen),
+                ((s, c) for s, c in pairs if c.joined <= self._seen_of(s)),
                 key=lambda p: (p[1].joined, p[1].participant_id),
             )
             return [self._participant_item(s, c) for s, c in visible]
@@ -138,8 +149,9 @@ class Organisation:
         """The detail array of one connection; KeyError if there is no such (visible) connection."""
         with self._lock:
             conn = self._find_conn(room_session_id, participant_id)
-            room = self._builder.sessions[room_session_id].room
-            now = self._seen
+            session = self._builder.sessions[room_session_id]
+            room = session.room
+            now = self._seen_of(session)
         items = detail_items(self.spec.seed, conn, now, self.spec.max_samples)
         if room.stripped:
             for item in items:
@@ -154,8 +166,8 @@ class Organisation:
         """How many rooms, started sessions and joined connections there are at ``now``."""
         with self._lock:
             sessions = [s for room in self._builder.rooms for s in self._visible(room)]
-            connections = sum(1 for s in sessions for c in s.conns if c.joined <= self._seen)
-            ongoing = sum(1 for s in sessions if s.end > self._seen)
+            connections = sum(1 for s in sessions for c in s.conns if c.joined <= self._seen_of(s))
+            ongoing = sum(1 for s in sessions if s.end > self._seen_of(s))
             return {
                 "rooms": len(self._builder.rooms),
                 "sessions": len(sessions),
@@ -195,16 +207,21 @@ class Organisation:
             self._cache_now = self._now
 
     def _visible(self, room: Room) -> list[Session]:
-        """Sessions of a room that have started by now."""
-        index = bisect.bisect_right(room.sessions, self._seen, key=lambda s: s.start)
-        return room.sessions[:index]
+        """Sessions of a room that the API shows as started, each by its own lag."""
+        index = bisect.bisect_right(room.sessions, self._now - self.spec.lag_ms, key=lambda s: s.start)
+        sessions = room.sessions[:index]
+        if self.spec.max_lag_ms == self.spec.lag_ms:
+            return sessions
+        # Only sessions started within the longest lag can differ from the shortest one's view.
+        settled = bisect.bisect_right(sessions, self._now - self.spec.max_lag_ms, key=lambda s: s.start)
+        return sessions[:settled] + [s for s in sessions[settled:] if s.start <= self._seen_of(s)]
 
     def _find_conn(self, room_session_id: str, participant_id: str) -> Conn:
         """The visible connection with these ids, or KeyError."""
         session = self._builder.sessions.get(room_session_id)
         if session is not None:
             for conn in session.conns:
-                if conn.participant_id == participant_id and conn.joined <= self._seen:
+                if conn.participant_id == participant_id and conn.joined <= self._seen_of(session):
                     return conn
         raise KeyError((room_session_id, participant_id))
 
@@ -217,7 +234,7 @@ class Organisation:
         sessions = self._visible(room)
         sums = [0] * 6
         for session in sessions:
-            t = totals_at(session, self._seen)
+            t = totals_at(session, self._seen_of(session))
             for i, value in enumerate(
                 (
                     t.participant_minutes,
@@ -244,7 +261,7 @@ class Organisation:
             "totalSessions": len(sessions),
         }
         if self.spec.ratings:
-            last = totals_at(sessions[-1], self._seen) if sessions else None
+            last = totals_at(sessions[-1], self._seen_of(sessions[-1])) if sessions else None
             item["rating"] = last.rating if last else None
             item["totalRatings"] = last.total_ratings if last else None
         if room.extra:
@@ -254,12 +271,13 @@ class Organisation:
 
     def _session_item(self, session: Session) -> dict:
         """A session's item with totals from its connections at now."""
-        t = totals_at(session, self._seen)
+        seen = self._seen_of(session)
+        t = totals_at(session, seen)
         item: dict[str, Any] = {
             "roomSessionId": session.session_id,
             "roomName": session.room.name,
             "startedAt": format_ms(session.start),
-            "endedAt": format_ms(session.end) if session.end <= self._seen else None,
+            "endedAt": format_ms(session.end) if session.end <= seen else None,
             "totalParticipantMinutes": t.participant_minutes,
             "totalRecorderMinutes": t.recorder_minutes,
             "totalStreamerMinutes": t.streamer_minutes,
@@ -276,7 +294,7 @@ class Organisation:
 
     def _participant_item(self, session: Session, conn: Conn) -> dict:
         """A connection's item; ratings show once the participant has left."""
-        left = conn.left <= self._seen
+        left = conn.left <= self._seen_of(session)
         item: dict[str, Any] = {
             "roomSessionId": session.session_id,
             "participantId": conn.participant_id,

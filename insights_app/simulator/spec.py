@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,6 +36,11 @@ class OrgSpec:
     ratings: bool = True
     # What the real API does that a clean simulator would not (docs/simulator.md, "Realism").
     lag_minutes: float = 0.0
+    # Each session's lag is drawn (seeded) from [lag_minutes, lag_minutes + lag_spread_minutes]; a
+    # share lag_outlier_share of sessions wait lag_outlier_minutes instead (Whereby promises no bound).
+    lag_spread_minutes: float = 0.0
+    lag_outlier_share: float = 0.0
+    lag_outlier_minutes: float = 60.0
     guests_without_user_id: float = 0.0
     redacted_rooms: float = 0.0
 
@@ -53,6 +59,13 @@ class OrgSpec:
             raise ValueError("max_samples must be >= 1")
         if not 0 <= self.lag_minutes <= 24 * 60:
             raise ValueError("lag_minutes must be between 0 and 1440")
+        for name in ("lag_spread_minutes", "lag_outlier_minutes"):
+            if not 0 <= getattr(self, name) <= 24 * 60:
+                raise ValueError(f"{name} must be between 0 and 1440")
+        if not 0 <= self.lag_outlier_share <= 1:
+            raise ValueError("lag_outlier_share must be a share between 0 and 1")
+        if self.lag_outlier_share and self.lag_outlier_minutes < self.lag_minutes + self.lag_spread_minutes:
+            raise ValueError("lag_outlier_minutes must be at least lag_minutes + lag_spread_minutes")
         for name in ("guests_without_user_id", "redacted_rooms"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be a share between 0 and 1")
@@ -74,6 +87,25 @@ class OrgSpec:
     def lag_ms(self) -> int:
         """The data lag in milliseconds."""
         return round(self.lag_minutes * MINUTE_MS)
+
+    @property
+    def max_lag_ms(self) -> int:
+        """The longest lag any session may have, in milliseconds."""
+        longest = self.lag_minutes + self.lag_spread_minutes
+        if self.lag_outlier_share:
+            longest = max(longest, self.lag_outlier_minutes)
+        return round(longest * MINUTE_MS)
+
+    def session_lag_ms(self, session_id: str) -> int:
+        """This session's data lag in milliseconds: the same for the same seed and id, every run."""
+        if not self.lag_spread_minutes and not self.lag_outlier_share:
+            return self.lag_ms
+        digest = hashlib.blake2b(f"{self.seed}:lag:{session_id}".encode(), digest_size=16).digest()
+        spread_draw = int.from_bytes(digest[:8], "big") / 2**64
+        outlier_draw = int.from_bytes(digest[8:], "big") / 2**64
+        if outlier_draw < self.lag_outlier_share:
+            return round(self.lag_outlier_minutes * MINUTE_MS)
+        return round((self.lag_minutes + spread_draw * self.lag_spread_minutes) * MINUTE_MS)
 
     @property
     def now_ms(self) -> int:

@@ -136,6 +136,19 @@ class Command(BaseCommand):
             "--lag-minutes", type=finite_float, default=None, help="insights appear this late (default 0)"
         )
         parser.add_argument(
+            "--lag-spread-minutes",
+            type=finite_float,
+            default=0.0,
+            help="each session's lag is drawn (seeded) from lag .. lag + this (default 0)",
+        )
+        parser.add_argument(
+            "--lag-outlier-share",
+            type=finite_float,
+            default=0.0,
+            help="share of sessions whose insights wait --lag-outlier-minutes instead (default 0)",
+        )
+        parser.add_argument("--lag-outlier-minutes", type=finite_float, default=60.0)
+        parser.add_argument(
             "--guests-without-user-id",
             type=finite_float,
             default=None,
@@ -193,7 +206,7 @@ class Command(BaseCommand):
         if spec.lag_minutes or server.endpoint_costs or server.background_points_per_minute:
             costs = _costs_text(server.endpoint_costs)
             self.stdout.write(
-                f"lag {spec.lag_minutes:g} min; costs {costs or 'all 1'}; "
+                f"lag {spec.lag_minutes:g}-{spec.lag_minutes + spec.lag_spread_minutes:g} min; costs {costs or 'all 1'}; "
                 f"product spends {server.background_points_per_minute:g} points/min "
                 f"({server.background_pattern})"
             )
@@ -274,6 +287,9 @@ class Command(BaseCommand):
                 live=options["live"],
                 hostile_names=not options["no_hostile_names"],
                 ratings=not options["no_ratings"],
+                lag_spread_minutes=options["lag_spread_minutes"],
+                lag_outlier_share=options["lag_outlier_share"],
+                lag_outlier_minutes=options["lag_outlier_minutes"],
                 **realism,
             )
             faults = FaultConfig(
