@@ -16,6 +16,8 @@ SEEN_WITHIN = timedelta(days=1)
 STUCK_AFTER = timedelta(minutes=10)
 # A room counted as occupied this long ago without any event since is read again by the safety net.
 OCCUPIED_TRUSTED_FOR = timedelta(hours=12)
+# Whereby's endedAt and the session.ended event's createdAt are not the same instant to the millisecond.
+ENDED_MATCH = timedelta(minutes=2)
 
 
 class WebhookOutcome(models.TextChoices):
@@ -48,6 +50,26 @@ class WebhookEventQuerySet(models.QuerySet):
             outcome__in=(WebhookOutcome.PENDING, WebhookOutcome.FAILED), received_at__lt=now - STUCK_AFTER
         )
         return not stuck.exists()
+
+    def ended_sessions_missing(self, older_than: timedelta) -> WebhookEventQuerySet:
+        """``room.session.ended`` events of the last day, older than ``older_than``, whose session is not
+        stored as ended (matched by room and end time: the event carries no session id)."""
+        from .room_session import RoomSession
+
+        now = timezone.now()
+        match = models.Value(ENDED_MATCH, output_field=models.DurationField())
+        stored = RoomSession.objects.filter(
+            room__room_name=models.OuterRef("room_name"),
+            ended_at__gte=models.OuterRef("created_at") - match,
+            ended_at__lte=models.OuterRef("created_at") + match,
+        )
+        return (
+            self.filter(
+                type="room.session.ended", created_at__gte=now - SEEN_WITHIN, created_at__lte=now - older_than
+            )
+            .exclude(room_name="")
+            .filter(~models.Exists(stored))
+        )
 
 
 class LiveRoomQuerySet(models.QuerySet):

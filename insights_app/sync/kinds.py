@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from ..conf import get_settings
 from ..models import (
     LiveRoom,
     Participant,
@@ -128,8 +129,16 @@ def plan_room_work(
     if not full and ctx.run.trigger == SyncTrigger.SCHEDULE and WebhookEvent.objects.healthy():
         # The schedule is the webhooks' safety net: an active room's session end schedules its sync.
         occupied_names = LiveRoom.objects.occupied_now().values_list("room_name", flat=True)
-        active_rooms = set()
         occupied = set(Room.objects.filter(room_name__in=occupied_names).values_list("pk", flat=True))
+        # ... except a room where a session the webhooks said had ended is still missing.
+        active_rooms = set(
+            Room.objects.filter(
+                room_name__in=WebhookEvent.objects.ended_sessions_missing(
+                    timedelta(minutes=float(get_settings().WEBHOOK_SYNC_DELAY_MINUTES))
+                ).values("room_name")
+            ).values_list("pk", flat=True)
+        )
+        occupied -= active_rooms
     work = []
     for ref in sorted(refs, key=lambda r: r.room_name):
         signature, full_synced_at = stored.get(ref.pk, ("", None))

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from ..conf import get_settings
 from ..models import WebhookEvent, WebhookOutcome
-from . import presence, schedule
+from . import catchup, presence, schedule
 from .events import JOINED, LEFT, SESSION_ENDED, SESSION_STARTED, count, data_of
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,10 @@ def apply(event: WebhookEvent) -> tuple[str, str]:
     if kind == SESSION_ENDED:
         done = [presence.session_ended(event)]
         if event.room_name:
-            done.append(schedule.room_sync(event.room_name, presence.event_time(event)))
+            at = presence.event_time(event)
+            done.append(schedule.room_sync(event.room_name, at))
+            # Followed on its own: a sync already pending for the room may come before this session
+            # shows ended, and the lag may outlast the delay.
+            done.append(catchup.await_session(event.room_name, at))
         return WebhookOutcome.PROCESSED, "; ".join(done)
     return WebhookOutcome.IGNORED, f"{kind} is not used"

@@ -17,7 +17,7 @@ from ..jobs.entry_points import fresh_connections
 from ..jobs.queue import get_queue
 from ..models import Participant, SyncKind, SyncTrigger, WebhookEvent, WebhookOutcome
 from ..site import job_id, redis_key
-from . import effects, schedule
+from . import catchup, effects, schedule
 
 logger = logging.getLogger(__name__)
 
@@ -157,11 +157,13 @@ def _process_one(event_pk: int) -> bool:
 @fresh_connections
 def run_room_sync(window_stamp: str) -> str:
     """RQ job (delayed): one room sync of every room whose session ended in the window."""
-    names = schedule.take_rooms(window_stamp)
+    missing, late = catchup.follow_up(window_stamp)
+    names = sorted(set(schedule.take_rooms(window_stamp)) | missing)
+    gave_up = f"; {late} ended sessions still missing: left to the scheduled sync" if late else ""
     if not names:
-        return "no rooms in this window"
+        return "no rooms in this window" + gave_up
     result = enqueue_sync(kind=SyncKind.ROOM, trigger=SyncTrigger.WEBHOOK, room_names=names)
-    return f"room sync run #{result.run.pk} for {len(names)} rooms"
+    return f"room sync run #{result.run.pk} for {len(names)} rooms" + gave_up
 
 
 @fresh_connections
