@@ -130,3 +130,51 @@ def test_exit_code_is_non_zero_when_the_run_fails(settings, simulator, redis_url
     )
     assert ok.returncode == 0, ok.stderr
     assert "succeeded" in ok.stdout
+
+
+def test_without_a_terminal_or_tqdm_progress_is_printed_as_plain_lines(configured):
+    # call_command's StringIO is no terminal: a README install (no tqdm) in a log sees the same.
+    output = run("--full")
+    progress = [line for line in output.splitlines() if line.startswith("syncing: ")]
+    assert progress, output
+    assert "rooms" in progress[0] and "API calls" in progress[0]
+    # Throttled: a sync of a few seconds says it once, not once per room.
+    assert len(progress) <= 2
+
+
+def test_a_failing_run_says_its_error_once(settings, simulator):
+    settings.WHEREBY_INSIGHTS = {"API_KEY": "wrong-key-9b8a", "BASE_URL": simulator.base_url}
+    out = StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("insights_sync", stdout=out)
+    error = SyncRun.objects.get().error
+    assert error and error in str(caught.value)
+    assert error not in out.getvalue()  # the summary leaves it to the error line
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("typo", "room names start with '/'"),
+        ("/", "'/' alone is not a room"),
+        ("/two words", "no spaces"),
+        ("/" + "x" * 600, "at most 512 characters"),
+    ],
+)
+def test_a_malformed_room_name_is_refused_before_a_run_exists(configured, name, message):
+    with pytest.raises(CommandError, match=message):
+        run("--room", name)
+    assert not SyncRun.objects.exists()
+
+
+def test_a_typo_of_a_synced_room_is_refused_with_the_names_it_resembles(configured):
+    run("--full")
+    real = Room.objects.order_by("room_name").values_list("room_name", flat=True)[0]
+    typo = real[:-1] + ("x" if real[-1] != "x" else "y")
+    runs_before = SyncRun.objects.count()
+    with pytest.raises(CommandError, match="did you mean") as caught:
+        run("--room", typo)
+    assert repr(real) in str(caught.value)
+    assert SyncRun.objects.count() == runs_before
+    run("--room", real)  # the right name still syncs
+    assert SyncRun.objects.latest("pk").status == "succeeded"
