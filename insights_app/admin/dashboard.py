@@ -195,7 +195,7 @@ class CancelView(AdminPageView):
         if not run.is_active:
             messages.info(request, format_html(gettext("{} has already finished."), run_name(run)))
             return _back(request)
-        run = cancel_run(run)
+        run = cancel_run(run, by=f"{request.user.get_username()} from the admin")
         if run.status == m.SyncStatus.CANCELLED:
             messages.success(request, format_html(gettext("{} was cancelled."), run_name(run)))
         else:

@@ -68,3 +68,17 @@ def test_any_recipient_or_a_deliberate_no_silences_the_check(settings, admins, a
     settings.ADMINS = admins
     settings.WHEREBY_INSIGHTS = {"API_KEY": "k", "WEBHOOK_SECRET": "s", "ALERTS": alerts}
     assert "insights_app.W005" not in deploy_check_ids()
+
+
+def test_the_alerts_command_shows_times_in_the_sites_zone_and_names_it(settings, capsys):
+    from django.core.management import call_command
+
+    settings.TIME_ZONE = "Europe/Oslo"
+    settings.WHEREBY_INSIGHTS = {"ALERTS": {"EMAIL_TO": []}}
+    three_failed_runs()
+    with pytest.raises(SystemExit):
+        call_command("insights_alerts", "--check")
+    out = capsys.readouterr().out
+    seen = Alert.objects.get().first_seen_at
+    oslo = timezone.localtime(seen).strftime("%Y-%m-%d %H:%M")
+    assert f"since {oslo} Europe/Oslo" in out, out

@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from insights_app.models import Room, SyncRun
 from tests.helpers import ROOT, TEST_API_KEY, worker_env
@@ -178,3 +179,51 @@ def test_a_typo_of_a_synced_room_is_refused_with_the_names_it_resembles(configur
     assert SyncRun.objects.count() == runs_before
     run("--room", real)  # the right name still syncs
     assert SyncRun.objects.latest("pk").status == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_cancelled_from_another_shell_says_who_cancelled_it(settings, simulator_factory, redis_url):
+    import getpass
+    import json
+    import socket
+
+    from insights_app.simulator import FaultConfig
+    from tests.helpers import wait_for
+
+    slow = simulator_factory(
+        seed=2, rooms=6, sessions_per_room=6, participants_per_session=3, faults=FaultConfig(latency_ms=150)
+    )
+    settings.WHEREBY_INSIGHTS = {
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": slow.base_url,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
+        "PLAN_POINTS_PER_MINUTE": 1_000_000,
+    }
+    env = worker_env(redis_url, {"INSIGHTS_TEST_SETTINGS_JSON": json.dumps(settings.WHEREBY_INSIGHTS)})
+    cli = subprocess.Popen(
+        [sys.executable, "manage.py", "insights_sync", "--full"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        running = wait_for(lambda: SyncRun.objects.filter(status="running", api_requests__gt=0).first(), 60)
+        call_command("insights_sync", "--cancel", str(running.pk), stdout=StringIO())  # the other shell
+        _, err = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    run_row = SyncRun.objects.get(pk=running.pk)
+    assert run_row.status == "cancelled"
+    assert (
+        run_row.cancel_requested_by
+        == f"{getpass.getuser()} from {socket.gethostname()} (insights_sync --cancel)"
+    )
+    assert cli.returncode == 3, err
+    assert f"cancelled by {run_row.cancel_requested_by} at " in err
+    when = timezone.localtime(run_row.cancel_requested_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"at {when} {timezone.get_current_timezone_name()}," in err  # the site's zone, named
+    assert "no error recorded" not in err
+    assert err.count("cancelled by") == 1

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import getpass
+import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +19,7 @@ from django.db import connections
 from ...conf import DETAIL_POLICIES, get_settings
 from ...display.durations import format_duration
 from ...display.safetext import printable
+from ...display.times import format_datetime_zoned
 from ...errors import WherebyError
 from ...jobs.backend import RQ_INLINE
 from ...jobs.enqueue import cancel_run, enqueue_sync
@@ -25,6 +29,9 @@ from ...sync import SyncError, create_or_get_active_run, execute_run, finish_run
 from ...sync.estimate import estimate_for
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Exit codes (docs/operations.md): 0 succeeded, 1 failed or refused, 3 cancelled by someone else
+# (the dashboard, insights_sync --cancel), 128 + N stopped here by signal N (130 Ctrl-C, 143 SIGTERM).
+EXIT_CANCELLED = 3
 
 
 class StopRequested(KeyboardInterrupt):
@@ -128,6 +135,8 @@ class Command(BaseCommand):
         failing = run.status in (SyncStatus.FAILED, SyncStatus.CANCELLED)
         # A failing run's error is said once, by the CommandError below (on stderr), not in the summary too.
         self._summary(run, time.monotonic() - started, with_error=not failing)
+        if run.status == SyncStatus.CANCELLED and run.cancel_requested:
+            raise CommandError(_cancelled_by_text(run), returncode=EXIT_CANCELLED)
         if failing:
             raise CommandError(
                 f"Sync run #{run.pk} {run.status}: {printable(run.error) or 'no error recorded'}"
@@ -148,7 +157,7 @@ class Command(BaseCommand):
                 with contextlib.suppress(Exception):
                     connection.close()
             run = SyncRun.objects.get(pk=run_pk)
-            request_cancel(run)
+            request_cancel(run, by=f"{name} to insights_sync (pid {os.getpid()})")
             run = finish_run(run.pk)
             self.stderr.write(
                 f"Sync run #{run.pk} {run.status} by {name} after {run.api_requests} API calls; "
@@ -176,8 +185,9 @@ class Command(BaseCommand):
             if run.status not in (SyncStatus.QUEUED, SyncStatus.RUNNING):
                 raise CommandError(f"Sync run #{run.pk} is already {run.status}.")
             runs = [run]
+        by = _who_and_where()
         for run in runs:
-            run = cancel_run(run)
+            run = cancel_run(run, by=by)
             state = run.status if run.status == SyncStatus.CANCELLED else "stopping at its next page"
             self.stdout.write(f"Sync run #{run.pk}: cancel requested ({state}).")
 
@@ -257,6 +267,25 @@ def _room_name_problem(name: str) -> str:
                 + "? (A room created since the last sync: run insights_sync first.)"
             )
     return ""
+
+
+def _who_and_where() -> str:
+    """This shell's user and host, for the run's "cancel requested by"."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = "unknown user"
+    return f"{user} from {socket.gethostname()} (insights_sync --cancel)"
+
+
+def _cancelled_by_text(run: SyncRun) -> str:
+    """Who stopped a run this command was running, from where and when (in the site's zone)."""
+    who = printable(run.cancel_requested_by) or "someone (not recorded: an older version asked)"
+    when = format_datetime_zoned(run.cancel_requested_at, "Y-m-d H:i:s")
+    return (
+        f"Sync run #{run.pk} was cancelled by {who} at {when}, after {run.api_requests} API calls; "
+        "the next insights_sync resumes."
+    )
 
 
 # Plain progress lines (no terminal, or no tqdm): one at the start, then at most one per interval,
