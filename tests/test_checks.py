@@ -10,7 +10,7 @@ from django.core.checks import ERROR, WARNING
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from insights_app.checks import connection, values
+from insights_app.checks import connection, sharing, values
 from tests.helpers.checks import GOOD, only, ours
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "checks.md"
@@ -277,7 +277,9 @@ def test_every_id_the_code_can_raise_is_documented():
     from insights_app.alerts import checks as alert_checks
     from insights_app.webhooks import checks as webhook_checks
 
-    source = "".join(Path(m.__file__).read_text() for m in (connection, values, alert_checks, webhook_checks))
+    source = "".join(
+        Path(m.__file__).read_text() for m in (connection, sharing, values, alert_checks, webhook_checks)
+    )
     in_code = set(re.findall(r'_id\("([EW]\d{3})"\)', source))
     documented = set(re.findall(r"insights_app\.([EW]\d{3})", DOCS.read_text()))
     assert in_code, "no ids found in the checks' code"

@@ -40,7 +40,7 @@ def test_the_snippet_reads_its_variables_when_set(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_the_snippets_settings_pass_the_checks_a_command_runs(settings, monkeypatch):
+def test_the_snippets_settings_pass_the_checks_a_command_runs(settings, monkeypatch, redis_conn):
     """Before every command's output, the README's settings print nothing of ours but a missing key."""
     from django.core.checks import run_checks
 

@@ -1,4 +1,4 @@
-"""System checks of ``WHEREBY_INSIGHTS["ALERTS"]`` (ids E016-E018, W004, W005; see docs/checks.md).
+"""System checks of ``WHEREBY_INSIGHTS["ALERTS"]`` (ids E016-E018, W004, W006; see docs/checks.md).
 
 Messages never repeat the webhook URL or token: they are secrets.
 """
@@ -177,7 +177,7 @@ def check_alerts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 @register("insights_app", deploy=True)
 def check_alert_recipients(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """W005 (``check --deploy``): alerts would reach no one, neither by mail nor by chat hook.
+    """W006 (``check --deploy``): alerts would reach no one, neither by mail nor by chat hook.
 
     A deployment check: a development site without ADMINS is normal, and a warning before every
     command's output would teach people to ignore warnings.
@@ -198,6 +198,6 @@ def check_alert_recipients(app_configs: Any = None, **kwargs: Any) -> list[Check
             f"{ALERTS}['EMAIL_TO'] to a list of addresses, or set {ALERTS}['WEBHOOK_URL'] to a Slack or "
             f"Teams incoming webhook. Set {ALERTS}['EMAIL_TO'] = [] to say that no mail is wanted "
             "(docs/alerts.md).",
-            id=_id("W005"),
+            id=_id("W006"),
         )
     ]

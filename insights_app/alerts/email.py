@@ -36,7 +36,7 @@ def send_alert_mail(alert: Alert, event: str) -> str:
     if recipients is not None and not recipients:
         return "off"
     if recipients is None and not getattr(settings, "ADMINS", None):
-        # mail_admins sends nothing when ADMINS is empty: say so rather than "sent" (check W005 warns).
+        # mail_admins sends nothing when ADMINS is empty: say so rather than "sent" (check W006 warns).
         return "no recipients: ADMINS is empty and ALERTS['EMAIL_TO'] is not set"
     verb = "Resolved" if event == "resolved" else "Alert"
     subject = one_line(f"{values['EMAIL_SUBJECT_PREFIX']}{verb}: {alert.title}")

@@ -13,6 +13,7 @@ from ..jobs.enqueue import enqueue_sync
 from ..jobs.entry_points import fresh_connections
 from ..jobs.queue import get_queue
 from ..models import Participant, SyncKind, SyncTrigger, WebhookEvent, WebhookOutcome
+from ..site import job_id, site_meta
 from . import effects, schedule
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 def processing_job_id(event_pk: int) -> str:
     """One job per stored event."""
-    return f"insights-webhook-event-{event_pk}"
+    return job_id(f"webhook-event-{event_pk}")
 
 
 def enqueue_processing(event_pk: int) -> None:
@@ -33,6 +34,7 @@ def enqueue_processing(event_pk: int) -> None:
             timeout=300,
             result_ttl=3600,
             failure_ttl=7 * 86400,
+            meta=site_meta(),
         )
     except (redis.RedisError, OSError) as error:
         # Stored and pending: requeue_pending_events picks it up once Redis answers again.

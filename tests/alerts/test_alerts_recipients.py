@@ -48,11 +48,11 @@ def test_the_deploy_check_names_the_three_ways_to_a_recipient(settings):
     settings.ADMINS = []
     settings.WHEREBY_INSIGHTS = {"API_KEY": "k", "WEBHOOK_SECRET": "s", "ALERTS": {}}
     (warning,) = [
-        m for m in run_checks(tags=["insights_app"], include_deployment_checks=True) if m.id.endswith("W005")
+        m for m in run_checks(tags=["insights_app"], include_deployment_checks=True) if m.id.endswith("W006")
     ]
     assert "ADMINS" in warning.hint and "EMAIL_TO" in warning.hint and "WEBHOOK_URL" in warning.hint
     # Not before every command's output: only `check --deploy` runs it.
-    assert "insights_app.W005" not in [m.id for m in run_checks(tags=["insights_app"])]
+    assert "insights_app.W006" not in [m.id for m in run_checks(tags=["insights_app"])]
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_the_deploy_check_names_the_three_ways_to_a_recipient(settings):
 def test_any_recipient_or_a_deliberate_no_silences_the_check(settings, admins, alerts):
     settings.ADMINS = admins
     settings.WHEREBY_INSIGHTS = {"API_KEY": "k", "WEBHOOK_SECRET": "s", "ALERTS": alerts}
-    assert "insights_app.W005" not in deploy_check_ids()
+    assert "insights_app.W006" not in deploy_check_ids()
 
 
 def test_the_alerts_command_shows_times_in_the_sites_zone_and_names_it(settings, capsys):

@@ -167,10 +167,11 @@ def test_session_ended_leads_to_exactly_one_room_sync_after_the_delay(
     from rq.registry import ScheduledJobRegistry
 
     from insights_app.jobs.queue import get_queue
+    from insights_app.site import job_id
 
     queue = get_queue()
     pending = [*ScheduledJobRegistry(queue=queue).get_job_ids(), *queue.job_ids]
-    assert len([j for j in pending if j.startswith("insights-webhook-room-")]) == 1  # one pending job
+    assert len([j for j in pending if j.startswith(job_id("webhook-room-"))]) == 1  # one pending job
     run = wait_for(lambda: SyncRun.objects.filter(status__in=["succeeded", "partial", "failed"]).first(), 90)
     assert time.monotonic() - sent >= delay_seconds - 1  # RQ schedules to the whole second
     received = WebhookEvent.objects.get(event_id=ended["id"]).received_at
