@@ -24,6 +24,9 @@ from tests.helpers import ROOT, TEST_API_KEY, wait_for, worker_env  # noqa: F401
 from tests.helpers.admin_data import VIEW_PERMS, Data, make_data, make_user
 from tests.helpers.checks import GOOD
 
+# The integration mark (found from the fixtures a test uses) and the guard of the fast tier.
+pytest_plugins = ["tests.helpers.tiers", "pytester"]
+
 # Property and fuzz tests: a bounded number of examples by default (CI), many with `make test-long`.
 # The default profile (make test, CI) replays the same examples on every run, so a CI verdict does not
 # depend on the draw; "long" (make test-long) explores new ones each time.

@@ -76,7 +76,7 @@ def test_a_large_sync_fans_out_to_several_workers_and_closes_once(
     configure(settings, server, FANOUT_MIN_ROOMS=3, FANOUT_ROOMS_PER_JOB=2)
     workers = [rq_worker_factory(), rq_worker_factory()]
 
-    # A first incremental sync refreshes every room (a full one goes by steps: test_newest_first_fanned).
+    # A first incremental sync refreshes every room (a full one goes by steps: test_horizon_steps).
     result = enqueue_sync(kind="incremental", trigger="command")
 
     run = wait_for(finished(result.run.pk), timeout=120)
