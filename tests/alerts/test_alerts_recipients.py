@@ -14,6 +14,12 @@ from insights_app.models import Alert, SyncRun
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def clean_redis(redis_conn):
+    """The checks reach the queue's Redis (the shared-queue check, W005): a clean test database."""
+    return redis_conn
+
+
 def three_failed_runs() -> None:
     now = timezone.now()
     for i in range(3):
