@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from .conf import get_settings
 from .models import Participant, Room, RoomSession, SyncRun
 from .ratelimit import RedisBudget, get_budget
-from .reports.tables import format_duration
+from .reports.tables import format_duration, format_int, format_num
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,18 @@ def full_sync_text() -> str:
     return gettext(
         "A full sync now: about %(points)s points, about %(time)s at %(budget)s points/min (estimate)"
     ) % {
-        "points": f"{estimate.points:,}",
+        "points": format_int(estimate.points),
         "time": format_duration(estimate.seconds),
-        "budget": f"{estimate.budget:g}",
+        "budget": _budget_text(estimate.budget),
     }
+
+
+def _budget_text(points_per_minute: float) -> str:
+    return (
+        format_int(points_per_minute)
+        if float(points_per_minute).is_integer()
+        else format_num(points_per_minute)
+    )
 
 
 def estimate_text(run: SyncRun) -> str:
@@ -103,7 +111,7 @@ def estimate_text(run: SyncRun) -> str:
     if estimate is None:
         return ""
     return gettext("about %(points)s points left, about %(time)s at %(budget)s points/min (estimate)") % {
-        "points": f"{estimate.points:,}",
+        "points": format_int(estimate.points),
         "time": format_duration(estimate.seconds),
-        "budget": f"{estimate.budget:g}",
+        "budget": _budget_text(estimate.budget),
     }

@@ -10,6 +10,7 @@ from django.db import connections
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .conf import get_settings
 from .connections import queue_redis
@@ -165,9 +166,12 @@ class Health:
             )
         if self.swept:
             found.append(
-                _(
-                    "%(count)d sync run(s) whose worker died or whose job vanished from the queue were just "
-                    "marked failed; start a new sync when ready."
+                ngettext(
+                    "%(count)d sync run whose worker died or whose job vanished from the queue was just "
+                    "marked failed; start a new sync when ready.",
+                    "%(count)d sync runs whose worker died or whose job vanished from the queue were just "
+                    "marked failed; start a new sync when ready.",
+                    self.swept,
                 )
                 % {"count": self.swept}
             )

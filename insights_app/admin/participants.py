@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import models as m
 from ..conf import get_settings
 from ..names import shown_name
-from ..reports.tables import format_bitrate
+from ..reports.tables import format_bitrate, format_pct
 from . import actions, filters, privacy
 from .base import ReadOnlyAdmin
 from .charts import packet_loss_chart
@@ -103,7 +103,7 @@ class ParticipantAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("max loss"), ordering="max_packet_loss")
     def max_loss(self, obj: m.Participant) -> str:
-        return "—" if obj.max_packet_loss is None else f"{obj.max_packet_loss:.1f} %"
+        return format_pct(obj.max_packet_loss)
 
     @admin.display(description=_("OS"), ordering="os")
     def os_name(self, obj: m.Participant) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.mail import mail_admins, send_mail
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
 from ..models import Alert
 from .links import absolute, cause_url
@@ -22,8 +23,8 @@ def send_alert_mail(alert: Alert, event: str) -> str:
     recipients = values["EMAIL_TO"]
     if recipients is not None and not recipients:
         return "off"
-    verb = "Resolved" if event == "resolved" else "Alert"
-    subject = one_line(f"{values['EMAIL_SUBJECT_PREFIX']}{verb}: {alert.title}")
+    line = _("Resolved: %(title)s") if event == "resolved" else _("Alert: %(title)s")
+    subject = one_line(values["EMAIL_SUBJECT_PREFIX"] + line % {"title": alert.title})
     context = {"alert": alert, "event": event, "link": absolute(cause_url(alert))}
     text = render_to_string("insights_app/alerts/email.txt", context)
     html = render_to_string("insights_app/alerts/email.html", context)

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from ..models.participant_detail import DEFAULT_SAMPLE_RATE_MS
-from .charts import QUALITY_COLOURS, Chart, _layout, plotly_text
+from .charts import BUCKET_AXIS_TITLES, QUALITY_COLOURS, Chart, _layout, plotly_text
 from .tables import Column, Table
 
 
@@ -134,7 +134,9 @@ def quality_time_chart(series: list[dict[str, Any]], bucket: str) -> Chart:
                 "x": x,
                 "y": [None if r["degraded_pct"] is None else round(r["degraded_pct"], 1) for r in series],
                 "connectgaps": True,
-                "hovertemplate": "%{x}<br>%{y:.1f} % of connections<extra></extra>",
+                "hovertemplate": "%{x}<br>"
+                + _("%(share)s %% of connections") % {"share": "%{y:.1f}"}
+                + "<extra></extra>",
             },
             {
                 "type": "scatter",
@@ -146,12 +148,14 @@ def quality_time_chart(series: list[dict[str, Any]], bucket: str) -> Chart:
                     for r in series
                 ],
                 "connectgaps": True,
-                "hovertemplate": "%{x}<br>%{y:.1f} % of minutes<extra></extra>",
+                "hovertemplate": "%{x}<br>"
+                + _("%(share)s %% of minutes") % {"share": "%{y:.1f}"}
+                + "<extra></extra>",
             },
         ],
         "layout": _layout(
             title,
-            _("%(bucket)s starting") % {"bucket": _(bucket).capitalize()},
+            str(BUCKET_AXIS_TITLES.get(bucket, BUCKET_AXIS_TITLES["day"])),
             _("Share degraded (%)"),
             xaxis={"type": "date"},
         ),
@@ -191,8 +195,13 @@ def dimension_chart(
                 "customdata": [
                     [round(r["degraded_minutes_pct"] or 0, 1), r["degraded"], r["measured"]] for r in ordered
                 ],
-                "hovertemplate": "%{y}<br>%{x:,.1f} degraded min (%{customdata[0]:.1f} % of minutes)"
-                "<br>%{customdata[1]} of %{customdata[2]} connections degraded<extra></extra>",
+                "hovertemplate": "%{y}<br>"
+                + _("%(minutes)s degraded min (%(share)s %% of minutes)")
+                % {"minutes": "%{x:,.1f}", "share": "%{customdata[0]:.1f}"}
+                + "<br>"
+                + _("%(degraded)s of %(measured)s connections degraded")
+                % {"degraded": "%{customdata[1]}", "measured": "%{customdata[2]}"}
+                + "<extra></extra>",
             }
         ],
         "layout": _layout(

@@ -196,6 +196,23 @@ def format_bytes(count: float | None) -> str:
     return _scaled(float(count), ("B", "kB", "MB", "GB", "TB"))
 
 
+def format_signed(value: float | None, decimals: int = 1) -> str:
+    """``+19.9`` / ``−3.0`` in the active language's separators; ``—`` for none."""
+    if value is None or not math.isfinite(float(value)):
+        return "—" if value is None else str(value)
+    rounded = round(float(value), decimals)
+    text = format_num(abs(rounded), decimals)
+    return ("+" if rounded >= 0 else "−") + text
+
+
+def chart_separators() -> str:
+    """Plotly's ``layout.separators`` (decimal, then thousands) for the active language, so a chart's
+    hover figures read like the tables beside it."""
+    decimal = formats.get_format("DECIMAL_SEPARATOR", get_language(), use_l10n=True)
+    thousands = formats.get_format("THOUSAND_SEPARATOR", get_language(), use_l10n=True)
+    return f"{decimal}{thousands}"
+
+
 def format_minutes(value: float | None) -> str:
     """Minutes: ``222,935`` from ten on, ``2.5`` below (a decimal only where it tells something)."""
     if value is None:
@@ -205,7 +222,7 @@ def format_minutes(value: float | None) -> str:
 
 def format_pct(value: float | None) -> str:
     """``12.5 %`` / ``—``."""
-    return "—" if value is None else f"{format_num(value)} %"
+    return "—" if value is None else _("%(number)s %%") % {"number": format_num(value)}
 
 
 def format_cell(value: Any, kind: str) -> str:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from ...models import Participant, RoomSession
 from .. import charts
 from ..queries import usage
-from ..tables import Column, Table, format_cell, format_num
+from ..tables import Column, Table, format_cell, format_num, format_signed
 from .base import ReportView
 
 TOP_ROOMS = 10
@@ -54,7 +54,8 @@ def change_text(value: float | None, before: float | None, kind: str) -> str:
             % {"times": format_num(value / before, 1), "before": previous}
         )
     return str(
-        _("%(change)s %% vs previous period (%(before)s)") % {"change": f"{change:+.1f}", "before": previous}
+        _("%(change)s %% vs previous period (%(before)s)")
+        % {"change": format_signed(change), "before": previous}
     )
 
 

@@ -1,0 +1,174 @@
+"""Every report page and the admin's app pages, read in German and in Norwegian: no English label left."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter, deque
+from urllib.parse import urldefrag, urlsplit
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.db import models
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.utils import timezone, translation
+
+from insights_app.conf import get_settings
+from insights_app.models import Alert, WebhookEvent
+from tests.helpers import configure, run_sync
+from tests.helpers.admin_data import make_user
+from tests.helpers.leftover_english import (
+    django_gaps,
+    json_texts,
+    leftover_english,
+    shown_texts,
+    translated_words,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+LANGUAGES = ("de", "nb")
+PER_URL_NAME = 2
+HREF = re.compile(r"""href\s*=\s*["']([^"'#][^"']*)["']""")
+SKIP = ("/logout", "/delete/", "/add/", "/password/", "/history/", "csv", "format=", "/assets/")
+
+
+def admin_pages() -> list[str]:
+    """The admin's index, the app's index, the dashboard and every list of the app."""
+    pages = [reverse("admin:index"), reverse("admin:app_list", args=["insights_app"])]
+    for model in admin.site._registry:
+        if model._meta.app_label == "insights_app":
+            try:
+                pages.append(reverse(f"admin:insights_app_{model._meta.model_name}_changelist"))
+            except NoReverseMatch:
+                continue
+    pages.append(reverse("admin:insights_app_syncrun_dashboard"))
+    return pages
+
+
+def crawl(client, start: list[str]) -> list[str]:
+    """Pages under /insights/ and the app's admin, reached by following links (a few per URL name)."""
+    seen: set[str] = set()
+    per_name: Counter[str] = Counter()
+    queue, pages = deque(start), []
+    while queue:
+        url = urldefrag(queue.popleft()).url
+        if url in seen or any(part in url for part in SKIP):
+            continue
+        seen.add(url)
+        path = urlsplit(url).path
+        if not (
+            path.startswith("/insights/") or path.startswith("/admin/insights_app/") or path == "/admin/"
+        ):
+            continue
+        try:
+            name = resolve(path).view_name
+        except Resolver404:
+            continue
+        if per_name[name] >= PER_URL_NAME and url not in start:
+            continue
+        response = client.get(url)
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        per_name[name] += 1
+        pages.append(url)
+        queue.extend(HREF.findall(response.content.decode()))
+    return pages
+
+
+def stored_texts() -> set[str]:
+    """Every string the database holds: names, ids, payloads (they read the same in any language)."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                found.add(str(key))
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif node is not None:
+            text = " ".join(str(node).split())
+            found.update((text, html.escape(text, quote=False)))  # charts hold names escaped
+
+    for model in [*apps.get_app_config("insights_app").get_models(), apps.get_model("auth", "User")]:
+        if not model._meta.managed:
+            continue
+        fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField | models.TextField | models.JSONField)
+            and not f.choices  # choices are shown by their (translated) label
+        ]
+        for row in model.objects.values_list(*fields):
+            for value in row:
+                walk(value)
+                if isinstance(value, dict | list):
+                    for keys_sorted in (False, True):
+                        dumped = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=keys_sorted)
+                        found.add(" ".join(dumped.split()))
+    found.add(get_settings().QUEUE)  # the site's queue name, quoted in the dashboard's hints
+    return found
+
+
+@pytest.fixture
+def site(settings, simulator_factory, client, django_user_model):
+    """A synced organisation (samples too), an open alert, a webhook event, a superuser signed in."""
+    server = simulator_factory(seed=3, rooms=3, sessions_per_room=3, participants_per_session=3)
+    configure(settings, server)
+    settings.LANGUAGE_CODE = "en"
+    run = run_sync("full")
+    assert run.status in ("succeeded", "partial"), run.error
+    now = timezone.now()
+    Alert.objects.create(rule="failing_syncs", subject="org", title="Sync failing", first_seen_at=now)
+    WebhookEvent.objects.create(event_id="ev-1", type="room.client.joined", received_at=now, room_name="/r")
+    client.force_login(make_user(django_user_model, "boss", is_superuser=True))
+    return client
+
+
+def render(client, url: str, language: str) -> str:
+    with translation.override(language):
+        response = client.get(url)
+    assert response.status_code == 200, (url, language, response.status_code)
+    return response.content.decode()
+
+
+def test_every_page_reads_in_german_and_norwegian_without_english_left(site):
+    pages = crawl(site, [reverse("insights_app:overview"), *admin_pages()])
+    names = {resolve(urlsplit(p).path).view_name for p in pages}
+    # Every report and the app's admin pages were reached (links lead from the overview to the rest).
+    assert {
+        "insights_app:overview",
+        "insights_app:room",
+        "insights_app:session",
+        "insights_app:quality",
+    } <= names
+    assert {"insights_app:people", "insights_app:person", "insights_app:participant_quality"} <= names
+    assert {"admin:index", "admin:app_list", "admin:insights_app_syncrun_dashboard"} <= names
+    assert {"admin:insights_app_room_changelist", "admin:insights_app_room_change"} <= names
+    data = stored_texts()
+    english = {url: shown_texts(render(site, url, "en")) for url in pages}
+    status_url = reverse("admin:insights_app_syncrun_dashboard_status")
+    with translation.override("en"):
+        english_status = json_texts(site.get(status_url).json())
+    left: dict[str, list[str]] = {}
+    for language in LANGUAGES:
+        allowed, gaps = translated_words(language), django_gaps(language)
+        # What a page of Django's own shows (its admin chrome, where Django's Norwegian has gaps, and the
+        # host's branding) is not the app's to translate.
+        theirs = shown_texts(render(site, reverse("admin:password_change"), language))
+        host_title = {part for text in theirs for part in text.split(" | ")}  # "<page> | <site title>"
+        for url in pages:
+            shown = shown_texts(render(site, url, language)) - theirs
+            found = leftover_english(english[url], shown, data | host_title, allowed, gaps)
+            if found:
+                left[f"{language} {url}"] = found
+        with translation.override(language):
+            status = json_texts(site.get(status_url).json())
+        found = leftover_english(english_status, status, data, allowed)
+        if found:
+            left[f"{language} {status_url}"] = found
+    assert not left, json.dumps(left, indent=1, ensure_ascii=False)
