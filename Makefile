@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 REQS_STAMP := $(VENV)/.requirements-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: install services browser faketime test test-shifted test-long lint typecheck demo bench clean
+.PHONY: install services browser faketime gettext messages test test-shifted test-long lint typecheck demo bench clean
 
 $(REQS_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,17 @@ browser:
 faketime:
 	@command -v faketime >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime)
 
+# GNU gettext (xgettext, msgmerge, msgfmt): the catalogue check in the suite runs makemessages with it.
+# The site needs none of it: the compiled .mo files are committed and ship in the wheel.
+gettext:
+	@command -v msgfmt >/dev/null && command -v xgettext >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext)
+
+# After changing a string: bring the German and Norwegian catalogues up to date, translate what is
+# new or fuzzy in the .po files, then `make messages` again to compile them (docs/translations.md).
+messages: install gettext
+	cd insights_app && ../$(PY) -m django makemessages --add-location file --locale de --locale nb
+	cd insights_app && ../$(PY) -m django compilemessages --locale de --locale nb
+
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -34,7 +45,7 @@ lint: install
 typecheck: install
 	DEBUG=true $(PY) -m mypy
 
-test: install services browser faketime
+test: install services browser faketime gettext
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
@@ -50,7 +61,7 @@ FAKETIME_SHIM := $(VENV)/faketime-clockwait.so
 $(FAKETIME_SHIM): scripts/faketime_clockwait.c | install
 	cc -shared -fPIC -O2 -Wall -o $@ $< -ldl
 
-test-shifted: install services faketime $(FAKETIME_SHIM)
+test-shifted: install services faketime gettext $(FAKETIME_SHIM)
 	LD_PRELOAD=$(abspath $(FAKETIME_SHIM)) faketime -f $(SHIFT) $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 
 # The property-based and fuzz tests with many more generated examples than CI runs.
