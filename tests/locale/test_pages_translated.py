@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import html
 import json
 import re
 from collections import Counter, deque
+from html import unescape
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
@@ -31,6 +33,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 LANGUAGES = ("de", "nb")
 PER_URL_NAME = 2
+CSV_LINK = re.compile(r"""href\s*=\s*["'](\?[^"']*\bcsv=[^"']*)["']""")
 HREF = re.compile(r"""href\s*=\s*["']([^"'#][^"']*)["']""")
 SKIP = ("/logout", "/delete/", "/add/", "/password/", "/history/", "csv", "format=", "/assets/")
 
@@ -133,7 +136,14 @@ def render(client, url: str, language: str) -> str:
     with translation.override(language):
         response = client.get(url)
     assert response.status_code == 200, (url, language, response.status_code)
+    if response.streaming:
+        return b"".join(response.streaming_content).decode("utf-8-sig")
     return response.content.decode()
+
+
+def header_cells(download: str) -> set[str]:
+    """The cells of a CSV download's header row."""
+    return {cell.strip() for cell in next(csv.reader(download.splitlines()[:1])) if cell.strip()}
 
 
 def test_every_page_reads_in_german_and_norwegian_without_english_left(site):
@@ -150,7 +160,17 @@ def test_every_page_reads_in_german_and_norwegian_without_english_left(site):
     assert {"admin:index", "admin:app_list", "admin:insights_app_syncrun_dashboard"} <= names
     assert {"admin:insights_app_room_changelist", "admin:insights_app_room_change"} <= names
     data = stored_texts()
-    english = {url: shown_texts(render(site, url, "en")) for url in pages}
+    english_html = {url: render(site, url, "en") for url in pages}
+    english = {url: shown_texts(page) for url, page in english_html.items()}
+    # Each CSV download's header row, read as the page's texts (the links are relative to their page).
+    downloads = {
+        url.split("?")[0] + unescape(href)
+        for url, page in english_html.items()
+        if url.startswith("/insights/")
+        for href in CSV_LINK.findall(page)
+    }
+    english.update({url: header_cells(render(site, url, "en")) for url in downloads})
+    assert downloads, "no CSV download was offered"
     status_url = reverse("admin:insights_app_syncrun_dashboard_status")
     with translation.override("en"):
         english_status = json_texts(site.get(status_url).json())
@@ -161,8 +181,9 @@ def test_every_page_reads_in_german_and_norwegian_without_english_left(site):
         # host's branding) is not the app's to translate.
         theirs = shown_texts(render(site, reverse("admin:password_change"), language))
         host_title = {part for text in theirs for part in text.split(" | ")}  # "<page> | <site title>"
-        for url in pages:
-            shown = shown_texts(render(site, url, language)) - theirs
+        for url in [*pages, *downloads]:
+            page = render(site, url, language)
+            shown = (header_cells(page) if url in downloads else shown_texts(page)) - theirs
             found = leftover_english(english[url], shown, data | host_title, allowed, gaps)
             if found:
                 left[f"{language} {url}"] = found
