@@ -48,6 +48,13 @@ class Chart:
         return f"insights-chart-{self.id}"
 
 
+# Date axes in digits, like every date of the reports: Plotly's own ticks ("Dec 6, 2026") and hovers
+# would name months in English whatever the page's language (it ships no other locale).
+DATE_AXIS = {"type": "date", "tickformat": "%Y-%m-%d", "hoverformat": "%Y-%m-%d"}
+# Within one session: the time of day.
+TIME_AXIS = {"type": "date", "tickformat": "%H:%M", "hoverformat": "%H:%M:%S"}
+
+
 def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
         # Title on the left and the legend at the bottom of the figure (in pixels, whatever its
@@ -105,7 +112,7 @@ def usage_chart(series: list[dict[str, Any]], bucket: str, chart_id: str = "usag
                 "side": "right",
                 **count_axis([row["sessions"] for row in series]),
             },
-            xaxis={"type": "date"},
+            xaxis=DATE_AXIS,
         ),
     }
     table = Table(
@@ -277,13 +284,13 @@ def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
         title,
         _("Time"),
         _("Participant"),
-        xaxis={"type": "date"},
+        xaxis=TIME_AXIS,
         yaxis={"type": "category", "autorange": "reversed", "rangemode": None},
         barmode="overlay",
         height=max(260, 150 + TIMELINE_ROW_PX * rows_count),  # margins (150 px) + one row each
         margin={"t": 80, "b": 70},
     )
-    layout["xaxis2"] = {"type": "date", "overlaying": "x", "side": "top", "matches": "x", "automargin": True}
+    layout["xaxis2"] = {**TIME_AXIS, "overlaying": "x", "side": "top", "matches": "x", "automargin": True}
     layout["legend"] = {**layout["legend"], "title": {"text": _("Quality")}}
     figure = {"data": data, "layout": layout}
     table = Table(

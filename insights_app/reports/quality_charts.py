@@ -8,8 +8,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from ..models.participant_detail import DEFAULT_SAMPLE_RATE_MS
-from .charts import BUCKET_AXIS_TITLES, QUALITY_COLOURS, Chart, _layout, plotly_text
-from .tables import Column, Table
+from .charts import BUCKET_AXIS_TITLES, DATE_AXIS, QUALITY_COLOURS, TIME_AXIS, Chart, _layout, plotly_text
+from .tables import Column, Table, format_trimmed
 
 
 def detail_rows(details: Any) -> list[dict[str, Any]]:
@@ -87,7 +87,7 @@ def samples_chart(details: list[dict[str, Any]], threshold: float) -> tuple[Char
         "y1": threshold,
         "line": {"dash": "dash", "width": 2, "color": "#d9534f"},
     }
-    loss_layout = _layout(loss_title, _("Time"), _("Packet loss (%)"), xaxis={"type": "date"})
+    loss_layout = _layout(loss_title, _("Time"), _("Packet loss (%)"), xaxis=TIME_AXIS)
     loss_layout["shapes"] = [threshold_line]
     loss_layout["annotations"] = [
         {
@@ -97,11 +97,11 @@ def samples_chart(details: list[dict[str, Any]], threshold: float) -> tuple[Char
             "y": threshold,
             "yanchor": "bottom",
             "showarrow": False,
-            "text": _("%(t)s %% threshold") % {"t": f"{threshold:g}"},
+            "text": _("%(t)s %% threshold") % {"t": format_trimmed(threshold)},
             "font": {"color": "#d9534f"},
         }
     ]
-    rate_layout = _layout(rate_title, _("Time"), _("Bitrate (kbit/s)"), xaxis={"type": "date"})
+    rate_layout = _layout(rate_title, _("Time"), _("Bitrate (kbit/s)"), xaxis=TIME_AXIS)
     columns = [
         Column("position", _("Item")),
         Column("time_stamp", _("Samples start"), "datetime"),
@@ -157,7 +157,7 @@ def quality_time_chart(series: list[dict[str, Any]], bucket: str) -> Chart:
             title,
             str(BUCKET_AXIS_TITLES.get(bucket, BUCKET_AXIS_TITLES["day"])),
             _("Share degraded (%)"),
-            xaxis={"type": "date"},
+            xaxis=DATE_AXIS,
         ),
     }
     table = Table(

@@ -196,6 +196,13 @@ def format_bytes(count: float | None) -> str:
     return _scaled(float(count), ("B", "kB", "MB", "GB", "TB"))
 
 
+def format_trimmed(value: float, decimals: int = 2) -> str:
+    """``2.5`` / ``5`` (no trailing zeros), in the active language's separators."""
+    text = format_num(value, decimals)
+    decimal = formats.get_format("DECIMAL_SEPARATOR", get_language(), use_l10n=True)
+    return text.rstrip("0").rstrip(decimal) if decimal in text else text
+
+
 def format_signed(value: float | None, decimals: int = 1) -> str:
     """``+19.9`` / ``−3.0`` in the active language's separators; ``—`` for none."""
     if value is None or not math.isfinite(float(value)):

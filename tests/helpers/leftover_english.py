@@ -127,6 +127,21 @@ def _figure_texts(node: object, key: str = "") -> Iterator[str]:
         yield node
 
 
+def figures(html: str) -> list[dict]:
+    """The Plotly figures of a page (its application/json scripts holding data and layout)."""
+    parser = _Texts()
+    parser.feed(html)
+    found = []
+    for text in parser.figures:
+        try:
+            figure = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(figure, dict) and "layout" in figure:
+            found.append(figure)
+    return found
+
+
 def shown_texts(html: str) -> set[str]:
     """Every text a reader meets on the page, whitespace-normalised."""
     parser = _Texts()

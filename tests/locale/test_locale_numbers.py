@@ -6,7 +6,7 @@ import pytest
 from django.utils import translation
 
 from insights_app.reports.charts import sizes_chart
-from insights_app.reports.tables import format_duration, format_pct, format_signed
+from insights_app.reports.tables import format_duration, format_pct, format_signed, format_trimmed
 from insights_app.reports.views.overview import change_text, kpi_cards
 
 NBSP = "\xa0"
@@ -51,6 +51,7 @@ def test_signed_changes_percentages_and_durations_in_german():
         assert format_signed(0.0) == "+0,0"
         assert format_pct(12.5) == "12,5 %"
         assert format_duration(3900) == "1 h 05 min"
+        assert (format_trimmed(2.5), format_trimmed(5)) == ("2,5", "5")
     with translation.override("nb"):
         assert format_duration(3900) == "1 t 05 min"
 

@@ -23,6 +23,7 @@ from tests.helpers import configure, run_sync
 from tests.helpers.admin_data import make_user
 from tests.helpers.leftover_english import (
     django_gaps,
+    figures,
     json_texts,
     leftover_english,
     shown_texts,
@@ -34,6 +35,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 LANGUAGES = ("de", "nb")
 PER_URL_NAME = 2
 CSV_LINK = re.compile(r"""href\s*=\s*["'](\?[^"']*\bcsv=[^"']*)["']""")
+NAMED_PARTS = re.compile(r"%[aAbBp]")  # d3-time-format's English names: weekday, month, AM/PM
 HREF = re.compile(r"""href\s*=\s*["']([^"'#][^"']*)["']""")
 SKIP = ("/logout", "/delete/", "/add/", "/password/", "/history/", "csv", "format=", "/assets/")
 
@@ -161,6 +163,22 @@ def test_every_page_reads_in_german_and_norwegian_without_english_left(site):
     assert {"admin:insights_app_room_changelist", "admin:insights_app_room_change"} <= names
     data = stored_texts()
     english_html = {url: render(site, url, "en") for url in pages}
+    # Plotly names months and weekdays in English only: every date axis writes digits instead.
+    date_axes = [
+        (url, name, axis)
+        for url, page in english_html.items()
+        for figure in figures(page)
+        for name, axis in figure["layout"].items()
+        if isinstance(axis, dict) and axis.get("type") == "date"
+    ]
+    assert date_axes
+    assert not [
+        (url, name, axis.get("tickformat"), axis.get("hoverformat"))
+        for url, name, axis in date_axes
+        if not axis.get("tickformat")
+        or not axis.get("hoverformat")
+        or NAMED_PARTS.search(axis["tickformat"] + axis["hoverformat"])
+    ]
     english = {url: shown_texts(page) for url, page in english_html.items()}
     # Each CSV download's header row, read as the page's texts (the links are relative to their page).
     downloads = {
