@@ -8,7 +8,7 @@ import json
 import re
 from collections import Counter, deque
 from html import unescape
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import parse_qs, urldefrag, urlsplit
 
 import pytest
 from django.apps import apps
@@ -137,7 +137,8 @@ def site(settings, simulator_factory, client, django_user_model):
 def render(client, url: str, language: str) -> str:
     with translation.override(language):
         response = client.get(url)
-    assert response.status_code == 200, (url, language, response.status_code)
+    # A refused filter answers 400 with the page and its error (reports/invalid.html).
+    assert response.status_code in (200, 400), (url, language, response.status_code)
     if response.streaming:
         return b"".join(response.streaming_content).decode("utf-8-sig")
     return response.content.decode()
@@ -146,6 +147,45 @@ def render(client, url: str, language: str) -> str:
 def header_cells(download: str) -> set[str]:
     """The cells of a CSV download's header row."""
     return {cell.strip() for cell in next(csv.reader(download.splitlines()[:1])) if cell.strip()}
+
+
+def texts_of(client, url: str, language: str, downloads: set[str]) -> set[str]:
+    if url.endswith("status.json"):
+        with translation.override(language):
+            return json_texts(client.get(url).json())
+    page = render(client, url, language)
+    return header_cells(page) if url in downloads else shown_texts(page)
+
+
+def english_left(client, urls: list[str], downloads: set[str] = frozenset()) -> dict[str, list[str]]:
+    """Per language and URL, the texts still holding English words of the same URL in English."""
+    # Stored data, and what the user typed into the URL (a refused filter quotes it back).
+    data = stored_texts() | {v for url in urls for vs in parse_qs(urlsplit(url).query).values() for v in vs}
+    english = {url: texts_of(client, url, "en", downloads) for url in urls}
+    left: dict[str, list[str]] = {}
+    for language in LANGUAGES:
+        allowed, gaps = translated_words(language), django_gaps(language)
+        # What a page of Django's own shows (its admin chrome, where Django's Norwegian has gaps, and the
+        # host's branding) is not the app's to translate.
+        theirs = shown_texts(render(client, reverse("admin:password_change"), language))
+        host_title = {part for text in theirs for part in text.split(" | ")}  # "<page> | <site title>"
+        for url in urls:
+            shown = texts_of(client, url, language, downloads) - theirs
+            found = leftover_english(english[url], shown, data | host_title, allowed, gaps)
+            if found:
+                left[f"{language} {url}"] = found
+    return left
+
+
+# Filters the reports refuse: the page then shows what is wrong (400).
+REFUSED_FILTERS = (
+    "?period=custom&start=garbage&end=2026-11-05",
+    "?period=custom&start=2026-11-10&end=2026-11-01",
+    "?period=custom&start=1900-01-01&end=1900-01-02",
+    "?period=custom&start=2026-01-01",
+    "?period=nonsense",
+    "?room=" + "x" * 600,
+)
 
 
 def test_every_page_reads_in_german_and_norwegian_without_english_left(site):
@@ -161,7 +201,6 @@ def test_every_page_reads_in_german_and_norwegian_without_english_left(site):
     assert {"insights_app:people", "insights_app:person", "insights_app:participant_quality"} <= names
     assert {"admin:index", "admin:app_list", "admin:insights_app_syncrun_dashboard"} <= names
     assert {"admin:insights_app_room_changelist", "admin:insights_app_room_change"} <= names
-    data = stored_texts()
     english_html = {url: render(site, url, "en") for url in pages}
     # Plotly names months and weekdays in English only: every date axis writes digits instead.
     date_axes = [
@@ -179,7 +218,6 @@ def test_every_page_reads_in_german_and_norwegian_without_english_left(site):
         or not axis.get("hoverformat")
         or NAMED_PARTS.search(axis["tickformat"] + axis["hoverformat"])
     ]
-    english = {url: shown_texts(page) for url, page in english_html.items()}
     # Each CSV download's header row, read as the page's texts (the links are relative to their page).
     downloads = {
         url.split("?")[0] + unescape(href)
@@ -187,27 +225,24 @@ def test_every_page_reads_in_german_and_norwegian_without_english_left(site):
         if url.startswith("/insights/")
         for href in CSV_LINK.findall(page)
     }
-    english.update({url: header_cells(render(site, url, "en")) for url in downloads})
     assert downloads, "no CSV download was offered"
     status_url = reverse("admin:insights_app_syncrun_dashboard_status")
+    refused = [reverse("insights_app:quality") + query for query in REFUSED_FILTERS]
     with translation.override("en"):
-        english_status = json_texts(site.get(status_url).json())
-    left: dict[str, list[str]] = {}
-    for language in LANGUAGES:
-        allowed, gaps = translated_words(language), django_gaps(language)
-        # What a page of Django's own shows (its admin chrome, where Django's Norwegian has gaps, and the
-        # host's branding) is not the app's to translate.
-        theirs = shown_texts(render(site, reverse("admin:password_change"), language))
-        host_title = {part for text in theirs for part in text.split(" | ")}  # "<page> | <site title>"
-        for url in [*pages, *downloads]:
-            page = render(site, url, language)
-            shown = (header_cells(page) if url in downloads else shown_texts(page)) - theirs
-            found = leftover_english(english[url], shown, data | host_title, allowed, gaps)
-            if found:
-                left[f"{language} {url}"] = found
-        with translation.override(language):
-            status = json_texts(site.get(status_url).json())
-        found = leftover_english(english_status, status, data, allowed)
-        if found:
-            left[f"{language} {status_url}"] = found
+        assert all(site.get(url).status_code == 400 for url in refused)
+    left = english_left(site, [*pages, *downloads, status_url, *refused], downloads)
+    assert not left, json.dumps(left, indent=1, ensure_ascii=False)
+
+
+def test_the_empty_site_reads_in_german_and_norwegian(client, django_user_model):
+    client.force_login(make_user(django_user_model, "boss", is_superuser=True))
+    urls = [
+        reverse("insights_app:overview"),
+        reverse("insights_app:quality"),
+        reverse("insights_app:people"),
+        reverse("admin:index"),
+        reverse("admin:insights_app_syncrun_dashboard"),
+        reverse("admin:insights_app_syncrun_dashboard_status"),
+    ]
+    left = english_left(client, urls)
     assert not left, json.dumps(left, indent=1, ensure_ascii=False)
