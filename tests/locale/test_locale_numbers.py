@@ -16,8 +16,18 @@ NBSP = "\xa0"
     ("language", "count", "times", "change"),
     [
         ("en", "1,920", "24.0× the previous period (80)", "+19.9 % vs previous period (1,920)"),
-        ("de", "1.920", "24,0× der vorige Zeitraum (80)", "+19,9 % gegenüber dem vorigen Zeitraum (1.920)"),
-        ("nb", f"1{NBSP}920", "24,0× forrige periode (80)", f"+19,9 % mot forrige periode (1{NBSP}920)"),
+        (
+            "de",
+            "1.920",
+            "24,0× so viel wie im vorigen Zeitraum (80)",
+            "+19,9 % gegenüber dem vorigen Zeitraum (1.920)",
+        ),
+        (
+            "nb",
+            f"1{NBSP}920",
+            "24,0× så mye som forrige periode (80)",
+            f"+19,9 % mot forrige periode (1{NBSP}920)",
+        ),
     ],
 )
 def test_a_kpi_card_writes_every_figure_in_one_language(language, count, times, change):
