@@ -37,9 +37,11 @@ messages: install gettext
 	cd insights_app && ../$(PY) -m django makemessages --add-location file --locale de --locale nb
 	cd insights_app && ../$(PY) -m django compilemessages --locale de --locale nb
 
+# lint-imports keeps the layers of docs/architecture.md (contracts in pyproject.toml).
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # The package ships py.typed: mypy with django-stubs over insights_app/ (settings in pyproject.toml).
 typecheck: install
@@ -48,6 +50,7 @@ typecheck: install
 test: install services browser faketime gettext
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	DEBUG=true $(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -9,7 +9,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .tables import Column, Table, chart_separators
+from ..display.numbers import chart_separators
+from .tables import Column, Table
 
 
 def plotly_text(value: Any) -> str:

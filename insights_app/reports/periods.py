@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .tables import format_int
+from ..display.numbers import format_int
 
 PRESETS = {
     "7d": _("Last 7 days"),

@@ -7,9 +7,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from ..display.numbers import format_trimmed
 from ..models.participant_detail import DEFAULT_SAMPLE_RATE_MS
 from .charts import BUCKET_AXIS_TITLES, DATE_AXIS, QUALITY_COLOURS, TIME_AXIS, Chart, _layout, plotly_text
-from .tables import Column, Table, format_trimmed
+from .tables import Column, Table
 
 
 def detail_rows(details: Any) -> list[dict[str, Any]]:

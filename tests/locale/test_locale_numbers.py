@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
+from insights_app.display.durations import format_duration
+from insights_app.display.numbers import format_pct, format_signed, format_trimmed
 from insights_app.reports.charts import sizes_chart
-from insights_app.reports.tables import format_duration, format_pct, format_signed, format_trimmed
 from insights_app.reports.views.overview import change_text, kpi_cards
 
 NBSP = "\xa0"

@@ -7,10 +7,10 @@ import math
 import threading
 from collections.abc import Mapping
 
-from .conf import get_settings
-from .ratecosts import MAX_COST, CostBook, number
-from .rateplan import BudgetFigures, resolve_figures
-from .wait_hints import seconds_until
+from ...conf import get_settings
+from ..wait_hints import seconds_until
+from .costs import MAX_COST, CostBook, number
+from .figures import BudgetFigures, resolve_figures
 
 logger = logging.getLogger(__name__)
 # The token bucket holds this much of the budget: time lost waiting (a call sent alone while its
