@@ -74,7 +74,7 @@ LOWEST_VENV := .venv-lowest
 lowest-venv: install
 	rm -rf dist-lowest && $(PY) -m build -q -w -o dist-lowest . >/dev/null
 	$(PY) scripts/wheel_requirements.py dist-lowest/*.whl > dist-lowest/requirements.txt
-	grep -E '^(pytest|pytest-django|time-machine|jsonschema|hypothesis|dj-database-url|psycopg|croniter|tqdm)[=[]' requirements.txt > dist-lowest/tools.txt
+	grep -E '^(pytest|pytest-django|time-machine|jsonschema|hypothesis|schemathesis|dj-database-url|psycopg|croniter|tqdm)[=[]' requirements.txt > dist-lowest/tools.txt
 	rm -rf $(LOWEST_VENV) && $(VENV)/bin/uv venv -q -p $(PY) $(LOWEST_VENV)
 	$(VENV)/bin/uv pip install -q -p $(LOWEST_VENV)/bin/python --resolution lowest-direct \
 		dist-lowest/*.whl -r dist-lowest/requirements.txt -r dist-lowest/tools.txt
@@ -86,7 +86,8 @@ test-lowest: services gettext
 
 # The property-based and fuzz tests with many more generated examples than CI runs.
 test-long: install services
-	INSIGHTS_HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/sync/test_property_sync.py tests/sync/test_fuzz_client_responses.py $(PYTEST_ARGS)
+	INSIGHTS_HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/sync/test_property_sync.py tests/sync/test_fuzz_client_responses.py \
+		tests/simulator/test_simulator_fuzz.py $(PYTEST_ARGS)
 
 # Redis is optional for the demo (it syncs in-process without it), so a failed start is not fatal.
 demo: install
