@@ -15,6 +15,9 @@ import pytest
 import insights_app
 from tests.helpers.po import read_po
 
+# makemessages and msgfmt run as processes.
+pytestmark = pytest.mark.integration
+
 APP = Path(insights_app.__file__).parent
 LANGUAGES = ("de", "nb")
 PLURAL_FORMS = "nplurals=2; plural=(n != 1);"

@@ -30,7 +30,8 @@ from tests.helpers.leftover_english import (
     translated_words,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# The dashboard asks Redis how its workers are: integration even where no simulator runs.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.integration]
 
 LANGUAGES = ("de", "nb")
 PER_URL_NAME = 2
