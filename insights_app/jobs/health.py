@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rq import Queue, Worker
 
 from ..conf import get_settings
@@ -165,9 +166,12 @@ class Health:
             )
         if self.swept:
             found.append(
-                _(
-                    "%(count)d sync run(s) whose worker died or whose job vanished from the queue were just "
-                    "marked failed; start a new sync when ready."
+                ngettext(
+                    "%(count)d sync run whose worker died or whose job vanished from the queue was just "
+                    "marked failed; start a new sync when ready.",
+                    "%(count)d sync runs whose worker died or whose job vanished from the queue were just "
+                    "marked failed; start a new sync when ready.",
+                    self.swept,
                 )
                 % {"count": self.swept}
             )

@@ -166,14 +166,19 @@ class SyncRun(SyncRunCounters):
     kind = models.CharField(_("kind"), max_length=16, choices=SyncKind.choices, default=SyncKind.INCREMENTAL)
     scope = models.JSONField(_("scope"), default=dict, blank=True)
     # Same value for the same scope: the unique constraint below allows one active run per scope.
-    dedup_key = models.CharField(max_length=255, db_index=True)
+    dedup_key = models.CharField(_("deduplication key"), max_length=255, db_index=True)
     details_policy = models.CharField(_("detail policy"), max_length=8, blank=True, default="")
     status = models.CharField(
         _("status"), max_length=16, choices=SyncStatus.choices, default=SyncStatus.QUEUED
     )
     trigger = models.CharField(_("trigger"), max_length=16, choices=SyncTrigger.choices)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
     job_id = models.CharField(_("job id"), max_length=255, blank=True, default="")
     # The RQ jobs of a fan-out (batches, then the closing job); diagnostics stay in ``checkpoint``.
