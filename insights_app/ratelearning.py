@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
+import time
 from collections.abc import Mapping
 
 from .conf import get_settings
-from .ratecosts import MAX_COST, CostBook, number
+from .ratecosts import CostBook, number
+from .ratelimitshape import FIXED, UNKNOWN, Answer, ShapeWatch, reset_instant
 from .rateplan import BudgetFigures, resolve_figures
+from .ratereadings import MAX_COST, Readings
 from .wait_hints import seconds_until
 
 logger = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ class Learning:
     """What both budgets share: the figures, the cost book, and what an answer teaches."""
 
     costs: CostBook
+    readings: Readings
+    watch: ShapeWatch
     fixed_points: float | None
     _grants: threading.local  # this thread's last reservation: (points, the instant to refund at)
 
@@ -45,13 +49,6 @@ class Learning:
     def _store_plan(self, plan: float) -> None:
         raise NotImplementedError
 
-    def _store_cost(self, endpoint: str, cost: int) -> None:
-        raise NotImplementedError
-
-    def _shared_cost(self, endpoint: str) -> int | None:
-        """What every process sees as ``endpoint``'s cost (the book itself when nothing is shared)."""
-        return self.costs.cost(endpoint)
-
     def figures(self) -> BudgetFigures:
         """The plan and our budget right now (a budget built with a number keeps it)."""
         figures = resolve_figures(self._learned_plan())
@@ -64,62 +61,95 @@ class Learning:
         """Our budget in points per minute."""
         return self.figures().budget
 
+    def shape(self) -> str:
+        """The limiter found: this process's reading, else what another process shared."""
+        mine = self.watch.shape
+        return mine if mine != UNKNOWN else (self._shared_shape() or UNKNOWN)
+
+    def _shared_shape(self) -> str | None:
+        return None
+
     def cost(self, endpoint: str) -> int:
-        """Points to reserve for a call to ``endpoint``: its learned cost; until learned, the most a call
-        may cost (10), so calls never spend more than the share; the rest is refunded after the answer."""
-        learned = self.costs.cost(endpoint)
-        if learned is not None:
-            return learned
-        return 1 if self.costs.unpriced(endpoint) else MAX_COST
+        """Points to reserve for a call to ``endpoint``, never below what it may cost (docs/budget.md).
+
+        Under a fixed window: the cost learned from Remaining's falls. Under any limiter: the ceiling
+        its answers proved (Limit - Remaining). Nothing known yet: the most a call may cost (10)."""
+        ceiling = self.readings.ceiling(endpoint)
+        shape = self.shape()
+        learned = self.costs.cost(endpoint) if shape == FIXED else self._shared_cost_for(endpoint, shape)
+        known = [c for c in (ceiling, learned) if c is not None]
+        return min(known) if known else MAX_COST
+
+    def _shared_cost_for(self, endpoint: str, shape: str) -> int | None:
+        """What another process found ``endpoint`` costs under the same limiter (None: nothing)."""
+        return None
+
+    def cost_sources(self) -> dict[str, tuple[int, str]]:
+        """Every endpoint called so far: the points a call reserves and whether they were learned
+        ("learned") or are the most a call may cost until learned ("assumed")."""
+        endpoints = {*self.costs.known(), *self.readings.ceilings()}
+        return {
+            e: (cost, "assumed" if cost >= MAX_COST and self.readings.ceiling(e) is None else "learned")
+            for e in sorted(endpoints)
+            if (cost := self.cost(e)) is not None
+        }
 
     def learning(self, endpoint: str) -> bool:
-        """Whether ``endpoint``'s cost is still being learned (the client then sends its calls alone)."""
-        return self.costs.learning(endpoint)
+        """Whether ``endpoint``'s cost is still read from Remaining's falls (its calls then go alone):
+        only while the limiter may be a fixed window, where a fall says what a call cost."""
+        return self.shape() in (UNKNOWN, FIXED) and self.costs.learning(endpoint)
 
     def started(self, endpoint: str) -> None:
         """A call is about to be sent (costs are learned only from calls with none of ours in flight)."""
+        self._grants.sent = time.monotonic()
         self.costs.started()
 
     def observe(self, endpoint: str, status: int | None, headers: Mapping[str, str]) -> int:
-        """Learn the plan and the endpoint's cost from an answer; settle the call at what it cost (charge
-        what it cost beyond its reservation, refund what it did not use). Returns what it cost."""
+        """Learn the plan, the limiter and the endpoint's cost from an answer; settle the call at what
+        it may have cost (charge beyond its reservation, refund what it did not use). Returns that."""
         reserved, stamp = self._reservation(endpoint)
-        limit = number(headers.get("X-RateLimit-Limit"))
-        if limit is not None and limit >= 1 and limit != self._learned_plan():
-            self._store_plan(limit)
+        sent = getattr(self._grants, "sent", None) or time.monotonic()
+        self._grants.sent = None
         charged = status is not None and status not in (401, 429)
+        limit = number(headers.get("X-RateLimit-Limit"))
         remaining = number(headers.get("X-RateLimit-Remaining"))
-        if charged and remaining is not None and remaining <= self.low_remaining():
+        checked = self.readings.check(endpoint, limit, remaining) if charged else None
+        plan = self.readings.plan()
+        if plan is not None and plan != self._learned_plan():
+            self._store_plan(plan)
+        if checked is not None:
+            answer = Answer(
+                sent,
+                time.monotonic(),
+                checked[1],
+                reset_instant(headers.get("X-RateLimit-Reset"), time.time()),
+            )
+            before = self.watch.shape
+            if self.watch.note(answer, checked[0]) != before:
+                logger.info("the API's rate limiter reads as %s", self.watch.shape)
+        if charged and checked is not None and remaining is not None and remaining <= self.low_remaining():
             # Slow every process down until the reset: the customer's product keeps its points.
             until_reset = seconds_until(headers.get("X-RateLimit-Reset"))
             pause = min(get_settings().MAX_RETRY_WAIT, until_reset if until_reset is not None else 5.0)
             if pause > 0:
                 logger.info("only %s API points left for the organisation: pausing %.1f s", remaining, pause)
                 self.pause(pause)
-        # Share what this process reserves (cautious while a cost rests on few samples), and share it
-        # again when the shared copy lost it: Redis keeps nothing on disk.
-        for changed in {*self.costs.observe(endpoint, headers, charged), endpoint}:
-            cost = self.costs.cost(changed)
-            if cost is not None and self._shared_cost(changed) != cost:
-                self._store_cost(changed, cost)
+        if checked is not None or limit is None or remaining is None:
+            self.costs.observe(endpoint, headers if checked is not None else {}, charged)
+        else:  # headers that lie teach nothing, and do not make the endpoint one without headers
+            self.costs.observe(endpoint, {}, False)
+        self._share_costs()
         if not charged:
             return 0  # not charged, or not known to be: the reservation stays
-        spent = self._call_cost(endpoint, limit, remaining)
+        spent = self.cost(endpoint)
         if spent > reserved:
             self.settle(spent - reserved)
         elif spent < reserved and stamp is not None:
             self.refund(reserved - spent, stamp)
         return spent
 
-    def _call_cost(self, endpoint: str, limit: float | None, remaining: float | None) -> int:
-        """What a charged call cost, as far as we know: its learned cost (never below the truth while it
-        rests on few samples); else at most what the window has lost so far (Limit - Remaining)."""
-        learned = self.costs.cost(endpoint)
-        if learned is not None:
-            return learned
-        if limit is None or remaining is None:
-            return 1  # no rate headers: nothing to learn, a point a call
-        return max(1, min(MAX_COST, math.ceil(limit - remaining)))
+    def _share_costs(self) -> None:
+        """Share the limiter found and what each endpoint costs under it (never while it is unknown)."""
 
     def refund(self, points: int, stamp: float) -> None:
         raise NotImplementedError
@@ -132,11 +162,11 @@ class Learning:
 
     def low_remaining(self) -> float:
         """RATE_LOW_REMAINING, or three of the dearest calls learned: the product keeps a few points."""
-        return max(get_settings().RATE_LOW_REMAINING, 3 * max([1, *self.costs.known().values()]))
+        return max(get_settings().RATE_LOW_REMAINING, 3 * self._call_worth())
 
     def _call_worth(self) -> float:
         """One call's worth: the dearest call known (what a new bucket starts with)."""
-        return float(max([1, *self.costs.known().values()]))
+        return float(max([1, *(cost for cost, _source in self.cost_sources().values())]))
 
     def _capacity(self, points: int) -> float:
         """The bucket holds BURST_SECONDS of the budget when that is BURST_MIN_CALLS calls or more, else

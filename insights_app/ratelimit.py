@@ -24,7 +24,9 @@ from .conf import get_settings
 from .connections import queue_redis, url_redis
 from .ratecosts import CostBook, number
 from .ratelearning import Learning
+from .ratelimitshape import FIXED, SHAPES, ShapeWatch
 from .rateplan import RateBudget as RateBudget  # re-exported for the client
+from .ratereadings import Readings
 from .ratescripts import PAUSE_SCRIPT, REFUND_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
 from .wait_hints import wait_unless_interrupted as wait_unless_interrupted  # for the client
 
@@ -33,6 +35,7 @@ _PLAN_TTL_SECONDS = 7 * 86_400  # what the API said about the plan and the costs
 _LEARNED_CACHE_SECONDS = 2.0  # how stale this process's copy of them may be
 # A large budget is taken from Redis this many seconds' worth at a time, not one round trip per call.
 RESERVE_SECONDS = 0.1
+_SHAPE_FIELD = "_limiter"  # in the shared costs hash: the limiter they were learned under
 
 
 def budget_points_per_minute() -> float:
@@ -54,6 +57,8 @@ class LocalBudget(Learning):
     ) -> None:
         self.fixed_points = None if points_per_minute is None else float(points_per_minute)
         self.costs = CostBook()
+        self.readings = Readings()
+        self.watch = ShapeWatch()
         self._plan: float | None = None
         self._tokens: float | None = None
         self._clock = clock
@@ -69,9 +74,6 @@ class LocalBudget(Learning):
 
     def _store_plan(self, plan: float) -> None:
         self._plan = plan
-
-    def _store_cost(self, endpoint: str, cost: int) -> None:
-        """Kept in the cost book only."""
 
     def _take(self, points: int, unpaced: bool = False) -> tuple[float, float]:
         """Take ``points`` now (0.0, the instant) or say how long to wait (seconds, now)."""
@@ -155,7 +157,7 @@ class LocalBudget(Learning):
             return sum(p for t, p in self._log if t > now - 60)
 
 
-_books: dict[str, CostBook] = {}
+_books: dict[str, tuple[CostBook, Readings, ShapeWatch]] = {}
 _books_lock = threading.Lock()
 
 
@@ -188,7 +190,7 @@ class RedisBudget(Learning):
         self._pause = connection.register_script(PAUSE_SCRIPT)
         self._sleep = sleep
         self._plan_cache: tuple[float, float | None] = (-1e9, None)
-        self._shared_view: dict[str, int] = {}
+        self._shared_view: dict[str, int | str] = {}
         self._prepaid = 0  # points reserved in Redis and not spent yet (by this process)
         self._prepaid_stamp = 0.0  # when they were reserved (Redis ms): where a refund goes
         self._batched = False  # whether they were a batch for many calls (a refund then goes back to it)
@@ -196,8 +198,10 @@ class RedisBudget(Learning):
         self._grants = threading.local()
         # One cost book per organisation and process: consecutive syncs in a worker pair their calls.
         with _books_lock:
-            self.costs = _books.setdefault(key, CostBook())
-        self.costs.adopt(self.shared_costs())
+            self.costs, self.readings, self.watch = _books.setdefault(
+                key, (CostBook(), Readings(), ShapeWatch())
+            )
+        self._adopt_shared()
         self._costs_read = time.monotonic()
 
     def _learned_plan(self) -> float | None:
@@ -209,7 +213,7 @@ class RedisBudget(Learning):
         self._plan_cache = (time.monotonic(), plan)
         if time.monotonic() - self._costs_read > _LEARNED_CACHE_SECONDS:
             self._costs_read = time.monotonic()
-            self.costs.adopt(self.shared_costs())
+            self._adopt_shared()
         return plan
 
     def _store_plan(self, plan: float) -> None:
@@ -218,21 +222,42 @@ class RedisBudget(Learning):
         )
         self._plan_cache = (time.monotonic(), plan)
 
-    def _store_cost(self, endpoint: str, cost: int) -> None:
-        self._connection.hset(self._costs_key, endpoint, cost)
-        self._connection.expire(self._costs_key, _PLAN_TTL_SECONDS)
-        self._shared_view[endpoint] = cost
+    def _adopt_shared(self) -> None:
+        """Read what other processes found; a fixed window's costs join this process's cost book."""
+        shared = self.shared_costs()
+        if self._shared_shape() == FIXED:
+            self.costs.adopt(shared)
 
-    def _shared_cost(self, endpoint: str) -> int | None:
+    def _shared_shape(self) -> str | None:
         # The copy read at most _LEARNED_CACHE_SECONDS ago: no Redis round trip per call.
-        return self._shared_view.get(endpoint)
+        shape = self._shared_view.get(_SHAPE_FIELD)
+        return shape if shape in SHAPES else None
+
+    def _shared_cost_for(self, endpoint: str, shape: str) -> int | None:
+        cost = self._shared_view.get(endpoint)
+        return cost if isinstance(cost, int) and self._shared_shape() == shape else None
+
+    def _share_costs(self) -> None:
+        """Share the limiter this process found and the costs under it; again when Redis lost them."""
+        shape = self.watch.shape
+        if shape not in SHAPES:
+            return
+        update: dict[str, str | int] = {}
+        if self._shared_view.get(_SHAPE_FIELD) != shape:
+            update[_SHAPE_FIELD] = shape
+        for endpoint, (cost, source) in self.cost_sources().items():
+            if source == "learned" and self._shared_view.get(endpoint) != cost:
+                update[endpoint] = cost
+        if update:
+            self._connection.hset(self._costs_key, mapping=update)
+            self._connection.expire(self._costs_key, _PLAN_TTL_SECONDS)
+            self._shared_view.update(update)
 
     def shared_costs(self) -> dict[str, int]:
-        """Costs learned by any process."""
-        raw = self._connection.hgetall(self._costs_key)
-        shared = {_text(k): int(v) for k, v in raw.items() if _text(v).isdigit()}
-        self._shared_view = dict(shared)
-        return shared
+        """Costs learned by any process (under the limiter in ``shared_shape``)."""
+        raw = {_text(k): _text(v) for k, v in self._connection.hgetall(self._costs_key).items()}
+        self._shared_view = {k: (int(v) if v.isdigit() else v) for k, v in raw.items()}
+        return {k: v for k, v in self._shared_view.items() if isinstance(v, int)}
 
     def acquire(
         self, points: int = 1, interrupt: Callable[[], bool] | None = None, unpaced: bool = False
