@@ -97,8 +97,8 @@ def main() -> None:
         settings.WHEREBY_INSIGHTS = {"API_KEY": API_KEY, "BASE_URL": server.base_url, "DETAIL_POLICY": "all"}
         from insights_app.conf import get_settings
         from insights_app.models import SyncRun
-        from insights_app.ratelimit import get_budget
         from insights_app.sync import InProcess, create_or_get_active_run, execute_run, request_cancel
+        from insights_app.whereby.budget.current import get_budget
 
         get_settings.cache_clear()
         run, _ = create_or_get_active_run("full", trigger="command", details="all", backend=InProcess())

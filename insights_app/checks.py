@@ -22,8 +22,8 @@ from .conf import (
     get_settings,
     unknown_setting_keys,
 )
-from .ratelimit import reported_plan
-from .rateplan import is_auto
+from .whereby.budget.current import reported_plan
+from .whereby.budget.figures import is_auto
 
 CHECK_ID = "insights_app.{}"
 # `manage.py check --tag insights_app` runs only these; a plain `check` runs them with all others.

@@ -13,8 +13,9 @@ from django.utils.translation import gettext
 
 from .conf import get_settings
 from .models import Participant, Room, RoomSession, SyncRun
-from .ratelimit import RedisBudget, get_budget
 from .reports.tables import format_duration
+from .whereby.budget.current import get_budget
+from .whereby.budget.shared import RedisBudget
 
 
 @dataclass(frozen=True)

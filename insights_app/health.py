@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 from .conf import get_settings
 from .connections import queue_redis
 from .models import SYNCED_MODELS, SyncRun, SyncStatus
-from .ratelimit import budget_snapshot
 from .reports.tables import format_int, format_num
+from .whereby.budget.current import budget_snapshot
 
 # The dashboard must answer even when Redis does not: give up quickly.
 SOCKET_TIMEOUT = 1.0

@@ -26,10 +26,10 @@ from rq.worker import Worker
 from .conf import get_settings
 from .errors import InsightsError
 from .models import SyncRun, SyncStatus
-from .ratelimit import budget_points_per_minute
 from .sync import service
 from .sync.backend import RoomWork
 from .sync.horizon_steps import Step, mark_step
+from .whereby.budget.current import budget_points_per_minute
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")

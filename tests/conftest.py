@@ -42,9 +42,9 @@ def redis_url() -> str:
 @pytest.fixture
 def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     """A clean test Redis database for this test, and no cost book left by an earlier test."""
-    from insights_app import ratelimit
+    from insights_app.whereby.budget import shared
 
-    ratelimit._books.clear()  # a book learned in another test would hide what this one must share
+    shared._books.clear()  # a book learned in another test would hide what this one must share
     conn = redis.Redis.from_url(redis_url)
     conn.flushdb()
     yield conn

@@ -104,7 +104,7 @@ def test_w002_a_budget_equal_to_the_plan_is_allowed(good):
 
 def test_w002_an_explicit_budget_above_the_plan_the_api_reports(good, redis_conn):
     """With the plan on "auto", the plan the API last reported is what an explicit budget is held to."""
-    from insights_app.ratelimit import get_budget
+    from insights_app.whereby.budget.current import get_budget
 
     good.WHEREBY_INSIGHTS = {**GOOD, "RATE_BUDGET_POINTS_PER_MINUTE": 150}
     assert ours() == {}  # no plan reported yet: nothing to compare with

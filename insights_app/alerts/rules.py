@@ -122,7 +122,8 @@ def failing_syncs(values: dict[str, Any]) -> list[Finding]:
 def _budget_paused_seconds() -> float | None:
     """How long the shared budget is still paused (the client pauses it on a 429 or when the
     organisation's remaining points reach RATE_LOW_REMAINING); None when Redis cannot tell."""
-    from ..ratelimit import RedisBudget, get_budget
+    from ..whereby.budget.current import get_budget
+    from ..whereby.budget.shared import RedisBudget
 
     budget = get_budget()
     if not isinstance(budget, RedisBudget):

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from ..client import WherebyClient
 from ..conf import get_settings, lookback_minutes
 from ..errors import Interrupted
 from ..models import SyncRun
 from ..safetext import printable
+from ..whereby.client import WherebyClient
 from .backend import JobBackend
 from .upsert import UpsertResult
 

@@ -221,7 +221,7 @@ def test_429s_within_the_window_alert_and_clear_when_the_window_passes(channels,
 def test_the_organisation_running_low_on_points_alerts_while_the_budget_is_paused(
     channels, settings, redis_conn
 ):
-    from insights_app.ratelimit import get_budget
+    from insights_app.whereby.budget.current import get_budget
 
     settings.WHEREBY_INSIGHTS = {
         **settings.WHEREBY_INSIGHTS,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from insights_app import directhttp
-from insights_app.client import WherebyClient
 from insights_app.errors import AuthenticationError
+from insights_app.whereby import directhttp
+from insights_app.whereby.client import WherebyClient
 from tests.helpers import TEST_API_KEY
 
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from insights_app.client import WherebyClient
 from insights_app.errors import Interrupted, TransportError
 from insights_app.simulator import FaultConfig
+from insights_app.whereby.client import WherebyClient
 from tests.helpers import TEST_API_KEY
 
 

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
+from ..errors import Interrupted, MalformedResponse, redact
+from ..safetext import printable
 from . import directhttp
-from .errors import Interrupted, MalformedResponse, redact
-from .safetext import printable
 
 # Failures worth another attempt (a dropped, cut, slow or garbled answer, a connection refused).
 TRANSIENT_EXCEPTIONS = (

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import Interrupted
+from ..errors import Interrupted
 
 
 def as_float(value: Any) -> float | None:

@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import requests
 
-from . import __version__, transport
-from .conf import get_settings
-from .errors import (
+from .. import __version__
+from ..conf import get_settings
+from ..errors import (
     AccessForbidden,
     ApiError,
     AuthenticationError,
@@ -26,9 +26,11 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from . import transport
+from .budget.current import get_budget
+from .budget.protocol import RateBudget
 from .fetchpool import FetchPool, SendGate
-from .ratelimit import RateBudget, get_budget, wait_unless_interrupted
-from .wait_hints import throttle_wait
+from .wait_hints import throttle_wait, wait_unless_interrupted
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,7 +1,7 @@
-"""The rate budget: our share of the organisation's Whereby points, shared by every process.
+"""The rate budget in Redis: our share of the organisation's Whereby points, shared by every process.
 
 Every worker and command draws from one budget in Redis (docs/budget.md): the plan and our share
-come from ``rateplan``, each endpoint's cost from ``ratecosts``; a token bucket holding a second of
+come from ``figures``, each endpoint's cost from ``costs``; a token bucket holding a second of
 the budget paces the calls, a log of the last minute's spends keeps every rolling minute within it;
 a 429 or a low ``X-RateLimit-Remaining`` sets a shared pause that every process honours.
 """
@@ -9,153 +9,25 @@ a 429 or a low ``X-RateLimit-Remaining`` sets a shared pause that every process 
 from __future__ import annotations
 
 import hashlib
-import logging
-import math
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 import redis
 
-from .conf import get_settings
-from .connections import queue_redis, url_redis
-from .ratecosts import CostBook, number
-from .ratelearning import Learning
-from .ratelimitshape import FIXED, SHAPES, ShapeWatch
-from .rateplan import RateBudget as RateBudget  # re-exported for the client
-from .ratereadings import Readings
-from .ratescripts import PAUSE_SCRIPT, REFUND_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
-from .wait_hints import wait_unless_interrupted as wait_unless_interrupted  # for the client
+from ..wait_hints import wait_unless_interrupted
+from .costs import CostBook, number
+from .learning import Learning
+from .limiter_shape import FIXED, SHAPES, ShapeWatch
+from .readings import Readings
+from .scripts import PAUSE_SCRIPT, REFUND_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
 
-logger = logging.getLogger(__name__)
 _PLAN_TTL_SECONDS = 7 * 86_400  # what the API said about the plan and the costs, kept a week
 _LEARNED_CACHE_SECONDS = 2.0  # how stale this process's copy of them may be
 # A large budget is taken from Redis this many seconds' worth at a time, not one round trip per call.
 RESERVE_SECONDS = 0.1
 _SHAPE_FIELD = "_limiter"  # in the shared costs hash: the limiter they were learned under
-
-
-def budget_points_per_minute() -> float:
-    """Our budget now (for job timeouts and estimates), using the plan learned by any process."""
-    return get_budget().figures().budget
-
-
-class LocalBudget(Learning):
-    """A per-process budget, for one-off commands when Redis is not reachable."""
-
-    backend = "local"
-
-    def __init__(
-        self,
-        points_per_minute: float | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.fixed_points = None if points_per_minute is None else float(points_per_minute)
-        self.costs = CostBook()
-        self.readings = Readings()
-        self.watch = ShapeWatch()
-        self._plan: float | None = None
-        self._tokens: float | None = None
-        self._clock = clock
-        self._sleep = sleep
-        self._stamp = clock()
-        self._pause_until = 0.0
-        self._log: deque[tuple[float, int]] = deque()
-        self._lock = threading.Lock()
-        self._grants = threading.local()
-
-    def _learned_plan(self) -> float | None:
-        return self._plan
-
-    def _store_plan(self, plan: float) -> None:
-        self._plan = plan
-
-    def _take(self, points: int, unpaced: bool = False) -> tuple[float, float]:
-        """Take ``points`` now (0.0, the instant) or say how long to wait (seconds, now)."""
-        budget = self.figures().budget
-        rate = budget / 60.0
-        capacity = self._capacity(1)
-        need = min(points, capacity)  # a reservation dearer than the bucket leaves it in debt
-        if unpaced:  # a call that learns a cost: only the minute's log holds it (see ratescripts)
-            need = -math.inf
-        with self._lock:
-            now = self._clock()
-            if self._pause_until > now:
-                return self._pause_until - now, now
-            window = WINDOW_MS / 1000.0
-            while self._log and self._log[0][0] <= now - window:
-                self._log.popleft()
-            spent = sum(p for _t, p in self._log)
-            if spent + points > budget and self._log:
-                freed = 0
-                for moment, spend in self._log:
-                    freed += spend
-                    if spent - freed + points <= budget:
-                        return max(0.001, moment + window - now), now
-            tokens = self._call_worth() if self._tokens is None else self._tokens
-            tokens = min(capacity, tokens + (now - self._stamp) * rate)
-            self._stamp = now
-            if tokens >= need - 1e-9:  # refills are float sums: allow for their rounding
-                self._tokens = tokens - points
-                self._log.append((now, points))
-                return 0.0, now
-            self._tokens = tokens
-            return max(0.001, (need - max(tokens, 0.0)) / rate), now  # in debt: a refund may come
-
-    def acquire(
-        self, points: int = 1, interrupt: Callable[[], bool] | None = None, unpaced: bool = False
-    ) -> float:
-        """Block until ``points`` may be spent."""
-        points = max(1, min(int(points), int(self.figures().budget)))
-        waited = 0.0
-        while True:
-            wait, stamp = self._take(points, unpaced)
-            if wait <= 0:
-                self._granted(points, stamp)
-                return waited
-            waited += wait_unless_interrupted(self._sleep, wait, interrupt, "the rate budget")
-
-    def settle(self, points: int) -> None:
-        """Charge points already spent."""
-        with self._lock:
-            self._tokens = (self._tokens or 0.0) - points
-            self._log.append((self._clock(), points))
-
-    def refund(self, points: int, stamp: float) -> None:
-        """Give back points reserved at ``stamp`` and not spent (the bucket's debt is repaid at once)."""
-        with self._lock:
-            if self._tokens is not None:
-                self._tokens = max(self._tokens, min(self._capacity(1), self._tokens + points))
-            if stamp <= self._clock() - WINDOW_MS / 1000.0:
-                return
-            index = len(self._log)
-            while index > 0 and self._log[index - 1][0] > stamp:
-                index -= 1
-            self._log.insert(index, (stamp, -points))
-
-    def pause(self, seconds: float) -> None:
-        """Hold every caller of this bucket for ``seconds``."""
-        with self._lock:
-            self._pause_until = max(self._pause_until, self._clock() + seconds)
-
-    def available(self) -> float:
-        """Tokens available now."""
-        rate = self.figures().budget / 60.0
-        with self._lock:
-            tokens = self._call_worth() if self._tokens is None else self._tokens
-            return min(self._capacity(1), tokens + (self._clock() - self._stamp) * rate)
-
-    def spent_last_minute(self) -> int:
-        """Points this process spent in the last minute."""
-        with self._lock:
-            now = self._clock()
-            return sum(p for t, p in self._log if t > now - 60)
-
 
 _books: dict[str, tuple[CostBook, Readings, ShapeWatch]] = {}
 _books_lock = threading.Lock()
@@ -209,7 +81,7 @@ class RedisBudget(Learning):
         if time.monotonic() - stamp < _LEARNED_CACHE_SECONDS:
             return plan
         value = self._connection.get(self._plan_key)
-        plan = number(_text(value)) if value else None
+        plan = number(as_text(value)) if value else None
         self._plan_cache = (time.monotonic(), plan)
         if time.monotonic() - self._costs_read > _LEARNED_CACHE_SECONDS:
             self._costs_read = time.monotonic()
@@ -231,7 +103,7 @@ class RedisBudget(Learning):
     def _shared_shape(self) -> str | None:
         # The copy read at most _LEARNED_CACHE_SECONDS ago: no Redis round trip per call.
         shape = self._shared_view.get(_SHAPE_FIELD)
-        return shape if shape in SHAPES else None
+        return shape if isinstance(shape, str) and shape in SHAPES else None
 
     def _shared_cost_for(self, endpoint: str, shape: str) -> int | None:
         cost = self._shared_view.get(endpoint)
@@ -254,8 +126,8 @@ class RedisBudget(Learning):
             self._shared_view.update(update)
 
     def shared_costs(self) -> dict[str, int]:
-        """Costs learned by any process (under the limiter in ``shared_shape``)."""
-        raw = {_text(k): _text(v) for k, v in self._connection.hgetall(self._costs_key).items()}
+        """Costs learned by any process (under the limiter ``_shared_shape`` names)."""
+        raw = {as_text(k): as_text(v) for k, v in self._connection.hgetall(self._costs_key).items()}
         self._shared_view = {k: (int(v) if v.isdigit() else v) for k, v in raw.items()}
         return {k: v for k, v in self._shared_view.items() if isinstance(v, int)}
 
@@ -358,68 +230,6 @@ def budget_key(api_key: str | None, base_url: str) -> str:
     return digest[:24]
 
 
-_local_budgets: dict[str, LocalBudget] = {}
-_local_lock = threading.Lock()
-
-
-def _redis_connection() -> redis.Redis:
-    """The budget's Redis client: RATE_REDIS_URL, else the queue's server; short timeouts, reused."""
-    conf = get_settings()
-    if conf.RATE_REDIS_URL:
-        return url_redis(conf.RATE_REDIS_URL, 2.0)
-    return queue_redis(conf.QUEUE, 2.0)
-
-
-def _text(value: bytes | str) -> str:
+def as_text(value: bytes | str) -> str:
     """A Redis reply as text (bytes unless the client decodes responses)."""
     return value.decode() if isinstance(value, bytes) else value
-
-
-def get_budget(api_key: str | None = None, base_url: str | None = None) -> LocalBudget | RedisBudget:
-    """The shared Redis budget, or a per-process one (with a warning) when Redis does not answer."""
-    conf = get_settings()
-    api_key = conf.API_KEY if api_key is None else api_key
-    base_url = base_url or conf.BASE_URL
-    key = budget_key(api_key, base_url)
-    try:
-        connection = _redis_connection()
-        connection.ping()
-        return RedisBudget(connection, key)
-    except (redis.RedisError, OSError) as exc:
-        logger.warning(
-            "Redis is not reachable (%s); this process keeps its own rate budget", type(exc).__name__
-        )
-    with _local_lock:
-        return _local_budgets.setdefault(key, LocalBudget())
-
-
-def budget_snapshot() -> dict[str, Any]:
-    """What the sync dashboard shows about the budget."""
-    budget = get_budget()
-    figures = budget.figures()
-    used_now, used_before = budget.used_per_minute() if isinstance(budget, RedisBudget) else (None, None)
-    costs = budget.shared_costs() if isinstance(budget, RedisBudget) else budget.costs.known()
-    return {
-        "points_per_minute": round(figures.budget, 1),
-        "budget_source": figures.budget_source,
-        "share": figures.share,
-        "plan_points_per_minute": round(figures.plan, 1),
-        "plan_source": figures.plan_source,
-        "points_per_call": {endpoint.rsplit("/", 1)[-1]: cost for endpoint, cost in sorted(costs.items())},
-        "spent_last_minute": budget.spent_last_minute(),
-        "available": budget.available(),
-        "used_this_minute": used_now,
-        "used_last_minute": used_before,
-        "backend": getattr(budget, "backend", "local"),
-    }
-
-
-def reported_plan() -> float | None:
-    """The plan the API last reported (X-RateLimit-Limit) for the configured key, if Redis knows it."""
-    conf = get_settings()
-    try:
-        connection = _redis_connection()
-        value = connection.get(f"insights:ratebudget:{budget_key(conf.API_KEY, conf.BASE_URL)}:plan")
-    except (redis.RedisError, OSError):
-        return None
-    return number(_text(value)) if value else None

@@ -17,7 +17,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .errors import Interrupted
+from ..errors import Interrupted
 
 T = TypeVar("T")
 R = TypeVar("R")

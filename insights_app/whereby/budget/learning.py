@@ -7,12 +7,12 @@ import threading
 import time
 from collections.abc import Mapping
 
-from .conf import get_settings
-from .ratecosts import CostBook, number
-from .ratelimitshape import FIXED, UNKNOWN, Answer, ShapeWatch, reset_instant
-from .rateplan import BudgetFigures, resolve_figures
-from .ratereadings import MAX_COST, Readings
-from .wait_hints import seconds_until
+from ...conf import get_settings
+from ..wait_hints import seconds_until
+from .costs import CostBook, number
+from .figures import BudgetFigures, resolve_figures
+from .limiter_shape import FIXED, UNKNOWN, Answer, ShapeWatch, reset_instant
+from .readings import MAX_COST, Readings
 
 logger = logging.getLogger(__name__)
 # The token bucket holds this much of the budget: time lost waiting (a call sent alone while its
