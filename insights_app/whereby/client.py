@@ -360,9 +360,10 @@ class WherebyClient:
                 # A call that learns a cost goes right after the previous answer (the minute's cap
                 # still holds it): a short gap holds little of the product's spend, so the fall is
                 # nearly the cost, and pacing it would lengthen the gap and blur every sample.
-                unpaced = bool(learning(endpoint)) if learning is not None else False
+                unpaced = getattr(self.budget, "unpaced", None)
+                rushed = bool(unpaced(endpoint)) if unpaced is not None else False
                 cost = self.budget.cost(endpoint)
-                waited = self.budget.acquire(cost, interrupt=self.interrupt, unpaced=unpaced)
+                waited = self.budget.acquire(cost, interrupt=self.interrupt, unpaced=rushed)
                 if waited:
                     self.stats.add(waited_seconds=waited)
                 self.budget.started(endpoint)

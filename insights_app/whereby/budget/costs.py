@@ -99,6 +99,7 @@ class CostBook:
                 if charged:
                     self._unpriced.add(endpoint)
                 return {}
+            self._unpriced.discard(endpoint)
             same_window = last is not None and last[0] == limit and last[2] == reset
             if not alone and same_window and last is not None and last[1] < remaining:
                 self._last = last  # overlapping answers came out of order: the lower Remaining is later
@@ -109,6 +110,8 @@ class CostBook:
             fall = last[1] - remaining
             if fall < 1:
                 return {}  # a new window, or answers out of order
+            if fall > _outlier_fall([f for _e, f, _g in self._samples]):
+                return {}  # a Remaining that jumped: one lying answer must not move the costs
             self._samples.append((endpoint, fall, max(0.0, now - last[3])))
             self._measured.add(endpoint)
             self._taken[endpoint] += 1
@@ -134,6 +137,12 @@ class CostBook:
                 break
         self.others_per_second = rate
         self._learned.update(costs)
+
+
+def _outlier_fall(falls: Sequence[float]) -> float:
+    """The fall beyond which one is a lie, not a cost plus others' spend: far above the usual falls."""
+    usual = sorted(falls)[len(falls) // 2] if falls else MAX_COST
+    return 4 * MAX_COST + 4 * usual
 
 
 def _likelihood(samples: Sequence[tuple[str, float, float]], costs: Mapping[str, int]) -> tuple[float, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ...conf import get_settings
 from ..wait_hints import seconds_until
@@ -24,12 +24,36 @@ BURST_SECONDS = 1.0
 BURST_MIN_CALLS = 10
 
 
+class Provisional:
+    """Calls counted while the limiter was not known: (endpoint, points counted, reservation instant)."""
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[str, int, float | None]] = []
+        self._lock = threading.Lock()
+
+    def add(self, endpoint: str, points: int, stamp: float | None) -> None:
+        with self._lock:
+            self._calls.append((endpoint, points, stamp))
+            del self._calls[:-10_000]  # a limiter never found: the oldest no longer matter
+
+    def take(self, settled: Callable[[str], bool]) -> list[tuple[str, int, float | None]]:
+        """The calls of the endpoints ``settled`` says are known for good (the others stay)."""
+        with self._lock:
+            if not self._calls:
+                return []
+            known = {endpoint: settled(endpoint) for endpoint, _p, _s in self._calls}
+            taken = [call for call in self._calls if known[call[0]]]
+            self._calls = [call for call in self._calls if not known[call[0]]]
+            return taken
+
+
 class Learning:
     """What both budgets share: the figures, the cost book, and what an answer teaches."""
 
     costs: CostBook
     readings: Readings
     watch: ShapeWatch
+    provisional: Provisional
     fixed_points: float | None
     _grants: threading.local  # this thread's last reservation: (points, the instant to refund at)
 
@@ -99,6 +123,13 @@ class Learning:
         only while the limiter may be a fixed window, where a fall says what a call cost."""
         return self.shape() in (UNKNOWN, FIXED) and self.costs.learning(endpoint)
 
+    def unpaced(self, endpoint: str) -> bool:
+        """Whether a call to ``endpoint`` goes right after the previous answer, waiting only for the
+        rolling minute: one that learns a cost under a fixed window (a short gap holds little of the
+        product's spend). While the limiter is unknown calls are paced: their answers, spread out,
+        show sooner how Remaining moves."""
+        return self.shape() == FIXED and self.costs.learning(endpoint)
+
     def started(self, endpoint: str) -> None:
         """A call is about to be sent (costs are learned only from calls with none of ours in flight)."""
         self._grants.sent = time.monotonic()
@@ -146,7 +177,29 @@ class Learning:
             self.settle(spent - reserved)
         elif spent < reserved and stamp is not None:
             self.refund(reserved - spent, stamp)
-        return spent
+        if not self._settled(endpoint):
+            self.provisional.add(endpoint, spent, stamp)
+            return spent
+        return spent - self._settle_provisional()
+
+    def _settled(self, endpoint: str) -> bool:
+        """Whether ``endpoint``'s cost is known for good: the limiter is known, and under a fixed
+        window the cost no longer rests on few falls."""
+        shape = self.shape()
+        return shape != UNKNOWN and not (shape == FIXED and self.costs.learning(endpoint))
+
+    def _settle_provisional(self) -> int:
+        """Calls counted at a cautious cost while their endpoint's was not known for good are counted
+        again at what they cost once it is (the difference refunded at their instants); returns the
+        points given back."""
+        back = 0
+        for endpoint, counted, stamp in self.provisional.take(self._settled):
+            cost = self.cost(endpoint)
+            if cost < counted:
+                back += counted - cost
+                if stamp is not None:
+                    self.refund(counted - cost, stamp)
+        return back
 
     def _share_costs(self) -> None:
         """Share the limiter found and what each endpoint costs under it (never while it is unknown)."""

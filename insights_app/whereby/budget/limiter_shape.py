@@ -21,8 +21,10 @@ _FIXED_MIN_EVENT_GAP = 40.0
 # window's (nothing of ours has aged out yet), so the span must reach past a minute.
 _FIXED_SPAN_SECONDS = 90.0
 # With X-RateLimit-Reset: this many answers naming one reset instant while Remaining only fell.
-_FIXED_BY_RESET_ANSWERS = 6
-_FIXED_BY_RESET_SECONDS = 3.0
+# (A sliding window's or a bucket's reset instant moves with every call: it is when Remaining is back
+# at the limit.)
+_FIXED_BY_RESET_ANSWERS = 3
+_FIXED_BY_RESET_SECONDS = 2.0
 # Answers of ours counted when testing for a sliding window (it holds every point of the last minute).
 _RECENT_SECONDS = 50.0
 # Answers that must contradict a sliding window (fewer points missing than calls answered) for a bucket.
@@ -90,11 +92,12 @@ class ShapeWatch:
         with self._lock:
             if self._first is None:
                 self._first = answer.answered
-            before = [a for a in self._answers if a.answered <= answer.sent]
+            before = [a for a in self._answers if a.answered <= answer.sent][-3:]
             if before:
-                latest = before[-1].answered
-                floor = min(a.remaining for a in before if a.answered >= latest - 1.0)
-                # Our call cost at least a point: under a fixed window Remaining is now below the floor.
+                # Our call cost at least a point: under a fixed window Remaining is now below every
+                # answer of the window we had before sending it. The second lowest of the last three:
+                # one answer lying low (a Remaining of 0) is not taken for a rise.
+                floor = sorted(a.remaining for a in before)[min(1, len(before) - 1)]
                 if answer.remaining > floor - 0.5 and (
                     not self._events or answer.answered > self._events[-1] + _EVENT_SECONDS
                 ):
@@ -111,7 +114,7 @@ class ShapeWatch:
         if answer.reset is None:
             self._same_reset = []
             return
-        if self._same_reset and abs(self._same_reset[0].reset - answer.reset) > 1.0:  # type: ignore[operator]
+        if self._same_reset and abs(self._same_reset[0].reset - answer.reset) > 0.5:  # type: ignore[operator]
             self._same_reset = []
         self._same_reset.append(answer)
 

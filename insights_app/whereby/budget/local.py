@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from ..wait_hints import wait_unless_interrupted
 from .costs import CostBook
-from .learning import Learning
+from .learning import Learning, Provisional
 from .limiter_shape import ShapeWatch
 from .readings import Readings
 from .scripts import WINDOW_MS
@@ -32,6 +32,7 @@ class LocalBudget(Learning):
         self.costs = CostBook()
         self.readings = Readings()
         self.watch = ShapeWatch()
+        self.provisional = Provisional()
         self._plan: float | None = None
         self._tokens: float | None = None
         self._clock = clock

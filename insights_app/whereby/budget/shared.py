@@ -13,12 +13,13 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 
 from ..wait_hints import wait_unless_interrupted
 from .costs import CostBook, number
-from .learning import Learning
+from .learning import Learning, Provisional
 from .limiter_shape import FIXED, SHAPES, ShapeWatch
 from .readings import Readings
 from .scripts import PAUSE_SCRIPT, REFUND_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
@@ -29,7 +30,7 @@ _LEARNED_CACHE_SECONDS = 2.0  # how stale this process's copy of them may be
 RESERVE_SECONDS = 0.1
 _SHAPE_FIELD = "_limiter"  # in the shared costs hash: the limiter they were learned under
 
-_books: dict[str, tuple[CostBook, Readings, ShapeWatch]] = {}
+_books: dict[str, tuple[CostBook, Readings, ShapeWatch, Provisional]] = {}
 _books_lock = threading.Lock()
 
 
@@ -70,8 +71,8 @@ class RedisBudget(Learning):
         self._grants = threading.local()
         # One cost book per organisation and process: consecutive syncs in a worker pair their calls.
         with _books_lock:
-            self.costs, self.readings, self.watch = _books.setdefault(
-                key, (CostBook(), Readings(), ShapeWatch())
+            self.costs, self.readings, self.watch, self.provisional = _books.setdefault(
+                key, (CostBook(), Readings(), ShapeWatch(), Provisional())
             )
         self._adopt_shared()
         self._costs_read = time.monotonic()
@@ -121,7 +122,7 @@ class RedisBudget(Learning):
             if source == "learned" and self._shared_view.get(endpoint) != cost:
                 update[endpoint] = cost
         if update:
-            self._connection.hset(self._costs_key, mapping=update)
+            self._connection.hset(self._costs_key, mapping=dict[Any, Any](update))
             self._connection.expire(self._costs_key, _PLAN_TTL_SECONDS)
             self._shared_view.update(update)
 
