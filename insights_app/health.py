@@ -11,10 +11,10 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .budget_words import budget_lines, points_text
 from .conf import get_settings
 from .connections import queue_redis
 from .models import SYNCED_MODELS, SyncRun, SyncStatus
-from .reports.tables import format_int, format_num
 from .whereby.budget.current import budget_snapshot
 
 # The dashboard must answer even when Redis does not: give up quickly.
@@ -216,14 +216,8 @@ def rate_budget() -> dict[str, Any] | None:
         return None
     for name in ("points_per_minute", "plan_points_per_minute", "spent_last_minute", "used_this_minute"):
         snapshot[f"{name}_text"] = points_text(snapshot.get(name))
+    snapshot.update(budget_lines(snapshot))
     return snapshot
-
-
-def points_text(value: float | None) -> str:
-    """A number of points with thousands separators, without a ".0" when whole; "?" when unknown."""
-    if value is None:
-        return "?"
-    return format_int(value) if float(value).is_integer() else format_num(value, 1)
 
 
 # Skip reasons of single items start with the model (RunContext.skip); anything else (a room, a

@@ -15,6 +15,7 @@ from django.db import connections
 from ...conf import DETAIL_POLICIES, get_settings
 from ...errors import WherebyError
 from ...eta import estimate_for
+from ...health import rate_budget
 from ...jobs import RQ_INLINE, QueueUnavailable, enqueue_sync
 from ...models import COUNT_KINDS, SYNCED_MODELS, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from ...reports.tables import format_duration
@@ -214,6 +215,14 @@ class Command(BaseCommand):
             f"API: {run.api_requests} requests, {run.api_points} points, {run.api_throttles} throttled, "
             f"{run.api_retries} retries, {run.api_bytes / 1024:.0f} KiB"
         )
+        budget = rate_budget()
+        if budget is not None:  # the dashboard's words (docs/budget.md)
+            self.stdout.write(f"Rate budget: {budget['spent_text']}")
+            self.stdout.write(
+                f"The API's limiter: {budget['limiter_text']}; points per call: {budget['costs_text']}"
+            )
+            if budget["rejected_text"]:
+                self.stdout.write(budget["rejected_text"])
         header = f"{'':<14}" + "".join(f"{k:>11}" for k in COUNT_KINDS)
         self.stdout.write(header)
         counts = run.counts()
