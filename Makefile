@@ -26,9 +26,11 @@ browser:
 faketime:
 	@command -v faketime >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime)
 
+# lint-imports keeps the layers of docs/architecture.md (contracts in pyproject.toml).
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # The package ships py.typed: mypy with django-stubs over insights_app/ (settings in pyproject.toml).
 typecheck: install
@@ -37,6 +39,7 @@ typecheck: install
 test: install services browser faketime
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	DEBUG=true $(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)

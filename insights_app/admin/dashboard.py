@@ -18,14 +18,14 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from .. import models as m
-from ..eta import estimate_text, full_sync_text
-from ..health import Health, check_health, last_sign_of_life, run_silent_after
-from ..jobs import cancel_run
+from ..display.durations import age, duration
+from ..display.numbers import count
+from ..jobs.enqueue import cancel_run
+from ..jobs.health import Health, check_health, last_sign_of_life, run_silent_after
 from .actions import enqueue
 from .base import can_run_sync
-from .formatting import age, count, duration
 from .links import admin_change_url
-from .run_text import progress_text, run_name, run_seconds
+from .run_text import estimate_text, full_sync_text, progress_text, run_name, run_seconds
 
 ACTIVE_LIMIT = 50
 RECENT_LIMIT = 20

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
+import django_rq
 from django.utils import timezone
 
+from ..conf import get_settings
 from ..models import Alert
 from ..signals import alert_raised, alert_resolved
 from .email import send_alert_mail
 from .settings import alert_settings
-from .webhook import record
+from .webhook import record, retry_policy
 
 logger = logging.getLogger(__name__)
 EVENTS = {"raised": alert_raised, "resolved": alert_resolved}
@@ -18,10 +20,6 @@ EVENTS = {"raised": alert_raised, "resolved": alert_resolved}
 
 def enqueue_webhook(alert: Alert, event: str) -> str:
     """Queue the webhook delivery (its URL is read in the worker, never put in the job)."""
-    import django_rq
-
-    from ..conf import get_settings
-    from .webhook import retry_policy
 
     values = alert_settings()
     queue = django_rq.get_queue(values["QUEUE"] or get_settings().QUEUE)

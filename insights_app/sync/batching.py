@@ -19,7 +19,8 @@ from typing import Any
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Room, RoomSession
 from ..privacy.bulk import update_by_pk
-from ..whereby.client import Page, WherebyClient
+from ..whereby.client import WherebyClient
+from ..whereby.pages import Page
 from .backend import RoomWork
 from .context import Cancelled, RunContext, page_transaction
 from .stages import (

@@ -14,9 +14,9 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from ..conf import get_settings, lookback_minutes
+from ..display.safetext import printable
 from ..errors import Interrupted
 from ..models import SyncRun
-from ..safetext import printable
 from ..whereby.client import WherebyClient
 from .backend import JobBackend
 from .upsert import UpsertResult

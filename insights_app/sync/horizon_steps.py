@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from ..models import RoomSession, SyncRun, SyncStatus
-from ..whereby.client import Page
+from ..whereby.pages import Page
 from .backend import RoomWork
 from .batching import fetching_ahead
 from .context import RunContext

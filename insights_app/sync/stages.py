@@ -11,7 +11,7 @@ from typing import Any
 from ..models import Participant, Room, RoomSession
 from ..privacy.hooks import protect_participant_rows
 from ..privacy.pseudonyms import pseudonym
-from ..whereby.client import Page
+from ..whereby.pages import Page
 from .context import RunContext, page_transaction
 from .items import (
     PARTICIPANT_FIELDS,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 import requests
@@ -27,9 +25,11 @@ from ..errors import (
     TransportError,
 )
 from . import transport
+from .accounting import ApiStats
 from .budget.current import get_budget
 from .budget.protocol import RateBudget
 from .fetchpool import FetchPool, SendGate
+from .pages import PARTICIPANT, PARTICIPANTS, ROOM_FILTERS, ROOM_SESSIONS, ROOMS, Page
 from .wait_hints import throttle_wait, wait_unless_interrupted
 
 logger = logging.getLogger(__name__)
@@ -37,50 +37,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 USER_AGENT = f"django-whereby-insights/{__version__} (+https://pypi.org/project/django-whereby-insights/)"
-ROOMS = "/insights/rooms"
-ROOM_SESSIONS = "/insights/room-sessions"
-PARTICIPANTS = "/insights/participants"
-PARTICIPANT = "/insights/participant"
-ROOM_FILTERS = {
-    "room_name_exact": "roomName[exact]",
-    "room_name_starts_with": "roomName[startsWith]",
-    "room_name_contains": "roomName[contains]",
-    "created_from": "createdAt[from]",
-    "created_to": "createdAt[to]",
-}
-
-
-@dataclass
-class ApiStats:
-    """What the client spent: read by the sync to fill ``SyncRun``."""
-
-    requests: int = 0
-    points: int = 0
-    throttles: int = 0
-    retries: int = 0
-    bytes: int = 0
-    waited_seconds: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **amounts: float) -> None:
-        """Add to the counters atomically."""
-        with self._lock:
-            for name, amount in amounts.items():
-                setattr(self, name, getattr(self, name) + amount)
-
-    def snapshot(self) -> dict[str, float]:
-        """A plain copy of the counters."""
-        with self._lock:
-            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a list endpoint: its items and the cursor of the next page (None on the last)."""
-
-    items: list[dict[str, Any]]
-    cursor: str | None
-    next_cursor: str | None
 
 
 class WherebyClient:
@@ -354,19 +310,18 @@ class WherebyClient:
         from a call with nothing else of ours in flight. A call of an endpoint not learned yet reserves
         the most a call may cost; the budget refunds what it did not use once the answer says.
         """
-        learning = getattr(self.budget, "learning", None)
-        with self.gate.slot(alone=(lambda: learning(endpoint)) if learning is not None else False):
-            if self.budget is not None:
+        budget = self.budget
+        with self.gate.slot(alone=(lambda: budget.learning(endpoint)) if budget is not None else False):
+            if budget is not None:
                 # A call that learns a cost goes right after the previous answer (the minute's cap
                 # still holds it): a short gap holds little of the product's spend, so the fall is
                 # nearly the cost, and pacing it would lengthen the gap and blur every sample.
-                unpaced = getattr(self.budget, "unpaced", None)
-                rushed = bool(unpaced(endpoint)) if unpaced is not None else False
-                cost = self.budget.cost(endpoint)
-                waited = self.budget.acquire(cost, interrupt=self.interrupt, unpaced=rushed)
+                rushed = budget.unpaced(endpoint)
+                cost = budget.cost(endpoint)
+                waited = budget.acquire(cost, interrupt=self.interrupt, unpaced=rushed)
                 if waited:
                     self.stats.add(waited_seconds=waited)
-                self.budget.started(endpoint)
+                budget.started(endpoint)
             try:
                 response, content = transport.fetch(self, endpoint, params)
             except BaseException:

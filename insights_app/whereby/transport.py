@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
+from ..display.safetext import printable
 from ..errors import Interrupted, MalformedResponse, redact
-from ..safetext import printable
 from . import directhttp
 
 # Failures worth another attempt (a dropped, cut, slow or garbled answer, a connection refused).

@@ -150,7 +150,8 @@ def test_the_dashboard_sweeps_a_run_whose_worker_died(as_syncer, redis_conn):
 def test_a_queued_run_whose_job_was_deleted_is_recoverable_at_once(
     as_syncer, redis_conn, django_capture_on_commit_callbacks
 ):
-    from insights_app.jobs import enqueue_sync, get_queue
+    from insights_app.jobs.enqueue import enqueue_sync
+    from insights_app.jobs.queue import get_queue
 
     with django_capture_on_commit_callbacks(execute=True):
         run = enqueue_sync(kind="incremental", trigger="admin").run
@@ -167,7 +168,8 @@ def test_a_queued_run_whose_job_was_deleted_is_recoverable_at_once(
 def test_a_deleted_job_also_frees_its_scope_for_the_next_start(
     redis_conn, django_capture_on_commit_callbacks
 ):
-    from insights_app.jobs import enqueue_sync, get_queue
+    from insights_app.jobs.enqueue import enqueue_sync
+    from insights_app.jobs.queue import get_queue
 
     with django_capture_on_commit_callbacks(execute=True):
         run = enqueue_sync(kind="incremental", trigger="admin").run
@@ -181,7 +183,7 @@ def test_a_deleted_job_also_frees_its_scope_for_the_next_start(
 def test_a_queued_run_whose_job_waits_is_left_alone(
     as_syncer, redis_conn, django_capture_on_commit_callbacks
 ):
-    from insights_app.jobs import enqueue_sync
+    from insights_app.jobs.enqueue import enqueue_sync
 
     with django_capture_on_commit_callbacks(execute=True):
         run = enqueue_sync(kind="incremental", trigger="admin").run
@@ -225,8 +227,8 @@ def test_after_kill_9_the_dashboard_flags_the_silent_worker_and_sweeps_the_run(
     rq_worker_factory,
     monkeypatch,
 ):
-    from insights_app import health
-    from insights_app.jobs import enqueue_sync
+    from insights_app.jobs import health
+    from insights_app.jobs.enqueue import enqueue_sync
     from insights_app.models import Participant
     from insights_app.simulator import FaultConfig
     from tests.helpers import configure

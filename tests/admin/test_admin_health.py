@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rq import Queue
 
-from insights_app.health import check_health
+from insights_app.jobs.health import check_health
 from insights_app.models import SyncRun
 from tests.helpers import wait_for
 

@@ -7,7 +7,9 @@ import threading
 import pytest
 from django.db import connection
 
-from insights_app.jobs import QueueUnavailable, cancel_run, enqueue_sync, scheduled_sync
+from insights_app.jobs import scheduled_sync
+from insights_app.jobs.enqueue import cancel_run, enqueue_sync
+from insights_app.jobs.queue import QueueUnavailable
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
 from tests.helpers import TEST_API_KEY, configure, wait_for
@@ -222,7 +224,8 @@ def test_a_retry_no_scheduler_will_ever_run_does_not_block_syncs_for_ever(settin
     from django.utils import timezone
     from rq.registry import ScheduledJobRegistry
 
-    from insights_app.jobs import get_queue, job_alive
+    from insights_app.jobs.liveness import job_alive
+    from insights_app.jobs.queue import get_queue
 
     configure(settings, simulator, ABANDONED_AFTER_SECONDS=60)
     run = enqueue_sync(kind="incremental", trigger="schedule").run
@@ -265,7 +268,9 @@ def test_a_fanned_out_run_whose_batches_are_dead_is_not_kept_alive_by_its_closin
     from django.utils import timezone
     from rq.job import Dependency
 
-    from insights_app.jobs import finish_run_job, get_queue, job_alive, run_batch_job
+    from insights_app.jobs import finish_run_job, run_batch_job
+    from insights_app.jobs.liveness import job_alive
+    from insights_app.jobs.queue import get_queue
 
     configure(settings, simulator, ABANDONED_AFTER_SECONDS=60)
     queue = get_queue()
@@ -289,3 +294,41 @@ def test_a_fanned_out_run_whose_batches_are_dead_is_not_kept_alive_by_its_closin
     queue.schedule_job(batch, timezone.now() - timedelta(minutes=10))  # as rq's retry does, long overdue
     assert batch.get_status() == "scheduled"
     assert not job_alive(run)
+
+
+# RQ stores a queued job's function as a dotted path: jobs queued before an upgrade name these.
+ENTRY_POINTS = (
+    "run_sync_job",
+    "run_batch_job",
+    "run_step_job",
+    "mark_step_job",
+    "finish_run_job",
+    "scheduled_sync",
+    "reap_abandoned_runs_job",
+)
+
+
+@pytest.mark.parametrize("name", ENTRY_POINTS)
+def test_every_entry_point_is_stored_by_and_found_at_its_old_dotted_path(name, redis_conn):
+    from rq.job import Job
+    from rq.utils import import_attribute
+
+    func = import_attribute(f"insights_app.jobs.{name}")
+    # What a job enqueued today stores, so a later move must keep it importable too.
+    assert Job.create(func, connection=redis_conn).func_name == f"insights_app.jobs.{name}"
+
+
+def test_a_job_queued_by_the_old_dotted_path_is_run_by_a_real_worker(settings, simulator, rq_worker_factory):
+    from insights_app.jobs.queue import get_queue
+
+    configure(settings, simulator)
+    worker = rq_worker_factory()
+    # As a job queued by an earlier version sits in Redis: the function named by its old path.
+    job = get_queue().enqueue("insights_app.jobs.scheduled_sync", kind="incremental")
+
+    run = wait_for(lambda: SyncRun.objects.filter(trigger="schedule").first(), timeout=60)
+    run = wait_for(finished(run.pk), timeout=90)
+    assert run.status == "succeeded", (run.error, worker.log()[-2000:])
+    assert job.get_status(refresh=True) == "finished"
+    assert job.return_value() == run.pk
+    assert Room.objects.count() == 3  # the simulator fixture's organisation

@@ -14,7 +14,8 @@ from insights_app.sync.details import store_details
 from insights_app.sync.items import ROOM_FIELDS, parse_item
 from insights_app.sync.service import safe_error
 from insights_app.sync.stages import RoomRef, store_participant_page, store_session_page
-from insights_app.whereby.client import Page, WherebyClient
+from insights_app.whereby.client import WherebyClient
+from insights_app.whereby.pages import Page
 from tests.helpers import DETAIL, PARTICIPANTS, SESSIONS, TEST_API_KEY, configure, run_sync
 
 pytestmark = pytest.mark.django_db

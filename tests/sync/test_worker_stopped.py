@@ -13,7 +13,9 @@ from django.core.management import call_command
 from rq.job import Job
 from rq.worker import Worker
 
-from insights_app.jobs import enqueue_sync, rq_shows_dead, scheduled_sync
+from insights_app.jobs import scheduled_sync
+from insights_app.jobs.enqueue import enqueue_sync
+from insights_app.jobs.liveness import rq_shows_dead
 from insights_app.models import Participant, Room, SyncRun
 from tests.helpers import configure, wait_for
 from tests.helpers.org_compare import assert_db_equals_org

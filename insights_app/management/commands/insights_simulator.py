@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer, generate_organisation
 from insights_app.simulator.background import BACKGROUND_PATTERNS
@@ -337,6 +338,4 @@ def _parse_costs(values: list[str]) -> dict[str, int]:
 
 def _real_now() -> str:
     """The wall clock, for a demo that shows today's data."""
-    from django.utils import timezone
-
     return timezone.now().isoformat()

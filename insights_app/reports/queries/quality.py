@@ -9,9 +9,9 @@ from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, Q, Qu
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
+from ...models.expressions import room_name_of
 from ..filters import ReportFilters
 from ..periods import bucket_days
-from .grouped import room_name_of
 from .usage import TRUNC, _as_date
 
 MEASURED = Q(quality_degraded__isnull=False)

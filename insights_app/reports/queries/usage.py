@@ -12,9 +12,9 @@ from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMonth
 from django.utils import timezone
 
 from ...models import Room
+from ...models.expressions import room_name_of
 from ..filters import ReportFilters
 from ..periods import Period, bucket_days
-from .grouped import room_name_of
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 # Totals above this are API mistakes (a million years of minutes); summing two near 1e308 overflows

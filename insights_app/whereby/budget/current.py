@@ -9,7 +9,7 @@ from typing import Any
 import redis
 
 from ...conf import get_settings
-from ...connections import queue_redis, url_redis
+from ...redis_clients import queue_redis, url_redis
 from .costs import number
 from .local import LocalBudget
 from .shared import RedisBudget, as_text, budget_key

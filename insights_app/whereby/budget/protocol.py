@@ -32,6 +32,14 @@ class RateBudget(Protocol):
     def cost(self, endpoint: str) -> int:
         """Points to reserve for one call to ``endpoint``."""
 
+    def learning(self, endpoint: str) -> bool:
+        """Whether ``endpoint``'s cost is still being learned (the client then sends its calls alone,
+        unpaced, so that the fall of X-RateLimit-Remaining is the call's cost)."""
+
+    def unpaced(self, endpoint: str) -> bool:
+        """Whether a call to ``endpoint`` waits only for the rolling minute, not for pacing (a call that
+        learns a cost under a fixed window: sent right after the previous answer)."""
+
     def started(self, endpoint: str) -> None:
         """A call to ``endpoint`` is about to be sent."""
 

@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..admin.base import ReadOnlyAdmin
-from ..admin.links import link
+from ..alerts.links import cause_url
 from ..models import Alert
-from .links import cause_url
+from .base import ReadOnlyAdmin
+from .links import link
 
 SILENCE_PERM = "insights_app.silence_alert"
 

@@ -1,4 +1,4 @@
-"""Health of the sync machinery (Redis, workers, queue, runs' signs of life, freshness, rate budget)."""
+"""Health of the sync machinery: Redis, workers, queue, runs' signs of life, freshness, rate budget."""
 
 from __future__ import annotations
 
@@ -6,16 +6,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connections
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from rq import Queue, Worker
 
-from .budget_words import budget_lines, points_text
-from .conf import get_settings
-from .connections import queue_redis
-from .models import SYNCED_MODELS, SyncRun, SyncStatus
-from .whereby.budget.current import budget_snapshot
+from ..conf import get_settings
+from ..display.budget import budget_lines
+from ..display.durations import age, duration
+from ..display.numbers import points_text
+from ..display.times import local_datetime
+from ..models import SyncRun, SyncStatus
+from ..redis_clients import queue_redis
+from ..sync.context import heartbeat_interval
+from ..sync.service import reap_abandoned_runs
+from ..whereby.budget.current import budget_snapshot
+from .backend import RQ_INLINE
+from .queue import ENQUEUE_GRACE
 
 # The dashboard must answer even when Redis does not: give up quickly.
 SOCKET_TIMEOUT = 1.0
@@ -33,8 +39,6 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def run_silent_after() -> timedelta:
     """How long a running run may go without a heartbeat before the dashboard calls it silent."""
-    from .sync.context import heartbeat_interval
-
     return timedelta(seconds=2 * heartbeat_interval() + 5)
 
 
@@ -110,22 +114,16 @@ class Health:
     @property
     def last_success_text(self) -> str:
         """When the last successful sync finished, as the admin writes times (page and JSON alike)."""
-        from .admin.formatting import local_datetime
-
         return local_datetime(self.last_success.finished_at) if self.last_success else ""
 
     @property
     def age_text(self) -> str:
         """How long ago that was ("12 min 05 s ago")."""
-        from .admin.formatting import age
-
         data_age = self.data_age
         return age(data_age.total_seconds()) if data_age is not None else ""
 
     def problems(self) -> list[str]:
         """Plain sentences saying why syncs will not run or look stuck, for the page and the sync button."""
-        from .admin.formatting import duration
-
         if not self.redis_ok:
             found = [
                 _("Redis cannot be reached (%(error)s): syncs cannot be queued and nothing will run.")
@@ -220,66 +218,8 @@ def rate_budget() -> dict[str, Any] | None:
     return snapshot
 
 
-# Skip reasons of single items start with the model (RunContext.skip); anything else (a room, a
-# session, a batch that failed) means part of the data was not refreshed.
-ITEM_SKIP_PREFIXES = tuple(f"{model}: " for model in SYNCED_MODELS)
-
-
-# Only the newest completed runs are looked at: a site whose last 50 runs all lost rooms is not fresh.
-RECENT_COMPLETED = 50
-# The keys of run ``r``'s skip reasons as rows of one column ``k``, per database.
-_SKIP_KEYS = {
-    "postgresql": "SELECT k FROM jsonb_object_keys(CASE WHEN jsonb_typeof(r.skip_reasons) = 'object'"
-    " THEN r.skip_reasons ELSE '{}'::jsonb END) AS keys(k)",
-    "sqlite": "SELECT key AS k FROM json_each(r.skip_reasons)",
-}
-
-
-def completed_run_sql(vendor: str) -> tuple[str, list[Any]] | None:
-    """SQL giving ``(id, finished_at)`` of ``last_completed_run`` in one statement with no row loaded
-    (None on a database without a JSON key function here)."""
-    keys = _SKIP_KEYS.get(vendor)
-    if keys is None:
-        return None
-    item_only = " OR ".join(f"substr(s.k, 1, {len(prefix)}) = %s" for prefix in ITEM_SKIP_PREFIXES)
-    table = SyncRun._meta.db_table
-    sql = (
-        # Table and key SQL are ours, the values parameters.
-        f"SELECT r.id, r.finished_at FROM (SELECT id, finished_at, status, skip_reasons FROM {table}"  # noqa: S608
-        " WHERE status IN (%s, %s) AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT %s) AS r"
-        f" WHERE r.status = %s OR NOT EXISTS (SELECT 1 FROM ({keys}) AS s WHERE NOT ({item_only}))"
-        " ORDER BY r.finished_at DESC LIMIT 1"
-    )
-    params = [
-        SyncStatus.SUCCEEDED.value,
-        SyncStatus.PARTIAL.value,
-        RECENT_COMPLETED,
-        SyncStatus.SUCCEEDED.value,
-    ]
-    return sql, [*params, *ITEM_SKIP_PREFIXES]
-
-
-def last_completed_run() -> SyncRun | None:
-    """The newest run that refreshed what it covered: succeeded, or partial with only single items
-    skipped (a partial run whose rooms failed, e.g. in an outage, does not make the data fresh)."""
-    found = completed_run_sql(connections[SyncRun.objects.db].vendor)
-    if found is not None:
-        sql, params = found
-        newest = RawSQL(f"SELECT c.id FROM ({sql}) AS c", params)  # noqa: S608, S611 (our SQL, see above)
-        return SyncRun.objects.filter(pk__in=newest).first()
-    recent = SyncRun.objects.filter(
-        status__in=[SyncStatus.SUCCEEDED, SyncStatus.PARTIAL], finished_at__isnull=False
-    ).order_by("-finished_at")
-    for pk, status, reasons in recent.values_list("pk", "status", "skip_reasons")[:RECENT_COMPLETED]:
-        if status == SyncStatus.SUCCEEDED or all(r.startswith(ITEM_SKIP_PREFIXES) for r in reasons or {}):
-            return SyncRun.objects.get(pk=pk)
-    return None
-
-
 def looks_abandoned(run: SyncRun, now: datetime) -> bool:
     """A run the abandoned-run sweep may mark failed: silent past the threshold, or queued a while."""
-    from .jobs import ENQUEUE_GRACE
-
     if run.status == SyncStatus.QUEUED:
         return run.queued_at < now - ENQUEUE_GRACE
     alive_at = last_sign_of_life(run)
@@ -289,9 +229,6 @@ def looks_abandoned(run: SyncRun, now: datetime) -> bool:
 
 def sweep_abandoned_runs() -> int:
     """The scheduled sweep (``reap_abandoned_runs_job`` runs the same), asking RQ which jobs still live."""
-    from .jobs import RQ_INLINE
-    from .sync.service import reap_abandoned_runs
-
     return reap_abandoned_runs(backend=RQ_INLINE)
 
 
@@ -320,8 +257,6 @@ def check_health(*, sweep: bool = False) -> Health:
     health.stale_after = timedelta(minutes=2 * settings.SCHEDULE_INTERVAL_MINUTES)
     health.abandoned_after = timedelta(seconds=float(settings.ABANDONED_AFTER_SECONDS))
     try:
-        from rq import Queue, Worker
-
         conn = redis_connection(settings.QUEUE)
         conn.ping()
         queue = Queue(settings.QUEUE, connection=conn)
@@ -346,5 +281,5 @@ def check_health(*, sweep: bool = False) -> Health:
     # The budget lives in Redis too; without Redis its figure is "unknown" rather than a wait.
     health.rate_budget = rate_budget() if health.redis_ok else None
     check_runs(health, sweep=sweep)
-    health.last_success = last_completed_run()
+    health.last_success = SyncRun.objects.last_completed()
     return health

@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from ..admin.base import ReadOnlyAdmin
 from ..models import WebhookEvent
+from .base import ReadOnlyAdmin
 
 
 @admin.register(WebhookEvent)

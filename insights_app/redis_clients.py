@@ -16,6 +16,8 @@ def queue_redis(queue_name: str, timeout: float) -> redis.Redis:
     Pages and syncs must never hang on a dead Redis, and the dashboard asks every few seconds, so
     the client (and its pool) is made once per target and reused.
     """
+    # Imported here: the budget (whereby/) and the sync use this module, and must not load RQ unless
+    # they ask for the queue's server (RATE_REDIS_URL unset).
     import django_rq
 
     pool = django_rq.get_connection(queue_name).connection_pool

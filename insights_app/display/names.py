@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 # What Whereby sends instead of a name when the organisation hides names (or null, or nothing).
@@ -23,8 +22,3 @@ def shown_name(name: str | None) -> str:
     if real_name(name):
         return str(name)
     return str(HIDDEN_NAME if name and name.strip() in REDACTED_MARKERS else NO_NAME)
-
-
-def real_names_only() -> Q:
-    """Rows whose display name is a real one (for aggregates that pick a person's name)."""
-    return ~Q(display_name__in=REDACTED_MARKERS)

@@ -6,14 +6,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from .reports.tables import format_int, format_num
-
-
-def points_text(value: float | None) -> str:
-    """A number of points with thousands separators, without a ".0" when whole; "?" when unknown."""
-    if value is None:
-        return "?"
-    return format_int(value) if float(value).is_integer() else format_num(value, 1)
+from .numbers import format_int, points_text
 
 
 def limiter_text(snapshot: dict[str, Any]) -> str:
