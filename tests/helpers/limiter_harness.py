@@ -106,17 +106,17 @@ class Measured:
 
 def _reset_budget_state() -> None:
     """A clean test Redis database and no cost book from an earlier call (each call starts new)."""
-    from insights_app import ratelimit
+    from insights_app.whereby.budget import shared
 
     url = django_settings.REDIS_URL
     if url.rstrip("/").endswith("/0"):
         raise RuntimeError(f"the limiter harness flushes Redis: give tests their own database, not {url}")
     redis.Redis.from_url(url).flushdb()
-    ratelimit._books.clear()
+    shared._books.clear()
 
 
 def _learned_costs() -> dict[str, int]:
-    from insights_app.ratelimit import get_budget
+    from insights_app.whereby.budget.current import get_budget
 
     try:
         return dict(get_budget().shared_costs())

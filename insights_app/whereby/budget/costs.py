@@ -78,6 +78,11 @@ class CostBook:
                 if endpoint not in self._measured:
                     self._learned[endpoint] = cost
 
+    def alone(self) -> bool:
+        """Whether the call being answered is our only one in flight (asked before ``observe``)."""
+        with self._lock:
+            return self._in_flight == 1
+
     def started(self) -> None:
         """A call is about to be sent."""
         with self._lock:

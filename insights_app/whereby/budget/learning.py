@@ -6,13 +6,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from ...conf import get_settings
 from ..wait_hints import seconds_until
 from .costs import CostBook, number
 from .figures import BudgetFigures, resolve_figures
-from .limiter_shape import FIXED, UNKNOWN, Answer, ShapeWatch, reset_instant
+from .limiter_shape import FIXED, SLIDING, UNKNOWN, Answer, ShapeWatch, reset_instant
 from .readings import MAX_COST, Readings
+from .sliding import SlidingCosts
 
 logger = logging.getLogger(__name__)
 # The token bucket holds this much of the budget: time lost waiting (a call sent alone while its
@@ -47,6 +49,17 @@ class Provisional:
             return taken
 
 
+@dataclass
+class Knowledge:
+    """What one process learned about one organisation's limiter and costs (kept between budgets)."""
+
+    costs: CostBook = field(default_factory=CostBook)
+    readings: Readings = field(default_factory=Readings)
+    watch: ShapeWatch = field(default_factory=ShapeWatch)
+    provisional: Provisional = field(default_factory=Provisional)
+    sliding: SlidingCosts = field(default_factory=SlidingCosts)
+
+
 class Learning:
     """What both budgets share: the figures, the cost book, and what an answer teaches."""
 
@@ -54,8 +67,13 @@ class Learning:
     readings: Readings
     watch: ShapeWatch
     provisional: Provisional
+    sliding: SlidingCosts
     fixed_points: float | None
     _grants: threading.local  # this thread's last reservation: (points, the instant to refund at)
+
+    def _know(self, knowledge: Knowledge) -> None:
+        self.costs, self.readings, self.watch = knowledge.costs, knowledge.readings, knowledge.watch
+        self.provisional, self.sliding = knowledge.provisional, knowledge.sliding
 
     def _granted(self, points: int, stamp: float | None) -> None:
         """Remember what this thread reserved for the call it is about to send."""
@@ -100,7 +118,12 @@ class Learning:
         its answers proved (Limit - Remaining). Nothing known yet: the most a call may cost (10)."""
         ceiling = self.readings.ceiling(endpoint)
         shape = self.shape()
-        learned = self.costs.cost(endpoint) if shape == FIXED else self._shared_cost_for(endpoint, shape)
+        if shape == FIXED:
+            learned = self.costs.cost(endpoint)
+        elif shape == SLIDING:
+            learned = self.sliding.cost(endpoint) or self._shared_cost_for(endpoint, shape)
+        else:
+            learned = self._shared_cost_for(endpoint, shape)
         known = [c for c in (ceiling, learned) if c is not None]
         return min(known) if known else MAX_COST
 
@@ -148,7 +171,11 @@ class Learning:
         plan = self.readings.plan()
         if plan is not None and plan != self._learned_plan():
             self._store_plan(plan)
+        alone = self.costs.alone()
         if checked is not None:
+            if not self.sliding.started:  # quiet: nothing of ours in the minute but this call
+                self.sliding.start(time.monotonic(), self.spent_last_minute() <= reserved)
+            self.sliding.note(endpoint, sent, time.monotonic(), checked[1], alone)
             answer = Answer(
                 sent,
                 time.monotonic(),
@@ -205,6 +232,9 @@ class Learning:
         """Share the limiter found and what each endpoint costs under it (never while it is unknown)."""
 
     def refund(self, points: int, stamp: float) -> None:
+        raise NotImplementedError
+
+    def spent_last_minute(self) -> int:
         raise NotImplementedError
 
     def settle(self, points: int) -> None:

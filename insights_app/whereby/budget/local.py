@@ -9,10 +9,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ..wait_hints import wait_unless_interrupted
-from .costs import CostBook
-from .learning import Learning, Provisional
-from .limiter_shape import ShapeWatch
-from .readings import Readings
+from .learning import Knowledge, Learning
 from .scripts import WINDOW_MS
 
 
@@ -29,10 +26,7 @@ class LocalBudget(Learning):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.fixed_points = None if points_per_minute is None else float(points_per_minute)
-        self.costs = CostBook()
-        self.readings = Readings()
-        self.watch = ShapeWatch()
-        self.provisional = Provisional()
+        self._know(Knowledge())
         self._plan: float | None = None
         self._tokens: float | None = None
         self._clock = clock

@@ -18,10 +18,9 @@ from typing import Any
 import redis
 
 from ..wait_hints import wait_unless_interrupted
-from .costs import CostBook, number
-from .learning import Learning, Provisional
-from .limiter_shape import FIXED, SHAPES, ShapeWatch
-from .readings import Readings
+from .costs import number
+from .learning import Knowledge, Learning
+from .limiter_shape import FIXED, SHAPES
 from .scripts import PAUSE_SCRIPT, REFUND_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
 
 _PLAN_TTL_SECONDS = 7 * 86_400  # what the API said about the plan and the costs, kept a week
@@ -30,7 +29,7 @@ _LEARNED_CACHE_SECONDS = 2.0  # how stale this process's copy of them may be
 RESERVE_SECONDS = 0.1
 _SHAPE_FIELD = "_limiter"  # in the shared costs hash: the limiter they were learned under
 
-_books: dict[str, tuple[CostBook, Readings, ShapeWatch, Provisional]] = {}
+_books: dict[str, Knowledge] = {}
 _books_lock = threading.Lock()
 
 
@@ -71,9 +70,7 @@ class RedisBudget(Learning):
         self._grants = threading.local()
         # One cost book per organisation and process: consecutive syncs in a worker pair their calls.
         with _books_lock:
-            self.costs, self.readings, self.watch, self.provisional = _books.setdefault(
-                key, (CostBook(), Readings(), ShapeWatch(), Provisional())
-            )
+            self._know(_books.setdefault(key, Knowledge()))
         self._adopt_shared()
         self._costs_read = time.monotonic()
 
