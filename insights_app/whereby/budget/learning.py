@@ -132,14 +132,11 @@ class Learning:
         return None
 
     def cost_sources(self) -> dict[str, tuple[int, str]]:
-        """Every endpoint called so far: the points a call reserves and whether they were learned
-        ("learned") or are the most a call may cost until learned ("assumed")."""
+        """Every endpoint called so far: the points a call reserves, "learned" once the limiter is
+        known, else "assumed" (the most it may cost, as far as the answers proved)."""
         endpoints = {*self.costs.known(), *self.readings.ceilings()}
-        return {
-            e: (cost, "assumed" if cost >= MAX_COST and self.readings.ceiling(e) is None else "learned")
-            for e in sorted(endpoints)
-            if (cost := self.cost(e)) is not None
-        }
+        source = "assumed" if self.shape() == UNKNOWN else "learned"
+        return {e: (self.cost(e), source) for e in sorted(endpoints)}
 
     def learning(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is still read from Remaining's falls (its calls then go alone):
