@@ -119,9 +119,9 @@ def test_dashboard_shows_the_plan_our_share_and_points_per_call(client, viewer, 
     }
     budget = get_budget()
     for remaining in ("997", "994"):  # two calls as the client makes them: reserve, send, answer
-        budget.acquire(budget.cost("/insights/room-sessions"))  # not learned yet: the most, 10
-        budget.started("/insights/room-sessions")
-        budget.observe(
+        budget.acquire(budget.points_for("/insights/room-sessions"))  # not learned yet: the most, 10
+        budget.sending("/insights/room-sessions")
+        budget.answered(
             "/insights/room-sessions",
             200,
             {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": "soon"},

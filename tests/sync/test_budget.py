@@ -128,10 +128,10 @@ def test_a_cost_is_learned_from_calls_sent_right_after_each_other_not_paced_apar
         point_at(settings, server, RATE_BUDGET_POINTS_PER_MINUTE=48)  # 0.8 points a second
         budget = get_budget()
         calls = 0
-        while budget.learning("/insights/rooms") and calls < 8:
+        while budget.sends_alone("/insights/rooms") and calls < 8:
             next(client.iter_room_pages())
             calls += 1
-        assert budget.cost("/insights/rooms") == COSTS["/insights/rooms"]
+        assert budget.points_for("/insights/rooms") == COSTS["/insights/rooms"]
         assert calls <= 6
         # The minute's cap still holds: what the calls reserved never passed the budget.
         assert sum(record.points for record in server.request_log) <= 48
@@ -147,7 +147,7 @@ def test_a_second_process_reserves_the_learned_cost_from_its_first_call(settings
         find_the_limiter(client, get_budget())
         walk(client, details=False)
         shared._books.clear()  # what a fresh process starts with
-        assert get_budget().cost("/insights/participants") == 3
+        assert get_budget().points_for("/insights/participants") == 3
 
 
 def test_the_busiest_rolling_minute_stays_within_the_budget_with_dear_calls():

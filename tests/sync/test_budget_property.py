@@ -20,7 +20,14 @@ from tests.helpers.limiter_harness import Scenario, measure_sync
 EXAMPLES = 40 if os.environ.get("INSIGHTS_HYPOTHESIS_PROFILE") == "long" else 5
 SECONDS = 30.0
 # A small organisation, so the examples' syncs have more work than their time.
-ORG = {"seed": 5, "rooms": 6, "sessions_per_room": 6, "participants_per_session": 3, "days": 20, "max_samples": 40}
+ORG = {
+    "seed": 5,
+    "rooms": 6,
+    "sessions_per_room": 6,
+    "participants_per_session": 3,
+    "days": 20,
+    "max_samples": 40,
+}
 # 429s in the first seconds are allowed: a cost is not known before its first answer.
 SETTLING_SECONDS = 10.0
 
@@ -50,7 +57,8 @@ def test_the_share_holds_whatever_the_api_does(redis_url, scenario):
     scenario = Scenario(
         **{
             **scenario.__dict__,
-            "background_points_per_minute": scenario.background_points_per_minute * scenario.points_per_minute,
+            "background_points_per_minute": scenario.background_points_per_minute
+            * scenario.points_per_minute,
         }
     )
     measured = measure_sync(scenario)

@@ -96,5 +96,5 @@ def test_calls_held_back_while_an_endpoint_is_learned_then_go_out_together(simul
         assert all(not isinstance(people, Exception) for _s, people in fetched)
     finally:
         client.close()
-    assert budget.cost("/insights/participants") == 1
+    assert budget.points_for("/insights/participants") == 1
     assert server.most_in_flight >= 6

@@ -301,7 +301,7 @@ def test_two_processes_sharing_the_redis_budget_stay_under_it(
     # two processes find the cost in Redis and share the budget call by call.
     first = WherebyClient(TEST_API_KEY, server.base_url, budget=get_budget(TEST_API_KEY, server.base_url))
     find_the_limiter(first, get_budget(TEST_API_KEY, server.base_url), spacing=0.5)
-    assert get_budget(TEST_API_KEY, server.base_url).cost("/insights/rooms") == 1
+    assert get_budget(TEST_API_KEY, server.base_url).points_for("/insights/rooms") == 1
     server.reset_counters()
     code = BUDGET_CLIENT.format(key=TEST_API_KEY)
     seconds = 6.0

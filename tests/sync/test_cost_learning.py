@@ -25,14 +25,14 @@ def learned_costs(period: float, product_every: float, *, random_product: bool, 
             remaining -= 1
             next_product += rng.expovariate(1 / product_every) if random_product else product_every
         remaining -= cost
-        book.started()
+        book.call_sent()
         headers = {
             "X-RateLimit-Limit": "100000",
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": "r",
         }
-        book.observe(endpoint, headers, True, now=now)
-    return {endpoint: book.cost(endpoint) for endpoint, _cost in TRUE_COSTS}
+        book.read_fall(endpoint, headers, True, now=now)
+    return {endpoint: book.estimate(endpoint) for endpoint, _cost in TRUE_COSTS}
 
 
 @pytest.mark.parametrize("period", [0.1, 0.5, 0.8, 1.0, 1.2, 2.0, 3.0])

@@ -29,11 +29,11 @@ def test_the_limiter_is_named_and_a_call_then_reserves_what_it_costs(
     client = client_for(settings, server)
     budget = get_budget()
     assert budget.shape() == "unknown"
-    assert budget.cost("/insights/rooms") == 10  # nothing known: the most a call may cost
+    assert budget.points_for("/insights/rooms") == 10  # nothing known: the most a call may cost
     assert find_the_limiter(client, budget) == shape
     for _ in range(5):  # a few more answers: the cost learned, never below the truth
         next(client.iter_room_pages())
-    assert get_budget().cost("/insights/rooms") == 4
+    assert get_budget().points_for("/insights/rooms") == 4
     snapshot = budget_snapshot()
     assert snapshot["limiter"] == shape
     assert snapshot["cost_sources"]["rooms"] == "learned"
@@ -53,7 +53,7 @@ def test_while_the_limiter_is_unknown_the_budget_says_so_and_counts_the_most(
     assert budget.shape() == "unknown"  # a sliding window's first minute looks like a fixed window's
     # Each call counted at most what Limit - Remaining proved it could cost, never less than it cost.
     assert client.stats.points >= sum(r.points for r in server.request_log)
-    assert budget.cost("/insights/rooms") >= 4
+    assert budget.points_for("/insights/rooms") >= 4
     snapshot = budget_snapshot()
     assert snapshot["cost_sources"]["rooms"] == "assumed"
 
@@ -66,15 +66,15 @@ def test_one_lying_answer_moves_neither_the_plan_nor_the_costs(redis_conn):
     answers = [("1000", 6), ("1", 3), ("1000", 3), ("1000000000000000000", 3), ("1000", 3)]
     for limit, fall in answers:  # the second and fourth answers lie about the Limit
         remaining -= fall
-        budget.acquire(budget.cost("/insights/rooms"))
-        budget.started("/insights/rooms")
-        budget.observe(
+        budget.acquire(budget.points_for("/insights/rooms"))
+        budget.sending("/insights/rooms")
+        budget.answered(
             "/insights/rooms", 200, {"X-RateLimit-Limit": limit, "X-RateLimit-Remaining": str(remaining)}
         )
     assert budget.figures().plan == 1000
     budget.acquire(1)
-    budget.started("/insights/rooms")
-    budget.observe("/insights/rooms", 200, {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "1000"})
+    budget.sending("/insights/rooms")
+    budget.answered("/insights/rooms", 200, {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "1000"})
     # Limit - Remaining proves a call cost at most that much; the 0 this answer claims is not believed.
     assert budget.readings.ceiling("/insights/rooms") >= 3
     assert budget.readings.rejected_count == 3

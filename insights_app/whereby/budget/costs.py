@@ -39,7 +39,7 @@ class CostBook:
         self.others_per_second = 0.0
         self._lock = threading.Lock()
 
-    def cost(self, endpoint: str) -> int | None:
+    def estimate(self, endpoint: str) -> int | None:
         """The learned cost of ``endpoint``, or None when not learned yet. While it still rests on fewer
         than LEARN_SAMPLES falls, the smallest fall seen (never below the true cost: a fall is the cost
         plus what others spent) when that is more: an early estimate must not under-reserve."""
@@ -49,7 +49,7 @@ class CostBook:
                 return min(MAX_COST, max(learned, math.ceil(self._least_fall[endpoint])))
             return learned
 
-    def learning(self, endpoint: str) -> bool:
+    def needs_falls(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is still to be learned (its calls are then sent alone)."""
         with self._lock:
             if endpoint in self._unpriced:
@@ -79,16 +79,16 @@ class CostBook:
                     self._learned[endpoint] = cost
 
     def alone(self) -> bool:
-        """Whether the call being answered is our only one in flight (asked before ``observe``)."""
+        """Whether the call being answered is our only one in flight (asked before ``read_fall``)."""
         with self._lock:
             return self._in_flight == 1
 
-    def started(self) -> None:
+    def call_sent(self) -> None:
         """A call is about to be sent."""
         with self._lock:
             self._in_flight += 1
 
-    def observe(
+    def read_fall(
         self, endpoint: str, headers: Mapping[str, str], charged: bool, now: float | None = None
     ) -> dict[str, int]:
         """Learn from one answer's headers; returns the costs that changed."""

@@ -65,7 +65,7 @@ def budget_snapshot() -> dict[str, Any]:
         "plan_points_per_minute": round(figures.plan, 1),
         "plan_source": figures.plan_source,
         "limiter": budget.shape(),
-        "cautious_points": budget.cost("any endpoint not called yet"),
+        "cautious_points": budget.points_for("any endpoint not called yet"),
         "points_per_call": {endpoint.rsplit("/", 1)[-1]: cost for endpoint, (cost, _s) in costs.items()},
         "cost_sources": {endpoint.rsplit("/", 1)[-1]: source for endpoint, (_c, source) in costs.items()},
         "rejected": list(budget.readings.rejected),

@@ -83,7 +83,7 @@ class Learning:
         """What this thread reserved for the call just answered (the current cost when it reserved none)."""
         call = getattr(self._grants, "call", None)
         self._grants.call = None
-        return call if call is not None else (self.cost(endpoint), None)
+        return call if call is not None else (self.points_for(endpoint), None)
 
     def _learned_plan(self) -> float | None:
         raise NotImplementedError
@@ -111,7 +111,7 @@ class Learning:
     def _shared_shape(self) -> str | None:
         return None
 
-    def cost(self, endpoint: str) -> int:
+    def points_for(self, endpoint: str) -> int:
         """Points to reserve for a call to ``endpoint``, never below what it may cost (docs/budget.md).
 
         Under a fixed window: the cost learned from Remaining's falls. Under any limiter: the ceiling
@@ -119,9 +119,9 @@ class Learning:
         ceiling = self.readings.ceiling(endpoint)
         shape = self.shape()
         if shape == FIXED:
-            learned = self.costs.cost(endpoint)
+            learned = self.costs.estimate(endpoint)
         elif shape == SLIDING:
-            learned = self.sliding.cost(endpoint) or self._shared_cost_for(endpoint, shape)
+            learned = self.sliding.estimate(endpoint) or self._shared_cost_for(endpoint, shape)
         else:
             learned = self._shared_cost_for(endpoint, shape)
         known = [c for c in (ceiling, learned) if c is not None]
@@ -136,26 +136,26 @@ class Learning:
         known, else "assumed" (the most it may cost, as far as the answers proved)."""
         endpoints = {*self.costs.known(), *self.readings.ceilings()}
         source = "assumed" if self.shape() == UNKNOWN else "learned"
-        return {e: (self.cost(e), source) for e in sorted(endpoints)}
+        return {e: (self.points_for(e), source) for e in sorted(endpoints)}
 
-    def learning(self, endpoint: str) -> bool:
+    def sends_alone(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is still read from Remaining's falls (its calls then go alone):
         only while the limiter may be a fixed window, where a fall says what a call cost."""
-        return self.shape() in (UNKNOWN, FIXED) and self.costs.learning(endpoint)
+        return self.shape() in (UNKNOWN, FIXED) and self.costs.needs_falls(endpoint)
 
     def unpaced(self, endpoint: str) -> bool:
         """Whether a call to ``endpoint`` goes right after the previous answer, waiting only for the
         rolling minute: one that learns a cost under a fixed window (a short gap holds little of the
         product's spend). While the limiter is unknown calls are paced: their answers, spread out,
         show sooner how Remaining moves."""
-        return self.shape() == FIXED and self.costs.learning(endpoint)
+        return self.shape() == FIXED and self.costs.needs_falls(endpoint)
 
-    def started(self, endpoint: str) -> None:
+    def sending(self, endpoint: str) -> None:
         """A call is about to be sent (costs are learned only from calls with none of ours in flight)."""
         self._grants.sent = time.monotonic()
-        self.costs.started()
+        self.costs.call_sent()
 
-    def observe(self, endpoint: str, status: int | None, headers: Mapping[str, str]) -> int:
+    def answered(self, endpoint: str, status: int | None, headers: Mapping[str, str]) -> int:
         """Learn the plan, the limiter and the endpoint's cost from an answer; settle the call at what
         it may have cost (charge beyond its reservation, refund what it did not use). Returns that."""
         reserved, stamp = self._reservation(endpoint)
@@ -170,9 +170,9 @@ class Learning:
             self._store_plan(plan)
         alone = self.costs.alone()
         if checked is not None:
-            if not self.sliding.started:  # quiet: nothing of ours in the minute but this call
+            if not self.sliding.begun:  # quiet: nothing of ours in the minute but this call
                 self.sliding.start(time.monotonic(), self.spent_last_minute() <= reserved)
-            self.sliding.note(endpoint, sent, time.monotonic(), checked[1], alone)
+            self.sliding.read_fall(endpoint, sent, time.monotonic(), checked[1], alone)
             answer = Answer(
                 sent,
                 time.monotonic(),
@@ -190,13 +190,13 @@ class Learning:
                 logger.info("only %s API points left for the organisation: pausing %.1f s", remaining, pause)
                 self.pause(pause)
         if checked is not None or limit is None or remaining is None:
-            self.costs.observe(endpoint, headers if checked is not None else {}, charged)
+            self.costs.read_fall(endpoint, headers if checked is not None else {}, charged)
         else:  # headers that lie teach nothing, and do not make the endpoint one without headers
-            self.costs.observe(endpoint, {}, False)
+            self.costs.read_fall(endpoint, {}, False)
         self._share_costs()
         if not charged:
             return 0  # not charged, or not known to be: the reservation stays
-        spent = self.cost(endpoint)
+        spent = self.points_for(endpoint)
         if spent > reserved:
             self.settle(spent - reserved)
         elif spent < reserved and stamp is not None:
@@ -210,7 +210,7 @@ class Learning:
         """Whether ``endpoint``'s cost is known for good: the limiter is known, and under a fixed
         window the cost no longer rests on few falls."""
         shape = self.shape()
-        return shape != UNKNOWN and not (shape == FIXED and self.costs.learning(endpoint))
+        return shape != UNKNOWN and not (shape == FIXED and self.costs.needs_falls(endpoint))
 
     def _settle_provisional(self) -> int:
         """Calls counted at a cautious cost while their endpoint's was not known for good are counted
@@ -218,7 +218,7 @@ class Learning:
         points given back."""
         back = 0
         for endpoint, counted, stamp in self.provisional.take(self._settled):
-            cost = self.cost(endpoint)
+            cost = self.points_for(endpoint)
             if cost < counted:
                 back += counted - cost
                 if stamp is not None:

@@ -35,11 +35,11 @@ class SlidingCosts:
                 self._clean_until = now + _CLEAN_SECONDS if quiet else 0.0
 
     @property
-    def started(self) -> bool:
+    def begun(self) -> bool:
         """Whether ``start`` was called."""
         return self._clean_until is not None
 
-    def note(self, endpoint: str, sent: float, answered: float, remaining: float, alone: bool) -> None:
+    def read_fall(self, endpoint: str, sent: float, answered: float, remaining: float, alone: bool) -> None:
         """One believable answer of ours."""
         with self._lock:
             previous, self._previous = self._previous, (answered, remaining)
@@ -48,7 +48,7 @@ class SlidingCosts:
             if alone and previous[0] <= sent:
                 self._falls.setdefault(endpoint, []).append(previous[1] - remaining)
 
-    def cost(self, endpoint: str) -> int | None:
+    def estimate(self, endpoint: str) -> int | None:
         """The estimate (None: too few falls)."""
         with self._lock:
             falls = self._falls.get(endpoint, [])
