@@ -228,7 +228,7 @@ def _run_in_process(scenario: Scenario) -> tuple[float, float, int, float | None
 def _run_with_workers(scenario: Scenario, conf: dict[str, Any]) -> tuple[float, float, int, float | None]:
     """A full sync fanned out to ``workers`` real rqworker processes sharing the Redis budget."""
     from insights_app.conf import get_settings
-    from insights_app.jobs import cancel_run, enqueue_sync
+    from insights_app.jobs.enqueue import cancel_run, enqueue_sync
     from insights_app.models import SyncRun
     from tests.conftest import WorkerProcess
 

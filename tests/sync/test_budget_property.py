@@ -62,6 +62,11 @@ def test_the_share_holds_whatever_the_api_does(redis_url, scenario):
         }
     )
     measured = measure_sync(scenario)
+    print(  # with -s: what each example was and how close it came
+        f"{scenario.limiter} {scenario.points_per_minute}/min workers={scenario.workers} "
+        f"{scenario.background_pattern} {scenario.background_points_per_minute:g} headers={scenario.rate_headers} "
+        f"costs={scenario.costs}: busiest {measured.busiest}/{measured.share:g}, 429s {measured.throttled}"
+    )
     assert measured.busiest <= measured.share * 1.02, (
         f"{measured.busiest} points in a rolling minute for a share of {measured.share:g} ({scenario})"
     )
