@@ -80,3 +80,31 @@ def test_one_lying_answer_moves_neither_the_plan_nor_the_costs(redis_conn):
     assert budget.readings.rejected_count == 3
     reasons = " ".join(budget.readings.rejected)
     assert "Limit 1 " in reasons and "Limit 1e+18" in reasons and "Remaining 1000 of 1000" in reasons
+
+
+def test_one_answer_lying_low_does_not_stop_every_process_but_two_low_ones_do(redis_conn):
+    """Remaining stays a feedback signal (pause when the organisation runs low), read from the second
+    lowest of the last three answers: a single Remaining of 0 among honest ones pauses nobody."""
+    from insights_app.errors import Interrupted
+    from insights_app.whereby.budget.shared import RedisBudget
+
+    budget = RedisBudget(redis_conn, "low-test", 600_000)
+    stop_if_waiting = lambda: True  # noqa: E731 (acquire raises Interrupted instead of waiting)
+
+    def answer(remaining: int) -> None:
+        budget.acquire(1, interrupt=stop_if_waiting)
+        budget.sending("/insights/rooms")
+        headers = {
+            "X-RateLimit-Limit": "1000",
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": "30",
+        }
+        budget.answered("/insights/rooms", 200, headers)
+
+    for remaining in (900, 890, 0, 880):  # the third answer lies
+        answer(remaining)
+    answer(870)  # not paused: this call went out at once
+    for remaining in (8, 5):  # the organisation really runs low
+        answer(remaining)
+    with pytest.raises(Interrupted):
+        budget.acquire(1, interrupt=stop_if_waiting)

@@ -12,7 +12,7 @@ from ...conf import get_settings
 from ..wait_hints import seconds_until
 from .costs import CostBook, number
 from .figures import BudgetFigures, resolve_figures
-from .limiter_shape import FIXED, SLIDING, UNKNOWN, Answer, ShapeWatch, reset_instant
+from .limiter_shape import BUCKET, FIXED, SLIDING, UNKNOWN, Answer, ShapeWatch, reset_instant
 from .readings import MAX_COST, Readings
 from .sliding import SlidingCosts
 
@@ -182,13 +182,9 @@ class Learning:
             before = self.watch.shape
             if self.watch.note(answer, checked[0]) != before:
                 logger.info("the API's rate limiter reads as %s", self.watch.shape)
-        if charged and checked is not None and remaining is not None and remaining <= self.low_remaining():
-            # Slow every process down until the reset: the customer's product keeps its points.
-            until_reset = seconds_until(headers.get("X-RateLimit-Reset"))
-            pause = min(get_settings().MAX_RETRY_WAIT, until_reset if until_reset is not None else 5.0)
-            if pause > 0:
-                logger.info("only %s API points left for the organisation: pausing %.1f s", remaining, pause)
-                self.pause(pause)
+        if charged and checked is not None and self.readings.running_low(self.low_remaining()):
+            # Slow every process down: the customer's product keeps its points.
+            self._pause_for_low(checked, headers.get("X-RateLimit-Reset"))
         if checked is not None or limit is None or remaining is None:
             self.costs.read_fall(endpoint, headers if checked is not None else {}, charged)
         else:  # headers that lie teach nothing, and do not make the endpoint one without headers
@@ -205,6 +201,24 @@ class Learning:
             self.provisional.add(endpoint, spent, stamp)
             return spent
         return spent - self._settle_provisional()
+
+    def _pause_for_low(self, checked: tuple[float, float], reset: str | None) -> None:
+        """Under a fixed window (or an unknown limiter) until the reset; under a bucket until it holds
+        twice the low mark again; under a sliding window a few seconds (its reset is when the whole
+        minute has aged out, far longer than it takes for points to come back)."""
+        plan, remaining = checked
+        shape = self.shape()
+        until_reset = seconds_until(reset)
+        if shape == BUCKET:
+            pause = max(0.5, (2 * self.low_remaining() - remaining) / (plan / 60.0))
+        elif shape == SLIDING:
+            pause = min(until_reset if until_reset is not None else 5.0, 5.0)
+        else:
+            pause = until_reset if until_reset is not None else 5.0
+        pause = min(get_settings().MAX_RETRY_WAIT, pause)
+        if pause > 0:
+            logger.info("only %s API points left for the organisation: pausing %.1f s", remaining, pause)
+            self.pause(pause)
 
     def _settled(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is known for good: the limiter is known, and under a fixed

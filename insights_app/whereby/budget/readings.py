@@ -37,6 +37,7 @@ class Readings:
         self._answers: dict[str, int] = {}
         self.rejected: deque[str] = deque(maxlen=8)  # the last reasons, newest last
         self.rejected_count = 0
+        self._recent: deque[float] = deque(maxlen=3)  # the last believable Remaining readings
         self._lock = threading.Lock()
 
     def plan(self) -> float | None:
@@ -66,6 +67,7 @@ class Readings:
             if remaining > limit:
                 self._reject(f"Remaining {remaining:g} above Limit {limit:g}")
                 return None
+            self._recent.append(remaining)
             ceiling = limit - remaining
             if ceiling < 1:
                 self._reject(f"Remaining {remaining:g} of {limit:g} after a charged call")
@@ -75,6 +77,13 @@ class Readings:
             del kept[_CEILINGS_KEPT:]
             self._answers[endpoint] = self._answers.get(endpoint, 0) + 1
             return plan, remaining
+
+    def running_low(self, low: float) -> bool:
+        """Whether Remaining is at or below ``low``: by the second lowest of the last three readings
+        (one answer lying low, a Remaining of 0, does not stop every process until the reset)."""
+        with self._lock:
+            recent = sorted(self._recent)
+            return bool(recent) and recent[min(1, len(recent) - 1)] <= low
 
     def ceiling(self, endpoint: str) -> int | None:
         """The most a call to ``endpoint`` can cost by what its answers proved (None: under two answers)."""
