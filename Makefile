@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 REQS_STAMP := $(VENV)/.requirements-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: install services browser faketime test test-shifted test-long lint typecheck demo bench clean
+.PHONY: install services browser faketime test test-shifted lowest-venv test-lowest test-long lint typecheck demo bench clean
 
 $(REQS_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,23 @@ $(FAKETIME_SHIM): scripts/faketime_clockwait.c | install
 
 test-shifted: install services faketime $(FAKETIME_SHIM)
 	LD_PRELOAD=$(abspath $(FAKETIME_SHIM)) faketime -f $(SHIFT) $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+
+# The suite (browser tests and own sites left out) against the built wheel's dependencies at the lowest
+# versions pyproject.toml allows: the wheel's Requires-Dist are given to uv as direct requirements, so
+# `--resolution lowest-direct` takes each one's floor. The tools the tests need keep their pins.
+LOWEST_VENV := .venv-lowest
+lowest-venv: install
+	rm -rf dist-lowest && $(PY) -m build -q -w -o dist-lowest . >/dev/null
+	$(PY) scripts/wheel_requirements.py dist-lowest/*.whl > dist-lowest/requirements.txt
+	grep -E '^(pytest|pytest-django|time-machine|jsonschema|hypothesis|dj-database-url|psycopg|croniter|tqdm)[=[]' requirements.txt > dist-lowest/tools.txt
+	rm -rf $(LOWEST_VENV) && $(VENV)/bin/uv venv -q -p $(PY) $(LOWEST_VENV)
+	$(VENV)/bin/uv pip install -q -p $(LOWEST_VENV)/bin/python --resolution lowest-direct \
+		dist-lowest/*.whl -r dist-lowest/requirements.txt -r dist-lowest/tools.txt
+
+test-lowest: services
+	test -x $(LOWEST_VENV)/bin/python || $(MAKE) lowest-venv
+	$(VENV)/bin/uv pip list -p $(LOWEST_VENV)/bin/python | grep -iE '^(django|django-rq|rq|redis|requests|urllib3|ua-parser|plotly) '
+	$(LOWEST_VENV)/bin/python -m pytest -m "not browser and not own_site" --ignore=tests/browser $(PYTEST_ARGS)
 
 # The property-based and fuzz tests with many more generated examples than CI runs.
 test-long: install services

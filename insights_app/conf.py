@@ -87,8 +87,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("READ_TIMEOUT", 30.0, "Seconds to wait for response data.", float, 0.001, ONE_DAY),
     Setting(
         "RESPONSE_TIMEOUT",
-        120.0,
+        60.0,
         "Overall deadline for one response, request to last byte (ends a trickling server).",
+        float,
+        0.001,
+        ONE_DAY,
+    ),
+    Setting(
+        "CALL_DEADLINE",
+        90.0,
+        "Seconds one API call may take in all: its attempts and the backoffs between them.",
         float,
         0.001,
         ONE_DAY,

@@ -1,4 +1,4 @@
-"""What the client spent (requests, points, throttles, retries, bytes, waits), counted across its threads."""
+"""What the client spent (requests, points, throttles, retries, bytes, waits), and one call's time."""
 
 from __future__ import annotations
 
@@ -28,3 +28,25 @@ class ApiStats:
         """A plain copy of the counters."""
         with self._lock:
             return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+
+class CallClock:
+    """The time one call has spent on attempts and backoffs, against its total deadline."""
+
+    __slots__ = ("_limit", "_spent")
+
+    def __init__(self, limit: float) -> None:
+        self._limit = limit
+        self._spent = 0.0
+
+    def add(self, seconds: float) -> None:
+        """Count ``seconds`` more."""
+        self._spent += seconds
+
+    def total(self) -> float:
+        """Seconds spent so far."""
+        return self._spent
+
+    def left(self) -> float:
+        """Seconds left before the deadline (negative once it has passed)."""
+        return self._limit - self._spent

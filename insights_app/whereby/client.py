@@ -13,23 +13,20 @@ import requests
 from .. import __version__
 from ..conf import get_settings
 from ..errors import (
-    AccessForbidden,
-    ApiError,
-    AuthenticationError,
     ConfigurationError,
     MalformedResponse,
-    NotFound,
     PaginationError,
     RateLimited,
     ServerError,
     TransportError,
 )
 from . import transport
-from .accounting import ApiStats
+from .accounting import ApiStats, CallClock
 from .budget.current import get_budget
 from .budget.protocol import RateBudget
 from .fetchpool import FetchPool, SendGate
 from .pages import PARTICIPANT, PARTICIPANTS, ROOM_FILTERS, ROOM_SESSIONS, ROOMS, Page
+from .responses import client_error, page_parts, parse_json
 from .wait_hints import throttle_wait, wait_unless_interrupted
 
 logger = logging.getLogger(__name__)
@@ -50,7 +47,8 @@ class WherebyClient:
         budget: RateBudget | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
-        response_timeout: float = 120.0,
+        response_timeout: float = 60.0,
+        call_deadline: float = 90.0,
         page_size: int = 100,
         max_pages: int = 10_000,
         max_retries: int = 5,
@@ -75,6 +73,7 @@ class WherebyClient:
         self.budget = budget
         self.timeout = (connect_timeout, read_timeout)
         self.response_timeout = response_timeout
+        self.call_deadline = call_deadline
         self.page_size = page_size
         self.max_pages = max_pages
         self.max_retries = max_retries
@@ -91,6 +90,7 @@ class WherebyClient:
         self.session.headers.update(
             {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
         )
+        self.sender = transport.Sender(self.session, self.base_url)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> WherebyClient:
@@ -100,6 +100,7 @@ class WherebyClient:
             "connect_timeout": conf.CONNECT_TIMEOUT,
             "read_timeout": conf.READ_TIMEOUT,
             "response_timeout": conf.RESPONSE_TIMEOUT,
+            "call_deadline": conf.CALL_DEADLINE,
             "page_size": conf.PAGE_SIZE,
             "max_pages": conf.MAX_PAGES,
             "max_retries": conf.MAX_RETRIES,
@@ -213,7 +214,7 @@ class WherebyClient:
             if cursor:
                 query["cursor"] = cursor
             body = self._get(endpoint, query)
-            items, next_cursor = transport.page_parts(endpoint, body)
+            items, next_cursor = page_parts(endpoint, body)
             pages += 1
             yield Page(items=items, cursor=cursor, next_cursor=next_cursor)
             if next_cursor is None:
@@ -235,18 +236,23 @@ class WherebyClient:
     def _get(self, endpoint: str, params: dict[str, str]) -> Any:
         failures = 0
         throttles = 0
+        # Time spent on this call's attempts and the backoffs between them (not the waits the budget or
+        # a 429 asks for): bounded by call_deadline, so a slow server costs a sync a known time.
+        spent = CallClock(self.call_deadline)
         while True:
             try:
-                response, content, points = self._send(endpoint, params)
+                response, content, points = self._send(endpoint, params, spent)
             except transport.TRANSIENT_EXCEPTIONS as exc:
                 failures += 1
                 self.stats.add(requests=1, points=1)
                 cause = transport.describe_failure(exc, self)
-                if failures > self.max_retries:
+                if failures > self.max_retries or spent.left() <= 0:
                     raise TransportError(
-                        f"{endpoint}: {cause} ({failures} attempts in a row)", endpoint=endpoint
+                        f"{endpoint}: {cause} ({failures} attempts in {spent.total():.0f} s; "
+                        f"a call gets {self.call_deadline:g} s in all, CALL_DEADLINE)",
+                        endpoint=endpoint,
                     ) from None
-                self._retry_after_failure(endpoint, cause, failures)
+                self._retry_after_failure(endpoint, cause, failures, spent)
                 continue
             except transport.TooLarge as exc:
                 raise MalformedResponse(f"{endpoint}: {self.host} {exc}", endpoint=endpoint) from None
@@ -277,33 +283,35 @@ class WherebyClient:
 
             if status >= 500:
                 failures += 1
-                if failures > self.max_retries:
+                if failures > self.max_retries or spent.left() <= 0:
                     raise ServerError(
                         f"{endpoint} answered {status} on {failures} attempts in a row: {self._excerpt(content)}",
                         endpoint=endpoint,
                         status=status,
                         body_excerpt=self._excerpt(content),
                     )
-                self._retry_after_failure(endpoint, f"HTTP {status}", failures)
+                self._retry_after_failure(endpoint, f"HTTP {status}", failures, spent)
                 continue
 
             if status >= 400 or status < 200:
-                raise self._client_error(endpoint, status, content)
+                raise client_error(endpoint, status, self._excerpt(content))
 
             try:
-                return transport.parse_json(content)
+                return parse_json(content)
             except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
                 # A body cut short or garbled by a proxy is usually transient: retry within the bound.
                 failures += 1
-                if failures > self.max_retries:
+                if failures > self.max_retries or spent.left() <= 0:
                     raise MalformedResponse(
                         f"{endpoint} answered {status} with a body that is not JSON "
                         f"({len(content)} bytes: {self._excerpt(content)})",
                         endpoint=endpoint,
                     ) from None
-                self._retry_after_failure(endpoint, "a body that is not JSON", failures)
+                self._retry_after_failure(endpoint, "a body that is not JSON", failures, spent)
 
-    def _send(self, endpoint: str, params: dict[str, str]) -> tuple[transport.Response, bytes, int]:
+    def _send(
+        self, endpoint: str, params: dict[str, str], spent: CallClock
+    ) -> tuple[requests.Response, bytes, int]:
         """One attempt within the budget: reserve, send, read the body, learn what it cost.
 
         While the endpoint's cost is still being learned the call is sent alone: a cost is learned only
@@ -322,34 +330,29 @@ class WherebyClient:
                 if waited:
                     self.stats.add(waited_seconds=waited)
                 budget.sending(endpoint)
+            started = time.monotonic()
+            deadline = started + min(self.response_timeout, spent.left())
             try:
-                response, content = transport.fetch(self, endpoint, params)
+                response, content = transport.fetch(self, endpoint, params, deadline)
             except BaseException:
                 self._points(endpoint, None, {})  # no answer: nothing learned, no longer in flight
                 raise
+            finally:
+                spent.add(time.monotonic() - started)
             return response, content, self._points(endpoint, response.status_code, response.headers)
 
     def _points(self, endpoint: str, status: int | None, headers: Any) -> int:
         """What a call cost; the budget learns from the headers (and pauses everyone when few points remain)."""
         return 1 if self.budget is None else self.budget.answered(endpoint, status, headers)
 
-    def _retry_after_failure(self, endpoint: str, what: str, failures: int) -> None:
-        # Full jitter keeps several workers from retrying in step.
+    def _retry_after_failure(self, endpoint: str, what: str, failures: int, spent: CallClock) -> None:
+        # Full jitter keeps several workers from retrying in step; a backoff never outlasts the call's time.
         delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (failures - 1)))
+        delay = min(delay, max(0.0, spent.left()))
+        spent.add(delay)
         logger.warning("%s: %s; retry %d of %d in %.2f s", endpoint, what, failures, self.max_retries, delay)
         self.stats.add(retries=1, waited_seconds=delay)
         wait_unless_interrupted(self._sleep, delay, self.interrupt, "the API")
-
-    def _client_error(self, endpoint: str, status: int, content: bytes) -> ApiError:
-        excerpt = self._excerpt(content)
-        kinds: dict[int, tuple[type[ApiError], str]] = {
-            401: (AuthenticationError, "the API key was refused (401): check WHEREBY_INSIGHTS['API_KEY']"),
-            403: (AccessForbidden, "the API key may not read insights (403)"),
-            404: (NotFound, "not found (404)"),
-        }
-        kind, text = kinds.get(status, (ApiError, f"answered {status}"))
-        message = f"{endpoint}: {text}" + (f": {excerpt}" if excerpt else "")
-        return kind(message, endpoint=endpoint, status=status, body_excerpt=excerpt)
 
     def _excerpt(self, content: bytes) -> str:
         """A short, single-line, key-free excerpt of a body without control characters."""

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import socket
 import time
-import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3.exceptions
 
 from ..display.safetext import printable
-from ..errors import Interrupted, MalformedResponse, redact
-from . import directhttp
+from ..errors import Interrupted, redact
 
 # Failures worth another attempt (a dropped, cut, slow or garbled answer, a connection refused).
 TRANSIENT_EXCEPTIONS = (
@@ -37,7 +33,11 @@ INTERRUPT_CHECK_SECONDS = 1.0
 
 
 class ResponseTooSlow(requests.Timeout):
-    """The whole response took longer than the overall deadline (a server trickling its answer)."""
+    """The whole response took longer than its deadline (a server trickling its answer)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"not finished within {seconds:.0f} s")
+        self.seconds = seconds
 
 
 class TooLarge(Exception):
@@ -45,10 +45,6 @@ class TooLarge(Exception):
 
     def __init__(self) -> None:
         super().__init__(f"sent a body larger than {MAX_RESPONSE_BYTES // 2**20} MiB")
-
-
-# What fetch returns: the direct route's answer, or requests' own response (proxies, credentials).
-Response = directhttp.Answer | requests.Response
 
 
 def host_of(base_url: str) -> str:
@@ -60,10 +56,8 @@ def host_of(base_url: str) -> str:
 class Connection(Protocol):
     """What fetching needs from the client: its session, base URL, timeouts, cancel check and host."""
 
-    session: requests.Session
-    base_url: str
+    sender: Sender
     timeout: tuple[float, float]
-    response_timeout: float
     interrupt: Callable[[], bool] | None
     host: str
 
@@ -81,30 +75,51 @@ def new_session(base_url: str, connections: int) -> requests.Session:
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if bundle:
         session.verify = bundle
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, connections + 1))
+    # One pool (one host) holding a connection for every request a sync keeps in flight.
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max(10, connections + 1))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["Accept-Encoding"] = ACCEPT_ENCODING
     return session
 
 
-_routes: weakref.WeakKeyDictionary[requests.Session, directhttp.Route | None] = weakref.WeakKeyDictionary()
+class Sender:
+    """One client's GET through ``requests``' public API, its fixed parts prepared once.
+
+    ``Session.get`` merges the session's settings and the environment, parses and requotes the URL,
+    and validates every header on each call; here the session's request is prepared once (headers,
+    auth, TLS and proxy settings as ``requests`` resolves them) and each call copies it with its own
+    URL and goes to the session's adapter (``HTTPAdapter.send``), as ``Session.send`` would.
+    """
+
+    def __init__(self, session: requests.Session, base_url: str) -> None:
+        self._template = session.prepare_request(requests.Request("GET", base_url))
+        self._base = str(self._template.url).rstrip("/")
+        self._adapter = session.get_adapter(self._base)
+        self._settings: dict[str, Any] = {
+            "verify": session.verify,
+            "cert": session.cert,
+            "proxies": dict(session.proxies),
+        }
+
+    def get(self, endpoint: str, params: dict[str, str], timeout: tuple[float, float]) -> requests.Response:
+        """Send a GET of ``endpoint`` (a path under the base URL); the body is left to stream."""
+        request = self._template.copy()
+        request.url = self._base + endpoint + ("?" + urlencode(params) if params else "")
+        return self._adapter.send(request, stream=True, timeout=timeout, **self._settings)
 
 
-def fetch(client: Connection, endpoint: str, params: dict[str, str]) -> tuple[Response, bytes]:
-    """One GET of an endpoint and its whole body, within the overall deadline and interruptible by a cancel."""
-    deadline = time.monotonic() + client.response_timeout
-    session = client.session
-    if session not in _routes:  # found once per session (two threads may both find it: the same)
-        _routes[session] = directhttp.route_for(session, client.base_url, client.timeout)
-    route = _routes[session]
-    response: Response
-    if route is not None:
-        response = directhttp.get(route, session, endpoint, params)
-    else:
-        response = session.get(client.base_url + endpoint, params=params, timeout=client.timeout, stream=True)
+def fetch(
+    client: Connection, endpoint: str, params: dict[str, str], deadline: float
+) -> tuple[requests.Response, bytes]:
+    """One GET of an endpoint and its whole body by ``deadline`` (``time.monotonic()``), interruptible
+    by a cancel. The body is streamed and read by ``read_body``, so a trickle cannot outlast it.
+    A redirect is not followed: the API does not redirect its reads, so one is answered as it is."""
+    left = max(0.001, deadline - time.monotonic())  # waiting to connect or for headers counts too
+    timeout = (min(client.timeout[0], left), min(client.timeout[1], left))
+    response = client.sender.get(endpoint, params, timeout)
     try:
-        content = read_body(response, deadline, client.response_timeout, client.interrupt)
+        content = read_body(response, deadline, client.interrupt)
     except BaseException:
         response.close()  # the connection is in an unknown state: never reuse it
         raise
@@ -112,12 +127,7 @@ def fetch(client: Connection, endpoint: str, params: dict[str, str]) -> tuple[Re
     return response, content
 
 
-def read_body(
-    response: Response,
-    deadline: float,
-    response_timeout: float,
-    interrupt: Callable[[], bool] | None,
-) -> bytes:
+def read_body(response: requests.Response, deadline: float, interrupt: Callable[[], bool] | None) -> bytes:
     """The whole body, read as it arrives: a per-read timeout alone never ends a trickle.
 
     Decompresses gzip/deflate itself (urllib3's decoder could spin inside one read on a trickle),
@@ -130,6 +140,7 @@ def read_body(
     elif encoding not in ("", "identity"):
         raise requests.exceptions.ContentDecodingError(f"unsupported Content-Encoding {encoding!r}")
     body = bytearray()
+    started = time.monotonic()
     next_check = time.monotonic() + INTERRUPT_CHECK_SECONDS
     while True:
         try:
@@ -154,7 +165,7 @@ def read_body(
             raise TooLarge()
         now = time.monotonic()
         if now > deadline:
-            raise ResponseTooSlow(f"the whole response took over {response_timeout:g} s")
+            raise ResponseTooSlow(now - started)
         if interrupt is not None and now >= next_check:
             next_check = now + INTERRUPT_CHECK_SECONDS
             if interrupt():
@@ -163,9 +174,9 @@ def read_body(
 
 def describe_failure(exc: BaseException, client: Connection) -> str:
     """What went wrong talking to the client's host, and why, without the URL, credentials or key."""
-    host, timeout, response_timeout = client.host, client.timeout, client.response_timeout
+    host, timeout = client.host, client.timeout
     if isinstance(exc, ResponseTooSlow):
-        return f"{host} sent its answer too slowly: not finished within {response_timeout:g} s"
+        return f"{host} sent its answer too slowly: {exc}"
     if isinstance(exc, requests.ConnectTimeout):
         return f"connecting to {host} timed out after {timeout[0]:g} s"
     if isinstance(exc, requests.ReadTimeout):
@@ -206,52 +217,3 @@ def excerpt(content: bytes, secret: str, limit: int = 200) -> str:
     (an error body may carry terminal escapes) and no ``secret``."""
     text = redact(printable(content[: limit * 4].decode("utf-8", errors="replace")), secret)
     return text[:limit] + ("…" if len(text) > limit else "")
-
-
-def page_parts(endpoint: str, body: Any) -> tuple[list[dict[str, Any]], str | None]:
-    """The items and next cursor of a list endpoint's answer (MalformedResponse when it is not one)."""
-    if not isinstance(body, dict):
-        raise MalformedResponse(
-            f"{endpoint} answered a {type(body).__name__}, expected an object with results",
-            endpoint=endpoint,
-        )
-    results = body.get("results")
-    if results is None:
-        results = []
-    if not isinstance(results, list):
-        raise MalformedResponse(
-            f"{endpoint} 'results' is a {type(results).__name__}, expected a list", endpoint=endpoint
-        )
-    cursor = body.get("cursor")
-    if cursor is not None and not isinstance(cursor, str):
-        raise MalformedResponse(
-            f"{endpoint} 'cursor' is a {type(cursor).__name__}, expected a string or null",
-            endpoint=endpoint,
-        )
-    # Non-object items are passed through as they are: the sync counts them as skipped with a reason.
-    return results, (cursor or None)
-
-
-_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def parse_json(content: bytes) -> Any:
-    """A body as JSON, with what no database can store made storable: NaN and Infinity (which
-    Python's parser accepts) become null, and a lone surrogate escape (half of a character) becomes
-    U+FFFD. Otherwise one such value in a page would make the database refuse the page's batch."""
-    parsed = json.loads(content, parse_constant=lambda _name: None)
-    if _LONE_SURROGATE_ESCAPE.search(content):  # only then can a string hold half a character
-        parsed = _without_surrogates(parsed)
-    return parsed
-
-
-def _without_surrogates(value: Any) -> Any:
-    """``value`` with every unpaired surrogate in its strings (keys too) replaced by U+FFFD."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_without_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_without_surrogates(key): _without_surrogates(item) for key, item in value.items()}
-    return value

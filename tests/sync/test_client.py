@@ -18,7 +18,7 @@ from insights_app.errors import (
     TransportError,
 )
 from insights_app.simulator import FaultConfig
-from insights_app.whereby import transport
+from insights_app.whereby import responses
 from insights_app.whereby.budget.current import get_budget
 from insights_app.whereby.budget.local import LocalBudget
 from insights_app.whereby.budget.shared import RedisBudget, budget_key
@@ -192,10 +192,10 @@ def test_truncated_bodies_and_dropped_connections_are_retried_then_typed(simulat
 
 def test_a_wrongly_shaped_body_is_malformed_not_a_crash(simulator):
     with pytest.raises(MalformedResponse, match="expected an object"):
-        transport.page_parts("/insights/rooms", ["not", "an", "object"])
+        responses.page_parts("/insights/rooms", ["not", "an", "object"])
     with pytest.raises(MalformedResponse, match="'results' is a str"):
-        transport.page_parts("/insights/rooms", {"results": "nope", "cursor": None})
-    assert transport.page_parts("/insights/rooms", {"results": [], "cursor": ""}) == ([], None)
+        responses.page_parts("/insights/rooms", {"results": "nope", "cursor": None})
+    assert responses.page_parts("/insights/rooms", {"results": [], "cursor": ""}) == ([], None)
 
 
 def test_the_api_key_never_reaches_logs_or_errors(simulator_factory, caplog):
