@@ -17,6 +17,7 @@ from ..display.numbers import points_text
 from ..display.times import local_datetime
 from ..models import SyncRun, SyncStatus
 from ..redis_clients import queue_redis
+from ..sync.clock import db_now
 from ..sync.context import heartbeat_interval
 from ..sync.service import reap_abandoned_runs
 from ..whereby.budget.current import budget_snapshot
@@ -87,6 +88,8 @@ class Health:
     silent_runs: list[SyncRun] = field(default_factory=list)
     abandoned_after: timedelta | None = None
     swept: int = 0
+    # The database's clock when the runs were looked at: run times are written with it.
+    checked_at: datetime | None = None
 
     @property
     def can_enqueue(self) -> bool:
@@ -157,7 +160,7 @@ class Health:
                 )
                 % {
                     "id": run.pk,
-                    "silent": duration((timezone.now() - alive_at).total_seconds()),
+                    "silent": duration(((self.checked_at or timezone.now()) - alive_at).total_seconds()),
                     "limit": duration(self.abandoned_after.total_seconds() if self.abandoned_after else None),
                 }
             )
@@ -234,7 +237,7 @@ def sweep_abandoned_runs() -> int:
 
 def check_runs(health: Health, *, sweep: bool) -> None:
     """Find silent running runs; with ``sweep``, first mark failed the ones the sweep would (dead or vanished)."""
-    now = timezone.now()
+    now = health.checked_at = db_now()  # heartbeats are written with the database's clock (sync/clock.py)
     active = list(SyncRun.objects.active().order_by("queued_at")[:50])
     if sweep and health.redis_ok and any(looks_abandoned(run, now) for run in active):
         health.swept = sweep_abandoned_runs()

@@ -8,7 +8,6 @@ from datetime import UTC, timedelta
 from typing import Any
 
 import redis
-from django.utils import timezone
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
@@ -16,6 +15,7 @@ from rq.worker import Worker
 
 from ..conf import get_settings
 from ..models import SyncRun, SyncStatus
+from ..sync.clock import db_now, redis_now
 from .queue import ENQUEUE_GRACE, get_queue
 
 WAITING_STATES = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
@@ -24,7 +24,8 @@ ALIVE_STATES = WAITING_STATES | {JobStatus.STARTED}
 
 def job_alive(run: SyncRun) -> bool:
     """Whether any RQ job of this run can still do something (used to spot abandoned runs)."""
-    if run.status == SyncStatus.QUEUED and run.queued_at > timezone.now() - ENQUEUE_GRACE:
+    # queued_at is written with the database's clock: so is the grace judged (sync/clock.py).
+    if run.status == SyncStatus.QUEUED and run.queued_at > db_now() - ENQUEUE_GRACE:
         return True
     job_ids = run.job_ids()
     if not job_ids:
@@ -94,7 +95,8 @@ def _effective_status(job: Job, queue: Any) -> str:
         due = ScheduledJobRegistry(queue=queue).get_scheduled_time(job)
     except NoSuchJobError:
         return status
-    overdue = timezone.now() - due.replace(tzinfo=due.tzinfo or UTC)
+    # RQ keeps the due time in Redis: Redis's clock is the one every host shares, not this one's.
+    overdue = redis_now(queue.connection) - due.replace(tzinfo=due.tzinfo or UTC)
     if overdue > timedelta(seconds=get_settings().ABANDONED_AFTER_SECONDS):
         return JobStatus.FAILED
     return status

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connections, models, transaction
 from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -102,7 +103,7 @@ class SyncRunQuerySet(models.QuerySet):
 
     def heartbeat(self) -> int:
         """Mark these runs alive now (the heartbeat thread, which holds only a run's id)."""
-        return self.update(heartbeat_at=timezone.now())
+        return self.update(heartbeat_at=Now())
 
     def completed_sql(self) -> tuple[str, list[Any]] | None:
         """SQL giving ``(id, finished_at)`` of ``last_completed()`` in one statement with no row loaded
@@ -256,12 +257,17 @@ class SyncRun(SyncRunCounters):
 
         Clears the "retrying after" note of a previous attempt; False when the run may not start.
         """
-        now = timezone.now()
+        # Heartbeats use the database's clock: other processes, on other hosts, judge them (sync/clock.py).
         started = (
             self._this()
             .active()
             .filter(cancel_requested=False)
-            .update(status=SyncStatus.RUNNING, started_at=self.started_at or now, heartbeat_at=now, error="")
+            .update(
+                status=SyncStatus.RUNNING,
+                started_at=self.started_at or timezone.now(),
+                heartbeat_at=Now(),
+                error="",
+            )
         )
         self.refresh_from_db()
         return bool(started)
@@ -273,7 +279,7 @@ class SyncRun(SyncRunCounters):
     def add_counts(self, increments: Mapping[str, int]) -> None:
         """Add to counter columns (atomically, for jobs sharing the run) and beat the heartbeat."""
         fields: dict[str, Any] = {column: F(column) + n for column, n in increments.items() if n}
-        self._this().update(**fields, heartbeat_at=timezone.now())
+        self._this().update(**fields, heartbeat_at=Now())
 
     def restart_progress(self, total: int) -> None:
         """Set, not add: a retried job plans its work again."""

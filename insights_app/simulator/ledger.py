@@ -20,17 +20,26 @@ class Spend(NamedTuple):
 
 
 class Ledger:
-    """Append-only, thread-safe; spends arrive in time order (the limiter charges in order)."""
+    """Append-only, thread-safe; spends arrive in time order (the limiter charges in order).
 
-    def __init__(self) -> None:
+    ``keep_seconds`` (None: keep everything, for tests and benches) forgets spends older than that, so
+    a simulator serving for days (the demo) keeps its memory flat.
+    """
+
+    def __init__(self, keep_seconds: float | None = None) -> None:
         self._lock = threading.Lock()
         self._spends: list[Spend] = []
         self.refused: Counter[str] = Counter()  # calls refused, by caller
+        self.keep_seconds = keep_seconds
 
     def record(self, moment: float, caller: str, points: int) -> None:
         """Note a charge."""
         with self._lock:
             self._spends.append(Spend(moment, caller, points))
+            # Trimmed in batches: one list copy per thousand spends, not per spend.
+            if self.keep_seconds is not None and len(self._spends) % 1000 == 0:
+                oldest = bisect_left([s.time for s in self._spends], moment - self.keep_seconds)
+                del self._spends[:oldest]
 
     def refuse(self, caller: str) -> None:
         """Note a refused call."""

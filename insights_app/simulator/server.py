@@ -121,6 +121,7 @@ class SimulatorServer:
         if self._httpd is None:
             return
         self._stopping.set()
+        self.faults.release()  # a held request must not keep its thread (and shutdown) waiting
         self._httpd.shutdown()
         with self._log_lock:
             sockets = list(self._open)
@@ -250,6 +251,8 @@ class SimulatorServer:
         faults = self.faults
         if faults.latency_ms and faults.applies_to(path):
             time.sleep(faults.latency_ms / 1000)
+        if faults.applies_to(path):
+            faults.hold_here()
         if not hmac.compare_digest(authorization.encode(), f"Bearer {self._api_key}".encode()):
             return Reply(401, self._limiter.peek().headers(), b"")
         if faults.applies_to(path) and faults.take("force_throttle"):

@@ -62,11 +62,6 @@ class Scenario:
     window_seconds: float = 60.0  # the promise's window (the limiter's too)
     fresh_db: bool = True  # forget synced rows and runs of an earlier call first
 
-    @property
-    def share(self) -> float:
-        """The app's share of the limit: ``RATE_BUDGET_SHARE`` (default 0.5) x the limit."""
-        return float(self.settings.get("RATE_BUDGET_SHARE", 0.5)) * self.points_per_minute
-
 
 @dataclass
 class Measured:
@@ -75,7 +70,7 @@ class Measured:
     scenario: Scenario
     busiest: int  # our points in the busiest rolling ``window_seconds``
     busiest_start: float
-    share: float
+    share: float  # RATE_BUDGET_POINTS_PER_MINUTE if set, else RATE_BUDGET_SHARE x the limit
     points: int  # all our points charged
     calls: int  # our requests (any status)
     throttled: int  # our 429s
@@ -156,6 +151,17 @@ def measure_sync(scenario: Scenario) -> Measured:
         conf = {"API_KEY": TEST_API_KEY, "BASE_URL": server.base_url, "DETAIL_POLICY": scenario.details}
         conf.update(scenario.settings)
         with override_settings(WHEREBY_INSIGHTS=conf):
+            from insights_app.conf import get_settings
+
+            # The app's share as it reads its settings: a budget set in points, else RATE_BUDGET_SHARE
+            # (default 0.5) of the organisation's real limit.
+            app = get_settings()
+            budget = app.RATE_BUDGET_POINTS_PER_MINUTE
+            share = (
+                float(budget)
+                if budget != "auto"
+                else float(app.RATE_BUDGET_SHARE) * scenario.points_per_minute
+            )
             if scenario.workers:
                 started, stopped, run_id, cancelled_at = _run_with_workers(scenario, conf)
             else:
@@ -171,7 +177,7 @@ def measure_sync(scenario: Scenario) -> Measured:
         scenario=scenario,
         busiest=busiest,
         busiest_start=start,
-        share=scenario.share,
+        share=share,
         points=sum(s.points for s in ours),
         calls=len(server.request_log),
         throttled=len(throttled),

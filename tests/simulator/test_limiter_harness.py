@@ -58,6 +58,7 @@ def test_a_run_cut_short_is_cancelled_and_its_429s_counted(redis_url):
     assert result.stopped_within is not None and result.stopped_within < 60
     assert result.throttled > 0
     assert result.busiest == 20  # the simulator never lets more through
+    assert result.share == 2000, "the share is the budget the app was given"
 
 
 def test_a_sync_fanned_out_to_worker_processes_is_measured(redis_url):

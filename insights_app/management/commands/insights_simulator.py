@@ -20,6 +20,7 @@ from insights_app.simulator.ratelimit import MAX_COST, MIN_COST, REALISTIC_COSTS
 from insights_app.simulator.timefmt import parse_instant, to_datetime
 from insights_app.simulator.webhooks import WebhookFaults, WebhookSender
 
+LEDGER_KEEP_SECONDS = 3600.0
 # More than this many connections would take minutes and gigabytes to generate: refuse up front.
 MAX_CONNECTIONS = 5_000_000
 
@@ -174,6 +175,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         server = self.build_server(options)
+        # Served for hours or days (the demo): the ledger keeps the last hour of points, not all.
+        server.ledger.keep_seconds = LEDGER_KEEP_SECONDS
         sender = self.build_webhook_sender(server, options)
         stop = threading.Event()
         server.start()

@@ -12,6 +12,8 @@ from insights_app.jobs.enqueue import cancel_run, enqueue_sync
 from insights_app.jobs.queue import QueueUnavailable
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
+from insights_app.site import job_id
+from insights_app.sync.clock import db_now, redis_now
 from tests.helpers import TEST_API_KEY, configure, wait_for
 from tests.helpers.org_compare import assert_db_equals_org
 
@@ -35,7 +37,7 @@ def test_a_queued_sync_is_run_by_a_real_worker(settings, simulator_factory, rq_w
     result = enqueue_sync(kind="full", trigger="admin")
 
     assert result.created and result.run.status == "queued"
-    assert result.run.job_id == f"insights-sync-{result.run.pk}"
+    assert result.run.job_id == job_id(f"sync-{result.run.pk}")
     run = wait_for(finished(result.run.pk), timeout=90)
     assert run.status == "succeeded", (run.error, run.skip_reasons, worker.log()[-2000:])
     assert run.started_at and run.finished_at and run.trigger == "admin"
@@ -74,7 +76,7 @@ def test_a_large_sync_fans_out_to_several_workers_and_closes_once(
     configure(settings, server, FANOUT_MIN_ROOMS=3, FANOUT_ROOMS_PER_JOB=2)
     workers = [rq_worker_factory(), rq_worker_factory()]
 
-    # A first incremental sync refreshes every room (a full one goes by steps: test_newest_first_fanned).
+    # A first incremental sync refreshes every room (a full one goes by steps: test_horizon_steps).
     result = enqueue_sync(kind="incremental", trigger="command")
 
     run = wait_for(finished(result.run.pk), timeout=120)
@@ -221,7 +223,6 @@ def test_a_run_that_fails_on_a_transient_outage_is_retried_by_rq(
 def test_a_retry_no_scheduler_will_ever_run_does_not_block_syncs_for_ever(settings, simulator, redis_conn):
     from datetime import timedelta
 
-    from django.utils import timezone
     from rq.registry import ScheduledJobRegistry
 
     from insights_app.jobs.liveness import job_alive
@@ -231,12 +232,14 @@ def test_a_retry_no_scheduler_will_ever_run_does_not_block_syncs_for_ever(settin
     run = enqueue_sync(kind="incremental", trigger="schedule").run
     queue = get_queue()
     job = queue.fetch_job(run.job_id)
-    SyncRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(hours=1))
+    SyncRun.objects.filter(pk=run.pk).update(queued_at=db_now() - timedelta(hours=1))
     run.refresh_from_db()
 
-    queue.schedule_job(job, timezone.now() + timedelta(seconds=30))  # a retry, due soon
+    # RQ keeps a retry's due time in Redis: the shared clock is Redis's, not this host's.
+    queue.schedule_job(job, redis_now(queue.connection) + timedelta(seconds=30))  # a retry, due soon
     assert job_alive(run)
-    ScheduledJobRegistry(queue=queue).schedule(job, timezone.now() - timedelta(minutes=10))  # long overdue
+    overdue = redis_now(queue.connection) - timedelta(minutes=10)
+    ScheduledJobRegistry(queue=queue).schedule(job, overdue)  # long overdue
     assert not job_alive(run)
     assert enqueue_sync(kind="incremental", trigger="schedule").created
     assert SyncRun.objects.get(pk=run.pk).status == "failed"
@@ -265,7 +268,6 @@ def test_a_fanned_out_run_whose_batches_are_dead_is_not_kept_alive_by_its_closin
 ):
     from datetime import timedelta
 
-    from django.utils import timezone
     from rq.job import Dependency
 
     from insights_app.jobs import finish_run_job, run_batch_job
@@ -291,7 +293,8 @@ def test_a_fanned_out_run_whose_batches_are_dead_is_not_kept_alive_by_its_closin
 
     # The batch was retried after a crash, but no worker runs the scheduler: it will never run.
     queue.remove(batch)
-    queue.schedule_job(batch, timezone.now() - timedelta(minutes=10))  # as rq's retry does, long overdue
+    overdue = redis_now(queue.connection) - timedelta(minutes=10)
+    queue.schedule_job(batch, overdue)  # as rq's retry does, long overdue
     assert batch.get_status() == "scheduled"
     assert not job_alive(run)
 

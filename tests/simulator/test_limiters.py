@@ -193,3 +193,20 @@ def test_costs_from_one_to_ten_points_only():
         "/insights/rooms": 10,
         "/insights/participant": 1,
     }
+
+
+def test_a_long_serving_ledger_keeps_only_recent_spends():
+    """With ``keep_seconds`` (the command sets an hour) old spends are forgotten; recent ones stay exact."""
+    from insights_app.simulator.ledger import Ledger
+
+    ledger = Ledger(keep_seconds=100)
+    for second in range(5000):
+        ledger.record(float(second), OURS, 2)
+    kept = ledger.spends(OURS)
+    assert len(kept) <= 1100 and kept[-1].time == 4999
+    assert kept[0].time >= 4999 - 1100 and ledger.busiest(OURS, 60)[1] == 120
+    assert len(Ledger().spends()) == 0
+    everything = Ledger()
+    for second in range(5000):
+        everything.record(float(second), OURS, 1)
+    assert len(everything.spends()) == 5000, "kept whole unless asked"
