@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from rq import Queue, Worker
 
 from ..conf import get_settings
+from ..display.budget import budget_lines
 from ..display.durations import age, duration
 from ..display.numbers import points_text
 from ..display.times import local_datetime
@@ -220,6 +221,7 @@ def rate_budget() -> dict[str, Any] | None:
         return None
     for name in ("points_per_minute", "plan_points_per_minute", "spent_last_minute", "used_this_minute"):
         snapshot[f"{name}_text"] = points_text(snapshot.get(name))
+    snapshot.update(budget_lines(snapshot))
     return snapshot
 
 

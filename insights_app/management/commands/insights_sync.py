@@ -23,6 +23,7 @@ from ...display.times import format_datetime_zoned
 from ...errors import WherebyError
 from ...jobs.backend import RQ_INLINE
 from ...jobs.enqueue import cancel_run, enqueue_sync
+from ...jobs.health import rate_budget
 from ...jobs.queue import QueueUnavailable
 from ...models import COUNT_KINDS, SYNCED_MODELS, Room, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from ...sync import SyncError, create_or_get_active_run, execute_run, finish_run, request_cancel
@@ -231,6 +232,14 @@ class Command(BaseCommand):
             f"API: {run.api_requests} requests, {run.api_points} points, {run.api_throttles} throttled, "
             f"{run.api_retries} retries, {run.api_bytes / 1024:.0f} KiB"
         )
+        budget = rate_budget()
+        if budget is not None:  # the dashboard's words (docs/budget.md)
+            self.stdout.write(f"Rate budget: {budget['spent_text']}")
+            self.stdout.write(
+                f"The API's limiter: {budget['limiter_text']}; points per call: {budget['costs_text']}"
+            )
+            if budget["rejected_text"]:
+                self.stdout.write(budget["rejected_text"])
         header = f"{'':<14}" + "".join(f"{k:>11}" for k in COUNT_KINDS)
         self.stdout.write(header)
         counts = run.counts()
