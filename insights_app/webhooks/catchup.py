@@ -76,7 +76,8 @@ def _arrived(awaited: list[tuple[str, datetime, int]]) -> set[tuple[str, datetim
     ).values_list("room__room_name", "ended_at")
     ends: dict[str, list[datetime]] = {}
     for room, ended in stored:
-        ends.setdefault(room, []).append(ended)
+        if ended is not None:  # the filter on ended_at excludes null; this tells the type checker
+            ends.setdefault(room, []).append(ended)
     return {
         (room, at) for room, at, _ in awaited if any(abs(ended - at) <= MATCH for ended in ends.get(room, []))
     }
