@@ -17,6 +17,15 @@ def plotly_text(value: Any) -> str:
     return html.escape(str(value), quote=False)
 
 
+def short_label(text: str, limit: int = 22) -> str:
+    """A long name cut in the middle, so both the start and the end (where Whereby's generated room
+    names differ) stay readable on an axis that a phone leaves 150 px for."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 1
+    return text[: keep - keep // 2] + "…" + text[-(keep // 2) :]
+
+
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -40,7 +49,9 @@ def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, A
     layout: dict[str, Any] = {
         # Title on the left and the legend at the bottom of the figure (in pixels, whatever its
         # height): neither meets the toolbar at the top right nor the axis titles.
-        "title": {"text": title, "x": 0, "xanchor": "left", "xref": "paper"},
+        # Title measured from the figure's edge, not the plot's: long axis labels push the plot right
+        # and a paper-anchored title off the right edge of a phone ("Busiest roo").
+        "title": {"text": title, "x": 0, "xanchor": "left", "xref": "container", "pad": {"l": 12}},
         "xaxis": {"title": {"text": x_title}, "automargin": True},
         "yaxis": {"title": {"text": y_title}, "automargin": True, "rangemode": "tozero"},
         "margin": {"t": 50, "r": 20, "b": 40, "l": 60},
@@ -112,6 +123,7 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
     """Busiest rooms by participant minutes, horizontal bars, biggest on top."""
     title = _("Busiest rooms")
     ordered = list(reversed(rooms))
+    names = [plotly_text(r["room__room_name"]) for r in ordered]
     figure: dict[str, Any] = {
         "data": [
             {
@@ -119,13 +131,22 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
                 "orientation": "h",
                 "name": _("Participant minutes"),
                 "x": [round(r["minutes"], 1) for r in ordered],
-                "y": [plotly_text(r["room__room_name"]) for r in ordered],
+                "y": names,
                 "customdata": [r["sessions"] for r in ordered],
                 "hovertemplate": "%{y}<br>%{x:,.1f} min in %{customdata} sessions<extra></extra>",
             }
         ],
         "layout": _layout(
-            title, _("Participant minutes (min)"), _("Room"), yaxis={"type": "category", "rangemode": None}
+            title,
+            _("Participant minutes (min)"),
+            _("Room"),
+            # Whole names stay the categories (and in the hover); the ticks show them shortened.
+            yaxis={
+                "type": "category",
+                "rangemode": None,
+                "tickvals": names,
+                "ticktext": [plotly_text(short_label(str(r["room__room_name"]))) for r in ordered],
+            },
         ),
     }
     figure["layout"]["height"] = max(300, 40 + 28 * len(rooms))
