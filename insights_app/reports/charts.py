@@ -235,6 +235,7 @@ def sizes_chart(sizes: list[dict[str, Any]]) -> Chart:
 # Connection quality colours, readable on the admin's light and dark backgrounds.
 QUALITY_COLOURS = {"good": "#2e9e5b", "degraded": "#d9534f", "unknown": "#9a9a9a"}
 TIMELINE_ROW_PX = 26
+TIMELINE_AXIS_ON_TOP = 12  # rows
 
 
 def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
@@ -267,23 +268,25 @@ def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
                 "<br>%{customdata[2]}<extra>%{fullData.name}</extra>",
             }
         )
-    rows_count = len({c["row"] for c in connections})
-    if data:
-        # An invisible copy of the first trace on a second x axis draws the time scale at the top
-        # too, so a long list of people keeps a time axis in sight.
-        data.append({**data[0], "xaxis": "x2", "showlegend": False, "hoverinfo": "skip", "opacity": 0})
-        data[-1].pop("hovertemplate", None)
+    rows = list(dict.fromkeys(str(c["row"]) for c in connections))
+    # One time axis (a second, "matching" one drew its ticks elsewhere): above the bars when the
+    # list is long, so it is in sight where a reader starts, below them otherwise.
     layout = _layout(
         title,
         _("Time"),
         _("Participant"),
-        xaxis={"type": "date"},
-        yaxis={"type": "category", "autorange": "reversed", "rangemode": None},
+        xaxis={"type": "date", "side": "top" if len(rows) > TIMELINE_AXIS_ON_TOP else "bottom"},
+        yaxis={
+            "type": "category",
+            "autorange": "reversed",
+            "rangemode": None,
+            "tickvals": [plotly_text(row) for row in rows],
+            "ticktext": [plotly_text(short_label(row)) for row in rows],
+        },
         barmode="overlay",
-        height=max(260, 150 + TIMELINE_ROW_PX * rows_count),  # margins (150 px) + one row each
+        height=max(260, 150 + TIMELINE_ROW_PX * len(rows)),  # margins (150 px) + one row each
         margin={"t": 80, "b": 70},
     )
-    layout["xaxis2"] = {"type": "date", "overlaying": "x", "side": "top", "matches": "x", "automargin": True}
     layout["legend"] = {**layout["legend"], "title": {"text": _("Quality")}}
     figure = {"data": data, "layout": layout}
     table = Table(

@@ -43,6 +43,7 @@ class Table:
     rows: list[dict] = field(default_factory=list)
     all_rows: Callable[[], Iterable[dict]] | None = None
     empty_text: Any = ""
+    note: Any = ""  # a line under the table, e.g. why some names have no link
     # Set by the report views for the page: the download link, the paginator's page, the row count
     # as text and the sort links (see ``reports.views.base``).
     csv_url: str = ""

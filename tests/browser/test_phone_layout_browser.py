@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 from rq import Worker
 
 from insights_app.jobs.queue import get_queue
-from insights_app.models import Room
+from insights_app.models import Participant, Room
 from tests.helpers.admin_data import VIEW_PERMS
 from tests.helpers.reports_dataset import PERIOD, build_dataset
 
@@ -54,3 +56,36 @@ def test_the_busiest_rooms_chart_shows_its_title_and_labels_whole_on_a_phone(
     assert any(t.endswith("9b21") for t in chart.locator(".ytick text").all_text_contents())
     assert page.evaluate(PAGE_OVERFLOW) <= 0
     assert page.console_errors == []
+
+
+def test_the_session_timeline_on_a_phone_has_one_time_axis_a_whole_title_and_says_why_names_lack_links(
+    page, login, make_staff_user, live_server, screenshot
+):
+    data = build_dataset()
+    session = data.sessions["S1"]
+    Participant.objects.create(
+        room_session=session,
+        room=session.room,
+        participant_id="guest-1",
+        display_name="Guest without an id",
+        joined_at=session.started_at,
+        left_at=session.started_at + dt.timedelta(minutes=5),
+        duration_seconds=300,
+    )
+    login(make_staff_user("viewer", perms=("view_reports",)))
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url + reverse("insights_app:session", args=[session.pk]))
+    chart = page.locator(".insights-chart[data-figure=insights-chart-timeline]")
+    chart.locator(".main-svg").first.wait_for()
+    page.wait_for_timeout(300)
+    screenshot("reports-session-phone")
+    frame, title = chart.bounding_box(), chart.locator(".gtitle")
+    assert title.text_content() == "Connections over the session"
+    box = title.bounding_box()
+    assert frame["x"] - 1 <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1, box
+    assert chart.locator(".xtick").count() > 0 and chart.locator(".x2tick").count() == 0
+    assert page.evaluate(PAGE_OVERFLOW) <= 0
+    # A connection without an external id has no person link, and the page says why.
+    guest = page.locator("#table-connections tbody tr", has_text="Guest without an id")
+    assert guest.locator("td").first.locator("a").count() == 0
+    assert "without an external id" in page.locator("#table-connections .insights-table-note").inner_text()
