@@ -27,6 +27,7 @@ from ..filters import TEXT_FILTERS, ReportFilters
 from ..freshness import freshness
 from ..periods import MAX_DAY, MIN_DAY, PRESETS
 from ..tables import Table
+from .awaited import awaited_run_url
 
 PERMISSION = "insights_app.view_reports"
 RUN_SYNC = "insights_app.run_sync"
@@ -149,6 +150,7 @@ class ReportView(View):
             "sync_dashboard_url": safe_reverse("admin:insights_app_syncrun_dashboard"),
             "nav": nav_links(),
             "plotly_url": reverse("insights_app:plotly_js", args=[plotly_version()]),
+            "awaited_run_url": awaited_run_url(request),
             **context,
         }
         return render(request, template, full)
