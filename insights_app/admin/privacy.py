@@ -62,6 +62,8 @@ def forget_selected_people(modeladmin: admin.ModelAdmin, request: HttpRequest, q
             % {"people": len(values), "connections": totals[0], "details": totals[1]},
         )
         return None
+    # A confirmation without a (usable) criterion is the same form again, saying what is missing.
+    error = gettext("Choose what to forget the people by.") if request.POST.get("confirm") == "yes" else ""
     previews = []
     for value_kind, label, values in choices:
         if not values or len(values) > MAX_PEOPLE:
@@ -87,6 +89,7 @@ def forget_selected_people(modeladmin: admin.ModelAdmin, request: HttpRequest, q
         "selected": queryset.values_list("pk", flat=True),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "mode": get_settings().ERASURE_MODE,
+        "error": error,
     }
     return TemplateResponse(request, "insights_app/admin/forget_confirmation.html", context)
 
