@@ -51,11 +51,12 @@ class Table:
     page_count_text: str = ""
     sorts: list[tuple[str, Any, bool]] | None = None
 
-    def html_rows(self) -> list[list[tuple[str, str]]]:
-        """Rows as ``(text, url)`` cells; the template escapes both."""
+    def html_rows(self) -> list[list[tuple[str, str, str]]]:
+        """Rows as ``(text, url, kind)`` cells; the template escapes the first two and styles by kind
+        (dates, durations and figures never wrap)."""
         return [
             [
-                (format_cell(row.get(c.key), c.kind), row.get(c.link_key, "") if c.link_key else "")
+                (format_cell(row.get(c.key), c.kind), row.get(c.link_key, "") if c.link_key else "", c.kind)
                 for c in self.columns
             ]
             for row in self.rows
