@@ -8,7 +8,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from ..display.names import middle_ellipsis
 from .tables import Column, Table
+
+AXIS_LABEL_CHARS = 22
 
 
 def plotly_text(value: Any) -> str:
@@ -17,13 +20,9 @@ def plotly_text(value: Any) -> str:
     return html.escape(str(value), quote=False)
 
 
-def short_label(text: str, limit: int = 22) -> str:
-    """A long name cut in the middle, so both the start and the end (where Whereby's generated room
-    names differ) stay readable on an axis that a phone leaves 150 px for."""
-    if len(text) <= limit:
-        return text
-    keep = limit - 1
-    return text[: keep - keep // 2] + "…" + text[-(keep // 2) :]
+def short_label(text: str) -> str:
+    """An axis label that a phone leaves 150 px for: long names cut in the middle."""
+    return middle_ellipsis(text, AXIS_LABEL_CHARS)
 
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -1,0 +1,43 @@
+"""Admin lists: room names keep the part that tells them apart; an ended session is no error (issue 25)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from insights_app.models import Room, RoomSession
+
+pytestmark = pytest.mark.django_db
+
+LONG = "/standup-5f0c8a52-6c1e-4b3e-9d2a-0a4c1f7e9b21"
+
+
+@pytest.fixture
+def as_viewer(client, viewer, data):
+    Room.objects.filter(pk=data.rooms[1].pk).update(room_name=LONG)
+    RoomSession.objects.filter(room=data.rooms[1]).update(room_name=LONG)
+    client.force_login(viewer)
+    return client
+
+
+@pytest.mark.parametrize("model", ["roomsession", "participant"])
+def test_a_long_room_name_shows_its_start_and_end_and_is_whole_in_the_tooltip(as_viewer, model):
+    html = as_viewer.get(reverse(f"admin:insights_app_{model}_changelist")).content.decode()
+    shown = re.findall(r'class="insights-clip insights-clip-room"[^>]*>([^<]*)<', html)
+    long_ones = [text for text in shown if text.startswith("/stand")]
+    assert long_ones, shown
+    assert all(text.endswith("9b21") and "…" in text and len(text) <= 14 for text in long_ones), long_ones
+    assert f'title="{LONG}' in html
+
+
+def test_ended_sessions_are_marked_in_words_and_no_red_cross(as_viewer):
+    html = as_viewer.get(reverse("admin:insights_app_roomsession_changelist")).content.decode()
+    assert "icon-no.svg" not in html and "icon-yes.svg" not in html
+    assert html.count('class="insights-ended">ended<') == RoomSession.objects.exclude(ended_at=None).count()
+    assert (
+        html.count('class="insights-ongoing">ongoing<')
+        == RoomSession.objects.filter(ended_at=None).count()
+        == 1
+    )
