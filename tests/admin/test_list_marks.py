@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -41,3 +42,20 @@ def test_ended_sessions_are_marked_in_words_and_no_red_cross(as_viewer):
         == RoomSession.objects.filter(ended_at=None).count()
         == 1
     )
+
+
+def test_a_run_page_shows_its_times_to_the_second_and_its_duration(client, viewer):
+    from django.utils import timezone
+
+    from insights_app.models import SyncRun
+
+    start = (timezone.now() - dt.timedelta(minutes=5)).replace(second=0, microsecond=0)
+    run = SyncRun.objects.create(kind="full", status="succeeded", trigger="admin", dedup_key="t")
+    SyncRun.objects.filter(pk=run.pk).update(
+        started_at=start + dt.timedelta(seconds=7), finished_at=start + dt.timedelta(seconds=49)
+    )
+    client.force_login(viewer)
+    html = client.get(reverse("admin:insights_app_syncrun_change", args=[run.pk])).content.decode()
+    local = timezone.localtime(start)
+    assert local.strftime("%Y-%m-%d %H:%M:07") in html and local.strftime("%Y-%m-%d %H:%M:49") in html
+    assert re.search(r"Duration:</label>\s*<div class=\"readonly\">42 s</div>", html)
