@@ -94,6 +94,19 @@ def forget_selected_people(modeladmin: admin.ModelAdmin, request: HttpRequest, q
     return TemplateResponse(request, "insights_app/admin/forget_confirmation.html", context)
 
 
+class ErasureModeFilter(admin.SimpleListFilter):
+    """Both modes always (a filter of the values present showed only "All" before any erasure)."""
+
+    title = _("mode")
+    parameter_name = "mode"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
+        return [("pseudonymise", _("pseudonymise")), ("delete", _("delete"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(mode=self.value()) if self.value() else queryset
+
+
 class AuditAdminBase(ViewOnlyAdmin):
     """Privacy records are written by the app only: nobody adds, edits or deletes them here."""
 
@@ -112,7 +125,7 @@ class PrivacyAuditAdmin(AuditAdminBase):
         "short_hash",
         "participants",
     )
-    list_filter = ("action", "mode", "trigger")
+    list_filter = ("action", ErasureModeFilter, "trigger")
     search_fields = ("=criterion_hash", "actor")
     search_help_text = _("Exact criterion hash, or who.")
     date_hierarchy = "at"
@@ -141,6 +154,6 @@ class PersonTombstoneAdmin(AuditAdminBase):
     """Forgotten people, as keyed hashes: the sync keeps them forgotten."""
 
     list_display = ("created_at", "kind", "criterion_hash", "mode")
-    list_filter = ("kind", "mode")
+    list_filter = ("kind", ErasureModeFilter)
     search_fields = ("=criterion_hash",)
     readonly_fields = ("kind", "criterion_hash", "mode", "created_at")

@@ -59,3 +59,13 @@ def test_a_run_page_shows_its_times_to_the_second_and_its_duration(client, viewe
     local = timezone.localtime(start)
     assert local.strftime("%Y-%m-%d %H:%M:07") in html and local.strftime("%Y-%m-%d %H:%M:49") in html
     assert re.search(r"Duration:</label>\s*<div class=\"readonly\">42 s</div>", html)
+
+
+@pytest.mark.parametrize("model", ["privacyaudit", "persontombstone"])
+def test_the_mode_filter_offers_both_modes_before_any_erasure(admin_client, model):
+    html = admin_client.get(reverse(f"admin:insights_app_{model}_changelist")).content.decode()
+    assert '<a href="?mode=pseudonymise">' in html and '<a href="?mode=delete">' in html
+    assert (
+        admin_client.get(reverse(f"admin:insights_app_{model}_changelist"), {"mode": "delete"}).status_code
+        == 200
+    )

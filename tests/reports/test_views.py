@@ -119,6 +119,13 @@ def test_bad_filter_values_are_a_form_error_keeping_the_values(viewer, data):
     assert 'class="insights-chart"' not in html
 
 
+def test_a_person_csv_is_named_after_the_person_and_the_days_safely(viewer, data):
+    url = reverse("insights_app:person", args=[SLASH_ID])  # "a/b?c#d e"
+    response = viewer.get(url, {**PERIOD, "csv": "connections"})
+    disposition = response["Content-Disposition"]
+    assert disposition == 'attachment; filename="person-abcd-e-2026-03-01-to-2026-03-07-connections.csv"'
+
+
 def test_neutralise_quotes_formula_triggers_only():
     for text in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
         assert neutralise(text) == "'" + text
@@ -130,7 +137,8 @@ def test_neutralise_quotes_formula_triggers_only():
 def test_people_csv_is_streamed_and_neutralised(viewer, data):
     response = viewer.get(reverse("insights_app:people"), {**PERIOD, "csv": "people"})
     assert response["Content-Type"].startswith("text/csv")
-    assert 'filename="people-people.csv"' in response["Content-Disposition"]
+    # The file's name says which days it holds.
+    assert 'filename="people-2026-03-01-to-2026-03-07-people.csv"' in response["Content-Disposition"]
     rows = rows_of(response)
     assert rows[0][:3] == ["Name", "External id", "Sessions"]
     by_id = {r[1]: r for r in rows[1:]}

@@ -97,12 +97,19 @@ class ReportView(View):
         if wanted:
             if wanted not in tables:
                 raise Http404("no such table")
-            return csv_response(tables[wanted], context.get("stem", self.stem))
+            return csv_response(tables[wanted], self.csv_stem(context.get("stem", self.stem)))
         for table in tables.values():
             table.csv_url = "?" + self.filters.querystring(
                 csv=table.name, page="", sort=request.GET.get("sort", "")
             )
         return self.render_page(request, self.template_name, context)
+
+    def csv_stem(self, stem: str) -> str:
+        """The download's name says what it holds: the page (and person) and, with a date range, its days."""
+        if not self.period_filter:
+            return stem
+        period = self.filters.period
+        return f"{stem}-{period.first_day.isoformat()}-to-{period.last_day.isoformat()}"
 
     def invalid(self, request: HttpRequest) -> HttpResponse:
         """The filter form with what is wrong, the user's values kept, and no report (400)."""
