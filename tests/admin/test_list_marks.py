@@ -69,3 +69,15 @@ def test_the_mode_filter_offers_both_modes_before_any_erasure(admin_client, mode
         admin_client.get(reverse(f"admin:insights_app_{model}_changelist"), {"mode": "delete"}).status_code
         == 200
     )
+
+
+def test_detail_items_are_numbered_from_one_as_in_the_reports(client, viewer, data):
+    participant = data.participants[0]
+    client.force_login(viewer)
+    html = client.get(
+        reverse("admin:insights_app_participant_change", args=[participant.pk])
+    ).content.decode()
+    first = re.search(r'<table class="insights-details">.*?<tbody><tr>\s*<td>(\d+)</td>', html, re.S)
+    assert first and first.group(1) == "1"
+    report = client.get(reverse("insights_app:participant_quality", args=[participant.pk])).content.decode()
+    assert re.search(r'<td class="kind-text">1</td>', report)
