@@ -128,6 +128,7 @@ class QualityView(ReportView):
             "detail_days": measured_days,
             "partly_measured": totals["measured"] < totals["connections"],
             "threshold": settings.DEGRADED_PACKET_LOSS_PERCENT,
+            "min_seconds": settings.DEGRADED_MIN_SECONDS,
             "narrowed": [(str(TEXT_FILTERS[k]), getattr(f, k)) for k in self.extra_filters if getattr(f, k)],
             "filter_options": {
                 "browser": [r["key"] for r in digest.browsers if r["key"]],
