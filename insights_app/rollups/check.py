@@ -8,9 +8,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import Max, Min, Model
 
-from .cells import cell_columns, cell_querysets, zone_named
+from .cells import ROLLUP_MODELS, cell_columns, cell_querysets, zone_named
 from .rebuild import raw_day_range
 from .state import behind_reason, current_state
 
@@ -94,14 +94,26 @@ def _differences(
     return out
 
 
+def stored_day_range() -> tuple[dt.date, dt.date] | None:
+    """The first and last day holding a cell, or None."""
+    firsts, lasts = [], []
+    for model in ROLLUP_MODELS:
+        span = model._default_manager.aggregate(first=Min("day"), last=Max("day"))
+        if span["first"] is not None:
+            firsts.append(span["first"])
+            lasts.append(span["last"])
+    return (min(firsts), max(lasts)) if firsts else None
+
+
 def check(sample: int = 60, seed: int | None = None, all_days: bool = False) -> tuple[list[Difference], str]:
     """The differences over a sample of days (every day with ``all_days``) and why pages read raw rows."""
     state = current_state()
     zone = zone_named(state.zone)
-    span = raw_day_range(zone)
-    if span is None:
+    # Days holding raw rows or cells: a cell left on a day its rows moved away from is a difference.
+    ends = [d for pair in (raw_day_range(zone), stored_day_range()) if pair for d in pair]
+    if not ends:
         return [], behind_reason(state)
-    first, last = span
+    first, last = min(ends), max(ends)
     rng = random.Random(seed)
     days = sample_days(first, last, 10**9 if all_days else sample, rng)
     if state.status == "rebuilding" and state.rebuilt_through:
