@@ -119,16 +119,18 @@ def test_two_workers_writing_one_day_at_once_leave_the_cells_exact(capsys):
     start = timezone.now() - dt.timedelta(days=2)
     sync_session(rooms()[0], "both", start, 120, total_participant_minutes=60.0)
     session = RoomSession.objects.get(room_session_id="both")
+    # Connections on the next day (a long session): no cell of that day exists yet to lock on.
+    joined = start + dt.timedelta(days=1)
     written = threading.Event()
-    first = threading.Thread(target=_worker, args=(session.pk, "one", start, written, 1.0))
+    first = threading.Thread(target=_worker, args=(session.pk, "one", joined, written, 1.0))
     first.start()
     assert written.wait(10)
-    second = threading.Thread(target=_worker, args=(session.pk, "two", start, None, 0.0))
+    second = threading.Thread(target=_worker, args=(session.pk, "two", joined, None, 0.0))
     second.start()
     first.join(20)
     second.join(20)
     assert Participant.objects.count() == 6
-    filters = period_of(timezone.localdate(start), timezone.localdate(start))
+    filters = period_of(timezone.localdate(start), timezone.localdate(joined))
     assert_same(figures(filters), raw_figures(filters))
     assert figures(filters)["people"][0] == 6
     assert _check(capsys, "--all")[0] == 0
