@@ -55,8 +55,8 @@ def test_the_name_search_keeps_the_connection_whose_name_was_hidden(client, view
 def test_quality_bars_are_ordered_by_the_degraded_minutes_they_draw(client, viewer):
     room = Room.objects.create(room_name="/q")
     session = _session(room, "q1", 1)
-    # Firefox: 1 of 1 connection degraded for 60 s (share 10 %); Chrome: 4 degraded for 120 s of 4 x 600 s (5 %).
-    _connection(session, "f", browser="Firefox", os="Linux", quality_degraded=True, degraded_seconds=60)
+    # Firefox: 5 degraded minutes of 10 (50 %); Chrome: 8 of 40 (20 %): the larger bar has the smaller share.
+    _connection(session, "f", browser="Firefox", os="Linux", quality_degraded=True, degraded_seconds=300)
     for i in range(4):
         _connection(
             session, f"c{i}", browser="Chrome", os="Windows", quality_degraded=True, degraded_seconds=120
@@ -66,7 +66,7 @@ def test_quality_bars_are_ordered_by_the_degraded_minutes_they_draw(client, view
     by_browser = next(t for t in context["tables"] if t.name == "by_browser")
     assert [r["key"] for r in by_browser.rows] == ["Chrome", "Firefox"]
     minutes = [r["degraded_minutes"] for r in by_browser.rows]
-    assert minutes == sorted(minutes, reverse=True) == [8.0, 1.0]
+    assert minutes == sorted(minutes, reverse=True) == [8.0, 5.0]
     by_os = next(t for t in context["tables"] if t.name == "by_os")
     assert [r["key"] for r in by_os.rows] == ["Windows", "Linux"]
 
