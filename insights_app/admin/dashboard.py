@@ -21,6 +21,7 @@ from .. import models as m
 from ..eta import estimate_text, full_sync_text
 from ..health import Health, check_health, last_sign_of_life, run_silent_after
 from ..jobs import cancel_run
+from ..rollups.state import behind_reason, current_state, status_text
 from .actions import enqueue
 from .base import can_run_sync
 from .formatting import age, count, duration
@@ -30,6 +31,12 @@ from .run_text import progress_text, run_name, run_seconds
 ACTIVE_LIMIT = 50
 RECENT_LIMIT = 20
 STARTABLE_KINDS = (m.SyncKind.INCREMENTAL, m.SyncKind.FULL)
+
+
+def rollup_status() -> dict[str, Any]:
+    """Whether the report rollups are up to date, for the Machinery table."""
+    state = current_state()
+    return {"behind": bool(behind_reason(state)), "text": status_text(state)}
 
 
 def dashboard_url() -> str:
@@ -141,6 +148,7 @@ class DashboardView(AdminPageView):
             "status_url": reverse("admin:insights_app_syncrun_dashboard_status"),
             "kinds": [(kind.value, kind.label) for kind in STARTABLE_KINDS],
             "full_sync_estimate": full_sync_text() if may_run else "",
+            "rollups": rollup_status(),
         }
         return TemplateResponse(request, "insights_app/admin/dashboard.html", context)
 

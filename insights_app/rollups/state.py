@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..models import RollupState, RollupStatus
 
@@ -35,3 +36,25 @@ def behind_reason(state: RollupState) -> str:
     if state.zone != zone_key(timezone.get_default_timezone()):
         return "zone_changed"
     return ""
+
+
+def status_text(state: RollupState) -> str:
+    """What the dashboard says about the rollups: up to date, or why and how far behind."""
+    reason = behind_reason(state)
+    if reason == "rebuilding":
+        return str(
+            _("rebuilding: %(done)s of %(first)s–%(last)s done; report pages read raw rows until it ends")
+            % {
+                "done": state.rebuilt_through or _("no day"),
+                "first": state.rebuild_first or "…",
+                "last": state.rebuild_last or "…",
+            }
+        )
+    if reason == "needs_rebuild":
+        return str(_("behind: run insights_rollup --rebuild (report pages read raw rows, slower)"))
+    if reason == "zone_changed":
+        return str(
+            _("behind: built for %(old)s, the site's TIME_ZONE is %(new)s; run insights_rollup --rebuild")
+            % {"old": state.zone, "new": zone_key(timezone.get_default_timezone())}
+        )
+    return str(_("up to date (days in %(zone)s)") % {"zone": state.zone})

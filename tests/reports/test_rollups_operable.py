@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 
@@ -10,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from insights_app.models import Participant, PersonDayRollup, QualityDayRollup, RollupState, RoomSession
@@ -134,3 +136,20 @@ def test_two_workers_writing_one_day_at_once_leave_the_cells_exact(capsys):
     assert_same(figures(filters), raw_figures(filters))
     assert figures(filters)["people"][0] == 6
     assert _check(capsys, "--all")[0] == 0
+
+
+@pytest.mark.django_db
+def test_the_dashboard_says_when_the_rollups_are_behind(client, syncer):
+    client.force_login(syncer)
+    url = reverse("admin:insights_app_syncrun_dashboard")
+
+    def rollups_line() -> str:
+        html = client.get(url).content.decode()
+        return re.search(r'id="insights-rollups">(.*?)</td>', html).group(1)
+
+    rebuild(restart=True)
+    assert rollups_line() == "up to date (days in UTC)"
+    with override_settings(TIME_ZONE="Asia/Kolkata"):
+        assert "built for UTC, the site&#x27;s TIME_ZONE is Asia/Kolkata" in rollups_line()
+    RollupState.objects.update(status="rebuilding", rebuilt_through=dt.date(2026, 1, 5))
+    assert "rebuilding: 2026-01-05" in rollups_line()
