@@ -133,5 +133,17 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['day', 'room'], name='insights_rollup_room_qual')],
             },
         ),
+        migrations.CreateModel(
+            name='PersonYearRollup',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('identity', models.CharField(blank=True, default='', max_length=255)),
+                ('year', models.PositiveSmallIntegerField()),
+                ('days', models.CharField(max_length=366)),
+            ],
+            options={
+                'constraints': [models.UniqueConstraint(fields=('year', 'identity'), name='insights_rollup_person_year')],
+            },
+        ),
         migrations.RunPython(initial_state, migrations.RunPython.noop),
     ]

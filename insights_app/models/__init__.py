@@ -7,6 +7,7 @@ from .participant_detail import PacketLossUnit, ParticipantDetail
 from .privacy import CriterionKind, PersonTombstone, PrivacyAction, PrivacyAudit
 from .rollups import (
     PersonDayRollup,
+    PersonYearRollup,
     QualityDayRollup,
     RollupState,
     RollupStatus,
@@ -44,6 +45,7 @@ __all__ = [
     "PeopleReport",
     "PersonDayRollup",
     "PersonTombstone",
+    "PersonYearRollup",
     "PrivacyAction",
     "PrivacyAudit",
     "QualityDayRollup",

@@ -136,3 +136,23 @@ class PersonDayRollup(RollupCell):
 
     class Meta:
         indexes = [models.Index(fields=["day", "identity"], name="insights_rollup_person_day")]
+
+
+class PersonYearRollup(models.Model):
+    """One person's local days of a year as 366 characters, ``1`` where ``PersonDayRollup`` has a cell.
+
+    Distinct people over a period are the rows with a ``1`` in the period's span: a scan of one row
+    per person and year, however many days and connections the period holds.
+    """
+
+    identity = models.CharField(max_length=255, blank=True, default="")
+    year = models.PositiveSmallIntegerField()
+    days = models.CharField(max_length=366)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["year", "identity"], name="insights_rollup_person_year"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} {self.year}"

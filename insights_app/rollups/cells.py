@@ -15,6 +15,7 @@ from django.utils import timezone
 from ..models import (
     Participant,
     PersonDayRollup,
+    PersonYearRollup,
     QualityDayRollup,
     RoomDayRollup,
     RoomQualityDayRollup,
@@ -31,8 +32,12 @@ ROLLUP_MODELS: tuple[type[Model], ...] = (
     PersonDayRollup,
 )
 END_OF_TIME = dt.datetime.max.replace(tzinfo=dt.UTC)
+DAYS_IN_ROW = 366
 ADDITIVE_TYPES = ("IntegerField", "FloatField")
-# Concurrent recomputes of one day wait for each other: the later one then reads the earlier's rows.
+# Every table the rebuild empties.
+ALL_ROLLUP_MODELS: tuple[type[Model], ...] = (*ROLLUP_MODELS, PersonYearRollup)
+# Concurrent recomputes of one year wait for each other: the later one then reads the earlier's rows
+# (a year, not a day: the person-year rows of one person are shared by every day of the year).
 LOCK_CLASS = 0x1A5C
 
 
@@ -99,14 +104,15 @@ def cell_columns(model: type[Model]) -> list[Any]:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def lock_days(alias: str, days: Iterable[dt.date]) -> None:
-    """On PostgreSQL, hold each day's lock until the transaction ends (in day order: no deadlock)."""
+def lock_years(alias: str, days: Iterable[dt.date]) -> None:
+    """On PostgreSQL, hold the lock of each year of ``days`` until the transaction ends (in year order:
+    no deadlock between two recomputes)."""
     connection = connections[alias]
     if connection.vendor != "postgresql":
         return  # SQLite has one writer at a time
     with connection.cursor() as cursor:
-        for day in sorted(set(days)):
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, day.toordinal()])
+        for year in sorted({day.year for day in days}):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, year])
 
 
 def recompute_days(days: Iterable[dt.date], zone: dt.tzinfo, alias: str = "default") -> None:
@@ -114,7 +120,7 @@ def recompute_days(days: Iterable[dt.date], zone: dt.tzinfo, alias: str = "defau
     days = sorted(set(days))
     if not days:
         return
-    lock_days(alias, days)
+    lock_years(alias, days)
     connection = connections[alias]
     quote = connection.ops.quote_name
     for model, qs in cell_querysets(days, zone).items():
@@ -133,3 +139,29 @@ def recompute_days(days: Iterable[dt.date], zone: dt.tzinfo, alias: str = "defau
                 f"SELECT {', '.join(select)} FROM ({sql}) s",
                 params,
             )
+    for day in days:
+        mark_person_year(day, alias)
+
+
+def mark_person_year(day: dt.date, alias: str = "default") -> None:
+    """Set the day's character of every person's year row to whether ``PersonDayRollup`` has them that day."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    years, persons = quote(PersonYearRollup._meta.db_table), quote(PersonDayRollup._meta.db_table)
+    ident, yr, marks, dy = quote("identity"), quote("year"), quote("days"), quote("day")
+    position = day.timetuple().tm_yday
+    value = connection.ops.adapt_datefield_value(day)
+    with connection.cursor() as cursor:
+        # In identity order, so two writers adding people to one year never wait for each other in a cycle.
+        cursor.execute(
+            f"INSERT INTO {years} ({ident}, {yr}, {marks}) SELECT p.{ident}, %s, %s FROM {persons} p"  # noqa: S608 (our identifiers)
+            f" WHERE p.{dy} = %s ORDER BY p.{ident} ON CONFLICT DO NOTHING",
+            [day.year, "0" * DAYS_IN_ROW, value],
+        )
+        seen = f"SELECT p.{ident} FROM {persons} p WHERE p.{dy} = %s"  # noqa: S608 (our identifiers)
+        cursor.execute(
+            f"UPDATE {years} SET {marks} = substr({marks}, 1, %s) || CASE WHEN {ident} IN ({seen})"  # noqa: S608 (our identifiers)
+            f" THEN '1' ELSE '0' END || substr({marks}, %s) WHERE {yr} = %s"
+            f" AND (substr({marks}, %s, 1) = '1' OR {ident} IN ({seen}))",
+            [position - 1, value, position + 1, day.year, position, value],
+        )

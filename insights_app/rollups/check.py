@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Max, Min, Model
 
+from ..models import PersonDayRollup, PersonYearRollup
 from .cells import ROLLUP_MODELS, cell_columns, cell_querysets, zone_named
 from .rebuild import raw_day_range
 from .state import behind_reason, current_state
@@ -70,6 +71,37 @@ def compare_days(days: list[dt.date], zone: dt.tzinfo) -> list[Difference]:
                 out.append(Difference(model.__name__, key, "cell", "twice", "once"))
             stored[key] = row
         out.extend(_differences(model, raw, stored, values))
+    out.extend(_person_year_differences(days, zone))
+    return out
+
+
+def _person_year_differences(days: list[dt.date], zone: dt.tzinfo) -> list[Difference]:
+    """People whose person-year row says otherwise than the raw rows about being there on a day."""
+    out = []
+    raw_people = cell_querysets(days, zone)[PersonDayRollup]
+    by_day: dict[dt.date, set[str]] = {}
+    for row in raw_people.values("day", "identity"):
+        by_day.setdefault(_as_date(row["day"]), set()).add(row["identity"])
+    for day in days:
+        position = day.timetuple().tm_yday
+        stored = {
+            identity
+            for identity, marks in PersonYearRollup.objects.filter(year=day.year).values_list(
+                "identity", "days"
+            )
+            if len(marks) >= position and marks[position - 1] == "1"
+        }
+        raw = by_day.get(day, set())
+        for identity in sorted(stored ^ raw):
+            out.append(
+                Difference(
+                    "PersonYearRollup",
+                    (day, identity),
+                    "day",
+                    "1" if identity in stored else "0",
+                    "1" if identity in raw else "0",
+                )
+            )
     return out
 
 

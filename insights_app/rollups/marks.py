@@ -5,7 +5,7 @@ summary, privacy rewrites and deletes, and ``pre_save``/``post_save`` for single
 transaction the marks wait until ``flush`` (the sync's page transaction and the privacy batches call
 it before committing), so the rows and their cells commit together; a transaction that ends without
 a flush recomputes right after its commit, and outside a transaction a mark recomputes at once.
-Recomputing a day from the raw rows, under that day's lock, never loses another worker's rows.
+Recomputing a day from the raw rows, under its year's lock, never loses another worker's rows.
 """
 
 from __future__ import annotations

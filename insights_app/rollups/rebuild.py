@@ -11,7 +11,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from ..models import Participant, RollupState, RollupStatus, RoomSession
-from .cells import ROLLUP_MODELS, recompute_days, zone_named
+from .cells import ALL_ROLLUP_MODELS, recompute_days, zone_named
 from .state import current_state, zone_key
 
 BATCH_DAYS = 7
@@ -40,7 +40,7 @@ def raw_day_range(zone: dt.tzinfo) -> tuple[dt.date, dt.date] | None:
 def _start(state: RollupState, zone_name: str) -> None:
     """Begin afresh in ``zone_name``: no cell of another zone survives, pages read raw rows meanwhile."""
     with transaction.atomic():
-        for model in ROLLUP_MODELS:
+        for model in ALL_ROLLUP_MODELS:
             model._default_manager.all().delete()
         state.zone = zone_name
         state.status = RollupStatus.REBUILDING

@@ -14,7 +14,14 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from insights_app.models import Participant, PersonDayRollup, QualityDayRollup, RollupState, RoomSession
+from insights_app.models import (
+    Participant,
+    PersonDayRollup,
+    PersonYearRollup,
+    QualityDayRollup,
+    RollupState,
+    RoomSession,
+)
 from insights_app.rollups.marks import rollups_usable
 from insights_app.rollups.rebuild import rebuild
 from tests.helpers.rollup_data import (
@@ -63,6 +70,17 @@ def test_check_passes_then_finds_a_corrupted_cell(capsys):
     PersonDayRollup.objects.filter(pk=PersonDayRollup.objects.first().pk).delete()
     code, out = _check(capsys, "--all")
     assert code == 1 and "cell is 'missing'" in out
+    call_command("insights_rollup", "--rebuild")
+    assert _check(capsys, "--all")[0] == 0
+    row = PersonYearRollup.objects.first()
+    day = row.days.index("1")
+    PersonYearRollup.objects.filter(pk=row.pk).update(days=row.days[:day] + "0" + row.days[day + 1 :])
+    code, out = _check(capsys, "--all")
+    assert (
+        code == 1
+        and f"PersonYearRollup ({dt.date(row.year, 1, 1) + dt.timedelta(days=day)!r}, {row.identity!r}): day is '0'"
+        in out
+    )
 
 
 @pytest.mark.django_db

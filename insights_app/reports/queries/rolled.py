@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import connections
 from django.db.models import FloatField, Max, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, NullIf
 
-from ...models import PersonDayRollup, QualityDayRollup, RoomDayRollup, RoomQualityDayRollup, UsageHourRollup
+from ...models import PersonYearRollup, QualityDayRollup, RoomDayRollup, RoomQualityDayRollup, UsageHourRollup
 from ...rollups.aggregates import QUALITY_ADDITIVE, SIZE_KEYS, USAGE_ADDITIVE
 from ...rollups.marks import rollups_usable
 from ..filters import ReportFilters
@@ -46,9 +47,25 @@ def usage_hours(period: Period) -> list[dict[str, Any]]:
     ]
 
 
-def people_in(period: Period) -> int:
-    """Distinct people (``Participant.identity``) with a connection in the period."""
-    return PersonDayRollup.objects.filter(**_days(period)).values("identity").distinct().count()
+def people_in(period: Period, alias: str = "default") -> int:
+    """Distinct people (``Participant.identity``) with a connection in the period: the person-year rows
+    with a ``1`` among the period's days (one row per person and year, whatever the period holds)."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    spans: list[str] = []
+    params: list[int | str] = []
+    for year in range(period.first_day.year, period.last_day.year + 1):
+        first = max(period.first_day, dt.date(year, 1, 1))
+        last = min(period.last_day, dt.date(year, 12, 31))
+        spans.append(f"({quote('year')} = %s AND substr({quote('days')}, %s, %s) LIKE %s)")
+        params += [year, first.timetuple().tm_yday, (last - first).days + 1, "%1%"]
+    rows = f"FROM {quote(PersonYearRollup._meta.db_table)} WHERE {' OR '.join(spans)}"
+    # A person has one row a year: within one year every matching row is another person.
+    distinct = f"SELECT COUNT(*) FROM (SELECT DISTINCT {quote('identity')} {rows}) s"  # noqa: S608 (our identifiers)
+    sql = f"SELECT COUNT(*) {rows}" if len(spans) == 1 else distinct
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0])
 
 
 def _ratio(total: str, count: str) -> Any:
