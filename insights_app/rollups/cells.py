@@ -121,6 +121,8 @@ def recompute_days(days: Iterable[dt.date], zone: dt.tzinfo, alias: str = "defau
     if not days:
         return
     lock_years(alias, days)
+    for day in days:
+        _set_day_of_people(day, "0", alias)  # the people of the cells about to be replaced
     connection = connections[alias]
     quote = connection.ops.quote_name
     for model, qs in cell_querysets(days, zone).items():
@@ -140,11 +142,12 @@ def recompute_days(days: Iterable[dt.date], zone: dt.tzinfo, alias: str = "defau
                 params,
             )
     for day in days:
-        mark_person_year(day, alias)
+        _set_day_of_people(day, "1", alias)
 
 
-def mark_person_year(day: dt.date, alias: str = "default") -> None:
-    """Set the day's character of every person's year row to whether ``PersonDayRollup`` has them that day."""
+def _set_day_of_people(day: dt.date, mark: str, alias: str) -> None:
+    """Set the day's character to ``mark`` in the year rows of the people ``PersonDayRollup`` has that day
+    (through the (year, identity) index: as many rows as people that day, not the whole year)."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     years, persons = quote(PersonYearRollup._meta.db_table), quote(PersonDayRollup._meta.db_table)
@@ -152,16 +155,15 @@ def mark_person_year(day: dt.date, alias: str = "default") -> None:
     position = day.timetuple().tm_yday
     value = connection.ops.adapt_datefield_value(day)
     with connection.cursor() as cursor:
-        # In identity order, so two writers adding people to one year never wait for each other in a cycle.
+        if mark == "1":
+            # In identity order, so two writers adding people to one year never wait for each other in a cycle.
+            cursor.execute(
+                f"INSERT INTO {years} ({ident}, {yr}, {marks}) SELECT p.{ident}, %s, %s FROM {persons} p"  # noqa: S608 (our identifiers)
+                f" WHERE p.{dy} = %s ORDER BY p.{ident} ON CONFLICT DO NOTHING",
+                [day.year, "0" * DAYS_IN_ROW, value],
+            )
         cursor.execute(
-            f"INSERT INTO {years} ({ident}, {yr}, {marks}) SELECT p.{ident}, %s, %s FROM {persons} p"  # noqa: S608 (our identifiers)
-            f" WHERE p.{dy} = %s ORDER BY p.{ident} ON CONFLICT DO NOTHING",
-            [day.year, "0" * DAYS_IN_ROW, value],
-        )
-        seen = f"SELECT p.{ident} FROM {persons} p WHERE p.{dy} = %s"  # noqa: S608 (our identifiers)
-        cursor.execute(
-            f"UPDATE {years} SET {marks} = substr({marks}, 1, %s) || CASE WHEN {ident} IN ({seen})"  # noqa: S608 (our identifiers)
-            f" THEN '1' ELSE '0' END || substr({marks}, %s) WHERE {yr} = %s"
-            f" AND (substr({marks}, %s, 1) = '1' OR {ident} IN ({seen}))",
-            [position - 1, value, position + 1, day.year, position, value],
+            f"UPDATE {years} SET {marks} = substr({marks}, 1, %s) || %s || substr({marks}, %s)"  # noqa: S608 (our identifiers)
+            f" WHERE {yr} = %s AND {ident} IN (SELECT p.{ident} FROM {persons} p WHERE p.{dy} = %s)",
+            [position - 1, mark, position + 1, day.year, value],
         )
