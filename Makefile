@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 REQS_STAMP := $(VENV)/.requirements-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: install services browser faketime test test-shifted test-long lint typecheck demo bench clean
+.PHONY: install services browser faketime test test-shifted lowest-venv test-lowest test-long lint typecheck demo bench clean
 
 $(REQS_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,11 @@ browser:
 faketime:
 	@command -v faketime >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime)
 
+# lint-imports keeps the layers of docs/architecture.md (contracts in pyproject.toml).
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # The package ships py.typed: mypy with django-stubs over insights_app/ (settings in pyproject.toml).
 typecheck: install
@@ -37,6 +39,7 @@ typecheck: install
 test: install services browser faketime
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	DEBUG=true $(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -53,9 +56,27 @@ $(FAKETIME_SHIM): scripts/faketime_clockwait.c | install
 test-shifted: install services faketime $(FAKETIME_SHIM)
 	LD_PRELOAD=$(abspath $(FAKETIME_SHIM)) faketime -f $(SHIFT) $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 
+# The suite (browser tests and own sites left out) against the built wheel's dependencies at the lowest
+# versions pyproject.toml allows: the wheel's Requires-Dist are given to uv as direct requirements, so
+# `--resolution lowest-direct` takes each one's floor. The tools the tests need keep their pins.
+LOWEST_VENV := .venv-lowest
+lowest-venv: install
+	rm -rf dist-lowest && $(PY) -m build -q -w -o dist-lowest . >/dev/null
+	$(PY) scripts/wheel_requirements.py dist-lowest/*.whl > dist-lowest/requirements.txt
+	grep -E '^(pytest|pytest-django|time-machine|jsonschema|hypothesis|schemathesis|dj-database-url|psycopg|croniter|tqdm)[=[]' requirements.txt > dist-lowest/tools.txt
+	rm -rf $(LOWEST_VENV) && $(VENV)/bin/uv venv -q -p $(PY) $(LOWEST_VENV)
+	$(VENV)/bin/uv pip install -q -p $(LOWEST_VENV)/bin/python --resolution lowest-direct \
+		dist-lowest/*.whl -r dist-lowest/requirements.txt -r dist-lowest/tools.txt
+
+test-lowest: services
+	test -x $(LOWEST_VENV)/bin/python || $(MAKE) lowest-venv
+	$(VENV)/bin/uv pip list -p $(LOWEST_VENV)/bin/python | grep -iE '^(django|django-rq|rq|redis|requests|urllib3|ua-parser|plotly) '
+	$(LOWEST_VENV)/bin/python -m pytest -m "not browser and not own_site" --ignore=tests/browser $(PYTEST_ARGS)
+
 # The property-based and fuzz tests with many more generated examples than CI runs.
 test-long: install services
-	INSIGHTS_HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/sync/test_property_sync.py tests/sync/test_fuzz_client_responses.py $(PYTEST_ARGS)
+	INSIGHTS_HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/sync/test_property_sync.py tests/sync/test_fuzz_client_responses.py \
+		tests/simulator/test_simulator_fuzz.py $(PYTEST_ARGS)
 
 # Redis is optional for the demo (it syncs in-process without it), so a failed start is not fatal.
 demo: install

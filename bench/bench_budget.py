@@ -1,68 +1,58 @@
-"""Bench: the learned budget against an organisation whose limit, costs and product spend the app is not told.
+"""Bench: the learned budget against an organisation whose limiter, limit, costs and product spend the app is not told.
 
-    .venv/bin/python bench/bench_budget.py [--seconds 180] [--limit 160] [--background 40] [--background-pattern even]
+    .venv/bin/python bench/bench_budget.py [--seconds 180] [--limit 160] [--background 40]
+        [--background-pattern even|random|bursty] [--limiter fixed|sliding|bucket] [--costs 5,3,2,1]
+    .venv/bin/python bench/bench_budget.py --matrix [--seconds 80] [--jobs 2]
 
-Serves a simulated organisation (limit ``--limit`` points/minute, points per endpoint below, the
-customer's product spending ``--background`` points/minute from the same budget) and runs one full
-sync with ``--details all`` in-process, the app configured with only ``API_KEY`` and ``BASE_URL``
-(so the plan, the budget and the costs are all "auto"). After ``--seconds`` the run is cancelled.
-Prints, as ratios against our share (``RATE_BUDGET_SHARE`` x the limit): the busiest rolling minute
-of our points, the points we spent while we had work, and the 429s (all, and after the first minute).
-Reported, not asserted. Uses a throwaway SQLite database and the Redis at $REDIS_URL.
+One run serves a simulated organisation (limit ``--limit`` points/minute in the ``--limiter`` shape,
+``--costs`` points for rooms, room-sessions, participants and participant calls, the customer's
+product spending ``--background`` points/minute from the same budget) and runs one full sync with
+``--details all`` in-process, the app configured with only ``API_KEY`` and ``BASE_URL`` (so the
+plan, the budget and the costs are all "auto"). After ``--seconds`` the run is cancelled. Prints,
+against our share (``RATE_BUDGET_SHARE`` x the limit), from the simulator's ledger of points charged
+to us: the busiest rolling minute, the points we spent while we had work, the 429s (all, and after
+the first minute) and the costs learned against the true ones.
+
+``--matrix`` runs one such cell per limiter x product pattern x cost vector (the issue's figures: a
+limit of 6,000, the product spending 1,000 a minute), ``--jobs`` cells at a time in separate processes,
+and prints the table. Reported, not asserted. Each cell uses a throwaway SQLite database and the Redis
+at $REDIS_URL (each cell's budget is keyed by its own simulator URL).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 API_KEY = "bench-budget-key"
-HIDDEN_COSTS = {
-    "/insights/rooms": 5,
-    "/insights/room-sessions": 3,
-    "/insights/participants": 2,
-    "/insights/participant": 1,
-}
+ENDPOINTS = ("/insights/rooms", "/insights/room-sessions", "/insights/participants", "/insights/participant")
+LIMITERS = ("fixed", "sliding", "bucket")
+PATTERNS = ("even", "random", "bursty")
+# Cost vectors of the matrix (rooms, room-sessions, participants, participant): the issue's 2/3/5,
+# and one reaching both ends of Whereby's 1-10 with the per-participant calls dear.
+COST_VECTORS = {"5/3/2/2": (5, 3, 2, 2), "10/1/4/7": (10, 1, 4, 7)}
 
 
-def busiest_minute(records: list) -> tuple[float, int]:
-    """The start and the points of the rolling 60 s holding the most of our points."""
-    best = (0.0, 0)
-    end = 0
-    total = 0
-    for start_index, first in enumerate(records):
-        while end < len(records) and records[end].time < first.time + 60:
-            total += records[end].points
-            end += 1
-        if total > best[1]:
-            best = (first.time, total)
-        total -= first.points
-        if start_index + 1 > end:
-            end = start_index + 1
-    return best
+def parse_costs(text: str) -> dict[str, int]:
+    """``5,3,2,1`` (or ``5/3/2/1``) as points per endpoint, in ENDPOINTS order."""
+    parts = [int(part) for part in text.replace("/", ",").split(",")]
+    if len(parts) != len(ENDPOINTS) or not all(1 <= part <= 10 for part in parts):
+        raise argparse.ArgumentTypeError("--costs needs four whole numbers from 1 to 10")
+    return dict(zip(ENDPOINTS, parts, strict=True))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=180)
-    parser.add_argument("--limit", type=int, default=160, help="the organisation's points/minute (hidden)")
-    parser.add_argument("--background", type=float, default=40, help="the product's points/minute (hidden)")
-    parser.add_argument(
-        "--background-pattern",
-        choices=("random", "even"),
-        default="random",
-        help="the product's calls' spacing",
-    )
-    parser.add_argument("--rooms", type=int, default=30)
-    args = parser.parse_args()
-
+def run_cell(args: argparse.Namespace) -> dict:
+    """One sync against one organisation; the figures as a dict."""
     database = Path(tempfile.mkdtemp(prefix="bench-budget-")) / "db.sqlite3"
     os.environ.update(
         DATABASE_URL=f"sqlite:///{database}",
@@ -78,6 +68,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
+    from insights_app.simulator.ledger import OURS, PRODUCT
 
     call_command("migrate", verbosity=0)
     org = generate_organisation(
@@ -87,9 +78,10 @@ def main() -> None:
         org,
         API_KEY,
         points_per_minute=args.limit,
-        endpoint_costs=HIDDEN_COSTS,
+        endpoint_costs=args.costs,
         background_points_per_minute=args.background,
         background_pattern=args.background_pattern,
+        limiter=args.limiter,
     )
     server.faults.latency_ms = 100  # across the internet a call takes 100-300 ms
     server.start()
@@ -97,8 +89,8 @@ def main() -> None:
         settings.WHEREBY_INSIGHTS = {"API_KEY": API_KEY, "BASE_URL": server.base_url, "DETAIL_POLICY": "all"}
         from insights_app.conf import get_settings
         from insights_app.models import SyncRun
-        from insights_app.ratelimit import get_budget
         from insights_app.sync import InProcess, create_or_get_active_run, execute_run, request_cancel
+        from insights_app.whereby.budget.current import get_budget
 
         get_settings.cache_clear()
         run, _ = create_or_get_active_run("full", trigger="command", details="all", backend=InProcess())
@@ -115,36 +107,139 @@ def main() -> None:
         worker.join(30)
         figures = get_budget().figures()
         learned = get_budget().shared_costs()
+        ledger = server.ledger
     finally:
         server.stop()
 
-    ours = sorted(server.request_log, key=lambda r: r.time)
-    busy = [r for r in ours if r.time <= stopped]
-    share = 0.5 * args.limit
-    _start, busiest = busiest_minute(busy)
-    elapsed_minutes = (stopped - started) / 60
-    spent = sum(r.points for r in busy)
-    throttled = [r for r in ours if r.status == 429]
-    steady = [r for r in throttled if r.time > started + 60]
-    print(
-        f"organisation: {args.limit} points/min (hidden), product {args.background:g}/min "
-        f"({args.background_pattern}), costs {HIDDEN_COSTS}"
-    )
-    print(
-        f"app learned: plan {figures.plan:g} ({figures.plan_source}), budget {figures.budget:g}"
-        f" ({figures.budget_source}), costs {learned}"
-    )
-    print(f"ran {stopped - started:.0f} s, {'still had work (cancelled)' if had_work else 'finished early'}")
-    print(f"calls {len(busy)}, our points {spent}, product calls refused {server.background_refused}")
-    print(f"busiest rolling minute / share: {busiest}/{share:g} = {busiest / share:.3f}  (target <= 1)")
-    print(f"points used / share while busy: {spent / elapsed_minutes:.1f}/{share:g} = {spent / elapsed_minutes / share:.3f}"
-          "  (target >= 0.9)")  # fmt: skip
+    ours = [s for s in ledger.spends(OURS) if started <= s.time <= stopped]
+    _start, busiest = ledger.busiest(OURS, since=started, until=stopped)
+    throttled = [r for r in server.request_log if r.status == 429]
     slices = [
-        sum(r.points for r in busy if started + i * 15 <= r.time < started + (i + 1) * 15)
+        sum(s.points for s in ours if started + i * 15 <= s.time < started + (i + 1) * 15)
         for i in range(int((stopped - started) // 15))
     ]
-    print(f"our points per 15 s: {slices}")
-    print(f"429s: {len(throttled)} in all, {len(steady)} after the first minute  (target 0 in steady state)")
+    return {
+        "limiter": args.limiter,
+        "pattern": args.background_pattern,
+        "limit": args.limit,
+        "background": args.background,
+        "share": 0.5 * args.limit,
+        "busiest": busiest,
+        "spent": sum(s.points for s in ours),
+        "minutes": (stopped - started) / 60,
+        "had_work": had_work,
+        "calls": len(server.request_log),
+        "throttled": len(throttled),
+        "throttled_steady": sum(1 for r in throttled if r.time > started + 60),
+        "product_points": sum(s.points for s in ledger.spends(PRODUCT) if started <= s.time <= stopped),
+        "product_refused": ledger.refused[PRODUCT],
+        "true_costs": {path: server.endpoint_costs.get(path, 1) for path in ENDPOINTS},
+        "learned_costs": {path: learned.get(path) for path in ENDPOINTS},
+        "plan": f"{figures.plan:g} ({figures.plan_source})",
+        "budget": f"{figures.budget:g} ({figures.budget_source})",
+        "slices": slices,
+    }
+
+
+def print_cell(cell: dict) -> None:
+    share = cell["share"]
+    print(
+        f"organisation: {cell['limit']} points/min, {cell['limiter']} limiter (hidden), product "
+        f"{cell['background']:g}/min ({cell['pattern']}), costs {_costs(cell['true_costs'])}"
+    )
+    print(f"app learned: plan {cell['plan']}, budget {cell['budget']}, costs {_costs(cell['learned_costs'])}")
+    print(
+        f"ran {cell['minutes'] * 60:.0f} s, {'still had work (cancelled)' if cell['had_work'] else 'finished early'}"
+    )
+    print(
+        f"calls {cell['calls']}, our points {cell['spent']}, product calls refused {cell['product_refused']}"
+    )
+    print(
+        f"busiest rolling minute / share: {cell['busiest']}/{share:g} = {cell['busiest'] / share:.3f}  (target <= 1)"
+    )
+    used = cell["spent"] / cell["minutes"]
+    print(f"points used / share while busy: {used:.1f}/{share:g} = {used / share:.3f}  (target >= 0.9)")
+    print(f"our points per 15 s: {cell['slices']}")
+    print(f"429s: {cell['throttled']} in all, {cell['throttled_steady']} after the first minute  (target 0 in steady state)")  # fmt: skip
+
+
+def _costs(costs: dict) -> str:
+    return "/".join("?" if costs.get(path) is None else str(costs[path]) for path in ENDPOINTS)
+
+
+def run_matrix(args: argparse.Namespace) -> None:
+    """Every limiter x pattern x cost vector, ``--jobs`` cells at a time, each its own process."""
+    cells = [
+        (limiter, pattern, name) for name in COST_VECTORS for limiter in LIMITERS for pattern in PATTERNS
+    ]
+
+    def one(cell: tuple[str, str, str]) -> dict:
+        limiter, pattern, name = cell
+        command = [
+            sys.executable, __file__, "--json", "--limiter", limiter, "--background-pattern", pattern,
+            "--costs", ",".join(map(str, COST_VECTORS[name])), "--seconds", str(args.seconds),
+            "--limit", str(args.limit), "--background", str(args.background), "--rooms", str(args.rooms),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+        if done.returncode != 0:
+            return {"limiter": limiter, "pattern": pattern, "error": done.stderr.strip().splitlines()[-1:]}
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    load = os.getloadavg()[0]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(one, cells))
+    print(
+        f"limit {args.limit}/min, share {0.5 * args.limit:g}, product {args.background:g}/min, "
+        f"{args.seconds:g} s per cell, {args.jobs} cells at a time, 100 ms latency; load {load:.1f} at start"
+    )
+    print("| limiter | product | costs r/rs/p/d | busiest 60 s | share | pace | used while busy | 429s (after 1st min) | costs learned |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    for result in results:
+        if "error" in result:
+            print(f"| {result['limiter']} | {result['pattern']} | error: {result['error']} |||||||")
+            continue
+        share = result["share"]
+        used = result["spent"] / result["minutes"] / share
+        print(
+            f"| {result['limiter']} | {result['pattern']} | {_costs(result['true_costs'])} | "
+            f"{result['busiest']:,} | {share:,.0f} | {result['busiest'] / share:.2f}x | {used:.2f} | "
+            f"{result['throttled']} ({result['throttled_steady']}) | {_costs(result['learned_costs'])} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="per run (default 180; 80 per matrix cell)"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="the organisation's points/minute (hidden)")
+    parser.add_argument("--background", type=float, default=None, help="the product's points/minute (hidden)")
+    parser.add_argument(
+        "--background-pattern", choices=PATTERNS, default="random", help="the product's calls' spacing"
+    )
+    parser.add_argument("--limiter", choices=LIMITERS, default="fixed", help="the limiter's shape (hidden)")
+    parser.add_argument("--costs", type=parse_costs, default=parse_costs("5,3,2,1"), help="rooms,room-sessions,participants,participant")  # fmt: skip
+    parser.add_argument("--rooms", type=int, default=None)
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    parser.add_argument("--matrix", action="store_true", help="every limiter x pattern x cost vector")
+    parser.add_argument("--jobs", type=int, default=2, help="matrix cells at a time")
+    args = parser.parse_args()
+    if args.matrix:
+        args.seconds = args.seconds or 80
+        args.limit = args.limit or 6000
+        args.background = 1000 if args.background is None else args.background
+        args.rooms = args.rooms or 60
+        run_matrix(args)
+        return
+    args.seconds = args.seconds or 180
+    args.limit = args.limit or 160
+    args.background = 40 if args.background is None else args.background
+    args.rooms = args.rooms or 30
+    cell = run_cell(args)
+    if args.json:
+        print(json.dumps(cell))
+    else:
+        print_cell(cell)
 
 
 if __name__ == "__main__":

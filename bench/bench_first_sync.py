@@ -50,10 +50,10 @@ def run_once(server, newest_first: bool) -> dict:
     """One first full sync on an empty database; the request log's times, relative to its start."""
     from django.core.management import call_command
 
-    from insights_app.client import WherebyClient
-    from insights_app.eta import estimate_for
     from insights_app.sync import InProcess, create_or_get_active_run, execute_run, finish_run
     from insights_app.sync.context import RunContext
+    from insights_app.sync.estimate import estimate_for
+    from insights_app.whereby.client import WherebyClient
 
     call_command("flush", interactive=False, verbosity=0)
     server.reset_counters()

@@ -95,7 +95,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
     from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
-    from insights_app import jobs
+    from insights_app.jobs import enqueue
+    from insights_app.jobs import queue as job_queue
     from insights_app.models import Participant, RoomSession, SyncRun
     from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
     from insights_app.simulator.webhooks import events_between, sign
@@ -135,7 +136,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
     fresh_after: dict[str, float] = {}
     answer_ms: list[float] = []  # the endpoint's time to answer each delivery (verify, store, queue)
     with override_settings(WHEREBY_INSIGHTS=conf), time_machine.travel(start, tick=False) as clock:
-        queue = jobs.get_queue()
+        queue = job_queue.get_queue()
         registry = ScheduledJobRegistry(queue=queue)
         client = Client()
         url = reverse("insights_app:whereby_webhook")
@@ -173,7 +174,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
                 ended_at[session.session_id] = _dt(session.end)
                 expected[session.session_id] = len(session.conns)
             if minute % interval == 0:
-                jobs.enqueue_sync(kind="incremental", trigger="schedule")
+                enqueue.enqueue_sync(kind="incremental", trigger="schedule")
             for job_id in registry.get_jobs_to_schedule(int(now.timestamp())):
                 registry.remove(job_id)
                 queue.enqueue_job(Job.fetch(job_id, connection=queue.connection))

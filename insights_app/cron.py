@@ -16,6 +16,8 @@ from .alerts.schedule import alerts_schedule
 from .conf import get_settings
 from .jobs import reap_abandoned_runs_job, scheduled_sync
 from .privacy.jobs import JOB_SECONDS, retention_job
+from .webhooks.jobs import requeue_pending_events_job
+from .webhooks.prune import prune_job
 
 
 def register_schedule() -> list[dict]:
@@ -37,9 +39,6 @@ def register_schedule() -> list[dict]:
         cron.register(evaluate_alerts_job, **alerts_schedule()),
     ]
     if isinstance(conf.WEBHOOK_SECRET, str) and conf.WEBHOOK_SECRET.strip():
-        from .webhooks.jobs import requeue_pending_events_job
-        from .webhooks.prune import prune_job
-
         # Events stored while Redis was down wait as pending: queue them once it answers again.
         registered.append(
             cron.register(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .conf import get_settings
-from .safetext import printable
+from .display.safetext import printable
 
 MASK = "********"
 MAX_MESSAGE = 500

@@ -19,6 +19,7 @@ from html import escape
 from pathlib import Path
 
 import requests
+from demo_api import add_api_arguments, simulator_api_flags
 from demo_procs import (
     Children,
     Stop,
@@ -125,6 +126,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="exit 0 once the reports show synced data (non-zero if they do not within --timeout)",
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds --check waits for data")
+    add_api_arguments(parser.add_argument_group("the simulated API's rate limit (docs/simulator.md)"))
     return parser.parse_args(argv)
 
 
@@ -182,7 +184,7 @@ def start_simulator(children: Children, args: argparse.Namespace, env: dict[str,
          "--rooms", str(args.rooms), "--sessions-per-room", str(args.sessions_per_room),
          "--participants-per-session", str(args.participants_per_session), "--days", str(args.days),
          "--live", "--speed", str(args.speed), "--realistic", "--api-key", SIMULATOR_KEY,
-         "--webhook-url", webhook_url],
+         "--webhook-url", webhook_url, *simulator_api_flags(args)],
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}/v1"
     wait_http(

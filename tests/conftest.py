@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -42,9 +44,9 @@ def redis_url() -> str:
 @pytest.fixture
 def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     """A clean test Redis database for this test, and no cost book left by an earlier test."""
-    from insights_app import ratelimit
+    from insights_app.whereby.budget import shared
 
-    ratelimit._books.clear()  # a book learned in another test would hide what this one must share
+    shared._books.clear()  # a book learned in another test would hide what this one must share
     conn = redis.Redis.from_url(redis_url)
     conn.flushdb()
     yield conn
@@ -58,16 +60,22 @@ def simulator_factory() -> Iterator[Callable[..., object]]:
 
     servers: list[SimulatorServer] = []
 
+    # Keywords SimulatorServer takes (limiter, background_pattern, endpoint_costs, rate_headers, ...)
+    # go to the server; every other keyword describes the organisation (OrgSpec).
+    server_options = set(inspect.signature(SimulatorServer).parameters) - {"organisation", "api_key"}
+
     def make(
         *,
         api_key: str = TEST_API_KEY,
         points_per_minute: int | None = None,
         faults: FaultConfig | None = None,
-        **spec: object,
+        **options: object,
     ) -> SimulatorServer:
-        organisation = generate_organisation(OrgSpec(**spec))
+        spec = {k: v for k, v in options.items() if k not in server_options}
+        extra: dict[str, Any] = {k: v for k, v in options.items() if k in server_options}
+        organisation = generate_organisation(OrgSpec(**spec))  # type: ignore[arg-type]
         server = SimulatorServer(
-            organisation, api_key=api_key, points_per_minute=points_per_minute, faults=faults
+            organisation, api_key=api_key, points_per_minute=points_per_minute, faults=faults, **extra
         )
         server.start()
         servers.append(server)

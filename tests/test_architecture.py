@@ -1,4 +1,6 @@
-"""The package's shape: no import cycle, and a sync engine that runs without RQ in its import path."""
+"""The package's shape where import-linter's contracts (pyproject.toml, `make lint`) cannot say it: no
+module cycle, a shallow graph, few top-level modules, no django.db in whereby/, a sync engine that runs
+with RQ blocked, and modules under the line cap."""
 
 from __future__ import annotations
 
@@ -91,7 +93,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_sees_known_imports():
     # Guard against a parser that finds nothing and so finds no cycle.
     graph = import_graph()
-    assert "insights_app.sync.service" in graph["insights_app.jobs"]
+    assert "insights_app.sync.service" in graph["insights_app.jobs.backend"]
+    assert "insights_app.jobs.entry_points" in graph["insights_app.jobs"]
     assert "insights_app.models" in graph["insights_app.sync.runs"]
     assert "insights_app.sync.context" in graph["insights_app.sync.kinds"]
 
@@ -104,18 +107,75 @@ def test_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-def test_sync_imports_neither_rq_nor_jobs():
+def package_of(module: str) -> str:
+    """The top-level part of insights_app a module belongs to ("insights_app.sync.kinds" -> "insights_app.sync")."""
+    return ".".join(module.split(".")[:2])
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The import graph between the top-level parts of insights_app (its subpackages and modules)."""
+    found: dict[str, set[str]] = {}
+    for module, imported in graph.items():
+        found.setdefault(package_of(module), set()).update(
+            package_of(i) for i in imported if package_of(i) != package_of(module)
+        )
+    return found
+
+
+def depth(graph: dict[str, set[str]]) -> int:
+    """How many levels the longest import chain crosses (a part that imports nothing is level 1)."""
+    assert cycles(graph) == [], "depth is measured on a graph without cycles"
+    levels: dict[str, int] = {}
+
+    def level(node: str) -> int:
+        if node not in levels:
+            levels[node] = 1 + max((level(n) for n in graph.get(node, ())), default=0)
+        return levels[node]
+
+    return max(level(node) for node in graph)
+
+
+MAX_DEPTH = 9
+
+
+def test_the_parts_of_the_package_import_each_other_at_most_9_levels_deep():
+    parts = package_graph(import_graph())
+    assert cycles(parts) == []
+    assert depth(parts) <= MAX_DEPTH
+
+
+def test_depth_counts_the_longest_chain():
+    assert depth({"a": {"b"}, "b": {"c"}, "c": set(), "d": {"c"}}) == 3
+
+
+MAX_TOP_MODULES = 12
+
+
+def test_at_most_12_modules_at_the_top_of_the_package():
+    modules = [p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
+    assert len(modules) <= MAX_TOP_MODULES, sorted(modules)
+
+
+def test_whereby_reaches_no_django_db():
+    """import-linter forbids only whole external packages (django, not django.db): checked here, over
+    every module whereby/ imports, directly or not."""
     graph = import_graph()
-    sync_modules = [name for name in graph if name.startswith("insights_app.sync")]
-    assert [m for m in sync_modules if "insights_app.jobs" in graph[m]] == []
-    for name in sync_modules:
+    reached = {m for m in graph if m.startswith("insights_app.whereby")}
+    todo = list(reached)
+    while todo:
+        for nxt in graph[todo.pop()] - reached:
+            reached.add(nxt)
+            todo.append(nxt)
+    offenders = set()
+    for name in reached:
         source = (PACKAGE / Path(*name.split(".")[1:])).with_suffix(".py")
         if not source.exists():
             source = PACKAGE / Path(*name.split(".")[1:]) / "__init__.py"
         tree = ast.parse(source.read_text())
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        assert not {m for m in imported if m.split(".")[0] in ("rq", "django_rq")}, name
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+        offenders |= {(name, m) for m in imported if m == "django.db" or m.startswith("django.db.")}
+    assert offenders == set()
 
 
 ENGINE_WITHOUT_RQ = """
@@ -171,6 +231,10 @@ def test_the_engine_syncs_with_rq_blocked_from_its_import_path(redis_url):
 
 
 MAX_MODULE_LINES = 400
+# A module this close to the cap is parked under it, not split by idea. The simulator's server (377)
+# is left as it is: its internals are not this structure's to change.
+PARKED_FROM = 371
+PARKED_ALLOWED = {"insights_app/simulator/server.py"}
 # Over the limit when the limit was set, and being split by their owners (issue 10: one chart
 # implementation); remove an entry when its module is split. Never add one.
 OVER_THE_LIMIT: set[str] = set()
@@ -184,3 +248,15 @@ def test_no_module_is_over_400_lines():
     }
     assert {p: n for p, n in sizes.items() if n > MAX_MODULE_LINES and p not in OVER_THE_LIMIT} == {}
     assert all(p in sizes for p in OVER_THE_LIMIT), "an exempted module is gone: drop its entry"
+
+
+def test_no_module_is_parked_just_under_the_cap():
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        for path in PACKAGE.rglob("*.py")
+        if "migrations" not in path.parts
+    }
+    parked = {
+        p: n for p, n in sizes.items() if PARKED_FROM <= n <= MAX_MODULE_LINES and p not in PARKED_ALLOWED
+    }
+    assert parked == {}

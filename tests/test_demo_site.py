@@ -54,7 +54,7 @@ def test_a_bad_conn_max_age_is_refused_by_name(bad):
 def test_django_rq_pages_are_for_superusers_only(client, django_user_model, redis_conn):
     from rq import Queue
 
-    from insights_app.jobs import get_queue
+    from insights_app.jobs.queue import get_queue
 
     queue = Queue(get_queue().name, connection=get_queue().connection)  # plain rq: no wait for a commit
     job = queue.enqueue("math.floor", 1.5)

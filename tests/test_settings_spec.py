@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.checks import ERROR
 
-from insights_app import checks
+from insights_app.checks.values import NUMERIC_RULES
 from insights_app.conf import DEFAULTS, DETAIL_POLICIES, SETTINGS, SETTINGS_BY_NAME
 from insights_app.models import PacketLossUnit
 from tests.helpers.checks import GOOD, ours
@@ -39,7 +39,7 @@ def test_every_setting_has_a_one_line_doc_and_a_valid_default():
 def test_defaults_and_choices_are_read_from_the_one_table():
     assert {s.name: s.default for s in SETTINGS} == DEFAULTS
     assert DETAIL_POLICIES == ("all", "recent", "none")
-    assert {rule[0] for rule in checks.NUMERIC_RULES} == {s.name for s in SETTINGS if s.is_number}
+    assert {rule[0] for rule in NUMERIC_RULES} == {s.name for s in SETTINGS if s.is_number}
     # The stored unit enum and the setting agree on the concrete units ("auto" only decides per item).
     concrete = set(SETTINGS_BY_NAME["PACKET_LOSS_UNIT"].choices) - {"auto"}
     assert concrete == {PacketLossUnit.FRACTION.value, PacketLossUnit.PERCENT.value}

@@ -12,7 +12,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
-from ..jobs import QueueUnavailable, enqueue_sync
+from ..jobs.enqueue import enqueue_sync
+from ..jobs.queue import QueueUnavailable
 from .links import admin_change_url
 from .run_text import run_name
 

@@ -16,10 +16,11 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from ..display.times import local_datetime
 from ..models import UsageTotals
 from ..models.base import SyncedModel
 from .date_hierarchy import date_hierarchy, validate_drill_down
-from .formatting import FIELD_FORMATS, FIELD_LABELS, local_datetime
+from .formatting import FIELD_FORMATS, FIELD_LABELS
 from .links import report_url
 from .paginator import BoundedCountPaginator
 

@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
@@ -18,15 +17,16 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from .. import models as m
-from ..eta import estimate_text, full_sync_text
-from ..health import Health, check_health, last_sign_of_life, run_silent_after
-from ..jobs import cancel_run
+from ..display.durations import age, duration
+from ..display.numbers import count
+from ..jobs.enqueue import cancel_run
+from ..jobs.health import Health, check_health, last_sign_of_life, run_silent_after
 from ..rollups.state import behind_reason, current_state, status_text
+from ..sync.clock import db_now
 from .actions import enqueue
 from .base import can_run_sync
-from .formatting import age, count, duration
 from .links import admin_change_url
-from .run_text import progress_text, run_name, run_seconds
+from .run_text import estimate_text, full_sync_text, progress_text, run_name, run_seconds
 
 ACTIVE_LIMIT = 50
 RECENT_LIMIT = 20
@@ -56,7 +56,8 @@ def run_json(run: m.SyncRun, may_cancel: bool) -> dict[str, Any]:
     created = sum(getattr(run, f"{model}_created") for model in m.SYNCED_MODELS)
     updated = sum(getattr(run, f"{model}_updated") for model in m.SYNCED_MODELS)
     alive_at = last_sign_of_life(run)
-    silent = (timezone.now() - alive_at).total_seconds() if alive_at else None
+    # Heartbeats are written with the database's clock; this host's may be minutes off.
+    silent = (db_now() - alive_at).total_seconds() if alive_at else None
     return {
         "id": run.pk,
         "label": run_name(run),

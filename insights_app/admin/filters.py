@@ -7,14 +7,14 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db import connections
-from django.db.models import Field, Model, Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
+from ..models.expressions import distinct_values
 
 
 class RecentFilter(admin.SimpleListFilter):
@@ -143,33 +143,6 @@ class MissingRoomFilter(YesNoFilter):
     parameter_name = "missing"
     yes_q = Q(missing_since__isnull=False)
     no_q = Q(missing_since__isnull=True)
-
-
-def distinct_values(model: type[Model], column: str, limit: int = 50) -> list[str]:
-    """Distinct non-empty values of an indexed column, read cheaply.
-
-    On PostgreSQL a recursive "loose index scan" probes the index once per distinct value instead of
-    reading every row; other databases (small sites on SQLite) use a plain DISTINCT.
-    """
-    field = model._meta.get_field(column)
-    if not isinstance(field, Field):
-        raise TypeError(f"{model.__name__}.{column} is not a column")
-    db_column = field.column
-    table = model._meta.db_table
-    connection = connections["default"]
-    if connection.vendor == "postgresql":
-        qn = connection.ops.quote_name
-        sql = (
-            f"WITH RECURSIVE t(v) AS ("  # noqa: S608  (identifiers come from model metadata)
-            f" (SELECT min({qn(db_column)}) FROM {qn(table)} WHERE {qn(db_column)} > '')"
-            f" UNION ALL SELECT (SELECT min({qn(db_column)}) FROM {qn(table)} WHERE {qn(db_column)} > t.v)"
-            f" FROM t WHERE t.v IS NOT NULL) SELECT v FROM t WHERE v IS NOT NULL LIMIT %s"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [limit])
-            return [row[0] for row in cursor.fetchall()]
-    values = model._default_manager.exclude(**{column: ""}).exclude(**{f"{column}__isnull": True})
-    return list(values.order_by(column).values_list(column, flat=True).distinct()[:limit])
 
 
 class DistinctValueFilter(admin.SimpleListFilter):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -40,7 +42,5 @@ class BoundedCountPaginator(Paginator):
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
         if isinstance(plan, str):
-            import json
-
             plan = json.loads(plan)
         return int(plan[0]["Plan"]["Plan Rows"])

@@ -11,12 +11,13 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
 from ..conf import get_settings
-from ..names import shown_name
-from ..reports.tables import format_bitrate
+from ..display.durations import duration
+from ..display.names import shown_name
+from ..display.numbers import format_bitrate
+from ..display.times import local_datetime
 from . import actions, filters, privacy
 from .base import ReadOnlyAdmin
 from .charts import packet_loss_chart
-from .formatting import duration, local_datetime
 from .links import admin_change_url, admin_changelist_url, clipped, link, report_url
 
 

@@ -8,9 +8,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
+from ..display.numbers import count, minutes
+from ..display.times import local_datetime
 from . import actions, filters
 from .base import ReadOnlyAdmin, totals_fieldset
-from .formatting import count, local_datetime, minutes
 from .links import admin_changelist_url, clipped, link, report_url
 
 

@@ -1,9 +1,14 @@
-"""A sync run in words: its name, how long it took, how far it got (lists, run pages, the dashboard)."""
+"""A sync run in words: its name, how long it took, how far it got, how long it still needs (lists, run
+pages, the dashboard)."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from .. import models as m
-from .formatting import count
+from ..display.durations import format_duration
+from ..display.numbers import count
+from ..sync.estimate import estimate_for, full_sync_estimate
 
 
 def run_name(run: m.SyncRun) -> str:
@@ -25,3 +30,29 @@ def progress_text(run: m.SyncRun) -> str:
         return count(run.progress_done) if run.progress_done else "—"
     percent = 100 * run.progress_done // run.progress_total
     return f"{count(run.progress_done)} / {count(run.progress_total)} ({percent} %)"
+
+
+def full_sync_text() -> str:
+    """'A full sync now: about 1,234 points, about 25 min at 50 points/min (estimate)', or ''."""
+    estimate = full_sync_estimate()
+    if estimate is None:
+        return ""
+    return gettext(
+        "A full sync now: about %(points)s points, about %(time)s at %(budget)s points/min (estimate)"
+    ) % {
+        "points": f"{estimate.points:,}",
+        "time": format_duration(estimate.seconds),
+        "budget": f"{estimate.budget:g}",
+    }
+
+
+def estimate_text(run: m.SyncRun) -> str:
+    """'about 1,234 points left, about 25 min at 50 points/min (estimate)', or '' without one."""
+    estimate = estimate_for(run)
+    if estimate is None:
+        return ""
+    return gettext("about %(points)s points left, about %(time)s at %(budget)s points/min (estimate)") % {
+        "points": f"{estimate.points:,}",
+        "time": format_duration(estimate.seconds),
+        "budget": f"{estimate.budget:g}",
+    }

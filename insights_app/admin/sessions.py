@@ -8,9 +8,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
+from ..display.durations import duration
+from ..display.numbers import count, minutes
+from ..display.times import local_datetime
 from . import actions, filters
 from .base import ReadOnlyAdmin, totals_fieldset
-from .formatting import count, duration, local_datetime, minutes
 from .links import admin_change_url, admin_changelist_url, clipped, link, report_url
 
 

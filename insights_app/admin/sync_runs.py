@@ -9,9 +9,11 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
+from ..display.durations import duration
+from ..display.numbers import count
+from ..display.times import local_datetime
 from . import dashboard
 from .base import ReadOnlyAdmin, can_run_sync
-from .formatting import count, duration, local_datetime
 from .run_text import progress_text, run_name, run_seconds
 
 

@@ -13,11 +13,16 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from ..conf import SETTING_NAME
+from ..conf import ONE_DAY, SETTING_NAME
 from ..models import AlertRule
 from .settings import ALERT_DEFAULTS, WEBHOOK_FORMATS, user_alerts
 
 ALERTS = "WHEREBY_INSIGHTS['ALERTS']"
+# Upper bounds: a post or a mail holds a worker at most this long, a delivery at most so many times.
+MAX_WEBHOOK_TIMEOUT = 60
+MAX_EMAIL_TIMEOUT = 300
+MAX_WEBHOOK_RETRIES = 10
+MAX_RETRY_INTERVAL = ONE_DAY
 
 
 def _id(code: str) -> str:
@@ -30,22 +35,26 @@ def _shape_ok() -> bool:
     return user is None or isinstance(user, dict)
 
 
-# (key, accepted types, lowest allowed, may be None)
-NUMBERS: tuple[tuple[str, tuple[type, ...], float, bool], ...] = (
-    ("CHECK_INTERVAL_SECONDS", (int,), 1, False),
-    ("STALE_AFTER_MINUTES", (int, float), 1, True),
-    ("FAILED_RUNS_IN_A_ROW", (int,), 0, False),
-    ("BUDGET_WINDOW_MINUTES", (int, float), 1, False),
-    ("BUDGET_MAX_THROTTLES", (int,), 0, False),
-    ("QUALITY_DEGRADED_PERCENT", (int, float), 0, False),
-    ("QUALITY_MIN_CONNECTIONS", (int,), 1, False),
-    ("QUALITY_WINDOW_HOURS", (int, float), 1, False),
-    ("WORKER_GONE_MINUTES", (int, float), 1, False),
-    ("WEBHOOK_TIMEOUT", (int, float), 0.1, False),
+# (key, accepted types, lowest allowed, highest allowed, may be None)
+NUMBERS: tuple[tuple[str, tuple[type, ...], float, float, bool], ...] = (
+    ("CHECK_INTERVAL_SECONDS", (int,), 1, ONE_DAY, False),
+    ("STALE_AFTER_MINUTES", (int, float), 1, 366 * 24 * 60, True),
+    ("FAILED_RUNS_IN_A_ROW", (int,), 0, 1000, False),
+    ("BUDGET_WINDOW_MINUTES", (int, float), 1, 7 * 24 * 60, False),
+    ("BUDGET_MAX_THROTTLES", (int,), 0, 1_000_000, False),
+    ("QUALITY_DEGRADED_PERCENT", (int, float), 0, 100, False),
+    ("QUALITY_MIN_CONNECTIONS", (int,), 1, 1_000_000, False),
+    ("QUALITY_WINDOW_HOURS", (int, float), 1, 366 * 24, False),
+    ("WORKER_GONE_MINUTES", (int, float), 1, 7 * 24 * 60, False),
+    # Each attempt holds a worker this long at most: a minute is already more than any hook needs.
+    ("WEBHOOK_TIMEOUT", (int, float), 0.1, MAX_WEBHOOK_TIMEOUT, False),
+    ("EMAIL_TIMEOUT", (int, float), 1, MAX_EMAIL_TIMEOUT, False),
 )
 
 
-def _number_problem(key: str, value: Any, types: tuple[type, ...], low: float, nullable: bool) -> str | None:
+def _number_problem(
+    key: str, value: Any, types: tuple[type, ...], low: float, high: float, nullable: bool
+) -> str | None:
     if value is None and nullable:
         return None
     kinds = " or ".join(t.__name__ for t in types)
@@ -53,18 +62,37 @@ def _number_problem(key: str, value: Any, types: tuple[type, ...], low: float, n
     if isinstance(value, bool) or not isinstance(value, types):
         return bad
     number = cast(float, value)
-    return bad if not math.isfinite(number) or number < low else None
+    if not math.isfinite(number) or number < low:
+        return bad
+    return f"{key} must be at most {high}, not {value!r}" if number > high else None
+
+
+def _retry_problem(intervals: Any) -> str | None:
+    if not isinstance(intervals, list | tuple) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_RETRY_INTERVAL for i in intervals
+    ):
+        return f"WEBHOOK_RETRY_INTERVALS must be a list of seconds (whole numbers from 0 to {MAX_RETRY_INTERVAL})"
+    if len(intervals) > MAX_WEBHOOK_RETRIES:
+        return f"WEBHOOK_RETRY_INTERVALS may hold at most {MAX_WEBHOOK_RETRIES} retries, not {len(intervals)}"
+    return None
+
+
+def _site_url_problem(url: Any) -> str | None:
+    """SITE_URL starts every link in mail and chat: only an absolute http(s) URL may."""
+    if url is None or url == "":
+        return None
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"SITE_URL must be an absolute http(s) URL such as 'https://intranet.example.com', not {url!r}"
+    return None
 
 
 def _value_problems(values: dict[str, Any]) -> list[str]:
     problems = [
         problem
-        for key, types, low, nullable in NUMBERS
-        if (problem := _number_problem(key, values[key], types, low, nullable))
+        for key, types, low, high, nullable in NUMBERS
+        if (problem := _number_problem(key, values[key], types, low, high, nullable))
     ]
-    percent = values["QUALITY_DEGRADED_PERCENT"]
-    if isinstance(percent, int | float) and not isinstance(percent, bool) and percent > 100:
-        problems.append("QUALITY_DEGRADED_PERCENT must be at most 100")
     to = values["EMAIL_TO"]
     if to is not None and (
         isinstance(to, str)
@@ -77,18 +105,15 @@ def _value_problems(values: dict[str, Any]) -> list[str]:
         problems.append(f"DISABLED_RULES must list rule names among {', '.join(AlertRule.values)}")
     if values["WEBHOOK_FORMAT"] not in WEBHOOK_FORMATS:
         problems.append(f"WEBHOOK_FORMAT must be one of {', '.join(WEBHOOK_FORMATS)}")
-    intervals = values["WEBHOOK_RETRY_INTERVALS"]
-    if not isinstance(intervals, list | tuple) or not all(
-        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in intervals
-    ):
-        problems.append("WEBHOOK_RETRY_INTERVALS must be a list of seconds (whole numbers, 0 or more)")
-    for key in ("QUEUE", "SITE_URL", "WEBHOOK_TOKEN"):
+    for problem in (_retry_problem(values["WEBHOOK_RETRY_INTERVALS"]), _site_url_problem(values["SITE_URL"])):
+        if problem:
+            problems.append(problem)
+    for key in ("QUEUE", "WEBHOOK_QUEUE", "WEBHOOK_TOKEN"):
         if values[key] is not None and not isinstance(values[key], str):
             problems.append(f"{key} must be a string or None")
-    if isinstance(values["QUEUE"], str) and values["QUEUE"] not in (
-        getattr(settings, "RQ_QUEUES", None) or {}
-    ):
-        problems.append(f"QUEUE {values['QUEUE']!r} is not in RQ_QUEUES")
+    for key in ("QUEUE", "WEBHOOK_QUEUE"):
+        if isinstance(values[key], str) and values[key] not in (getattr(settings, "RQ_QUEUES", None) or {}):
+            problems.append(f"{key} {values[key]!r} is not in RQ_QUEUES")
     return problems
 
 

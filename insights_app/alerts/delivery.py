@@ -4,33 +4,35 @@ from __future__ import annotations
 
 import logging
 
+import django_rq
 from django.utils import timezone
 
+from ..conf import get_settings
 from ..models import Alert
 from ..signals import alert_raised, alert_resolved
+from .deadline import DeadlineExceeded
 from .email import send_alert_mail
 from .settings import alert_settings
-from .webhook import record
+from .webhook import job_timeout, record, retry_policy
 
 logger = logging.getLogger(__name__)
 EVENTS = {"raised": alert_raised, "resolved": alert_resolved}
 
 
+def webhook_queue_name() -> str:
+    """WEBHOOK_QUEUE, else the alerts' QUEUE, else the app's QUEUE."""
+    values = alert_settings()
+    return str(values["WEBHOOK_QUEUE"] or values["QUEUE"] or get_settings().QUEUE)
+
+
 def enqueue_webhook(alert: Alert, event: str) -> str:
     """Queue the webhook delivery (its URL is read in the worker, never put in the job)."""
-    import django_rq
-
-    from ..conf import get_settings
-    from .webhook import retry_policy
-
-    values = alert_settings()
-    queue = django_rq.get_queue(values["QUEUE"] or get_settings().QUEUE)
-    timeout = int(float(values["WEBHOOK_TIMEOUT"]) * 2 + 30)
+    queue = django_rq.get_queue(webhook_queue_name())
     queue.enqueue_call(
         "insights_app.alerts.jobs.deliver_webhook_job",
         args=(alert.pk, event),
         job_id=f"insights-alert-{alert.pk}-{event}",
-        timeout=timeout,
+        timeout=job_timeout(),
         retry=retry_policy(),
         result_ttl=86400,
         failure_ttl=7 * 86400,
@@ -38,8 +40,14 @@ def enqueue_webhook(alert: Alert, event: str) -> str:
     return "queued"
 
 
-def notify(alert: Alert, event: str) -> dict[str, str]:
-    """Send ``event`` ("raised" or "resolved") on every channel; one channel failing spares the others."""
+def notify(alert: Alert, event: str, tick: dict[str, bool] | None = None) -> dict[str, str]:
+    """Send ``event`` ("raised" or "resolved") on every channel; one channel failing spares the others.
+
+    ``tick`` is shared by the notifications of one tick: once the mail server has missed its
+    deadline, the tick's later mails are skipped (and recorded so), so a dead mail server costs a
+    tick one EMAIL_TIMEOUT, not one per alert (the tick's own RQ timeout is 300 s).
+    """
+    tick = {} if tick is None else tick
     outcomes: dict[str, str] = {}
     for receiver, response in EVENTS[event].send_robust(sender=Alert, alert=alert):
         if isinstance(response, Exception):
@@ -47,11 +55,15 @@ def notify(alert: Alert, event: str) -> dict[str, str]:
                 "alert %s: signal receiver %r failed: %s", alert.pk, receiver, type(response).__name__
             )
     outcomes["signal"] = "sent"
-    try:
-        outcomes["email"] = send_alert_mail(alert, event)
-    except Exception as exc:  # (a mail server down must not stop the other channels)
-        logger.error("alert %s: could not send mail: %s", alert.pk, type(exc).__name__)
-        outcomes["email"] = f"failed: {type(exc).__name__}"
+    if tick.get("mail_missed_deadline"):
+        outcomes["email"] = "skipped: the mail server missed its deadline earlier in this tick"
+    else:
+        try:
+            outcomes["email"] = send_alert_mail(alert, event)
+        except Exception as exc:  # (a mail server down must not stop the other channels)
+            logger.error("alert %s: could not send mail: %s", alert.pk, type(exc).__name__)
+            outcomes["email"] = f"failed: {type(exc).__name__}"
+            tick["mail_missed_deadline"] = isinstance(exc, DeadlineExceeded)
     hook = bool(alert_settings()["WEBHOOK_URL"])
     if hook:
         outcomes["webhook"] = "queued"

@@ -116,16 +116,17 @@ def evaluate() -> TickResult:
         if _resolve(alert, now):
             tick.resolved.append(alert)
     tick.still_open = [a for a in open_alerts.values() if a not in tick.resolved] + tick.raised
+    sent: dict[str, bool] = {}  # what the tick's notifications learn about the channels
     for alert in tick.raised:
         if not alert.is_silenced(now):
-            notify(alert, "raised")
+            notify(alert, "raised", sent)
     for alert in touched:
         # Opened while silenced and still open when the silence ended: tell people now, once.
         if alert.notified_at is None and not alert.is_silenced(now) and _claim(alert, now):
-            notify(alert, "raised")
+            notify(alert, "raised", sent)
     for alert in tick.resolved:
         if alert.notified_at and not alert.is_silenced(now) and alert.rule in active:
-            notify(alert, "resolved")
+            notify(alert, "resolved", sent)
     return tick
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.db import close_old_connections
 
+from .engine import evaluate
+from .webhook import deliver_job
+
 
 def evaluate_alerts_job() -> dict[str, int]:
     """Cron job: evaluate every rule once; returns how many alerts were raised, resolved, open."""
-    from .engine import evaluate
-
     close_old_connections()
     try:
         return evaluate().counts()
@@ -18,8 +19,6 @@ def evaluate_alerts_job() -> dict[str, int]:
 
 def deliver_webhook_job(alert_id: int, event: str) -> str:
     """RQ job: post one event of one alert to the outgoing webhook (RQ retries a failure)."""
-    from .webhook import deliver_job
-
     close_old_connections()
     try:
         return deliver_job(alert_id, event)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.urls import NoReverseMatch, reverse
 
@@ -34,6 +34,7 @@ def cause_url(alert: Alert) -> str | None:
 def absolute(url: str | None) -> str | None:
     """The URL with ALERTS["SITE_URL"] in front, for mail and chat (None without a site URL)."""
     base = alert_settings()["SITE_URL"]
-    if not url or not base:
+    # Only an http(s) base: "javascript:..." would turn every link into a script (E017 says so too).
+    if not url or not isinstance(base, str) or urlsplit(base).scheme not in ("http", "https"):
         return None
     return str(base).rstrip("/") + url

@@ -11,10 +11,15 @@ from typing import Any
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from rq import Queue, Worker
+from rq.job import Job
 
 from ..conf import get_settings
 from ..models import ACTIVE_STATUSES, AlertRule, Participant, SyncKind, SyncRun, SyncStatus
-from ..reports.queries.grouped import room_name_of
+from ..models.expressions import room_name_of
+from ..redis_clients import queue_redis
+from ..whereby.budget.current import get_budget
+from ..whereby.budget.shared import RedisBudget
 from .settings import alert_settings, stale_after_minutes
 
 ORG_KINDS = (SyncKind.FULL, SyncKind.INCREMENTAL)
@@ -122,8 +127,6 @@ def failing_syncs(values: dict[str, Any]) -> list[Finding]:
 def _budget_paused_seconds() -> float | None:
     """How long the shared budget is still paused (the client pauses it on a 429 or when the
     organisation's remaining points reach RATE_LOW_REMAINING); None when Redis cannot tell."""
-    from ..ratelimit import RedisBudget, get_budget
-
     budget = get_budget()
     if not isinstance(budget, RedisBudget):
         return None
@@ -223,10 +226,6 @@ def quality(values: dict[str, Any]) -> list[Finding]:
 
 def worker_gone(values: dict[str, Any]) -> list[Finding] | None:
     """Jobs have waited on our queue for WORKER_GONE_MINUTES and no worker listens on it."""
-    from rq import Queue, Worker
-    from rq.job import Job
-
-    from ..connections import queue_redis
 
     name = get_settings().QUEUE
     try:

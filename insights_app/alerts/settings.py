@@ -29,17 +29,22 @@ ALERT_DEFAULTS: dict[str, Any] = {
     # Delivery. EMAIL_TO None: mail_admins (ADMINS); [] sends no email.
     "EMAIL_TO": None,
     "EMAIL_SUBJECT_PREFIX": "[Whereby Insights] ",
+    # Seconds one alert mail may take in total, connection to last reply (the tick waits no longer).
+    "EMAIL_TIMEOUT": 30.0,
     # Absolute base of the links in mail and chat messages, e.g. "https://intranet.example.com".
     "SITE_URL": None,
     # Outgoing webhook (a secret, masked everywhere): Slack or Teams incoming webhook URL.
     "WEBHOOK_URL": None,
     "WEBHOOK_TOKEN": None,
     "WEBHOOK_FORMAT": "slack",
+    # Seconds one post may take in total, connection to status line, however slowly the hook answers.
     "WEBHOOK_TIMEOUT": 10.0,
     "WEBHOOK_RETRY_INTERVALS": [10, 60, 300],
+    # RQ queue of the webhook posts (None: QUEUE above, then the app's QUEUE).
+    "WEBHOOK_QUEUE": None,
 }
 
-WEBHOOK_FORMATS = ("slack", "teams")
+WEBHOOK_FORMATS = ("slack", "markdown", "teams")
 MASK = "********"
 
 

@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ..names import real_name, shown_name
+from ..display.names import real_name, shown_name
 from .base import SyncedModel, from_api
 
 

@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -50,6 +52,44 @@ ACTIVE_STATUSES = (SyncStatus.QUEUED, SyncStatus.RUNNING)
 MAX_SKIP_REASONS = 200
 
 
+# Skip reasons of single items start with the model (RunContext.skip); anything else (a room, a
+# session, a batch that failed) means part of the data was not refreshed.
+ITEM_SKIP_PREFIXES = tuple(f"{model}: " for model in SYNCED_MODELS)
+
+
+# Only the newest completed runs are looked at: a site whose last 50 runs all lost rooms is not fresh.
+RECENT_COMPLETED = 50
+# The keys of run ``r``'s skip reasons as rows of one column ``k``, per database.
+_SKIP_KEYS = {
+    "postgresql": "SELECT k FROM jsonb_object_keys(CASE WHEN jsonb_typeof(r.skip_reasons) = 'object'"
+    " THEN r.skip_reasons ELSE '{}'::jsonb END) AS keys(k)",
+    "sqlite": "SELECT key AS k FROM json_each(r.skip_reasons)",
+}
+
+
+def _completed_run_sql(vendor: str, table: str) -> tuple[str, list[Any]] | None:
+    """SQL giving ``(id, finished_at)`` of the last completed run in one statement with no row loaded
+    (None on a database without a JSON key function here)."""
+    keys = _SKIP_KEYS.get(vendor)
+    if keys is None:
+        return None
+    item_only = " OR ".join(f"substr(s.k, 1, {len(prefix)}) = %s" for prefix in ITEM_SKIP_PREFIXES)
+    sql = (
+        # Table and key SQL are ours, the values parameters.
+        f"SELECT r.id, r.finished_at FROM (SELECT id, finished_at, status, skip_reasons FROM {table}"  # noqa: S608
+        " WHERE status IN (%s, %s) AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT %s) AS r"
+        f" WHERE r.status = %s OR NOT EXISTS (SELECT 1 FROM ({keys}) AS s WHERE NOT ({item_only}))"
+        " ORDER BY r.finished_at DESC LIMIT 1"
+    )
+    params = [
+        SyncStatus.SUCCEEDED.value,
+        SyncStatus.PARTIAL.value,
+        RECENT_COMPLETED,
+        SyncStatus.SUCCEEDED.value,
+    ]
+    return sql, [*params, *ITEM_SKIP_PREFIXES]
+
+
 class SyncRunQuerySet(models.QuerySet):
     """Runs by where they are in their life, and the updates that need no loaded row."""
 
@@ -63,7 +103,28 @@ class SyncRunQuerySet(models.QuerySet):
 
     def heartbeat(self) -> int:
         """Mark these runs alive now (the heartbeat thread, which holds only a run's id)."""
-        return self.update(heartbeat_at=timezone.now())
+        return self.update(heartbeat_at=Now())
+
+    def completed_sql(self) -> tuple[str, list[Any]] | None:
+        """SQL giving ``(id, finished_at)`` of ``last_completed()`` in one statement with no row loaded
+        (None on a database without a JSON key function here)."""
+        return _completed_run_sql(connections[self.db].vendor, self.model._meta.db_table)
+
+    def last_completed(self) -> SyncRun | None:
+        """The newest run that refreshed what it covered: succeeded, or partial with only single items
+        skipped (a partial run whose rooms failed, e.g. in an outage, does not make the data fresh)."""
+        found = self.completed_sql()
+        if found is not None:
+            sql, params = found
+            newest = RawSQL(f"SELECT c.id FROM ({sql}) AS c", params)  # noqa: S608, S611 (our SQL, see above)
+            return self.filter(pk__in=newest).first()
+        recent = self.filter(
+            status__in=[SyncStatus.SUCCEEDED, SyncStatus.PARTIAL], finished_at__isnull=False
+        ).order_by("-finished_at")
+        for pk, status, reasons in recent.values_list("pk", "status", "skip_reasons")[:RECENT_COMPLETED]:
+            if status == SyncStatus.SUCCEEDED or all(r.startswith(ITEM_SKIP_PREFIXES) for r in reasons or {}):
+                return self.get(pk=pk)
+        return None
 
 
 class SyncTrigger(models.TextChoices):
@@ -196,12 +257,17 @@ class SyncRun(SyncRunCounters):
 
         Clears the "retrying after" note of a previous attempt; False when the run may not start.
         """
-        now = timezone.now()
+        # Heartbeats use the database's clock: other processes, on other hosts, judge them (sync/clock.py).
         started = (
             self._this()
             .active()
             .filter(cancel_requested=False)
-            .update(status=SyncStatus.RUNNING, started_at=self.started_at or now, heartbeat_at=now, error="")
+            .update(
+                status=SyncStatus.RUNNING,
+                started_at=self.started_at or timezone.now(),
+                heartbeat_at=Now(),
+                error="",
+            )
         )
         self.refresh_from_db()
         return bool(started)
@@ -213,7 +279,7 @@ class SyncRun(SyncRunCounters):
     def add_counts(self, increments: Mapping[str, int]) -> None:
         """Add to counter columns (atomically, for jobs sharing the run) and beat the heartbeat."""
         fields: dict[str, Any] = {column: F(column) + n for column, n in increments.items() if n}
-        self._this().update(**fields, heartbeat_at=timezone.now())
+        self._this().update(**fields, heartbeat_at=Now())
 
     def restart_progress(self, total: int) -> None:
         """Set, not add: a retried job plans its work again."""

@@ -1,7 +1,21 @@
 """Webhook deliveries as received, rejected-delivery counts, and live presence (beside the synced tables)."""
 
+from __future__ import annotations
+
+from datetime import timedelta
+
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from ..conf import get_settings
+
+# Deliveries seen this recently show the endpoint is reached; events stuck longer than the grace
+# (pending or failed) show the processing is not keeping up.
+SEEN_WITHIN = timedelta(days=1)
+STUCK_AFTER = timedelta(minutes=10)
+# A room counted as occupied this long ago without any event since is read again by the safety net.
+OCCUPIED_TRUSTED_FOR = timedelta(hours=12)
 
 
 class WebhookOutcome(models.TextChoices):
@@ -11,6 +25,40 @@ class WebhookOutcome(models.TextChoices):
     PROCESSED = "processed", _("processed")
     IGNORED = "ignored", _("ignored (type not used)")
     FAILED = "failed", _("failed")
+
+
+class WebhookEventQuerySet(models.QuerySet):
+    """Events, and what they say about whether webhooks are working."""
+
+    def healthy(self) -> bool:
+        """True when a secret is set, a delivery arrived in the last day and none of that day's is stuck.
+
+        Then a room merely active (a session in progress or just ended) with unchanged totals needs no
+        scheduled re-read: its ``room.session.ended`` schedules its sync. A room whose totals changed is
+        re-read whatever this says, so a lost delivery is still caught by the next scheduled sync.
+        """
+        secret = get_settings().WEBHOOK_SECRET
+        if not (isinstance(secret, str) and secret.strip()):
+            return False
+        now = timezone.now()
+        recent = self.filter(received_at__gte=now - SEEN_WITHIN)
+        if not recent.exists():
+            return False
+        stuck = recent.filter(
+            outcome__in=(WebhookOutcome.PENDING, WebhookOutcome.FAILED), received_at__lt=now - STUCK_AFTER
+        )
+        return not stuck.exists()
+
+
+class LiveRoomQuerySet(models.QuerySet):
+    """Rooms as webhooks last counted them."""
+
+    def occupied_now(self) -> LiveRoomQuerySet:
+        """Rooms that webhooks say have people in them now (an event in the last 12 hours).
+
+        Their totals grow while the call goes on; the sync their session end schedules reads them.
+        """
+        return self.filter(num_clients__gt=0, counted_at__gte=timezone.now() - OCCUPIED_TRUSTED_FOR)
 
 
 class WebhookEvent(models.Model):
@@ -34,6 +82,8 @@ class WebhookEvent(models.Model):
         db_index=True,
     )
     detail = models.TextField(_("what processing did"), blank=True, default="")
+
+    objects = WebhookEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("webhook event")
@@ -71,6 +121,8 @@ class LiveRoom(models.Model):
     counted_at = models.DateTimeField(_("counted at"), null=True, blank=True)
     session_started_at = models.DateTimeField(_("session started"), null=True, blank=True)
     session_ended_at = models.DateTimeField(_("session ended"), null=True, blank=True)
+
+    objects = LiveRoomQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("live room")

@@ -22,6 +22,7 @@ from ..models import (
 )
 from ..rollups.marks import flush as flush_rollups
 from .hooks import DELETE, ERASURE_MODES, registered_erasers
+from .payloads import erase_values
 from .pseudonyms import criterion_hash, pseudonym
 from .rewrite import delete_participants, pseudonymise_participants
 
@@ -102,8 +103,14 @@ def forget_person(
                 result.details += details
             if runs is not None:
                 result.other_rows["sync runs"] = _scrub_runs(runs, value)
-        for eraser in registered_erasers():
-            for label, count in eraser(kind=kind, values=values, mode=mode, dry_run=dry_run, now=now).items():
+        counts = [
+            eraser(kind=kind, values=values, mode=mode, dry_run=dry_run, now=now)
+            for eraser in registered_erasers()
+        ]
+        # Last: whatever the rows and erasers above left, in any payload, by value.
+        counts.append(erase_values(values, mode=mode, dry_run=dry_run))
+        for found in counts:
+            for label, count in found.items():
                 result.other_rows[label] = result.other_rows.get(label, 0) + count
         if not dry_run:
             PersonTombstone.objects.update_or_create(

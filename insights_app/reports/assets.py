@@ -14,7 +14,7 @@ ONE_YEAR = 365 * 24 * 3600
 @cache
 def plotly_js_path() -> Path:
     """The minified bundle shipped inside the plotly Python package."""
-    import plotly
+    import plotly  # a slow import: paid only when a report page first asks for its charts
 
     return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
@@ -22,7 +22,7 @@ def plotly_js_path() -> Path:
 @cache
 def plotly_version() -> str:
     """Part of the URL, so an upgrade of plotly changes the URL and busts caches."""
-    import plotly
+    import plotly  # see plotly_js_path
 
     return str(plotly.__version__)
 

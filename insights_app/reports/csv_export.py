@@ -13,7 +13,8 @@ from django.http import StreamingHttpResponse
 from django.utils.cache import patch_cache_control
 from django.utils.text import slugify
 
-from .tables import Column, Table, local
+from ..display.times import local
+from .tables import Column, Table
 
 # A spreadsheet runs a cell as a formula when it starts with one of these (OWASP "CSV injection"),
 # also after leading spaces, line breaks or invisible characters, and in full-width form (＝ ＋ － ＠).

@@ -15,7 +15,6 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..health import completed_run_sql, last_completed_run
 from ..models import RoomSession, SyncKind, SyncRun, SyncStatus
 from ..sync.horizons import ALL_HISTORY
 from .periods import MAX_DAY, MIN_DAY
@@ -52,7 +51,7 @@ def _instant(value: Any) -> dt.datetime | None:
 def _statement(alias: str, vendor: str) -> tuple[str, tuple[Any, ...]] | None:
     """The freshness statement, compiled once per database (its SQL and values never change); None
     where the last completed run must be found in Python."""
-    completed = completed_run_sql(vendor)
+    completed = SyncRun.objects.using(alias).completed_sql()
     if completed is None:
         return None
     return _compose(completed)
@@ -99,7 +98,7 @@ def freshness() -> Freshness:
     connection = connections[SyncRun.objects.db]
     statement = _statement(connection.alias, connection.vendor)
     if statement is None:  # a database without a JSON key function here: the run is found in Python
-        run = last_completed_run()
+        run = SyncRun.objects.last_completed()
         statement = _compose(("SELECT %s, %s", [None, run.finished_at if run else None]))
     with connection.cursor() as cursor:
         cursor.execute(*statement)

@@ -39,8 +39,14 @@ class FaultConfig:
     corrupt_item_rate: float = 0.0
     corrupt_kinds: tuple[str, ...] = ("no_identity", "bad_date", "bad_number", "wrong_type", "not_an_object")
     seed: int = 0
+    # Requests after the first ``hold_after`` wait until ``release()`` (None: none wait): a test that
+    # needs a sync still working holds it there, whatever the clock or the machine's speed.
+    hold_after: int | None = None
     _rng: Random | None = field(default=None, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _seen: int = field(default=0, init=False, repr=False, compare=False)
+    _held: int = field(default=0, init=False, repr=False, compare=False)
+    _released: threading.Event = field(default_factory=threading.Event, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Check values early so a typo does not silently disable a fault."""
@@ -81,6 +87,27 @@ class FaultConfig:
             if self._rng is None:
                 self._rng = Random(f"whereby-sim-faults:{self.seed}")
             return self._rng.random() < rate
+
+    def hold_here(self) -> None:
+        """Make this request wait for ``release()`` once ``hold_after`` requests have passed."""
+        if self.hold_after is None:
+            return
+        with self._lock:
+            self._seen += 1
+            if self._seen <= self.hold_after or self._released.is_set():
+                return
+            self._held += 1
+        self._released.wait()
+
+    @property
+    def held(self) -> int:
+        """How many requests have been held so far (answered or not)."""
+        with self._lock:
+            return self._held
+
+    def release(self) -> None:
+        """Let every held request, and all later ones, through."""
+        self._released.set()
 
     def take(self, counter: str) -> bool:
         """Consume one unit of a countdown (``force_throttle`` or ``fail_first_n``) if any is left."""

@@ -1,13 +1,16 @@
-"""A per-organisation points budget in fixed windows, reported the way Whereby reports it."""
+"""The organisation's points budget (any limiter shape, the product beside us), reported as Whereby does."""
 
 from __future__ import annotations
 
 import math
-import random
 import threading
 import time
 from dataclasses import dataclass
 from email.utils import formatdate
+
+from .background import ProductSpend
+from .ledger import OURS, PRODUCT, Ledger
+from .limiters import make_shape
 
 # Reported as the limit when the simulator does not limit at all, so clients never back off.
 UNLIMITED_REPORTED = 1_000_000
@@ -32,16 +35,14 @@ class Decision:
         }
 
 
-BACKGROUND_PATTERNS = ("random", "even")
+class OrganisationLimiter:
+    """The organisation's points budget: one limiter shape, shared by our calls and the product's.
 
-
-class FixedWindowLimiter:
-    """``limit`` points per ``window_seconds``; the window opens at the first charged request.
-
-    ``background_points_per_minute`` models the customer's own product spending from the same
-    budget: one point at a time, refused (and counted in ``background_refused``) when the window is
-    spent. ``background_pattern`` "random" spaces the points as independent users' calls arrive (a
-    Poisson process, seeded); "even" spaces them exactly alike.
+    ``limit`` points per ``window_seconds`` in the shape ``limiter`` names (``limiters.LIMITERS``);
+    None = unlimited (reported as ``UNLIMITED_REPORTED``, so clients never back off).
+    ``background_points_per_minute`` models the customer's own product spending from the same budget, one point a call at the moments ``background_pattern`` gives; a call the
+    budget cannot take is refused (counted in ``background_refused``: a broken video call). Every
+    point charged goes into ``ledger`` with its moment and its caller.
     """
 
     def __init__(
@@ -51,88 +52,87 @@ class FixedWindowLimiter:
         background_points_per_minute: float = 0.0,
         background_pattern: str = "random",
         seed: int = 0,
+        limiter: str = "fixed",
     ) -> None:
-        if background_pattern not in BACKGROUND_PATTERNS:
-            raise ValueError(f"background_pattern must be one of {', '.join(BACKGROUND_PATTERNS)}")
-        self.limit = limit
-        self.window_seconds = window_seconds
-        self.background_points_per_minute = background_points_per_minute
-        self.background_pattern = background_pattern
-        self._random = random.Random(seed)
-        self._background_next: float | None = None
+        self._shape = make_shape(limiter, UNLIMITED_REPORTED if limit is None else limit, window_seconds)
+        self.limiter = limiter
+        self._limit = limit
+        self.product = ProductSpend(background_points_per_minute, background_pattern, seed)
+        self.ledger = Ledger()
         self.background_spent = 0
-        self.background_refused = 0
         self._lock = threading.Lock()
-        self._window_start: float | None = None
-        self._used = 0
-        self._background_due = 0.0
         self._background_stamp: float | None = None
 
-    def _roll(self, now: float) -> None:
-        """Open a new window when the current one has passed; let the product spend meanwhile."""
-        self._spend_background(now)
-        if self._window_start is None or now >= self._window_start + self.window_seconds:
-            self._window_start = now
-            self._used = 0
+    @property
+    def limit(self) -> int | None:
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int | None) -> None:
+        with self._lock:
+            self._limit = value
+            self._shape.limit = UNLIMITED_REPORTED if value is None else value
+
+    @property
+    def window_seconds(self) -> float:
+        return self._shape.window_seconds
+
+    @window_seconds.setter
+    def window_seconds(self, value: float) -> None:
+        with self._lock:
+            self._shape.window_seconds = value
+
+    @property
+    def background_points_per_minute(self) -> float:
+        return self.product.points_per_minute
+
+    @property
+    def background_pattern(self) -> str:
+        return self.product.pattern
+
+    @property
+    def background_refused(self) -> int:
+        return self.ledger.refused[PRODUCT]
 
     def _spend_background(self, now: float) -> None:
-        """The product's calls since the last look, each charged in the window it fell in."""
-        rate = self.background_points_per_minute / 60.0
-        if self._background_stamp is None or rate <= 0:
-            self._background_stamp = now
-            return
-        start = self._background_stamp
-        for moment in self._background_moments(start, now, rate):
-            if self._window_start is None or moment >= self._window_start + self.window_seconds:
-                self._window_start = moment
-                self._used = 0
-            if self.limit is not None and self._used + 1 > self.limit:
-                self.background_refused += 1
+        """The product's calls since the last look, each charged at its own moment."""
+        start = now if self._background_stamp is None else self._background_stamp
+        for moment in self.product.moments(start, now):
+            if self._shape.try_spend(moment, 1) > 0:
+                self.ledger.refuse(PRODUCT)
             else:
-                self._used += 1
+                self.ledger.record(moment, PRODUCT, 1)
                 self.background_spent += 1
         self._background_stamp = now
 
-    def _background_moments(self, start: float, now: float, rate: float) -> list[float]:
-        """When the product's calls fell between ``start`` and ``now``."""
-        if self.background_pattern == "even":
-            self._background_due += (now - start) * rate
-            calls = int(self._background_due)
-            self._background_due -= calls
-            return [start + (index + 1) * (now - start) / calls for index in range(calls)]
-        if self._background_next is None:
-            self._background_next = start + self._random.expovariate(rate)
-        moments = []
-        while self._background_next <= now:
-            moments.append(self._background_next)
-            self._background_next += self._random.expovariate(rate)
-        return moments
+    def _state(self, now: float, allowed: bool, wait: float) -> Decision:
+        # A refusal's Reset is when the call would fit; otherwise when Remaining is full again.
+        until = wait if not allowed else self._shape.full_in(now)
+        limit = UNLIMITED_REPORTED if self._limit is None else self._limit
+        return Decision(allowed, limit, self._shape.remaining(now), time.time() + until, wait)
 
-    def charge(self, points: int = 1) -> Decision:
-        """Spend ``points`` if the budget allows; otherwise a refusal with the time left."""
+    def charge(self, points: int = 1, caller: str = OURS) -> Decision:
+        """Spend ``points`` if the budget allows; otherwise a refusal with the time until they fit."""
         with self._lock:
             now = time.monotonic()
-            self._roll(now)
-            assert self._window_start is not None
-            left = self._window_start + self.window_seconds - now
-            reset_epoch = time.time() + left
-            limit = UNLIMITED_REPORTED if self.limit is None else self.limit
-            if self.limit is not None and self._used + points > self.limit:
-                return Decision(False, limit, max(0, limit - self._used), reset_epoch, left)
-            self._used += points
-            return Decision(True, limit, max(0, limit - self._used), reset_epoch, 0.0)
+            self._spend_background(now)
+            wait = self._shape.try_spend(now, points)
+            if wait > 0:
+                self.ledger.refuse(caller)
+                return self._state(now, False, wait)
+            if points:
+                self.ledger.record(now, caller, points)
+            return self._state(now, True, 0.0)
 
     def peek(self) -> Decision:
-        """The budget state without charging (for responses that cost nothing)."""
+        """The budget state without charging (for answers that cost nothing)."""
         with self._lock:
             now = time.monotonic()
-            self._roll(now)
-            assert self._window_start is not None
-            left = self._window_start + self.window_seconds - now
-            limit = UNLIMITED_REPORTED if self.limit is None else self.limit
-            return Decision(True, limit, max(0, limit - self._used), time.time() + left, 0.0)
+            self._spend_background(now)
+            return self._state(now, True, 0.0)
 
 
+MIN_COST, MAX_COST = 1, 10  # Whereby's newer docs: a call costs 1 to 10 points by complexity
 # What each endpoint costs when ``endpoint_costs`` does not say (Whereby: 1-10 points by complexity).
 REALISTIC_COSTS = {
     "/insights/rooms": 3,
@@ -143,10 +143,12 @@ REALISTIC_COSTS = {
 
 
 def check_costs(costs: dict[str, int]) -> dict[str, int]:
-    """Endpoint costs as given, refusing non-positive ones; "rooms" is accepted for "/insights/rooms"."""
+    """Endpoint costs as given, 1 to 10 points (Whereby's range); "rooms" is accepted for "/insights/rooms"."""
     checked = {}
     for path, cost in costs.items():
-        if not isinstance(cost, int) or isinstance(cost, bool) or cost < 1:
-            raise ValueError(f"the cost of {path} must be a whole number of points >= 1")
+        if not isinstance(cost, int) or isinstance(cost, bool) or not MIN_COST <= cost <= MAX_COST:
+            raise ValueError(
+                f"the cost of {path} must be a whole number of points from {MIN_COST} to {MAX_COST}"
+            )
         checked[path if path.startswith("/") else f"/insights/{path}"] = cost
     return checked

@@ -11,18 +11,26 @@ import socket
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import cast
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from . import api
 from .faults import FaultConfig, corrupt_items
+from .ledger import Ledger
 from .organisation import Organisation
-from .ratelimit import Decision, FixedWindowLimiter, check_costs
+from .rateheaders import RateHeaderFaults
+from .ratelimit import Decision, OrganisationLimiter, check_costs
 from .replies import Reply, RequestRecord, json_bytes
+from .wire import SimulatorHandler, SimulatorHTTPServer, write_reply
 
 logger = logging.getLogger(__name__)
 PREFIX = "/v1"
+# The spec documents GET only; HTTP makes HEAD "GET without the body" (RFC 9110 9.3.2), so it is
+# answered as GET would be, headers and all. Anything else (OPTIONS, TRACE included) is a 405 naming
+# these, after the auth check and with the rate headers, like POST: the API is called with a secret
+# key from servers, never by browsers, so there is no CORS preflight to answer, and TRACE must never
+# echo a request (its Authorization header) back.
+ALLOWED_METHODS = ("GET", "HEAD")
 THROTTLE_ERROR = "Rate limit active for throttle key: organization:1"
 HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -48,6 +56,9 @@ class SimulatorServer:
         endpoint_costs: dict[str, int] | None = None,
         background_points_per_minute: float = 0.0,
         background_pattern: str = "random",
+        limiter: str = "fixed",
+        rate_headers: str = "normal",
+        rate_header_share: float = 0.1,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -56,13 +67,16 @@ class SimulatorServer:
         self.host = host
         self.port = port
         self.faults = faults if faults is not None else FaultConfig()
-        self._limiter = FixedWindowLimiter(
+        seed = getattr(getattr(organisation, "spec", None), "seed", 0)
+        self._limiter = OrganisationLimiter(
             points_per_minute,
             window_seconds,
             background_points_per_minute,
             background_pattern,
-            seed=getattr(getattr(organisation, "spec", None), "seed", 0),
+            seed=seed,
+            limiter=limiter,
         )
+        self.rate_headers = RateHeaderFaults(rate_headers, rate_header_share, seed)
         self.endpoint_costs = check_costs(endpoint_costs or {})
         self.realtime = realtime
         self.speed = speed
@@ -73,7 +87,7 @@ class SimulatorServer:
         self._log_lock = threading.Lock()
         # Cursors are signed with a secret derived from the seed, so they are stable across restarts.
         self._cursor_secret = hashlib.sha256(f"whereby-sim-cursor:{organisation.spec.seed}".encode()).digest()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._ticker: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -86,7 +100,7 @@ class SimulatorServer:
         """Bind and serve on a background thread."""
         if self._httpd is not None:
             return self
-        self._httpd = _HTTPServer((self.host, self.port), _Handler)
+        self._httpd = SimulatorHTTPServer((self.host, self.port), SimulatorHandler)
         self._httpd.simulator = self
         self.port = self._httpd.server_address[1]
         self._stopping.clear()
@@ -107,6 +121,7 @@ class SimulatorServer:
         if self._httpd is None:
             return
         self._stopping.set()
+        self.faults.release()  # a held request must not keep its thread (and shutdown) waiting
         self._httpd.shutdown()
         with self._log_lock:
             sockets = list(self._open)
@@ -161,11 +176,31 @@ class SimulatorServer:
         """Calls of the customer's product refused because the budget was spent (their broken calls)."""
         return self._limiter.background_refused
 
+    @property
+    def limiter(self) -> str:
+        """The limiter's shape: "fixed", "sliding" or "bucket" (``limiters.LIMITERS``)."""
+        return self._limiter.limiter
+
+    @property
+    def background_pattern(self) -> str:
+        """When the product spends: "random", "even" or "bursty" (``background.BACKGROUND_PATTERNS``)."""
+        return self._limiter.background_pattern
+
+    @property
+    def ledger(self) -> Ledger:
+        """Every point charged, when and to whom (``ledger.OURS`` or ``ledger.PRODUCT``), up to now.
+
+        Reading it first charges the product's calls due since the last request, so it is complete.
+        """
+        self._limiter.peek()
+        return self._limiter.ledger
+
     def reset_counters(self) -> None:
-        """Forget the per-endpoint counts and the request log."""
+        """Forget the per-endpoint counts, the request log and the ledger."""
         with self._log_lock:
             self.counters.clear()
             self.request_log.clear()
+        self._limiter.ledger.clear()
 
     # -- clock -----------------------------------------------------------------------------------
     def _tick(self) -> None:
@@ -190,7 +225,7 @@ class SimulatorServer:
         # Counted without the /v1 prefix; anything outside /v1 is counted under its raw path.
         path = parts.path[len(PREFIX) :] if inside else parts.path
         query = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
-        if method != "GET":
+        if method not in ("GET", "HEAD"):
             handler.close_connection = True  # any request body is left unread
         with self._log_lock:
             self.in_flight += 1
@@ -203,18 +238,21 @@ class SimulatorServer:
         except Exception:  # a simulator bug must still answer, and say so in the log
             logger.exception("simulator failed on %s", path)
             reply = Reply(500, {"Content-Type": "application/json"}, json_bytes({"error": "simulator bug"}))
+        reply = reply._replace(headers=self.rate_headers.apply(reply.headers))
         with self._log_lock:
             self.in_flight -= 1
             self.counters[path] += 1
             status = 0 if reply.mode == "drop" else reply.status
             self.request_log.append(RequestRecord(time.monotonic(), path, query, status, reply.points))
-        _write(handler, reply)
+        write_reply(handler, reply, self._stopping, head=method == "HEAD")
 
     def _answer(self, method: str, path: str, query: dict[str, str], authorization: str) -> Reply:
         """Auth, then the rate budget, then injected faults, then the endpoint itself."""
         faults = self.faults
         if faults.latency_ms and faults.applies_to(path):
             time.sleep(faults.latency_ms / 1000)
+        if faults.applies_to(path):
+            faults.hold_here()
         if not hmac.compare_digest(authorization.encode(), f"Bearer {self._api_key}".encode()):
             return Reply(401, self._limiter.peek().headers(), b"")
         if faults.applies_to(path) and faults.take("force_throttle"):
@@ -234,10 +272,10 @@ class SimulatorServer:
             fault = self._fault(faults, headers)
             if fault is not None:
                 return fault
-        if method != "GET":
+        if method not in ALLOWED_METHODS:
             return Reply(
                 405,
-                {**headers, "Allow": "GET", "Content-Type": "application/json"},
+                {**headers, "Allow": ", ".join(ALLOWED_METHODS), "Content-Type": "application/json"},
                 json_bytes({"error": "method not allowed"}),
             )
         result = api.dispatch(self.organisation, self._cursor_secret, path, query)
@@ -297,81 +335,3 @@ class SimulatorServer:
             del headers["X-RateLimit-Reset"]
         headers["Content-Type"] = "application/json; charset=utf-8"
         return Reply(429, headers, json_bytes(body))
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    """Knows its simulator; handler threads never keep the process alive."""
-
-    daemon_threads = True
-    simulator: SimulatorServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Hands every method to the simulator; keeps connections alive like a real API."""
-
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes: without TCP_NODELAY each response waits ~40 ms
-    # for the client's delayed ACK.
-    disable_nagle_algorithm = True
-    server_version = "WherebyInsightsSimulator/1.0"
-    timeout = 30
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.simulator._log_lock:
-            self.server.simulator._open.add(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            with self.server.simulator._log_lock:
-                self.server.simulator._open.discard(self.connection)
-
-    def _any(self) -> None:
-        self.server.simulator.handle(self, self.command)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the request log lives in ``SimulatorServer.request_log``."""
-
-
-def _write(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
-    """Deliver a reply, or deliberately fail to."""
-    if reply.mode == "drop":
-        handler.close_connection = True
-        return
-    handler.send_response(reply.status)
-    for name, value in reply.headers.items():
-        handler.send_header(name, value)
-    handler.send_header("Content-Length", str(len(reply.body)))
-    if reply.mode == "truncate":
-        handler.send_header("Connection", "close")
-    handler.end_headers()
-    if reply.mode == "truncate":
-        handler.wfile.write(reply.body[: len(reply.body) // 2])
-        handler.wfile.flush()
-        handler.close_connection = True
-        return
-    if reply.mode == "trickle":
-        _trickle(handler, reply)
-        return
-    handler.wfile.write(reply.body)
-
-
-def _trickle(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
-    """Write the body a few bytes at a time until done, the client hangs up or the server stops."""
-    interval, size = reply.trickle
-    handler.wfile.flush()
-    stopping = cast(_HTTPServer, handler.server).simulator._stopping
-    try:
-        for start in range(0, len(reply.body), size):
-            if stopping.wait(interval):
-                break
-            handler.wfile.write(reply.body[start : start + size])
-            handler.wfile.flush()
-    except OSError:  # the client gave up: exactly what a trickle is meant to provoke
-        pass
-    handler.close_connection = True

@@ -16,10 +16,11 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..client import Page, WherebyClient
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Room, RoomSession
 from ..privacy.bulk import update_by_pk
+from ..whereby.client import WherebyClient
+from ..whereby.pages import Page
 from .backend import RoomWork
 from .context import Cancelled, RunContext, page_transaction
 from .stages import (

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from ..client import WherebyClient
 from ..conf import get_settings, lookback_minutes
+from ..display.safetext import printable
 from ..errors import Interrupted
 from ..models import SyncRun
 from ..rollups.marks import flush as flush_rollups
-from ..safetext import printable
+from ..whereby.client import WherebyClient
 from .backend import JobBackend
 from .upsert import UpsertResult
 

@@ -16,8 +16,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from ..client import Page
 from ..models import RoomSession, SyncRun, SyncStatus
+from ..whereby.pages import Page
 from .backend import RoomWork
 from .batching import fetching_ahead
 from .context import RunContext

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from ..client import Page
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Room, RoomSession, SyncKind, SyncRun
 from ..privacy.bulk import update_by_pk
+from ..whereby.pages import Page
 from .backend import RoomWork
 from .batching import fetch_session_participants, fetching_ahead, gathering
 from .context import Cancelled, RunContext

@@ -10,8 +10,17 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Participant, Room, RoomSession, SyncKind, SyncRun, SyncStatus, SyncTrigger
-from ..webhooks.health import rooms_occupied_now, webhooks_healthy
+from ..models import (
+    LiveRoom,
+    Participant,
+    Room,
+    RoomSession,
+    SyncKind,
+    SyncRun,
+    SyncStatus,
+    SyncTrigger,
+    WebhookEvent,
+)
 from .backend import RoomWork
 from .batching import ParticipantBuffer, fetch_and_gather, gathering, sync_session_participants
 from .context import RunContext
@@ -116,9 +125,11 @@ def plan_room_work(
         .distinct()
     )
     occupied: set[int] = set()
-    if not full and ctx.run.trigger == SyncTrigger.SCHEDULE and webhooks_healthy():
+    if not full and ctx.run.trigger == SyncTrigger.SCHEDULE and WebhookEvent.objects.healthy():
         # The schedule is the webhooks' safety net: an active room's session end schedules its sync.
-        active_rooms, occupied = set(), rooms_occupied_now()
+        occupied_names = LiveRoom.objects.occupied_now().values_list("room_name", flat=True)
+        active_rooms = set()
+        occupied = set(Room.objects.filter(room_name__in=occupied_names).values_list("pk", flat=True))
     work = []
     for ref in sorted(refs, key=lambda r: r.room_name):
         signature, full_synced_at = stored.get(ref.pk, ("", None))

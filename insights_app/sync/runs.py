@@ -9,12 +9,13 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from ..conf import DETAIL_POLICIES, get_settings
 from ..errors import WherebyError
 from ..models import SyncKind, SyncRun, SyncStatus
 from .backend import JobBackend
+from .clock import db_now
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ def create_or_get_active_run(
                     trigger=trigger,
                     requested_by=user if getattr(user, "pk", None) else None,
                 )
+                # auto_now_add wrote this host's time; the grace before a queued run's job is looked
+                # for is judged by other hosts, so the database's clock counts (sync/clock.py).
+                SyncRun.objects.filter(pk=run.pk).update(queued_at=Now())
+                run.refresh_from_db(fields=["queued_at"])
             return run, True
         except IntegrityError:
             existing = SyncRun.objects.active().filter(dedup_key=key).first()
@@ -93,7 +98,7 @@ def request_cancel(run: SyncRun) -> SyncRun:
 
 def reap_abandoned_runs(*, backend: JobBackend) -> int:
     """Mark failed the runs whose worker went silent (killed) or whose queued job is gone."""
-    now = timezone.now()
+    now = db_now()
     stale = now - timedelta(seconds=get_settings().ABANDONED_AFTER_SECONDS)
     reaped = _reap_dead_jobs(backend, now)
     # A queued run is asked about at once: ``backend.alive`` allows for the moment between the commit

@@ -10,9 +10,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..client import WherebyClient
 from ..errors import OUTAGE_ERRORS, InsightsError, safe_error
 from ..models import SyncRun, SyncStatus
+from ..whereby.client import WherebyClient
 from .backend import JobBackend, RoomWork
 from .batching import gathering
 from .context import Cancelled, Heartbeat, RunContext, heartbeat_interval

@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from django.db import models
+from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .items import RawItem
@@ -82,8 +82,6 @@ def _array_type(field: models.Field, connection: BaseDatabaseWrapper) -> str:
 def _plan(
     model: type[models.Model], key_fields: tuple[str, ...], update_fields: tuple[str, ...], alias: str
 ) -> _Plan:
-    from django.db import connections
-
     connection = connections[alias]
     quote = connection.ops.quote_name
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
@@ -116,6 +114,7 @@ def usable(connection: BaseDatabaseWrapper) -> bool:
     """Whether ``connection`` is PostgreSQL through psycopg 3 (with psycopg2, Django's own upsert)."""
     if connection.vendor != "postgresql":
         return False
+    # Only on PostgreSQL: the module imports the psycopg driver, which a SQLite site need not have.
     from django.db.backends.postgresql.psycopg_any import is_psycopg3  # type: ignore[import-untyped]
 
     return bool(is_psycopg3)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..client import Page
 from ..models import Participant, Room, RoomSession
 from ..privacy.hooks import protect_participant_rows
 from ..privacy.pseudonyms import pseudonym
+from ..whereby.pages import Page
 from .context import RunContext, page_transaction
 from .items import (
     PARTICIPANT_FIELDS,

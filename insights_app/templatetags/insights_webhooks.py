@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import template
 from django.urls import NoReverseMatch, reverse
@@ -20,7 +21,6 @@ def _presence_url(room_name: str | None) -> str:
         return ""
     if room_name is None:
         return url
-    from urllib.parse import urlencode
 
     return f"{url}?{urlencode({'room': room_name})}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.urls import NoReverseMatch, reverse
 
@@ -17,8 +18,6 @@ def _id(code: str) -> str:
 
 
 def _user_dict() -> Any:
-    from django.conf import settings
-
     return getattr(settings, SETTING_NAME, None)
 
 

@@ -15,6 +15,7 @@ from ..conf import get_settings
 from ..models import WebhookEvent
 from . import rejections
 from .events import ParsedEvent, PayloadError, parse_event
+from .jobs import enqueue_processing
 from .signature import HEADER, SignatureError, verify
 
 logger = logging.getLogger(__name__)
@@ -82,8 +83,6 @@ whereby_webhook.post_only = True  # type: ignore[attr-defined]
 
 def store(event: ParsedEvent) -> bool:
     """Insert the event and queue its processing after commit; False when that id was stored before."""
-    from .jobs import enqueue_processing
-
     try:
         with transaction.atomic():
             row = WebhookEvent.objects.create(

@@ -9,7 +9,9 @@ import redis
 from django.utils import timezone
 
 from ..conf import get_settings
-from ..jobs import enqueue_sync, fresh_connections, get_queue
+from ..jobs.enqueue import enqueue_sync
+from ..jobs.entry_points import fresh_connections
+from ..jobs.queue import get_queue
 from ..models import Participant, SyncKind, SyncTrigger, WebhookEvent, WebhookOutcome
 from . import effects, schedule
 

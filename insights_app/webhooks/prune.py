@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from ..conf import get_settings
-from ..jobs import fresh_connections
+from ..jobs.entry_points import fresh_connections
 from ..models import WebhookEvent, WebhookOutcome, WebhookRejection
 
 BATCH_SIZE = 2000

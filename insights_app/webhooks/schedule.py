@@ -19,6 +19,7 @@ from typing import Any
 from django.utils import timezone
 
 from ..conf import get_settings
+from ..jobs.queue import get_queue
 
 MARKER = "insights:webhooks:pending-room-sync:{}"
 ROOMS = "insights:webhooks:rooms:{}"  # the window's room names
@@ -92,8 +93,6 @@ def _enqueue_window(queue: Any, due: datetime, kind: str, func: str, job_id: str
 
 def room_sync(room_name: str, at: datetime) -> str:
     """Add ``room_name`` to the sync of the window its data is due in, unless it is already pending."""
-    from ..jobs import get_queue
-
     queue = get_queue()
     due = window_end(due_after(at))
     window_stamp = stamp(due)
@@ -109,8 +108,6 @@ def room_sync(room_name: str, at: datetime) -> str:
 
 def take_rooms(window_stamp: str) -> list[str]:
     """Called as the window's job starts: its rooms, each freed so later events schedule a new sync."""
-    from ..jobs import get_queue
-
     connection = get_queue().connection
     pipe = connection.pipeline(transaction=True)
     pipe.smembers(ROOMS.format(window_stamp))
@@ -124,8 +121,6 @@ def take_rooms(window_stamp: str) -> list[str]:
 
 def detail_fetch(room_session_id: str, participant_id: str, at: datetime, *, attempt: int = 1) -> str:
     """Add one connection to the detail fetch of the window its data is due in."""
-    from ..jobs import get_queue
-
     queue = get_queue()
     due = window_end(due_after(at) if attempt == 1 else timezone.now() + DETAIL_RETRY)
     window_stamp = stamp(due)
@@ -138,8 +133,6 @@ def detail_fetch(room_session_id: str, participant_id: str, at: datetime, *, att
 
 def take_details(window_stamp: str) -> list[tuple[str, str, int]]:
     """Called as the window's job starts: its connections as (roomSessionId, participantId, attempt)."""
-    from ..jobs import get_queue
-
     pipe = get_queue().connection.pipeline(transaction=True)
     pipe.smembers(DETAILS.format(window_stamp))
     pipe.delete(DETAILS.format(window_stamp), WINDOW_JOB.format(f"details:{window_stamp}"))

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from insights_app.models import SyncRun
+from insights_app.sync.clock import db_now
 from tests.helpers import wait_for
 from tests.helpers.admin_data import make_user
 
@@ -108,7 +109,7 @@ def test_figures_are_written_the_same_on_the_page_and_in_the_live_refresh(as_syn
 
 
 def test_a_running_run_shows_its_last_sign_of_life_and_a_silent_one_is_flagged(as_syncer, redis_conn):
-    now = timezone.now()
+    now = db_now()  # heartbeats are written with the database's clock
     lively = make_run(
         status="running", dedup_key="a", started_at=now - timedelta(minutes=5), heartbeat_at=now
     )
@@ -135,7 +136,7 @@ def test_a_running_run_shows_its_last_sign_of_life_and_a_silent_one_is_flagged(a
 
 
 def test_the_dashboard_sweeps_a_run_whose_worker_died(as_syncer, redis_conn):
-    now = timezone.now()
+    now = db_now()
     dead = make_run(
         status="running", started_at=now - timedelta(minutes=30), heartbeat_at=now - timedelta(minutes=6)
     )
@@ -150,13 +151,14 @@ def test_the_dashboard_sweeps_a_run_whose_worker_died(as_syncer, redis_conn):
 def test_a_queued_run_whose_job_was_deleted_is_recoverable_at_once(
     as_syncer, redis_conn, django_capture_on_commit_callbacks
 ):
-    from insights_app.jobs import enqueue_sync, get_queue
+    from insights_app.jobs.enqueue import enqueue_sync
+    from insights_app.jobs.queue import get_queue
 
     with django_capture_on_commit_callbacks(execute=True):
         run = enqueue_sync(kind="incremental", trigger="admin").run
     get_queue().fetch_job(run.job_id).delete()  # what django-rq's "Delete" button does
     # A minute later (the grace for the enqueue after commit), well before ABANDONED_AFTER_SECONDS.
-    SyncRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(seconds=90))
+    SyncRun.objects.filter(pk=run.pk).update(queued_at=db_now() - timedelta(seconds=90))
     html = as_syncer.get(reverse(DASHBOARD)).content.decode()
     gone = SyncRun.objects.get(pk=run.pk)
     assert gone.status == "failed" and "gone from the queue" in gone.error
@@ -167,12 +169,13 @@ def test_a_queued_run_whose_job_was_deleted_is_recoverable_at_once(
 def test_a_deleted_job_also_frees_its_scope_for_the_next_start(
     redis_conn, django_capture_on_commit_callbacks
 ):
-    from insights_app.jobs import enqueue_sync, get_queue
+    from insights_app.jobs.enqueue import enqueue_sync
+    from insights_app.jobs.queue import get_queue
 
     with django_capture_on_commit_callbacks(execute=True):
         run = enqueue_sync(kind="incremental", trigger="admin").run
     get_queue().fetch_job(run.job_id).delete()
-    SyncRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(seconds=90))
+    SyncRun.objects.filter(pk=run.pk).update(queued_at=db_now() - timedelta(seconds=90))
     again = enqueue_sync(kind="incremental", trigger="admin")
     assert again.created and again.run.pk != run.pk
     assert SyncRun.objects.get(pk=run.pk).status == "failed"
@@ -181,11 +184,11 @@ def test_a_deleted_job_also_frees_its_scope_for_the_next_start(
 def test_a_queued_run_whose_job_waits_is_left_alone(
     as_syncer, redis_conn, django_capture_on_commit_callbacks
 ):
-    from insights_app.jobs import enqueue_sync
+    from insights_app.jobs.enqueue import enqueue_sync
 
     with django_capture_on_commit_callbacks(execute=True):
         run = enqueue_sync(kind="incremental", trigger="admin").run
-    SyncRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(seconds=90))
+    SyncRun.objects.filter(pk=run.pk).update(queued_at=db_now() - timedelta(seconds=90))
     as_syncer.get(reverse(STATUS))
     assert SyncRun.objects.get(pk=run.pk).status == "queued"
 
@@ -225,8 +228,8 @@ def test_after_kill_9_the_dashboard_flags_the_silent_worker_and_sweeps_the_run(
     rq_worker_factory,
     monkeypatch,
 ):
-    from insights_app import health
-    from insights_app.jobs import enqueue_sync
+    from insights_app.jobs import health
+    from insights_app.jobs.enqueue import enqueue_sync
     from insights_app.models import Participant
     from insights_app.simulator import FaultConfig
     from tests.helpers import configure

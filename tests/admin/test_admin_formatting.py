@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from insights_app.admin.formatting import local_datetime
+from insights_app.display.times import local_datetime
 from insights_app.models import ParticipantDetail, Room, RoomSession, SyncRun
 from tests.helpers.admin_data import add_detail, synced_participant
 
@@ -123,7 +123,7 @@ def test_sync_run_pages_write_sizes_and_counts_readably(as_viewer):
     ("received", "shown"), [(0, "0 B"), (512, "512 B"), (1903463, "1.9 MB"), (2_500_000_000_000, "2.5 TB")]
 )
 def test_bytes_received_reads_with_a_unit_as_in_the_reports(as_viewer, received, shown):
-    from insights_app.reports.tables import format_bytes
+    from insights_app.display.numbers import format_bytes
 
     run = SyncRun.objects.create(
         kind="full", status="succeeded", trigger="schedule", dedup_key="b", api_bytes=received

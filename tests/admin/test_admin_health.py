@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rq import Queue
 
-from insights_app.health import check_health
+from insights_app.jobs.health import check_health
 from insights_app.models import SyncRun
 from tests.helpers import wait_for
 
@@ -94,7 +94,7 @@ def test_last_success_and_staleness(settings, redis_conn):
 
 
 def test_dashboard_shows_rate_budget(client, viewer, redis_conn):
-    from insights_app.ratelimit import get_budget
+    from insights_app.whereby.budget.current import get_budget
 
     for _ in range(3):
         get_budget().acquire()  # three points spent by "some worker" this minute
@@ -110,7 +110,7 @@ def test_dashboard_shows_rate_budget(client, viewer, redis_conn):
 
 def test_dashboard_shows_the_plan_our_share_and_points_per_call(client, viewer, redis_conn, settings):
     """The plan the API reported, our share of it, what we spent and what each endpoint costs."""
-    from insights_app.ratelimit import get_budget
+    from insights_app.whereby.budget.current import get_budget
 
     settings.WHEREBY_INSIGHTS = {
         key: value

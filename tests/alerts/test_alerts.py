@@ -221,7 +221,7 @@ def test_429s_within_the_window_alert_and_clear_when_the_window_passes(channels,
 def test_the_organisation_running_low_on_points_alerts_while_the_budget_is_paused(
     channels, settings, redis_conn
 ):
-    from insights_app.ratelimit import get_budget
+    from insights_app.whereby.budget.current import get_budget
 
     settings.WHEREBY_INSIGHTS = {
         **settings.WHEREBY_INSIGHTS,
@@ -299,7 +299,7 @@ def test_a_room_with_mostly_degraded_connections_alerts_in_one_query(
 
 
 def test_jobs_waiting_with_no_worker_alert_after_the_limit_and_resolve_when_run(channels, time_machine):
-    from insights_app.jobs import get_queue
+    from insights_app.jobs.queue import get_queue
 
     time_machine.move_to(T0, tick=True)
     org_run("succeeded", finished=timezone.now())

@@ -80,7 +80,7 @@ def test_teams_workflow_format_is_an_adaptive_card(settings, redis_conn, hook):
     assert body["type"] == "message"
     card = body["attachments"][0]
     assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
-    assert "failed in a row" in card["content"]["body"][0]["text"]
+    assert "failed in a row" in card["content"]["body"][0]["inlines"][0]["text"]
 
 
 def test_a_failing_hook_is_retried_by_rq_and_succeeds(settings, redis_conn, hook):

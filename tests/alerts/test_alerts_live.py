@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from insights_app.alerts.jobs import evaluate_alerts_job
-from insights_app.jobs import get_queue, scheduled_sync
+from insights_app.jobs import scheduled_sync
+from insights_app.jobs.queue import get_queue
 from insights_app.models import Alert, SyncRun
 from tests.helpers import TEST_API_KEY, configure, wait_for
 from tests.helpers.alerts import HookServer

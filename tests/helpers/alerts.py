@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HOOK_TOKEN = "hook-token-5d1e77c2"
@@ -16,6 +18,8 @@ class HookServer:
     def __init__(self, fail: int = 0, status: int = 500) -> None:
         self.fail = fail
         self.status = status
+        # Seconds between the bytes of a trickled answer (0: answer at once), as a slow hook does.
+        self.trickle = 0.0
         self.posts: list[dict] = []
         self.attempts = 0
         self._lock = threading.Lock()
@@ -38,6 +42,13 @@ class HookServer:
                                 "body": json.loads(body),
                             }
                         )
+                if hook.trickle:
+                    with contextlib.suppress(OSError):  # the client gave up: that is the point
+                        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                            time.sleep(hook.trickle)
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                    return
                 self.send_response(hook.status if failing else 200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.checks import run_checks
 
-from insights_app import checks
+from insights_app.checks.base import TAG
 
 GOOD = {
     "API_KEY": "a-real-looking-key",
@@ -18,7 +18,7 @@ def ours(messages=None) -> dict[str, list]:
     """Our messages from a full run of the registered checks, grouped by id."""
     grouped: dict[str, list] = {}
     # Only our tag: Django 6 would otherwise run the model checks too, which open a database connection.
-    for message in run_checks(tags=[checks.TAG]) if messages is None else messages:
+    for message in run_checks(tags=[TAG]) if messages is None else messages:
         if message.id and message.id.startswith("insights_app."):
             grouped.setdefault(message.id, []).append(message)
     return grouped

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import re
+import zlib
 from typing import Any
 
 from django.apps import apps
@@ -177,6 +178,14 @@ def database_hits(value: str) -> list[str]:
     return hits
 
 
+def _unpacked(blob: bytes) -> bytes:
+    """RQ keeps a job's function and arguments zlib-compressed (a pickle): search them decompressed."""
+    try:
+        return zlib.decompress(blob)
+    except zlib.error:
+        return b""
+
+
 def redis_hits(conn: Any, value: str) -> list[str]:
     """Keys of the test Redis database whose name or value contains ``value``."""
     needle = value.encode()
@@ -197,6 +206,7 @@ def redis_hits(conn: Any, value: str) -> list[str]:
             blobs = [b for _, fields in conn.xrange(key) for pair in fields.items() for b in pair]
         else:
             blobs = []
+        blobs = [*blobs, *(_unpacked(b) for b in blobs)]
         if needle in key or any(needle in b for b in blobs):
             hits.append(key.decode(errors="replace"))
     return hits

@@ -190,7 +190,7 @@ def test_the_forget_action_confirms_then_erases(synced, client, django_user_mode
 
 
 def test_privacy_settings_are_checked(settings):
-    from insights_app.checks import check_privacy
+    from insights_app.checks.values import check_privacy
 
     settings.WHEREBY_INSIGHTS = {
         "PERSONAL_DATA_RETENTION_DAYS": "30",

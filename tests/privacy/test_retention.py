@@ -199,7 +199,7 @@ def test_the_scheduled_job_pseudonymises_in_a_real_worker(settings, simulator_fa
     assert old.exists()
     retain(settings)
     rq_worker_factory()
-    from insights_app.jobs import get_queue
+    from insights_app.jobs.queue import get_queue
     from insights_app.privacy.jobs import retention_job
 
     job = get_queue().enqueue(retention_job)

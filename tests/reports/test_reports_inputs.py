@@ -272,7 +272,8 @@ def test_csv_has_a_bom_units_in_headers_and_whole_counts(viewer, data):
 
 
 def test_formats_of_durations_bitrates_and_bytes():
-    from insights_app.reports.tables import format_bitrate, format_bytes, format_duration
+    from insights_app.display.durations import format_duration
+    from insights_app.display.numbers import format_bitrate, format_bytes
 
     assert format_duration(1139) == "18 min 59 s"
     assert format_duration(3900) == "1 h 05 min"

@@ -12,8 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 
+from insights_app.display.numbers import format_int, format_num
+from insights_app.display.times import FAST_DATE_FORMATS, format_datetime
 from insights_app.reports.freshness import freshness
-from insights_app.reports.tables import FAST_DATE_FORMATS, format_datetime, format_int, format_num
 from tests.helpers.reports_dataset import build_dataset
 from tests.reports.test_reports_inputs import make_user
 

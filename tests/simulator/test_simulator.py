@@ -417,9 +417,9 @@ def test_auth_is_required(simulator):
 
 
 def test_unknown_paths_are_404_and_other_methods_405(simulator):
-    """Anything but the four endpoints is a 404; anything but GET is a 405."""
+    """Anything but the four endpoints is a 404; anything but GET (and HEAD) is a 405."""
     posted = requests.post(simulator.base_url + "/insights/rooms", headers=AUTH, data="{}", timeout=10)
-    assert posted.status_code == 405 and posted.headers["Allow"] == "GET"
+    assert posted.status_code == 405 and posted.headers["Allow"] == "GET, HEAD"
     for path in ["/insights/nothing", "/rooms", "/insights"]:
         assert get(simulator, path).status_code == 404
     assert (

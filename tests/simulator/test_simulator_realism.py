@@ -86,7 +86,9 @@ def test_the_products_calls_come_at_random_moments_or_evenly(pattern, monkeypatc
 
     clock = [1000.0]
     monkeypatch.setattr(ratelimit, "time", SimpleNamespace(monotonic=lambda: clock[0], time=time.time))
-    limiter = ratelimit.FixedWindowLimiter(None, background_points_per_minute=600, background_pattern=pattern)
+    limiter = ratelimit.OrganisationLimiter(
+        None, background_points_per_minute=600, background_pattern=pattern
+    )
     limiter.charge(0)
     spent_per_second = []
     for _second in range(120):
@@ -102,8 +104,8 @@ def test_the_products_calls_come_at_random_moments_or_evenly(pattern, monkeypatc
 
 
 def test_a_product_pattern_is_checked():
-    with pytest.raises(ValueError, match="background_pattern must be one of random, even"):
-        SimulatorServer(generate_organisation(small()), KEY, background_pattern="bursty")
+    with pytest.raises(ValueError, match="background_pattern must be one of random, even, bursty"):
+        SimulatorServer(generate_organisation(small()), KEY, background_pattern="weekly")
 
 
 def test_lag_shows_the_organisation_as_it_was_lag_minutes_ago():
@@ -205,10 +207,26 @@ def test_command_realistic_flags():
     assert server.organisation.spec.lag_minutes == 0
 
 
+def test_command_limiter_pattern_and_header_flags():
+    """--limiter, --background-pattern bursty and --rate-headers reach the server."""
+    command = SimulatorCommand()
+    parser = command.create_parser("manage.py", "insights_simulator")
+    flags = ["--rooms", "3", "--points-per-minute", "600", "--background-pattern", "bursty"]
+    flags += ["--limiter", "bucket", "--rate-headers", "lying", "--rate-header-share", "0.5"]
+    server = command.build_server(vars(parser.parse_args([*flags, "--endpoint-cost", "rooms=10"])))
+    assert (server.limiter, server.background_pattern) == ("bucket", "bursty")
+    assert (server.rate_headers.mode, server.rate_headers.share) == ("lying", 0.5)
+    assert server.endpoint_costs == {"/insights/rooms": 10}
+    server = command.build_server(vars(parser.parse_args(["--rooms", "3"])))
+    assert (server.limiter, server.rate_headers.mode) == ("fixed", "normal")
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
+        (["--rate-header-share", "1.5"], "rate-header-share"),
         (["--endpoint-cost", "rooms=0"], "endpoint-cost"),
+        (["--endpoint-cost", "rooms=11"], "from 1 to 10"),
         (["--endpoint-cost", "meetings=2"], "endpoint-cost"),
         (["--background-points-per-minute", "-1"], "background-points-per-minute"),
         (["--lag-minutes", "-3"], "lag_minutes"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import jsonschema
@@ -18,10 +17,11 @@ from insights_app.simulator.schemas import (
     openapi_response_schema,
     openapi_throttle_schema,
 )
-from tests.helpers import ROOT, TEST_API_KEY
+from tests.helpers import TEST_API_KEY
+from tests.helpers.openapi import OPENAPI
+from tests.helpers.openapi import load_openapi as load_shared_openapi
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
-OPENAPI = ROOT.parent / "shared" / "whereby" / "openapi.json"
 # Short sample arrays: jsonschema checks every value, and 900 x 4 per connection adds up.
 ORG = {
     "seed": 5,
@@ -88,11 +88,7 @@ def served(simulator_factory) -> dict[str, list]:
 
 def load_openapi() -> dict:
     """Whereby's openapi.json; skipped only outside CI when the shared folder is absent."""
-    if not OPENAPI.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{OPENAPI} is missing in CI")
-        pytest.skip(f"{OPENAPI} not present (outside CI)")
-    return json.loads(OPENAPI.read_text())
+    return load_shared_openapi(OPENAPI)
 
 
 def test_own_schemas_are_valid_schemas():

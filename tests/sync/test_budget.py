@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from insights_app.client import WherebyClient
-from insights_app.ratelimit import LocalBudget, RedisBudget, budget_snapshot, get_budget
 from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
+from insights_app.whereby.budget.current import budget_snapshot, get_budget
+from insights_app.whereby.budget.local import LocalBudget
+from insights_app.whereby.budget.shared import RedisBudget
+from insights_app.whereby.client import WherebyClient
 from tests.helpers import TEST_API_KEY
 
 COSTS = {
@@ -130,12 +132,12 @@ def test_a_cost_is_learned_from_calls_sent_right_after_each_other_not_paced_apar
 
 def test_a_second_process_reserves_the_learned_cost_from_its_first_call(settings, org, redis_conn):
     """Costs live in Redis: another process reserves 3 points for a participants call before making one."""
-    from insights_app import ratelimit
+    from insights_app.whereby.budget import shared
 
     with SimulatorServer(org, TEST_API_KEY, points_per_minute=100_000, endpoint_costs=COSTS) as server:
         point_at(settings, server)
         walk(WherebyClient.from_settings(), details=False)
-        ratelimit._books.clear()  # what a fresh process starts with
+        shared._books.clear()  # what a fresh process starts with
         assert get_budget().cost("/insights/participants") == 3
 
 
@@ -170,10 +172,10 @@ def test_a_call_dearer_than_reserved_is_settled_in_the_shared_budget(redis_conn)
 
 def test_a_worker_shares_its_costs_again_after_redis_lost_them(settings, org, redis_conn, monkeypatch):
     """Redis keeps nothing on disk: after a restart, a living worker writes back what it learned."""
-    from insights_app import ratelimit
+    from insights_app.whereby.budget import shared
 
     # A process re-reads the shared costs every 2 s; here at every call, so one walk shows it.
-    monkeypatch.setattr(ratelimit, "_LEARNED_CACHE_SECONDS", 0.0)
+    monkeypatch.setattr(shared, "_LEARNED_CACHE_SECONDS", 0.0)
     with SimulatorServer(org, TEST_API_KEY, points_per_minute=100_000, endpoint_costs=COSTS) as server:
         point_at(settings, server)
         for _ in range(2):  # the rooms listing, a sync's first call, is learned from the second sync on

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from insights_app.client import WherebyClient
-from insights_app.ratelimit import RedisBudget, get_budget
 from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run
+from insights_app.whereby.budget.current import get_budget
+from insights_app.whereby.budget.shared import RedisBudget
+from insights_app.whereby.client import WherebyClient
 from tests.helpers import TEST_API_KEY
 
 # What the organisation charges per call; the app is told none of it (only the key and the URL).

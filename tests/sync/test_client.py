@@ -10,8 +10,6 @@ import time
 
 import pytest
 
-from insights_app import transport
-from insights_app.client import WherebyClient
 from insights_app.errors import (
     AuthenticationError,
     MalformedResponse,
@@ -19,8 +17,12 @@ from insights_app.errors import (
     ServerError,
     TransportError,
 )
-from insights_app.ratelimit import LocalBudget, RedisBudget, budget_key, get_budget
 from insights_app.simulator import FaultConfig
+from insights_app.whereby import responses
+from insights_app.whereby.budget.current import get_budget
+from insights_app.whereby.budget.local import LocalBudget
+from insights_app.whereby.budget.shared import RedisBudget, budget_key
+from insights_app.whereby.client import WherebyClient
 from tests.helpers import ROOT, TEST_API_KEY, worker_env
 
 
@@ -189,10 +191,10 @@ def test_truncated_bodies_and_dropped_connections_are_retried_then_typed(simulat
 
 def test_a_wrongly_shaped_body_is_malformed_not_a_crash(simulator):
     with pytest.raises(MalformedResponse, match="expected an object"):
-        transport.page_parts("/insights/rooms", ["not", "an", "object"])
+        responses.page_parts("/insights/rooms", ["not", "an", "object"])
     with pytest.raises(MalformedResponse, match="'results' is a str"):
-        transport.page_parts("/insights/rooms", {"results": "nope", "cursor": None})
-    assert transport.page_parts("/insights/rooms", {"results": [], "cursor": ""}) == ([], None)
+        responses.page_parts("/insights/rooms", {"results": "nope", "cursor": None})
+    assert responses.page_parts("/insights/rooms", {"results": [], "cursor": ""}) == ([], None)
 
 
 def test_the_api_key_never_reaches_logs_or_errors(simulator_factory, caplog):
@@ -268,8 +270,8 @@ def test_budget_key_does_not_contain_the_api_key():
 BUDGET_CLIENT = """
 import sys, time, django
 django.setup()
-from insights_app.client import WherebyClient
-from insights_app.ratelimit import get_budget
+from insights_app.whereby.client import WherebyClient
+from insights_app.whereby.budget.current import get_budget
 base_url, seconds = sys.argv[1], float(sys.argv[2])
 client = WherebyClient("{key}", base_url, budget=get_budget("{key}", base_url))
 deadline = time.monotonic() + seconds

@@ -7,7 +7,8 @@ from django.db import transaction
 from rq import Queue
 
 from insights_app.conf import get_settings
-from insights_app.jobs import enqueue_sync, fan_out
+from insights_app.jobs.backend import fan_out
+from insights_app.jobs.enqueue import enqueue_sync
 from insights_app.models import SyncRun
 from insights_app.sync import RoomWork
 

@@ -12,13 +12,13 @@ import time
 
 import pytest
 
-from insights_app.client import WherebyClient
 from insights_app.errors import Interrupted, ServerError, TransportError
-from insights_app.fetchpool import AHEAD, FetchPool
 from insights_app.models import Participant, Room, RoomSession, SyncRun
-from insights_app.ratelimit import get_budget
 from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisation
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run
+from insights_app.whereby.budget.current import get_budget
+from insights_app.whereby.client import WherebyClient
+from insights_app.whereby.fetchpool import AHEAD, FetchPool
 from tests.helpers import PARTICIPANTS, ROOT, TEST_API_KEY, wait_for, worker_env
 from tests.helpers.org_compare import assert_db_equals_org
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from insights_app.ratecosts import CostBook
+from insights_app.whereby.budget.costs import CostBook
 
 TRUE_COSTS = (("/insights/room-sessions", 3), ("/insights/participants", 2))
 

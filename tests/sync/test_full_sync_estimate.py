@@ -8,10 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from insights_app.eta import estimate_for
 from insights_app.management.commands.insights_sync import _ProgressBar
 from insights_app.models import SyncRun
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run
+from insights_app.sync.estimate import estimate_for
 from tests.helpers import configure
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from insights_app.client import WherebyClient
 from insights_app.errors import WherebyError
+from insights_app.whereby.client import WherebyClient
 from tests.helpers import TEST_API_KEY
 
 

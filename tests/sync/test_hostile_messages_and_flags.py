@@ -9,8 +9,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from insights_app.display.safetext import printable
 from insights_app.models import SyncRun
-from insights_app.safetext import printable
 from insights_app.simulator import FaultConfig
 from tests.helpers import ROOT, configure, worker_env
 

@@ -7,9 +7,12 @@ import threading
 import pytest
 from django.db import connection
 
-from insights_app.jobs import QueueUnavailable, cancel_run, enqueue_sync, scheduled_sync
+from insights_app.jobs import scheduled_sync
+from insights_app.jobs.enqueue import cancel_run, enqueue_sync
+from insights_app.jobs.queue import QueueUnavailable
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
+from insights_app.sync.clock import db_now, redis_now
 from tests.helpers import TEST_API_KEY, configure, wait_for
 from tests.helpers.org_compare import assert_db_equals_org
 
@@ -219,21 +222,23 @@ def test_a_run_that_fails_on_a_transient_outage_is_retried_by_rq(
 def test_a_retry_no_scheduler_will_ever_run_does_not_block_syncs_for_ever(settings, simulator, redis_conn):
     from datetime import timedelta
 
-    from django.utils import timezone
     from rq.registry import ScheduledJobRegistry
 
-    from insights_app.jobs import get_queue, job_alive
+    from insights_app.jobs.liveness import job_alive
+    from insights_app.jobs.queue import get_queue
 
     configure(settings, simulator, ABANDONED_AFTER_SECONDS=60)
     run = enqueue_sync(kind="incremental", trigger="schedule").run
     queue = get_queue()
     job = queue.fetch_job(run.job_id)
-    SyncRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(hours=1))
+    SyncRun.objects.filter(pk=run.pk).update(queued_at=db_now() - timedelta(hours=1))
     run.refresh_from_db()
 
-    queue.schedule_job(job, timezone.now() + timedelta(seconds=30))  # a retry, due soon
+    # RQ keeps a retry's due time in Redis: the shared clock is Redis's, not this host's.
+    queue.schedule_job(job, redis_now(queue.connection) + timedelta(seconds=30))  # a retry, due soon
     assert job_alive(run)
-    ScheduledJobRegistry(queue=queue).schedule(job, timezone.now() - timedelta(minutes=10))  # long overdue
+    overdue = redis_now(queue.connection) - timedelta(minutes=10)
+    ScheduledJobRegistry(queue=queue).schedule(job, overdue)  # long overdue
     assert not job_alive(run)
     assert enqueue_sync(kind="incremental", trigger="schedule").created
     assert SyncRun.objects.get(pk=run.pk).status == "failed"
@@ -262,10 +267,11 @@ def test_a_fanned_out_run_whose_batches_are_dead_is_not_kept_alive_by_its_closin
 ):
     from datetime import timedelta
 
-    from django.utils import timezone
     from rq.job import Dependency
 
-    from insights_app.jobs import finish_run_job, get_queue, job_alive, run_batch_job
+    from insights_app.jobs import finish_run_job, run_batch_job
+    from insights_app.jobs.liveness import job_alive
+    from insights_app.jobs.queue import get_queue
 
     configure(settings, simulator, ABANDONED_AFTER_SECONDS=60)
     queue = get_queue()
@@ -286,6 +292,45 @@ def test_a_fanned_out_run_whose_batches_are_dead_is_not_kept_alive_by_its_closin
 
     # The batch was retried after a crash, but no worker runs the scheduler: it will never run.
     queue.remove(batch)
-    queue.schedule_job(batch, timezone.now() - timedelta(minutes=10))  # as rq's retry does, long overdue
+    overdue = redis_now(queue.connection) - timedelta(minutes=10)
+    queue.schedule_job(batch, overdue)  # as rq's retry does, long overdue
     assert batch.get_status() == "scheduled"
     assert not job_alive(run)
+
+
+# RQ stores a queued job's function as a dotted path: jobs queued before an upgrade name these.
+ENTRY_POINTS = (
+    "run_sync_job",
+    "run_batch_job",
+    "run_step_job",
+    "mark_step_job",
+    "finish_run_job",
+    "scheduled_sync",
+    "reap_abandoned_runs_job",
+)
+
+
+@pytest.mark.parametrize("name", ENTRY_POINTS)
+def test_every_entry_point_is_stored_by_and_found_at_its_old_dotted_path(name, redis_conn):
+    from rq.job import Job
+    from rq.utils import import_attribute
+
+    func = import_attribute(f"insights_app.jobs.{name}")
+    # What a job enqueued today stores, so a later move must keep it importable too.
+    assert Job.create(func, connection=redis_conn).func_name == f"insights_app.jobs.{name}"
+
+
+def test_a_job_queued_by_the_old_dotted_path_is_run_by_a_real_worker(settings, simulator, rq_worker_factory):
+    from insights_app.jobs.queue import get_queue
+
+    configure(settings, simulator)
+    worker = rq_worker_factory()
+    # As a job queued by an earlier version sits in Redis: the function named by its old path.
+    job = get_queue().enqueue("insights_app.jobs.scheduled_sync", kind="incremental")
+
+    run = wait_for(lambda: SyncRun.objects.filter(trigger="schedule").first(), timeout=60)
+    run = wait_for(finished(run.pk), timeout=90)
+    assert run.status == "succeeded", (run.error, worker.log()[-2000:])
+    assert job.get_status(refresh=True) == "finished"
+    assert job.return_value() == run.pk
+    assert Room.objects.count() == 3  # the simulator fixture's organisation

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from insights_app.jobs import cancel_run, enqueue_sync
+from insights_app.jobs.enqueue import cancel_run, enqueue_sync
 from insights_app.models import Participant, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run

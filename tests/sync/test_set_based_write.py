@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from insights_app.client import WherebyClient
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession
 from insights_app.sync import InProcess, create_or_get_active_run, items
 from insights_app.sync.context import RunContext
 from insights_app.sync.details import store_details
 from insights_app.sync.stages import PARTICIPANT_COMPARE
 from insights_app.sync.upsert import upsert_rows
+from insights_app.whereby.client import WherebyClient
 from tests.helpers import TEST_API_KEY, configure, run_sync
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from insights_app.client import WherebyClient
 from insights_app.errors import Interrupted, TransportError
 from insights_app.simulator import FaultConfig
+from insights_app.whereby.client import WherebyClient
 from tests.helpers import TEST_API_KEY
 
 
@@ -42,6 +42,70 @@ def test_a_trickling_response_is_cut_off_at_the_overall_deadline(simulator_facto
     assert server.counters["/insights/rooms"] == 2  # the first attempt and one retry
 
 
+def test_a_call_gets_its_total_deadline_across_retries_not_one_per_attempt(simulator_factory):
+    server = trickling_server(simulator_factory)
+    client = quick_client(server.base_url, response_timeout=60.0, call_deadline=1.5, max_retries=5)
+    started = time.monotonic()
+
+    with pytest.raises(TransportError) as caught:
+        list(client.iter_rooms())
+
+    elapsed = time.monotonic() - started
+    assert elapsed < 4, f"a call with 1.5 s in all took {elapsed:.1f} s"
+    assert "too slowly" in str(caught.value) and "CALL_DEADLINE" in str(caught.value)
+    assert server.counters["/insights/rooms"] == 1  # no retry is started once the time is spent
+
+
+def test_a_slow_first_attempt_leaves_the_retry_only_the_time_that_is_left(simulator_factory):
+    server = trickling_server(simulator_factory)
+    client = quick_client(server.base_url, response_timeout=1.0, call_deadline=1.6, max_retries=5)
+    started = time.monotonic()
+
+    with pytest.raises(TransportError):
+        list(client.iter_rooms())
+
+    elapsed = time.monotonic() - started
+    assert 1.5 <= elapsed < 4, f"an attempt of 1 s, then one of the 0.6 s left, took {elapsed:.1f} s"
+    assert server.counters["/insights/rooms"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_against_a_trickling_api_ends_within_its_call_deadline_and_the_next_sync_runs(
+    simulator_factory, settings
+):
+    from insights_app.models import SyncRun, SyncStatus, SyncTrigger
+    from insights_app.sync import InProcess, create_or_get_active_run, execute_run
+
+    server = trickling_server(simulator_factory)
+    settings.WHEREBY_INSIGHTS = {
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": server.base_url,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
+        "PLAN_POINTS_PER_MINUTE": 100_000,
+        "RESPONSE_TIMEOUT": 1.0,
+        "CALL_DEADLINE": 2.0,
+        "BACKOFF_BASE": 0.01,
+        "BACKOFF_MAX": 0.02,
+    }
+    run, _ = create_or_get_active_run("full", trigger=SyncTrigger.COMMAND, backend=InProcess())
+    started = time.monotonic()
+
+    with pytest.raises(TransportError):  # the run is failed, and the error raised for its caller
+        execute_run(run.pk, backend=InProcess())
+
+    elapsed = time.monotonic() - started
+    run = SyncRun.objects.get(pk=run.pk)
+    assert run.status == SyncStatus.FAILED
+    assert "too slowly" in run.error and "CALL_DEADLINE" in run.error
+    assert elapsed < 6, f"a sync whose calls get 2 s each took {elapsed:.1f} s"
+
+    server.faults = FaultConfig()  # the API answers normally again
+    again, _ = create_or_get_active_run("full", trigger=SyncTrigger.COMMAND, backend=InProcess())
+    again = execute_run(again.pk, backend=InProcess())
+    assert again.status == SyncStatus.SUCCEEDED
+    assert again.rooms_created == 1
+
+
 def test_a_cancel_interrupts_a_response_being_read(simulator_factory):
     server = trickling_server(simulator_factory)
     client = quick_client(server.base_url, response_timeout=600.0, read_timeout=5.0)
@@ -68,6 +132,7 @@ def test_cancelling_a_sync_stuck_on_a_trickling_server_ends_it_promptly(simulato
         "RATE_BUDGET_POINTS_PER_MINUTE": 100_000,
         "PLAN_POINTS_PER_MINUTE": 100_000,
         "RESPONSE_TIMEOUT": 3600,  # only the cancel can end this response
+        "CALL_DEADLINE": 3600,
         "READ_TIMEOUT": 30,
     }
     run, _ = create_or_get_active_run("full", trigger=SyncTrigger.COMMAND, backend=InProcess())

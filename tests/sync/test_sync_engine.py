@@ -9,13 +9,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from insights_app.client import WherebyClient
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
 from insights_app.sync import InProcess, create_or_get_active_run
 from insights_app.sync.context import RunContext
 from insights_app.sync.service import plan_room_work, work_on_room
 from insights_app.sync.stages import list_rooms
+from insights_app.whereby.client import WherebyClient
 from tests.helpers import DETAIL, PARTICIPANTS, ROOMS, SESSIONS, configure, run_sync
 from tests.helpers.org_compare import assert_db_equals_org
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from insights_app.client import Page, WherebyClient
 from insights_app.errors import ConfigurationError
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
@@ -15,6 +14,8 @@ from insights_app.sync.details import store_details
 from insights_app.sync.items import ROOM_FIELDS, parse_item
 from insights_app.sync.service import safe_error
 from insights_app.sync.stages import RoomRef, store_participant_page, store_session_page
+from insights_app.whereby.client import WherebyClient
+from insights_app.whereby.pages import Page
 from tests.helpers import DETAIL, PARTICIPANTS, SESSIONS, TEST_API_KEY, configure, run_sync
 
 pytestmark = pytest.mark.django_db

@@ -166,7 +166,7 @@ def test_session_ended_leads_to_exactly_one_room_sync_after_the_delay(
     assert SyncRun.objects.count() == 0  # nothing before the delay
     from rq.registry import ScheduledJobRegistry
 
-    from insights_app.jobs import get_queue
+    from insights_app.jobs.queue import get_queue
 
     queue = get_queue()
     pending = [*ScheduledJobRegistry(queue=queue).get_job_ids(), *queue.job_ids]

@@ -28,7 +28,7 @@ def webhook_url(live_server, settings, redis_conn) -> str:
 
 
 def queued_job_ids(redis_conn) -> list[str]:
-    from insights_app.jobs import get_queue
+    from insights_app.jobs.queue import get_queue
 
     return get_queue().job_ids
 

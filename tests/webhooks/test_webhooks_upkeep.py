@@ -37,7 +37,7 @@ def registered_cron_jobs() -> dict:
 def test_redis_down_at_intake_keeps_the_event_and_the_cron_sweep_processes_it(
     live_server, settings, redis_conn, rq_worker_factory
 ):
-    from insights_app.jobs import get_queue
+    from insights_app.jobs.queue import get_queue
     from insights_app.webhooks.jobs import requeue_pending_events_job
 
     settings.WHEREBY_INSIGHTS = {

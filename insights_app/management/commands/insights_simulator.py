@@ -10,12 +10,17 @@ import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer, generate_organisation
-from insights_app.simulator.ratelimit import BACKGROUND_PATTERNS, REALISTIC_COSTS
+from insights_app.simulator.background import BACKGROUND_PATTERNS
+from insights_app.simulator.limiters import LIMITERS
+from insights_app.simulator.rateheaders import RATE_HEADER_MODES
+from insights_app.simulator.ratelimit import MAX_COST, MIN_COST, REALISTIC_COSTS
 from insights_app.simulator.timefmt import parse_instant, to_datetime
 from insights_app.simulator.webhooks import WebhookFaults, WebhookSender
 
+LEDGER_KEEP_SECONDS = 3600.0
 # More than this many connections would take minutes and gigabytes to generate: refuse up front.
 MAX_CONNECTIONS = 5_000_000
 
@@ -91,7 +96,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="ENDPOINT=POINTS",
-            help="points a call costs, e.g. participant=1 or /insights/rooms=3 (repeatable; default 1)",
+            help=f"points a call costs ({MIN_COST}-{MAX_COST}), e.g. participant=1 or /insights/rooms=3 "
+            "(repeatable; default 1)",
         )
         parser.add_argument(
             "--background-points-per-minute",
@@ -103,7 +109,28 @@ class Command(BaseCommand):
             "--background-pattern",
             choices=BACKGROUND_PATTERNS,
             default="random",
-            help="when the product's points are spent: at random moments (default) or evenly spaced",
+            help="when the product's points are spent: at random moments (default), evenly spaced, "
+            "or in bursts",
+        )
+        parser.add_argument(
+            "--limiter",
+            choices=LIMITERS,
+            default="fixed",
+            help="the limit's shape: a fixed window that resets (default), a sliding window over the "
+            "last --window-seconds, or a token bucket refilled at the limit per --window-seconds",
+        )
+        parser.add_argument(
+            "--rate-headers",
+            choices=RATE_HEADER_MODES,
+            default="normal",
+            help="X-RateLimit-* headers on a share of answers: true (normal), left off (missing), "
+            "unreadable (nonsense) or well-formed but wrong (lying)",
+        )
+        parser.add_argument(
+            "--rate-header-share",
+            type=finite_float,
+            default=0.1,
+            help="share of answers --rate-headers spoils (0..1, default 0.1)",
         )
         parser.add_argument(
             "--lag-minutes", type=finite_float, default=None, help="insights appear this late (default 0)"
@@ -148,6 +175,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         server = self.build_server(options)
+        # Served for hours or days (the demo): the ledger keeps the last hour of points, not all.
+        server.ledger.keep_seconds = LEDGER_KEEP_SECONDS
         sender = self.build_webhook_sender(server, options)
         stop = threading.Event()
         server.start()
@@ -165,7 +194,13 @@ class Command(BaseCommand):
             costs = _costs_text(server.endpoint_costs)
             self.stdout.write(
                 f"lag {spec.lag_minutes:g} min; costs {costs or 'all 1'}; "
-                f"product spends {server.background_points_per_minute:g} points/min"
+                f"product spends {server.background_points_per_minute:g} points/min "
+                f"({server.background_pattern})"
+            )
+        if server.points_per_minute is not None:
+            self.stdout.write(
+                f"limit {server.points_per_minute} points per {server.window_seconds:g} s, "
+                f"{server.limiter} limiter; rate headers {options['rate_headers']}"
             )
         self.stdout.write(self.key_hint)
         self.stdout.write("Ctrl-C to stop.")
@@ -219,6 +254,8 @@ class Command(BaseCommand):
             )
         if options["background_points_per_minute"] < 0:
             raise CommandError("--background-points-per-minute must be >= 0")
+        if not 0 <= options["rate_header_share"] <= 1:
+            raise CommandError("--rate-header-share must be between 0 and 1")
         realism = {
             name: options[name] if options[name] is not None else (value if options["realistic"] else 0.0)
             for name, value in REALISTIC.items()
@@ -275,6 +312,9 @@ class Command(BaseCommand):
             endpoint_costs=costs,
             background_points_per_minute=options["background_points_per_minute"],
             background_pattern=options["background_pattern"],
+            limiter=options["limiter"],
+            rate_headers=options["rate_headers"],
+            rate_header_share=options["rate_header_share"],
         )
 
 
@@ -290,10 +330,10 @@ def _parse_costs(values: list[str]) -> dict[str, int]:
     for value in values:
         name, _, points = value.partition("=")
         path = known.get(name.strip().rsplit("/", 1)[-1])
-        if path is None or not points.strip().isdigit() or int(points) < 1:
+        if path is None or not points.strip().isdigit() or not MIN_COST <= int(points) <= MAX_COST:
             raise CommandError(
                 f"--endpoint-cost {value!r}: expected ENDPOINT=POINTS with ENDPOINT one of "
-                f"{', '.join(known)} and POINTS a whole number >= 1"
+                f"{', '.join(known)} and POINTS a whole number from {MIN_COST} to {MAX_COST}"
             )
         costs[path] = int(points)
     return costs
@@ -301,6 +341,4 @@ def _parse_costs(values: list[str]) -> dict[str, int]:
 
 def _real_now() -> str:
     """The wall clock, for a demo that shows today's data."""
-    from django.utils import timezone
-
     return timezone.now().isoformat()

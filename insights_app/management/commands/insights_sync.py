@@ -13,13 +13,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
 from ...conf import DETAIL_POLICIES, get_settings
+from ...display.durations import format_duration
+from ...display.safetext import printable
 from ...errors import WherebyError
-from ...eta import estimate_for
-from ...jobs import RQ_INLINE, QueueUnavailable, enqueue_sync
+from ...jobs.backend import RQ_INLINE
+from ...jobs.enqueue import cancel_run, enqueue_sync
+from ...jobs.queue import QueueUnavailable
 from ...models import COUNT_KINDS, SYNCED_MODELS, SyncKind, SyncRun, SyncStatus, SyncTrigger
-from ...reports.tables import format_duration
-from ...safetext import printable
 from ...sync import SyncError, create_or_get_active_run, execute_run, finish_run, request_cancel
+from ...sync.estimate import estimate_for
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -155,8 +157,6 @@ class Command(BaseCommand):
 
     def _cancel(self, which: str) -> None:
         """``--cancel [RUN]``: what the dashboard's cancel button does, from the shell."""
-        from ...jobs import cancel_run
-
         if which == "active":
             runs = list(
                 SyncRun.objects.filter(status__in=(SyncStatus.QUEUED, SyncStatus.RUNNING)).order_by("pk")

@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 
-from ...names import real_names_only
+from ...models.expressions import real_names_only
 from ..filters import ReportFilters
 from .elapsed import OPEN, finished_seconds, open_elapsed_sum
 

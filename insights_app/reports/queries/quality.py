@@ -9,11 +9,11 @@ from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, Query
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
+from ...models.expressions import room_name_of
 from ...rollups.aggregates import QUALITY_ADDITIVE, quality_aggregates
 from ..filters import ReportFilters
 from ..periods import bucket_days
 from . import rolled
-from .grouped import room_name_of
 from .usage import TRUNC, _as_date, _bucket_of
 
 

@@ -14,11 +14,11 @@ from django.db.models import FloatField, Max, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, NullIf
 
 from ...models import PersonYearRollup, QualityDayRollup, RoomDayRollup, RoomQualityDayRollup, UsageHourRollup
+from ...models.expressions import room_name_of
 from ...rollups.aggregates import QUALITY_ADDITIVE, SIZE_KEYS, USAGE_ADDITIVE
 from ...rollups.marks import rollups_usable
 from ..filters import ReportFilters
 from ..periods import Period
-from .grouped import room_name_of
 
 
 def applies(

@@ -12,11 +12,11 @@ from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMonth
 from django.utils import timezone
 
 from ...models import Room
+from ...models.expressions import room_name_of
 from ...rollups.aggregates import SIZE_BUCKETS, USAGE_ADDITIVE, bounded_avg, bounded_sum, usage_aggregates
 from ..filters import ReportFilters
 from ..periods import Period, bucket_days
 from . import rolled
-from .grouped import room_name_of
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 ADDITIVE = USAGE_ADDITIVE

@@ -20,12 +20,13 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
+from ...display.numbers import format_int
 from ..assets import plotly_version
 from ..csv_export import csv_response
 from ..filters import TEXT_FILTERS, ReportFilters
 from ..freshness import freshness
 from ..periods import MAX_DAY, MIN_DAY, PRESETS
-from ..tables import Table, format_int
+from ..tables import Table
 
 PERMISSION = "insights_app.view_reports"
 RUN_SYNC = "insights_app.run_sync"

@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ... import models as m
+from ...jobs.enqueue import enqueue_sync
+from ...jobs.queue import QueueUnavailable
 from .base import can_fetch_samples, safe_reverse
 
 # One run fetches the details of at most this many connections (a large session's worth).
@@ -37,8 +39,6 @@ def _back(request: HttpRequest) -> str:
 
 def _queue(request: HttpRequest, ids: list[int]) -> HttpResponse:
     """Queue one details run (as the admin action does) for ``ids``, then go back with a message."""
-    from ...jobs import QueueUnavailable, enqueue_sync
-
     if not ids:
         messages.info(request, _("Every connection here has its network samples already."))
         return HttpResponseRedirect(_back(request))

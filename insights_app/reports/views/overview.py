@@ -8,10 +8,11 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from ...display.numbers import format_num
 from ...models import Participant, RoomSession
 from .. import charts
 from ..queries import usage
-from ..tables import Column, Table, format_cell, format_num
+from ..tables import Column, Table, format_cell
 from .base import ReportView
 
 TOP_ROOMS = 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
@@ -10,10 +11,13 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from ...conf import get_settings
+from ...display.durations import format_duration
+from ...display.names import shown_name
+from ...display.numbers import format_pct
+from ...display.times import format_datetime
 from ...models import Participant, ParticipantDetail
-from ...names import shown_name
 from .. import quality_charts
-from ..tables import Column, Table, format_datetime, format_duration, format_pct
+from ..tables import Column, Table
 from .base import ReportView, elapsed_seconds
 
 SAMPLE_COLUMNS = [
@@ -28,8 +32,6 @@ METRICS = ("packetLossSend", "packetLossRecv", "bitrateSend", "bitrateRecv")
 
 def sample_rows(details: list[dict[str, Any]]) -> Any:
     """Every sample as a row (time, four metrics), for the CSV download."""
-    import datetime as dt
-
     for d in details:
         arrays = [d["samples"].get(k) or [] for k in METRICS]
         for i in range(max((len(a) for a in arrays), default=0)):

@@ -9,12 +9,14 @@ from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from ...display.names import real_name, shown_name
+from ...display.numbers import format_int
 from ...models import Participant
-from ...names import real_name, real_names_only, shown_name
+from ...models.expressions import real_names_only
 from ..labels import Label, resolve_labels
 from ..queries.elapsed import finished_seconds, open_elapsed_sum, total_seconds
 from ..queries.people import PEOPLE_SORTS, people
-from ..tables import Column, format_cell, format_int
+from ..tables import Column, format_cell
 from .base import ReportView, elapsed_seconds, paged_table, sort_links
 
 PER_PAGE = 50

@@ -10,13 +10,14 @@ from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
-from ...admin.filters import distinct_values
 from ...conf import get_settings
+from ...display.numbers import format_int, format_minutes, format_pct
 from ...models import Participant
+from ...models.expressions import distinct_values
 from .. import quality_charts
 from ..filters import TEXT_FILTERS
 from ..queries import quality
-from ..tables import Column, Table, format_int, format_minutes, format_pct
+from ..tables import Column, Table
 from .base import ReportView
 
 TOP = 15

@@ -9,10 +9,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from ...display.durations import format_duration
+from ...display.numbers import format_int
 from ...models import Participant, Room, RoomSession
 from .. import charts
 from ..queries import usage
-from ..tables import Column, format_duration, format_int
+from ..tables import Column
 from .base import ReportView, elapsed_seconds, paged_table, sort_links
 from .overview import kpi_cards
 

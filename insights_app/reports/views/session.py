@@ -9,11 +9,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from ...display.durations import format_duration
+from ...display.names import real_name, shown_name
+from ...display.numbers import format_int, format_minutes
+from ...display.times import format_datetime
 from ...models import Participant, RoomSession
-from ...names import real_name, shown_name
 from .. import charts
 from ..labels import resolve_labels
-from ..tables import Column, Table, format_datetime, format_duration, format_int, format_minutes
+from ..tables import Column, Table
 from .base import ReportView, elapsed_seconds
 from .fetch import MAX_CONNECTIONS
 

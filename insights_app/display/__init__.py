@@ -1,0 +1,1 @@
+"""How the app writes numbers, durations, times and names (the foundation every layer may use)."""

@@ -1,0 +1,46 @@
+"""What the client needs from a rate budget (the protocol both budgets implement)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from .figures import BudgetFigures
+
+
+class RateBudget(Protocol):
+    """What the client needs from a budget."""
+
+    def figures(self) -> BudgetFigures:
+        """The plan and our budget right now."""
+
+    def acquire(
+        self, points: int = 1, interrupt: Callable[[], bool] | None = None, unpaced: bool = False
+    ) -> float:
+        """Block until ``points`` may be spent (``interrupt`` can stop the wait); returns seconds waited.
+        ``unpaced``: a call that learns a cost waits only for the rolling minute, not for pacing."""
+
+    def settle(self, points: int) -> None:
+        """Charge points already spent beyond what was acquired (a call dearer than expected)."""
+
+    def pause(self, seconds: float) -> None:
+        """Make every process sharing this budget wait ``seconds`` before its next call."""
+
+    def available(self) -> float:
+        """Tokens available right now (for the dashboard)."""
+
+    def cost(self, endpoint: str) -> int:
+        """Points to reserve for one call to ``endpoint``."""
+
+    def learning(self, endpoint: str) -> bool:
+        """Whether ``endpoint``'s cost is still being learned (the client then sends its calls alone,
+        unpaced, so that the fall of X-RateLimit-Remaining is the call's cost)."""
+
+    def started(self, endpoint: str) -> None:
+        """A call to ``endpoint`` is about to be sent."""
+
+    def observe(self, endpoint: str, status: int | None, headers: Mapping[str, str]) -> int:
+        """Learn from an answer (plan, cost); returns what the call cost, as far as we know."""
+
+    def low_remaining(self) -> float:
+        """The X-RateLimit-Remaining at which every process pauses until the API's reset."""
