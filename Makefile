@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 REQS_STAMP := $(VENV)/.requirements-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: install services browser faketime test test-shifted lowest-venv test-lowest test-long lint typecheck demo bench clean
+.PHONY: install services browser faketime test test-fast test-shifted lowest-venv test-lowest test-long lint typecheck demo bench clean
 
 $(REQS_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,13 +36,25 @@ lint: install
 typecheck: install
 	DEBUG=true $(PY) -m mypy
 
+# The fast tier: every test that needs no Redis, subprocess, server or browser (tests/helpers/tiers.py
+# marks those `integration` and fails an unmarked one that reaches out), with branch coverage held to
+# fail_under in pyproject.toml. Needs neither Redis nor PostgreSQL nor Chromium.
+# `make test-fast FAST_COV=` skips coverage (its tracing about doubles the CPU time).
+FAST_COV ?= --cov --cov-report=term
+FAST_ARGS ?=
+FAST_TIER = $(PY) -m pytest -m "not integration" $(FAST_COV) $(FAST_ARGS) $(PYTEST_ARGS)
+# `make test` runs it first (a broken unit or the coverage floor fails in a minute), then the rest.
+test-fast: install
+	$(FAST_TIER)
+
 test: install services browser faketime
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	DEBUG=true $(PY) -m mypy
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(FAST_TIER)
+	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 # The suite (browser tests left out) with the clock of pytest and of every process it starts moved
 # SHIFT forward; Redis and PostgreSQL keep the real clock, as servers on other machines would.
@@ -75,8 +87,8 @@ test-lowest: services
 
 # The property-based and fuzz tests with many more generated examples than CI runs.
 test-long: install services
-	INSIGHTS_HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/sync/test_property_sync.py tests/sync/test_fuzz_client_responses.py \
-		tests/simulator/test_simulator_fuzz.py $(PYTEST_ARGS)
+	INSIGHTS_HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/sync/test_property_sync.py tests/whereby/test_client_fuzz.py \
+		tests/simulator/test_api_fuzz.py $(PYTEST_ARGS)
 
 # Redis is optional for the demo (it syncs in-process without it), so a failed start is not fatal.
 demo: install

@@ -138,6 +138,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATE_REDIS_URL", None, "Redis URL of the shared rate budget.", str, nullable=True),
     # Queue and jobs
     Setting("QUEUE", "whereby_insights", "The django-rq queue of the sync jobs.", str),
+    Setting(
+        "SITE_KEY",
+        None,
+        "This site's name in job ids and Redis keys; None: derived from SECRET_KEY and the database.",
+        str,
+        nullable=True,
+    ),
     Setting("JOB_TIMEOUT", 3600, "Seconds an RQ job may run.", int, 1),
     Setting("JOB_RETRY_INTERVALS", [30, 120], "Seconds before each RQ retry of a failed run.", list),
     Setting("FANOUT_ROOMS_PER_JOB", 25, "Rooms per child job of a fanned-out run.", int, 1),

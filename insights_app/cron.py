@@ -9,6 +9,8 @@ with ``NIGHTLY_FULL_SYNC_CRON`` (e.g. ``"0 3 * * *"``) a full sync. With
 
 from __future__ import annotations
 
+from typing import Any
+
 from rq import cron
 
 from .alerts.jobs import evaluate_alerts_job
@@ -16,8 +18,17 @@ from .alerts.schedule import alerts_schedule
 from .conf import get_settings
 from .jobs import reap_abandoned_runs_job, scheduled_sync
 from .privacy.jobs import JOB_SECONDS, retention_job
+from .site import site_meta
 from .webhooks.jobs import requeue_pending_events_job
 from .webhooks.prune import prune_job
+
+
+def _register(func: Any, queue_name: str | None = None, **kwargs: Any) -> dict:
+    """``rq.cron.register``, the job marked with this site (site.py): on a shared queue, only this
+    site's workers run this site's schedule."""
+    if queue_name is not None:
+        kwargs["queue_name"] = queue_name
+    return cron.register(func, meta=site_meta(), **kwargs)
 
 
 def register_schedule() -> list[dict]:
@@ -25,7 +36,7 @@ def register_schedule() -> list[dict]:
     conf = get_settings()
     queue = conf.QUEUE
     registered = [
-        cron.register(
+        _register(
             scheduled_sync,
             queue,
             kwargs={"kind": "incremental"},
@@ -33,15 +44,15 @@ def register_schedule() -> list[dict]:
             name="insights-incremental-sync",
             job_timeout=300,
         ),
-        cron.register(
+        _register(
             reap_abandoned_runs_job, queue, interval=60, name="insights-reap-abandoned", job_timeout=120
         ),
-        cron.register(evaluate_alerts_job, **alerts_schedule()),
+        _register(evaluate_alerts_job, **alerts_schedule()),
     ]
     if isinstance(conf.WEBHOOK_SECRET, str) and conf.WEBHOOK_SECRET.strip():
         # Events stored while Redis was down wait as pending: queue them once it answers again.
         registered.append(
-            cron.register(
+            _register(
                 requeue_pending_events_job,
                 queue,
                 interval=300,
@@ -50,11 +61,11 @@ def register_schedule() -> list[dict]:
             )
         )
         registered.append(
-            cron.register(prune_job, queue, interval=3600, name="insights-webhook-prune", job_timeout=600)
+            _register(prune_job, queue, interval=3600, name="insights-webhook-prune", job_timeout=600)
         )
     if conf.NIGHTLY_FULL_SYNC_CRON:
         registered.append(
-            cron.register(
+            _register(
                 scheduled_sync,
                 queue,
                 kwargs={"kind": "full"},
@@ -65,7 +76,7 @@ def register_schedule() -> list[dict]:
         )
     if conf.PERSONAL_DATA_RETENTION_DAYS is not None:
         registered.append(
-            cron.register(
+            _register(
                 retention_job, queue, interval=3600, name="insights-retention", job_timeout=JOB_SECONDS + 600
             )
         )

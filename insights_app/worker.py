@@ -8,13 +8,23 @@ While a job runs, RQ's worker renews its registration in Redis every ``job_monit
 long after its last beat, and the next sync (or the reaper, every minute) resumes its run. Only the
 worker's registration is shortened: RQ's own bookkeeping of its jobs (the started-job registry,
 which decides when RQ itself calls a job abandoned) keeps RQ's 60 s beyond the next expected beat.
+
+On a queue shared by several sites, it puts another site's job back on the queue as it takes it,
+before any work horse runs it (``insights_app.site``), and a burst worker stops once only such jobs
+are left.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from rq.worker import Worker
+
+from .site import REFUSE_PAUSE_SECONDS, foreign_site, refusal_message
+
+logger = logging.getLogger(__name__)
 
 BEAT_SECONDS = 5
 # Four beats: a worker process stalled (swapping, a slow Redis) for less than this is never judged dead.
@@ -33,3 +43,26 @@ class InsightsWorker(Worker):
         if timeout is not None and timeout <= self.job_monitoring_interval + 60:
             timeout = min(timeout, REGISTERED_FOR_SECONDS)
         super().heartbeat(timeout, pipeline=pipeline)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """RQ's dequeue, putting back the jobs of other sites. A burst worker (no ``timeout``) returns
+        None once every job left on its queues is another site's; a waiting one pauses when it meets
+        the same refused job again, so it does not spin while that site's workers are away."""
+        refused: set[str] = set()
+        while True:
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            if result is None:
+                return None
+            job, queue = result
+            owner = foreign_site(job)
+            if owner is None:
+                return result
+            queue.push_job_id(job.id)  # at the back: the jobs behind it run first
+            if job.id not in refused:
+                logger.warning(refusal_message(job.id, owner))
+            elif timeout is None:
+                if set(queue.get_job_ids()) <= refused:
+                    return None
+            else:
+                time.sleep(REFUSE_PAUSE_SECONDS)
+            refused.add(job.id)

@@ -24,6 +24,9 @@ from tests.helpers import ROOT, TEST_API_KEY, wait_for, worker_env  # noqa: F401
 from tests.helpers.admin_data import VIEW_PERMS, Data, make_data, make_user
 from tests.helpers.checks import GOOD
 
+# The integration mark (found from the fixtures a test uses) and the guard of the fast tier.
+pytest_plugins = ["tests.helpers.tiers", "pytester"]
+
 # Property and fuzz tests: a bounded number of examples by default (CI), many with `make test-long`.
 # The default profile (make test, CI) replays the same examples on every run, so a CI verdict does not
 # depend on the draw; "long" (make test-long) explores new ones each time.
@@ -220,9 +223,19 @@ def nobody(django_user_model):
 
 
 @pytest.fixture
-def good(settings):
-    """A correct configuration: no message of ours at all."""
+def good(settings, redis_url: str) -> Iterator[object]:
+    """A correct configuration: no message of ours at all (no other site seen on the test queue)."""
+    from insights_app.site import ROLL_CALL, ROLL_CALL_LABELS
+
+    def forget_sites() -> None:
+        # Only the roll-call of the test's own Redis database: W005 reads it, and tests change sites.
+        conn = redis.Redis.from_url(redis_url)
+        conn.delete(ROLL_CALL.format(GOOD["QUEUE"]), ROLL_CALL_LABELS.format(GOOD["QUEUE"]))
+        conn.close()
+
     settings.DEBUG = False
     settings.USE_TZ = True
     settings.WHEREBY_INSIGHTS = dict(GOOD)
-    return settings
+    forget_sites()
+    yield settings
+    forget_sites()

@@ -49,12 +49,14 @@ def test_the_simulator_never_takes_the_site_port(demo_module):
     assert demo_module.choose_ports(site, None, preferred=other) == (site, other)
 
 
+@pytest.mark.integration  # holds a port open
 def test_a_taken_preferred_simulator_port_is_replaced_by_a_free_one(demo_module, taken):
     site = free()
     _site, simulator = demo_module.choose_ports(site, None, preferred=taken)
     assert simulator not in (taken, site)
 
 
+@pytest.mark.integration  # holds a port open
 def test_ports_asked_for_must_be_free_and_distinct(demo_module, taken):
     site = free()
     with pytest.raises(demo_module.PortProblem, match=rf"port {taken} is in use"):
@@ -78,6 +80,7 @@ def run_demo(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.integration  # runs the demo in a subprocess
 def test_the_demo_refuses_one_port_for_both_before_starting_anything(tmp_path):
     port = str(free())
     result = run_demo("--port", port, "--sim-port", port, "--log-dir", str(tmp_path))
@@ -87,6 +90,7 @@ def test_the_demo_refuses_one_port_for_both_before_starting_anything(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no child was started
 
 
+@pytest.mark.integration  # runs the demo in a subprocess
 def test_the_demo_names_a_taken_site_port(tmp_path, taken):
     result = run_demo("--port", str(taken), "--log-dir", str(tmp_path))
     assert result.returncode == 1
@@ -94,6 +98,7 @@ def test_the_demo_names_a_taken_site_port(tmp_path, taken):
     assert "DEMO_PORT=" in result.stdout
 
 
+@pytest.mark.integration  # runs the demo in a subprocess
 @pytest.mark.parametrize("bad", ["0", "70000", "http"])
 def test_a_bad_port_is_refused_by_argparse(bad):
     result = run_demo("--port", bad)

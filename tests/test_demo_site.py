@@ -30,6 +30,7 @@ def demo_settings(**env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.integration  # starts the demo site's settings in a subprocess
 def test_connections_are_not_kept_open_by_default():
     """Under runserver (a thread per request) a kept connection is a leaked one: 44 idle in the demo."""
     result = demo_settings(DATABASE_URL="postgres://demo@127.0.0.1:5432/demo")
@@ -37,11 +38,13 @@ def test_connections_are_not_kept_open_by_default():
     assert result.stdout.split() == ["0", "False"]
 
 
+@pytest.mark.integration  # starts the demo site's settings in a subprocess
 def test_a_deployment_can_keep_connections_with_health_checks():
     result = demo_settings(DATABASE_URL="postgres://demo@127.0.0.1:5432/demo", CONN_MAX_AGE="60")
     assert result.stdout.split() == ["60", "True"], result.stderr
 
 
+@pytest.mark.integration  # starts the demo site's settings in a subprocess
 @pytest.mark.parametrize("bad", ["sixty", "-1", "1.5"])
 def test_a_bad_conn_max_age_is_refused_by_name(bad):
     result = demo_settings(DATABASE_URL="postgres://demo@127.0.0.1:5432/demo", CONN_MAX_AGE=bad)

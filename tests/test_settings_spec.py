@@ -68,6 +68,19 @@ def test_values_that_used_to_fail_only_at_run_time_are_e007(good, key, value, sa
     assert SETTINGS_BY_NAME[key].doc in found[0].hint
 
 
+@pytest.mark.parametrize("value", ["", "two words", "x" * 65, 42, "stagé", "a:b"])
+def test_e021_a_site_key_that_cannot_name_jobs_and_keys(good, value):
+    good.WHEREBY_INSIGHTS = {**GOOD, "SITE_KEY": value}
+    [message] = ours().get("insights_app.E021", [])
+    assert message.level == ERROR and "SITE_KEY" in message.msg and "staging" in message.hint
+
+
+@pytest.mark.parametrize("value", [None, "staging", "tenant-2.prod_eu"])
+def test_site_keys_that_work_pass(good, value):
+    good.WHEREBY_INSIGHTS = {**GOOD, "SITE_KEY": value}
+    assert "insights_app.E021" not in ours()
+
+
 @pytest.mark.parametrize("intervals", [[], [0], [30, 120], (5, 10)])
 def test_retry_intervals_that_work_pass(good, intervals):
     good.WHEREBY_INSIGHTS = {**GOOD, "JOB_RETRY_INTERVALS": intervals}

@@ -148,7 +148,8 @@ class ParticipantAdmin(ReadOnlyAdmin):
         session = obj.room_session
         parts = [
             link(
-                admin_change_url(m.Room, session.room_id), format_html(gettext("Room {}"), session.room_name)
+                admin_change_url(m.Room, session.room_id),
+                format_html(gettext("Room {}"), format_html("<bdi>{}</bdi>", session.room_name)),
             ),
             link(admin_change_url(m.RoomSession, session.pk), _("Session")),
             link(admin_changelist_url(m.Participant, session=session.pk), _("Everyone in this session")),

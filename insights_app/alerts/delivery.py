@@ -10,6 +10,7 @@ from django.utils import timezone
 from ..conf import get_settings
 from ..models import Alert
 from ..signals import alert_raised, alert_resolved
+from ..site import job_id, site_meta
 from .deadline import DeadlineExceeded
 from .email import send_alert_mail
 from .settings import alert_settings
@@ -31,11 +32,12 @@ def enqueue_webhook(alert: Alert, event: str) -> str:
     queue.enqueue_call(
         "insights_app.alerts.jobs.deliver_webhook_job",
         args=(alert.pk, event),
-        job_id=f"insights-alert-{alert.pk}-{event}",
+        job_id=job_id(f"alert-{alert.pk}-{event}"),
         timeout=job_timeout(),
         retry=retry_policy(),
         result_ttl=86400,
         failure_ttl=7 * 86400,
+        meta=site_meta(),
     )
     return "queued"
 

@@ -3,4 +3,4 @@
 Importing the package registers them (``InsightsAppConfig.ready``).
 """
 
-from . import connection, values  # noqa: F401  (each module registers its checks)
+from . import connection, sharing, values  # noqa: F401  (each module registers its checks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +24,8 @@ from .base import TAG, check_id, shape_ok, user_dict
 
 # (key, accepted types, lowest allowed, highest allowed), read from conf.SETTINGS; bool is refused
 # separately because it is an int, and NaN and infinities because they compare as in range.
+# A site key goes into RQ job ids and Redis keys: plain characters only.
+SITE_KEY_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 NUMERIC_RULES: tuple[tuple[str, tuple[type, ...], float | None, float | None], ...] = tuple(
     (s.name, s.types, s.low, s.high) for s in SETTINGS if s.is_number
 )
@@ -86,6 +89,17 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 f"{SETTING_NAME}['QUEUE'] must be a non-empty string.",
                 hint=f"Leave it out to use {DEFAULTS['QUEUE']!r}.",
                 id=check_id("E008"),
+            )
+        )
+    site = conf.SITE_KEY
+    if site is not None and not (isinstance(site, str) and SITE_KEY_PATTERN.fullmatch(site)):
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['SITE_KEY'] must be None or 1 to 64 letters, digits, '-', '_' or '.', "
+                f"not a {type(site).__name__} of that shape.",
+                hint="It names this site in job ids and Redis keys, e.g. 'staging'; leave it out to derive one "
+                "from SECRET_KEY and the database.",
+                id=check_id("E021"),
             )
         )
     return messages

@@ -35,3 +35,10 @@ def printable(text: object, limit: int | None = None) -> str:
     if limit is not None and len(cleaned) > limit:
         return cleaned[: max(0, limit - 1)] + "…"
     return cleaned
+
+
+def isolated(text: str) -> str:
+    """``text`` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE, for plain-text places (a page
+    title, a sentence) where ``<bdi>`` cannot go: a right-to-left override in a name then reorders
+    only the name, never the words around it."""
+    return f"\u2068{text}\u2069"

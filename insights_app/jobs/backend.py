@@ -9,6 +9,7 @@ from rq.timeouts import BaseTimeoutException
 
 from ..conf import get_settings
 from ..models import SyncRun
+from ..site import job_id, site_meta
 from ..sync import service
 from ..sync.backend import RoomWork
 from ..sync.horizon_steps import Step
@@ -34,13 +35,14 @@ def _enqueue(queue: Any, func: str, args: tuple, job_id: str, *, after: list[Job
         retry=job_retry() if rooms else None,
         result_ttl=86400,
         depends_on=Dependency(jobs=after, allow_failure=True) if after else None,
+        meta=site_meta(),
     )
 
 
 def fan_out(run: SyncRun, batches: list[list[RoomWork]]) -> bool:
     """One job per batch of rooms for all workers to share, and a job that closes the run after them."""
     queue = get_queue()
-    base = run.job_id or f"insights-sync-{run.pk}"
+    base = run.job_id or job_id(f"sync-{run.pk}")
     ids = [f"{base}-batch-{index}" for index in range(len(batches))]
     # Every job of the run, the closing one included, so a run waiting for any of them stays alive.
     run.record_batch_jobs([*ids, f"{base}-finish"])
@@ -63,7 +65,7 @@ def fan_out_steps(run: SyncRun, steps: list[tuple[Step, list[list[dict[str, Any]
     """A full run newest history first: each step's batch jobs, then a job marking the step done,
     the next step's jobs waiting on that mark; the closing job waits on the last mark."""
     queue = get_queue()
-    base = run.job_id or f"insights-sync-{run.pk}"
+    base = run.job_id or job_id(f"sync-{run.pk}")
     ids = [
         [f"{base}-step-{k}-batch-{i}" for i in range(len(batches))] for k, (_, batches) in enumerate(steps)
     ]

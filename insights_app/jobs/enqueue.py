@@ -13,6 +13,7 @@ from rq.job import Job
 
 from ..conf import get_settings
 from ..models import SyncRun, SyncStatus
+from ..site import job_id, register_site, site_meta
 from ..sync import service
 from .backend import RQ_INLINE
 from .queue import check_queue, entry_point, get_queue, job_retry
@@ -50,7 +51,9 @@ def enqueue_sync(
     )
     if not created:
         return EnqueueResult(run, False)
-    run.assign_job(f"insights-sync-{run.pk}")
+    run.assign_job(job_id(f"sync-{run.pk}"))
+    with contextlib.suppress(redis.RedisError, OSError):
+        register_site(queue.connection, queue.name)
 
     def enqueue() -> None:
         queue.enqueue_call(
@@ -61,6 +64,7 @@ def enqueue_sync(
             retry=job_retry(),
             result_ttl=86400,
             failure_ttl=7 * 86400,
+            meta=site_meta(),
         )
 
     transaction.on_commit(enqueue)

@@ -11,6 +11,7 @@ from django.db import close_old_connections
 from rq import get_current_job
 from rq.job import Job, JobStatus
 
+from ..site import this_site_only
 from ..sync import service
 from ..sync.horizon_steps import Step, mark_step
 from .backend import RQ_INLINE, RQ_JOBS
@@ -23,8 +24,10 @@ R = TypeVar("R")
 
 
 def fresh_connections(job: Callable[P, R]) -> Callable[P, R]:
-    """Close stale database connections before and after a job: workers live for days."""
+    """Close stale database connections before and after a job: workers live for days. A job of
+    another site on a shared queue is put back, never run against this database (``site``)."""
 
+    @this_site_only
     @functools.wraps(job)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         close_old_connections()

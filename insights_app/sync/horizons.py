@@ -86,7 +86,8 @@ class NewestFirst:
         )
         due = [w for w in newest if w.room_pk not in self.pending and self._active_since(w.room_pk, cutoff)]
         # The first page of each room's sessions is fetched ahead, FETCH_CONCURRENCY at once, and stored
-        # here room after room: at 150 ms a call, one listing at a time left most of the budget unused.
+        # here room after room: at a real API's latency, one listing at a time left most of the budget
+        # unused (bench/RESULTS.md, comment figures).
         with fetching_ahead(self.ctx, due) as ahead:
             for work, first_page in ahead:
                 listed = self._list_sessions(work, first_page) if work.refresh else []

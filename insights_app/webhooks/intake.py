@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_POST
 from ..conf import get_settings
 from ..models import WebhookEvent
 from . import rejections
-from .events import ParsedEvent, PayloadError, parse_event
+from .events import ParsedEvent, PayloadError, bounded_instant, parse_event
 from .jobs import enqueue_processing
 from .signature import HEADER, SignatureError, verify
 
@@ -67,6 +68,12 @@ def whereby_webhook(request: HttpRequest) -> JsonResponse:
         return _refuse(400, "invalid_payload", str(error))
     try:
         created = store(event)
+    except DataError as error:
+        # A value the database refuses is refused again on every retry: a 4xx, counted, not a 503.
+        logger.warning(
+            "webhook event %s has a value the database refuses: %s", event.event_id, type(error).__name__
+        )
+        return _refuse(400, "unstorable", "the event holds a value the database cannot store")
     except DatabaseError as error:
         # The only case where Whereby should retry: we could not keep the event.
         logger.error("webhook event %s could not be stored: %s", event.event_id, type(error).__name__)
@@ -81,16 +88,27 @@ def whereby_webhook(request: HttpRequest) -> JsonResponse:
 whereby_webhook.post_only = True  # type: ignore[attr-defined]
 
 
-def store(event: ParsedEvent) -> bool:
+def event_time_bounds() -> tuple[timedelta, timedelta]:
+    """How far ``createdAt`` may be ahead of the time received (the signature's tolerance) and behind it."""
+    settings = get_settings()
+    return (
+        timedelta(seconds=float(settings.WEBHOOK_TOLERANCE_SECONDS)),
+        timedelta(days=float(settings.WEBHOOK_EVENT_RETENTION_DAYS)),
+    )
+
+
+def store(event: ParsedEvent, *, received_at: datetime | None = None) -> bool:
     """Insert the event and queue its processing after commit; False when that id was stored before."""
+    received_at = received_at or timezone.now()
+    ahead, oldest = event_time_bounds()
     try:
         with transaction.atomic():
             row = WebhookEvent.objects.create(
                 event_id=event.event_id,
                 type=event.type,
                 api_version=event.api_version,
-                created_at=event.created_at,
-                received_at=timezone.now(),
+                created_at=bounded_instant(event.created_at, received_at, ahead=ahead, oldest=oldest),
+                received_at=received_at,
                 room_name=event.room_name,
                 room_session_id=event.room_session_id,
                 participant_id=event.participant_id,

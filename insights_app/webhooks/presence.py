@@ -6,13 +6,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from ..models import LiveConnection, LiveRoom, WebhookEvent
 from .events import count, data_of, text
 
 # Connections that left long ago are only history; the synced tables hold that.
 KEEP_LEFT = timedelta(days=1)
+# A join this old, in a room with no event since as long, is a ghost: its leave (and the room's
+# session end) were lost. Whereby sends a count with every join and leave, so a room with people
+# coming and going stays trusted; the safety net's health uses the same span.
+TRUSTED_FOR = timedelta(hours=12)
 
 
 def event_time(event: WebhookEvent) -> datetime:
@@ -31,6 +36,10 @@ def _room_counts(room_name: str, data: dict[str, Any], at: datetime) -> None:
     LiveRoom.objects.filter(Q(counted_at__isnull=True) | Q(counted_at__lte=at), room_name=room_name).update(
         num_clients=clients, num_clients_by_role_name=by_role, counted_at=at
     )
+    if clients == 0:  # the room was empty then: whoever joined before and never said goodbye has left
+        LiveConnection.objects.filter(room_name=room_name, left_at__isnull=True, joined_at__lt=at).update(
+            left_at=at
+        )
 
 
 def _connection(event: WebhookEvent, data: dict[str, Any], **moment: Any) -> LiveConnection:
@@ -137,9 +146,18 @@ class RoomNow:
         return self.num_clients if self.num_clients is not None else len(self.people)
 
 
+def ghosts(now: datetime, older_than: timedelta = TRUSTED_FOR) -> QuerySet[LiveConnection]:
+    """Joins never closed, older than ``older_than``, in a room with no count since as long."""
+    cutoff = now - older_than
+    counted = LiveRoom.objects.filter(room_name=OuterRef("room_name"), counted_at__gte=cutoff)
+    return LiveConnection.objects.filter(joined_at__lt=cutoff, left_at__isnull=True).exclude(Exists(counted))
+
+
 def in_rooms_now(room_name: str | None = None, limit: int = 200) -> list[RoomNow]:
-    """Who is in which room now (from webhooks only; no API call), busiest rooms first."""
-    present = LiveConnection.objects.filter(joined_at__isnull=False, left_at__isnull=True)
+    """Who is in which room now (from webhooks only; no API call), busiest rooms first; ghosts left out."""
+    present = LiveConnection.objects.filter(joined_at__isnull=False, left_at__isnull=True).exclude(
+        pk__in=ghosts(timezone.now()).values("pk")
+    )
     if room_name is not None:
         present = present.filter(room_name=room_name)
     rooms: dict[str, RoomNow] = {}

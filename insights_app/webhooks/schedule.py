@@ -20,11 +20,13 @@ from django.utils import timezone
 
 from ..conf import get_settings
 from ..jobs.queue import get_queue
+from ..site import job_id, redis_key, site_meta
 
-MARKER = "insights:webhooks:pending-room-sync:{}"
-ROOMS = "insights:webhooks:rooms:{}"  # the window's room names
-DETAILS = "insights:webhooks:details:{}"  # the window's [roomSessionId, participantId, attempt]
-WINDOW_JOB = "insights:webhooks:window-job:{}"  # set while the window's job is pending
+# Under this site's prefix (site.redis_key): two sites' windows and rooms never meet.
+MARKER = "webhooks:pending-room-sync:{}"
+ROOMS = "webhooks:rooms:{}"  # the window's room names
+DETAILS = "webhooks:details:{}"  # the window's [roomSessionId, participantId, attempt]
+WINDOW_JOB = "webhooks:window-job:{}"  # set while the window's job is pending
 # After this many tries a detail fetch whose connection is still not stored is left to the safety net.
 DETAIL_TRIES = 3
 DETAIL_RETRY = timedelta(minutes=5)
@@ -32,6 +34,11 @@ MAX_WINDOW = timedelta(minutes=1)
 # By dotted path: the job module imports this one.
 ROOM_SYNC_JOB = "insights_app.webhooks.jobs.run_room_sync"
 DETAIL_FETCH_JOB = "insights_app.webhooks.jobs.run_detail_fetch"
+
+
+def _key(template: str, value: str) -> str:
+    """The Redis key ``template`` names for ``value``, under this site's prefix."""
+    return redis_key(template.format(value))
 
 
 def digest(*parts: str) -> str:
@@ -67,19 +74,19 @@ def stamp(at: datetime) -> str:
 
 def room_sync_job_id(window_stamp: str) -> str:
     """Deterministic: one room-sync job per window."""
-    return f"insights-webhook-room-{window_stamp}"
+    return job_id(f"webhook-room-{window_stamp}")
 
 
 def detail_job_id(window_stamp: str) -> str:
     """Deterministic: one detail-fetch job per window."""
-    return f"insights-webhook-details-{window_stamp}"
+    return job_id(f"webhook-details-{window_stamp}")
 
 
 def _enqueue_window(queue: Any, due: datetime, kind: str, func: str, job_id: str) -> None:
     """Schedule the window's job unless it is already pending (the job clears the marker as it starts)."""
     ttl = int((due - timezone.now()).total_seconds()) + 3600
     window_stamp = stamp(due)
-    if queue.connection.set(WINDOW_JOB.format(f"{kind}:{window_stamp}"), job_id, nx=True, ex=max(ttl, 60)):
+    if queue.connection.set(_key(WINDOW_JOB, f"{kind}:{window_stamp}"), job_id, nx=True, ex=max(ttl, 60)):
         queue.enqueue_at(
             due,
             func,
@@ -88,6 +95,7 @@ def _enqueue_window(queue: Any, due: datetime, kind: str, func: str, job_id: str
             job_timeout=600,
             result_ttl=86400,
             failure_ttl=7 * 86400,
+            meta=site_meta(),
         )
 
 
@@ -98,10 +106,10 @@ def room_sync(room_name: str, at: datetime) -> str:
     window_stamp = stamp(due)
     ttl = max(int((due - timezone.now()).total_seconds()) + 3600, 60)  # frees the room if the job was lost
     connection = queue.connection
-    if not connection.set(MARKER.format(digest(room_name)), window_stamp, nx=True, ex=ttl):
+    if not connection.set(_key(MARKER, digest(room_name)), window_stamp, nx=True, ex=ttl):
         return "room sync already pending"
-    connection.sadd(ROOMS.format(window_stamp), room_name)
-    connection.expire(ROOMS.format(window_stamp), ttl)
+    connection.sadd(_key(ROOMS, window_stamp), room_name)
+    connection.expire(_key(ROOMS, window_stamp), ttl)
     _enqueue_window(queue, due, "rooms", ROOM_SYNC_JOB, room_sync_job_id(window_stamp))
     return f"room sync scheduled for {due.isoformat(timespec='seconds')}"
 
@@ -110,12 +118,12 @@ def take_rooms(window_stamp: str) -> list[str]:
     """Called as the window's job starts: its rooms, each freed so later events schedule a new sync."""
     connection = get_queue().connection
     pipe = connection.pipeline(transaction=True)
-    pipe.smembers(ROOMS.format(window_stamp))
-    pipe.delete(ROOMS.format(window_stamp), WINDOW_JOB.format(f"rooms:{window_stamp}"))
+    pipe.smembers(_key(ROOMS, window_stamp))
+    pipe.delete(_key(ROOMS, window_stamp), _key(WINDOW_JOB, f"rooms:{window_stamp}"))
     members, _deleted = pipe.execute()
     names = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
     if names:
-        connection.delete(*(MARKER.format(digest(name)) for name in names))
+        connection.delete(*(_key(MARKER, digest(name)) for name in names))
     return names
 
 
@@ -124,7 +132,7 @@ def detail_fetch(room_session_id: str, participant_id: str, at: datetime, *, att
     queue = get_queue()
     due = window_end(due_after(at) if attempt == 1 else timezone.now() + DETAIL_RETRY)
     window_stamp = stamp(due)
-    key = DETAILS.format(window_stamp)
+    key = _key(DETAILS, window_stamp)
     queue.connection.sadd(key, json.dumps([room_session_id, participant_id, attempt]))
     queue.connection.expire(key, max(int((due - timezone.now()).total_seconds()) + 3600, 60))
     _enqueue_window(queue, due, "details", DETAIL_FETCH_JOB, detail_job_id(window_stamp))
@@ -134,8 +142,8 @@ def detail_fetch(room_session_id: str, participant_id: str, at: datetime, *, att
 def take_details(window_stamp: str) -> list[tuple[str, str, int]]:
     """Called as the window's job starts: its connections as (roomSessionId, participantId, attempt)."""
     pipe = get_queue().connection.pipeline(transaction=True)
-    pipe.smembers(DETAILS.format(window_stamp))
-    pipe.delete(DETAILS.format(window_stamp), WINDOW_JOB.format(f"details:{window_stamp}"))
+    pipe.smembers(_key(DETAILS, window_stamp))
+    pipe.delete(_key(DETAILS, window_stamp), _key(WINDOW_JOB, f"details:{window_stamp}"))
     members, _deleted = pipe.execute()
     taken = set()
     for member in members:

@@ -33,7 +33,8 @@ def parse_header(value: str | None) -> ParsedSignature:
     signatures: list[str] = []
     for part in value.split(","):
         key, _, item = part.strip().partition("=")
-        if key == "t" and item.isdigit() and len(item) <= 12:
+        # ASCII digits only: str.isdigit() also accepts "²" or "١", which int() may refuse or misread.
+        if key == "t" and item.isascii() and item.isdigit() and len(item) <= 12:
             timestamp = int(item)
         elif key == "v1" and item:
             signatures.append(item.strip().lower())

@@ -154,7 +154,7 @@ def _next(
     while True:
         try:
             # Waits on the future alone: ``concurrent.futures.wait`` sets up a waiter on every call,
-            # which profiled as a tenth of the sync thread's time.
+            # which stood out in the sync thread's profile (bench/RESULTS.md, comment figures).
             error = future.exception(timeout=CHECK_SECONDS)
             break
         except FuturesTimeout:

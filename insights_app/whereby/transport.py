@@ -25,7 +25,8 @@ TRANSIENT_EXCEPTIONS = (
 )
 # Only encodings read_body decodes itself while it reads.
 ACCEPT_ENCODING = "gzip, deflate"
-# A body larger than this is refused: a detail array of a 3-hour call is ~0.5 MB, a page ~0.1 MB.
+# A body larger than this is refused: far above the largest real answer, a long call's detail array
+# (sizes in bench/RESULTS.md, comment figures).
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 # How often a response being read asks whether the run was cancelled (each ask is a query).

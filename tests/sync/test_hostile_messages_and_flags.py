@@ -71,6 +71,7 @@ def test_nonsense_simulator_flags_are_errors_naming_the_flag(flags, flag):
         call_command("insights_simulator", "--port", "0", *flags)
 
 
+@pytest.mark.integration  # runs the command in a subprocess
 def test_a_bad_simulator_flag_on_the_command_line_prints_no_traceback():
     result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "insights_simulator", "--now", "garbage"],

@@ -496,6 +496,7 @@ def admin_client(django_user_model) -> Client:
         HealthCheck.data_too_large,
     ],
 )
+@pytest.mark.integration  # serves the simulator
 @given(data=organisations(), faults=fault_schedules, crawl_pages=st.just(True))
 def test_any_organisation_under_any_faults_syncs_cleanly_and_every_page_answers(
     settings_fixture, admin_client, data, faults, crawl_pages
@@ -545,6 +546,7 @@ def settings_fixture() -> dict:
     }
 
 
+@pytest.mark.integration  # the dashboard reads the queue from Redis
 def test_every_page_survives_absurd_values_stored_before_they_were_refused(admin_client):
     """Rows written by an older release (or by hand) may hold year 1 / 9999 and 1.5e308: no page may 500."""
     far, early = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC)

@@ -40,7 +40,7 @@ def people(
             ongoing=Count("id", filter=OPEN),
             last_seen=Max(Coalesce("left_at", "joined_at")),
             # A name the person used in the period: read from rows the scan fetches anyway (a
-            # separate look-up per page touched ~5,000 scattered rows, 130-350 ms at 1M connections).
+            # separate look-up per page touched thousands of scattered rows: bench/RESULTS.md).
             display_name=Max("display_name", filter=real_names_only()),
         )
         .order_by(*PEOPLE_SORTS.get(sort, PEOPLE_SORTS["minutes"]))

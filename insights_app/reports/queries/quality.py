@@ -99,7 +99,8 @@ def by_dimension(filters: ReportFilters, participants: QuerySet, dimension: str)
         qs = rolled.quality_by_room(filters)
     elif dimension == "room":
         # Group by the connection's own room id (no join through the sessions) and look the name up
-        # per group: hashing ~250k rows by id alone is twice as fast as by (id, name) after a join.
+        # per group: hashing the rows by id alone is much cheaper than by (id, name) after a join
+        # (bench/RESULTS.md, comment figures).
         qs = qs.values("room_id").annotate(**_quality_aggregates(), key=room_name_of("room_id"))
     else:
         qs = qs.values(key=F(dimension)).annotate(**_quality_aggregates())

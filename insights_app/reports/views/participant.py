@@ -14,6 +14,7 @@ from ...conf import get_settings
 from ...display.durations import format_duration
 from ...display.names import shown_name
 from ...display.numbers import format_pct
+from ...display.safetext import isolated
 from ...display.times import format_datetime
 from ...models import Participant, ParticipantDetail
 from .. import quality_charts
@@ -63,7 +64,8 @@ class ParticipantQualityView(ReportView):
             samples = Table("samples", _("Samples"), SAMPLE_COLUMNS, all_rows=lambda: sample_rows(details))
             tables = [loss.table, samples]
         return {
-            "title": _("Connection quality of %(name)s") % {"name": shown_name(participant.display_name)},
+            "title": _("Connection quality of %(name)s")
+            % {"name": isolated(shown_name(participant.display_name))},
             "participant": participant,
             "display_name": shown_name(participant.display_name),
             "session": session,

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ...display.durations import format_duration
 from ...display.numbers import format_int
+from ...display.safetext import isolated
 from ...models import Participant, Room, RoomSession
 from .. import charts
 from ..queries import usage
@@ -100,7 +101,7 @@ class RoomView(ReportView):
         people, measured = usage.room_people_and_quality(f, participants)
         usage_chart = charts.usage_chart(digest.series, f.period.bucket)
         return {
-            "title": _("Room %(name)s") % {"name": room.room_name},
+            "title": _("Room %(name)s") % {"name": isolated(room.room_name)},
             "room": room,
             "stem": f"room-{room.pk}",
             "kpis": kpi_cards(usage.kpis(digest, people)),

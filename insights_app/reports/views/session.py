@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from ...display.durations import format_duration
 from ...display.names import real_name, shown_name
 from ...display.numbers import format_int, format_minutes
+from ...display.safetext import isolated
 from ...display.times import format_datetime
 from ...models import Participant, RoomSession
 from .. import charts
@@ -130,7 +131,8 @@ class SessionView(ReportView):
         )
         chart_list = [charts.timeline_chart(rows)] if rows else []
         return {
-            "title": _("Session in %(room)s") % {"room": session.room_name or session.room.room_name},
+            "title": _("Session in %(room)s")
+            % {"room": isolated(session.room_name or session.room.room_name)},
             "session": session,
             "facts": {
                 "started": format_datetime(session.started_at, "Y-m-d H:i:s"),

@@ -1,4 +1,4 @@
-// Refreshes every "In rooms now" block from its JSON URL; builds nodes with textContent only.
+// Refreshes every "In rooms now" block from its JSON URL; builds nodes with textContent only, user text isolated.
 (function () {
   "use strict";
   var EVERY_MS = 3000;
@@ -7,6 +7,13 @@
     if (!iso) return "";
     var d = new Date(iso);
     return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+  }
+
+  // User text in a <bdi>: a right-to-left override in a name must not reverse the words after it.
+  function isolated(text) {
+    var bdi = document.createElement("bdi");
+    bdi.textContent = text;
+    return bdi;
   }
 
   function render(block, rooms) {
@@ -25,15 +32,17 @@
       div.className = "insights-presence-room";
       var h = document.createElement("h3");
       var code = document.createElement("code");
-      code.textContent = room.room_name;
+      code.appendChild(isolated(room.room_name));
       h.appendChild(code);
       h.appendChild(document.createTextNode(" — " + room.num_clients + " " + block.dataset.clientsLabel));
       div.appendChild(h);
       var ul = document.createElement("ul");
       room.people.forEach(function (person) {
         var li = document.createElement("li");
-        li.textContent = (person.display_name || "—") + " (" + person.role_name + ") " +
-          block.dataset.sinceLabel + " " + time(person.joined_at);
+        li.appendChild(isolated(person.display_name || "—"));
+        li.appendChild(document.createTextNode(" ("));
+        li.appendChild(isolated(person.role_name));
+        li.appendChild(document.createTextNode(") " + block.dataset.sinceLabel + " " + time(person.joined_at)));
         ul.appendChild(li);
       });
       div.appendChild(ul);

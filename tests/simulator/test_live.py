@@ -159,6 +159,7 @@ def test_a_static_organisation_gets_no_new_sessions():
         org.advance(-1)
 
 
+@pytest.mark.integration  # serves the simulator
 def test_realtime_server_moves_the_clock_with_wall_time():
     """realtime=True advances the organisation's clock by itself (sped up by ``speed``)."""
     org = generate_organisation(OrgSpec(**LIVE))

@@ -162,6 +162,7 @@ def test_dashboard_writes_budget_figures_as_the_app_writes_numbers(client, viewe
     assert "our share 77.5 (50 %)" in html
 
 
+@pytest.mark.integration  # check_health() asks Redis for the queue and the workers
 def test_a_partial_run_counts_as_the_last_completed_sync_only_if_just_items_were_skipped(viewer):
     skipped_items = SyncRun.objects.create(
         dedup_key="org",

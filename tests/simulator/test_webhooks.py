@@ -90,6 +90,7 @@ def test_events_are_documented_and_in_time_order():
         assert last["data"]["numClients"] >= 0
 
 
+@pytest.mark.integration  # serves a webhook receiver
 def test_sender_posts_signed_events_for_the_live_activity(receiver):
     org = live_org()
     sender = WebhookSender(org, receiver.url, SECRET).start()
@@ -113,6 +114,7 @@ def test_sender_posts_signed_events_for_the_live_activity(receiver):
     assert {k: v for k, v in present.items() if v} == live_state(org)
 
 
+@pytest.mark.integration  # serves a webhook receiver
 def test_faults_duplicate_reorder_and_bad_signatures(receiver):
     org = live_org()
     faults = WebhookFaults(duplicate_rate=0.3, reorder_rate=0.3, bad_signature_rate=0.2, seed=3)
@@ -136,6 +138,7 @@ def test_faults_duplicate_reorder_and_bad_signatures(receiver):
     assert bad == sum(1 for d in sender.deliveries if not d.signed_ok)
 
 
+@pytest.mark.integration  # serves a webhook receiver
 def test_a_5xx_is_retried_twice_like_whereby():
     receiver = Receiver(statuses=[500, 503, 500])
     try:

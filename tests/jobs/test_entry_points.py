@@ -12,6 +12,7 @@ from insights_app.jobs.enqueue import cancel_run, enqueue_sync
 from insights_app.jobs.queue import QueueUnavailable
 from insights_app.models import Participant, ParticipantDetail, Room, RoomSession, SyncRun
 from insights_app.simulator import FaultConfig
+from insights_app.site import job_id
 from insights_app.sync.clock import db_now, redis_now
 from tests.helpers import TEST_API_KEY, configure, wait_for
 from tests.helpers.org_compare import assert_db_equals_org
@@ -36,7 +37,7 @@ def test_a_queued_sync_is_run_by_a_real_worker(settings, simulator_factory, rq_w
     result = enqueue_sync(kind="full", trigger="admin")
 
     assert result.created and result.run.status == "queued"
-    assert result.run.job_id == f"insights-sync-{result.run.pk}"
+    assert result.run.job_id == job_id(f"sync-{result.run.pk}")
     run = wait_for(finished(result.run.pk), timeout=90)
     assert run.status == "succeeded", (run.error, run.skip_reasons, worker.log()[-2000:])
     assert run.started_at and run.finished_at and run.trigger == "admin"
@@ -75,7 +76,7 @@ def test_a_large_sync_fans_out_to_several_workers_and_closes_once(
     configure(settings, server, FANOUT_MIN_ROOMS=3, FANOUT_ROOMS_PER_JOB=2)
     workers = [rq_worker_factory(), rq_worker_factory()]
 
-    # A first incremental sync refreshes every room (a full one goes by steps: test_newest_first_fanned).
+    # A first incremental sync refreshes every room (a full one goes by steps: test_horizon_steps).
     result = enqueue_sync(kind="incremental", trigger="command")
 
     run = wait_for(finished(result.run.pk), timeout=120)

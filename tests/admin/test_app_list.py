@@ -40,6 +40,7 @@ def test_the_default_admin_site_is_left_as_django_made_it(client, viewer):
     assert dashboard_row(client.get(reverse("admin:index")).content.decode())
 
 
+@pytest.mark.integration  # the dashboard reads the queue from Redis
 def test_a_host_admin_site_lists_the_dashboard_by_registering_it(client, viewer, settings):
     settings.ROOT_URLCONF = __name__
     client.force_login(viewer)

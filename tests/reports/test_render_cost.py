@@ -16,7 +16,7 @@ from insights_app.display.numbers import format_int, format_num
 from insights_app.display.times import FAST_DATE_FORMATS, format_datetime
 from insights_app.reports.freshness import freshness
 from tests.helpers.reports_dataset import build_dataset
-from tests.reports.test_reports_inputs import make_user
+from tests.reports.test_inputs import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -28,6 +28,9 @@ from insights_app.simulator.openapi_fixes import CORRECTIONS, INSIGHTS_PATHS, co
 from tests.helpers import TEST_API_KEY
 from tests.helpers.openapi import load_openapi
 
+# The module's simulator (a module-scoped fixture) serves over HTTP: every test here is integration.
+pytestmark = pytest.mark.integration
+
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Live, so some sessions are running (null endedAt / leftAt) and detail arrays are partial.

@@ -75,6 +75,7 @@ def test_staff_without_permissions_sees_nothing(client, nobody, queued_run):
     assert queued_run.status == "queued" and SyncRun.objects.count() == 1
 
 
+@pytest.mark.integration  # the dashboard reads the queue from Redis
 def test_viewer_sees_data_but_no_sync_controls(client, viewer, data, queued_run):
     client.force_login(viewer)
     rooms = client.get(reverse("admin:insights_app_room_changelist")).content.decode()
@@ -112,6 +113,7 @@ def test_viewer_forged_posts_are_refused(client, viewer, data, queued_run):
     assert SyncRun.objects.count() == 1
 
 
+@pytest.mark.integration  # the dashboard reads the queue from Redis
 def test_syncer_sees_the_controls(client, syncer, data, queued_run):
     client.force_login(syncer)
     rooms = client.get(reverse("admin:insights_app_room_changelist")).content.decode()

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from insights_app.models import (
@@ -116,27 +117,33 @@ def test_presence_matches_the_simulators_live_state_after_a_burst(
         now=timezone.now(),
     )
     faults = WebhookFaults(duplicate_rate=0.2, reorder_rate=0.2, seed=7)
-    sender = WebhookSender(sim.organisation, live_server.url + WEBHOOK_PATH, SECRET, faults).start()
-    try:
-        # Move the simulated clock a minute at a time until there has been a burst of activity and
-        # people are in rooms at the end (any date: weekends and nights are quieter, so go on longer).
-        for _minute in range(48 * 60):
-            sim.organisation.advance(60)
-            if len(sender.deliveries) + sender._queue.qsize() >= 150 and live_state(sim.organisation):
-                break
-        assert sender.flush(timeout=120)
-    finally:
-        sender.stop()
-    statuses = {d.status for d in sender.deliveries}
-    assert statuses <= {200, 202}, statuses
-    assert any(d.status == 200 for d in sender.deliveries)  # duplicates were acknowledged
-    if not wait_for(all_processed, timeout=120):
-        pytest.fail(worker.log()[-2000:])
-    truth = live_state(sim.organisation)
-    assert truth, "the simulator has nobody connected at the end of the burst"
-    assert {
-        room.room_name: {p.participant_id for p in room.people} for room in presence.in_rooms_now()
-    } == truth
+    # One clock for the simulated Whereby and the app (intake bounds createdAt by the time received,
+    # and the sender signs with the clock): the app's moves with the simulation.
+    with time_machine.travel(sim.organisation.now, tick=True) as clock:
+        sender = WebhookSender(sim.organisation, live_server.url + WEBHOOK_PATH, SECRET, faults).start()
+        try:
+            # Move the simulated clock a minute at a time until there has been a burst of activity and
+            # people are in rooms at the end (any date: weekends and nights are quieter, so go on longer).
+            for _minute in range(48 * 60):
+                sim.organisation.advance(60)
+                clock.move_to(sim.organisation.now)
+                while sender._queue.unfinished_tasks:  # delivered (signed and checked) in this minute
+                    time.sleep(0.01)
+                if len(sender.deliveries) + sender._queue.qsize() >= 150 and live_state(sim.organisation):
+                    break
+            assert sender.flush(timeout=120)
+        finally:
+            sender.stop()
+        statuses = {d.status for d in sender.deliveries}
+        assert statuses <= {200, 202}, statuses
+        assert any(d.status == 200 for d in sender.deliveries)  # duplicates were acknowledged
+        if not wait_for(all_processed, timeout=120):
+            pytest.fail(worker.log()[-2000:])
+        truth = live_state(sim.organisation)
+        assert truth, "the simulator has nobody connected at the end of the burst"
+        assert {
+            room.room_name: {p.participant_id for p in room.people} for room in presence.in_rooms_now()
+        } == truth
     counts = dict(LiveRoom.objects.filter(num_clients__gt=0).values_list("room_name", "num_clients"))
     assert counts == {room: len(ids) for room, ids in truth.items()}
 
@@ -167,10 +174,11 @@ def test_session_ended_leads_to_exactly_one_room_sync_after_the_delay(
     from rq.registry import ScheduledJobRegistry
 
     from insights_app.jobs.queue import get_queue
+    from insights_app.site import job_id
 
     queue = get_queue()
     pending = [*ScheduledJobRegistry(queue=queue).get_job_ids(), *queue.job_ids]
-    assert len([j for j in pending if j.startswith("insights-webhook-room-")]) == 1  # one pending job
+    assert len([j for j in pending if j.startswith(job_id("webhook-room-"))]) == 1  # one pending job
     run = wait_for(lambda: SyncRun.objects.filter(status__in=["succeeded", "partial", "failed"]).first(), 90)
     assert time.monotonic() - sent >= delay_seconds - 1  # RQ schedules to the whole second
     received = WebhookEvent.objects.get(event_id=ended["id"]).received_at

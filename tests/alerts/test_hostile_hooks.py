@@ -87,6 +87,7 @@ def test_the_slack_format_escapes_its_own_control_characters_only(settings):
     assert "&lt;https://evil.example|click&gt;" in text and "&amp;amp;" in text
 
 
+@pytest.mark.integration  # the hook fixture serves the alert webhook
 def test_a_trickling_hook_fails_each_attempt_at_its_deadline_and_every_outcome_is_recorded(settings, hook):
     hook.trickle = 0.2  # ~8 s for the whole answer, a byte at a time: no single read times out
     configure(settings, hook.url, WEBHOOK_TIMEOUT=1, WEBHOOK_RETRY_INTERVALS=[0, 3600])
@@ -106,6 +107,7 @@ def test_a_trickling_hook_fails_each_attempt_at_its_deadline_and_every_outcome_i
     assert elapsed < 2 * 1 + 8  # two attempts of 1 s each, with room for a loaded machine
 
 
+@pytest.mark.integration  # the hook fixture serves the alert webhook
 def test_the_last_failed_attempt_is_recorded_as_the_outcome(settings, hook):
     hook.trickle = 0.2
     configure(settings, hook.url, WEBHOOK_TIMEOUT=1, WEBHOOK_RETRY_INTERVALS=[0])
@@ -165,6 +167,7 @@ class TricklingSmtpServer:
         self.sock.close()
 
 
+@pytest.mark.integration  # serves a trickling mail server
 def test_a_trickling_mail_server_fails_the_mail_at_its_deadline_and_spares_the_other_channels(settings):
     smtp = TricklingSmtpServer()
     try:
@@ -187,6 +190,7 @@ def test_a_trickling_mail_server_fails_the_mail_at_its_deadline_and_spares_the_o
     assert elapsed < 1 + 8
 
 
+@pytest.mark.integration  # the system checks read the sites' roll-call in Redis (W005)
 @pytest.mark.parametrize(
     ("alerts", "text"),
     [
@@ -207,6 +211,7 @@ def test_alert_settings_have_upper_bounds_and_an_http_site_url(settings, alerts,
     assert len(found) == 1 and text in found[0]
 
 
+@pytest.mark.integration  # the system checks read the sites' roll-call in Redis (W005)
 @pytest.mark.parametrize(("key", "value"), [("MAX_RETRIES", 10**9), ("MAX_THROTTLE_RETRIES", 10**9)])
 def test_api_retry_counts_have_upper_bounds(settings, key, value):
     from django.core.checks import run_checks

@@ -99,6 +99,7 @@ bodies = st.one_of(
     short_by=None,
     endpoint="rooms",
 )
+@pytest.mark.integration  # serves canned API answers
 def test_any_response_ends_in_data_or_a_typed_error(
     canned, status, body, content_type, encoding, hints, short_by, endpoint
 ):

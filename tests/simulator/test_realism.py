@@ -38,6 +38,7 @@ def remaining(response: requests.Response) -> int:
     return int(response.headers["X-RateLimit-Remaining"])
 
 
+@pytest.mark.integration  # serves the simulator
 def test_each_endpoint_costs_its_points_and_every_answer_reports_the_budget():
     """Remaining falls by the endpoint's cost; 200, 400, 404 and 401 all carry Limit and Remaining."""
     org = generate_organisation(small())
@@ -62,6 +63,7 @@ def test_each_endpoint_costs_its_points_and_every_answer_reports_the_budget():
         assert [record.points for record in server.request_log] == [3, 2, 2, 1, 0]
 
 
+@pytest.mark.integration  # serves the simulator
 def test_the_customers_product_spends_from_the_same_budget():
     """With a background spend, Remaining falls between our calls; a spent budget refuses the product."""
     org = generate_organisation(small())

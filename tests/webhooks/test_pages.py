@@ -70,6 +70,7 @@ def test_room_report_without_webhooks_shows_no_presence_block(client, viewer, da
     assert "In rooms now" not in client.get(reverse("insights_app:room", args=[room.pk])).content.decode()
 
 
+@pytest.mark.integration  # the rejected count lives in Redis
 def test_dashboard_shows_presence_and_the_rejected_count(client, viewer, webhooks_on):
     for reason in ("bad_signature", "bad_signature", "stale"):
         rejections.record(reason)
@@ -107,3 +108,22 @@ def test_webhook_event_admin_is_read_only_and_filters(client, viewer, django_use
     change = client.get(reverse("admin:insights_app_webhookevent_change", args=[event.pk])).content.decode()
     assert 'name="_save"' not in change
     assert client.get(reverse("admin:insights_app_webhookevent_add")).status_code == 403
+
+
+@pytest.mark.parametrize("staff", [True, False])
+@pytest.mark.parametrize(
+    "perms", [(), ("view_reports",), ("view_syncrun",), ("run_sync",), ("view_room", "view_participant")]
+)
+def test_presence_json_is_open_exactly_to_who_may_open_a_page_showing_presence(
+    client, data, django_user_model, webhooks_on, staff, perms
+):
+    deliver(client_event("room.client.joined", at=datetime.now(UTC), participant="p-1", room="/ops"))
+    user = make_user(django_user_model, "someone", perms)
+    if not staff:
+        django_user_model.objects.filter(pk=user.pk).update(is_staff=False)
+    client.force_login(user)
+    room = Room.objects.order_by("pk").first()
+    report = client.get(reverse("insights_app:room", args=[room.pk])).status_code
+    dashboard = client.get(reverse("admin:insights_app_syncrun_dashboard")).status_code
+    presence_json = client.get(reverse("insights_app:webhook_presence")).status_code
+    assert presence_json == (200 if 200 in (report, dashboard) else 403), (report, dashboard)

@@ -132,6 +132,7 @@ def test_an_unreachable_hook_is_recorded_by_kind_without_the_url(settings, redis
     assert record == "failed after 3 attempts: ConnectionError posting to the alert webhook"
 
 
+@pytest.mark.integration  # the hook fixture serves the alert webhook
 def test_the_hook_url_and_token_are_masked_in_the_settings_dump(settings, hook):
     from insights_app.alerts.settings import alert_settings, masked
     from insights_app.conf import get_settings
@@ -220,6 +221,7 @@ def staff(django_user_model):
     return user
 
 
+@pytest.mark.integration  # the dashboard reads the queue from Redis
 def test_open_alerts_show_on_the_dashboard_and_admin_index_with_cause_links(client, staff, settings):
     settings.WHEREBY_INSIGHTS = {"ALERTS": {"EMAIL_TO": []}}
     [*_, last] = failed_runs(3)
@@ -240,6 +242,7 @@ def test_open_alerts_show_on_the_dashboard_and_admin_index_with_cause_links(clie
         assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
 
 
+@pytest.mark.integration  # the dashboard reads the queue from Redis
 def test_no_panel_without_permission_to_view_alerts(client, django_user_model, settings):
     from django.contrib.auth.models import Permission
 
@@ -253,6 +256,7 @@ def test_no_panel_without_permission_to_view_alerts(client, django_user_model, s
     assert 'id="insights-alerts"' not in client.get(reverse("admin:index")).content.decode()
 
 
+@pytest.mark.integration  # the alert pages read the health from Redis
 def test_the_alert_list_is_read_only_filters_by_state_and_silences(client, staff, settings):
     settings.WHEREBY_INSIGHTS = {"ALERTS": {"EMAIL_TO": []}}
     failed_runs(3)
@@ -272,6 +276,7 @@ def test_the_alert_list_is_read_only_filters_by_state_and_silences(client, staff
     assert alert.silenced_until > timezone.now() + timedelta(hours=23)
 
 
+@pytest.mark.integration  # the alert pages read the health from Redis
 def test_silencing_needs_its_permission(client, django_user_model, settings):
     from django.contrib.auth.models import Permission
 
@@ -295,6 +300,7 @@ def test_silencing_needs_its_permission(client, django_user_model, settings):
 # command, schedule, checks -------------------------------------------------------------------------
 
 
+@pytest.mark.integration  # the rules read the health from Redis
 def test_the_command_evaluates_and_lists_open_alerts(settings, capsys):
     settings.WHEREBY_INSIGHTS = {"ALERTS": {"EMAIL_TO": []}}
     call_command("insights_alerts", "--check")  # nothing yet
@@ -321,6 +327,7 @@ def test_the_schedule_evaluates_the_alerts_every_minute(settings, redis_conn):
     assert jobs["insights-alerts"].queue_name == "whereby_insights"
 
 
+@pytest.mark.integration  # the system checks read the sites' roll-call in Redis (W005)
 @pytest.mark.parametrize(
     ("alerts", "code", "text"),
     [
@@ -347,6 +354,7 @@ def test_alert_settings_are_checked_without_repeating_secrets(settings, alerts, 
     assert "secretpart" not in found[0].msg + found[0].hint
 
 
+@pytest.mark.integration  # the system checks read the sites' roll-call in Redis (W005)
 def test_the_default_alert_settings_pass_the_checks(settings):
     from django.core.checks import run_checks
 

@@ -59,6 +59,7 @@ def stop(process: subprocess.Popen) -> str:
     return rest
 
 
+@pytest.mark.integration  # runs the command in a subprocess
 def test_serves_with_the_key_from_the_environment_without_printing_it():
     """With WHEREBY_API_KEY set, the key works but never appears in the output."""
     secret = "real-secret-key-0123456789abcdef"
@@ -78,6 +79,7 @@ def test_serves_with_the_key_from_the_environment_without_printing_it():
     assert process.returncode == 0
 
 
+@pytest.mark.integration  # runs the command in a subprocess
 def test_prints_a_demo_key_it_made_up():
     """Without a configured key the command invents a demo key, prints it, and accepts it."""
     process, lines = start({})

@@ -204,7 +204,7 @@ def test_unknown_csv_table_is_404(viewer, data):
 
 
 def test_resolver_labels_people_in_one_batch_and_is_escaped(viewer, data, settings):
-    settings.WHEREBY_INSIGHTS = {"EXTERNAL_ID_RESOLVER": "tests.reports.test_reports_views.resolver"}
+    settings.WHEREBY_INSIGHTS = {"EXTERNAL_ID_RESOLVER": "tests.reports.test_views.resolver"}
     RESOLVER_CALLS.clear()
     response = viewer.get(reverse("insights_app:people"), PERIOD)
     assert len(RESOLVER_CALLS) == 1
@@ -218,7 +218,7 @@ def test_resolver_labels_people_in_one_batch_and_is_escaped(viewer, data, settin
 
 
 def test_a_failing_resolver_shows_raw_ids_and_logs(viewer, data, settings, caplog):
-    settings.WHEREBY_INSIGHTS = {"EXTERNAL_ID_RESOLVER": "tests.reports.test_reports_views.broken_resolver"}
+    settings.WHEREBY_INSIGHTS = {"EXTERNAL_ID_RESOLVER": "tests.reports.test_views.broken_resolver"}
     with caplog.at_level(logging.WARNING, logger="insights_app"):
         response = viewer.get(reverse("insights_app:people"), PERIOD)
     assert response.status_code == 200
@@ -227,9 +227,7 @@ def test_a_failing_resolver_shows_raw_ids_and_logs(viewer, data, settings, caplo
 
 
 def test_resolver_links_other_than_web_links_are_dropped(viewer, data, settings):
-    settings.WHEREBY_INSIGHTS = {
-        "EXTERNAL_ID_RESOLVER": "tests.reports.test_reports_views.evil_link_resolver"
-    }
+    settings.WHEREBY_INSIGHTS = {"EXTERNAL_ID_RESOLVER": "tests.reports.test_views.evil_link_resolver"}
     html = viewer.get(reverse("insights_app:people"), PERIOD).content.decode()
     assert "javascript:" not in html
 

@@ -169,6 +169,7 @@ def test_a_name_that_does_not_resolve_is_called_a_dns_failure():
     assert "no-such-host.invalid could not be resolved (DNS)" in str(caught.value)
 
 
+@pytest.mark.integration  # serves a server that never answers
 def test_a_server_that_never_answers_is_a_timeout_naming_the_host():
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
