@@ -156,6 +156,7 @@ def test_two_workers_writing_one_day_at_once_leave_the_cells_exact(capsys):
     assert _check(capsys, "--all")[0] == 0
 
 
+@pytest.mark.integration  # the dashboard asks Redis about the workers
 @pytest.mark.django_db
 def test_the_dashboard_says_when_the_rollups_are_behind(client, syncer):
     client.force_login(syncer)
