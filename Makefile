@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 REQS_STAMP := $(VENV)/.requirements-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 
-.PHONY: install services browser faketime test test-fast test-shifted lowest-venv test-lowest test-long lint typecheck demo bench clean
+.PHONY: install services browser faketime gettext messages test test-fast test-shifted lowest-venv test-lowest test-long lint typecheck demo bench clean
 
 $(REQS_STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ browser:
 # Debian's libfaketime, for the leg that runs the suite with every process's clock moved forward.
 faketime:
 	@command -v faketime >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime)
+
+# GNU gettext (xgettext, msgmerge, msgfmt): the catalogue check in the suite runs makemessages with it.
+# The site needs none of it: the compiled .mo files are committed and ship in the wheel.
+gettext:
+	@command -v msgfmt >/dev/null && command -v xgettext >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext)
+
+# After changing a string: bring the German and Norwegian catalogues up to date, translate what is
+# new or fuzzy in the .po files, then `make messages` again to compile them (docs/translations.md).
+messages: install gettext
+	cd insights_app && ../$(PY) -m django makemessages --add-location file --locale de --locale nb
+	cd insights_app && ../$(PY) -m django compilemessages --locale de --locale nb
 
 # lint-imports keeps the layers of docs/architecture.md (contracts in pyproject.toml).
 lint: install
@@ -47,7 +58,7 @@ FAST_TIER = $(PY) -m pytest -m "not integration" $(FAST_COV) $(FAST_ARGS) $(PYTE
 test-fast: install
 	$(FAST_TIER)
 
-test: install services browser faketime
+test: install services browser faketime gettext
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
@@ -65,7 +76,7 @@ FAKETIME_SHIM := $(VENV)/faketime-clockwait.so
 $(FAKETIME_SHIM): scripts/faketime_clockwait.c | install
 	cc -shared -fPIC -O2 -Wall -o $@ $< -ldl
 
-test-shifted: install services faketime $(FAKETIME_SHIM)
+test-shifted: install services faketime gettext $(FAKETIME_SHIM)
 	LD_PRELOAD=$(abspath $(FAKETIME_SHIM)) faketime -f $(SHIFT) $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 
 # The suite (browser tests and own sites left out) against the built wheel's dependencies at the lowest
@@ -80,7 +91,7 @@ lowest-venv: install
 	$(VENV)/bin/uv pip install -q -p $(LOWEST_VENV)/bin/python --resolution lowest-direct \
 		dist-lowest/*.whl -r dist-lowest/requirements.txt -r dist-lowest/tools.txt
 
-test-lowest: services
+test-lowest: services gettext
 	test -x $(LOWEST_VENV)/bin/python || $(MAKE) lowest-venv
 	$(VENV)/bin/uv pip list -p $(LOWEST_VENV)/bin/python | grep -iE '^(django|django-rq|rq|redis|requests|urllib3|ua-parser|plotly) '
 	$(LOWEST_VENV)/bin/python -m pytest -m "not browser and not own_site" --ignore=tests/browser $(PYTEST_ARGS)

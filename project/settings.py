@@ -1,6 +1,7 @@
 """Demo host site settings, read from the environment (12-factor)."""
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -25,6 +26,10 @@ def env_bool(name: str, default: bool) -> bool:
 DEBUG = env_bool("DEBUG", False)
 # A throwaway key is acceptable only for a local demo, DEBUG, or a test run (pytest sets PYTEST_VERSION).
 _throwaway_key_ok = DEBUG or bool(os.environ.get("INSIGHTS_DEMO")) or "PYTEST_VERSION" in os.environ
+# So is a command that signs nothing: help text, and the simulator (it serves a fake API, not this site).
+_argv = sys.argv[1:] if Path(sys.argv[0]).name == "manage.py" else []
+if _argv and (_argv[0] in {"help", "insights_simulator"} or {"-h", "--help"} & set(_argv)):
+    _throwaway_key_ok = True
 SECRET_KEY = os.environ.get("SECRET_KEY") or ("insecure-local-only-key" if _throwaway_key_ok else None)
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set (or DEBUG=true for a local demo)")

@@ -367,14 +367,16 @@ def run(args: argparse.Namespace) -> int:
                 children.start(f"rqworker-{number}", worker)
             children.start("rqcron", [PYTHON, MANAGE, "rqcron", "insights_app.cron"])
             say(f"Redis answers at {env['REDIS_URL']}: {args.workers} RQ worker(s) on {queue!r}, and rqcron")
-            children.start("first-sync", [PYTHON, MANAGE, "insights_sync", "--enqueue"], may_exit=True)
-            say("first sync queued (the worker runs it; watch it on the sync dashboard)")
+            # A full first sync: the reports' "no full sync yet" would otherwise stay until someone starts one.
+            first = [PYTHON, MANAGE, "insights_sync", "--enqueue", "--full"]
+            children.start("first-sync", first, may_exit=True)
+            say("first sync (full) queued (the worker runs it; watch it on the sync dashboard)")
         else:
             say(
                 f"Redis does not answer at {env['REDIS_URL']}: no worker and no cron; the first sync runs in "
                 "a child process of this script, and again every few minutes while the demo runs"
             )
-            sync_child = children.start("sync", [PYTHON, MANAGE, "insights_sync"], may_exit=True)
+            sync_child = children.start("sync", [PYTHON, MANAGE, "insights_sync", "--full"], may_exit=True)
 
         site = f"http://127.0.0.1:{args.port}"
         if not port_is_free(args.port):  # taken while we prepared: say so rather than let runserver die

@@ -110,7 +110,7 @@ def test_w002_an_explicit_budget_above_the_plan_the_api_reports(good, redis_conn
 
     good.WHEREBY_INSIGHTS = {**GOOD, "RATE_BUDGET_POINTS_PER_MINUTE": 150}
     assert ours() == {}  # no plan reported yet: nothing to compare with
-    get_budget().observe("/insights/rooms", 200, {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "97"})
+    get_budget().answered("/insights/rooms", 200, {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "97"})
     message = only("W002")
     assert "150" in message.msg and "the plan the API reports" in message.msg and "100" in message.msg
     good.WHEREBY_INSIGHTS = {**GOOD, "RATE_BUDGET_POINTS_PER_MINUTE": "auto"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -95,6 +96,17 @@ def test_demo_brings_data_into_the_reports_then_stops_everything(demo):
     assert "all demo processes stopped" in out
     assert processes_with(demo["marker"]) == []
     assert (demo["logs"] / "rqworker-1.log").exists() and (demo["logs"] / "rqcron.log").exists()
+    assert first_sync_kind(demo) == "full"  # else every report says "no full sync yet"
+
+
+def first_sync_kind(demo: dict) -> str:
+    """The kind of the demo's first sync run, read from the demo's SQLite file after it stopped."""
+    import sqlite3
+
+    path = demo["args"][demo["args"].index("--db") + 1]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (kind,) = db.execute("SELECT kind FROM insights_app_syncrun ORDER BY id LIMIT 1").fetchone()
+    return str(kind)
 
 
 def test_demo_without_redis_syncs_in_process_and_says_so(demo):
@@ -114,6 +126,7 @@ def test_demo_without_redis_syncs_in_process_and_says_so(demo):
     assert "data in the reports" in out
     assert not (demo["logs"] / "rqworker-1.log").exists()
     assert processes_with(demo["marker"]) == []
+    assert first_sync_kind(demo) == "full"
 
 
 def read_until(process: subprocess.Popen, text: str, timeout: float) -> str:

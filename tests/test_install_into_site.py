@@ -75,6 +75,10 @@ def test_wheel_ships_the_app_and_nothing_else(wheel: Path):
     assert any(n.startswith("insights_app/templates/insights_app/") and n.endswith(".html") for n in app)
     assert any(n.startswith("insights_app/static/insights_app/") for n in app)
     assert any(n.endswith("dist-info/licenses/LICENSE") for n in names)
+    # The translations, compiled: a site needs no gettext tools to run in German or Norwegian.
+    for language in ("de", "nb"):
+        assert f"insights_app/locale/{language}/LC_MESSAGES/django.mo" in names
+        assert f"insights_app/locale/{language}/LC_MESSAGES/django.po" in names
     # Only the app and its metadata: no test, demo site, scripts or bench code, no bytecode.
     assert {n.split("/")[0] for n in names} == {
         "insights_app",
@@ -160,6 +164,20 @@ def test_host_site_installs_migrates_syncs_and_renders_every_report(site, simula
     checked = manage(site, "check", "--fail-level", "WARNING")
     assert "no issues" in checked.stdout
     manage(site, "makemigrations", "--check", "--dry-run")
+    # The installed catalogues answer without any gettext tool on the machine.
+    spoken = manage(
+        site,
+        "shell",
+        "-c",
+        "from django.utils import translation\n"
+        "for language in ('de', 'nb'):\n"
+        "    translation.activate(language)\n"
+        "    print(translation.gettext('Video usage overview'))\n",
+    )
+    assert spoken.stdout.strip().splitlines()[-2:] == [
+        "Übersicht der Videonutzung",
+        "Oversikt over videobruk",
+    ]
     manage(site, "collectstatic", "--noinput")
     assert list((site["tmp"] / "static" / "insights_app").rglob("*")), (
         "the app's static files were not collected"

@@ -31,6 +31,8 @@ from .run_text import estimate_text, full_sync_text, progress_text, run_name, ru
 ACTIVE_LIMIT = 50
 RECENT_LIMIT = 20
 STARTABLE_KINDS = (m.SyncKind.INCREMENTAL, m.SyncKind.FULL)
+# Whole button texts: the adjective inflects with "sync" in other languages ("Vollständigen Sync starten").
+START_LABELS = {m.SyncKind.INCREMENTAL: _("Start incremental sync"), m.SyncKind.FULL: _("Start full sync")}
 
 
 def rollup_status() -> dict[str, Any]:
@@ -147,7 +149,7 @@ class DashboardView(AdminPageView):
             "can_run_sync": may_run,
             "start_url": reverse("admin:insights_app_syncrun_start"),
             "status_url": reverse("admin:insights_app_syncrun_dashboard_status"),
-            "kinds": [(kind.value, kind.label) for kind in STARTABLE_KINDS],
+            "kinds": [(kind.value, START_LABELS[kind]) for kind in STARTABLE_KINDS],
             "full_sync_estimate": full_sync_text() if may_run else "",
             "rollups": rollup_status(),
         }
@@ -203,7 +205,7 @@ class CancelView(AdminPageView):
         if not run.is_active:
             messages.info(request, format_html(gettext("{} has already finished."), run_name(run)))
             return _back(request)
-        run = cancel_run(run)
+        run = cancel_run(run, by=f"{request.user.get_username()} from the admin")
         if run.status == m.SyncStatus.CANCELLED:
             messages.success(request, format_html(gettext("{} was cancelled."), run_name(run)))
         else:

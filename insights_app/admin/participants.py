@@ -13,7 +13,7 @@ from .. import models as m
 from ..conf import get_settings
 from ..display.durations import duration
 from ..display.names import shown_name
-from ..display.numbers import format_bitrate
+from ..display.numbers import format_bitrate, format_pct
 from ..display.times import local_datetime
 from . import actions, filters, privacy
 from .base import ReadOnlyAdmin
@@ -104,7 +104,7 @@ class ParticipantAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("max loss"), ordering="max_packet_loss")
     def max_loss(self, obj: m.Participant) -> str:
-        return "—" if obj.max_packet_loss is None else f"{obj.max_packet_loss:.1f} %"
+        return format_pct(obj.max_packet_loss)
 
     @admin.display(description=_("OS"), ordering="os")
     def os_name(self, obj: m.Participant) -> str:

@@ -7,7 +7,7 @@ from django.utils.translation import gettext
 
 from .. import models as m
 from ..display.durations import format_duration
-from ..display.numbers import count
+from ..display.numbers import count, format_int, points_text
 from ..sync.estimate import estimate_for, full_sync_estimate
 
 
@@ -40,9 +40,9 @@ def full_sync_text() -> str:
     return gettext(
         "A full sync now: about %(points)s points, about %(time)s at %(budget)s points/min (estimate)"
     ) % {
-        "points": f"{estimate.points:,}",
+        "points": format_int(estimate.points),
         "time": format_duration(estimate.seconds),
-        "budget": f"{estimate.budget:g}",
+        "budget": points_text(estimate.budget),
     }
 
 
@@ -52,7 +52,7 @@ def estimate_text(run: m.SyncRun) -> str:
     if estimate is None:
         return ""
     return gettext("about %(points)s points left, about %(time)s at %(budget)s points/min (estimate)") % {
-        "points": f"{estimate.points:,}",
+        "points": format_int(estimate.points),
         "time": format_duration(estimate.seconds),
-        "budget": f"{estimate.budget:g}",
+        "budget": points_text(estimate.budget),
     }

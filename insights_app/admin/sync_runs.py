@@ -16,6 +16,20 @@ from . import dashboard
 from .base import ReadOnlyAdmin, can_run_sync
 from .run_text import progress_text, run_name, run_seconds
 
+# The counts table's row and column headings (the counters' names are English field-name parts).
+COUNTED_MODEL_LABELS = {
+    "rooms": _("rooms"),
+    "sessions": _("sessions"),
+    "participants": _("participants"),
+    "details": _("quality details"),
+}
+COUNT_KIND_LABELS = {
+    "created": _("created"),
+    "updated": _("updated"),
+    "unchanged": _("unchanged"),
+    "skipped": _("skipped"),
+}
+
 
 @admin.register(m.SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
@@ -143,8 +157,9 @@ class SyncRunAdmin(ReadOnlyAdmin):
             "insights_app/admin/counts_table.html",
             {
                 "counts": {
-                    model: {k: count(v) for k, v in row.items()} for model, row in obj.counts().items()
+                    COUNTED_MODEL_LABELS.get(model, model): {k: count(v) for k, v in row.items()}
+                    for model, row in obj.counts().items()
                 },
-                "kinds": m.COUNT_KINDS,
+                "kinds": [COUNT_KIND_LABELS.get(kind, kind) for kind in m.COUNT_KINDS],
             },
         )

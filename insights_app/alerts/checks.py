@@ -1,4 +1,4 @@
-"""System checks of ``WHEREBY_INSIGHTS["ALERTS"]`` (ids E016-E018, W004; see docs/checks.md).
+"""System checks of ``WHEREBY_INSIGHTS["ALERTS"]`` (ids E016-E018, W004, W006; see docs/checks.md).
 
 Messages never repeat the webhook URL or token: they are secrets.
 """
@@ -173,3 +173,31 @@ def check_alerts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register("insights_app", deploy=True)
+def check_alert_recipients(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W006 (``check --deploy``): alerts would reach no one, neither by mail nor by chat hook.
+
+    A deployment check: a development site without ADMINS is normal, and a warning before every
+    command's output would teach people to ignore warnings.
+    """
+    if not _shape_ok():
+        return []
+    user = user_alerts()
+    if not isinstance(user, dict):
+        return []  # E016 reports it
+    values = {**ALERT_DEFAULTS, **user}
+    if values["EMAIL_TO"] is not None or values["WEBHOOK_URL"] or getattr(settings, "ADMINS", None):
+        return []  # [] is "no mail" chosen on purpose; a list or a hook or ADMINS is a recipient
+    return [
+        Warning(
+            "Alerts reach no one: ADMINS is empty, "
+            f"{ALERTS}['EMAIL_TO'] and {ALERTS}['WEBHOOK_URL'] are not set.",
+            hint="Give alerts a recipient in one of three ways: set Django's ADMINS, set "
+            f"{ALERTS}['EMAIL_TO'] to a list of addresses, or set {ALERTS}['WEBHOOK_URL'] to a Slack or "
+            f"Teams incoming webhook. Set {ALERTS}['EMAIL_TO'] = [] to say that no mail is wanted "
+            "(docs/alerts.md).",
+            id=_id("W006"),
+        )
+    ]

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import get_connection, mail_admins, send_mail
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
 from ..models import Alert
 from .deadline import call_within
@@ -35,8 +36,11 @@ def send_alert_mail(alert: Alert, event: str) -> str:
     recipients = values["EMAIL_TO"]
     if recipients is not None and not recipients:
         return "off"
-    verb = "Resolved" if event == "resolved" else "Alert"
-    subject = one_line(f"{values['EMAIL_SUBJECT_PREFIX']}{verb}: {alert.title}")
+    if recipients is None and not getattr(settings, "ADMINS", None):
+        # mail_admins sends nothing when ADMINS is empty: say so rather than "sent" (check W006 warns).
+        return "no recipients: ADMINS is empty and ALERTS['EMAIL_TO'] is not set"
+    line = _("Resolved: %(title)s") if event == "resolved" else _("Alert: %(title)s")
+    subject = one_line(values["EMAIL_SUBJECT_PREFIX"] + line % {"title": alert.title})
     context = {"alert": alert, "event": event, "link": absolute(cause_url(alert))}
     text = render_to_string("insights_app/alerts/email.txt", context)
     html = render_to_string("insights_app/alerts/email.html", context)

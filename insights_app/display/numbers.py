@@ -8,6 +8,7 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.utils import formats
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 EMPTY = "—"
 # Numbers up to this size are grouped by ``str.format``; bigger ones go through Django's formatter.
@@ -88,7 +89,31 @@ def format_minutes(value: float | None) -> str:
 
 def format_pct(value: float | None) -> str:
     """``12.5 %`` / ``—``."""
-    return "—" if value is None else f"{format_num(value)} %"
+    return "—" if value is None else _("%(number)s %%") % {"number": format_num(value)}
+
+
+def format_trimmed(value: float, decimals: int = 2) -> str:
+    """``2.5`` / ``5`` (no trailing zeros), in the active language's separators."""
+    text = format_num(value, decimals)
+    decimal = formats.get_format("DECIMAL_SEPARATOR", get_language(), use_l10n=True)
+    return text.rstrip("0").rstrip(decimal) if decimal in text else text
+
+
+def format_signed(value: float | None, decimals: int = 1) -> str:
+    """``+19.9`` / ``−3.0`` in the active language's separators; ``—`` for none."""
+    if value is None or not math.isfinite(float(value)):
+        return "—" if value is None else str(value)
+    rounded = round(float(value), decimals)
+    text = format_num(abs(rounded), decimals)
+    return ("+" if rounded >= 0 else "−") + text
+
+
+def chart_separators() -> str:
+    """Plotly's ``layout.separators`` (decimal, then thousands) for the active language, so a chart's
+    hover figures read like the tables beside it."""
+    decimal = formats.get_format("DECIMAL_SEPARATOR", get_language(), use_l10n=True)
+    thousands = formats.get_format("THOUSAND_SEPARATOR", get_language(), use_l10n=True)
+    return f"{decimal}{thousands}"
 
 
 def count(value: float | None) -> str:

@@ -64,3 +64,11 @@ def local_datetime(value: dt.datetime | None) -> str:
     except (OverflowError, ValueError):
         return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "minutes") + " UTC"
     return formats.date_format(local, DATETIME_FORMAT)
+
+
+def format_datetime_zoned(value: dt.datetime | None, fmt: str = "Y-m-d H:i") -> str:
+    """``format_datetime`` with the zone named, for text read away from the site (a shell, a log)."""
+    text = format_datetime(value, fmt)
+    if value is None or not timezone.is_aware(value) or text.endswith(" UTC"):
+        return text
+    return f"{text} {timezone.get_current_timezone_name()}"

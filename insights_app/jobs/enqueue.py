@@ -71,9 +71,12 @@ def enqueue_sync(
     return EnqueueResult(run, True)
 
 
-def cancel_run(run: SyncRun) -> SyncRun:
-    """Cancel a queued run now (and its job), or ask a running one to stop at its next page."""
-    run = service.request_cancel(run)
+def cancel_run(run: SyncRun, by: str = "") -> SyncRun:
+    """Cancel a queued run now (and its job), or ask a running one to stop at its next page.
+
+    ``by`` says who asked and from where (the process running the run tells its user).
+    """
+    run = service.request_cancel(run, by)
     if run.status == SyncStatus.CANCELLED and run.job_id:
         # The run is cancelled in the database, which is what the job checks first; the RQ job is a courtesy.
         with contextlib.suppress(NoSuchJobError, redis.RedisError, OSError, ValueError):

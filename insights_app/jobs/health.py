@@ -8,9 +8,11 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rq import Queue, Worker
 
 from ..conf import get_settings
+from ..display.budget import budget_lines
 from ..display.durations import age, duration
 from ..display.numbers import points_text
 from ..display.times import local_datetime
@@ -165,9 +167,12 @@ class Health:
             )
         if self.swept:
             found.append(
-                _(
-                    "%(count)d sync run(s) whose worker died or whose job vanished from the queue were just "
-                    "marked failed; start a new sync when ready."
+                ngettext(
+                    "%(count)d sync run whose worker died or whose job vanished from the queue was just "
+                    "marked failed; start a new sync when ready.",
+                    "%(count)d sync runs whose worker died or whose job vanished from the queue were just "
+                    "marked failed; start a new sync when ready.",
+                    self.swept,
                 )
                 % {"count": self.swept}
             )
@@ -216,6 +221,7 @@ def rate_budget() -> dict[str, Any] | None:
         return None
     for name in ("points_per_minute", "plan_points_per_minute", "spent_last_minute", "used_this_minute"):
         snapshot[f"{name}_text"] = points_text(snapshot.get(name))
+    snapshot.update(budget_lines(snapshot))
     return snapshot
 
 

@@ -166,14 +166,19 @@ class SyncRun(SyncRunCounters):
     kind = models.CharField(_("kind"), max_length=16, choices=SyncKind.choices, default=SyncKind.INCREMENTAL)
     scope = models.JSONField(_("scope"), default=dict, blank=True)
     # Same value for the same scope: the unique constraint below allows one active run per scope.
-    dedup_key = models.CharField(max_length=255, db_index=True)
+    dedup_key = models.CharField(_("deduplication key"), max_length=255, db_index=True)
     details_policy = models.CharField(_("detail policy"), max_length=8, blank=True, default="")
     status = models.CharField(
         _("status"), max_length=16, choices=SyncStatus.choices, default=SyncStatus.QUEUED
     )
     trigger = models.CharField(_("trigger"), max_length=16, choices=SyncTrigger.choices)
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
     job_id = models.CharField(_("job id"), max_length=255, blank=True, default="")
     # The RQ jobs of a fan-out (batches, then the closing job); diagnostics stay in ``checkpoint``.
@@ -184,6 +189,10 @@ class SyncRun(SyncRunCounters):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    # Who asked the run to stop, and from where ("alice from the admin", "ops from web1 (insights_sync
+    # --cancel)"), so the process running it can say so; the time is the database's.
+    cancel_requested_by = models.CharField(_("cancel requested by"), max_length=255, blank=True, default="")
+    cancel_requested_at = models.DateTimeField(_("cancel requested at"), null=True, blank=True)
 
     api_requests = models.PositiveIntegerField(_("API requests"), default=0)
     api_points = models.PositiveIntegerField(_("API points"), default=0)
@@ -305,12 +314,18 @@ class SyncRun(SyncRunCounters):
         """Whether someone asked this run to stop (read from the database, not the instance)."""
         return self._this().filter(cancel_requested=True).exists()
 
-    def request_cancel(self) -> None:
-        """Queued runs are cancelled now; running ones are asked to stop at their next page."""
+    def request_cancel(self, by: str = "") -> None:
+        """Queued runs are cancelled now; running ones are asked to stop at their next page.
+
+        ``by`` says who asked, and from where; the first request of a run is the one kept.
+        """
+        asked = {"cancel_requested_by": by[:255], "cancel_requested_at": Now()}
         self._this().filter(status=SyncStatus.QUEUED).update(
-            status=SyncStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+            status=SyncStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now(), **asked
         )
-        self._this().filter(status=SyncStatus.RUNNING).update(cancel_requested=True)
+        self._this().filter(status=SyncStatus.RUNNING, cancel_requested=False).update(
+            cancel_requested=True, **asked
+        )
         self.refresh_from_db()
 
     def requeue_for_retry(self, error: str) -> None:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from ..display.numbers import chart_separators
 from .tables import Column, Table
 
 
@@ -17,7 +19,18 @@ def plotly_text(value: Any) -> str:
     return html.escape(str(value), quote=False)
 
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # Django's catalogue translates these
+# Whole titles per bucket: "per day" and "Day starting" inflect differently in other languages.
+USAGE_TITLES = {
+    "day": gettext_lazy("Usage per day"),
+    "week": gettext_lazy("Usage per week"),
+    "month": gettext_lazy("Usage per month"),
+}
+BUCKET_AXIS_TITLES = {
+    "day": gettext_lazy("Day"),
+    "week": gettext_lazy("Week starting"),
+    "month": gettext_lazy("Month starting"),
+}
 
 
 @dataclass
@@ -36,6 +49,13 @@ class Chart:
         return f"insights-chart-{self.id}"
 
 
+# Date axes in digits, like every date of the reports: Plotly's own ticks ("Dec 6, 2026") and hovers
+# would name months in English whatever the page's language (it ships no other locale).
+DATE_AXIS = {"type": "date", "tickformat": "%Y-%m-%d", "hoverformat": "%Y-%m-%d"}
+# Within one session: the time of day.
+TIME_AXIS = {"type": "date", "tickformat": "%H:%M", "hoverformat": "%H:%M:%S"}
+
+
 def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
         # Title on the left and the legend at the bottom of the figure (in pixels, whatever its
@@ -47,6 +67,7 @@ def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, A
         "hovermode": "closest",
         "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
         "height": 360,
+        "separators": chart_separators(),
     }
     for key, value in extra.items():
         layout[key] = {**layout.get(key, {}), **value} if isinstance(value, dict) else value
@@ -61,7 +82,7 @@ def count_axis(values: list[int]) -> dict[str, Any]:
 
 def usage_chart(series: list[dict[str, Any]], bucket: str, chart_id: str = "usage") -> Chart:
     """Participant minutes (bars) and sessions (line, right axis) per bucket."""
-    title = _("Usage per %(bucket)s") % {"bucket": _(bucket)}
+    title = str(USAGE_TITLES.get(bucket, USAGE_TITLES["day"]))
     x = [row["bucket"].isoformat() for row in series]
     figure: dict[str, Any] = {
         "data": [
@@ -79,12 +100,12 @@ def usage_chart(series: list[dict[str, Any]], bucket: str, chart_id: str = "usag
                 "x": x,
                 "y": [row["sessions"] for row in series],
                 "yaxis": "y2",
-                "hovertemplate": "%{x}<br>%{y} sessions<extra></extra>",
+                "hovertemplate": "%{x}<br>" + _("%(count)s sessions") % {"count": "%{y}"} + "<extra></extra>",
             },
         ],
         "layout": _layout(
             title,
-            _("%(bucket)s starting") % {"bucket": _(bucket).capitalize()},
+            str(BUCKET_AXIS_TITLES.get(bucket, BUCKET_AXIS_TITLES["day"])),
             _("Participant minutes (min)"),
             yaxis2={
                 "title": {"text": _("Sessions (count)")},
@@ -92,7 +113,7 @@ def usage_chart(series: list[dict[str, Any]], bucket: str, chart_id: str = "usag
                 "side": "right",
                 **count_axis([row["sessions"] for row in series]),
             },
-            xaxis={"type": "date"},
+            xaxis=DATE_AXIS,
         ),
     }
     table = Table(
@@ -121,7 +142,10 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
                 "x": [round(r["minutes"], 1) for r in ordered],
                 "y": [plotly_text(r["room__room_name"]) for r in ordered],
                 "customdata": [r["sessions"] for r in ordered],
-                "hovertemplate": "%{y}<br>%{x:,.1f} min in %{customdata} sessions<extra></extra>",
+                "hovertemplate": "%{y}<br>"
+                + _("%(minutes)s min in %(sessions)s sessions")
+                % {"minutes": "%{x:,.1f}", "sessions": "%{customdata}"}
+                + "<extra></extra>",
             }
         ],
         "layout": _layout(
@@ -160,7 +184,9 @@ def heatmap_chart(grid: list[list[int]]) -> Chart:
                 "xgap": 1,
                 "ygap": 1,
                 "colorbar": {"title": {"text": _("Sessions")}},
-                "hovertemplate": "%{y} %{x}:00<br>%{z} sessions<extra></extra>",
+                "hovertemplate": "%{y} %{x}:00<br>"
+                + _("%(count)s sessions") % {"count": "%{z}"}
+                + "<extra></extra>",
             }
         ],
         "layout": _layout(
@@ -191,7 +217,10 @@ def sizes_chart(sizes: list[dict[str, Any]]) -> Chart:
                 "name": _("Sessions"),
                 "x": [s["size"] for s in sizes],
                 "y": [s["sessions"] for s in sizes],
-                "hovertemplate": "%{x} participants<br>%{y} sessions<extra></extra>",
+                "hovertemplate": _("%(count)s participants") % {"count": "%{x}"}
+                + "<br>"
+                + _("%(count)s sessions") % {"count": "%{y}"}
+                + "<extra></extra>",
             }
         ],
         "layout": _layout(
@@ -256,13 +285,13 @@ def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
         title,
         _("Time"),
         _("Participant"),
-        xaxis={"type": "date"},
+        xaxis=TIME_AXIS,
         yaxis={"type": "category", "autorange": "reversed", "rangemode": None},
         barmode="overlay",
         height=max(260, 150 + TIMELINE_ROW_PX * rows_count),  # margins (150 px) + one row each
         margin={"t": 80, "b": 70},
     )
-    layout["xaxis2"] = {"type": "date", "overlaying": "x", "side": "top", "matches": "x", "automargin": True}
+    layout["xaxis2"] = {**TIME_AXIS, "overlaying": "x", "side": "top", "matches": "x", "automargin": True}
     layout["legend"] = {**layout["legend"], "title": {"text": _("Quality")}}
     figure = {"data": data, "layout": layout}
     table = Table(

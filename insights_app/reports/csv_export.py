@@ -6,12 +6,14 @@ import csv
 import datetime as dt
 import math
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from django.http import StreamingHttpResponse
 from django.utils.cache import patch_cache_control
 from django.utils.text import slugify
+from django.utils.translation import get_language, override
 
 from ..display.times import local
 from .tables import Column, Table
@@ -60,20 +62,36 @@ class _Echo:
         return value
 
 
-def csv_lines(table: Table) -> Iterator[str]:
-    """Header and rows of ``table`` as CSV text lines, the first one starting with a BOM."""
+def _speaking(language: str | None) -> AbstractContextManager[object]:
+    # A thread-local read per row where the language is already active (the common case).
+    return nullcontext() if language is None or get_language() == language else override(language)
+
+
+def csv_lines(table: Table, language: str | None = None) -> Iterator[str]:
+    """Header and rows of ``table`` as CSV text lines, the first one starting with a BOM.
+
+    Written in ``language`` (labels and any translated cell): a server iterates a streamed body after
+    the view returned, when the request's language may no longer be active.
+    """
     writer = csv.writer(_Echo())
     columns: list[Column] = table.columns
-    yield BOM + writer.writerow([neutralise(c.csv_label) for c in columns])
-    rows: Iterable[dict] = table.csv_rows()
-    for row in rows:
-        yield writer.writerow([neutralise(row.get(c.key), c.kind) for c in columns])
+    with _speaking(language):
+        line = BOM + writer.writerow([neutralise(str(c.csv_label)) for c in columns])
+        rows: Iterator[dict] = iter(table.csv_rows())
+    yield line
+    while True:
+        with _speaking(language):
+            row = next(rows, None)
+            if row is None:
+                return
+            line = writer.writerow([neutralise(row.get(c.key), c.kind) for c in columns])
+        yield line
 
 
 def csv_response(table: Table, stem: str) -> StreamingHttpResponse:
     """Stream ``table`` as ``<stem>-<table>.csv``; private, as it may hold personal data."""
     filename = f"{slugify(stem) or 'report'}-{table.name}.csv"
-    response = StreamingHttpResponse(csv_lines(table), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(csv_lines(table, get_language()), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     patch_cache_control(response, private=True, no_store=True)
     return response

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..display.numbers import format_int
+
 PRESETS = {
     "7d": _("Last 7 days"),
     "30d": _("Last 30 days"),
@@ -73,18 +75,24 @@ def _local_midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_current_timezone())
 
 
+# Whole sentences per field: "start date" and "end date" inflect differently in other languages.
+NOT_A_DAY = {
+    "start": _("“%(value)s” is not a valid start date: use YYYY-MM-DD."),
+    "end": _("“%(value)s” is not a valid end date: use YYYY-MM-DD."),
+}
+DAY_OUT_OF_RANGE = {
+    "start": _("The start date must be between %(min)s and %(max)s."),
+    "end": _("The end date must be between %(min)s and %(max)s."),
+}
+
+
 def _parse_day(value: str, which: str) -> dt.date:
     try:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise PeriodError(
-            _("“%(value)s” is not a valid %(which)s date: use YYYY-MM-DD.") % {"value": value, "which": which}
-        ) from None
+        raise PeriodError(NOT_A_DAY[which] % {"value": value}) from None
     if not MIN_DAY <= day <= MAX_DAY:
-        raise PeriodError(
-            _("The %(which)s date must be between %(min)s and %(max)s.")
-            % {"which": which, "min": MIN_DAY.isoformat(), "max": MAX_DAY.isoformat()}
-        )
+        raise PeriodError(DAY_OUT_OF_RANGE[which] % {"min": MIN_DAY.isoformat(), "max": MAX_DAY.isoformat()})
     return day
 
 
@@ -92,7 +100,7 @@ def custom_period(start_text: str, end_text: str) -> Period:
     """``start`` to ``end`` (local days, both inclusive); raises PeriodError naming what is wrong."""
     if not start_text or not end_text:
         raise PeriodError(_("A custom period needs both a start and an end date."))
-    start, end = _parse_day(start_text, str(_("start"))), _parse_day(end_text, str(_("end")))
+    start, end = _parse_day(start_text, "start"), _parse_day(end_text, "end")
     if start > end:
         raise PeriodError(
             _("The start date %(start)s is after the end date %(end)s.")
@@ -101,7 +109,7 @@ def custom_period(start_text: str, end_text: str) -> Period:
     if (end - start).days + 1 > MAX_CUSTOM_DAYS:
         raise PeriodError(
             _("A custom period may cover at most %(max)s days; this one covers %(days)s.")
-            % {"max": f"{MAX_CUSTOM_DAYS:,}", "days": f"{(end - start).days + 1:,}"}
+            % {"max": format_int(MAX_CUSTOM_DAYS), "days": format_int((end - start).days + 1)}
         )
     return Period("custom", _local_midnight(start), _local_midnight(end + dt.timedelta(days=1)))
 

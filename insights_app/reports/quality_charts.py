@@ -7,8 +7,9 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from ..display.numbers import format_trimmed
 from ..models.participant_detail import DEFAULT_SAMPLE_RATE_MS
-from .charts import QUALITY_COLOURS, Chart, _layout, plotly_text
+from .charts import BUCKET_AXIS_TITLES, DATE_AXIS, QUALITY_COLOURS, TIME_AXIS, Chart, _layout, plotly_text
 from .tables import Column, Table
 
 
@@ -87,7 +88,7 @@ def samples_chart(details: list[dict[str, Any]], threshold: float) -> tuple[Char
         "y1": threshold,
         "line": {"dash": "dash", "width": 2, "color": "#d9534f"},
     }
-    loss_layout = _layout(loss_title, _("Time"), _("Packet loss (%)"), xaxis={"type": "date"})
+    loss_layout = _layout(loss_title, _("Time"), _("Packet loss (%)"), xaxis=TIME_AXIS)
     loss_layout["shapes"] = [threshold_line]
     loss_layout["annotations"] = [
         {
@@ -97,11 +98,11 @@ def samples_chart(details: list[dict[str, Any]], threshold: float) -> tuple[Char
             "y": threshold,
             "yanchor": "bottom",
             "showarrow": False,
-            "text": _("%(t)s %% threshold") % {"t": f"{threshold:g}"},
+            "text": _("%(t)s %% threshold") % {"t": format_trimmed(threshold)},
             "font": {"color": "#d9534f"},
         }
     ]
-    rate_layout = _layout(rate_title, _("Time"), _("Bitrate (kbit/s)"), xaxis={"type": "date"})
+    rate_layout = _layout(rate_title, _("Time"), _("Bitrate (kbit/s)"), xaxis=TIME_AXIS)
     columns = [
         Column("position", _("Item")),
         Column("time_stamp", _("Samples start"), "datetime"),
@@ -134,7 +135,9 @@ def quality_time_chart(series: list[dict[str, Any]], bucket: str) -> Chart:
                 "x": x,
                 "y": [None if r["degraded_pct"] is None else round(r["degraded_pct"], 1) for r in series],
                 "connectgaps": True,
-                "hovertemplate": "%{x}<br>%{y:.1f} % of connections<extra></extra>",
+                "hovertemplate": "%{x}<br>"
+                + _("%(share)s %% of connections") % {"share": "%{y:.1f}"}
+                + "<extra></extra>",
             },
             {
                 "type": "scatter",
@@ -146,14 +149,16 @@ def quality_time_chart(series: list[dict[str, Any]], bucket: str) -> Chart:
                     for r in series
                 ],
                 "connectgaps": True,
-                "hovertemplate": "%{x}<br>%{y:.1f} % of minutes<extra></extra>",
+                "hovertemplate": "%{x}<br>"
+                + _("%(share)s %% of minutes") % {"share": "%{y:.1f}"}
+                + "<extra></extra>",
             },
         ],
         "layout": _layout(
             title,
-            _("%(bucket)s starting") % {"bucket": _(bucket).capitalize()},
+            str(BUCKET_AXIS_TITLES.get(bucket, BUCKET_AXIS_TITLES["day"])),
             _("Share degraded (%)"),
-            xaxis={"type": "date"},
+            xaxis=DATE_AXIS,
         ),
     }
     table = Table(
@@ -191,8 +196,13 @@ def dimension_chart(
                 "customdata": [
                     [round(r["degraded_minutes_pct"] or 0, 1), r["degraded"], r["measured"]] for r in ordered
                 ],
-                "hovertemplate": "%{y}<br>%{x:,.1f} degraded min (%{customdata[0]:.1f} % of minutes)"
-                "<br>%{customdata[1]} of %{customdata[2]} connections degraded<extra></extra>",
+                "hovertemplate": "%{y}<br>"
+                + _("%(minutes)s degraded min (%(share)s %% of minutes)")
+                % {"minutes": "%{x:,.1f}", "share": "%{customdata[0]:.1f}"}
+                + "<br>"
+                + _("%(degraded)s of %(measured)s connections degraded")
+                % {"degraded": "%{customdata[1]}", "measured": "%{customdata[2]}"}
+                + "<extra></extra>",
             }
         ],
         "layout": _layout(

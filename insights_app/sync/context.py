@@ -69,6 +69,7 @@ class RunContext:
         # Counted from here: a client may have served another run before (its stats are cumulative).
         self._flushed_api: dict[str, float] = client.stats.snapshot()
         self._last_flush = 0.0
+        self._last_api_flush = 0.0
         client.interrupt = self.cancel_requested
 
     # Counting ------------------------------------------------------------------------------
@@ -129,8 +130,25 @@ class RunContext:
             raise Cancelled()
 
     def cancel_requested(self) -> bool:
-        """Whether someone asked this run to stop (read from the database; the client asks during waits)."""
+        """Whether someone asked this run to stop (read from the database; the client asks during waits).
+
+        The client asks it while it waits (a 429, the budget), so the run's API calls and throttles
+        are written here too: an API that throttles every call shows them while the run waits."""
+        self._flush_api()
         return self.run.cancel_was_requested()
+
+    def _flush_api(self) -> None:
+        now = time.monotonic()
+        if now - self._last_api_flush < FLUSH_INTERVAL:
+            return
+        self._last_api_flush = now
+        api = self.client.stats.snapshot()
+        increments = {
+            column: int(api[stat] - self._flushed_api.get(stat, 0)) for stat, column in API_COUNTERS.items()
+        }
+        self._flushed_api = api
+        if any(increments.values()):
+            self.run.add_counts(increments)
 
 
 @contextmanager

@@ -90,9 +90,9 @@ def create_or_get_active_run(
     raise SyncError("could not create a sync run: another process keeps racing for the same scope")
 
 
-def request_cancel(run: SyncRun) -> SyncRun:
-    """Queued runs stop now; running ones at their next page boundary."""
-    run.request_cancel()
+def request_cancel(run: SyncRun, by: str = "") -> SyncRun:
+    """Queued runs stop now; running ones at their next page boundary. ``by``: who asked, from where."""
+    run.request_cancel(by)
     return run
 
 

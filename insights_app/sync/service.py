@@ -84,6 +84,8 @@ def execute_run(
             return SyncRun.objects.get(pk=run.pk)
         return finish_run(run.pk, ambiguous_loss_items=ctx.ambiguous_loss_items)
     except Cancelled:
+        if ctx is not None:
+            _flush_quietly(ctx)  # the calls made until the cancel count
         return _close(run, SyncStatus.CANCELLED)
     except Exception as exc:
         if ctx is not None:

@@ -319,17 +319,17 @@ class WherebyClient:
         the most a call may cost; the budget refunds what it did not use once the answer says.
         """
         budget = self.budget
-        with self.gate.slot(alone=(lambda: budget.learning(endpoint)) if budget is not None else False):
+        with self.gate.slot(alone=(lambda: budget.sends_alone(endpoint)) if budget is not None else False):
             if budget is not None:
                 # A call that learns a cost goes right after the previous answer (the minute's cap
                 # still holds it): a short gap holds little of the product's spend, so the fall is
                 # nearly the cost, and pacing it would lengthen the gap and blur every sample.
-                unpaced = budget.learning(endpoint)
-                cost = budget.cost(endpoint)
-                waited = budget.acquire(cost, interrupt=self.interrupt, unpaced=unpaced)
+                rushed = budget.unpaced(endpoint)
+                cost = budget.points_for(endpoint)
+                waited = budget.acquire(cost, interrupt=self.interrupt, unpaced=rushed)
                 if waited:
                     self.stats.add(waited_seconds=waited)
-                budget.started(endpoint)
+                budget.sending(endpoint)
             started = time.monotonic()
             deadline = started + min(self.response_timeout, spent.left())
             try:
@@ -343,7 +343,7 @@ class WherebyClient:
 
     def _points(self, endpoint: str, status: int | None, headers: Any) -> int:
         """What a call cost; the budget learns from the headers (and pauses everyone when few points remain)."""
-        return 1 if self.budget is None else self.budget.observe(endpoint, status, headers)
+        return 1 if self.budget is None else self.budget.answered(endpoint, status, headers)
 
     def _retry_after_failure(self, endpoint: str, what: str, failures: int, spent: CallClock) -> None:
         # Full jitter keeps several workers from retrying in step; a backoff never outlasts the call's time.

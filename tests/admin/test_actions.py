@@ -145,6 +145,9 @@ def test_cancel_a_running_run_asks_it_to_stop(as_syncer, redis_conn):
     assert response["Location"] == next_url
     run.refresh_from_db()
     assert run.status == "running" and run.cancel_requested
+    # Who asked, for the command or worker running it to say (issue 25).
+    user = response.wsgi_request.user.get_username()
+    assert run.cancel_requested_by == f"{user} from the admin" and run.cancel_requested_at is not None
     dashboard = as_syncer.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
     assert "(stopping)" in dashboard
 

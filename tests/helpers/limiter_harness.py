@@ -85,6 +85,7 @@ class Measured:
     learned_costs: dict[str, int]  # what the app believes each endpoint costs
     true_costs: dict[str, int]
     spends: list = field(repr=False, default_factory=list)  # our ledger entries
+    throttle_times: list[float] = field(repr=False, default_factory=list)  # when our 429s came
 
     @property
     def pace(self) -> float:
@@ -191,6 +192,7 @@ def measure_sync(scenario: Scenario) -> Measured:
         learned_costs=learned,
         true_costs={path: server.endpoint_costs.get(path, 1) for path in _ENDPOINTS},
         spends=busy,
+        throttle_times=[r.time for r in throttled],
     )
 
 

@@ -100,7 +100,7 @@ def test_dashboard_shows_rate_budget(client, viewer, redis_conn):
         get_budget().acquire()  # three points spent by "some worker" this minute
     client.force_login(viewer)
     html = client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
-    assert "points used this minute, of" in html
+    assert "3 points spent by us in the last 60 s, of our share of" in html
     budget = client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()["health"][
         "rate_budget"
     ]
@@ -119,9 +119,9 @@ def test_dashboard_shows_the_plan_our_share_and_points_per_call(client, viewer, 
     }
     budget = get_budget()
     for remaining in ("997", "994"):  # two calls as the client makes them: reserve, send, answer
-        budget.acquire(budget.cost("/insights/room-sessions"))  # not learned yet: the most, 10
-        budget.started("/insights/room-sessions")
-        budget.observe(
+        budget.acquire(budget.points_for("/insights/room-sessions"))  # not learned yet: the most, 10
+        budget.sending("/insights/room-sessions")
+        budget.answered(
             "/insights/room-sessions",
             200,
             {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": "soon"},
@@ -131,10 +131,12 @@ def test_dashboard_shows_the_plan_our_share_and_points_per_call(client, viewer, 
     html = client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
     assert "1,000 per minute (reported by the API)" in html
     assert "our share 500 (50 %)" in html
-    # What the two calls cost (3 each: the window lost 3, then Remaining fell 3) and the 3 acquired,
-    # not the 10 points each unlearned call reserved: the rest was refunded after its answer.
-    assert "spent by us in the last minute 9" in html
-    assert "room-sessions 3" in html
+    # Two answers cannot tell the limiter: the first call counts the 10 points a call may cost, the
+    # second what the answers proved it cannot exceed (Limit - Remaining: 3, then 6), plus the 3
+    # acquired; the page says what it assumes.
+    assert "19 points spent by us in the last 60 s, of our share of 500 a minute (4 %)" in html
+    assert "not known yet: pacing as if every call cost 10 points" in html
+    assert "room-sessions 6 (assumed until learned)" in html
 
 
 def test_dashboard_writes_budget_figures_as_the_app_writes_numbers(client, viewer, redis_conn, settings):
@@ -146,7 +148,7 @@ def test_dashboard_writes_budget_figures_as_the_app_writes_numbers(client, viewe
     }
     client.force_login(viewer)
     html = client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
-    assert "points used this minute, of 1,000,000 per minute" in html
+    assert "0 points spent by us in the last 60 s, of our share of 1,000,000 a minute (0 %)" in html
     assert "2,000,000 per minute (set)" in html and "our share 1,000,000 (set)" in html
     assert "1000000.0" not in html and "2000000.0" not in html
     budget = client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()["health"][

@@ -240,3 +240,11 @@ def test_erasure_reaches_live_presence_and_stored_webhook_payloads(db, settings,
     assert getattr(LiveConnection.objects.get(participant_id="p-1"), kind) == other
     audit = PrivacyAudit.objects.get()
     assert audit.other_rows["live presence"] == 1 and audit.other_rows["webhook events"] == 1
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_an_unknown_value_says_nothing_matched_and_what_to_check(db, dry_run):
+    output = forget("--external-id", "no-such-person-42", *(["--dry-run"] if dry_run else []))
+    assert "Nothing matched" in output and "this external id" in output
+    assert "matched exactly" in output and "--user-id" in output and "--display-name" in output
+    assert "no-such-person-42" not in output

@@ -110,6 +110,7 @@ def test_webhook_event_admin_is_read_only_and_filters(client, viewer, django_use
     assert client.get(reverse("admin:insights_app_webhookevent_add")).status_code == 403
 
 
+@pytest.mark.integration  # the sync dashboard it is compared with reads the budget and workers in Redis
 @pytest.mark.parametrize("staff", [True, False])
 @pytest.mark.parametrize(
     "perms", [(), ("view_reports",), ("view_syncrun",), ("run_sync",), ("view_room", "view_participant")]

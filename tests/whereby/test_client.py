@@ -24,6 +24,7 @@ from insights_app.whereby.budget.local import LocalBudget
 from insights_app.whereby.budget.shared import RedisBudget, budget_key
 from insights_app.whereby.client import WherebyClient
 from tests.helpers import ROOT, TEST_API_KEY, worker_env
+from tests.helpers.limiter import find_the_limiter
 
 
 class RecordedSleep:
@@ -296,12 +297,11 @@ def test_two_processes_sharing_the_redis_budget_stay_under_it(
     }
     env = worker_env(redis_url, {"INSIGHTS_TEST_SETTINGS_JSON": json.dumps(settings.WHEREBY_INSIGHTS)})
     # A first sync learns what a call costs (until then each reserves the most, 10 points, and two
-    # processes starting together read each other's calls in every fall): two calls here, then the
+    # processes starting together read each other's calls in every fall): until it has named the limiter, then the
     # two processes find the cost in Redis and share the budget call by call.
     first = WherebyClient(TEST_API_KEY, server.base_url, budget=get_budget(TEST_API_KEY, server.base_url))
-    for _ in range(2):
-        next(first.iter_room_pages())
-    assert get_budget(TEST_API_KEY, server.base_url).cost("/insights/rooms") == 1
+    find_the_limiter(first, get_budget(TEST_API_KEY, server.base_url), spacing=0.5)
+    assert get_budget(TEST_API_KEY, server.base_url).points_for("/insights/rooms") == 1
     server.reset_counters()
     code = BUDGET_CLIENT.format(key=TEST_API_KEY)
     seconds = 6.0

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...alerts.email import one_line
 from ...alerts.engine import evaluate, open_alerts
+from ...display.times import format_datetime_zoned
 
 
 class Command(BaseCommand):
@@ -37,10 +38,12 @@ class Command(BaseCommand):
             return
         for alert in alerts:
             silenced = (
-                f" (silenced until {alert.silenced_until:%Y-%m-%d %H:%M})" if alert.is_silenced() else ""
+                f" (silenced until {format_datetime_zoned(alert.silenced_until)})"
+                if alert.is_silenced()
+                else ""
             )
             self.stdout.write(
                 f"OPEN {alert.rule} {one_line(alert.subject, 60)}: {one_line(alert.title)} "
-                f"since {alert.first_seen_at:%Y-%m-%d %H:%M}{silenced}"
+                f"since {format_datetime_zoned(alert.first_seen_at)}{silenced}"
             )
         raise SystemExit(1)

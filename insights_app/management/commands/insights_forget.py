@@ -33,6 +33,9 @@ class Command(BaseCommand):
             )
         except ErasureError as exc:
             raise CommandError(str(exc)) from None
+        if not (result.participants or result.details or any(result.other_rows.values())):
+            self._nothing_matched(kind, result.dry_run)
+            return
         other = "".join(f", {count} {label}" for label, count in sorted(result.other_rows.items()))
         verb = (
             "Would " + ("delete" if result.mode == "delete" else "pseudonymise")
@@ -45,6 +48,24 @@ class Command(BaseCommand):
                 f"for {kind.replace('_', ' ')} #{result.criterion_hash[:12]}"
                 + (" (dry run: nothing changed)" if result.dry_run else "; recorded so later syncs keep it")
             )
+        )
+
+    def _nothing_matched(self, kind: str, dry_run: bool) -> None:
+        """No row names this value: say so, and what to check (the value itself is never printed)."""
+        label = kind.replace("_", " ")
+        others = ", ".join(
+            f"--{k.replace('_', '-')}" for k in ("external_id", "user_id", "display_name") if k != kind
+        )
+        self.stdout.write(
+            self.style.WARNING(
+                f"Nothing matched: no stored connection, detail row or payload has this {label}"
+                + (" (dry run: nothing changed)." if dry_run else ".")
+            )
+        )
+        self.stdout.write(
+            f"Check: the {label} is matched exactly (case, spaces); the person's sessions are synced "
+            f"(insights_sync, or the admin's sync runs); or the person is known by another value ({others})."
+            + ("" if dry_run else " The value is recorded anyway, so later syncs keep it out.")
         )
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
+import getpass
+import os
 import signal
+import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -15,15 +19,20 @@ from django.db import connections
 from ...conf import DETAIL_POLICIES, get_settings
 from ...display.durations import format_duration
 from ...display.safetext import printable
+from ...display.times import format_datetime_zoned
 from ...errors import WherebyError
 from ...jobs.backend import RQ_INLINE
 from ...jobs.enqueue import cancel_run, enqueue_sync
+from ...jobs.health import rate_budget
 from ...jobs.queue import QueueUnavailable
-from ...models import COUNT_KINDS, SYNCED_MODELS, SyncKind, SyncRun, SyncStatus, SyncTrigger
+from ...models import COUNT_KINDS, SYNCED_MODELS, Room, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from ...sync import SyncError, create_or_get_active_run, execute_run, finish_run, request_cancel
 from ...sync.estimate import estimate_for
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Exit codes (docs/operations.md): 0 succeeded, 1 failed or refused, 3 cancelled by someone else
+# (the dashboard, insights_sync --cancel), 128 + N stopped here by signal N (130 Ctrl-C, 143 SIGTERM).
+EXIT_CANCELLED = 3
 
 
 class StopRequested(KeyboardInterrupt):
@@ -117,15 +126,19 @@ class Command(BaseCommand):
         self._run_pk = run.pk
         self.stdout.write(f"Sync run #{run.pk}: {run.get_kind_display()}, details {run.details_policy}")
         started = time.monotonic()
-        bar = _ProgressBar(enabled=sys.stdout.isatty())
+        bar = _ProgressBar(write=self.stdout.write, tty=self.stdout.isatty())
         try:
             run = execute_run(run.pk, backend=RQ_INLINE, on_progress=bar.update)
         except WherebyError:
             run = SyncRun.objects.get(pk=run.pk)
         finally:
             bar.close()
-        self._summary(run, time.monotonic() - started)
-        if run.status in (SyncStatus.FAILED, SyncStatus.CANCELLED):
+        failing = run.status in (SyncStatus.FAILED, SyncStatus.CANCELLED)
+        # A failing run's error is said once, by the CommandError below (on stderr), not in the summary too.
+        self._summary(run, time.monotonic() - started, with_error=not failing)
+        if run.status == SyncStatus.CANCELLED and run.cancel_requested:
+            raise CommandError(_cancelled_by_text(run), returncode=EXIT_CANCELLED)
+        if failing:
             raise CommandError(
                 f"Sync run #{run.pk} {run.status}: {printable(run.error) or 'no error recorded'}"
             )
@@ -145,7 +158,7 @@ class Command(BaseCommand):
                 with contextlib.suppress(Exception):
                     connection.close()
             run = SyncRun.objects.get(pk=run_pk)
-            request_cancel(run)
+            request_cancel(run, by=f"{name} to insights_sync (pid {os.getpid()})")
             run = finish_run(run.pk)
             self.stderr.write(
                 f"Sync run #{run.pk} {run.status} by {name} after {run.api_requests} API calls; "
@@ -173,8 +186,9 @@ class Command(BaseCommand):
             if run.status not in (SyncStatus.QUEUED, SyncStatus.RUNNING):
                 raise CommandError(f"Sync run #{run.pk} is already {run.status}.")
             runs = [run]
+        by = _who_and_where()
         for run in runs:
-            run = cancel_run(run)
+            run = cancel_run(run, by=by)
             state = run.status if run.status == SyncStatus.CANCELLED else "stopping at its next page"
             self.stdout.write(f"Sync run #{run.pk}: cancel requested ({state}).")
 
@@ -183,6 +197,10 @@ class Command(BaseCommand):
             names = [n.strip() for n in options["room"]]
             if any(not n for n in names):
                 raise CommandError("--room needs a room name, e.g. --room /my-room")
+            for name in names:
+                problem = _room_name_problem(name)
+                if problem:  # refused before a run exists: a typo leaves no failed run behind
+                    raise CommandError(f"--room {printable(name)!r}: {problem}")
             return SyncKind.ROOM, {"room_names": sorted(set(names))}
         if options["session"]:
             ids = [s.strip() for s in options["session"]]
@@ -207,13 +225,21 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Sync run #{result.run.pk} for the same data is already {result.run.status}")
 
-    def _summary(self, run: SyncRun, seconds: float) -> None:
+    def _summary(self, run: SyncRun, seconds: float, *, with_error: bool = True) -> None:
         style = self.style.SUCCESS if run.status == SyncStatus.SUCCEEDED else self.style.WARNING
         self.stdout.write(style(f"Sync run #{run.pk} {run.status} in {seconds:.1f} s"))
         self.stdout.write(
             f"API: {run.api_requests} requests, {run.api_points} points, {run.api_throttles} throttled, "
             f"{run.api_retries} retries, {run.api_bytes / 1024:.0f} KiB"
         )
+        budget = rate_budget()
+        if budget is not None:  # the dashboard's words (docs/budget.md)
+            self.stdout.write(f"Rate budget: {budget['spent_text']}")
+            self.stdout.write(
+                f"The API's limiter: {budget['limiter_text']}; points per call: {budget['costs_text']}"
+            )
+            if budget["rejected_text"]:
+                self.stdout.write(budget["rejected_text"])
         header = f"{'':<14}" + "".join(f"{k:>11}" for k in COUNT_KINDS)
         self.stdout.write(header)
         counts = run.counts()
@@ -221,28 +247,82 @@ class Command(BaseCommand):
             self.stdout.write(f"{model:<14}" + "".join(f"{counts[model][k]:>11}" for k in COUNT_KINDS))
         for reason, n in sorted((run.skip_reasons or {}).items(), key=lambda kv: -kv[1])[:10]:
             self.stdout.write(f"  skipped {n} x {printable(reason)}")
-        if run.error:
+        if run.error and with_error:
             self.stdout.write(self.style.ERROR(f"Error: {printable(run.error)}"))
 
 
-class _ProgressBar:
-    """A tqdm bar on a terminal; silent otherwise (logs and CI stay clean)."""
+def _room_name_problem(name: str) -> str:
+    """Why ``name`` cannot be a Whereby room name, or "" when it could be one.
 
-    def __init__(self, *, enabled: bool) -> None:
-        self._bar = None
-        if enabled:
+    Whereby's room names are the path of the room's URL: "/" then the name, no spaces. A well-formed
+    name that no stored room has but that is close to stored ones is a typo far more often than a room
+    created since the last sync, whose way in (a plain insights_sync) the message names.
+    """
+    if not name.startswith("/"):
+        return f"room names start with '/', e.g. --room /{printable(name.lstrip('/'))[:40] or 'my-room'}"
+    if len(name) < 2:
+        return "'/' alone is not a room; give the room's name, e.g. --room /my-room"
+    longest = Room._meta.get_field("room_name").max_length or 0
+    if len(name) > longest:
+        return f"a room name is at most {longest} characters (got {len(name)})"
+    if any(ch.isspace() or not ch.isprintable() for ch in name):
+        return "room names contain no spaces or control characters"
+    if Room.objects.exists() and not Room.objects.filter(room_name=name).exists():
+        close = difflib.get_close_matches(name, Room.objects.values_list("room_name", flat=True), n=3)
+        if close:
+            return (
+                "no synced room has this name; did you mean "
+                + " or ".join(repr(printable(c)) for c in close)
+                + "? (A room created since the last sync: run insights_sync first.)"
+            )
+    return ""
+
+
+def _who_and_where() -> str:
+    """This shell's user and host, for the run's "cancel requested by"."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = "unknown user"
+    return f"{user} from {socket.gethostname()} (insights_sync --cancel)"
+
+
+def _cancelled_by_text(run: SyncRun) -> str:
+    """Who stopped a run this command was running, from where and when (in the site's zone)."""
+    who = printable(run.cancel_requested_by) or "someone (not recorded: an older version asked)"
+    when = format_datetime_zoned(run.cancel_requested_at, "Y-m-d H:i:s")
+    return (
+        f"Sync run #{run.pk} was cancelled by {who} at {when}, after {run.api_requests} API calls; "
+        "the next insights_sync resumes."
+    )
+
+
+# Plain progress lines (no terminal, or no tqdm): one at the start, then at most one per interval,
+# so a log or CI output gets a sign of life without a line per room.
+PLAIN_PROGRESS_SECONDS = 10.0
+
+
+class _ProgressBar:
+    """A tqdm bar on a terminal with tqdm installed; plain progress lines otherwise, throttled."""
+
+    def __init__(self, *, write: Callable[[str], None], tty: bool) -> None:
+        self._bar: Any = None
+        self._write = write
+        self._last_line: float | None = None
+        if tty:
             try:
                 from tqdm import tqdm
-            except ImportError:
+            except ImportError:  # tqdm is the optional extra "progress": plain lines then
                 return
             self._bar = tqdm(total=0, unit="room", desc="syncing")
 
     def update(self, run: SyncRun) -> None:
+        estimate = estimate_for(run)
         if self._bar is None:
+            self._plain(run, estimate)
             return
         self._bar.total = max(run.progress_total, run.progress_done)
         self._bar.n = run.progress_done
-        estimate = estimate_for(run)
         if estimate is None:
             self._bar.set_postfix(api=run.api_requests, refresh=False)
         else:  # points_left and eta: estimates at the current budget (docs/budget.md)
@@ -251,6 +331,17 @@ class _ProgressBar:
                 api=run.api_requests, points_left=f"~{estimate.points}", eta=f"~{eta}", refresh=False
             )
         self._bar.refresh()
+
+    def _plain(self, run: SyncRun, estimate: Any) -> None:
+        now = time.monotonic()
+        if self._last_line is not None and now - self._last_line < PLAIN_PROGRESS_SECONDS:
+            return
+        self._last_line = now
+        total = max(run.progress_total, run.progress_done)
+        line = f"syncing: {run.progress_done}/{total} rooms, {run.api_requests} API calls"
+        if estimate is not None:
+            line += f", ~{estimate.points} points and ~{format_duration(estimate.seconds)} left"
+        self._write(line)
 
     def close(self) -> None:
         if self._bar is not None:

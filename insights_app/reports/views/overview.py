@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from ...display.numbers import format_num
+from ...display.numbers import format_num, format_signed
 from ...models import Participant, RoomSession
 from .. import charts
 from ..queries import usage
@@ -55,7 +55,8 @@ def change_text(value: float | None, before: float | None, kind: str) -> str:
             % {"times": format_num(value / before, 1), "before": previous}
         )
     return str(
-        _("%(change)s %% vs previous period (%(before)s)") % {"change": f"{change:+.1f}", "before": previous}
+        _("%(change)s %% vs previous period (%(before)s)")
+        % {"change": format_signed(change), "before": previous}
     )
 
 

@@ -13,6 +13,8 @@ MAX_COST = 10  # Whereby: a call costs 1-10 points by complexity
 _COST_SAMPLES = 60
 # Calls of an endpoint sent alone before its cost counts as learned (one fall may hold others' spend).
 LEARN_SAMPLES = 5
+# ... and at most this many: then the smallest fall stands (high, never low).
+MAX_LEARN_SAMPLES = 30
 
 
 class CostBook:
@@ -33,13 +35,14 @@ class CostBook:
         self._measured: set[str] = set()
         self._taken: Counter[str] = Counter()  # samples each endpoint gave
         self._least_fall: dict[str, float] = {}
+        self._least_seen: Counter[str] = Counter()  # falls equal to the smallest
         self._unpriced: set[str] = set()  # answered without the headers: nothing to learn from
         self._last: tuple[float, float, str, float] | None = None  # (limit, remaining, reset, time)
         self._in_flight = 0
         self.others_per_second = 0.0
         self._lock = threading.Lock()
 
-    def cost(self, endpoint: str) -> int | None:
+    def estimate(self, endpoint: str) -> int | None:
         """The learned cost of ``endpoint``, or None when not learned yet. While it still rests on fewer
         than LEARN_SAMPLES falls, the smallest fall seen (never below the true cost: a fall is the cost
         plus what others spent) when that is more: an early estimate must not under-reserve."""
@@ -49,7 +52,7 @@ class CostBook:
                 return min(MAX_COST, max(learned, math.ceil(self._least_fall[endpoint])))
             return learned
 
-    def learning(self, endpoint: str) -> bool:
+    def needs_falls(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is still to be learned (its calls are then sent alone)."""
         with self._lock:
             if endpoint in self._unpriced:
@@ -58,8 +61,13 @@ class CostBook:
                 return True
             if self._least_fall.get(endpoint, MAX_COST) <= 1:
                 return False  # a fall is the cost plus others' spend: a fall of 1 is a cost of 1, exactly
-            # Taken from another process: trusted. Measured here: until it rests on a few samples.
-            return endpoint in self._measured and self._taken[endpoint] < LEARN_SAMPLES
+            # Taken from another process: trusted. Measured here: until the smallest fall came twice
+            # (a second gap that held nobody else's call), or after MAX_LEARN_SAMPLES falls.
+            return (
+                endpoint in self._measured
+                and self._least_seen[endpoint] < 2
+                and self._taken[endpoint] < MAX_LEARN_SAMPLES
+            )
 
     def unpriced(self, endpoint: str) -> bool:
         """Whether ``endpoint`` answered without the rate headers (nothing to learn: 1 point a call)."""
@@ -78,12 +86,17 @@ class CostBook:
                 if endpoint not in self._measured:
                     self._learned[endpoint] = cost
 
-    def started(self) -> None:
+    def alone(self) -> bool:
+        """Whether the call being answered is our only one in flight (asked before ``read_fall``)."""
+        with self._lock:
+            return self._in_flight == 1
+
+    def call_sent(self) -> None:
         """A call is about to be sent."""
         with self._lock:
             self._in_flight += 1
 
-    def observe(
+    def read_fall(
         self, endpoint: str, headers: Mapping[str, str], charged: bool, now: float | None = None
     ) -> dict[str, int]:
         """Learn from one answer's headers; returns the costs that changed."""
@@ -99,6 +112,7 @@ class CostBook:
                 if charged:
                     self._unpriced.add(endpoint)
                 return {}
+            self._unpriced.discard(endpoint)
             same_window = last is not None and last[0] == limit and last[2] == reset
             if not alone and same_window and last is not None and last[1] < remaining:
                 self._last = last  # overlapping answers came out of order: the lower Remaining is later
@@ -109,31 +123,36 @@ class CostBook:
             fall = last[1] - remaining
             if fall < 1:
                 return {}  # a new window, or answers out of order
+            if fall > _outlier_fall([f for _e, f, _g in self._samples]):
+                return {}  # a Remaining that jumped: one lying answer must not move the costs
             self._samples.append((endpoint, fall, max(0.0, now - last[3])))
             self._measured.add(endpoint)
             self._taken[endpoint] += 1
-            self._least_fall[endpoint] = min(fall, self._least_fall.get(endpoint, fall))
+            least = self._least_fall.get(endpoint)
+            if least is None or fall < least - 0.5:
+                self._least_fall[endpoint], self._least_seen[endpoint] = fall, 1
+            elif fall < least + 0.5:
+                self._least_seen[endpoint] += 1
             before = dict(self._learned)
             self._estimate()
             return {e: c for e, c in self._learned.items() if before.get(e) != c}
 
     def _estimate(self) -> None:
-        """Costs and the others' spend rate that explain the falls best (see ``_likelihood``)."""
-        least = {e: max(1, min(MAX_COST, math.floor(self._least_fall[e]))) for e, _f, _g in self._samples}
-        costs = dict(least)  # the smallest fall: right whenever some gap held nobody else's call
-        best, rate = _likelihood(self._samples, costs)
-        for _round in range(4):  # coordinate ascent: each endpoint's cost with the others held
-            improved = False
-            for endpoint, ceiling in least.items():
-                for cost in range(1, ceiling):
-                    trial = {**costs, endpoint: cost}
-                    score, trial_rate = _likelihood(self._samples, trial)
-                    if score > best + 1e-9:
-                        best, rate, costs, improved = score, trial_rate, trial, True
-            if not improved:
-                break
-        self.others_per_second = rate
-        self._learned.update(costs)
+        """Each endpoint's cost: its smallest fall (a fall is the cost plus what others spent, never
+        less under a fixed window). The likelihood of a lower cost with the others' points arriving
+        at random (``_likelihood``) read costs low against a product spending in bursts (4 for a true
+        7: 1.24 times the share spent), so it only gives the others' rate."""
+        least = {
+            e: max(1, min(MAX_COST, math.floor(self._least_fall[e] + 1e-9))) for e, _f, _g in self._samples
+        }
+        _score, self.others_per_second = _likelihood(self._samples, least)
+        self._learned.update(least)
+
+
+def _outlier_fall(falls: Sequence[float]) -> float:
+    """The fall beyond which one is a lie, not a cost plus others' spend: far above the usual falls."""
+    usual = sorted(falls)[len(falls) // 2] if falls else MAX_COST
+    return 4 * MAX_COST + 4 * usual
 
 
 def _likelihood(samples: Sequence[tuple[str, float, float]], costs: Mapping[str, int]) -> tuple[float, float]:

@@ -53,18 +53,23 @@ def get_budget(api_key: str | None = None, base_url: str | None = None) -> Local
 
 
 def budget_snapshot() -> dict[str, Any]:
-    """What the sync dashboard shows about the budget."""
+    """What the sync dashboard and the command show about the budget."""
     budget = get_budget()
     figures = budget.figures()
     used_now, used_before = budget.used_per_minute() if isinstance(budget, RedisBudget) else (None, None)
-    costs = budget.shared_costs() if isinstance(budget, RedisBudget) else budget.costs.known()
+    costs = budget.cost_sources()
     return {
         "points_per_minute": round(figures.budget, 1),
         "budget_source": figures.budget_source,
         "share": figures.share,
         "plan_points_per_minute": round(figures.plan, 1),
         "plan_source": figures.plan_source,
-        "points_per_call": {endpoint.rsplit("/", 1)[-1]: cost for endpoint, cost in sorted(costs.items())},
+        "limiter": budget.shape(),
+        "cautious_points": budget.points_for("any endpoint not called yet"),
+        "points_per_call": {endpoint.rsplit("/", 1)[-1]: cost for endpoint, (cost, _s) in costs.items()},
+        "cost_sources": {endpoint.rsplit("/", 1)[-1]: source for endpoint, (_c, source) in costs.items()},
+        "rejected": list(budget.readings.rejected),
+        "rejected_count": budget.readings.rejected_count,
         "spent_last_minute": budget.spent_last_minute(),
         "available": budget.available(),
         "used_this_minute": used_now,

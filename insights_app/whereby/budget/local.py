@@ -9,8 +9,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ..wait_hints import wait_unless_interrupted
-from .costs import CostBook
-from .learning import Learning
+from .learning import Knowledge, Learning
 from .scripts import WINDOW_MS
 
 
@@ -27,7 +26,7 @@ class LocalBudget(Learning):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.fixed_points = None if points_per_minute is None else float(points_per_minute)
-        self.costs = CostBook()
+        self._know(Knowledge())
         self._plan: float | None = None
         self._tokens: float | None = None
         self._clock = clock
@@ -43,9 +42,6 @@ class LocalBudget(Learning):
 
     def _store_plan(self, plan: float) -> None:
         self._plan = plan
-
-    def _store_cost(self, endpoint: str, cost: int) -> None:
-        """Kept in the cost book only."""
 
     def _take(self, points: int, unpaced: bool = False) -> tuple[float, float]:
         """Take ``points`` now (0.0, the instant) or say how long to wait (seconds, now)."""

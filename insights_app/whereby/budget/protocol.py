@@ -29,17 +29,21 @@ class RateBudget(Protocol):
     def available(self) -> float:
         """Tokens available right now (for the dashboard)."""
 
-    def cost(self, endpoint: str) -> int:
+    def points_for(self, endpoint: str) -> int:
         """Points to reserve for one call to ``endpoint``."""
 
-    def learning(self, endpoint: str) -> bool:
+    def sends_alone(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is still being learned (the client then sends its calls alone,
         unpaced, so that the fall of X-RateLimit-Remaining is the call's cost)."""
 
-    def started(self, endpoint: str) -> None:
+    def unpaced(self, endpoint: str) -> bool:
+        """Whether a call to ``endpoint`` waits only for the rolling minute, not for pacing (a call that
+        learns a cost under a fixed window: sent right after the previous answer)."""
+
+    def sending(self, endpoint: str) -> None:
         """A call to ``endpoint`` is about to be sent."""
 
-    def observe(self, endpoint: str, status: int | None, headers: Mapping[str, str]) -> int:
+    def answered(self, endpoint: str, status: int | None, headers: Mapping[str, str]) -> int:
         """Learn from an answer (plan, cost); returns what the call cost, as far as we know."""
 
     def low_remaining(self) -> float:

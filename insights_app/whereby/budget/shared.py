@@ -13,20 +13,23 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 
 from ..wait_hints import wait_unless_interrupted
-from .costs import CostBook, number
-from .learning import Learning
+from .costs import number
+from .learning import Knowledge, Learning
+from .limiter_shape import FIXED, SHAPES
 from .scripts import PAUSE_SCRIPT, REFUND_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS
 
 _PLAN_TTL_SECONDS = 7 * 86_400  # what the API said about the plan and the costs, kept a week
 _LEARNED_CACHE_SECONDS = 2.0  # how stale this process's copy of them may be
 # A large budget is taken from Redis this many seconds' worth at a time, not one round trip per call.
 RESERVE_SECONDS = 0.1
+_SHAPE_FIELD = "_limiter"  # in the shared costs hash: the limiter they were learned under
 
-_books: dict[str, CostBook] = {}
+_books: dict[str, Knowledge] = {}
 _books_lock = threading.Lock()
 
 
@@ -59,7 +62,7 @@ class RedisBudget(Learning):
         self._pause = connection.register_script(PAUSE_SCRIPT)
         self._sleep = sleep
         self._plan_cache: tuple[float, float | None] = (-1e9, None)
-        self._shared_view: dict[str, int] = {}
+        self._shared_view: dict[str, int | str] = {}
         self._prepaid = 0  # points reserved in Redis and not spent yet (by this process)
         self._prepaid_stamp = 0.0  # when they were reserved (Redis ms): where a refund goes
         self._batched = False  # whether they were a batch for many calls (a refund then goes back to it)
@@ -67,8 +70,8 @@ class RedisBudget(Learning):
         self._grants = threading.local()
         # One cost book per organisation and process: consecutive syncs in a worker pair their calls.
         with _books_lock:
-            self.costs = _books.setdefault(key, CostBook())
-        self.costs.adopt(self.shared_costs())
+            self._know(_books.setdefault(key, Knowledge()))
+        self._adopt_shared()
         self._costs_read = time.monotonic()
 
     def _learned_plan(self) -> float | None:
@@ -80,7 +83,7 @@ class RedisBudget(Learning):
         self._plan_cache = (time.monotonic(), plan)
         if time.monotonic() - self._costs_read > _LEARNED_CACHE_SECONDS:
             self._costs_read = time.monotonic()
-            self.costs.adopt(self.shared_costs())
+            self._adopt_shared()
         return plan
 
     def _store_plan(self, plan: float) -> None:
@@ -89,21 +92,42 @@ class RedisBudget(Learning):
         )
         self._plan_cache = (time.monotonic(), plan)
 
-    def _store_cost(self, endpoint: str, cost: int) -> None:
-        self._connection.hset(self._costs_key, endpoint, cost)
-        self._connection.expire(self._costs_key, _PLAN_TTL_SECONDS)
-        self._shared_view[endpoint] = cost
+    def _adopt_shared(self) -> None:
+        """Read what other processes found; a fixed window's costs join this process's cost book."""
+        shared = self.shared_costs()
+        if self._shared_shape() == FIXED:
+            self.costs.adopt(shared)
 
-    def _shared_cost(self, endpoint: str) -> int | None:
+    def _shared_shape(self) -> str | None:
         # The copy read at most _LEARNED_CACHE_SECONDS ago: no Redis round trip per call.
-        return self._shared_view.get(endpoint)
+        shape = self._shared_view.get(_SHAPE_FIELD)
+        return shape if isinstance(shape, str) and shape in SHAPES else None
+
+    def _shared_cost_for(self, endpoint: str, shape: str) -> int | None:
+        cost = self._shared_view.get(endpoint)
+        return cost if isinstance(cost, int) and self._shared_shape() == shape else None
+
+    def _share_costs(self) -> None:
+        """Share the limiter this process found and the costs under it; again when Redis lost them."""
+        shape = self.watch.shape
+        if shape not in SHAPES:
+            return
+        update: dict[str, str | int] = {}
+        if self._shared_view.get(_SHAPE_FIELD) != shape:
+            update[_SHAPE_FIELD] = shape
+        for endpoint, (cost, source) in self.cost_sources().items():
+            if source == "learned" and self._shared_view.get(endpoint) != cost:
+                update[endpoint] = cost
+        if update:
+            self._connection.hset(self._costs_key, mapping=dict[Any, Any](update))
+            self._connection.expire(self._costs_key, _PLAN_TTL_SECONDS)
+            self._shared_view.update(update)
 
     def shared_costs(self) -> dict[str, int]:
-        """Costs learned by any process."""
-        raw = self._connection.hgetall(self._costs_key)
-        shared = {as_text(k): int(v) for k, v in raw.items() if as_text(v).isdigit()}
-        self._shared_view = dict(shared)
-        return shared
+        """Costs learned by any process (under the limiter ``_shared_shape`` names)."""
+        raw = {as_text(k): as_text(v) for k, v in self._connection.hgetall(self._costs_key).items()}
+        self._shared_view = {k: (int(v) if v.isdigit() else v) for k, v in raw.items()}
+        return {k: v for k, v in self._shared_view.items() if isinstance(v, int)}
 
     def acquire(
         self, points: int = 1, interrupt: Callable[[], bool] | None = None, unpaced: bool = False

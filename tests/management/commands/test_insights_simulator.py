@@ -92,3 +92,29 @@ def test_prints_a_demo_key_it_made_up():
         assert requests.get(base_url + "/insights/rooms", timeout=10).status_code == 401
     finally:
         stop(process)
+
+
+@pytest.mark.integration
+def test_the_simulator_and_help_run_in_the_checkout_without_debug_or_a_secret_key():
+    """docs/simulator.md says so; other commands still refuse to start without SECRET_KEY."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "PYTEST_VERSION", "INSIGHTS_DEMO"}
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "project.settings"
+    for args in (["insights_simulator", "--help"], ["help", "insights_simulator"]):
+        shown = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        assert "--sessions-per-room" in shown.stdout
+    refused = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr

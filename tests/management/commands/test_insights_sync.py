@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from insights_app.models import Room, SyncRun
 from tests.helpers import ROOT, TEST_API_KEY, worker_env
@@ -130,3 +131,99 @@ def test_exit_code_is_non_zero_when_the_run_fails(settings, simulator, redis_url
     )
     assert ok.returncode == 0, ok.stderr
     assert "succeeded" in ok.stdout
+
+
+def test_without_a_terminal_or_tqdm_progress_is_printed_as_plain_lines(configured):
+    # call_command's StringIO is no terminal: a README install (no tqdm) in a log sees the same.
+    output = run("--full")
+    progress = [line for line in output.splitlines() if line.startswith("syncing: ")]
+    assert progress, output
+    assert "rooms" in progress[0] and "API calls" in progress[0]
+    # Throttled: a sync of a few seconds says it once, not once per room.
+    assert len(progress) <= 2
+
+
+def test_a_failing_run_says_its_error_once(settings, simulator):
+    settings.WHEREBY_INSIGHTS = {"API_KEY": "wrong-key-9b8a", "BASE_URL": simulator.base_url}
+    out = StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("insights_sync", stdout=out)
+    error = SyncRun.objects.get().error
+    assert error and error in str(caught.value)
+    assert error not in out.getvalue()  # the summary leaves it to the error line
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("typo", "room names start with '/'"),
+        ("/", "'/' alone is not a room"),
+        ("/two words", "no spaces"),
+        ("/" + "x" * 600, "at most 512 characters"),
+    ],
+)
+def test_a_malformed_room_name_is_refused_before_a_run_exists(configured, name, message):
+    with pytest.raises(CommandError, match=message):
+        run("--room", name)
+    assert not SyncRun.objects.exists()
+
+
+def test_a_typo_of_a_synced_room_is_refused_with_the_names_it_resembles(configured):
+    run("--full")
+    real = Room.objects.order_by("room_name").values_list("room_name", flat=True)[0]
+    typo = real[:-1] + ("x" if real[-1] != "x" else "y")
+    runs_before = SyncRun.objects.count()
+    with pytest.raises(CommandError, match="did you mean") as caught:
+        run("--room", typo)
+    assert repr(real) in str(caught.value)
+    assert SyncRun.objects.count() == runs_before
+    run("--room", real)  # the right name still syncs
+    assert SyncRun.objects.latest("pk").status == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_cancelled_from_another_shell_says_who_cancelled_it(settings, simulator_factory, redis_url):
+    import getpass
+    import json
+    import socket
+
+    from insights_app.simulator import FaultConfig
+    from tests.helpers import wait_for
+
+    slow = simulator_factory(
+        seed=2, rooms=6, sessions_per_room=6, participants_per_session=3, faults=FaultConfig(latency_ms=150)
+    )
+    settings.WHEREBY_INSIGHTS = {
+        "API_KEY": TEST_API_KEY,
+        "BASE_URL": slow.base_url,
+        "RATE_BUDGET_POINTS_PER_MINUTE": 1_000_000,
+        "PLAN_POINTS_PER_MINUTE": 1_000_000,
+    }
+    env = worker_env(redis_url, {"INSIGHTS_TEST_SETTINGS_JSON": json.dumps(settings.WHEREBY_INSIGHTS)})
+    cli = subprocess.Popen(
+        [sys.executable, "manage.py", "insights_sync", "--full"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        running = wait_for(lambda: SyncRun.objects.filter(status="running", api_requests__gt=0).first(), 60)
+        call_command("insights_sync", "--cancel", str(running.pk), stdout=StringIO())  # the other shell
+        _, err = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    run_row = SyncRun.objects.get(pk=running.pk)
+    assert run_row.status == "cancelled"
+    assert (
+        run_row.cancel_requested_by
+        == f"{getpass.getuser()} from {socket.gethostname()} (insights_sync --cancel)"
+    )
+    assert cli.returncode == 3, err
+    assert f"cancelled by {run_row.cancel_requested_by} at " in err
+    when = timezone.localtime(run_row.cancel_requested_at).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"at {when} {timezone.get_current_timezone_name()}," in err  # the site's zone, named
+    assert "no error recorded" not in err
+    assert err.count("cancelled by") == 1

@@ -12,6 +12,7 @@ from insights_app.whereby.budget.current import get_budget
 from insights_app.whereby.budget.shared import RedisBudget
 from insights_app.whereby.client import WherebyClient
 from tests.helpers import TEST_API_KEY
+from tests.helpers.limiter import find_the_limiter
 
 # What the organisation charges per call; the app is told none of it (only the key and the URL).
 COSTS = {
@@ -38,7 +39,10 @@ def busiest_minute(server: SimulatorServer) -> int:
 @pytest.mark.django_db(transaction=True)
 def test_a_first_sync_counts_and_logs_what_the_api_charged_not_what_it_reserved(settings, redis_conn):
     """Every endpoint is new: each first call reserves 10 points, yet the run's points, the shared log
-    (what the dashboard shows and the gate checks) and the per-minute counters hold the API's charges."""
+    (what the dashboard shows and the gate checks) and the per-minute counters hold the API's charges,
+    but for the calls of an endpoint whose cost was not yet known for good (the limiter unknown, or a
+    cost resting on few falls): those count at most the 10 points a call may cost, never less than
+    it cost."""
     org = generate_organisation(OrgSpec(seed=5, rooms=3, sessions_per_room=3, participants_per_session=2))
     with SimulatorServer(org, TEST_API_KEY, points_per_minute=1200, endpoint_costs=COSTS) as server:
         run = full_sync(settings, server, DETAIL_POLICY="all")
@@ -46,10 +50,11 @@ def test_a_first_sync_counts_and_logs_what_the_api_charged_not_what_it_reserved(
 
     assert run.status == "succeeded"
     assert server.counters["/insights/participant"] > 0, "every endpoint was called"
-    assert run.api_points == charged
+    leeway = 10 * len(COSTS)
+    assert charged <= run.api_points <= charged + leeway
     budget = get_budget()
-    assert budget.spent_last_minute() == charged
-    assert sum(budget.used_per_minute()) == charged
+    assert charged <= budget.spent_last_minute() <= charged + leeway
+    assert charged <= sum(budget.used_per_minute()) <= charged + leeway
     assert budget.shared_costs() == {e: c for e, c in COSTS.items() if e != "/insights/rooms"}
 
 
@@ -69,7 +74,7 @@ def test_the_busiest_minute_of_a_concurrent_first_sync_stays_within_the_share(se
     assert charged > 30, "more work than one minute's share"
     assert [r for r in server.request_log if r.status == 429] == []
     assert busiest_minute(server) <= 30
-    assert run.api_points == charged
+    assert charged <= run.api_points <= charged + 10 * len(COSTS)
 
 
 def test_calls_held_back_while_an_endpoint_is_learned_then_go_out_together(simulator_factory, redis_conn):
@@ -80,6 +85,7 @@ def test_calls_held_back_while_an_endpoint_is_learned_then_go_out_together(simul
     budget = RedisBudget(redis_conn, "gate-test", 600_000)
     client = WherebyClient(TEST_API_KEY, server.base_url, budget=budget, concurrency=8)
     try:
+        find_the_limiter(client, budget)
         room = next(client.iter_rooms())["roomName"]
         sessions = list(client.iter_room_sessions(room))
         assert len(sessions) == 8
@@ -90,5 +96,5 @@ def test_calls_held_back_while_an_endpoint_is_learned_then_go_out_together(simul
         assert all(not isinstance(people, Exception) for _s, people in fetched)
     finally:
         client.close()
-    assert budget.cost("/insights/participants") == 1
+    assert budget.points_for("/insights/participants") == 1
     assert server.most_in_flight >= 6

@@ -92,9 +92,12 @@
       }
     }
     var budget = health.rate_budget;
-    setText("insights-budget", budget ? budget.used_this_minute_text + " " + root.dataset.budgetLabel + " "
-      + budget.points_per_minute_text + " "
-      + root.dataset.budgetUnit + " (" + budget.backend + ")" : unknown);
+    setText("insights-budget", budget ? budget.spent_text + " (" + budget.backend + ")" : unknown);
+    if (budget) {
+      setText("insights-limiter", budget.limiter_text);
+      setText("insights-costs", budget.costs_text);
+      setText("insights-rejected", budget.rejected_text ? "; " + budget.rejected_text : "");
+    }
     var problems = document.getElementById("insights-problems");
     if (problems) {
       problems.replaceChildren.apply(problems, health.problems.map(function (text) {

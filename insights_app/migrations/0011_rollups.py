@@ -22,7 +22,7 @@ def initial_state(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('insights_app', '0008_room_people_index'),
+        ('insights_app', '0010_syncrun_field_names'),
     ]
 
     operations = [

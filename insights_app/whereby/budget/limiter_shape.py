@@ -1,0 +1,141 @@
+"""Which rate limiter the API runs (fixed window, sliding window, token bucket), read from the headers."""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+FIXED, SLIDING, BUCKET, UNKNOWN = "fixed", "sliding", "bucket", "unknown"
+SHAPES = (FIXED, SLIDING, BUCKET)
+
+# Remaining that rose between our answers counts as one event per this many seconds: a fixed window's
+# reset seen by several calls in flight at once is one event, not several.
+_EVENT_SECONDS = 1.0
+# A fixed window of a minute rises once a minute: rises closer together than this say it is not one.
+_FIXED_MIN_EVENT_GAP = 40.0
+# Without a usable X-RateLimit-Reset, a fixed window is recognised once this span of answers showed
+# it: its reset (a rise) and nothing else rising; a sliding window's first minute looks like a fixed
+# window's (nothing of ours has aged out yet), so the span must reach past a minute.
+_FIXED_SPAN_SECONDS = 90.0
+# With X-RateLimit-Reset: this many answers naming one reset instant while Remaining only fell.
+# (A sliding window's or a bucket's reset instant moves with every call: it is when Remaining is back
+# at the limit.)
+_FIXED_BY_RESET_ANSWERS = 3
+_FIXED_BY_RESET_SECONDS = 2.0
+# Answers of ours counted when testing for a sliding window (it holds every point of the last minute).
+_RECENT_SECONDS = 50.0
+# Answers that must contradict a sliding window (fewer points missing than calls answered) for a bucket.
+_BUCKET_VOTES = 2
+# A shape that is not fixed is named after this span of answers (a bucket's refill shows at once,
+# a sliding window's only once our own calls of a minute ago age out).
+_NOT_FIXED_SPAN_SECONDS = 70.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One charged answer's rate headers, on this process's monotonic clock."""
+
+    sent: float
+    answered: float
+    remaining: float
+    reset: float | None  # the reset instant it named (epoch seconds), when readable
+
+
+def reset_instant(value: str | None, now_epoch: float) -> float | None:
+    """X-RateLimit-Reset as epoch seconds (an HTTP date, epoch seconds, or seconds from now)."""
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return None if moment is None else moment.timestamp()
+    if number != number or number in (float("inf"), float("-inf")) or number < 0:
+        return None
+    return number if number > 10**9 else now_epoch + number
+
+
+class ShapeWatch:
+    """Names the limiter from how ``X-RateLimit-Remaining`` moves between our answers.
+
+    Under a fixed window Remaining never rises between an answer and a later call's answer, except
+    once a window (its reset), and the answers of a window name one reset instant. Under a sliding
+    window or a token bucket it rises often: points of a minute ago age out, the bucket refills. A
+    sliding window holds every point of the last minute, so it never misses fewer points than the
+    calls we had answered in it; a bucket that refills does. Until the evidence says, the shape is
+    unknown, and the budget assumes the case that can never overspend.
+    """
+
+    def __init__(self) -> None:
+        self._answers: deque[Answer] = deque(maxlen=512)
+        self._events: deque[float] = deque(maxlen=64)  # when Remaining rose (one per _EVENT_SECONDS)
+        self._first: float | None = None
+        self._bucket_votes: deque[float] = deque(maxlen=16)  # answers a sliding window cannot give
+        self._same_reset: list[Answer] = []  # the answers naming the current reset instant
+        self._shape = UNKNOWN
+        self._lock = threading.Lock()
+
+    @property
+    def shape(self) -> str:
+        """FIXED, SLIDING, BUCKET or UNKNOWN."""
+        with self._lock:
+            return self._shape
+
+    def note(self, answer: Answer, limit: float) -> str:
+        """Take one charged answer (headers already checked against the plan); returns the shape."""
+        with self._lock:
+            if self._first is None:
+                self._first = answer.answered
+            before = [a for a in self._answers if a.answered <= answer.sent][-3:]
+            if before:
+                # Our call cost at least a point: under a fixed window Remaining is now below every
+                # answer of the window we had before sending it. The second lowest of the last three:
+                # one answer lying low (a Remaining of 0) is not taken for a rise.
+                floor = sorted(a.remaining for a in before)[min(1, len(before) - 1)]
+                if answer.remaining > floor - 0.5 and (
+                    not self._events or answer.answered > self._events[-1] + _EVENT_SECONDS
+                ):
+                    self._events.append(answer.answered)
+            recent = sum(1 for a in self._answers if a.answered >= answer.answered - _RECENT_SECONDS)
+            if limit - answer.remaining < recent - 1:
+                self._bucket_votes.append(answer.answered)  # fewer points missing than calls answered
+            self._answers.append(answer)
+            self._track_reset(answer)
+            self._shape = self._decide(answer.answered)
+            return self._shape
+
+    def _track_reset(self, answer: Answer) -> None:
+        if answer.reset is None:
+            self._same_reset = []
+            return
+        if self._same_reset and abs(self._same_reset[0].reset - answer.reset) > 0.5:  # type: ignore[operator]
+            self._same_reset = []
+        self._same_reset.append(answer)
+
+    def _frequent_rises(self) -> bool:
+        events = list(self._events)
+        return any(later - earlier < _FIXED_MIN_EVENT_GAP for earlier, later in itertools.pairwise(events))
+
+    def _decide(self, now: float) -> str:
+        if self._frequent_rises():
+            if sum(1 for t in self._bucket_votes if t >= now - 2 * _RECENT_SECONDS) >= _BUCKET_VOTES:
+                return BUCKET
+            assert self._first is not None
+            return SLIDING if now - self._first >= _NOT_FIXED_SPAN_SECONDS else UNKNOWN
+        same = self._same_reset
+        if (
+            len(same) >= _FIXED_BY_RESET_ANSWERS
+            and same[-1].answered - same[0].answered >= _FIXED_BY_RESET_SECONDS
+            and all(b.remaining < a.remaining for a, b in itertools.pairwise(same) if b.sent >= a.answered)
+        ):
+            return FIXED
+        assert self._first is not None
+        if self._events and now - self._first >= _FIXED_SPAN_SECONDS:
+            return FIXED
+        return self._shape if self._shape == FIXED else UNKNOWN

@@ -1,0 +1,113 @@
+"""The budget names the API's limiter from what the rate headers do, assumes the case that can never
+overspend until it has, and one answer with lying headers moves neither the plan nor the costs."""
+
+from __future__ import annotations
+
+import pytest
+
+from insights_app.whereby.budget.current import budget_snapshot, get_budget
+from insights_app.whereby.client import WherebyClient
+from tests.helpers import TEST_API_KEY
+from tests.helpers.limiter import find_the_limiter
+
+COSTS = {"rooms": 4, "room-sessions": 3, "participants": 2, "participant": 1}
+
+
+def client_for(settings, server) -> WherebyClient:
+    settings.WHEREBY_INSIGHTS = {"API_KEY": TEST_API_KEY, "BASE_URL": server.base_url}
+    return WherebyClient.from_settings()
+
+
+@pytest.mark.parametrize(("limiter", "shape"), [("fixed", "fixed"), ("bucket", "bucket")])
+def test_the_limiter_is_named_and_a_call_then_reserves_what_it_costs(
+    settings, simulator_factory, redis_conn, limiter, shape
+):
+    server = simulator_factory(
+        seed=2, rooms=3, sessions_per_room=1, participants_per_session=1, points_per_minute=600,
+        limiter=limiter, endpoint_costs=COSTS,
+    )  # fmt: skip
+    client = client_for(settings, server)
+    budget = get_budget()
+    assert budget.shape() == "unknown"
+    assert budget.points_for("/insights/rooms") == 10  # nothing known: the most a call may cost
+    assert find_the_limiter(client, budget) == shape
+    for _ in range(5):  # a few more answers: the cost learned, never below the truth
+        next(client.iter_room_pages())
+    assert get_budget().points_for("/insights/rooms") == 4
+    snapshot = budget_snapshot()
+    assert snapshot["limiter"] == shape
+    assert snapshot["cost_sources"]["rooms"] == "learned"
+
+
+def test_while_the_limiter_is_unknown_the_budget_says_so_and_counts_the_most(
+    settings, simulator_factory, redis_conn
+):
+    server = simulator_factory(
+        seed=2, rooms=3, sessions_per_room=1, participants_per_session=1, points_per_minute=600,
+        limiter="sliding", endpoint_costs=COSTS, background_points_per_minute=120,
+    )  # fmt: skip
+    client = client_for(settings, server)
+    for _ in range(3):
+        next(client.iter_room_pages())
+    budget = get_budget()
+    assert budget.shape() == "unknown"  # a sliding window's first minute looks like a fixed window's
+    # Each call counted at most what Limit - Remaining proved it could cost, never less than it cost.
+    assert client.stats.points >= sum(r.points for r in server.request_log)
+    assert budget.points_for("/insights/rooms") >= 4
+    snapshot = budget_snapshot()
+    assert snapshot["cost_sources"]["rooms"] == "assumed"
+
+
+def test_one_lying_answer_moves_neither_the_plan_nor_the_costs(redis_conn):
+    from insights_app.whereby.budget.shared import RedisBudget
+
+    budget = RedisBudget(redis_conn, "liar-test")
+    remaining = 1000
+    answers = [("1000", 6), ("1", 3), ("1000", 3), ("1000000000000000000", 3), ("1000", 3)]
+    for limit, fall in answers:  # the second and fourth answers lie about the Limit
+        remaining -= fall
+        budget.acquire(budget.points_for("/insights/rooms"))
+        budget.sending("/insights/rooms")
+        budget.answered(
+            "/insights/rooms", 200, {"X-RateLimit-Limit": limit, "X-RateLimit-Remaining": str(remaining)}
+        )
+    assert budget.figures().plan == 1000
+    budget.acquire(1)
+    budget.sending("/insights/rooms")
+    budget.answered("/insights/rooms", 200, {"X-RateLimit-Limit": "1000", "X-RateLimit-Remaining": "1000"})
+    # Limit - Remaining proves a call cost at most that much; the 0 this answer claims is not believed.
+    assert budget.readings.ceiling("/insights/rooms") >= 3
+    assert budget.readings.rejected_count == 3
+    reasons = " ".join(budget.readings.rejected)
+    assert "Limit 1 " in reasons and "Limit 1e+18" in reasons and "Remaining 1000 of 1000" in reasons
+
+
+def test_one_answer_lying_low_does_not_stop_every_process_but_two_low_ones_do(redis_conn):
+    """Remaining stays a feedback signal (pause when the organisation runs low), read from the second
+    lowest of the last three answers: a single Remaining of 0 among honest ones pauses nobody."""
+    from insights_app.errors import Interrupted
+    from insights_app.whereby.budget.shared import RedisBudget
+
+    budget = RedisBudget(redis_conn, "low-test", 600_000)
+
+    def stop_if_waiting_long():  # a wait of a few ms passes; a pause of many seconds raises Interrupted
+        asked = iter(range(4))
+        return lambda: next(asked, None) is None
+
+    def answer(remaining: int) -> None:
+        budget.acquire(1, interrupt=stop_if_waiting_long())
+        budget.sending("/insights/rooms")
+        headers = {
+            "X-RateLimit-Limit": "1000",
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": "30",
+        }
+        budget.answered("/insights/rooms", 200, headers)
+
+    for remaining in (900, 890, 0, 880):  # the third answer lies
+        answer(remaining)
+    answer(870)  # not paused: this call went out at once
+    for remaining in (8, 5):  # the organisation really runs low
+        answer(remaining)
+    with pytest.raises(Interrupted):
+        budget.acquire(1, interrupt=stop_if_waiting_long())
