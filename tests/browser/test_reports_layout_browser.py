@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from insights_app.models import Participant
+from insights_app.rollups.rebuild import rebuild
 from tests.helpers.reports_dataset import PERIOD, build_dataset
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,6 +54,7 @@ def test_a_48_person_timeline_has_no_blank_band_and_a_time_axis_on_top(viewer_pa
         )
         for i in range(45)
     )
+    rebuild()  # a bulk load is followed by a rollup rebuild
     page.goto(live_server.url + reverse("insights_app:session", args=[session.pk]))
     page.wait_for_selector("#insights-reports .insights-chart .main-svg")
     plot = box(page, ".insights-chart .nsewdrag")
