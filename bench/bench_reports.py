@@ -25,13 +25,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import random
 import re
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://root@127.0.0.1:5432/insights_bench"
@@ -50,82 +52,6 @@ def setup(url: str) -> None:
     from django.conf import settings
 
     settings.ALLOWED_HOSTS = ["*"]
-
-
-def demo_data(rooms: int = 30, sessions: int = 1500, participants: int = 7500, details: int = 100) -> None:
-    """A demo-sized organisation through the ORM (for SQLite), if the database has no sessions yet."""
-    from django.utils import timezone
-
-    from insights_app.models import Participant, ParticipantDetail, Room, RoomSession
-
-    if RoomSession.objects.exists():
-        return
-    rng = random.Random(7)
-    now = timezone.now()
-    room_rows = Room.objects.bulk_create(Room(room_name=f"/demo-{i}") for i in range(rooms))
-    session_rows = []
-    for i in range(sessions):
-        start = now - dt.timedelta(days=rng.random() * 120, hours=rng.random() * 8)
-        length = dt.timedelta(minutes=3 + rng.random() ** 2 * 120)
-        session_rows.append(
-            RoomSession(
-                room=room_rows[int(rng.random() ** 2 * rooms)],
-                room_session_id=f"demo-s-{i}",
-                started_at=start,
-                ended_at=start + length,
-                duration_seconds=length.total_seconds(),
-                total_participant_minutes=length.total_seconds() / 60 * 3,
-                total_unique_participants=3,
-                total_recorder_minutes=0,
-                total_streamer_minutes=0,
-            )
-        )
-    session_rows = RoomSession.objects.bulk_create(session_rows)
-    people = []
-    for i in range(participants):
-        s = rng.choice(session_rows)
-        degraded = rng.random() < 0.1 if rng.random() < 0.6 else None
-        external_id = f"user-{rng.randrange(300)}"
-        people.append(
-            Participant(
-                room_session=s,
-                room_id=s.room_id,  # as the sync stores it: the session's room, and the person
-                identity=external_id,
-                participant_id=f"demo-p-{i}",
-                joined_at=s.started_at,
-                left_at=s.ended_at,
-                duration_seconds=s.duration_seconds,
-                external_id=external_id,
-                display_name=f"Person {i}",
-                role_name=rng.choice(["host", "visitor", "member"]),
-                quality_degraded=degraded,
-                degraded_seconds=0 if degraded is None else 30,
-                browser=rng.choice(["Chrome", "Firefox", "Safari"]),
-                os=rng.choice(["Windows", "macOS"]),
-            )
-        )
-    people = Participant.objects.bulk_create(people)
-    ParticipantDetail.objects.bulk_create(
-        ParticipantDetail(
-            participant=p,
-            position=0,
-            time_stamp=p.joined_at,
-            sample_rate_ms=2000,
-            sample_count=900,
-            samples={
-                k: [round(rng.random() * 4, 2) for _ in range(900)]
-                for k in ("packetLossSend", "packetLossRecv")
-            }
-            | {
-                k: [rng.randrange(300_000, 1_500_000) for _ in range(900)]
-                for k in ("bitrateSend", "bitrateRecv")
-            },
-        )
-        for p in people[:details]
-    )
-    print(
-        f"generated demo data: {rooms} rooms, {sessions} sessions, {participants} connections, {details} details"
-    )
 
 
 RUNS_SQL = """
@@ -273,6 +199,30 @@ def interleave(args: argparse.Namespace) -> None:
         proc.wait()
 
 
+def _last_days(days: int) -> dict[str, str]:
+    """``start``/``end`` of a custom period: the last ``days`` local days."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    return {"start": (today - dt.timedelta(days=days - 1)).isoformat(), "end": today.isoformat()}
+
+
+@contextmanager
+def rollups_set_aside(raw: bool) -> Iterator[None]:
+    """With ``raw``, mark the rollups as needing a rebuild for the run (pages read raw rows), then restore."""
+    from insights_app.models import RollupState
+
+    state = RollupState.objects.order_by("pk").first()
+    if not raw or state is None:
+        yield
+        return
+    RollupState.objects.filter(pk=state.pk).update(status="needs_rebuild")
+    try:
+        yield
+    finally:
+        RollupState.objects.filter(pk=state.pk).update(status=state.status)
+
+
 def pages(days: int) -> list[tuple[str, str, dict, float, float]]:
     """(name, url, params, PostgreSQL target ms, SQLite target ms) for the busiest objects."""
     from django.db.models import Count
@@ -296,6 +246,13 @@ def pages(days: int) -> list[tuple[str, str, dict, float, float]]:
     return [
         (f"overview {days}d", reverse("insights_app:overview"), period, 300, 150),
         ("overview 30d", reverse("insights_app:overview"), {"period": "30d"}, 500, 150),
+        (
+            "overview 365d",
+            reverse("insights_app:overview"),
+            {"period": "custom", **_last_days(365)},
+            500,
+            150,
+        ),
         (f"room {days}d", reverse("insights_app:room", args=[room_id]), period, 500, 150),
         ("session", reverse("insights_app:session", args=[session_id]), {}, 500, 150),
         ("participant quality", reverse("insights_app:participant_quality", args=[detail]), {}, 500, 150),
@@ -322,6 +279,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--demo", action="store_true", help="migrate and generate demo-sized data if empty")
     parser.add_argument("--sync-runs", type=int, default=0, help="add sync runs until this many exist")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="set the rollups aside for this run: every page reads raw rows (before)",
+    )
     parser.add_argument("--compare", metavar="PATH", help="another checkout to measure alternately with")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of --compare")
     parser.add_argument("--interleave", action="store_true", help="with --compare: alternate single renders")
@@ -354,6 +316,8 @@ def main() -> None:
 
     if args.demo:
         call_command("migrate", verbosity=0, skip_checks=True)
+        from _reports_demo import demo_data
+
         demo_data()
     user, _ = get_user_model().objects.get_or_create(
         username="insights-bench", defaults={"is_staff": True, "is_superuser": True}
@@ -361,8 +325,17 @@ def main() -> None:
     client = Client()
     client.force_login(user)
     sqlite = connection.vendor == "sqlite"
-    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}, {args.repeat} renders per page")
+    print(
+        f"database: {connection.vendor} {connection.settings_dict['NAME']}, {args.repeat} renders per page, "
+        f"{'raw rows (rollups set aside)' if args.raw else 'rollups where the page can'}, load {os.getloadavg()[0]:.2f}"
+    )
     print(f"{'page':<22}{'median ms':>10}{'best ms':>9}{'queries':>9}{'target ms':>11}{'ratio':>7}")
+    with rollups_set_aside(args.raw):
+        render_all(client, connection, args, sqlite)
+
+
+def render_all(client: Any, connection: Any, args: argparse.Namespace, sqlite: bool) -> None:
+    """Warm up, count the queries of and time every page."""
     for name, url, params, pg_target, sqlite_target in pages(args.days):
         target = sqlite_target if sqlite else pg_target
         assert client.get(url, params).status_code == 200, url

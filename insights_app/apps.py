@@ -14,5 +14,8 @@ class InsightsAppConfig(AppConfig):
     def ready(self) -> None:
         from . import checks, conf  # noqa: F401  (registers checks and the setting_changed receiver)
         from .alerts import checks as alert_checks  # noqa: F401  (the ALERTS checks)
+        from .rollups.marks import connect_signals
         from .webhooks import checks as webhook_checks  # noqa: F401  (registers the webhook checks)
         from .webhooks import erasure  # noqa: F401  (erasure reaches presence and webhook payloads)
+
+        connect_signals()

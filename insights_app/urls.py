@@ -4,7 +4,7 @@ from django.urls import path, register_converter
 
 from .reports.assets import plotly_js
 from .reports.converters import ExternalIdConverter
-from .reports.views.fetch import fetch_connection_samples, fetch_session_samples
+from .reports.views.fetch import fetch_connection_samples, fetch_run_status, fetch_session_samples
 from .reports.views.overview import OverviewView
 from .reports.views.participant import ParticipantQualityView
 from .reports.views.people import PeopleView, PersonView
@@ -28,6 +28,7 @@ urlpatterns = [
     path("people/<external_id:external_id>/", PersonView.as_view(), name="person"),
     path("connections/<int:pk>/fetch-samples/", fetch_connection_samples, name="fetch_connection_samples"),
     path("sessions/<int:pk>/fetch-samples/", fetch_session_samples, name="fetch_session_samples"),
+    path("runs/<int:pk>/status.json", fetch_run_status, name="fetch_run_status"),
     path("assets/plotly-<str:version>.min.js", plotly_js, name="plotly_js"),
     # Webhooks (docs/webhooks.md): Whereby posts here; 404 until WEBHOOK_SECRET is set.
     path("webhooks/whereby/", whereby_webhook, name="whereby_webhook"),

@@ -21,6 +21,7 @@ from ..display.durations import age, duration
 from ..display.numbers import count
 from ..jobs.enqueue import cancel_run
 from ..jobs.health import Health, check_health, last_sign_of_life, run_silent_after
+from ..rollups.state import behind_reason, current_state, status_text
 from ..sync.clock import db_now
 from .actions import enqueue
 from .base import can_run_sync
@@ -32,6 +33,12 @@ RECENT_LIMIT = 20
 STARTABLE_KINDS = (m.SyncKind.INCREMENTAL, m.SyncKind.FULL)
 # Whole button texts: the adjective inflects with "sync" in other languages ("Vollständigen Sync starten").
 START_LABELS = {m.SyncKind.INCREMENTAL: _("Start incremental sync"), m.SyncKind.FULL: _("Start full sync")}
+
+
+def rollup_status() -> dict[str, Any]:
+    """Whether the report rollups are up to date, for the Machinery table."""
+    state = current_state()
+    return {"behind": bool(behind_reason(state)), "text": status_text(state)}
 
 
 def dashboard_url() -> str:
@@ -144,6 +151,7 @@ class DashboardView(AdminPageView):
             "status_url": reverse("admin:insights_app_syncrun_dashboard_status"),
             "kinds": [(kind.value, START_LABELS[kind]) for kind in STARTABLE_KINDS],
             "full_sync_estimate": full_sync_text() if may_run else "",
+            "rollups": rollup_status(),
         }
         return TemplateResponse(request, "insights_app/admin/dashboard.html", context)
 

@@ -9,6 +9,11 @@ from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from ..display.names import middle_ellipsis
+
+# A room name in a list column: start and end of a generated name (/prefix-…-9b21) in about 9 em.
+ROOM_CHARS = 14
+
 
 def admin_change_url(model: type[Model], pk: Any) -> str:
     """The admin change page of one object."""
@@ -38,6 +43,8 @@ def link(url: str | None, text: Any) -> str:
     return format_html('<a href="{}">{}</a>', url, text)
 
 
-def clipped(text: Any, css: str = "insights-clip") -> str:
-    """Text kept to one line by the stylesheet (ellipsis), whole in its tooltip and when copied."""
-    return format_html('<span class="{}" title="{}">{}</span>', css, text, text)
+def clipped(text: Any, css: str = "insights-clip", *, middle: int = 0) -> str:
+    """Text kept to one line by the stylesheet (ellipsis), whole in its tooltip. With ``middle``, a
+    longer text is cut in its middle instead, keeping the end that tells generated names apart."""
+    shown = middle_ellipsis(str(text), middle) if middle else text
+    return format_html('<span class="{}" title="{}">{}</span>', css, text, shown)

@@ -12,13 +12,13 @@ from django.utils.translation import gettext_lazy as _
 from .. import models as m
 from ..conf import get_settings
 from ..display.durations import duration
-from ..display.names import shown_name
+from ..display.names import middle_ellipsis, shown_name
 from ..display.numbers import format_bitrate, format_pct
 from ..display.times import local_datetime
 from . import actions, filters, privacy
 from .base import ReadOnlyAdmin
 from .charts import packet_loss_chart
-from .links import admin_change_url, admin_changelist_url, clipped, link, report_url
+from .links import ROOM_CHARS, admin_change_url, admin_changelist_url, clipped, link, report_url
 
 
 @admin.register(m.Participant)
@@ -126,7 +126,7 @@ class ParticipantAdmin(ReadOnlyAdmin):
             '<a href="{}" class="insights-clip insights-clip-room" title="{}">{}</a>',
             admin_change_url(m.RoomSession, session.pk),
             f"{session.room_name} · {local_datetime(session.started_at)}",
-            session.room_name or session.room_session_id,
+            middle_ellipsis(session.room_name or session.room_session_id, ROOM_CHARS),
         )
 
     @admin.display(description=_("network"), ordering="quality_degraded")

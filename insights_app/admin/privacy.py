@@ -62,6 +62,8 @@ def forget_selected_people(modeladmin: admin.ModelAdmin, request: HttpRequest, q
             % {"people": len(values), "connections": totals[0], "details": totals[1]},
         )
         return None
+    # A confirmation without a (usable) criterion is the same form again, saying what is missing.
+    error = gettext("Choose what to forget the people by.") if request.POST.get("confirm") == "yes" else ""
     previews = []
     for value_kind, label, values in choices:
         if not values or len(values) > MAX_PEOPLE:
@@ -87,8 +89,22 @@ def forget_selected_people(modeladmin: admin.ModelAdmin, request: HttpRequest, q
         "selected": queryset.values_list("pk", flat=True),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "mode": get_settings().ERASURE_MODE,
+        "error": error,
     }
     return TemplateResponse(request, "insights_app/admin/forget_confirmation.html", context)
+
+
+class ErasureModeFilter(admin.SimpleListFilter):
+    """Both modes always (a filter of the values present showed only "All" before any erasure)."""
+
+    title = _("mode")
+    parameter_name = "mode"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
+        return [("pseudonymise", _("pseudonymise")), ("delete", _("delete"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(mode=self.value()) if self.value() else queryset
 
 
 class AuditAdminBase(ViewOnlyAdmin):
@@ -109,7 +125,7 @@ class PrivacyAuditAdmin(AuditAdminBase):
         "short_hash",
         "participants",
     )
-    list_filter = ("action", "mode", "trigger")
+    list_filter = ("action", ErasureModeFilter, "trigger")
     search_fields = ("=criterion_hash", "actor")
     search_help_text = _("Exact criterion hash, or who.")
     date_hierarchy = "at"
@@ -138,6 +154,6 @@ class PersonTombstoneAdmin(AuditAdminBase):
     """Forgotten people, as keyed hashes: the sync keeps them forgotten."""
 
     list_display = ("created_at", "kind", "criterion_hash", "mode")
-    list_filter = ("kind", "mode")
+    list_filter = ("kind", ErasureModeFilter)
     search_fields = ("=criterion_hash",)
     readonly_fields = ("kind", "criterion_hash", "mode", "created_at")

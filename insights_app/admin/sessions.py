@@ -13,7 +13,7 @@ from ..display.numbers import count, minutes
 from ..display.times import local_datetime
 from . import actions, filters
 from .base import ReadOnlyAdmin, totals_fieldset
-from .links import admin_change_url, admin_changelist_url, clipped, link, report_url
+from .links import ROOM_CHARS, admin_change_url, admin_changelist_url, clipped, link, report_url
 
 
 @admin.register(m.RoomSession)
@@ -66,7 +66,7 @@ class RoomSessionAdmin(ReadOnlyAdmin):
     def room_link(self, obj: m.RoomSession) -> str:
         return link(
             admin_change_url(m.Room, obj.room_id),
-            clipped(obj.room_name or obj.room_id, "insights-clip insights-clip-room"),
+            clipped(obj.room_name or obj.room_id, "insights-clip insights-clip-room", middle=ROOM_CHARS),
         )
 
     @admin.display(description=_("session id"), ordering="room_session_id")
@@ -85,9 +85,12 @@ class RoomSessionAdmin(ReadOnlyAdmin):
     def session_duration(self, obj: m.RoomSession) -> str:
         return duration(obj.duration_seconds)
 
-    @admin.display(description=_("ongoing"), boolean=True, ordering="ended_at")
-    def ongoing(self, obj: m.RoomSession) -> bool:
-        return obj.is_ongoing
+    @admin.display(description=_("state"), ordering="ended_at")
+    def ongoing(self, obj: m.RoomSession) -> str:
+        # Words, not the admin's boolean icons: a red ✖ on every ended session read as an error.
+        if obj.is_ongoing:
+            return format_html('<strong class="insights-ongoing">{}</strong>', _("ongoing"))
+        return format_html('<span class="insights-ended">{}</span>', _("ended"))
 
     @admin.display(description=_("related"))
     def related_links(self, obj: m.RoomSession) -> str:

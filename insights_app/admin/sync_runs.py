@@ -11,11 +11,13 @@ from django.utils.translation import gettext_lazy as _
 from .. import models as m
 from ..display.durations import duration
 from ..display.numbers import count
-from ..display.times import local_datetime
+from ..display.times import format_datetime, local_datetime
 from . import dashboard
 from .base import ReadOnlyAdmin, can_run_sync
 from .run_text import progress_text, run_name, run_seconds
 
+SECONDS = "Y-m-d H:i:s"
+TIMES = ("queued_time", "started_time", "finished_time", "heartbeat_time")
 # The counts table's row and column headings (the counters' names are English field-name parts).
 COUNTED_MODEL_LABELS = {
     "rooms": _("rooms"),
@@ -74,7 +76,16 @@ class SyncRunAdmin(ReadOnlyAdmin):
         ),
         (
             _("Timing"),
-            {"fields": ("queued_at", "started_at", "finished_at", "heartbeat_at", "cancel_requested")},
+            {
+                "fields": (
+                    "queued_time",
+                    "started_time",
+                    "finished_time",
+                    "run_duration",
+                    "heartbeat_time",
+                    "cancel_requested",
+                )
+            },
         ),
         (_("Outcome"), {"fields": ("progress", "counts_table", "skip_reasons", "error")}),
         (_("API"), {"fields": ("api_requests", "api_points", "api_throttles", "api_retries", "api_bytes")}),
@@ -87,7 +98,13 @@ class SyncRunAdmin(ReadOnlyAdmin):
         return super().has_view_permission(request, obj) or can_run_sync(request)
 
     def get_readonly_fields(self, request, obj=None):
-        return ("progress", "counts_table", "run_duration", *[f.name for f in self.model._meta.fields])
+        return (
+            "progress",
+            "counts_table",
+            "run_duration",
+            *TIMES,
+            *[f.name for f in self.model._meta.fields],
+        )
 
     def get_urls(self):
         opts = self.model._meta
@@ -130,6 +147,23 @@ class SyncRunAdmin(ReadOnlyAdmin):
     @admin.display(description=_("queued"), ordering="queued_at")
     def queued(self, obj: m.SyncRun) -> str:
         return local_datetime(obj.queued_at)
+
+    # A run's page: times to the second (a run of a few seconds started and ended "at 08:39").
+    @admin.display(description=_("queued"))
+    def queued_time(self, obj: m.SyncRun) -> str:
+        return format_datetime(obj.queued_at, SECONDS)
+
+    @admin.display(description=_("started"))
+    def started_time(self, obj: m.SyncRun) -> str:
+        return format_datetime(obj.started_at, SECONDS)
+
+    @admin.display(description=_("finished"))
+    def finished_time(self, obj: m.SyncRun) -> str:
+        return format_datetime(obj.finished_at, SECONDS)
+
+    @admin.display(description=_("last sign of life"))
+    def heartbeat_time(self, obj: m.SyncRun) -> str:
+        return format_datetime(obj.heartbeat_at, SECONDS)
 
     @admin.display(description=_("duration"))
     def run_duration(self, obj: m.SyncRun) -> str:

@@ -22,3 +22,12 @@ def shown_name(name: str | None) -> str:
     if real_name(name):
         return str(name)
     return str(HIDDEN_NAME if name and name.strip() in REDACTED_MARKERS else NO_NAME)
+
+
+def middle_ellipsis(text: str, limit: int) -> str:
+    """A long name cut in the middle, so its start and its end (where Whereby's generated room names
+    differ) both stay readable; the whole name goes in a tooltip or hover beside it."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 1
+    return text[: keep - keep // 2] + "…" + text[-(keep // 2) :]

@@ -5,6 +5,16 @@ from .alert import Alert, AlertRule
 from .participant import Participant
 from .participant_detail import PacketLossUnit, ParticipantDetail
 from .privacy import CriterionKind, PersonTombstone, PrivacyAction, PrivacyAudit
+from .rollups import (
+    PersonDayRollup,
+    PersonYearRollup,
+    QualityDayRollup,
+    RollupState,
+    RollupStatus,
+    RoomDayRollup,
+    RoomQualityDayRollup,
+    UsageHourRollup,
+)
 from .room import Room
 from .room_session import RoomSession
 from .sync_run import (
@@ -33,17 +43,25 @@ __all__ = [
     "Participant",
     "ParticipantDetail",
     "PeopleReport",
+    "PersonDayRollup",
     "PersonTombstone",
+    "PersonYearRollup",
     "PrivacyAction",
     "PrivacyAudit",
+    "QualityDayRollup",
     "QualityReport",
+    "RollupState",
+    "RollupStatus",
     "Room",
+    "RoomDayRollup",
+    "RoomQualityDayRollup",
     "RoomSession",
     "SyncDashboard",
     "SyncKind",
     "SyncRun",
     "SyncStatus",
     "SyncTrigger",
+    "UsageHourRollup",
     "UsageTotals",
     "WebhookEvent",
     "WebhookOutcome",

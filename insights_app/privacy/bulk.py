@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import connections, models, router
 
+from ..rollups.marks import ROLLUP_COLUMNS, TIME_COLUMN, mark_rows
+
 MAX_ROWS = 1000
 
 
@@ -27,6 +29,10 @@ def update_by_pk(model: type[models.Model], rows: Sequence[dict[str, Any]], colu
     """Write ``columns`` of each row (a dict with ``pk`` and those field names); returns rows updated."""
     if not rows:
         return 0
+    rollup_columns = ROLLUP_COLUMNS.get(model._meta.label, frozenset())
+    moves_in_time = TIME_COLUMN.get(model) in columns
+    if moves_in_time:
+        mark_rows(model, [row["pk"] for row in rows])  # the days the rows leave
     connection = connections[router.db_for_write(model)]
     fields = [_concrete_field(model, name) for name in columns]
     quote = connection.ops.quote_name
@@ -62,4 +68,6 @@ def update_by_pk(model: type[models.Model], rows: Sequence[dict[str, Any]], colu
                 params,
             )
             written += cursor.rowcount
+    if rollup_columns.intersection(columns):
+        mark_rows(model, [row["pk"] for row in rows])
     return written

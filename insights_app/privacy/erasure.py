@@ -20,6 +20,7 @@ from ..models import (
     PrivacyAudit,
     SyncRun,
 )
+from ..rollups.marks import flush as flush_rollups
 from .hooks import DELETE, ERASURE_MODES, registered_erasers
 from .payloads import erase_values
 from .pseudonyms import criterion_hash, pseudonym
@@ -128,6 +129,7 @@ def forget_person(
                 details=result.details,
                 other_rows=result.other_rows,
             )
+        flush_rollups()  # the cells of the erased connections' days commit with the erasure
     logger.info(
         "erasure%s by %s %s…: %d connections, %d detail rows, other %s (%s)",
         " (dry run)" if dry_run else "",

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ..conf import get_settings
 from ..models import Participant, PrivacyAction, PrivacyAudit
+from ..rollups.marks import flush as flush_rollups
 from .hooks import PSEUDONYMISE, retention_cutoff
 from .rewrite import pseudonymise_participants
 
@@ -90,6 +91,7 @@ def run_retention(
                 participants=participants,
                 details=details,
             )
+            flush_rollups()  # the cells of the batch's days commit with it
         result.batches += 1
         result.participants += participants
         result.details += details

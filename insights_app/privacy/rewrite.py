@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ..models import Participant, ParticipantDetail
+from ..rollups.marks import mark_rows
 from .bulk import update_by_pk
 from .scrub import (
     DETAIL_DROPPED_COLUMNS,
@@ -52,5 +53,6 @@ def delete_participants(pks: Iterable[int]) -> tuple[int, int]:
         chunk = pks[start : start + WRITE_BATCH]
         # Details first, so deleting the connections finds no cascade left to collect row by row.
         details += ParticipantDetail.objects.filter(participant_id__in=chunk).delete()[0]
+        mark_rows(Participant, chunk)  # the rollup cells of their days, recomputed without them
         participants += Participant.objects.filter(pk__in=chunk).delete()[0]
     return participants, details

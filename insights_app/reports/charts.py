@@ -9,14 +9,22 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from ..display.names import middle_ellipsis
 from ..display.numbers import chart_separators
 from .tables import Column, Table
+
+AXIS_LABEL_CHARS = 22
 
 
 def plotly_text(value: Any) -> str:
     """API text for a Plotly label: Plotly renders a little HTML (links, styles) in labels, names and
     hover templates, and shows HTML entities as plain characters, so escaping keeps it text."""
     return html.escape(str(value), quote=False)
+
+
+def short_label(text: str) -> str:
+    """An axis label that a phone leaves 150 px for: long names cut in the middle."""
+    return middle_ellipsis(text, AXIS_LABEL_CHARS)
 
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # Django's catalogue translates these
@@ -60,7 +68,9 @@ def _layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, A
     layout: dict[str, Any] = {
         # Title on the left and the legend at the bottom of the figure (in pixels, whatever its
         # height): neither meets the toolbar at the top right nor the axis titles.
-        "title": {"text": title, "x": 0, "xanchor": "left", "xref": "paper"},
+        # Title measured from the figure's edge, not the plot's: long axis labels push the plot right
+        # and a paper-anchored title off the right edge of a phone ("Busiest roo").
+        "title": {"text": title, "x": 0, "xanchor": "left", "xref": "container", "pad": {"l": 12}},
         "xaxis": {"title": {"text": x_title}, "automargin": True},
         "yaxis": {"title": {"text": y_title}, "automargin": True, "rangemode": "tozero"},
         "margin": {"t": 50, "r": 20, "b": 40, "l": 60},
@@ -133,6 +143,7 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
     """Busiest rooms by participant minutes, horizontal bars, biggest on top."""
     title = _("Busiest rooms")
     ordered = list(reversed(rooms))
+    names = [plotly_text(r["room__room_name"]) for r in ordered]
     figure: dict[str, Any] = {
         "data": [
             {
@@ -140,7 +151,7 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
                 "orientation": "h",
                 "name": _("Participant minutes"),
                 "x": [round(r["minutes"], 1) for r in ordered],
-                "y": [plotly_text(r["room__room_name"]) for r in ordered],
+                "y": names,
                 "customdata": [r["sessions"] for r in ordered],
                 "hovertemplate": "%{y}<br>"
                 + _("%(minutes)s min in %(sessions)s sessions")
@@ -149,7 +160,16 @@ def rooms_chart(rooms: list[dict[str, Any]]) -> Chart:
             }
         ],
         "layout": _layout(
-            title, _("Participant minutes (min)"), _("Room"), yaxis={"type": "category", "rangemode": None}
+            title,
+            _("Participant minutes (min)"),
+            _("Room"),
+            # Whole names stay the categories (and in the hover); the ticks show them shortened.
+            yaxis={
+                "type": "category",
+                "rangemode": None,
+                "tickvals": names,
+                "ticktext": [plotly_text(short_label(str(r["room__room_name"]))) for r in ordered],
+            },
         ),
     }
     figure["layout"]["height"] = max(300, 40 + 28 * len(rooms))
@@ -243,6 +263,7 @@ def sizes_chart(sizes: list[dict[str, Any]]) -> Chart:
 # Connection quality colours, readable on the admin's light and dark backgrounds.
 QUALITY_COLOURS = {"good": "#2e9e5b", "degraded": "#d9534f", "unknown": "#9a9a9a"}
 TIMELINE_ROW_PX = 26
+TIMELINE_AXIS_ON_TOP = 12  # rows
 
 
 def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
@@ -275,23 +296,25 @@ def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
                 "<br>%{customdata[2]}<extra>%{fullData.name}</extra>",
             }
         )
-    rows_count = len({c["row"] for c in connections})
-    if data:
-        # An invisible copy of the first trace on a second x axis draws the time scale at the top
-        # too, so a long list of people keeps a time axis in sight.
-        data.append({**data[0], "xaxis": "x2", "showlegend": False, "hoverinfo": "skip", "opacity": 0})
-        data[-1].pop("hovertemplate", None)
+    rows = list(dict.fromkeys(str(c["row"]) for c in connections))
+    # One time axis (a second, "matching" one drew its ticks elsewhere): above the bars when the
+    # list is long, so it is in sight where a reader starts, below them otherwise.
     layout = _layout(
         title,
         _("Time"),
         _("Participant"),
-        xaxis=TIME_AXIS,
-        yaxis={"type": "category", "autorange": "reversed", "rangemode": None},
+        xaxis={**TIME_AXIS, "side": "top" if len(rows) > TIMELINE_AXIS_ON_TOP else "bottom"},
+        yaxis={
+            "type": "category",
+            "autorange": "reversed",
+            "rangemode": None,
+            "tickvals": [plotly_text(row) for row in rows],
+            "ticktext": [plotly_text(short_label(row)) for row in rows],
+        },
         barmode="overlay",
-        height=max(260, 150 + TIMELINE_ROW_PX * rows_count),  # margins (150 px) + one row each
+        height=max(260, 150 + TIMELINE_ROW_PX * len(rows)),  # margins (150 px) + one row each
         margin={"t": 80, "b": 70},
     )
-    layout["xaxis2"] = {**TIME_AXIS, "overlaying": "x", "side": "top", "matches": "x", "automargin": True}
     layout["legend"] = {**layout["legend"], "title": {"text": _("Quality")}}
     figure = {"data": data, "layout": layout}
     table = Table(

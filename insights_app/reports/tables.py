@@ -43,6 +43,7 @@ class Table:
     rows: list[dict] = field(default_factory=list)
     all_rows: Callable[[], Iterable[dict]] | None = None
     empty_text: Any = ""
+    note: Any = ""  # a line under the table, e.g. why some names have no link
     # Set by the report views for the page: the download link, the paginator's page, the row count
     # as text and the sort links (see ``reports.views.base``).
     csv_url: str = ""
@@ -50,11 +51,12 @@ class Table:
     page_count_text: str = ""
     sorts: list[tuple[str, Any, bool]] | None = None
 
-    def html_rows(self) -> list[list[tuple[str, str]]]:
-        """Rows as ``(text, url)`` cells; the template escapes both."""
+    def html_rows(self) -> list[list[tuple[str, str, str]]]:
+        """Rows as ``(text, url, kind)`` cells; the template escapes the first two and styles by kind
+        (dates, durations and figures never wrap)."""
         return [
             [
-                (format_cell(row.get(c.key), c.kind), row.get(c.link_key, "") if c.link_key else "")
+                (format_cell(row.get(c.key), c.kind), row.get(c.link_key, "") if c.link_key else "", c.kind)
                 for c in self.columns
             ]
             for row in self.rows

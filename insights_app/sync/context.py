@@ -17,6 +17,7 @@ from ..conf import get_settings, lookback_minutes
 from ..display.safetext import printable
 from ..errors import Interrupted
 from ..models import SyncRun
+from ..rollups.marks import flush as flush_rollups
 from ..whereby.client import WherebyClient
 from .backend import JobBackend
 from .upsert import UpsertResult
@@ -162,6 +163,8 @@ def page_transaction() -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         yield
+        # The rollup cells of the days this page touched commit with its rows.
+        flush_rollups()
 
 
 class Heartbeat:

@@ -140,6 +140,10 @@ def describe_user_agent(user_agent: str | None) -> dict[str, str]:
     return _describe_user_agent(user_agent[:UA_PARSE_LIMIT] if user_agent else user_agent)
 
 
+# ua-parser's family names that read as a different browser in a list of browsers.
+BROWSER_NAMES = {"HeadlessChrome": "Chrome (headless)", "HeadlessFirefox": "Firefox (headless)"}
+
+
 @lru_cache(maxsize=2048)
 def _describe_user_agent(user_agent: str | None) -> dict[str, str]:
     if not user_agent:
@@ -151,7 +155,7 @@ def _describe_user_agent(user_agent: str | None) -> dict[str, str]:
         return ".".join(p for p in parts if p)[:32]
 
     return {
-        "browser": (agent.family if agent else "")[:64],
+        "browser": BROWSER_NAMES.get(agent.family, agent.family)[:64] if agent else "",
         "browser_version": version(agent.major, agent.minor) if agent else "",
         "os": (system.family if system else "")[:64],
         "os_version": version(system.major, system.minor) if system else "",

@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q
 from ..conf import get_settings
 from ..models import Participant, ParticipantDetail, SyncRun
 from ..models.participant_detail import DEFAULT_SAMPLE_RATE_MS
+from ..rollups.marks import mark_rows
 from .context import page_transaction
 from .details import DETAIL_SUMMARY, PARTICIPANT_QUALITY
 from .quality import LOSS_KEYS, participant_quality, summarise
@@ -91,6 +92,7 @@ def recompute_quality(*, progress: Callable[[int], None] | None = None) -> Recom
             ]
             fields = [f for f in PARTICIPANT_QUALITY if f != "details_synced_at"]
             Participant.objects.bulk_update(participants, fields)
+            mark_rows(Participant, [p.pk for p in participants])
         result.details += len(details)
         result.participants += len(participants)
         if progress is not None:

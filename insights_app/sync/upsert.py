@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import connections, models, router
 
+from ..rollups.marks import TIME_COLUMN, mark
 from . import sqlwrite
 
 
@@ -82,7 +83,18 @@ def upsert_rows(
             result.created_keys |= wrongly_held
         else:
             result.pks.update(_bulk_create(model, to_write, key_fields, compare_fields, now, existing))
+        _mark_rollups(model, to_write, existing)
     return result
+
+
+def _mark_rollups(
+    model: type[models.Model], written: list[dict[str, Any]], existing: dict[tuple, dict[str, Any]]
+) -> None:
+    """Mark the days the written rows were in (as read before) and are in now, for the rollups."""
+    column = TIME_COLUMN.get(model)
+    if column is None:
+        return
+    mark(model, [*(row.get(column) for row in written), *(row.get(column) for row in existing.values())])
 
 
 def _bulk_create(

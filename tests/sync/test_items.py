@@ -92,6 +92,13 @@ def test_the_user_agent_parser_never_sees_more_than_a_kilobyte():
     assert describe_user_agent(hidden[2001:])["browser"] == "Chrome"
 
 
+def test_a_headless_chrome_is_named_as_chrome_headless_not_as_a_browser_of_its_own():
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36"
+
+    assert describe_user_agent(agent)["browser"] == "Chrome (headless)"
+    assert describe_user_agent(agent)["browser_version"] == "120.0"
+
+
 def test_huge_totals_are_stored_as_null_with_a_reason():
     parsed = parse_item(
         {"roomName": "/r", "totalParticipantMinutes": 1.5e308, "totalSessions": 3}, ROOM_FIELDS

@@ -25,7 +25,10 @@ def people(
     """One row per external id with sessions, connections, seconds (ongoing to now) and last seen."""
     qs = filters.participants(participants)
     if filters.q:
-        qs = qs.filter(Q(external_id__icontains=filters.q) | Q(display_name__icontains=filters.q))
+        # Choose the people by the search, then count all their connections: a connection whose name
+        # was hidden (or changed) still belongs to the person, as on the person page.
+        matching = qs.filter(Q(external_id__icontains=filters.q) | Q(display_name__icontains=filters.q))
+        qs = qs.filter(external_id__in=matching.values("external_id"))
     return (
         qs.exclude(Q(external_id__isnull=True) | Q(external_id=""))
         .values("external_id")

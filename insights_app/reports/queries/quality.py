@@ -5,26 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, Q, QuerySet, Sum, Value
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Max, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from ...models.expressions import room_name_of
+from ...rollups.aggregates import QUALITY_ADDITIVE, quality_aggregates
 from ..filters import ReportFilters
 from ..periods import bucket_days
-from .usage import TRUNC, _as_date
-
-MEASURED = Q(quality_degraded__isnull=False)
+from . import rolled
+from .usage import TRUNC, _as_date, _bucket_of
 
 
 def _quality_aggregates() -> dict[str, Any]:
-    return {
-        "connections": Count("id"),
-        "measured": Count("id", filter=MEASURED),
-        "degraded": Count("id", filter=Q(quality_degraded=True)),
-        "measured_seconds": Coalesce(Sum("duration_seconds", filter=MEASURED), Value(0.0)),
-        "degraded_seconds_sum": Coalesce(Sum("degraded_seconds", filter=MEASURED), Value(0.0)),
-    }
+    return quality_aggregates()
 
 
 def with_shares(row: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +30,7 @@ def with_shares(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-ADDITIVE = ("connections", "measured", "degraded", "measured_seconds", "degraded_seconds_sum")
+ADDITIVE = QUALITY_ADDITIVE
 
 
 def _empty() -> dict[str, Any]:
@@ -54,22 +48,30 @@ class QualityDigest:
 
 
 def _ranked(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Most degraded minutes first: the bars draw degraded minutes, so they shrink down the chart."""
     rows = [with_shares({**v, "key": k}) for k, v in groups.items() if v["measured"]]
     return sorted(
-        rows, key=lambda r: (-(r["degraded_minutes_pct"] or 0.0), -r["degraded_seconds_sum"], r["key"] or "")
+        rows, key=lambda r: (-r["degraded_seconds_sum"], -(r["degraded_minutes_pct"] or 0.0), r["key"] or "")
     )
 
 
 def quality_digest(filters: ReportFilters, participants: QuerySet) -> QualityDigest:
     """One query grouped by (bucket, browser, OS); every figure is a count or a sum, folded in Python."""
     trunc = TRUNC[filters.period.bucket]
-    rows = (
-        filters.connections(participants)
-        .annotate(bucket=trunc("joined_at", tzinfo=timezone.get_current_timezone()))
-        .values("bucket", "browser", "os")
-        .annotate(**_quality_aggregates())
-        .order_by()
-    )
+    rows: Any
+    if rolled.applies(filters, participants, dimensions=True):
+        rows = (
+            {**row, "bucket": _bucket_of(row["day"], filters.period.bucket)}
+            for row in rolled.quality_rows(filters)
+        )
+    else:
+        rows = (
+            filters.connections(participants)
+            .annotate(bucket=trunc("joined_at", tzinfo=timezone.get_current_timezone()))
+            .values("bucket", "browser", "os")
+            .annotate(**_quality_aggregates())
+            .order_by()
+        )
     totals = _empty()
     buckets: dict[Any, dict[str, Any]] = {}
     browsers: dict[str, dict[str, Any]] = {}
@@ -90,9 +92,12 @@ def quality_digest(filters: ReportFilters, participants: QuerySet) -> QualityDig
 
 
 def by_dimension(filters: ReportFilters, participants: QuerySet, dimension: str) -> QuerySet:
-    """Quality per room, browser or OS, the largest share of degraded minutes first (slice it)."""
+    """Quality per room, browser or OS, the most degraded minutes first (slice it): the bars draw
+    degraded minutes, so ordering by the share made them jump about."""
     qs = filters.connections(participants)
-    if dimension == "room":
+    if dimension == "room" and rolled.applies(filters, participants, room_text=True):
+        qs = rolled.quality_by_room(filters)
+    elif dimension == "room":
         # Group by the connection's own room id (no join through the sessions) and look the name up
         # per group: hashing the rows by id alone is much cheaper than by (id, name) after a join
         # (bench/RESULTS.md, comment figures).
@@ -105,7 +110,7 @@ def by_dimension(filters: ReportFilters, participants: QuerySet, dimension: str)
     return (
         qs.filter(measured__gt=0)
         .annotate(share=Coalesce(share, Value(0.0)))
-        .order_by("-share", "-degraded_seconds_sum", "key")
+        .order_by("-degraded_seconds_sum", "-share", "key")
     )
 
 

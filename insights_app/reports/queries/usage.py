@@ -7,71 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import Avg, Count, F, FloatField, Max, Min, Q, QuerySet, Sum, Value
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from ...models import Room
 from ...models.expressions import room_name_of
+from ...rollups.aggregates import SIZE_BUCKETS, USAGE_ADDITIVE, bounded_avg, bounded_sum, usage_aggregates
 from ..filters import ReportFilters
 from ..periods import Period, bucket_days
+from . import rolled
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
-# Totals above this are API mistakes (a million years of minutes); summing two near 1e308 overflows
-# PostgreSQL's double precision, so the sums leave them out.
-MAX_TOTAL = 1e12
-
-
-def bounded_sum(column: str, **extra: Any) -> Sum:
-    """SUM of ``column`` over rows whose value is at most MAX_TOTAL (and ``extra`` filters)."""
-    return Sum(column, filter=Q(**{f"{column}__lte": MAX_TOTAL}, **extra))
-
-
-SIZE_BUCKETS = (
-    (1, 1, "1"),
-    (2, 2, "2"),
-    (3, 3, "3"),
-    (4, 4, "4"),
-    (5, 9, "5–9"),
-    (10, 19, "10–19"),
-    (20, 10**9, "20+"),
-)
-ADDITIVE = (
-    "sessions",
-    "ongoing",
-    "participant_minutes",
-    "recorder_minutes",
-    "streamer_minutes",
-    "ended",
-    "ended_seconds",
-    "rating_weighted",
-    "rating_weight",
-)
-
-
-def _hour_aggregates() -> dict[str, Any]:
-    weight = Coalesce("total_ratings", Value(1.0), output_field=FloatField())
-    rated = Q(rating__isnull=False)
-    # COUNT ... FILTER is cheaper per row than SUM(CASE ...); sessions without a size are in no bucket.
-    sizes = {
-        f"size_{i}": Count(
-            "id", filter=Q(total_unique_participants__gte=low, total_unique_participants__lte=high)
-        )
-        for i, (low, high, _label) in enumerate(SIZE_BUCKETS)
-    }
-    return {
-        "sessions": Count("id"),
-        "ongoing": Count("id", filter=Q(ended_at__isnull=True)),
-        "participant_minutes": bounded_sum("total_participant_minutes"),
-        "recorder_minutes": bounded_sum("total_recorder_minutes"),
-        "streamer_minutes": bounded_sum("total_streamer_minutes"),
-        # Ongoing sessions have no length yet; they count as sessions but not in the average.
-        "ended": Count("id", filter=Q(ended_at__isnull=False, duration_seconds__isnull=False)),
-        "ended_seconds": bounded_sum("duration_seconds", ended_at__isnull=False),
-        "rating_weighted": Sum(F("rating") * weight, filter=rated, output_field=FloatField()),
-        "rating_weight": Sum(weight, filter=rated, output_field=FloatField()),
-        **sizes,
-    }
+ADDITIVE = USAGE_ADDITIVE
 
 
 @dataclass
@@ -113,13 +61,17 @@ def usage_digest(filters: ReportFilters, sessions: QuerySet) -> UsageDigest:
     current, previous = filters.period, filters.period.previous()
     both = Period(current.preset, previous.start, current.end)
     tz = timezone.get_current_timezone()
-    rows = (
-        filters.sessions(sessions, both)
-        .annotate(hour=TruncHour("started_at", tzinfo=tz))
-        .values("hour")
-        .annotate(**_hour_aggregates())
-        .order_by()
-    )
+    rows: Any
+    if rolled.applies(filters, sessions):
+        rows = rolled.usage_hours(both)
+    else:
+        rows = (
+            filters.sessions(sessions, both)
+            .annotate(hour=TruncHour("started_at", tzinfo=tz))
+            .values("hour")
+            .annotate(**usage_aggregates())
+            .order_by()
+        )
     totals = {"current": dict.fromkeys(ADDITIVE, 0.0), "previous": dict.fromkeys(ADDITIVE, 0.0)}
     by_bucket: dict[dt.date, dict[str, float]] = {}
     grid = [[0] * 24 for _ in range(7)]
@@ -257,6 +209,9 @@ def unique_people(filters: ReportFilters, participants: QuerySet, whole_site: bo
     scan and two small hash tables are fastest; narrowed to a room (``whole_site=False`` or the room
     filter) the rows come from the table, so one scan covering both periods is cheaper.
     """
+    if rolled.applies(filters, participants):
+        alias = participants.db
+        return rolled.people_in(filters.period, alias), rolled.people_in(filters.period.previous(), alias)
     if whole_site and not filters.room:
         return _people_per_period(filters, participants)
     return _people_one_scan(filters, participants)
@@ -291,6 +246,8 @@ def kpis(digest: UsageDigest, people: tuple[int, int]) -> dict[str, dict[str, An
 
 def rooms_ranking(filters: ReportFilters, sessions: QuerySet) -> QuerySet:
     """Rooms by participant minutes in the period, most used first (slice it)."""
+    if rolled.applies(filters, sessions, room_text=True):
+        return rolled.room_ranking(filters)
     return (
         filters.sessions(sessions)
         .values("room_id")
@@ -298,8 +255,8 @@ def rooms_ranking(filters: ReportFilters, sessions: QuerySet) -> QuerySet:
             room__room_name=room_name_of("room_id"),
             sessions=Count("id"),
             minutes=Coalesce(bounded_sum("total_participant_minutes"), Value(0.0)),
-            avg_seconds=Avg("duration_seconds"),
-            avg_size=Avg("total_unique_participants"),
+            avg_seconds=bounded_avg("duration_seconds"),
+            avg_size=bounded_avg("total_unique_participants"),
             last_started=Max("started_at"),
         )
         .order_by("-minutes", "-sessions", "room__room_name")
@@ -322,13 +279,15 @@ def top_rooms(filters: ReportFilters, sessions: QuerySet, count: int) -> list[di
     if connection.vendor != "postgresql":
         return list(ranking[:count])
     unnamed = (
-        filters.sessions(sessions)
+        rolled.room_ranking_source(filters)
+        if rolled.applies(filters, sessions, room_text=True)
+        else filters.sessions(sessions)
         .values("room_id")
         .annotate(
             sessions=Count("id"),
             minutes=Coalesce(bounded_sum("total_participant_minutes"), Value(0.0)),
-            avg_seconds=Avg("duration_seconds"),
-            avg_size=Avg("total_unique_participants"),
+            avg_seconds=bounded_avg("duration_seconds"),
+            avg_size=bounded_avg("total_unique_participants"),
             last_started=Max("started_at"),
         )
     )

@@ -27,6 +27,7 @@ from ..filters import TEXT_FILTERS, ReportFilters
 from ..freshness import freshness
 from ..periods import MAX_DAY, MIN_DAY, PRESETS
 from ..tables import Table
+from .awaited import awaited_run_url
 
 PERMISSION = "insights_app.view_reports"
 RUN_SYNC = "insights_app.run_sync"
@@ -96,12 +97,19 @@ class ReportView(View):
         if wanted:
             if wanted not in tables:
                 raise Http404("no such table")
-            return csv_response(tables[wanted], context.get("stem", self.stem))
+            return csv_response(tables[wanted], self.csv_stem(context.get("stem", self.stem)))
         for table in tables.values():
             table.csv_url = "?" + self.filters.querystring(
                 csv=table.name, page="", sort=request.GET.get("sort", "")
             )
         return self.render_page(request, self.template_name, context)
+
+    def csv_stem(self, stem: str) -> str:
+        """The download's name says what it holds: the page (and person) and, with a date range, its days."""
+        if not self.period_filter:
+            return stem
+        period = self.filters.period
+        return f"{stem}-{period.first_day.isoformat()}-to-{period.last_day.isoformat()}"
 
     def invalid(self, request: HttpRequest) -> HttpResponse:
         """The filter form with what is wrong, the user's values kept, and no report (400)."""
@@ -149,6 +157,7 @@ class ReportView(View):
             "sync_dashboard_url": safe_reverse("admin:insights_app_syncrun_dashboard"),
             "nav": nav_links(),
             "plotly_url": reverse("insights_app:plotly_js", args=[plotly_version()]),
+            "awaited_run_url": awaited_run_url(request),
             **context,
         }
         return render(request, template, full)

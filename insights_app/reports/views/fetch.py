@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from ... import models as m
 from ...jobs.enqueue import enqueue_sync
 from ...jobs.queue import QueueUnavailable
+from .awaited import AWAITED_RUNS
 from .base import can_fetch_samples, safe_reverse
 
 # One run fetches the details of at most this many connections (a large session's worth).
@@ -53,10 +54,24 @@ def _queue(request: HttpRequest, ids: list[int]) -> HttpResponse:
         text = _("Queued %(run)s: the samples appear here once it has finished.") % {"run": result.run}
     else:
         text = _("%(run)s is already queued or running for these connections.") % {"run": result.run}
+    back = _back(request)
+    if hasattr(request, "session"):
+        awaited = dict(request.session.get(AWAITED_RUNS) or {})
+        awaited[back.split("?", 1)[0]] = result.run.pk
+        request.session[AWAITED_RUNS] = dict(list(awaited.items())[-20:])  # a few pages, not a history
     if safe_reverse("admin:insights_app_syncrun_dashboard"):
         text += " " + _("Follow it on the sync dashboard.")
     messages.success(request, text)
-    return HttpResponseRedirect(_back(request))
+    return HttpResponseRedirect(back)
+
+
+def fetch_run_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """``{"finished": …, "status": …}`` of a samples run, for the page that waits for it."""
+    denied = _allowed(request)
+    if denied:
+        return denied
+    run = get_object_or_404(m.SyncRun.objects.only("pk", "status", "finished_at"), pk=pk)
+    return JsonResponse({"finished": run.finished_at is not None, "status": run.status})
 
 
 def _allowed(request: HttpRequest) -> HttpResponse | None:

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest
 from django.urls import reverse
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from ...display.names import real_name, shown_name
@@ -180,7 +181,8 @@ class PersonView(ReportView):
             "minutes_text": format_cell(totals["minutes"], "minutes"),
             "label": label,
             "totals": totals,
-            "stem": "person",
+            # Safe for a file name: slugify keeps ASCII letters, digits and dashes only.
+            "stem": f"person-{slugify(external_id)[:40]}".rstrip("-"),
             "tables": [table],
             "main_tables": [table],
         }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from ...conf import get_settings
@@ -29,6 +31,11 @@ WORST_COLUMNS = [
     Column("degraded_minutes_pct", _("Minutes degraded (%)"), "num"),
     Column("worst_loss", _("Worst loss (%)"), "num"),
 ]
+
+
+def plain_number(value: float) -> str:
+    """A setting's number as written (3, 2.5), in the active language's format."""
+    return number_format(Decimal(f"{float(value):g}"))
 
 
 def worst_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +136,9 @@ class QualityView(ReportView):
             "detail_days": measured_days,
             "partly_measured": totals["measured"] < totals["connections"],
             "threshold": settings.DEGRADED_PACKET_LOSS_PERCENT,
+            # The rule as the detail summary applies it: at least DEGRADED_MIN_SECONDS at the threshold.
+            "threshold_text": plain_number(settings.DEGRADED_PACKET_LOSS_PERCENT),
+            "min_seconds_text": plain_number(settings.DEGRADED_MIN_SECONDS),
             "narrowed": [(str(TEXT_FILTERS[k]), getattr(f, k)) for k in self.extra_filters if getattr(f, k)],
             "filter_options": {
                 "browser": [r["key"] for r in digest.browsers if r["key"]],

@@ -128,6 +128,12 @@ class SessionView(ReportView):
             CONNECTION_COLUMNS,
             rows=rows,
             empty_text=_("No participants stored for this session."),
+            note=_(
+                "Names without a link joined without an external id (externalId on the meeting), "
+                "so no person report can gather their sessions."
+            )
+            if any(not r["person_url"] for r in rows)
+            else "",
         )
         chart_list = [charts.timeline_chart(rows)] if rows else []
         return {

@@ -95,7 +95,31 @@
     form.addEventListener("submit", dropDaysUnlessCustom);
   }
 
+  // A page that queued "Fetch network samples" follows the run and reloads once it has finished, as
+  // the sync dashboard follows its runs.
+  function awaitRun() {
+    var root = document.getElementById("insights-reports");
+    var url = root && root.dataset.awaitedRunUrl;
+    if (!url) {
+      return;
+    }
+    function poll() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (run) {
+          if (run && run.finished) {
+            window.location.reload();
+          } else {
+            window.setTimeout(poll, 3000);
+          }
+        })
+        .catch(function () { window.setTimeout(poll, 10000); });
+    }
+    window.setTimeout(poll, 2000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    awaitRun();
     wireFilters();
     draw();
     watchTheme();

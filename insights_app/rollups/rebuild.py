@@ -1,0 +1,86 @@
+"""Rebuild every cell from the raw rows, a few days per transaction, resumable, while pages read raw rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from ..models import Participant, RollupState, RollupStatus, RoomSession
+from .cells import ALL_ROLLUP_MODELS, recompute_days, zone_named
+from .state import current_state, zone_key
+
+BATCH_DAYS = 7
+
+
+@dataclass
+class RebuildProgress:
+    """Where a rebuild is: days done of days in all, and the last day done."""
+
+    done: int
+    total: int
+    through: dt.date | None
+
+
+def raw_day_range(zone: dt.tzinfo) -> tuple[dt.date, dt.date] | None:
+    """The first and last local day holding a session start or a connection's join, or None."""
+    s = RoomSession.objects.aggregate(first=Min("started_at"), last=Max("started_at"))
+    p = Participant.objects.aggregate(first=Min("joined_at"), last=Max("joined_at"))
+    firsts = [v for v in (s["first"], p["first"]) if v is not None]
+    lasts = [v for v in (s["last"], p["last"]) if v is not None]
+    if not firsts:
+        return None
+    return min(firsts).astimezone(zone).date(), max(lasts).astimezone(zone).date()
+
+
+def _start(state: RollupState, zone_name: str) -> None:
+    """Begin afresh in ``zone_name``: no cell of another zone survives, pages read raw rows meanwhile."""
+    with transaction.atomic():
+        for model in ALL_ROLLUP_MODELS:
+            model._default_manager.all().delete()
+        state.zone = zone_name
+        state.status = RollupStatus.REBUILDING
+        state.rebuilt_through = None
+        state.save()
+
+
+def rebuild(
+    *,
+    restart: bool = False,
+    batch_days: int = BATCH_DAYS,
+    progress: Callable[[RebuildProgress], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Rebuild in the site's TIME_ZONE; resumes a rebuild in progress. True when finished (pages read
+    rollups again), False when ``should_stop`` ended it early (run again to resume)."""
+    zone_name = zone_key(timezone.get_default_timezone())
+    zone = zone_named(zone_name)
+    state = current_state()
+    if restart or state.status != RollupStatus.REBUILDING or state.zone != zone_name:
+        _start(state, zone_name)
+    while True:
+        span = raw_day_range(zone)
+        if span is None:
+            break
+        first, last = span
+        day = max(first, state.rebuilt_through + dt.timedelta(days=1)) if state.rebuilt_through else first
+        if day > last:
+            break
+        if should_stop():
+            return False
+        through = min(last, day + dt.timedelta(days=batch_days - 1))
+        with transaction.atomic():
+            recompute_days([day + dt.timedelta(days=i) for i in range((through - day).days + 1)], zone)
+            state.rebuilt_through = through
+            state.rebuild_first, state.rebuild_last = first, last
+            state.save(update_fields=["rebuilt_through", "rebuild_first", "rebuild_last", "updated_at"])
+        if progress is not None:
+            progress(RebuildProgress((through - first).days + 1, (last - first).days + 1, through))
+    with transaction.atomic():
+        # Days a write reached before the rebuild did were recomputed by that write, under the same lock.
+        RollupState.objects.filter(pk=state.pk).update(status=RollupStatus.READY, updated_at=timezone.now())
+    return True
