@@ -50,6 +50,8 @@ class Setting:
         """Why ``value`` is not acceptable for a number or list setting, or None when it is."""
         if self.kind is list:
             return _list_problem(value)
+        if self.kind is bool:
+            return None if isinstance(value, bool) else f"must be True or False, not {type(value).__name__}"
         if not self.is_number or (self.choices and value in self.choices):
             return None  # a number setting may also take a word, e.g. "auto"
         if isinstance(value, bool) or not isinstance(value, self.types):
@@ -149,6 +151,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("JOB_RETRY_INTERVALS", [30, 120], "Seconds before each RQ retry of a failed run.", list),
     Setting("FANOUT_ROOMS_PER_JOB", 25, "Rooms per child job of a fanned-out run.", int, 1),
     Setting("FANOUT_MIN_ROOMS", 50, "Rooms from which a run fans out.", int, 1),
+    Setting(
+        "ROLLUPS",
+        False,
+        "Keep the report rollups up to date on every write, so busy pages read them (then run insights_rollup --rebuild).",
+        bool,
+    ),
     Setting("ABANDONED_AFTER_SECONDS", 300, "Heartbeat age that marks a run abandoned.", float, 1, ONE_DAY),
     # What a sync fetches
     Setting(

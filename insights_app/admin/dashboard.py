@@ -21,6 +21,7 @@ from ..display.durations import age, duration
 from ..display.numbers import count
 from ..jobs.enqueue import cancel_run
 from ..jobs.health import Health, check_health, last_sign_of_life, run_silent_after
+from ..rollups.marks import enabled as rollups_enabled
 from ..rollups.state import behind_reason, current_state, status_text
 from ..sync.clock import db_now
 from .actions import enqueue
@@ -38,6 +39,8 @@ START_LABELS = {m.SyncKind.INCREMENTAL: _("Start incremental sync"), m.SyncKind.
 def rollup_status() -> dict[str, Any]:
     """Whether the report rollups are up to date, for the Machinery table."""
     state = current_state()
+    if not rollups_enabled():
+        return {"behind": False, "text": status_text(state, enabled=False)}
     return {"behind": bool(behind_reason(state)), "text": status_text(state)}
 
 

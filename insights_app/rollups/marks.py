@@ -6,6 +6,10 @@ transaction the marks wait until ``flush`` (the sync's page transaction and the 
 it before committing), so the rows and their cells commit together; a transaction that ends without
 a flush recomputes right after its commit, and outside a transaction a mark recomputes at once.
 Recomputing a day from the raw rows, under its year's lock, never loses another worker's rows.
+
+All of it only with ``WHEREBY_INSIGHTS["ROLLUPS"]`` on: recomputing whole days in every sync page costs a
+full sync a large share of its time, so a site chooses it. With it off, a write marks the rollups as
+needing a rebuild (one UPDATE that touches no row once they do) and pages read raw rows.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any
 from django.db import connections, router, transaction
 from django.db.models import Model
 
-from ..models import Participant, RollupState, RoomSession
+from ..conf import get_settings
+from ..models import Participant, RollupState, RollupStatus, RoomSession
 from .cells import recompute_days, zone_named
 from .state import current_state, usable_in
 
@@ -81,6 +86,9 @@ def mark(model: type[Model], instants: Iterable[dt.datetime | None], alias: str 
     if model not in TIME_COLUMN:
         return
     alias = alias or router.db_for_write(model)
+    if not enabled():
+        _retire(alias)
+        return
     pending = _pending(alias)
     was_empty = not pending
     pending.update(_quarter(i) for i in instants if i is not None)
@@ -92,11 +100,26 @@ def mark(model: type[Model], instants: Iterable[dt.datetime | None], alias: str 
         transaction.on_commit(lambda: _after_commit(alias), using=alias)
 
 
+def enabled() -> bool:
+    """Whether the site keeps the rollups up to date (``WHEREBY_INSIGHTS["ROLLUPS"]``)."""
+    return bool(get_settings().ROLLUPS)
+
+
+def _retire(alias: str) -> None:
+    """Rollups are off and a write happened: whatever cells exist no longer match the raw rows."""
+    RollupState.objects.using(alias).filter(status=RollupStatus.READY).update(
+        status=RollupStatus.NEEDS_REBUILD
+    )
+
+
 def mark_rows(model: type[Model], pks: Iterable[Any], alias: str | None = None) -> None:
     """``mark`` the current instants of the rows with these primary keys (one query per 5,000)."""
     if model not in TIME_COLUMN:
         return
     alias = alias or router.db_for_write(model)
+    if not enabled():
+        _retire(alias)
+        return
     keys = list(pks)
     column = TIME_COLUMN[model]
     for start in range(0, len(keys), 5000):
@@ -115,6 +138,9 @@ def flush(alias: str = "default") -> None:
     """Recompute the cells of every day marked on this connection (inside its transaction, if any)."""
     pending = _pending(alias)
     if not pending:
+        return
+    if not enabled():
+        pending.clear()
         return
     with transaction.atomic(using=alias):
         state = current_state(alias)
@@ -161,6 +187,8 @@ def rollups_usable(alias: str = "default") -> bool:
     Marks this connection's own transaction left unflushed are recomputed first, so a page read in
     the transaction that wrote sees its writes.
     """
+    if not enabled():
+        return False
     flush(alias)
     state = RollupState.objects.using(alias).order_by("pk").first()
     return state is not None and usable_in(state)

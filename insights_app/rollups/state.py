@@ -38,8 +38,10 @@ def behind_reason(state: RollupState) -> str:
     return ""
 
 
-def status_text(state: RollupState) -> str:
-    """What the dashboard says about the rollups: up to date, or why and how far behind."""
+def status_text(state: RollupState, enabled: bool = True) -> str:
+    """What the dashboard says about the rollups: off, up to date, or why and how far behind."""
+    if not enabled:
+        return str(_("off (WHEREBY_INSIGHTS['ROLLUPS']): report pages read raw rows"))
     reason = behind_reason(state)
     if reason == "rebuilding":
         return str(

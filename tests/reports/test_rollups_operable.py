@@ -36,6 +36,12 @@ from tests.helpers.rollup_data import (
 )
 
 
+@pytest.fixture(autouse=True)
+def rollups_on(settings):
+    """These tests are about the rollups, which a site turns on (WHEREBY_INSIGHTS["ROLLUPS"])."""
+    settings.WHEREBY_INSIGHTS = {**getattr(settings, "WHEREBY_INSIGHTS", {}), "ROLLUPS": True}
+
+
 def _week(base: dt.datetime) -> None:
     """A few sessions and connections over a week, written through the sync's paths."""
     room_list = rooms()

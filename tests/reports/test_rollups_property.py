@@ -28,6 +28,13 @@ from tests.helpers.rollup_data import (
     sync_session,
 )
 
+
+@pytest.fixture(autouse=True)
+def rollups_on(settings):
+    """These tests are about the rollups, which a site turns on (WHEREBY_INSIGHTS["ROLLUPS"])."""
+    settings.WHEREBY_INSIGHTS = {**getattr(settings, "WHEREBY_INSIGHTS", {}), "ROLLUPS": True}
+
+
 pytestmark = pytest.mark.django_db
 
 # Half- and quarter-hour offsets, daylight saving on both hemispheres, a 30-minute DST shift, +12:45.
@@ -114,7 +121,7 @@ def apply(op: tuple, base: dt.datetime) -> None:
         if Participant.objects.filter(external_id=person).exists():
             forget_person("external_id", person, mode=mode, trigger="test")
     else:
-        with override_settings(WHEREBY_INSIGHTS={"PERSONAL_DATA_RETENTION_DAYS": op[1]}):
+        with override_settings(WHEREBY_INSIGHTS={"PERSONAL_DATA_RETENTION_DAYS": op[1], "ROLLUPS": True}):
             run_retention(trigger="test")
 
 

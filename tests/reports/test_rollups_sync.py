@@ -16,6 +16,13 @@ from insights_app.rollups.rebuild import rebuild
 from tests.helpers import configure, run_sync
 from tests.helpers.rollup_data import assert_same, figures, period_of, raw_figures
 
+
+@pytest.fixture(autouse=True)
+def rollups_on(settings):
+    """These tests are about the rollups, which a site turns on (WHEREBY_INSIGHTS["ROLLUPS"])."""
+    settings.WHEREBY_INSIGHTS = {**getattr(settings, "WHEREBY_INSIGHTS", {}), "ROLLUPS": True}
+
+
 pytestmark = pytest.mark.django_db
 
 
@@ -35,7 +42,7 @@ def test_full_then_incremental_syncs_keep_the_rollups_exact(settings, simulator_
     org = server.organisation
     # Through the settings fixture, as configure() is: overrides undone in the order they were made.
     settings.TIME_ZONE = "Asia/Kathmandu"
-    configure(settings, server)
+    configure(settings, server, ROLLUPS=True)
     with time_machine.travel(org.now, tick=True) as clock, timezone.override("Asia/Kathmandu"):
         assert rebuild()
         for _ in range(48):  # to an hour when some sessions are going on

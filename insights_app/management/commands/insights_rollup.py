@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...rollups.check import check
+from ...rollups.marks import enabled
 from ...rollups.rebuild import BATCH_DAYS, RebuildProgress, rebuild
 
 REASONS = {
@@ -40,6 +41,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["batch_days"] < 1 or options["sample"] < 1:
             raise CommandError("--batch-days and --sample must be at least 1")
+        if not enabled():
+            raise CommandError(
+                "Rollups are off, so report pages read raw rows and no write keeps cells up to date: set "
+                "WHEREBY_INSIGHTS['ROLLUPS'] = True on every process (web and workers), then run "
+                "insights_rollup --rebuild (see docs/reports.md)."
+            )
         if options["rebuild"]:
             self._rebuild(options)
         else:
