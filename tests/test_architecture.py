@@ -5,6 +5,7 @@ with RQ blocked, and modules under the line cap."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import textwrap
@@ -256,3 +257,13 @@ def test_no_module_is_parked_just_under_the_cap():
     }
     parked = {p: n for p, n in sizes.items() if PARKED_FROM <= n <= MAX_MODULE_LINES}
     assert parked == {}
+
+
+def test_only_one_module_reads_the_apis_rate_headers():
+    # One parser: the budget, the cost book, the limiter's shape and the 429 waits all read RateHeaders.
+    readers = {
+        str(path.relative_to(ROOT))
+        for path in (PACKAGE / "whereby").rglob("*.py")
+        if re.search(r"""["'](X-RateLimit-[A-Za-z]+|Retry-After)["']""", path.read_text())
+    }
+    assert readers == {"insights_app/whereby/rate_headers.py"}

@@ -7,7 +7,8 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
-from typing import Any
+
+from ..rate_headers import RateHeaders
 
 MAX_COST = 10  # Whereby: a call costs 1-10 points by complexity
 _COST_SAMPLES = 60
@@ -97,13 +98,11 @@ class CostBook:
             self._in_flight += 1
 
     def read_fall(
-        self, endpoint: str, headers: Mapping[str, str], charged: bool, now: float | None = None
+        self, endpoint: str, rate: RateHeaders, charged: bool, now: float | None = None
     ) -> dict[str, int]:
-        """Learn from one answer's headers; returns the costs that changed."""
+        """Learn from one answer's rate headers; returns the costs that changed."""
         now = time.monotonic() if now is None else now
-        limit = number(headers.get("X-RateLimit-Limit"))
-        remaining = number(headers.get("X-RateLimit-Remaining"))
-        reset = headers.get("X-RateLimit-Reset") or ""
+        limit, remaining, reset = rate.limit, rate.remaining, rate.reset
         with self._lock:
             alone = self._in_flight == 1
             self._in_flight = max(0, self._in_flight - 1)
@@ -174,12 +173,3 @@ def _likelihood(samples: Sequence[tuple[str, float, float]], costs: Mapping[str,
             score += k * math.log(expected) - math.lgamma(k + 1)
         score -= expected
     return score, rate
-
-
-def number(value: Any) -> float | None:
-    """A header as a non-negative number, or None."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number >= 0 and number == number and number != float("inf") else None

@@ -10,7 +10,7 @@ import redis
 
 from ...conf import get_settings
 from ...redis_clients import queue_redis, url_redis
-from .costs import number
+from ..rate_headers import number
 from .local import LocalBudget
 from .shared import RedisBudget, as_text, budget_key
 

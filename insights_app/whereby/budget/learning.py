@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ...conf import get_settings
-from ..wait_hints import seconds_until
-from .costs import CostBook, number
+from ..rate_headers import NO_HEADERS, RateHeaders, instant, seconds_until
+from .costs import CostBook
 from .figures import BudgetFigures, resolve_figures
-from .limiter_shape import BUCKET, FIXED, SLIDING, UNKNOWN, Answer, ShapeWatch, reset_instant
+from .limiter_shape import BUCKET, FIXED, SLIDING, UNKNOWN, Answer, ShapeWatch
 from .readings import MAX_COST, Readings
 from .sliding import SlidingCosts
 
@@ -162,9 +162,8 @@ class Learning:
         sent = getattr(self._grants, "sent", None) or time.monotonic()
         self._grants.sent = None
         charged = status is not None and status not in (401, 429)
-        limit = number(headers.get("X-RateLimit-Limit"))
-        remaining = number(headers.get("X-RateLimit-Remaining"))
-        checked = self.readings.check(endpoint, limit, remaining) if charged else None
+        rate = RateHeaders.read(headers)
+        checked = self.readings.check(endpoint, rate.limit, rate.remaining) if charged else None
         plan = self.readings.plan()
         if plan is not None and plan != self._learned_plan():
             self._store_plan(plan)
@@ -177,18 +176,18 @@ class Learning:
                 sent,
                 time.monotonic(),
                 checked[1],
-                reset_instant(headers.get("X-RateLimit-Reset"), time.time()),
+                instant(rate.reset, time.time()),
             )
             before = self.watch.shape
             if self.watch.note(answer, checked[0]) != before:
                 logger.info("the API's rate limiter reads as %s", self.watch.shape)
         if charged and checked is not None and self.readings.running_low(self.low_remaining()):
             # Slow every process down: the customer's product keeps its points.
-            self._pause_for_low(checked, headers.get("X-RateLimit-Reset"))
-        if checked is not None or limit is None or remaining is None:
-            self.costs.read_fall(endpoint, headers if checked is not None else {}, charged)
+            self._pause_for_low(checked, rate.reset)
+        if checked is not None or not rate.complete:
+            self.costs.read_fall(endpoint, rate if checked is not None else NO_HEADERS, charged)
         else:  # headers that lie teach nothing, and do not make the endpoint one without headers
-            self.costs.read_fall(endpoint, {}, False)
+            self.costs.read_fall(endpoint, NO_HEADERS, False)
         self._share_costs()
         if not charged:
             return 0  # not charged, or not known to be: the reservation stays

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import itertools
 import threading
 from collections import deque
@@ -42,23 +41,6 @@ class Answer:
     answered: float
     remaining: float
     reset: float | None  # the reset instant it named (epoch seconds), when readable
-
-
-def reset_instant(value: str | None, now_epoch: float) -> float | None:
-    """X-RateLimit-Reset as epoch seconds (an HTTP date, epoch seconds, or seconds from now)."""
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        return None if moment is None else moment.timestamp()
-    if number != number or number in (float("inf"), float("-inf")) or number < 0:
-        return None
-    return number if number > 10**9 else now_epoch + number
 
 
 class ShapeWatch:

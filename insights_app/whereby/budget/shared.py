@@ -17,8 +17,8 @@ from typing import Any
 
 import redis
 
+from ..rate_headers import number
 from ..wait_hints import wait_unless_interrupted
-from .costs import number
 from .learning import Knowledge, Learning
 from .limiter_shape import FIXED, SHAPES
 from .scripts import PAUSE_SCRIPT, REFUND_SCRIPT, SETTLE_SCRIPT, SPENT_SCRIPT, TAKE_SCRIPT, WINDOW_MS

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from insights_app.whereby.budget.costs import CostBook
+from insights_app.whereby.rate_headers import RateHeaders
 
 TRUE_COSTS = (("/insights/room-sessions", 3), ("/insights/participants", 2))
 
@@ -31,7 +32,7 @@ def learned_costs(period: float, product_every: float, *, random_product: bool, 
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": "r",
         }
-        book.read_fall(endpoint, headers, True, now=now)
+        book.read_fall(endpoint, RateHeaders.read(headers), True, now=now)
     return {endpoint: book.estimate(endpoint) for endpoint, _cost in TRUE_COSTS}
 
 
@@ -72,6 +73,6 @@ def test_a_product_spending_in_bursts_never_makes_a_cost_read_low():
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": "r",
         }
-        book.read_fall(endpoint, headers, True, now=now)
+        book.read_fall(endpoint, RateHeaders.read(headers), True, now=now)
     learned = {endpoint: book.estimate(endpoint) for endpoint, _cost in true}
     assert all(learned[endpoint] >= cost for endpoint, cost in true), learned
