@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
+import selectors
 import signal
 import subprocess
 import sys
@@ -133,8 +133,15 @@ def read_until(process: subprocess.Popen, text: str, timeout: float) -> str:
     """Read the demo's output until ``text`` appears."""
     seen = ""
     deadline = time.monotonic() + timeout
+    # selectors, not select.select: a long test session may hold descriptors past select()'s 1024.
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        return _read_until(process, selector, text, seen, deadline)
+
+
+def _read_until(process, selector, text: str, seen: str, deadline: float) -> str:
     while time.monotonic() < deadline and text not in seen:
-        ready, _, _ = select.select([process.stdout], [], [], 0.5)
+        ready = selector.select(0.5)
         if ready:
             line = process.stdout.readline()
             if not line and process.poll() is not None:

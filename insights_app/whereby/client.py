@@ -343,7 +343,8 @@ class WherebyClient:
 
     def _points(self, endpoint: str, status: int | None, headers: Any) -> int:
         """What a call cost; the budget learns from the headers (and pauses everyone when few points remain)."""
-        return 1 if self.budget is None else self.budget.answered(endpoint, status, headers)
+        # The stats own the calls this client counted: a recount of them comes back to this run only.
+        return 1 if self.budget is None else self.budget.answered(endpoint, status, headers, owner=self.stats)
 
     def _retry_after_failure(self, endpoint: str, what: str, failures: int, spent: CallClock) -> None:
         # Full jitter keeps several workers from retrying in step; a backoff never outlasts the call's time.

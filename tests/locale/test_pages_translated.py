@@ -120,11 +120,15 @@ def stored_texts() -> set[str]:
                 walk(value)
                 if isinstance(value, dict | list):
                     for keys_sorted in (False, True):
-                        dumped = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=keys_sorted)
-                        found.add(" ".join(dumped.split()))
+                        for ascii_only in (False, True):  # the admin shows payloads either way
+                            dumped = json.dumps(
+                                value, indent=2, ensure_ascii=ascii_only, sort_keys=keys_sorted
+                            )
+                            found.add(" ".join(dumped.split()))
     found.add(get_settings().QUEUE)  # the site's queue name, quoted in the dashboard's hints
     # Long names are shown cut in the middle (axis labels, admin lists): still data, in any language.
-    found |= {middle_ellipsis(text, limit) for text in list(found) for limit in NAME_LIMITS}
+    cut = {middle_ellipsis(text, limit) for text in list(found) for limit in NAME_LIMITS}
+    found |= cut | {html.escape(text, quote=False) for text in cut}
     return found
 
 

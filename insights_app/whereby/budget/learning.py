@@ -27,23 +27,24 @@ BURST_MIN_CALLS = 10
 
 
 class Provisional:
-    """Calls counted while the limiter was not known: (endpoint, points counted, reservation instant)."""
+    """Calls counted while the limiter was not known: (endpoint, points counted, reservation instant,
+    who counted them: the client whose run holds the count)."""
 
     def __init__(self) -> None:
-        self._calls: list[tuple[str, int, float | None]] = []
+        self._calls: list[tuple[str, int, float | None, object]] = []
         self._lock = threading.Lock()
 
-    def add(self, endpoint: str, points: int, stamp: float | None) -> None:
+    def add(self, endpoint: str, points: int, stamp: float | None, owner: object) -> None:
         with self._lock:
-            self._calls.append((endpoint, points, stamp))
+            self._calls.append((endpoint, points, stamp, owner))
             del self._calls[:-10_000]  # a limiter never found: the oldest no longer matter
 
-    def take(self, settled: Callable[[str], bool]) -> list[tuple[str, int, float | None]]:
+    def take(self, settled: Callable[[str], bool]) -> list[tuple[str, int, float | None, object]]:
         """The calls of the endpoints ``settled`` says are known for good (the others stay)."""
         with self._lock:
             if not self._calls:
                 return []
-            known = {endpoint: settled(endpoint) for endpoint, _p, _s in self._calls}
+            known = {call[0]: settled(call[0]) for call in self._calls}
             taken = [call for call in self._calls if known[call[0]]]
             self._calls = [call for call in self._calls if not known[call[0]]]
             return taken
@@ -155,7 +156,9 @@ class Learning:
         self._grants.sent = time.monotonic()
         self.costs.call_sent()
 
-    def answered(self, endpoint: str, status: int | None, headers: Mapping[str, str]) -> int:
+    def answered(
+        self, endpoint: str, status: int | None, headers: Mapping[str, str], owner: object = None
+    ) -> int:
         """Learn the plan, the limiter and the endpoint's cost from an answer; settle the call at what
         it may have cost (charge beyond its reservation, refund what it did not use). Returns that."""
         reserved, stamp = self._reservation(endpoint)
@@ -197,9 +200,9 @@ class Learning:
         elif spent < reserved and stamp is not None:
             self.refund(reserved - spent, stamp)
         if not self._settled(endpoint):
-            self.provisional.add(endpoint, spent, stamp)
+            self.provisional.add(endpoint, spent, stamp, owner)
             return spent
-        return spent - self._settle_provisional()
+        return spent - self._settle_provisional(owner)
 
     def _pause_for_low(self, checked: tuple[float, float], reset: str | None) -> None:
         """Under a fixed window (or an unknown limiter) until the reset; under a bucket until it holds
@@ -225,15 +228,17 @@ class Learning:
         shape = self.shape()
         return shape != UNKNOWN and not (shape == FIXED and self.costs.needs_falls(endpoint))
 
-    def _settle_provisional(self) -> int:
+    def _settle_provisional(self, owner: object) -> int:
         """Calls counted at a cautious cost while their endpoint's was not known for good are counted
         again at what they cost once it is (the difference refunded at their instants); returns the
-        points given back."""
+        points given back to ``owner``'s count. Another client's calls (a run that ended, in this
+        process) stay counted high in their run: its count is never taken from this one's."""
         back = 0
-        for endpoint, counted, stamp in self.provisional.take(self._settled):
+        for endpoint, counted, stamp, counted_by in self.provisional.take(self._settled):
             cost = self.points_for(endpoint)
             if cost < counted:
-                back += counted - cost
+                if counted_by is owner:
+                    back += counted - cost
                 if stamp is not None:
                     self.refund(counted - cost, stamp)
         return back

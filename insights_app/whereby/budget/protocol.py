@@ -43,7 +43,9 @@ class RateBudget(Protocol):
     def sending(self, endpoint: str) -> None:
         """A call to ``endpoint`` is about to be sent."""
 
-    def answered(self, endpoint: str, status: int | None, headers: Mapping[str, str]) -> int:
+    def answered(
+        self, endpoint: str, status: int | None, headers: Mapping[str, str], owner: object = None
+    ) -> int:
         """Learn from an answer (plan, cost); returns what the call cost, as far as we know."""
 
     def low_remaining(self) -> float:
