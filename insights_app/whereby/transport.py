@@ -55,7 +55,7 @@ def host_of(base_url: str) -> str:
 
 
 class Connection(Protocol):
-    """What fetching needs from the client: its session, base URL, timeouts, cancel check and host."""
+    """What fetching needs from the client: its sender, timeouts, cancel check and host."""
 
     sender: Sender
     timeout: tuple[float, float]
