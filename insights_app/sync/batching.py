@@ -122,8 +122,12 @@ class ParticipantBuffer:
                     [{"pk": pk, "participants_synced_signature": s} for pk, s in self._sessions.items()],
                     ["participants_synced_signature"],
                 )
+            # The rooms' marks in one statement per set of columns, not one per room.
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for room_pk, marks in self._rooms:
-                Room.objects.filter(pk=room_pk).update(**marks)
+                by_columns.setdefault(tuple(sorted(marks)), []).append({"pk": room_pk, **marks})
+            for columns, rows in by_columns.items():
+                update_by_pk(Room, rows, columns)
 
 
 def first_session_page(client: WherebyClient, work: RoomWork) -> Page | None:

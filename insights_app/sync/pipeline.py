@@ -14,13 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
+from ..whereby.fetchpool import Ahead
 from .backend import RoomWork
-from .batching import ParticipantBuffer, fetch_session_participants, fetching_ahead, gather_one
+from .batching import BATCH_ROWS, ParticipantBuffer, fetch_session_participants, fetching_ahead, gather_one
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .stages import RoomRef, SessionRef, sync_room_sessions
 
 logger = logging.getLogger(__name__)
+
+# Participant rows fetched or being fetched ahead of the one the sync's thread stores: a few batches
+# (BATCH_ROWS each), so the fetch threads keep going while a batch is written; memory is bounded by
+# rows, whatever the rooms and sessions (bench/RESULTS.md, issue 28).
+AHEAD_ROWS = 4 * BATCH_ROWS
 
 
 @contextmanager
@@ -55,9 +61,12 @@ def work_on_rooms(ctx: RunContext, work: list[RoomWork], buffer: ParticipantBuff
     def fetch(pair: tuple[_Room, SessionRef | None]) -> Any:
         return None if pair[1] is None else fetch_session_participants(client, pair[1])
 
-    with fetching_ahead(ctx, work) as ahead:
+    with fetching_ahead(ctx, work) as rooms:
         outcomes = client.in_parallel(
-            fetch, _sessions_of(ctx, ahead), stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS)
+            fetch,
+            _sessions_of(ctx, rooms),
+            stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
+            ahead=Ahead(_expected_rows, AHEAD_ROWS),
         )
         with closing(outcomes):
             for (room, session), outcome in outcomes:
@@ -69,6 +78,12 @@ def work_on_rooms(ctx: RunContext, work: list[RoomWork], buffer: ParticipantBuff
                         gather_one(ctx, buffer, session, outcome, room.work.room_name)
                     room.trouble += ctx.trouble - before
                 ctx.flush()
+
+
+def _expected_rows(pair: tuple[_Room, SessionRef | None]) -> float:
+    """The participant rows a session's fetch will hold: what the API counted of its people."""
+    session = pair[1]
+    return 1.0 if session is None else float(session.people or 1)
 
 
 def _sessions_of(

@@ -24,7 +24,7 @@ from . import transport
 from .accounting import ApiStats, CallClock
 from .budget.current import get_budget
 from .budget.protocol import RateBudget
-from .fetchpool import FetchPool, SendGate
+from .fetchpool import Ahead, FetchPool, SendGate
 from .pages import PARTICIPANT, PARTICIPANTS, ROOM_FILTERS, ROOM_SESSIONS, ROOMS, Page
 from .responses import client_error, page_parts, parse_json
 from .wait_hints import throttle_wait, wait_unless_interrupted
@@ -136,12 +136,17 @@ class WherebyClient:
         self._interrupt = value
 
     def in_parallel(
-        self, fn: Callable[[T], R], items: Iterable[T], stop_on: tuple[type[BaseException], ...] = ()
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        stop_on: tuple[type[BaseException], ...] = (),
+        ahead: Ahead[T] | None = None,
     ) -> Generator[tuple[T, R | Exception], None, None]:
         """``(item, fn(item) or the exception it raised)`` in order, up to FETCH_CONCURRENCY at once;
-        an exception of a ``stop_on`` class stops the others. ``fn`` may call this client (never the
-        database): every call still passes the rate budget."""
-        return self.pool.map(fn, items, self._interrupt, stop_on)
+        an exception of a ``stop_on`` class stops the others; ``ahead`` sizes the read-ahead by
+        weight. ``fn`` may call this client (never the database): every call still passes the
+        rate budget."""
+        return self.pool.map(fn, items, self._interrupt, stop_on, ahead)
 
     # Endpoints -------------------------------------------------------------------------------
 
