@@ -4,7 +4,7 @@
 
 For each latency (0 ms and 150 ms by default) starts ONE simulator process (seed 1, real HTTP) and,
 for each detail policy, runs in interleaved rounds: our full sync (``_contender_ours.py``, its own
-fresh database) and the floor (``peers/floor.py``: fetch only, write only with COPY and with
+fresh database; with ``--ours before=DIR,after=DIR`` two code trees, timed in the same run) and the floor (``peers/floor.py``: fetch only, write only with COPY and with
 ``executemany`` upserts, fetch and COPY pipelined; its own fresh database). Prints the medians and
 our time as a ratio to the pipelined floor. The details-all and 150 ms organisations are smaller
 (``--detail-rooms``, ``--latency-rooms``): a detail call per connection, and 150 ms a call, take long. Reported, never asserted.
@@ -29,31 +29,31 @@ from peers.common import RESULT_PREFIX
 PHASES = ("fetch", "copy", "executemany", "pipelined")
 
 
-def run(command: list[str], env: dict[str, str] | None, log: Path) -> dict[str, Any]:
+def run(command: list[str], env: dict[str, str] | None, log: Path, root: Path = ROOT) -> dict[str, Any]:
     """One contender process; its result line."""
     with log.open("w") as stderr:
-        done = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        done = subprocess.run(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if done.returncode or not lines:
         raise SystemExit(f"{command[1]} failed (exit {done.returncode}):\n{log.read_text()[-2000:]}")
     return json.loads(lines[-1][len(RESULT_PREFIX) :])
 
 
-def ours(args: argparse.Namespace, base_url: str, details: str, work: Path) -> dict[str, Any]:
-    """Our full sync into a fresh, migrated database."""
+def ours(root: Path, args: argparse.Namespace, base_url: str, details: str, work: Path) -> dict[str, Any]:
+    """Our full sync (the code in ``root``) into a fresh, migrated database."""
     fresh_database(args.db_prefix)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"],
-        cwd=ROOT,
+        cwd=root,
         env=django_env(args.db_prefix),
         check=True,
     )
-    command = [sys.executable, str(BENCH / "_contender_ours.py"), "--base-url", base_url]
+    command = [sys.executable, str(root / "bench" / "_contender_ours.py"), "--base-url", base_url]
     command += ["--api-key", API_KEY, "--details", details, "--kind", "full"]
-    return run(command, django_env(args.db_prefix), work / "ours.log")
+    return run(command, django_env(args.db_prefix), work / "ours.log", root)
 
 
-def floor(args: argparse.Namespace, base_url: str, details: str, work: Path) -> dict[str, Any]:
+def floor(_root: Path, args: argparse.Namespace, base_url: str, details: str, work: Path) -> dict[str, Any]:
     """The floor's four phases into a fresh database with our tables."""
     database = f"{args.db_prefix}_floor"
     fresh_database(database)
@@ -84,17 +84,18 @@ def scenario(args: argparse.Namespace, latency: int, details: str, rooms: int, w
     print(f"latency {latency} ms: {org}", flush=True)
     lines = []
     try:
-        results: dict[str, list[dict[str, Any]]] = {"ours": [], "floor": []}
+        contenders = [*((name, root, ours) for name, root in args.ours), ("floor", ROOT, floor)]
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name, _root, _fn in contenders}
         loads = [load()]
         for number in range(1, args.rounds + 1):
-            for name, contender in (("ours", ours), ("floor", floor)):
+            for name, root, contender in contenders:
                 before, _, _ = simulator.counts()
-                result = contender(args, simulator.base_url, details, work)
+                result = contender(root, args, simulator.base_url, details, work)
                 result["calls"] = simulator.counts()[0] - before
                 results[name].append(result)
                 shown = (
                     f"{result['seconds']:.2f} s, cpu {result.get('cpu_seconds', 0):.2f} s"
-                    if name == "ours"
+                    if name != "floor"
                     else ", ".join(f"{p} {v['seconds']:.2f}" for p, v in result["phases"].items())
                 )
                 print(
@@ -103,18 +104,27 @@ def scenario(args: argparse.Namespace, latency: int, details: str, rooms: int, w
                     flush=True,
                 )
             loads.append(load())
-        ours_s = statistics.median(r["seconds"] for r in results["ours"])
-        phase = {p: statistics.median(r["phases"][p]["seconds"] for r in results["floor"]) for p in PHASES}
-        ours_rows = results["ours"][-1]["rows"]
-        floor_rows = results["floor"][-1]["rows"]
-        same = all(ours_rows[k] == floor_rows[k] for k in ("rooms", "sessions", "participants", "details"))
-        lines.append(
-            f"| {latency} ms | {details} | {org} | {results['ours'][-1]['calls']:,} / "
-            f"{results['floor'][-1]['calls'] // 2:,} | **{ours_s:.2f}** | {phase['fetch']:.2f} | {phase['copy']:.2f} | "
-            f"{phase['executemany']:.2f} | {phase['pipelined']:.2f} | **{ours_s / phase['pipelined']:.2f}x** | "
-            f"{'' if same else 'ROWS DIFFER '}{loads[0]}–{max(loads)} |"
-        )
-        print(lines[-1], flush=True)
+        floors = results["floor"]
+        phase = {p: statistics.median(r["phases"][p]["seconds"] for r in floors) for p in PHASES}
+        for name, _root, _fn in contenders[:-1]:
+            runs = results[name]
+            ours_s = statistics.median(r["seconds"] for r in runs)
+            # Each round's own ratio (ours and the floor a minute apart, under the same load), then the median.
+            paired = statistics.median(
+                r["seconds"] / f["phases"]["pipelined"]["seconds"] for r, f in zip(runs, floors, strict=True)
+            )
+            same = all(
+                runs[-1]["rows"][k] == floors[-1]["rows"][k]
+                for k in ("rooms", "sessions", "participants", "details")
+            )
+            lines.append(
+                f"| {latency} ms | {details} | {org} | {name} | {runs[-1]['calls']:,} / "
+                f"{floors[-1]['calls'] // 2:,} | **{ours_s:.2f}** | {phase['fetch']:.2f} | {phase['copy']:.2f} | "
+                f"{phase['executemany']:.2f} | {phase['pipelined']:.2f} | {ours_s / phase['pipelined']:.2f}x | "
+                f"**{paired:.2f}x** | {max(r['peak_rss_mib'] for r in runs):.0f} | "
+                f"{'' if same else 'ROWS DIFFER '}{loads[0]}–{max(loads)} |"
+            )
+            print(lines[-1], flush=True)
     finally:
         simulator.stop()
     return lines
@@ -135,7 +145,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="the floor's fetch threads")
     parser.add_argument("--lookback-minutes", type=float, default=30)
     parser.add_argument("--db-prefix", default="floor_bench")
+    parser.add_argument(
+        "--ours",
+        default=f"ours={ROOT}",
+        help="comma-separated NAME=DIR: our code trees to time in the same run (before/after a change)",
+    )
     args = parser.parse_args()
+    args.ours = [(name, Path(root)) for name, root in (v.split("=", 1) for v in args.ours.split(","))]
     work = Path(tempfile.mkdtemp(prefix="bench-floor-"))
     lines = []
     for latency in (int(v) for v in args.latencies.split(",")):
@@ -144,10 +160,11 @@ def main() -> None:
             lines += scenario(args, latency, details, rooms if latency == 0 else args.latency_rooms, work)
     print(f"\nmedian of {args.rounds} round(s); seconds; logs in {work}")
     print(
-        "| latency | details | organisation | calls ours / floor | our full sync | fetch only | "
-        "write only, COPY | write only, executemany | fetch + COPY pipelined | ours / pipelined | load |"
+        "| latency | details | organisation | ours | calls ours / floor | our full sync | fetch only | "
+        "write only, COPY | write only, executemany | fetch + COPY pipelined | ours / pipelined (medians) | "
+        "ours / pipelined (median of each round's) | our peak RSS MiB | load |"
     )
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     print("\n".join(lines))
 
 

@@ -15,7 +15,7 @@ from ..models import Room, RoomSession, SyncKind, SyncRun
 from ..privacy.bulk import update_by_pk
 from ..whereby.pages import Page
 from .backend import RoomWork
-from .batching import fetch_session_participants, fetching_ahead, gathering
+from .batching import fetch_session_participants, fetching_ahead, gathering, participants_ahead
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .estimate import Estimator
@@ -141,18 +141,27 @@ class NewestFirst:
         while chunk := list(islice(due, _CHUNK)):
             later = [s.pk for _started, s in chunk if isinstance(s, LaterSession)]
             stored = {
-                pk: (session_id, room_pk, ended, raw)
-                for pk, session_id, room_pk, ended, raw in RoomSession.objects.filter(
+                pk: (session_id, room_pk, ended, raw, people)
+                for pk, session_id, room_pk, ended, raw, people in RoomSession.objects.filter(
                     pk__in=later
-                ).values_list("pk", "room_session_id", "room_id", "ended_at", "raw")
+                ).values_list(
+                    "pk", "room_session_id", "room_id", "ended_at", "raw", "total_unique_participants"
+                )
             }
             for started, session in chunk:
                 if isinstance(session, LaterSession):
                     if session.pk not in stored:
                         continue
-                    session_id, room_pk, ended, raw = stored[session.pk]
+                    session_id, room_pk, ended, raw, people = stored[session.pk]
                     session = SessionRef(
-                        session.pk, session_id, signature(raw), room_pk, session.is_new, ended, started
+                        session.pk,
+                        session_id,
+                        signature(raw),
+                        room_pk,
+                        session.is_new,
+                        ended,
+                        started,
+                        people,
                     )
                 yield started, session
 
@@ -176,6 +185,7 @@ class NewestFirst:
             lambda item: fetch_session_participants(client, item[1]),
             self._resolved(due.newest_first()),
             stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
+            ahead=participants_ahead(lambda item: item[1]),
         )
         with gathering(self.ctx) as buffer, closing(fetched):
             for (started, session), outcome in fetched:

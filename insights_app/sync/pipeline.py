@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
-from ..whereby.fetchpool import Ahead
 from .backend import RoomWork
-from .batching import BATCH_ROWS, ParticipantBuffer, fetch_session_participants, fetching_ahead, gather_one
+from .batching import (
+    ParticipantBuffer,
+    fetch_session_participants,
+    fetching_ahead,
+    gather_one,
+    participants_ahead,
+)
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .stages import RoomRef, SessionRef, sync_room_sessions
 
 logger = logging.getLogger(__name__)
-
-# Participant rows fetched or being fetched ahead of the one the sync's thread stores: a few batches
-# (BATCH_ROWS each), so the fetch threads keep going while a batch is written; memory is bounded by
-# rows, whatever the rooms and sessions (bench/RESULTS.md, issue 28).
-AHEAD_ROWS = 4 * BATCH_ROWS
 
 
 @contextmanager
@@ -66,7 +66,7 @@ def work_on_rooms(ctx: RunContext, work: list[RoomWork], buffer: ParticipantBuff
             fetch,
             _sessions_of(ctx, rooms),
             stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
-            ahead=Ahead(_expected_rows, AHEAD_ROWS),
+            ahead=participants_ahead(lambda pair: pair[1]),
         )
         with closing(outcomes):
             for (room, session), outcome in outcomes:
@@ -78,12 +78,6 @@ def work_on_rooms(ctx: RunContext, work: list[RoomWork], buffer: ParticipantBuff
                         gather_one(ctx, buffer, session, outcome, room.work.room_name)
                     room.trouble += ctx.trouble - before
                 ctx.flush()
-
-
-def _expected_rows(pair: tuple[_Room, SessionRef | None]) -> float:
-    """The participant rows a session's fetch will hold: what the API counted of its people."""
-    session = pair[1]
-    return 1.0 if session is None else float(session.people or 1)
 
 
 def _sessions_of(
