@@ -52,10 +52,10 @@ PARTICIPANT_QUALITY = (
 )
 # Connections whose details are stored in one transaction (a crash loses at most these).
 DETAIL_BATCH = 50
-# Detail calls handed to the fetch threads ahead of the one the sync's thread stores: a few batches,
+# Detail calls handed to the fetch threads ahead of the one the sync's thread stores: two batches,
 # so they keep fetching while a batch is parsed and written (AHEAD a thread left them idle for most
 # of it); each answer is one connection's arrays, so memory stays bounded (bench/RESULTS.md, issue 28).
-DETAILS_AHEAD = 4 * DETAIL_BATCH
+DETAILS_AHEAD = 2 * DETAIL_BATCH
 
 
 def pending_details(ctx: RunContext, policy: str, *, room_pks: Iterable[int] | None = None) -> Any:
