@@ -41,7 +41,7 @@ BATCH_ROWS = 1000
 # batches, so the fetch threads keep going while a batch is written (with AHEAD sessions a thread,
 # they sat idle for most of each write); memory is bounded by rows whatever the organisation's size
 # (bench/RESULTS.md, issue 28).
-AHEAD_ROWS = 4 * BATCH_ROWS
+AHEAD_ROWS = 2 * BATCH_ROWS
 
 
 def expected_rows(session: SessionRef | None) -> float:
