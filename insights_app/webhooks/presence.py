@@ -7,9 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from ..models import LiveConnection, LiveRoom, WebhookEvent
+from ..display.names import shown_name
+from ..display.times import format_datetime
+from ..models import LiveConnection, LiveRoom, Participant, Room, RoomSession, WebhookEvent
 from .events import count, data_of, text
 
 # Connections that left long ago are only history; the synced tables hold that.
@@ -134,11 +137,16 @@ def session_ended(event: WebhookEvent) -> str:
 
 @dataclass
 class RoomNow:
-    """One room with people in it now."""
+    """One room with people in it now: from webhooks (live), or from a sync that saw its session ongoing."""
 
     room_name: str
     num_clients: int | None
-    people: list[LiveConnection] = field(default_factory=list)
+    people: list[LiveConnection] | list[Participant] = field(default_factory=list)
+    # When the room's current session began, as far as webhooks or the API say.
+    since: datetime | None = None
+    # The sync that saw the session ongoing; None when webhooks (fresher) tell.
+    synced_at: datetime | None = None
+    report_url: str = ""
 
     @property
     def count(self) -> int:
@@ -153,33 +161,109 @@ def ghosts(now: datetime, older_than: timedelta = TRUSTED_FOR) -> QuerySet[LiveC
     return LiveConnection.objects.filter(joined_at__lt=cutoff, left_at__isnull=True).exclude(Exists(counted))
 
 
-def in_rooms_now(room_name: str | None = None, limit: int = 200) -> list[RoomNow]:
-    """Who is in which room now (from webhooks only; no API call), busiest rooms first; ghosts left out."""
+def _webhook_rooms(now: datetime, room_name: str | None, limit: int) -> dict[str, RoomNow]:
+    """Rooms with people in them as webhooks tell; ghosts left out."""
     present = LiveConnection.objects.filter(joined_at__isnull=False, left_at__isnull=True).exclude(
-        pk__in=ghosts(timezone.now()).values("pk")
+        pk__in=ghosts(now).values("pk")
     )
     if room_name is not None:
         present = present.filter(room_name=room_name)
     rooms: dict[str, RoomNow] = {}
     for conn in present.order_by("room_name", "joined_at")[:limit]:
-        rooms.setdefault(conn.room_name, RoomNow(conn.room_name, None)).people.append(conn)
-    counts = dict(LiveRoom.objects.filter(room_name__in=list(rooms)).values_list("room_name", "num_clients"))
+        rooms.setdefault(conn.room_name, RoomNow(conn.room_name, None)).people.append(conn)  # type: ignore[arg-type]
+    live = LiveRoom.objects.filter(room_name__in=list(rooms))
+    for name, clients, started, ended in live.values_list(
+        "room_name", "num_clients", "session_started_at", "session_ended_at"
+    ):
+        rooms[name].num_clients = clients
+        if started is not None and (ended is None or started > ended):
+            rooms[name].since = started
     for room in rooms.values():
-        room.num_clients = counts.get(room.room_name)
-    return sorted(rooms.values(), key=lambda r: (-len(r.people), r.room_name))
+        first_join = min(p.joined_at for p in room.people if p.joined_at)
+        room.since = min(room.since, first_join) if room.since else first_join
+    return rooms
+
+
+def synced_sessions(now: datetime, room_name: str | None = None) -> QuerySet[RoomSession]:
+    """Sessions the API listed without an end at a sync of the last 12 hours, in rooms that webhooks
+    have not told about since the session began (webhooks are fresher where they exist)."""
+    told_since = LiveRoom.objects.filter(room_name=OuterRef("room__room_name")).filter(
+        Q(counted_at__gte=OuterRef("started_at"))
+        | Q(session_started_at__gte=OuterRef("started_at"))
+        | Q(session_ended_at__gte=OuterRef("started_at"))
+    )
+    sessions = RoomSession.objects.filter(
+        ended_at__isnull=True, started_at__isnull=False, synced_at__gte=now - TRUSTED_FOR
+    ).exclude(Exists(told_since))
+    if room_name is not None:
+        sessions = sessions.filter(room__room_name=room_name)
+    return sessions
+
+
+def _synced_rooms(now: datetime, room_name: str | None, limit: int, skip: set[str]) -> dict[str, RoomNow]:
+    """Rooms whose latest ongoing session a recent sync saw, with whom the API listed as still connected."""
+    rooms: dict[str, RoomNow] = {}
+    chosen: dict[int, RoomNow] = {}
+    sessions = synced_sessions(now, room_name).select_related("room").order_by("-started_at")[:limit]
+    for session in sessions:
+        name = session.room.room_name
+        if name in skip or name in rooms:  # an older session left open in the same room: the latest tells
+            continue
+        rooms[name] = chosen[session.pk] = RoomNow(
+            name, None, [], since=session.started_at, synced_at=session.synced_at
+        )
+    connected = Participant.objects.filter(
+        room_session_id__in=list(chosen), joined_at__isnull=False, left_at__isnull=True
+    ).order_by("joined_at")
+    for person in connected[:limit]:
+        chosen[person.room_session_id].people.append(person)  # type: ignore[arg-type]
+    return {name: room for name, room in rooms.items() if room.people}
+
+
+def _report_urls(rooms: list[RoomNow]) -> None:
+    """Link each room to its report when the reports are mounted and the room is stored."""
+    try:
+        reverse("insights_app:room", args=[1])
+    except NoReverseMatch:
+        return
+    pks = dict(Room.objects.filter(room_name__in=[r.room_name for r in rooms]).values_list("room_name", "pk"))
+    for room in rooms:
+        if room.room_name in pks:
+            room.report_url = reverse("insights_app:room", args=[pks[room.room_name]])
+
+
+def in_rooms_now(room_name: str | None = None, limit: int = 200) -> list[RoomNow]:
+    """Who is in which room now, busiest rooms first (no API call).
+
+    Webhooks tell where they have reported on a room since its session began; elsewhere a session the
+    last syncs saw without an end shows the people the API listed as connected, "as of" that sync.
+    """
+    now = timezone.now()
+    rooms = _webhook_rooms(now, room_name, limit)
+    rooms.update(_synced_rooms(now, room_name, limit, skip=set(rooms)))
+    ordered = sorted(rooms.values(), key=lambda r: (-r.count, r.room_name))
+    _report_urls(ordered)
+    return ordered
 
 
 def presence_json(room_name: str | None = None) -> list[dict[str, Any]]:
-    """``in_rooms_now`` as plain data for the pages' script (text only; the script builds no HTML)."""
+    """``in_rooms_now`` as plain data for the pages' script (text only; the script builds no HTML).
+
+    Times come written in the site's zone, as the page first drew them (not the browser's zone).
+    """
     return [
         {
             "room_name": room.room_name,
             "num_clients": room.count,
+            "report_url": room.report_url,
+            "since": format_datetime(room.since),
+            "synced_at": format_datetime(room.synced_at, "H:i") if room.synced_at else "",
             "people": [
                 {
-                    "display_name": person.display_name,
-                    "role_name": person.role_name,
+                    "display_name": shown_name(person.display_name),
+                    "role_name": person.role_name or "",
                     "joined_at": person.joined_at.isoformat() if person.joined_at else None,
+                    "joined": format_datetime(person.joined_at, "H:i"),
                 }
                 for person in room.people
             ],
