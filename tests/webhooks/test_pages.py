@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -97,7 +96,9 @@ def test_presence_json_needs_a_permission(client, viewer, django_user_model, web
                       "people": [{"display_name": HOSTILE, "role_name": "visitor", "joined_at": person["joined_at"],
                                   "joined": person["joined"]}]}]  # fmt: skip
     # Times written in the site's zone, as the page draws them (not left to the browser's zone).
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rooms[0]["since"]) and re.fullmatch(r"\d\d:\d\d", person["joined"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rooms[0]["since"]) and re.fullmatch(
+        r"\d\d:\d\d", person["joined"]
+    )
 
 
 def test_webhook_event_admin_is_read_only_and_filters(client, viewer, django_user_model, webhooks_on):

@@ -1,4 +1,4 @@
-""""In rooms now" is seeded from the sessions a sync saw still going on, says since when, and gives way
+""" "In rooms now" is seeded from the sessions a sync saw still going on, says since when, and gives way
 to webhooks where they have told about the room; both clocks pinned."""
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def test_a_session_the_sync_saw_going_on_shows_in_rooms_now_with_who_and_since_w
         room = rooms[session.room.room_name]
         assert room.since == session.started_at and room.synced_at is not None
         connected = Participant.objects.filter(room_session=session, left_at__isnull=True)
-        assert {p.participant_id for p in room.people} == set(connected.values_list("participant_id", flat=True))
+        assert {p.participant_id for p in room.people} == set(
+            connected.values_list("participant_id", flat=True)
+        )
     session = sessions[0]
     client.force_login(viewer)
     page = client.get(reverse("insights_app:room", args=[session.room.pk])).content.decode()
