@@ -8,8 +8,6 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import NoReverseMatch, reverse
 
-from ..display.names import shown_name as _shown_name
-from ..display.times import format_datetime
 from ..webhooks import presence, rejections
 from ..webhooks.intake import configured_secret
 
@@ -25,24 +23,6 @@ def _presence_url(room_name: str | None) -> str:
         return url
 
     return f"{url}?{urlencode({'room': room_name})}"
-
-
-@register.filter
-def report_datetime(value: Any) -> str:
-    """An instant as the reports write it (``YYYY-MM-DD HH:MM``, the site's zone)."""
-    return format_datetime(value) if value else ""
-
-
-@register.filter
-def report_time(value: Any) -> str:
-    """The time of day of an instant, in the site's zone (``HH:MM``)."""
-    return format_datetime(value, "H:i") if value else ""
-
-
-@register.filter
-def shown_name(value: Any) -> str:
-    """A display name, or a placeholder saying it was hidden or never given."""
-    return _shown_name(value)
 
 
 @register.inclusion_tag("insights_app/webhooks/presence.html")

@@ -11,6 +11,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from ..display.names import shown_name
+from ..display.roles import role_label
 from ..display.times import format_datetime
 from ..models import LiveConnection, LiveRoom, Participant, Room, RoomSession, WebhookEvent
 from .events import count, data_of, text
@@ -261,7 +262,7 @@ def presence_json(room_name: str | None = None) -> list[dict[str, Any]]:
             "people": [
                 {
                     "display_name": shown_name(person.display_name),
-                    "role_name": person.role_name or "",
+                    "role_name": role_label(person.role_name) if person.role_name else "",
                     "joined_at": person.joined_at.isoformat() if person.joined_at else None,
                     "joined": format_datetime(person.joined_at, "H:i"),
                 }

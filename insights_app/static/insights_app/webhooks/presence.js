@@ -37,7 +37,7 @@
       }
       var heading = " — " + room.num_clients + " " + block.dataset.clientsLabel;
       if (room.since) heading += ", " + block.dataset.sinceLabel + " " + room.since;
-      if (room.synced_at) heading += " (" + block.dataset.syncedLabel.replace("%(time)s", room.synced_at) + ")";
+      if (room.synced_at) heading += " (" + block.dataset.syncedLabel.replace("__TIME__", room.synced_at) + ")";
       h.appendChild(document.createTextNode(heading));
       div.appendChild(h);
       var ul = document.createElement("ul");
