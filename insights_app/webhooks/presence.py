@@ -186,39 +186,64 @@ def _webhook_rooms(now: datetime, room_name: str | None, limit: int) -> dict[str
 
 
 def synced_sessions(now: datetime, room_name: str | None = None) -> QuerySet[RoomSession]:
-    """Sessions the API listed without an end at a sync of the last 12 hours, in rooms that webhooks
-    have not told about since the session began (webhooks are fresher where they exist)."""
-    told_since = LiveRoom.objects.filter(room_name=OuterRef("room__room_name")).filter(
-        Q(counted_at__gte=OuterRef("started_at"))
-        | Q(session_started_at__gte=OuterRef("started_at"))
-        | Q(session_ended_at__gte=OuterRef("started_at"))
+    """Sessions the API listed without an end, written by a sync of the last 12 hours, unless webhooks
+    said the room's session ended since it began (a later ``room.session.ended`` clears it)."""
+    ended_since = LiveRoom.objects.filter(
+        room_name=OuterRef("room__room_name"), session_ended_at__gte=OuterRef("started_at")
     )
     sessions = RoomSession.objects.filter(
         ended_at__isnull=True, started_at__isnull=False, synced_at__gte=now - TRUSTED_FOR
-    ).exclude(Exists(told_since))
+    ).exclude(Exists(ended_since))
     if room_name is not None:
         sessions = sessions.filter(room__room_name=room_name)
     return sessions
 
 
-def _synced_rooms(now: datetime, room_name: str | None, limit: int, skip: set[str]) -> dict[str, RoomNow]:
-    """Rooms whose latest ongoing session a recent sync saw, with whom the API listed as still connected."""
-    rooms: dict[str, RoomNow] = {}
-    chosen: dict[int, RoomNow] = {}
+def _gone_by_webhooks(person: Participant, live: LiveRoom | None, seen: set[str]) -> bool:
+    """Webhooks know better about this connection: they saw it (joined: listed already; left: gone),
+    or counted its room empty after it joined."""
+    if person.participant_id in seen:
+        return True
+    return bool(
+        live is not None
+        and live.num_clients == 0
+        and live.counted_at is not None
+        and person.joined_at is not None
+        and live.counted_at >= person.joined_at
+    )
+
+
+def _add_synced_people(now: datetime, room_name: str | None, limit: int, rooms: dict[str, RoomNow]) -> None:
+    """Add whom the API listed as connected in each room's latest ongoing session a recent sync saw,
+    as far as webhooks (fresher where they exist) do not say otherwise; "since" is the session's start."""
+    latest: dict[int, tuple[str, RoomSession]] = {}
+    names: set[str] = set()
     sessions = synced_sessions(now, room_name).select_related("room").order_by("-started_at")[:limit]
     for session in sessions:
         name = session.room.room_name
-        if name in skip or name in rooms:  # an older session left open in the same room: the latest tells
-            continue
-        rooms[name] = chosen[session.pk] = RoomNow(
-            name, None, [], since=session.started_at, synced_at=session.synced_at
+        if name not in names:  # an older session left open in the same room: the latest tells
+            names.add(name)
+            latest[session.pk] = (name, session)
+    connected = list(
+        Participant.objects.filter(
+            room_session_id__in=list(latest), joined_at__isnull=False, left_at__isnull=True
+        ).order_by("joined_at")[:limit]
+    )
+    seen = set(
+        LiveConnection.objects.filter(participant_id__in=[p.participant_id for p in connected]).values_list(
+            "participant_id", flat=True
         )
-    connected = Participant.objects.filter(
-        room_session_id__in=list(chosen), joined_at__isnull=False, left_at__isnull=True
-    ).order_by("joined_at")
-    for person in connected[:limit]:
-        chosen[person.room_session_id].people.append(person)  # type: ignore[arg-type]
-    return {name: room for name, room in rooms.items() if room.people}
+    )
+    live = {r.room_name: r for r in LiveRoom.objects.filter(room_name__in=names)}
+    for person in connected:
+        name, session = latest[person.room_session_id]
+        if _gone_by_webhooks(person, live.get(name), seen):
+            continue
+        room = rooms.setdefault(name, RoomNow(name, None))
+        room.people.append(person)  # type: ignore[arg-type]
+        room.synced_at = session.synced_at
+        if session.started_at and (room.since is None or session.started_at < room.since):
+            room.since = session.started_at
 
 
 def _report_urls(rooms: list[RoomNow]) -> None:
@@ -236,12 +261,13 @@ def _report_urls(rooms: list[RoomNow]) -> None:
 def in_rooms_now(room_name: str | None = None, limit: int = 200) -> list[RoomNow]:
     """Who is in which room now, busiest rooms first (no API call).
 
-    Webhooks tell where they have reported on a room since its session began; elsewhere a session the
-    last syncs saw without an end shows the people the API listed as connected, "as of" that sync.
+    Webhooks tell who joined and left since they began; a session the last syncs saw without an end adds
+    the people the API listed as connected whom webhooks never saw ("as of" that sync): those who
+    joined before webhooks began, or before this process first heard of the room.
     """
     now = timezone.now()
     rooms = _webhook_rooms(now, room_name, limit)
-    rooms.update(_synced_rooms(now, room_name, limit, skip=set(rooms)))
+    _add_synced_people(now, room_name, limit, rooms)
     ordered = sorted(rooms.values(), key=lambda r: (-r.count, r.room_name))
     _report_urls(ordered)
     return ordered

@@ -14,7 +14,7 @@ from insights_app.display.times import format_datetime
 from insights_app.models import Participant, RoomSession
 from insights_app.webhooks import presence
 from tests.helpers import configure, run_sync
-from tests.helpers.webhooks import SECRET, event
+from tests.helpers.webhooks import SECRET, client_event, event
 
 from .test_pages import deliver
 
@@ -68,11 +68,39 @@ def test_a_session_the_sync_saw_going_on_shows_in_rooms_now_with_who_and_since_w
     ]
 
 
-def test_webhooks_told_since_the_start_win_and_a_later_end_clears_the_room(synced_now):
+def people_in(name: str) -> set[str]:
+    return {
+        p.participant_id for room in presence.in_rooms_now() if room.room_name == name for p in room.people
+    }
+
+
+def test_webhooks_add_and_remove_people_and_a_session_end_clears_the_room(synced_now):
+    session = ongoing()[0]
+    name = session.room.room_name
+    from_api = set(
+        Participant.objects.filter(room_session=session, left_at__isnull=True).values_list(
+            "participant_id", flat=True
+        )
+    )
+    leaver = sorted(from_api)[0]
+    with time_machine.travel(NOW, tick=False):
+        # Webhooks began after these people joined: a newcomer is added to them, not put in their place.
+        deliver(client_event("room.client.joined", at=NOW - timedelta(seconds=50), participant="p-new",
+                             room=name, numClients=len(from_api) + 1))  # fmt: skip
+        assert people_in(name) == from_api | {"p-new"}
+        deliver(client_event("room.client.left", at=NOW - timedelta(seconds=40), participant=leaver,
+                             room=name, numClients=len(from_api)))  # fmt: skip
+        assert people_in(name) == (from_api - {leaver}) | {"p-new"}
+        deliver(event("room.session.ended", at=NOW - timedelta(seconds=30), room=name))
+        assert name not in {room.room_name for room in presence.in_rooms_now()}
+
+
+def test_a_room_webhooks_counted_empty_after_the_joins_is_empty(synced_now):
     session = ongoing()[0]
     name = session.room.room_name
     with time_machine.travel(NOW, tick=False):
-        deliver(event("room.session.ended", at=NOW - timedelta(seconds=30), room=name))
+        deliver(client_event("room.client.left", at=NOW - timedelta(seconds=20), participant="p-other",
+                             room=name, numClients=0))  # fmt: skip
         assert name not in {room.room_name for room in presence.in_rooms_now()}
 
 
