@@ -80,6 +80,26 @@ def deliveries_list(deliveries: dict[str, Any] | None) -> str:
     )
 
 
+# A run's scope keys (``SyncRun.scope``).
+SCOPE_LABELS = {
+    "room_names": _("rooms"),
+    "room_session_ids": _("sessions"),
+    "external_id": _("external id"),
+    "participant_ids": _("connections"),
+}
+
+
+def scope_list(scope: dict[str, Any] | None) -> str:
+    """What a run covers, a line per kind ("rooms: /standup, /sales"), escaped; ``—`` for everything."""
+    if not scope:
+        return EMPTY
+    rows = []
+    for key, value in sorted(scope.items()):
+        values = value if isinstance(value, list) else [value]
+        rows.append((_word(SCOPE_LABELS, str(key)), ", ".join(str(v) for v in values)))
+    return format_html('<ul class="insights-counts">{}</ul>', format_html_join("", "<li>{}: {}</li>", rows))
+
+
 def counts_list(counts: dict[str, Any] | None) -> str:
     """Counts per kind of row ({"live presence": 2}) as lines "live presence: 2", escaped."""
     if not counts:

@@ -11,11 +11,12 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from insights_app.models import Alert, PersonTombstone, PrivacyAudit, Room, RoomSession
+from insights_app.models import Alert, PersonTombstone, PrivacyAudit, Room, RoomSession, SyncRun
 from tests.helpers.admin_data import synced_participant
 
 pytestmark = pytest.mark.django_db
 
+ROOMS = {"en": "rooms", "de": "Räume", "nb": "rom"}
 WORDS = {
     "en": ("viewer (granted access)", "the organisation", "email, raised: sent to ADMINS", "pseudonymise"),
     "de": ("Zuschauer (Zugang gewährt)", "die Organisation", "E-Mail, ausgelöst: an ADMINS gesendet", "pseudonymisieren"),
@@ -54,7 +55,11 @@ def rows():
     PersonTombstone.objects.create(
         kind="external_id", criterion_hash="ab" * 32, mode="pseudonymise", created_at=at
     )
-    return {"person": person, "session": session, "org": org, "in_room": in_room, "audit": audit}
+    run = SyncRun.objects.create(
+        kind="room", status="partial", trigger="admin", dedup_key="r", scope={"room_names": ["/standup", "/sales"]},
+        skip_reasons={"details: no samples": 2},
+    )  # fmt: skip
+    return {"person": person, "session": session, "org": org, "in_room": in_room, "audit": audit, "run": run}
 
 
 def text(html: str) -> str:
@@ -74,6 +79,7 @@ def test_admin_and_reports_show_words_not_code_names(boss, rows, language):
         "audit list": reverse("admin:insights_app_privacyaudit_changelist"),
         "audit": reverse("admin:insights_app_privacyaudit_change", args=[rows["audit"].pk]),
         "tombstones": reverse("admin:insights_app_persontombstone_changelist"),
+        "run": reverse("admin:insights_app_syncrun_change", args=[rows["run"].pk]),
     }
     with translation.override(language):
         shown = {name: text(boss.get(url).content.decode()) for name, url in pages.items()}
@@ -90,3 +96,6 @@ def test_admin_and_reports_show_words_not_code_names(boss, rows, language):
         assert mode in shown[name], name
     assert "external_id" not in shown["audit"], re.findall(r".{60}external_id.{30}", shown["audit"])
     assert '"live presence"' not in shown["audit"]
+    assert f"{ROOMS[language]}: /standup, /sales" in shown["run"], shown["run"][-1500:]
+    assert "details: no samples: 2" in shown["run"]
+    assert "room_names" not in shown["run"], re.findall(r".{80}room_names.{40}", shown["run"])
