@@ -21,6 +21,8 @@ from .context import RunContext
 
 # Written at most this often (and after every step of the newest-first pass).
 ESTIMATE_INTERVAL = 5.0
+# The share of a mark's points an estimate never falls below while its calls are due.
+STALE_FLOOR = 0.05
 
 
 class Estimator:
@@ -133,7 +135,14 @@ def estimate_for(run: SyncRun, *, costs: dict[str, float] | None = None) -> Esti
     spent_since = max(0, run.api_points - int(mark.get("api_points") or 0))
     points = max(0, round(needed - spent_since))
     budget = get_budget().figures().budget
-    return Estimate(points, points / max(budget, 1e-9) * 60.0, budget)
+    seconds = points / max(budget, 1e-9) * 60.0
+    if needed > 0:
+        # Calls were still due when the mark was written: the run has spent what they were expected
+        # to cost (a step longer than expected, costs read high) but the work is not done. Never
+        # "about 0 s" then: the last part of the estimate stays until the next mark says.
+        points = max(points, math.ceil(needed * STALE_FLOOR))
+        seconds = max(seconds, points / max(budget, 1e-9) * 60.0, 1.0)
+    return Estimate(points, seconds, budget)
 
 
 def full_sync_estimate() -> Estimate | None:

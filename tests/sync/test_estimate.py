@@ -41,7 +41,7 @@ def test_the_first_estimate_is_close_to_what_the_full_sync_spends_and_falls_to_n
     # Made after the rooms page alone (before any session was listed): within a third of the truth.
     assert 0.67 * spent <= first.points <= 1.33 * spent, (first.points, spent)
     assert last.points <= 0.05 * spent
-    assert all(e.seconds == pytest.approx(e.points / 6000 * 60) for e in seen)
+    assert all(e.seconds == pytest.approx(max(1.0, e.points / 6000 * 60)) for e in seen)
     assert estimate_for(done) is None  # a finished run has nothing left
 
 
@@ -63,6 +63,22 @@ def test_the_dashboard_and_the_progress_bar_show_the_estimate(settings, simulato
     bar.update(run)
     assert "points_left=~700" in bar._bar.postfix and "eta=~11 min 40 s" in bar._bar.postfix
     bar.close()
+
+
+def test_the_estimate_never_says_about_0_s_while_calls_are_due(settings, simulator, redis_conn, admin_client):
+    """A step longer than its mark expected (the run spent what the calls due were expected to cost,
+    and is still at work): the dashboard keeps the last part of the estimate, not "about 0 s"."""
+    configure(settings, simulator, RATE_BUDGET_POINTS_PER_MINUTE=6000)
+    SyncRun.objects.create(
+        kind="full",
+        status="running",
+        api_points=900,
+        checkpoint={"estimate": {"calls": {"participants": 100, "participant": 300}, "api_points": 100}},
+    )
+    status = admin_client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()
+    assert [r["estimate_text"] for r in status["active"]] == [
+        "about 20 points left, about 1 s at 6,000 points/min (estimate)"
+    ]
 
 
 def test_before_a_full_sync_the_dashboard_estimates_what_it_will_spend(
