@@ -14,7 +14,7 @@ from insights_app.management.commands.insights_sync import _ProgressBar
 from insights_app.models import SyncRun
 from insights_app.simulator.ledger import OURS
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run
-from insights_app.sync.estimate import estimate_for
+from insights_app.sync.estimate import estimate_for, full_sync_estimate
 from tests.helpers import configure
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,8 +41,37 @@ def test_the_first_estimate_is_close_to_what_the_full_sync_spends_and_falls_to_n
     # Made after the rooms page alone (before any session was listed): within a third of the truth.
     assert 0.67 * spent <= first.points <= 1.33 * spent, (first.points, spent)
     assert last.points <= 0.05 * spent
-    assert all(e.seconds == pytest.approx(max(1.0, e.points / 6000 * 60)) for e in seen)
+    # The time is the points at the budget; while points are left, never under a second.
+    assert all(e.seconds == pytest.approx(max(float(e.points > 0), e.points / 6000 * 60)) for e in seen)
     assert estimate_for(done) is None  # a finished run has nothing left
+
+
+def test_a_second_full_sync_starts_at_the_start_box_estimate_and_spends_about_that(
+    settings, simulator_factory, redis_conn
+):
+    """Details already stored are not fetched again: the start box left them out, the run's first
+    estimate counted them (the demo: "about 6,109 points" in the box, "about 15,661 points left" two
+    seconds into the run)."""
+    server = simulator_factory(seed=9, rooms=4, sessions_per_room=10, participants_per_session=4)
+    configure(settings, server, RATE_BUDGET_POINTS_PER_MINUTE=6000)
+    call_command("insights_sync", "--full")
+    box = full_sync_estimate()
+    run, _created = create_or_get_active_run("full", trigger="command", backend=InProcess())
+    seen = []
+
+    def watch(current: SyncRun) -> None:
+        estimate = estimate_for(current)
+        if estimate is not None:
+            seen.append(estimate)
+
+    done = execute_run(run.pk, backend=InProcess(), on_progress=watch)
+
+    assert done.status == "succeeded" and box is not None
+    assert 0.8 * box.points <= seen[0].points <= 1.2 * box.points, (box.points, seen[0].points)
+    assert 0.67 * done.api_points <= seen[0].points <= 1.33 * done.api_points, (
+        seen[0].points,
+        done.api_points,
+    )
 
 
 def test_the_dashboard_and_the_progress_bar_show_the_estimate(settings, simulator, redis_conn, admin_client):
