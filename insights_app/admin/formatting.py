@@ -28,6 +28,8 @@ FIELD_FORMATS: dict[str, Callable[[Any], str]] = {
     "total_ratings": count,
     "api_requests": count,
     "api_points": count,
+    "api_points_estimated": count,
+    "api_points_reserved": count,
     "api_throttles": count,
     "api_retries": count,
     "api_bytes": format_bytes,

@@ -89,7 +89,20 @@ class SyncRunAdmin(ReadOnlyAdmin):
             },
         ),
         (_("Outcome"), {"fields": ("progress", "counts_table", "skip_reasons_shown", "error")}),
-        (_("API"), {"fields": ("api_requests", "api_points", "api_throttles", "api_retries", "api_bytes")}),
+        (
+            _("API"),
+            {
+                "fields": (
+                    "api_requests",
+                    "api_points",
+                    "api_points_estimated",
+                    "api_points_reserved",
+                    "api_throttles",
+                    "api_retries",
+                    "api_bytes",
+                )
+            },
+        ),
         (_("Resume point"), {"classes": ("collapse",), "fields": ("checkpoint", "dedup_key")}),
     )
 

@@ -21,7 +21,7 @@ from ..errors import (
     TransportError,
 )
 from . import transport
-from .accounting import ApiStats, CallClock
+from .accounting import UNCHARGED, ApiStats, CallClock
 from .budget.current import get_budget
 from .budget.protocol import RateBudget
 from .fetchpool import Ahead, FetchPool, SendGate
@@ -83,7 +83,8 @@ class WherebyClient:
         self.max_retry_wait = max_retry_wait
         self._sleep = sleep
         self._interrupt: Callable[[], bool] | None = None
-        self.stats = ApiStats()
+        # The points the API charged are valued at what the budget's latest reading says a call costs.
+        self.stats = ApiStats(price=budget.charged if budget is not None else None)
         self.pool = FetchPool(concurrency)  # in_parallel's threads
         self.gate = SendGate()  # our calls in flight
         self.session = transport.new_session(self.base_url, concurrency)
@@ -249,7 +250,7 @@ class WherebyClient:
                 response, content, points = self._send(endpoint, params, spent)
             except transport.TRANSIENT_EXCEPTIONS as exc:
                 failures += 1
-                self.stats.add(requests=1, points=1)
+                self.stats.add(requests=1)  # no answer: nothing known to be charged
                 cause = transport.describe_failure(exc, self)
                 if failures > self.max_retries or spent.left() <= 0:
                     raise TransportError(
@@ -267,8 +268,10 @@ class WherebyClient:
                     f"{endpoint}: {type(exc).__name__} talking to {self.host}", endpoint=endpoint
                 ) from None
 
-            self.stats.add(requests=1, points=points, bytes=len(content))
+            self.stats.add(requests=1, reserved=points, bytes=len(content))
             status = response.status_code
+            if status not in UNCHARGED:
+                self.stats.charged_call(endpoint)
 
             if status == 429:
                 throttles += 1

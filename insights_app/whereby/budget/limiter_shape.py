@@ -80,8 +80,15 @@ class ShapeWatch:
                 # answer of the window we had before sending it. The second lowest of the last three:
                 # one answer lying low (a Remaining of 0) is not taken for a rise.
                 floor = sorted(a.remaining for a in before)[min(1, len(before) - 1)]
+                # One rise is one event: the answers before it stay among the three for two more
+                # answers, which then read as rises too (at a call a second, one reset of a fixed
+                # window made two events 2 s apart, and the window was taken for a bucket).
                 if answer.remaining > floor - 0.5 and (
-                    not self._events or answer.answered > self._events[-1] + _EVENT_SECONDS
+                    not self._events
+                    or (
+                        answer.answered > self._events[-1] + _EVENT_SECONDS
+                        and all(a.answered >= self._events[-1] for a in before)
+                    )
                 ):
                     self._events.append(answer.answered)
             recent = sum(1 for a in self._answers if a.answered >= answer.answered - _RECENT_SECONDS)
