@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from ..models import LiveConnection, LiveRoom, WebhookEvent
+from ..sync.clock import db_now
 from .events import count, data_of, text
 
 # Connections that left long ago are only history; the synced tables hold that.
@@ -156,7 +156,7 @@ def ghosts(now: datetime, older_than: timedelta = TRUSTED_FOR) -> QuerySet[LiveC
 def in_rooms_now(room_name: str | None = None, limit: int = 200) -> list[RoomNow]:
     """Who is in which room now (from webhooks only; no API call), busiest rooms first; ghosts left out."""
     present = LiveConnection.objects.filter(joined_at__isnull=False, left_at__isnull=True).exclude(
-        pk__in=ghosts(timezone.now()).values("pk")
+        pk__in=ghosts(db_now()).values("pk")
     )
     if room_name is not None:
         present = present.filter(room_name=room_name)
