@@ -43,9 +43,9 @@ def _shared_clocks_follow_a_pinned_host_clock() -> Iterator[None]:
 
     from insights_app.models import clock
 
-    clock.follows_host_clock = escape_hatch.is_travelling
+    before, clock.follows_host_clock = clock.follows_host_clock, escape_hatch.is_travelling
     yield
-    clock.follows_host_clock = lambda: False
+    clock.follows_host_clock = before
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,10 @@ that are past their day. Due times are Redis's clock, stored times the database'
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -43,6 +46,20 @@ def _faked(skew: str, args: list[str], env: dict[str, str], **kwargs) -> subproc
     return subprocess.Popen(
         ["faketime", "-f", skew, sys.executable, "manage.py", *args], cwd=ROOT, env=env, **kwargs
     )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End the worker's whole process group: faketime forks the command it runs, and RQ its scheduler."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # children outliving the wrapper
 
 
 @pytest.mark.parametrize("skew", SKEWS)
@@ -90,8 +107,7 @@ def test_a_webhook_room_sync_on_a_worker_15_minutes_off_is_neither_early_nor_sta
         # Starved, it would start 15 minutes late: this wait ends long before.
         run = wait_for(lambda: SyncRun.objects.filter(trigger="webhook").first(), timeout=300)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        _stop(worker)
         log.close()
     assert run.kind == "room"
     waited = run.queued_at - ended
