@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from django.apps import apps
 from django.db import connections, router
 from django.utils import timezone
-
-from .sync_run import SyncRun
 
 # The database's current time, per vendor. PostgreSQL: STATEMENT_TIMESTAMP, not CURRENT_TIMESTAMP,
 # which is the start of the transaction (what Django's Now() uses too).
@@ -36,7 +35,8 @@ def db_now() -> datetime:
     host that asks; so do the webhooks' times received, presence and the safety net. SQLite has no
     server: its clock is the process's own, one machine's.
     """
-    connection = connections[router.db_for_read(SyncRun)]
+    # The database of the app's runs (by name: sync_run imports this module).
+    connection = connections[router.db_for_read(apps.get_model("insights_app", "SyncRun"))]
     query = _QUERIES.get(connection.vendor)
     if query is None or follows_host_clock():  # (another backend: the host's clock, the best we can ask)
         return timezone.now()

@@ -18,6 +18,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
+from .clock import db_now
+
 SYNCED_MODELS = ("rooms", "sessions", "participants", "details")
 COUNT_KINDS = ("created", "updated", "unchanged", "skipped")
 
@@ -272,7 +274,7 @@ class SyncRun(SyncRunCounters):
             .filter(cancel_requested=False)
             .update(
                 status=SyncStatus.RUNNING,
-                started_at=self.started_at or _db_now(),
+                started_at=self.started_at or db_now(),
                 heartbeat_at=Now(),
                 error="",
             )
@@ -320,7 +322,7 @@ class SyncRun(SyncRunCounters):
         """
         asked = {"cancel_requested_by": by[:255], "cancel_requested_at": Now()}
         self._this().filter(status=SyncStatus.QUEUED).update(
-            status=SyncStatus.CANCELLED, cancel_requested=True, finished_at=_db_now(), **asked
+            status=SyncStatus.CANCELLED, cancel_requested=True, finished_at=db_now(), **asked
         )
         self._this().filter(status=SyncStatus.RUNNING, cancel_requested=False).update(
             cancel_requested=True, **asked
@@ -334,7 +336,7 @@ class SyncRun(SyncRunCounters):
     def close(self, status: str, *, error: str = "") -> None:
         """End an active run with ``status`` (a finished run stays as it is)."""
         # The stale-data and budget alerts compare it on another host: the database's clock.
-        fields: dict[str, Any] = {"status": status, "finished_at": _db_now()}
+        fields: dict[str, Any] = {"status": status, "finished_at": db_now()}
         if error:
             fields["error"] = error
         self._this().active().update(**fields)
@@ -347,10 +349,3 @@ class SyncRun(SyncRunCounters):
             .filter(status=self.status)
             .update(status=SyncStatus.FAILED, finished_at=now, error=reason)
         )
-
-
-def _db_now() -> datetime:
-    """The database's clock (``clock.db_now``; imported here, as ``clock`` imports this module)."""
-    from .clock import db_now
-
-    return db_now()
