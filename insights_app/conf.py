@@ -8,9 +8,11 @@ test holds ``docs/settings.md`` to it.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
@@ -58,11 +60,25 @@ class Setting:
             return f"must be {' or '.join(t.__name__ for t in self.types)}, not {type(value).__name__}"
         if isinstance(value, float) and not math.isfinite(value):
             return f"must be a finite number, not {value!r}"
+        if abs(value) > sys.float_info.max:  # an int past every float: each reader's float() would fail
+            return f"must be a finite number, not an integer of {len(str(abs(value)))} digits"
         if self.low is not None and value < self.low:
             return f"must be at least {self.low}, not {value!r}"
         if self.high is not None and value > self.high:
             return f"must be at most {self.high}, not {value!r}"
         return None
+
+
+def url_parts(value: Any) -> SplitResult | None:
+    """A URL's parts, or None when ``value`` is no string or no URL (a bad IPv6 host, a port past 65535)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.hostname, parts.port  # noqa: B018 (each raises ValueError on a malformed authority)
+    except ValueError:
+        return None
+    return parts
 
 
 def _list_problem(value: Any) -> str | None:

@@ -11,7 +11,8 @@ which decides when RQ itself calls a job abandoned) keeps RQ's 60 s beyond the n
 
 On a queue shared by several sites, it puts another site's job back on the queue as it takes it,
 before any work horse runs it (``insights_app.site``), and a burst worker stops once only such jobs
-are left.
+are left. With ``--with-scheduler`` its scheduler judges due times by Redis's clock
+(``jobs.scheduler``), the clock they are computed with, not by this host's.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import logging
 import time
 from typing import Any
 
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.worker import Worker
 
+from .jobs.scheduler import RedisClockScheduler
 from .site import REFUSE_PAUSE_SECONDS, foreign_site, refusal_message
 
 logger = logging.getLogger(__name__)
@@ -66,3 +69,32 @@ class InsightsWorker(Worker):
             else:
                 time.sleep(REFUSE_PAUSE_SECONDS)
             refused.add(job.id)
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's start of the scheduler (rq 2.11-2.12), with the scheduler on Redis's clock."""
+        self.scheduler = RedisClockScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()

@@ -35,6 +35,19 @@ hypothesis_settings.register_profile("long", max_examples=1000, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("INSIGHTS_HYPOTHESIS_PROFILE", "default"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _shared_clocks_follow_a_pinned_host_clock() -> Iterator[None]:
+    """A test that pins this process's clock (time_machine) pins the database's and Redis's with it:
+    one clock on both sides (insights_app.models.clock). Subprocesses keep the real clocks."""
+    from time_machine import escape_hatch
+
+    from insights_app.models import clock
+
+    before, clock.follows_host_clock = clock.follows_host_clock, escape_hatch.is_travelling
+    yield
+    clock.follows_host_clock = before
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The test Redis database; refuses database 0 so a running demo is never flushed."""

@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 
 from ..alerts.links import cause_url
 from ..models import Alert
+from ..models.clock import db_now
 from .base import ReadOnlyAdmin
 from .code_labels import deliveries_list, subject_label
 from .links import link
@@ -36,12 +37,12 @@ class StateFilter(admin.SimpleListFilter):
         if self.value() == "resolved":
             return queryset.filter(resolved_at__isnull=False)
         if self.value() == "silenced":
-            return queryset.filter(silenced_until__gt=timezone.now())
+            return queryset.filter(silenced_until__gt=db_now())
         return queryset
 
 
 def _silence(modeladmin: Any, request: HttpRequest, queryset: QuerySet, hours: int) -> None:
-    until = timezone.now() + timedelta(hours=hours)
+    until = db_now() + timedelta(hours=hours)  # judged by the alert engine's host: one clock
     count = queryset.update(silenced_until=until)
     modeladmin.message_user(
         request,

@@ -8,12 +8,11 @@ from __future__ import annotations
 import difflib
 import math
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from ..conf import ONE_DAY, SETTING_NAME
+from ..conf import ONE_DAY, SETTING_NAME, url_parts
 from ..models import AlertRule
 from .settings import ALERT_DEFAULTS, WEBHOOK_FORMATS, user_alerts
 
@@ -62,7 +61,8 @@ def _number_problem(
     if isinstance(value, bool) or not isinstance(value, types):
         return bad
     number = cast(float, value)
-    if not math.isfinite(number) or number < low:
+    # (an int is compared as it is: float() of one with 400 digits would raise)
+    if (isinstance(number, float) and not math.isfinite(number)) or number < low:
         return bad
     return f"{key} must be at most {high}, not {value!r}" if number > high else None
 
@@ -81,7 +81,7 @@ def _site_url_problem(url: Any) -> str | None:
     """SITE_URL starts every link in mail and chat: only an absolute http(s) URL may."""
     if url is None or url == "":
         return None
-    parts = urlsplit(url) if isinstance(url, str) else None
+    parts = url_parts(url)
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         return f"SITE_URL must be an absolute http(s) URL such as 'https://intranet.example.com', not {url!r}"
     return None
@@ -121,7 +121,7 @@ def _webhook_problem(url: Any) -> str | None:
     """What is wrong with the hook URL, in words that never quote it."""
     if url is None or url == "":
         return None
-    parts = urlsplit(url) if isinstance(url, str) else None
+    parts = url_parts(url)
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         return "WEBHOOK_URL is not an http(s) URL (value not shown: it is a secret)"
     if (

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.urls import NoReverseMatch, reverse
 
+from ..conf import url_parts
 from ..models import Alert, AlertRule
 from .settings import alert_settings
 
@@ -35,6 +36,7 @@ def absolute(url: str | None) -> str | None:
     """The URL with ALERTS["SITE_URL"] in front, for mail and chat (None without a site URL)."""
     base = alert_settings()["SITE_URL"]
     # Only an http(s) base: "javascript:..." would turn every link into a script (E017 says so too).
-    if not url or not isinstance(base, str) or urlsplit(base).scheme not in ("http", "https"):
+    parts = url_parts(base)
+    if not url or parts is None or parts.scheme not in ("http", "https"):
         return None
     return str(base).rstrip("/") + url

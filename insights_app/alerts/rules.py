@@ -16,6 +16,7 @@ from rq.job import Job
 
 from ..conf import get_settings
 from ..models import ACTIVE_STATUSES, AlertRule, Participant, SyncKind, SyncRun, SyncStatus
+from ..models.clock import db_now
 from ..models.expressions import room_name_of
 from ..redis_clients import queue_redis
 from ..whereby.budget.current import get_budget
@@ -50,7 +51,7 @@ def _minutes(delta: timedelta) -> int:
 def stale_data(values: dict[str, Any]) -> list[Finding]:
     """No succeeded or partial organisation sync for longer than STALE_AFTER_MINUTES."""
     limit = timedelta(minutes=stale_after_minutes(values))
-    now = timezone.now()
+    now = db_now()  # finish and queue times are the database's clock
     org_runs = SyncRun.objects.filter(kind__in=ORG_KINDS)
     last = (
         org_runs.filter(status__in=[SyncStatus.SUCCEEDED, SyncStatus.PARTIAL], finished_at__isnull=False)
@@ -137,7 +138,7 @@ def _budget_paused_seconds() -> float | None:
 
 def budget_pressure(values: dict[str, Any]) -> list[Finding] | None:
     """We received BUDGET_MAX_THROTTLES 429s within the window, or the organisation's points ran low."""
-    since = timezone.now() - timedelta(minutes=float(values["BUDGET_WINDOW_MINUTES"]))
+    since = db_now() - timedelta(minutes=float(values["BUDGET_WINDOW_MINUTES"]))
     limit = int(values["BUDGET_MAX_THROTTLES"])
     throttles = 0
     if limit:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
@@ -14,6 +13,7 @@ from ..conf import (
     DEFAULTS,
     SETTING_NAME,
     get_settings,
+    url_parts,
 )
 from ..whereby.budget.current import reported_plan
 from ..whereby.budget.figures import is_auto
@@ -103,7 +103,7 @@ def check_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if not shape_ok():
         return []
     url = get_settings().BASE_URL
-    parts = urlsplit(url) if isinstance(url, str) else None
+    parts = url_parts(url)
     if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
         return [
             Error(
@@ -172,7 +172,7 @@ def check_rate_redis_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     url = get_settings().RATE_REDIS_URL
     if url is None:
         return []
-    parts = urlsplit(url) if isinstance(url, str) else None
+    parts = url_parts(url)
     if parts is not None and parts.scheme in REDIS_SCHEMES and (parts.hostname or parts.path):
         return []
     # Only the scheme is named: a Redis URL may carry a password.

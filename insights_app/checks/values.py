@@ -152,7 +152,7 @@ def check_external_id_resolver(app_configs: Any = None, **kwargs: Any) -> list[C
     else:
         try:
             target = import_string(resolver)
-        except ImportError as exc:
+        except (ImportError, ValueError, TypeError) as exc:  # ".x": ValueError, "..": TypeError
             problem = f"{resolver!r} cannot be imported ({exc})"
         else:
             if not callable(target):

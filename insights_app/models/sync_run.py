@@ -16,8 +16,9 @@ from django.db import connections, models, transaction
 from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .clock import db_now
 
 SYNCED_MODELS = ("rooms", "sessions", "participants", "details")
 COUNT_KINDS = ("created", "updated", "unchanged", "skipped")
@@ -278,7 +279,7 @@ class SyncRun(SyncRunCounters):
             .filter(cancel_requested=False)
             .update(
                 status=SyncStatus.RUNNING,
-                started_at=self.started_at or timezone.now(),
+                started_at=self.started_at or db_now(),
                 heartbeat_at=Now(),
                 error="",
             )
@@ -326,7 +327,7 @@ class SyncRun(SyncRunCounters):
         """
         asked = {"cancel_requested_by": by[:255], "cancel_requested_at": Now()}
         self._this().filter(status=SyncStatus.QUEUED).update(
-            status=SyncStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now(), **asked
+            status=SyncStatus.CANCELLED, cancel_requested=True, finished_at=db_now(), **asked
         )
         self._this().filter(status=SyncStatus.RUNNING, cancel_requested=False).update(
             cancel_requested=True, **asked
@@ -339,7 +340,8 @@ class SyncRun(SyncRunCounters):
 
     def close(self, status: str, *, error: str = "") -> None:
         """End an active run with ``status`` (a finished run stays as it is)."""
-        fields: dict[str, Any] = {"status": status, "finished_at": timezone.now()}
+        # The stale-data and budget alerts compare it on another host: the database's clock.
+        fields: dict[str, Any] = {"status": status, "finished_at": db_now()}
         if error:
             fields["error"] = error
         self._this().active().update(**fields)

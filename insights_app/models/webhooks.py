@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import get_settings
+from .clock import db_now
 
 # Deliveries seen this recently show the endpoint is reached; events stuck longer than the grace
 # (pending or failed) show the processing is not keeping up.
@@ -42,7 +42,7 @@ class WebhookEventQuerySet(models.QuerySet):
         secret = get_settings().WEBHOOK_SECRET
         if not (isinstance(secret, str) and secret.strip()):
             return False
-        now = timezone.now()
+        now = db_now()
         recent = self.filter(received_at__gte=now - SEEN_WITHIN)
         if not recent.exists():
             return False
@@ -56,7 +56,7 @@ class WebhookEventQuerySet(models.QuerySet):
         stored as ended (matched by room and end time: the event carries no session id)."""
         from .room_session import RoomSession
 
-        now = timezone.now()
+        now = db_now()
         match = models.Value(ENDED_MATCH, output_field=models.DurationField())
         stored = RoomSession.objects.filter(
             room__room_name=models.OuterRef("room_name"),
@@ -80,7 +80,7 @@ class LiveRoomQuerySet(models.QuerySet):
 
         Their totals grow while the call goes on; the sync their session end schedules reads them.
         """
-        return self.filter(num_clients__gt=0, counted_at__gte=timezone.now() - OCCUPIED_TRUSTED_FOR)
+        return self.filter(num_clients__gt=0, counted_at__gte=db_now() - OCCUPIED_TRUSTED_FOR)
 
 
 class WebhookEvent(models.Model):

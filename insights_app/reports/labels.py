@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from django.utils.module_loading import import_string
 
-from ..conf import get_settings
+from ..conf import get_settings, url_parts
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +24,8 @@ class Label:
 def _safe_url(url: object) -> str:
     # Only web links: a resolver bug must not put a javascript: URL in front of staff.
     text = str(url or "")
-    return text if urlsplit(text).scheme in ("", "http", "https") else ""
+    parts = url_parts(text)  # None for "http://[" and other text no browser could follow either
+    return text if parts is not None and parts.scheme in ("", "http", "https") else ""
 
 
 def resolve_labels(external_ids: Iterable[str]) -> dict[str, Label]:

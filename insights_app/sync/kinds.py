@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q
-from django.utils import timezone
 
 from ..conf import get_settings
 from ..models import (
@@ -24,6 +23,7 @@ from ..models import (
 )
 from .backend import RoomWork
 from .batching import ParticipantBuffer, fetch_and_gather, gathering, sync_session_participants
+from .clock import db_now
 from .context import RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .horizon_steps import fan_out_newest_first
@@ -92,7 +92,7 @@ def _resume_point(run: SyncRun) -> Any:
     """When the last full run failed or was cancelled recently, resume after the rooms it finished."""
     last = (
         SyncRun.objects.finished()
-        .filter(kind=SyncKind.FULL, started_at__gte=timezone.now() - RESUME_WITHIN)
+        .filter(kind=SyncKind.FULL, started_at__gte=db_now() - RESUME_WITHIN)
         .exclude(pk=run.pk)
         .order_by("-started_at")
         .first()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..jobs.queue import get_queue
@@ -37,7 +36,7 @@ def backoff(attempt: int) -> timedelta:
 def await_session(room_name: str, ended_at: datetime, *, attempt: int = 1) -> str:
     """Check for the session of ``room_name`` that ended at ``ended_at`` in a room-sync window."""
     queue = get_queue()
-    now = timezone.now()
+    now = schedule.now()
     due = schedule.window_end(schedule.due_after(ended_at) if attempt == 1 else now + backoff(attempt - 1))
     window_stamp = schedule.stamp(due)
     key = schedule._key(AWAITED, window_stamp)
@@ -89,7 +88,7 @@ def follow_up(window_stamp: str) -> tuple[set[str], int]:
     arrived = _arrived(awaited)
     rooms: set[str] = set()
     late = 0
-    now = timezone.now()
+    now = schedule.now()
     for room, at, attempt in awaited:
         if (room, at) in arrived:
             continue

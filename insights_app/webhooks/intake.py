@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 
 from django.db import DatabaseError, DataError, IntegrityError, transaction
 from django.http import Http404, HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ..conf import get_settings
 from ..models import WebhookEvent
+from ..sync.clock import db_now
 from . import rejections
 from .events import ParsedEvent, PayloadError, bounded_instant, parse_event
 from .jobs import enqueue_processing
@@ -99,7 +99,7 @@ def event_time_bounds() -> tuple[timedelta, timedelta]:
 
 def store(event: ParsedEvent, *, received_at: datetime | None = None) -> bool:
     """Insert the event and queue its processing after commit; False when that id was stored before."""
-    received_at = received_at or timezone.now()
+    received_at = received_at or db_now()  # the clock every process compares it with
     ahead, oldest = event_time_bounds()
     try:
         with transaction.atomic():

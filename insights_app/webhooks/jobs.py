@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from django.utils import timezone
 
 from ..conf import get_settings
 from ..jobs.enqueue import enqueue_sync
@@ -17,6 +16,7 @@ from ..jobs.entry_points import fresh_connections
 from ..jobs.queue import get_queue
 from ..models import Participant, SyncKind, SyncTrigger, WebhookEvent, WebhookOutcome
 from ..site import job_id, redis_key
+from ..sync.clock import db_now
 from . import catchup, effects, schedule
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def _pending() -> Any:
 
 def requeue_pending_events(older_than_seconds: float = 60) -> int:
     """Queue a drain when events have been pending a while (Redis was down, a worker died); how many."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    cutoff = db_now() - timedelta(seconds=older_than_seconds)
     waiting = _pending().filter(received_at__lt=cutoff).count()
     if waiting:
         enqueue_processing(force=True)
@@ -189,7 +189,7 @@ def run_detail_fetch(window_stamp: str) -> str:
         elif attempt >= schedule.DETAIL_TRIES:
             given_up += 1  # left to the scheduled sync
         else:
-            schedule.detail_fetch(session_id, participant_id, timezone.now(), attempt=attempt + 1)
+            schedule.detail_fetch(session_id, participant_id, schedule.now(), attempt=attempt + 1)
             retried += 1
     done = [f"{len(wanted)} connections"]
     if pks:

@@ -8,12 +8,12 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from ..display.names import shown_name
 from ..display.roles import role_label
 from ..display.times import format_datetime
 from ..models import LiveConnection, LiveRoom, Participant, Room, RoomSession, WebhookEvent
+from ..sync.clock import db_now
 from .events import count, data_of, text
 
 # Connections that left long ago are only history; the synced tables hold that.
@@ -265,7 +265,7 @@ def in_rooms_now(room_name: str | None = None, limit: int = 200) -> list[RoomNow
     the people the API listed as connected whom webhooks never saw ("as of" that sync): those who
     joined before webhooks began, or before this process first heard of the room.
     """
-    now = timezone.now()
+    now = db_now()  # ghosts and sync times are judged against stored times: the database's clock
     rooms = _webhook_rooms(now, room_name, limit)
     _add_synced_people(now, room_name, limit, rooms)
     ordered = sorted(rooms.values(), key=lambda r: (-r.count, r.room_name))

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
 
 from ..conf import get_settings
 from ..jobs.entry_points import fresh_connections
 from ..models import LiveConnection, LiveRoom, WebhookEvent, WebhookOutcome, WebhookRejection
+from ..sync.clock import db_now
 from .presence import KEEP_LEFT, TRUSTED_FOR, ghosts
 
 BATCH_SIZE = 2000
@@ -31,7 +31,7 @@ def prune_webhook_events(*, now: datetime | None = None, batch_size: int = BATCH
 
     A pending event was never processed (Redis was down, no worker): the sweep still owes it its work.
     """
-    now = now or timezone.now()
+    now = now or db_now()  # received_at and presence are stored on its clock
     cutoff = now - timedelta(days=get_settings().WEBHOOK_EVENT_RETENTION_DAYS)
     old = WebhookEvent.objects.filter(received_at__lt=cutoff).exclude(outcome=WebhookOutcome.PENDING)
     events = 0

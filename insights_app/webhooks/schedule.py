@@ -16,11 +16,10 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.utils import timezone
-
 from ..conf import get_settings
 from ..jobs.queue import get_queue
 from ..site import job_id, redis_key, site_meta
+from ..sync.clock import redis_now
 
 # Under this site's prefix (site.redis_key): two sites' windows and rooms never meet.
 MARKER = "webhooks:pending-room-sync:{}"
@@ -56,9 +55,14 @@ def window() -> timedelta:
     return max(timedelta(seconds=1), min(MAX_WINDOW, delay()))
 
 
+def now() -> datetime:
+    """Now on Redis's clock: due times are kept there and the scheduler compares them with it."""
+    return redis_now(get_queue().connection)
+
+
 def due_after(at: datetime) -> datetime:
     """The event's time plus the delay, never in the past (a late delivery runs at once)."""
-    return max(timezone.now(), at + delay())
+    return max(now(), at + delay())
 
 
 def window_end(due: datetime) -> datetime:
@@ -84,7 +88,7 @@ def detail_job_id(window_stamp: str) -> str:
 
 def _enqueue_window(queue: Any, due: datetime, kind: str, func: str, job_id: str) -> None:
     """Schedule the window's job unless it is already pending (the job clears the marker as it starts)."""
-    ttl = int((due - timezone.now()).total_seconds()) + 3600
+    ttl = int((due - now()).total_seconds()) + 3600
     window_stamp = stamp(due)
     if queue.connection.set(_key(WINDOW_JOB, f"{kind}:{window_stamp}"), job_id, nx=True, ex=max(ttl, 60)):
         queue.enqueue_at(
@@ -104,7 +108,7 @@ def room_sync(room_name: str, at: datetime) -> str:
     queue = get_queue()
     due = window_end(due_after(at))
     window_stamp = stamp(due)
-    ttl = max(int((due - timezone.now()).total_seconds()) + 3600, 60)  # frees the room if the job was lost
+    ttl = max(int((due - now()).total_seconds()) + 3600, 60)  # frees the room if the job was lost
     connection = queue.connection
     if not connection.set(_key(MARKER, digest(room_name)), window_stamp, nx=True, ex=ttl):
         return "room sync already pending"
@@ -130,11 +134,11 @@ def take_rooms(window_stamp: str) -> list[str]:
 def detail_fetch(room_session_id: str, participant_id: str, at: datetime, *, attempt: int = 1) -> str:
     """Add one connection to the detail fetch of the window its data is due in."""
     queue = get_queue()
-    due = window_end(due_after(at) if attempt == 1 else timezone.now() + DETAIL_RETRY)
+    due = window_end(due_after(at) if attempt == 1 else now() + DETAIL_RETRY)
     window_stamp = stamp(due)
     key = _key(DETAILS, window_stamp)
     queue.connection.sadd(key, json.dumps([room_session_id, participant_id, attempt]))
-    queue.connection.expire(key, max(int((due - timezone.now()).total_seconds()) + 3600, 60))
+    queue.connection.expire(key, max(int((due - now()).total_seconds()) + 3600, 60))
     _enqueue_window(queue, due, "details", DETAIL_FETCH_JOB, detail_job_id(window_stamp))
     return f"detail fetch scheduled for {due.isoformat(timespec='seconds')}"
 
