@@ -207,6 +207,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
                 queue.enqueue_job(Job.fetch(job_id, connection=queue.connection))
             _run_queued(queue)
             _mark_fresh(ended_at, expected, fresh_after, now, Participant, RoomSession)
+        learned = _lag_learned()
     server.stop()
     charged = server.ledger.total(OURS) - charged_before
     requests = sum(server.counters.values()) - requests_before
@@ -234,6 +235,26 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict:
         "by_endpoint": by_endpoint,
         "answer_ms": answer_ms,
         "by_trigger": by_trigger,
+        "lag_learned": learned,
+    }
+
+
+def _lag_learned() -> dict:
+    """What the app learned of the lag by the end of the day (sync.lag), in minutes."""
+    from insights_app.sync import lag
+
+    seen = lag.figures()
+
+    def minutes(delta):
+        return None if delta is None else round(delta.total_seconds() / 60, 2)
+
+    return {
+        "sessions": seen.sessions,
+        "close": seen.close,
+        "median": minutes(seen.median),
+        "p90": minutes(seen.p90),
+        "learned": minutes(seen.learned),
+        "first_look": minutes(lag.first_look()[0]),
     }
 
 
@@ -295,6 +316,7 @@ def summary(results: dict, args: argparse.Namespace) -> dict:
             "points_booked": r["points_booked"],
             "requests": r["requests"],
             "sync_runs": r["runs"],
+            "lag_learned": r["lag_learned"],
         }
     hook, poll = modes["webhooks"], modes["polling"]
     bound = goal_minutes(args)
@@ -357,6 +379,7 @@ def report(results: dict, args: argparse.Namespace) -> None:
             f"{key} {n} runs {pts} points" for key, (n, pts) in sorted(results[name]["by_trigger"].items())
         )
         print(f"{name}: by trigger and kind: {runs}")
+    print("webhooks: lag learned (minutes):", hook["lag_learned"])
     answers = hook["answer_ms"]
     if answers:
         print(

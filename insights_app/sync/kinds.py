@@ -10,7 +10,6 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from ..conf import get_settings
 from ..models import (
     LiveRoom,
     Participant,
@@ -22,6 +21,7 @@ from ..models import (
     SyncTrigger,
     WebhookEvent,
 )
+from ..models.webhooks import FOLLOWED_FOR
 from .backend import RoomWork
 from .batching import ParticipantBuffer, fetch_and_gather, gathering, sync_session_participants
 from .context import RunContext
@@ -129,13 +129,18 @@ def plan_room_work(
     if not full and ctx.run.trigger == SyncTrigger.SCHEDULE and WebhookEvent.objects.healthy():
         # The schedule is the webhooks' safety net: an active room's session end schedules its sync.
         occupied_names = LiveRoom.objects.occupied_now().values_list("room_name", flat=True)
-        occupied = set(Room.objects.filter(room_name__in=occupied_names).values_list("pk", flat=True))
-        # ... except a room where a session the webhooks said had ended is still missing.
+        # ... and so is one whose ended session the API still shows running: its catch-up follows it
+        # (reading it now would fetch a session that is still going, then again once it shows ended).
+        followed = WebhookEvent.objects.ended_sessions_missing(timedelta(0), FOLLOWED_FOR).values("room_name")
+        occupied = set(
+            Room.objects.filter(Q(room_name__in=occupied_names) | Q(room_name__in=followed)).values_list(
+                "pk", flat=True
+            )
+        )
+        # ... except a room where a session the webhooks said had ended is still missing after that.
         active_rooms = set(
             Room.objects.filter(
-                room_name__in=WebhookEvent.objects.ended_sessions_missing(
-                    timedelta(minutes=float(get_settings().WEBHOOK_SYNC_DELAY_MINUTES))
-                ).values("room_name")
+                room_name__in=WebhookEvent.objects.ended_sessions_missing(FOLLOWED_FOR).values("room_name")
             ).values_list("pk", flat=True)
         )
         occupied -= active_rooms
