@@ -213,18 +213,63 @@ def _rooms_named(ctx: RunContext, names: list[str]) -> list[RoomRef]:
 
 
 def _sync_rooms_by_name(ctx: RunContext, names: list[str]) -> None:
+    if ctx.run.trigger == SyncTrigger.WEBHOOK:
+        _sync_rooms_after_webhooks(ctx, names)
+        return
     refs = _rooms_named(ctx, names)
     ctx.progress(total=len(refs))
     ctx.flush()
-    # A webhook says what changed: the room's new and changed sessions are enough (one still going is
-    # read when it ends), and its delay (WEBHOOK_SYNC_DELAY_MINUTES) has already waited out the API's
-    # data lag. Asked by a person, every session of the room is read again.
-    force = ctx.run.trigger != SyncTrigger.WEBHOOK
-    if not force:
-        ctx.lookback = timedelta(0)
+    # Asked by a person, every session of the room is read again.
     for ref in refs:
-        work_on_room(ctx, RoomWork(ref.pk, ref.room_name, ref.signature, refresh=True, force=force))
+        work_on_room(ctx, RoomWork(ref.pk, ref.room_name, ref.signature, refresh=True, force=True))
         ctx.flush()
+
+
+def _ended_in(room_pk: int) -> int:
+    return RoomSession.objects.filter(room_id=room_pk, ended_at__isnull=False).count()
+
+
+def _sync_rooms_after_webhooks(ctx: RunContext, names: list[str]) -> None:
+    """A webhook says what changed: the room's new and changed sessions are enough (one still going is
+    read when it ends), and its delay has waited out the API's data lag.
+
+    A stored room's sessions are read first; the room itself (one rooms call, for its fingerprint, so
+    that the safety net leaves it) only when a session of it showed ended. A look that finds the
+    session still running (the lag outlasted the wait) then costs one call, not two.
+    """
+    stored = dict(
+        Room.objects.filter(room_name__in=names, missing_since__isnull=True).values_list("room_name", "pk")
+    )
+    new = [name for name in names if name not in stored]
+    refs = []
+    if new:
+        try:
+            refs = _rooms_named(ctx, new)
+        except SyncError as error:
+            if not stored:
+                raise
+            ctx.problem(str(error))
+    ctx.progress(total=len(refs) + len(stored))
+    ctx.flush()
+    ctx.lookback = timedelta(0)
+    for ref in refs:
+        work_on_room(ctx, RoomWork(ref.pk, ref.room_name, ref.signature, refresh=True, force=False))
+        ctx.flush()
+    signatures = dict(
+        Room.objects.filter(pk__in=stored.values()).values_list("pk", "sessions_synced_signature")
+    )
+    ended: list[str] = []
+    for name, pk in sorted(stored.items()):
+        before, trouble = _ended_in(pk), ctx.trouble
+        # Marked with the fingerprint it had: unchanged until the room is read below.
+        work_on_room(ctx, RoomWork(pk, name, signatures.get(pk) or "", refresh=True, force=False))
+        ctx.flush()
+        if ctx.trouble == trouble and _ended_in(pk) != before:
+            ended.append(name)
+    if ended:
+        # Read after its sessions: a session starting in between is told by its own webhooks.
+        for ref in _rooms_named(ctx, ended):
+            Room.objects.filter(pk=ref.pk).update(sessions_synced_signature=ref.signature)
 
 
 def _sync_sessions(ctx: RunContext, session_ids: list[str]) -> None:

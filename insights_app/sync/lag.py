@@ -127,11 +127,13 @@ def figures(now: float | None = None) -> LagFigures:
     if not found:
         return LagFigures(0, 0, None, None, None, needs_probe=False)
     now = now or time.time()
-    close = [(hi, at) for lo, hi, at in found if _is_close(lo, hi)]
+    # A close observation's lag is taken as the middle of its bounds: its upper bound is a look
+    # rounded up to a window, and the first look it leads to is rounded up again.
+    close = [(((lo or 0.0) + hi) / 2, at) for lo, hi, at in found if _is_close(lo, hi)]
     if close:
         # Close observations say where the lag is; the others only bound it, and count when they
         # bound it lower (a shorter lag, found by a look that came early).
-        sample = [hi for hi, _ in close]
+        sample = [middle for middle, _ in close]
         ceiling = percentile(sample, QUANTILE)
         sample += [hi for lo, hi, _ in found if not _is_close(lo, hi) and hi < ceiling]
         learned = percentile(sample, QUANTILE)
@@ -190,6 +192,16 @@ def first_look() -> tuple[timedelta, bool]:
     if seen.needs_probe:
         return min(seen.probe_from, seen.learned), True
     return seen.learned, False
+
+
+def settled_after() -> timedelta:
+    """How long after an event the API shows it (no probing): ``WEBHOOK_SYNC_DELAY_MINUTES`` as set,
+    or with "auto" the learned lag (the cautious data lag before any)."""
+    value = _setting("WEBHOOK_SYNC_DELAY_MINUTES")
+    if value != "auto":
+        return timedelta(minutes=float(value))
+    learned = figures().learned
+    return CAUTIOUS_DATA_LAG if learned is None else learned
 
 
 def lookback_minutes() -> float:

@@ -62,10 +62,7 @@ def _lag_lines() -> dict[str, Any]:
         "lag_median": format_duration(seen.median.total_seconds()) if seen.median is not None else "",
         "lag_p90": format_duration(seen.p90.total_seconds()) if seen.p90 is not None else "",
         "lag_learned": format_duration(seen.learned.total_seconds()) if seen.learned is not None else "",
-        "lag_following": following,
-        "lag_fixed": [
-            (name, getattr(get_settings(), name)) for name in lag.SETTINGS if name not in following
-        ],
+        "lag_settings": [(name, getattr(get_settings(), name)) for name in lag.SETTINGS],
     }
 
 

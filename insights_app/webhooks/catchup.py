@@ -150,6 +150,9 @@ def follow_up(window_stamp: str) -> tuple[set[str], int]:
     rooms: set[str] = set()
     late = 0
     now = timezone.now()
+    # A session is not looked at again before the lag learned meanwhile says it can show (with "auto":
+    # a session followed since before anything was learned, or a probe that missed).
+    learned = lag.figures().learned if awaited and lag.follows("WEBHOOK_SYNC_DELAY_MINUTES") else None
     for a in awaited:
         if (a.room_name, a.ended_at) in arrived:
             _observe(a, now)
@@ -159,10 +162,9 @@ def follow_up(window_stamp: str) -> tuple[set[str], int]:
             continue
         rooms.add(a.room_name)
         wait = STEP if a.step_until is not None and now < a.step_until else backoff(a.attempt)
+        due = now + wait if learned is None else max(now + wait, a.ended_at + learned)
         # The sync this window starts looks at the room now; the previous look showed it running.
         missed = a.looked_at or a.missed_at
-        _await(
-            Awaited(a.room_name, a.ended_at, a.attempt + 1, now, missed, a.step_until),
-            schedule.window_end(now + wait),
-        )
+        next_look = Awaited(a.room_name, a.ended_at, a.attempt + 1, now, missed, a.step_until)
+        _await(next_look, schedule.window_end(due))
     return rooms, late

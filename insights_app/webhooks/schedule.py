@@ -133,7 +133,7 @@ def take_rooms(window_stamp: str) -> list[str]:
 def detail_fetch(room_session_id: str, participant_id: str, at: datetime, *, attempt: int = 1) -> str:
     """Add one connection to the detail fetch of the window its data is due in."""
     queue = get_queue()
-    wait = delay()
+    wait = lag.settled_after()  # not a probe's early look: the connection must be listed by then
     due = window_end(due_after(at, wait) if attempt == 1 else timezone.now() + DETAIL_RETRY, wait)
     window_stamp = stamp(due)
     key = _key(DETAILS, window_stamp)

@@ -48,10 +48,10 @@ def test_close_observations_decide_the_lag_and_a_check_on_time_confirms_it(auto)
         lag.observe(None, timedelta(minutes=12.7))
     seen = lag.figures()
     assert (seen.sessions, seen.close) == (13, 2)
-    assert minutes(seen.learned) == 12.6
+    assert minutes(seen.learned) == 12.1  # the middle of (11.6, 12.6]
     assert not seen.needs_probe
     assert lag.first_look() == (seen.learned, False)
-    assert lag.lookback_minutes() == pytest.approx(12.6 + 15)
+    assert lag.lookback_minutes() == pytest.approx(12.1 + 15)
 
 
 def test_an_early_look_that_found_the_session_ended_lowers_the_lag(auto):
@@ -59,7 +59,7 @@ def test_an_early_look_that_found_the_session_ended_lowers_the_lag(auto):
         lag.observe(timedelta(minutes=hi - 1), timedelta(minutes=hi))
     for _ in range(3):
         lag.observe(None, timedelta(minutes=9.5))  # probes 3 minutes early: already ended
-    assert minutes(lag.figures().learned) == 12.6  # a few sessions: the p90 is still the close ones'
+    assert minutes(lag.figures().learned) == 12.1  # a few sessions: the p90 is still the close ones'
     for _ in range(17):
         lag.observe(None, timedelta(minutes=9.5))
     assert minutes(lag.figures().learned) == 9.5
@@ -79,7 +79,7 @@ def test_the_learned_lag_is_bounded_and_only_recent_sessions_count(auto):
     assert lag.figures().learned == lag.MAX_LAG
     for _ in range(lag.KEEP):
         lag.observe(timedelta(minutes=4), timedelta(minutes=5))
-    assert minutes(lag.figures().learned) == 5
+    assert minutes(lag.figures().learned) == 4.5
     assert lag.figures().sessions == lag.KEEP
 
 
@@ -90,8 +90,8 @@ def test_an_explicit_number_wins_over_the_lag_observed(auto, setting):
     assert not lag.follows(setting)
     if setting == "WEBHOOK_SYNC_DELAY_MINUTES":
         assert lag.first_look() == (timedelta(minutes=9), False)
-        assert lag.lookback_minutes() == 5 + 15
+        assert lag.lookback_minutes() == 4.5 + 15
     else:
         assert lag.data_lag() == timedelta(minutes=9)
         assert lag.lookback_minutes() == 9 + 15
-        assert minutes(lag.first_look()[0]) == 5
+        assert minutes(lag.first_look()[0]) == 4.5
