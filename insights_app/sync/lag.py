@@ -45,9 +45,10 @@ PROBE_EARLIER = timedelta(minutes=2)
 # Before anything is learned (DATA_LAG_MINUTES "auto"): what the lookback assumes. Whereby documents
 # a 10-15 minute lag, so the incremental sync re-reads the last 15 minutes plus its interval.
 CAUTIOUS_DATA_LAG = timedelta(minutes=CAUTIOUS_DATA_LAG_MINUTES)
-# ... and the first look at a session's room (WEBHOOK_SYNC_DELAY_MINUTES "auto"): soon, then
-# further apart (catchup.BACKOFF_MINUTES) until the session shows ended and its lag is measured.
-CAUTIOUS_FIRST_LOOK = timedelta(minutes=1)
+# ... and the first look at a session's room (WEBHOOK_SYNC_DELAY_MINUTES "auto"): the low end of
+# Whereby's 10-15 minutes, then further apart (catchup.BACKOFF_MINUTES) until the session shows ended;
+# a shorter lag is found by halves (a session found ended at the first look: the next one at half).
+CAUTIOUS_FIRST_LOOK = timedelta(minutes=10)
 REDIS_TIMEOUT = 2.0
 # The settings that may follow the lag observed ("auto").
 SETTINGS = ("DATA_LAG_MINUTES", "WEBHOOK_SYNC_DELAY_MINUTES")
@@ -144,7 +145,7 @@ def figures(now: float | None = None) -> LagFigures:
         sample = [hi for _, hi, _ in found]
         learned = min(sample)
         lows = [lo for lo, _, _ in found if lo is not None and lo < learned]
-        probe_from = (max(lows) + learned) / 2 if lows else learned - PROBE_EARLIER.total_seconds()
+        probe_from = (max(lows) + learned) / 2 if lows else learned / 2
     bounded = min(max(learned, MIN_LAG.total_seconds()), MAX_LAG.total_seconds())
     recent_close = [at for _, at in close if now - at <= CLOSE_FRESH_FOR.total_seconds()]
     return LagFigures(

@@ -24,7 +24,7 @@ def minutes(delta: timedelta | None) -> float | None:
     return None if delta is None else round(delta.total_seconds() / MINUTE, 2)
 
 
-def test_before_anything_is_observed_the_first_look_is_soon_and_the_lookback_cautious(auto):
+def test_before_anything_is_observed_the_first_look_and_the_lookback_are_cautious(auto):
     assert lag.figures().learned is None
     assert lag.first_look() == (lag.CAUTIOUS_FIRST_LOOK, False)
     assert lag.lookback_minutes() == 15 + 15
@@ -71,6 +71,13 @@ def test_bounds_alone_are_narrowed_down_by_halves(auto):
     lag.observe(None, timedelta(minutes=16.3))  # the probe found it ended at once
     assert minutes(lag.figures().learned) == 16.3
     assert minutes(lag.first_look()[0]) == 14.3
+
+
+def test_a_session_found_ended_at_the_first_look_halves_the_next_wait(auto):
+    lag.observe(None, timedelta(minutes=10.4))  # the cautious first look: ended already
+    assert lag.first_look() == (timedelta(minutes=5.2), True)
+    lag.observe(None, timedelta(minutes=5.7))
+    assert lag.first_look() == (timedelta(minutes=2.85), True)
 
 
 def test_the_learned_lag_is_bounded_and_only_recent_sessions_count(auto):

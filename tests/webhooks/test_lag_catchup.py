@@ -141,7 +141,9 @@ def test_the_safety_net_reads_a_room_where_an_ended_session_is_still_missing(
         ]
         recent = [
             # Past the hour the catch-up follows a session end: the safety net's own.
-            (at, item) for at, item in ended if now - timedelta(hours=20) < at < now - timedelta(minutes=70)
+            (at, item)
+            for at, item in ended
+            if now - timedelta(hours=20) < at < now - timedelta(minutes=70)
         ]
         assert recent, "a room's last session should have ended in the last day"
         ended_at, latest = recent[0]

@@ -119,7 +119,9 @@ def test_webhooks_are_fresh_within_the_lag_plus_two_minutes_and_leave_no_session
     end = start + timedelta(hours=HOURS)
     assert len(ended) >= 40, "a busy morning: enough sessions for a p95"
     # Every session that ended more than lag + 5 minutes before the end is in the database.
-    settled = {sid for sid, (at, _) in ended.items() if at < end - timedelta(minutes=lag_minutes + spread + 5)}
+    settled = {
+        sid for sid, (at, _) in ended.items() if at < end - timedelta(minutes=lag_minutes + spread + 5)
+    }
     assert settled - set(fresh) == set()
     goal = lag_minutes + spread + 2
     assert p95(list(fresh.values())) <= goal, sorted(fresh.values())[-5:]
