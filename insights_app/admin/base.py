@@ -124,10 +124,14 @@ class ReadOnlyAdmin(ViewOnlyAdmin):
                 return exact, False
         return super().get_search_results(request, queryset, search_term)
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
         # Django offers "Delete selected" to anyone with the delete permission; nobody has it here,
-        # and the action is dropped outright so a host site's grant cannot bring it back.
-        actions = super().get_actions(request)
+        # and the action is dropped outright so a host site's grant cannot bring it back. Django 6.1
+        # passes where the actions are shown (and warns about overrides that do not take it).
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location=action_location)  # type: ignore[call-arg]
         actions.pop("delete_selected", None)
         return actions
 

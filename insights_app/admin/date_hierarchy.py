@@ -17,6 +17,7 @@ import datetime
 from typing import Any
 
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Max, Min
 from django.http import QueryDict
@@ -109,9 +110,18 @@ def _date(year: int, month: int, day: int) -> datetime.date | None:
 
 
 def date_hierarchy(cl: ChangeList) -> dict[str, Any] | None:
-    """The context ``admin/date_hierarchy.html`` expects (show, back, choices)."""
+    """The context ``insights_app/admin/date_hierarchy.html`` reads (show, back, choices, field_name)."""
     if not cl.date_hierarchy:
         return None
+    levels = _levels(cl)
+    if levels is None:
+        return None
+    field = get_fields_from_path(cl.model, cl.date_hierarchy)[-1]
+    return {**levels, "field_name": field.verbose_name}
+
+
+def _levels(cl: ChangeList) -> dict[str, Any] | None:
+    """The back link and the choices of the level the request's parameters drilled down to."""
     name = cl.date_hierarchy
     year_field, month_field, day_field = f"{name}__year", f"{name}__month", f"{name}__day"
     year, month, day = (_int(cl.params.get(f)) for f in (year_field, month_field, day_field))
