@@ -21,8 +21,9 @@ as charged. Quality details are off in both modes (``DETAIL_POLICY='none'``): th
 connection either way. ``--json`` prints one JSON object instead of the tables.
 
 ``--lag`` gives the simulator Whereby's data lag (an ended session shows ended that much later);
-``--lag-spread`` draws each session's lag from lag .. lag + spread (seeded). With a lag and no
-``--delay``, the app runs at its own ``WEBHOOK_SYNC_DELAY_MINUTES``.
+``--lag-spread`` draws each session's lag from lag .. lag + spread (seeded). With ``--lag`` (even 0)
+and no ``--delay``, the app runs at its own settings (``"auto"``: it learns the lag); without ``--lag``
+the delay is 1 minute.
 """
 
 from __future__ import annotations
@@ -65,7 +66,12 @@ def main() -> None:
         default=None,
         help="WEBHOOK_SYNC_DELAY_MINUTES (default: 1 without --lag, else the app's setting)",
     )
-    parser.add_argument("--lag", type=float, default=0.0, help="the simulator's data lag in minutes")
+    parser.add_argument(
+        "--lag",
+        type=float,
+        default=None,
+        help="the simulator's data lag in minutes (given, even 0: app defaults)",
+    )
     parser.add_argument("--lag-spread", type=float, default=0.0, help="each session's lag: lag .. lag + this")
     parser.add_argument("--lag-outlier-share", type=float, default=0.0, help="share of sessions 60 min late")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -74,7 +80,12 @@ def main() -> None:
     parser.add_argument("--start", default="2026-11-02T00:00:00Z", help="virtual start (a Monday)")
     parser.add_argument("--db", default="insights_bench_webhooks", help="PostgreSQL database (recreated)")
     args = parser.parse_args()
-    if args.delay is None and not args.lag and not args.lag_spread:
+    # Without --lag the bench is the lag-free day of before, with a 1-minute delay; with --lag (even 0)
+    # the app runs at its own settings unless --delay is given.
+    lag_given = args.lag is not None or bool(args.lag_spread)
+    args.lag = args.lag or 0.0
+    args.lag_given = lag_given
+    if args.delay is None and not lag_given:
         args.delay = 1.0
     DB_NAME = args.db
 
@@ -346,7 +357,7 @@ def summary(results: dict, args: argparse.Namespace) -> dict:
 
 def goal_minutes(args: argparse.Namespace) -> float:
     """Webhooks' p95 goal: lag (upper end of a spread) + 2 min; without a lag, delay + 2 min."""
-    if args.lag or args.lag_spread:
+    if args.lag_given:
         return args.lag + args.lag_spread + 2
     return (args.delay or 0) + 2
 

@@ -24,11 +24,13 @@ import redis
 from ..conf import CAUTIOUS_DATA_LAG_MINUTES, get_settings
 from ..conf import lookback_minutes as lookback
 from ..redis_clients import queue_redis
-from ..site import redis_key
+from ..whereby.budget.shared import budget_key
 
 logger = logging.getLogger(__name__)
 
-KEY = "lag:observed"  # a list of [lo seconds | null, hi seconds, observed at (epoch seconds)], newest first
+# A list of [lo seconds | null, hi seconds, observed at (epoch seconds)], newest first. The lag is the
+# organisation's: named, as its rate budget is, by a digest of the API key and base URL.
+KEY = "insights:lag-observed:{}"
 KEEP = 200  # recent sessions only (a day or two): the lag changes with Whereby's load
 QUANTILE = 0.9
 # Bounds of the learned lag: Whereby promises none, and an hour-long outlier must not hold every
@@ -71,6 +73,11 @@ def _connection() -> redis.Redis:
     return queue_redis(get_settings().QUEUE, REDIS_TIMEOUT)
 
 
+def _key() -> str:
+    conf = get_settings()
+    return KEY.format(budget_key(conf.API_KEY, conf.BASE_URL))
+
+
 def observe(lo: timedelta | None, hi: timedelta, *, at: float | None = None) -> None:
     """Keep one session's observation (``lo`` None: no look before ``hi`` showed it running)."""
     member = json.dumps(
@@ -82,8 +89,8 @@ def observe(lo: timedelta | None, hi: timedelta, *, at: float | None = None) -> 
     )
     try:
         pipe = _connection().pipeline(transaction=True)
-        pipe.lpush(redis_key(KEY), member)
-        pipe.ltrim(redis_key(KEY), 0, KEEP - 1)
+        pipe.lpush(_key(), member)
+        pipe.ltrim(_key(), 0, KEEP - 1)
         pipe.execute()
     except (redis.RedisError, OSError) as error:  # a lost observation only slows the learning
         logger.warning("data lag observation not kept: %s", type(error).__name__)
@@ -92,7 +99,7 @@ def observe(lo: timedelta | None, hi: timedelta, *, at: float | None = None) -> 
 def observations() -> list[tuple[float | None, float, float]]:
     """The recent observations, newest first, as (lo seconds | None, hi seconds, observed at)."""
     try:
-        members = _connection().lrange(redis_key(KEY), 0, KEEP - 1)
+        members = _connection().lrange(_key(), 0, KEEP - 1)
     except (redis.RedisError, OSError) as error:
         logger.warning("data lag observations unreadable: %s", type(error).__name__)
         return []
@@ -108,7 +115,7 @@ def observations() -> list[tuple[float | None, float, float]]:
 
 def forget() -> None:
     """Drop every observation (the lag is learned again from the next sessions)."""
-    _connection().delete(redis_key(KEY))
+    _connection().delete(_key())
 
 
 def percentile(values: list[float], share: float) -> float:
