@@ -1,4 +1,4 @@
-"""The API's data lag as this site has observed it: from a ``room.session.ended`` event to the first
+"""The API's data lag as observed through webhooks: from a ``room.session.ended`` event to the first
 answer showing that session ended, kept in Redis (every process sees it) and read as a high percentile.
 
 Each observation is an interval: the first answer that showed the session ended (``hi``, seconds
@@ -49,8 +49,10 @@ PROBE_EARLIER = timedelta(minutes=2)
 CAUTIOUS_DATA_LAG = timedelta(minutes=CAUTIOUS_DATA_LAG_MINUTES)
 # ... and the first look at a session's room (WEBHOOK_SYNC_DELAY_MINUTES "auto"): the low end of
 # Whereby's 10-15 minutes, then further apart (catchup.BACKOFF_MINUTES) until the session shows ended;
-# a shorter lag is found by halves (a session found ended at the first look: the next one at half).
+# a session found ended at the first look makes the next start from the bottom (FIRST_STEP).
 CAUTIOUS_FIRST_LOOK = timedelta(minutes=10)
+# When every look so far found its session ended at once, the next one starts this soon after the end.
+FIRST_STEP = timedelta(minutes=1)
 REDIS_TIMEOUT = 2.0
 # The settings that may follow the lag observed ("auto").
 SETTINGS = ("DATA_LAG_MINUTES", "WEBHOOK_SYNC_DELAY_MINUTES")
@@ -66,7 +68,7 @@ class LagFigures:
     p90: timedelta | None
     learned: timedelta | None
     needs_probe: bool
-    probe_from: timedelta = timedelta(0)
+    probe_from: timedelta | None = None  # None: from the bottom (FIRST_STEP), looks growing apart
 
 
 def _connection() -> redis.Redis:
@@ -145,14 +147,15 @@ def figures(now: float | None = None) -> LagFigures:
         ceiling = percentile(sample, QUANTILE)
         sample += [hi for lo, hi, _ in found if not _is_close(lo, hi) and hi < ceiling]
         learned = percentile(sample, QUANTILE)
-        probe_from = learned - PROBE_EARLIER.total_seconds()
+        probe_from: float | None = learned - PROBE_EARLIER.total_seconds()
     else:
         # Only bounds so far (the first looks grow apart): the tightest bound above, and a probe
         # half-way down to the looks that missed below it (a bisection, until a look comes close).
         sample = [hi for _, hi, _ in found]
         learned = min(sample)
         lows = [lo for lo, _, _ in found if lo is not None and lo < learned]
-        probe_from = (max(lows) + learned) / 2 if lows else learned / 2
+        # With no look that missed (the lag may be much shorter), from the bottom, looks growing apart.
+        probe_from = (max(lows) + learned) / 2 if lows else None
     bounded = min(max(learned, MIN_LAG.total_seconds()), MAX_LAG.total_seconds())
     recent_close = [at for _, at in close if now - at <= CLOSE_FRESH_FOR.total_seconds()]
     return LagFigures(
@@ -162,7 +165,7 @@ def figures(now: float | None = None) -> LagFigures:
         p90=timedelta(seconds=percentile(sample, QUANTILE)),
         learned=timedelta(seconds=bounded),
         needs_probe=len(recent_close) < CLOSE_WANTED,
-        probe_from=timedelta(seconds=min(max(0.0, probe_from), bounded)),
+        probe_from=None if probe_from is None else timedelta(seconds=min(max(0.0, probe_from), bounded)),
     )
 
 
@@ -197,7 +200,9 @@ def first_look() -> tuple[timedelta, bool]:
     seen = figures()
     if seen.learned is None:
         return CAUTIOUS_FIRST_LOOK, False
-    if seen.needs_probe:
+    if seen.needs_probe and seen.probe_from is None:
+        return FIRST_STEP, False
+    if seen.needs_probe and seen.probe_from is not None:
         return min(seen.probe_from, seen.learned), True
     return seen.learned, False
 

@@ -53,8 +53,10 @@ def delay() -> timedelta:
 
 
 def window(wait: timedelta | None = None) -> timedelta:
-    """The width of a coalescing window: a minute, or the delay when that is shorter (at least 1 s)."""
-    return max(timedelta(seconds=1), min(MAX_WINDOW, delay() if wait is None else wait))
+    """The width of a coalescing window: a minute, or the delay when that is under half a minute (at
+    least 1 s). A learned lag of 50 s keeps whole minutes: a 50-s grid would only shift the looks."""
+    wait = delay() if wait is None else wait
+    return MAX_WINDOW if wait >= MAX_WINDOW / 2 else max(timedelta(seconds=1), wait)
 
 
 def due_after(at: datetime, wait: timedelta | None = None) -> datetime:

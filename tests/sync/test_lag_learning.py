@@ -73,11 +73,11 @@ def test_bounds_alone_are_narrowed_down_by_halves(auto):
     assert minutes(lag.first_look()[0]) == 14.3
 
 
-def test_a_session_found_ended_at_the_first_look_halves_the_next_wait(auto):
+def test_a_session_found_ended_at_the_first_look_sends_the_next_from_the_bottom(auto):
     lag.observe(None, timedelta(minutes=10.4))  # the cautious first look: ended already
-    assert lag.first_look() == (timedelta(minutes=5.2), True)
-    lag.observe(None, timedelta(minutes=5.7))
-    assert lag.first_look() == (timedelta(minutes=2.85), True)
+    assert lag.first_look() == (lag.FIRST_STEP, False)  # then 1, 2, 3, 5 minutes apart
+    lag.observe(timedelta(minutes=4.2), timedelta(minutes=7.2))  # ... found between 4.2 and 7.2
+    assert lag.first_look() == (timedelta(minutes=5.7), True)  # half-way, then every minute
 
 
 def test_the_learned_lag_is_bounded_and_only_recent_sessions_count(auto):

@@ -173,11 +173,20 @@ def test_a_webhook_room_sync_that_finds_the_session_still_running_costs_one_call
         configure(settings, server, WEBHOOK_SECRET=SECRET, DETAIL_POLICY="none")
         run, _ = create_or_get_active_run("full", trigger="command", backend=InProcess())
         assert execute_run(run.pk, backend=InProcess()).status == "succeeded"
-        # The first session to end after the start, in a room the database holds.
+        # The first session after the start lasting over 10 minutes (an organisation of the same seed,
+        # run ahead: a live organisation makes its sessions as its clock reaches them).
+        ahead = generate_organisation(OrgSpec(**ORG))
+        ahead.advance(86400)
         session, room = min(
-            ((s, r) for r in org._builder.rooms for s in r.sessions if s.start < org.now_ms < s.end),
+            (
+                (s, r)
+                for r in ahead._builder.rooms
+                for s in r.sessions
+                if s.start > org.now_ms and s.end - s.start > 10 * 60_000
+            ),
             key=lambda pair: pair[0].end,
         )
+        assert Room.objects.filter(room_name=room.name).exists()
 
         def webhook_room_sync(minutes_after_end: float):
             org.advance((session.end - org.now_ms) / 1000 + minutes_after_end * 60)
