@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--kind", choices=["full", "incremental"], default="full")
     parser.add_argument("--details", choices=["none", "all"], default="none")
     parser.add_argument("--points-per-minute", type=int, default=10_000_000)
+    parser.add_argument("--fetch-concurrency", type=int, default=None, help="1 to profile in one thread")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -45,6 +46,7 @@ def main() -> None:
         "RATE_BUDGET_POINTS_PER_MINUTE": args.points_per_minute,
         "PLAN_POINTS_PER_MINUTE": args.points_per_minute,
         "DETAIL_POLICY": args.details,
+        **({"FETCH_CONCURRENCY": args.fetch_concurrency} if args.fetch_concurrency else {}),
     }
     from insights_app.models import Participant, ParticipantDetail, Room, RoomSession
     from insights_app.sync import InProcess, create_or_get_active_run, execute_run

@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--details", default="none", choices=["none", "recent", "all"])
     parser.add_argument("--database", default="postgres://root@127.0.0.1:5432/insights_bench_sync")
     args = parser.parse_args()
+    database = args.database.rsplit("/", 1)[1]  # dropped and created afresh
 
     subprocess.run(
         [
@@ -50,7 +51,7 @@ def main() -> None:
             "-d",
             "postgres",
             "-qc",
-            "DROP DATABASE IF EXISTS insights_bench_sync",
+            f'DROP DATABASE IF EXISTS "{database}"',
         ],
         check=True,
     )
@@ -64,7 +65,7 @@ def main() -> None:
             "-d",
             "postgres",
             "-qc",
-            "CREATE DATABASE insights_bench_sync",
+            f'CREATE DATABASE "{database}"',
         ],
         check=True,
     )

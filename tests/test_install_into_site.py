@@ -2,13 +2,16 @@
 
 Follows the README's "Add to your Django site" the way a team would: pip install the wheel (pip
 resolves the dependencies), add the apps and settings (tests/hostsite), migrate, check, sync from the
-simulator, and open every report page and the app's admin pages.
+simulator, and open every report page and the app's admin pages. A second site is made by
+``django-admin startproject`` and set up with the README's snippets alone (pasted as a new user would),
+synced from the installed app's simulator command with the key it prints, and crawled.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -254,3 +257,110 @@ def test_a_host_on_request_finished_queues_and_fans_out(site, simulator_factory,
         "print(r.status, r.checkpoint.get('complete_from'), Room.objects.count(), r.error or '-')",
     )
     assert shown.stdout.strip().splitlines()[-1].split()[:3] == ["succeeded", "all", "5"], shown.stdout
+
+
+def readme_block(after: str) -> str:
+    """The first code block of the README's "Add to your Django site" after the text ``after``, unindented."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Add to your Django site") :]
+    section = section[section.index(after) :]
+    block = re.search(r"```(?:python|bash)\n(.*?)```", section, re.S)
+    assert block, f"no code block after {after!r} in the README"
+    return (
+        "\n".join(line[3:] if line.startswith("   ") else line for line in block.group(1).splitlines()) + "\n"
+    )
+
+
+def apply_readme_to_startproject(project: Path) -> None:
+    """What a new user does with the README's snippets in ``startproject``'s files, and nothing more."""
+    settings = project / "mysite" / "settings.py"
+    snippet = readme_block("Settings:")
+    apps_block = re.search(r"INSTALLED_APPS = \[(.*?)\]\n", snippet, re.S)
+    assert apps_block, "the README's settings name the apps to add"
+    apps = re.findall(r'^\s*"([\w.]+)",', apps_block.group(1), re.M)
+    text = settings.read_text()
+    text = text.replace(
+        "    'django.contrib.staticfiles',\n]",
+        "    'django.contrib.staticfiles',\n" + "".join(f"    {a!r},\n" for a in apps) + "]",
+    )
+    settings.write_text(text + "\n" + snippet.replace(apps_block.group(0), ""))
+    urls = project / "mysite" / "urls.py"
+    # Pasted below startproject's own lines (its imports stay): the README's urlpatterns replace its list.
+    urls.write_text(urls.read_text() + "\n" + readme_block("3. URLs"))
+
+
+def test_a_startproject_site_following_only_the_readme_syncs_from_the_simulator_and_serves_every_page(
+    site_venv, tmp_path, redis_url, redis_conn
+):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DJANGO_SETTINGS_MODULE", "PYTHONPATH", "VIRTUAL_ENV"}
+    }
+    env = {k: v for k, v in env.items() if not k.startswith(("INSIGHTS_", "WHEREBY_"))}
+    env.update({"PATH": f"{site_venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", "REDIS_URL": redis_url})
+    project = tmp_path / "newsite"
+    project.mkdir()
+    run(
+        [str(site_venv / "bin" / "django-admin"), "startproject", "mysite", str(project)],
+        cwd=tmp_path,
+        env=env,
+    )
+    apply_readme_to_startproject(project)
+    python = str(site_venv / "bin" / "python")
+
+    def manage_new(*args: str, extra: dict | None = None) -> subprocess.CompletedProcess:
+        return run([python, "manage.py", *args], cwd=project, env={**env, **(extra or {})})
+
+    manage_new("migrate", "--noinput")
+    # The README's "no key yet" step: the simulator command of the installed app, its made-up key.
+    simulator = subprocess.Popen(
+        [python, "manage.py", "insights_simulator", "--port", "0", "--rooms", "4", "--sessions-per-room", "3"],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        base_url = key = ""
+        while not (base_url and key):
+            line = simulator.stdout.readline() if simulator.stdout else ""
+            assert line, "the simulator command stopped before printing its URL and key"
+            base_url = base_url or (re.findall(r"(http://\S+/v1)", line) or [""])[0]
+            key = key or (re.findall(r"(demo-[0-9a-f]+)", line) or [""])[0]
+        api = {"WHEREBY_API_KEY": key, "WHEREBY_API_BASE_URL": base_url}
+        checked = manage_new("check", "--fail-level", "WARNING", extra=api)
+        assert "no issues" in checked.stdout
+        synced = manage_new("insights_sync", extra=api)
+        assert "succeeded" in synced.stdout, synced.stdout
+        crawl = manage_new("shell", "-c", CRAWL, extra=api)
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=30)
+    report = json.loads(crawl.stdout.strip().splitlines()[-1])
+    assert report["pages"] > 20 and report["broken"] == [], report
+    assert report["room_reports"] > 0, "no room report was linked from the synced data"
+
+
+# Logs in as a new superuser and follows every link of the reports and the app's admin from their start pages.
+CRAWL = """
+import json, re
+from django.contrib.auth import get_user_model
+from django.test import Client
+user = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-123456")
+client = Client()
+client.force_login(user)
+seen, todo, broken = set(), ["/insights/", "/admin/", "/admin/insights_app/"], []
+while todo and len(seen) < 150:
+    url = todo.pop(0)
+    if url in seen:
+        continue
+    seen.add(url)
+    response = client.get(url, HTTP_HOST="localhost")
+    if response.status_code not in (200, 302):
+        broken.append((url, response.status_code))
+    if response.status_code == 200 and "text/html" in response.get("Content-Type", ""):
+        for link in re.findall(r'href="(/(?:insights|admin/insights_app)/[^"#]*)"', response.content.decode()):
+            link = link.replace("&amp;", "&")
+            if "csv" not in link and "logout" not in link and link not in seen:
+                todo.append(link)
+rooms = [u for u in seen if re.fullmatch(r"/insights/rooms/\\d+/", u)]
+print(json.dumps({"pages": len(seen), "broken": broken, "room_reports": len(rooms)}))
+"""

@@ -52,3 +52,22 @@ def test_the_snippets_settings_pass_the_checks_a_command_runs(settings, monkeypa
     settings.ADMINS = []
     ours = [m.id for m in run_checks(tags=["insights_app"]) if m.id.startswith("insights_app.")]
     assert ours == []
+
+
+def readme_urls_snippet() -> str:
+    """The python block of the README's step 3 (URLs), unindented."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Add to your Django site") :]
+    section = section[section.index("3. URLs") :]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block, "no python block under the README's URLs step"
+    return "\n".join(line[3:] if line.startswith("   ") else line for line in block.group(1).splitlines())
+
+
+def test_the_urls_snippet_pasted_into_startprojects_urls_py_runs():
+    # startproject's urls.py imports admin and path only: whatever else the snippet uses, it must import.
+    namespace: dict = {}
+    exec("from django.contrib import admin\nfrom django.urls import path\n", namespace)  # noqa: S102
+    exec(compile(readme_urls_snippet(), "README urls", "exec"), namespace)  # noqa: S102
+    prefixes = [str(p.pattern) for p in namespace["urlpatterns"]]
+    assert "insights/" in prefixes and "admin/" in prefixes

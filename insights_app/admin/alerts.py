@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from ..alerts.links import cause_url
 from ..models import Alert
 from .base import ReadOnlyAdmin
+from .code_labels import deliveries_list, subject_label
 from .links import link
 
 SILENCE_PERM = "insights_app.silence_alert"
@@ -99,7 +100,7 @@ class AlertAdmin(ReadOnlyAdmin):
     actions = (silence_hour, silence_day, silence_week, unsilence)
     fields = (
         "rule",
-        "subject",
+        "subject_shown",
         "title",
         "message",
         "cause",
@@ -109,9 +110,19 @@ class AlertAdmin(ReadOnlyAdmin):
         "notified_at",
         "resolved_notified_at",
         "silenced_until",
-        "deliveries",
+        "deliveries_shown",
     )
     readonly_fields = fields
+
+    @admin.display(description=_("subject"))
+    def subject_shown(self, obj: Alert) -> str:
+        """What the alert is about, in words ("the organisation", "room /standup")."""
+        return subject_label(obj.subject)
+
+    @admin.display(description=_("deliveries"))
+    def deliveries_shown(self, obj: Alert) -> str:
+        """Each channel's outcome per event, a line each (not the stored JSON)."""
+        return deliveries_list(obj.deliveries)
 
     def has_silence_permission(self, request: HttpRequest) -> bool:
         """Silencing needs ``insights_app.silence_alert``."""

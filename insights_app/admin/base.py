@@ -50,39 +50,7 @@ class InsightsChangeList(ChangeList):
 
 
 class ViewOnlyAdmin(admin.ModelAdmin):
-    """Nobody adds, changes or deletes anything through this admin."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(ViewOnlyAdmin):
-    """Synced data is never added, edited or deleted here (the API is the source of truth).
-
-    Deleting synced rows is never what a user wants (the next sync brings them back); erasing a
-    person's data is the privacy flow's job. Changelists count at most a bounded number of rows.
-    """
-
-    paginator = BoundedCountPaginator
-    show_full_result_count = False
-    # Facet counts run one COUNT per filter choice over the whole table: never on these tables.
-    show_facets = admin.ShowFacets.NEVER
-    list_per_page = 50
-    empty_value_display = "—"  # as every formatter writes "unknown"
-    change_list_template = "insights_app/admin/change_list.html"
-    change_form_template = "insights_app/admin/change_form.html"
-    # (URL name in insights_app.urls, label) of the report matching a whole changelist.
-    changelist_report: tuple[str, Any] | None = None
-
-    # Indexed columns matched exactly (case-sensitive, so the index is used) before ``search_fields``:
-    # a hit there is the answer, and the slow "contains" scan of a big table is skipped.
-    exact_search_fields: tuple[str, ...] = ()
+    """Nobody adds, changes or deletes anything through this admin; instants and figures in the app's formats."""
 
     def field_formatters(self) -> dict[str, Any]:
         """Model fields the change page shows through a formatter: every instant, and FIELD_FORMATS."""
@@ -115,6 +83,52 @@ class ReadOnlyAdmin(ViewOnlyAdmin):
             if formatter is not None:
                 return _shown_field(self.model._meta.get_field(field_name), formatter)
         raise AttributeError(name)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        # Django would write a listed instant in the locale's format ("Dec. 6, 2026, 8:39 a.m."); the
+        # reports write "2026-12-06 08:39" in every language, in the site's zone.
+        instants = self._instant_fields()
+        return tuple(f"{n}{SHOWN_SUFFIX}" if n in instants else n for n in super().get_list_display(request))
+
+    def get_list_display_links(self, request: HttpRequest, list_display: Any) -> Any:
+        links = super().get_list_display_links(request, list_display)
+        instants = self._instant_fields()
+        return links if links is None else tuple(f"{n}{SHOWN_SUFFIX}" if n in instants else n for n in links)
+
+    def _instant_fields(self) -> set[str]:
+        return {f.name for f in self.model._meta.fields if isinstance(f, DateTimeField)}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(ViewOnlyAdmin):
+    """Synced data is never added, edited or deleted here (the API is the source of truth).
+
+    Deleting synced rows is never what a user wants (the next sync brings them back); erasing a
+    person's data is the privacy flow's job. Changelists count at most a bounded number of rows.
+    """
+
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
+    # Facet counts run one COUNT per filter choice over the whole table: never on these tables.
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 50
+    empty_value_display = "—"  # as every formatter writes "unknown"
+    change_list_template = "insights_app/admin/change_list.html"
+    change_form_template = "insights_app/admin/change_form.html"
+    # (URL name in insights_app.urls, label) of the report matching a whole changelist.
+    changelist_report: tuple[str, Any] | None = None
+
+    # Indexed columns matched exactly (case-sensitive, so the index is used) before ``search_fields``:
+    # a hit there is the answer, and the slow "contains" scan of a big table is skipped.
+    exact_search_fields: tuple[str, ...] = ()
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         term = search_term.strip()
@@ -193,9 +207,11 @@ class ReadOnlyAdmin(ViewOnlyAdmin):
 
 
 def _shown_field(field: Any, formatter: Any) -> Any:
-    """A read-only display function for one model field, labelled like the field."""
+    """A read-only display function for one model field, labelled like the field, sorted by it in lists."""
 
     def show(obj: Model) -> str:
         return formatter(getattr(obj, field.name))
 
-    return admin.display(description=FIELD_LABELS.get(field.name, field.verbose_name))(show)
+    return admin.display(description=FIELD_LABELS.get(field.name, field.verbose_name), ordering=field.name)(
+        show
+    )

@@ -14,6 +14,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from .. import models as m
+from ..display.roles import role_label
 from ..models.expressions import distinct_values
 
 
@@ -165,6 +166,9 @@ class RoleFilter(DistinctValueFilter):
     title = _("role")
     parameter_name = "role"
     column = "role_name"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
+        return [(value, role_label(value)) for value, _label in super().lookups(request, model_admin)]
 
 
 class BrowserFilter(DistinctValueFilter):

@@ -10,12 +10,14 @@ from django.utils.translation import gettext_lazy
 from ..display.durations import duration
 from ..display.names import shown_name
 from ..display.numbers import count, format_bytes, minutes
+from ..display.roles import role_label
 
 # Stored figures shown on the change pages in the formats above (other fields show as Django shows them;
 # every DateTimeField goes through ``local_datetime``).
 FIELD_FORMATS: dict[str, Callable[[Any], str]] = {
     "duration_seconds": duration,
     "display_name": shown_name,
+    "role_name": role_label,
     "total_participant_minutes": minutes,
     "total_recorder_minutes": minutes,
     "total_streamer_minutes": minutes,
@@ -26,6 +28,8 @@ FIELD_FORMATS: dict[str, Callable[[Any], str]] = {
     "total_ratings": count,
     "api_requests": count,
     "api_points": count,
+    "api_points_estimated": count,
+    "api_points_reserved": count,
     "api_throttles": count,
     "api_retries": count,
     "api_bytes": format_bytes,

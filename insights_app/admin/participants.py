@@ -14,6 +14,7 @@ from ..conf import get_settings
 from ..display.durations import duration
 from ..display.names import middle_ellipsis, shown_name
 from ..display.numbers import format_bitrate, format_pct
+from ..display.roles import role_label
 from ..display.times import local_datetime
 from . import actions, filters, privacy
 from .base import ReadOnlyAdmin
@@ -100,7 +101,7 @@ class ParticipantAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("role"), ordering="role_name")
     def role(self, obj: m.Participant) -> str:
-        return obj.role_name or "—"
+        return role_label(obj.role_name)
 
     @admin.display(description=_("max loss"), ordering="max_packet_loss")
     def max_loss(self, obj: m.Participant) -> str:

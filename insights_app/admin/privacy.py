@@ -16,6 +16,7 @@ from .. import models as m
 from ..conf import get_settings
 from ..privacy.erasure import ErasureError, forget_person
 from .base import ViewOnlyAdmin
+from .code_labels import counts_list, criterion_label, mode_label, trigger_label
 
 FORGET_PERM = "insights_app.forget_person"
 # Each value is one erasure (a few queries); past this many, narrow the selection.
@@ -118,10 +119,10 @@ class PrivacyAuditAdmin(AuditAdminBase):
     list_display = (
         "at",
         "action",
-        "mode",
-        "trigger",
+        "mode_shown",
+        "trigger_shown",
         "actor",
-        "criterion_kind",
+        "criterion_shown",
         "short_hash",
         "participants",
     )
@@ -131,18 +132,35 @@ class PrivacyAuditAdmin(AuditAdminBase):
     date_hierarchy = "at"
     readonly_fields = (
         "action",
-        "mode",
+        "mode_shown",
         "at",
-        "trigger",
+        "trigger_shown",
         "user",
         "actor",
-        "criterion_kind",
+        "criterion_shown",
         "criterion_hash",
         "cutoff",
         "participants",
         "details",
-        "other_rows",
+        "other_rows_shown",
     )
+    fields = readonly_fields  # the words only, not the stored codes beside them
+
+    @admin.display(description=_("mode"), ordering="mode")
+    def mode_shown(self, obj: m.PrivacyAudit) -> str:
+        return mode_label(obj.mode)
+
+    @admin.display(description=_("trigger"), ordering="trigger")
+    def trigger_shown(self, obj: m.PrivacyAudit) -> str:
+        return trigger_label(obj.trigger)
+
+    @admin.display(description=_("criterion"), ordering="criterion_kind")
+    def criterion_shown(self, obj: m.PrivacyAudit) -> str:
+        return criterion_label(obj.criterion_kind)
+
+    @admin.display(description=_("other rows"))
+    def other_rows_shown(self, obj: m.PrivacyAudit) -> str:
+        return counts_list(obj.other_rows)
 
     @admin.display(description=_("criterion hash"))
     def short_hash(self, obj: m.PrivacyAudit) -> str:
@@ -153,7 +171,12 @@ class PrivacyAuditAdmin(AuditAdminBase):
 class PersonTombstoneAdmin(AuditAdminBase):
     """Forgotten people, as keyed hashes: the sync keeps them forgotten."""
 
-    list_display = ("created_at", "kind", "criterion_hash", "mode")
+    list_display = ("created_at", "kind", "criterion_hash", "mode_shown")
     list_filter = ("kind", ErasureModeFilter)
     search_fields = ("=criterion_hash",)
-    readonly_fields = ("kind", "criterion_hash", "mode", "created_at")
+    readonly_fields = ("kind", "criterion_hash", "mode_shown", "created_at")
+    fields = readonly_fields
+
+    @admin.display(description=_("mode"), ordering="mode")
+    def mode_shown(self, obj: m.PersonTombstone) -> str:
+        return mode_label(obj.mode)

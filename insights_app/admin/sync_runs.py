@@ -14,6 +14,7 @@ from ..display.numbers import count
 from ..display.times import format_datetime, local_datetime
 from . import dashboard
 from .base import ReadOnlyAdmin, can_run_sync
+from .code_labels import counts_list, scope_list
 from .run_text import progress_text, run_name, run_seconds
 
 SECONDS = "Y-m-d H:i:s"
@@ -67,7 +68,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
                     "status",
                     "trigger",
                     "requested_by",
-                    "scope",
+                    "scope_shown",
                     "details_policy",
                     "job_id",
                     "batch_job_ids",
@@ -87,8 +88,21 @@ class SyncRunAdmin(ReadOnlyAdmin):
                 )
             },
         ),
-        (_("Outcome"), {"fields": ("progress", "counts_table", "skip_reasons", "error")}),
-        (_("API"), {"fields": ("api_requests", "api_points", "api_throttles", "api_retries", "api_bytes")}),
+        (_("Outcome"), {"fields": ("progress", "counts_table", "skip_reasons_shown", "error")}),
+        (
+            _("API"),
+            {
+                "fields": (
+                    "api_requests",
+                    "api_points",
+                    "api_points_estimated",
+                    "api_points_reserved",
+                    "api_throttles",
+                    "api_retries",
+                    "api_bytes",
+                )
+            },
+        ),
         (_("Resume point"), {"classes": ("collapse",), "fields": ("checkpoint", "dedup_key")}),
     )
 
@@ -97,10 +111,22 @@ class SyncRunAdmin(ReadOnlyAdmin):
         # (the list, a run's page, the dashboard and its status JSON), never changing them.
         return super().has_view_permission(request, obj) or can_run_sync(request)
 
+    @admin.display(description=_("scope"))
+    def scope_shown(self, obj: m.SyncRun) -> str:
+        """What the run covers in words, not its stored JSON."""
+        return scope_list(obj.scope)
+
+    @admin.display(description=_("skip reasons"))
+    def skip_reasons_shown(self, obj: m.SyncRun) -> str:
+        """Each reason with how many items it held back, a line each."""
+        return counts_list(obj.skip_reasons)
+
     def get_readonly_fields(self, request, obj=None):
         return (
             "progress",
             "counts_table",
+            "scope_shown",
+            "skip_reasons_shown",
             "run_duration",
             *TIMES,
             *[f.name for f in self.model._meta.fields],

@@ -60,3 +60,23 @@ def budget_lines(snapshot: dict[str, Any]) -> dict[str, str]:
         "costs_text": costs_text(snapshot),
         "rejected_text": rejected_text(snapshot),
     }
+
+
+def points_charged_text(run: Any) -> str:
+    """A run's points: what the API charged (an estimate said to be one), and what the budget reserved
+    against our share when that differs (the most a call may cost until its cost is known)."""
+    values = {
+        "points": format_int(run.api_points),
+        "estimated": format_int(run.api_points_estimated),
+        "reserved": format_int(run.api_points_reserved),
+    }
+    if run.api_points_estimated:
+        text = _(
+            "about %(points)s points charged (%(estimated)s of them estimated: the limiter or a cost "
+            "was not known yet)"
+        )
+    else:
+        text = _("%(points)s points charged")
+    if run.api_points_reserved != run.api_points:
+        text += _(", %(reserved)s reserved by the budget")
+    return text % values

@@ -195,7 +195,12 @@ class SyncRun(SyncRunCounters):
     cancel_requested_at = models.DateTimeField(_("cancel requested at"), null=True, blank=True)
 
     api_requests = models.PositiveIntegerField(_("API requests"), default=0)
-    api_points = models.PositiveIntegerField(_("API points"), default=0)
+    # What the API charged, read from the rate headers; of it, the points valued at an estimate (the
+    # limiter or a cost not known for good when the run last wrote them); and what the budget reserved
+    # against our share (the most a call may cost until its cost is known), apart.
+    api_points = models.PositiveIntegerField(_("API points charged"), default=0)
+    api_points_estimated = models.PositiveIntegerField(_("of them estimated"), default=0)
+    api_points_reserved = models.PositiveIntegerField(_("API points reserved"), default=0)
     api_throttles = models.PositiveIntegerField(_("throttled responses"), default=0)
     api_retries = models.PositiveIntegerField(_("retries"), default=0)
     api_bytes = models.BigIntegerField(_("bytes received"), default=0)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from ..display.names import middle_ellipsis
 from ..display.numbers import chart_separators
+from ..display.roles import role_label
 from .tables import Column, Table
 
 AXIS_LABEL_CHARS = 22
@@ -289,7 +290,12 @@ def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
                 # API text (the role) goes in as escaped data, never into the template, where
                 # "%{...}" would be interpreted.
                 "customdata": [
-                    [c["joined_local"], c["left_local"], c["duration_text"], plotly_text(c["role"] or "—")]
+                    [
+                        c["joined_local"],
+                        c["left_local"],
+                        c["duration_text"],
+                        plotly_text(role_label(c["role"])),
+                    ]
                     for c in items
                 ],
                 "hovertemplate": "%{y} (%{customdata[3]})<br>%{customdata[0]} → %{customdata[1]}"
@@ -322,7 +328,7 @@ def timeline_chart(connections: list[dict[str, Any]]) -> Chart:
         title,
         [
             Column("row", _("Participant")),
-            Column("role", _("Role")),
+            Column("role", _("Role"), "role"),
             Column("joined_local", _("Joined")),
             Column("left_local", _("Left")),
             Column("duration_text", _("Duration")),

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..display.durations import format_duration
 from ..display.numbers import format_bitrate, format_int, format_minutes, format_num, format_pct
+from ..display.roles import role_label
 from ..display.times import format_datetime
 
 # What a CSV header says about a column's numbers (the HTML shows units in each cell instead).
@@ -85,4 +86,6 @@ def format_cell(value: Any, kind: str) -> str:
         return format_duration(value)
     if kind == "bitrate":
         return format_bitrate(value)
+    if kind == "role":
+        return role_label(value)
     return str(value)

@@ -11,7 +11,7 @@ run fetches them again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,7 @@ from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from ..models import Room, RoomSession
 from ..privacy.bulk import update_by_pk
 from ..whereby.client import WherebyClient
+from ..whereby.fetchpool import Ahead
 from ..whereby.pages import Page
 from .backend import RoomWork
 from .context import Cancelled, RunContext, page_transaction
@@ -36,6 +37,21 @@ logger = logging.getLogger(__name__)
 
 # Rows gathered before they are written: memory stays flat, a crash loses at most this many.
 BATCH_ROWS = 1000
+# Participant rows fetched, or being fetched, ahead of the session the sync's thread stores: a few
+# batches, so the fetch threads keep going while a batch is written (with AHEAD sessions a thread,
+# they sat idle for most of each write); memory is bounded by rows whatever the organisation's size
+# (bench/RESULTS.md, issue 28).
+AHEAD_ROWS = 2 * BATCH_ROWS
+
+
+def expected_rows(session: SessionRef | None) -> float:
+    """The participant rows a session's fetch will hold: the people the API counted in it."""
+    return 1.0 if session is None or not session.people else float(session.people)
+
+
+def participants_ahead(session_of: Callable[[Any], SessionRef | None]) -> Ahead[Any]:
+    """The read-ahead of a stream of items that hold sessions (``session_of`` finds each one's)."""
+    return Ahead(lambda item: expected_rows(session_of(item)), AHEAD_ROWS)
 
 
 @dataclass
@@ -122,8 +138,12 @@ class ParticipantBuffer:
                     [{"pk": pk, "participants_synced_signature": s} for pk, s in self._sessions.items()],
                     ["participants_synced_signature"],
                 )
+            # The rooms' marks in one statement per set of columns, not one per room.
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for room_pk, marks in self._rooms:
-                Room.objects.filter(pk=room_pk).update(**marks)
+                by_columns.setdefault(tuple(sorted(marks)), []).append({"pk": room_pk, **marks})
+            for columns, rows in by_columns.items():
+                update_by_pk(Room, rows, columns)
 
 
 def first_session_page(client: WherebyClient, work: RoomWork) -> Page | None:

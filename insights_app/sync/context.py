@@ -25,10 +25,13 @@ from .upsert import UpsertResult
 
 logger = logging.getLogger(__name__)
 
-# The client's cumulative stats and the run's columns that add them up.
+# The client's stats and the run's columns that add them up (points: what the API charged, valued at
+# the latest reading of the costs; reserved: what the budget counted against our share).
 API_COUNTERS = {
     "requests": "api_requests",
     "points": "api_points",
+    "points_estimated": "api_points_estimated",
+    "reserved": "api_points_reserved",
     "throttles": "api_throttles",
     "retries": "api_retries",
     "bytes": "api_bytes",
@@ -68,7 +71,9 @@ class RunContext:
         # before and after a room or session to decide whether it may be marked complete.
         self.trouble = 0
         # Counted from here: a client may have served another run before (its stats are cumulative).
-        self._flushed_api: dict[str, float] = client.stats.snapshot()
+        self._api_before = client.stats.snapshot()
+        self._calls_before = client.stats.calls_now()
+        self._flushed_api: dict[str, float] = {}
         self._last_flush = 0.0
         self._last_api_flush = 0.0
         client.interrupt = self.cancel_requested
@@ -113,11 +118,7 @@ class RunContext:
         if not force and now - self._last_flush < FLUSH_INTERVAL:
             return
         self._last_flush = now
-        api = self.client.stats.snapshot()
-        increments = {
-            column: int(api[stat] - self._flushed_api.get(stat, 0)) for stat, column in API_COUNTERS.items()
-        }
-        self._flushed_api = api
+        increments = self._api_increments()
         increments.update(self.deltas)
         self.deltas.clear()
         self.run.add_counts(increments)
@@ -138,16 +139,26 @@ class RunContext:
         self._flush_api()
         return self.run.cancel_was_requested()
 
+    def _api_increments(self) -> dict[str, int]:
+        """What this process spent on the run since it last wrote it. Its points are valued anew each
+        time (a cost learned lowers what its earlier calls were charged), so an increment may be
+        negative; this process's total for the run never is."""
+        api = self.client.stats.since(self._calls_before, self._api_before)
+        # A recount of calls of an earlier run of this client is not taken from this one's reservations.
+        api["reserved"] = max(0, api["reserved"])
+        increments = {
+            column: int(api[stat]) - int(self._flushed_api.get(stat, 0))
+            for stat, column in API_COUNTERS.items()
+        }
+        self._flushed_api = api
+        return increments
+
     def _flush_api(self) -> None:
         now = time.monotonic()
         if now - self._last_api_flush < FLUSH_INTERVAL:
             return
         self._last_api_flush = now
-        api = self.client.stats.snapshot()
-        increments = {
-            column: int(api[stat] - self._flushed_api.get(stat, 0)) for stat, column in API_COUNTERS.items()
-        }
-        self._flushed_api = api
+        increments = self._api_increments()
         if any(increments.values()):
             self.run.add_counts(increments)
 

@@ -13,6 +13,7 @@ from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, NotFound, WherebyError
 from ..models import Participant, ParticipantDetail
 from ..privacy.bulk import update_by_pk
 from ..privacy.hooks import protect_detail_rows
+from ..whereby.fetchpool import Ahead
 from .context import Cancelled, RunContext, page_transaction
 from .items import DETAIL_FIELDS, BadItem, parse_item
 from .quality import describe_user_agent, normalise_samples, participant_quality
@@ -51,6 +52,10 @@ PARTICIPANT_QUALITY = (
 )
 # Connections whose details are stored in one transaction (a crash loses at most these).
 DETAIL_BATCH = 50
+# Detail calls handed to the fetch threads ahead of the one the sync's thread stores: two batches,
+# so they keep fetching while a batch is parsed and written (AHEAD a thread left them idle for most
+# of it); each answer is one connection's arrays, so memory stays bounded (bench/RESULTS.md, issue 28).
+DETAILS_AHEAD = 2 * DETAIL_BATCH
 
 
 def pending_details(ctx: RunContext, policy: str, *, room_pks: Iterable[int] | None = None) -> Any:
@@ -82,6 +87,7 @@ def sync_details(
         lambda target: client.get_participant_details(target[1], target[2]),
         participants,
         stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
+        ahead=Ahead(_one, DETAILS_AHEAD),
     )
     with closing(fetched):
         try:
@@ -109,6 +115,10 @@ def sync_details(
             if batch:  # what was fetched before an error is stored, once
                 store_details(ctx, batch)
     ctx.flush()
+
+
+def _one(_target: Any) -> float:
+    return 1.0
 
 
 def iter_detail_targets(queryset: Any, chunk: int = 500) -> Iterator[tuple[int, str, str]]:

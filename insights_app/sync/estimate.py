@@ -21,6 +21,8 @@ from .context import RunContext
 
 # Written at most this often (and after every step of the newest-first pass).
 ESTIMATE_INTERVAL = 5.0
+# The share of a mark's points an estimate never falls below while its calls are due.
+STALE_FLOOR = 0.05
 
 
 class Estimator:
@@ -39,6 +41,20 @@ class Estimator:
             ).values_list("pk", "last_session_started_at", "total_sessions", "total_unique_participants"):
                 self.last_started[pk], self.total_sessions[pk] = last, int(sessions or 0)
                 self.room_people += people or 0
+        # Connections whose details are stored already (a full sync does not fetch them again): by
+        # session, and by room for rooms not listed yet. The start box counts the same way.
+        self.synced: dict[int, int] = {}
+        self.room_synced: dict[int, int] = {}
+        if ctx.run.details_policy != "none":
+            for start in range(0, len(pks), 500):
+                stored = Participant.objects.filter(
+                    room_session__room_id__in=pks[start : start + 500], details_synced_at__isnull=False
+                )
+                for session_pk, room_pk, count in stored.values_list(
+                    "room_session_id", "room_session__room_id"
+                ).annotate(n=Count("id")):
+                    self.synced[session_pk] = count
+                    self.room_synced[room_pk] = self.room_synced.get(room_pk, 0) + count
         self.people: dict[int, float] = {}  # session pk -> its totalUniqueParticipants
         self.seen_sessions, self.seen_people = 0, 0.0
         self.details_due = 0.0  # detail calls of sessions read, not fetched yet
@@ -53,7 +69,11 @@ class Estimator:
 
     def session_read(self, session_pk: int, started: datetime | None) -> None:
         """A session's participants were read; its details are due next."""
-        self.details_due += self.details_wanted(started, self.people.pop(session_pk, 0))
+        self.details_due += self._details_left(session_pk, started, self.people.pop(session_pk, 0))
+
+    def _details_left(self, session_pk: int, started: datetime | None, people: float) -> float:
+        """Detail calls a session still needs: those wanted, less the connections already stored."""
+        return max(0.0, self.details_wanted(started, people) - self.synced.get(session_pk, 0))
 
     def details_fetched(self) -> None:
         """The step's details were fetched."""
@@ -83,12 +103,13 @@ class Estimator:
             if pk in pending:
                 for started, session in pending[pk]:
                     participants += 1
-                    details += self.details_wanted(started, self.people.get(session.pk, 0))
+                    details += self._details_left(session.pk, started, self.people.get(session.pk, 0))
             elif work.refresh:
                 sessions = self.total_sessions.get(pk, 0)
                 listings += max(1, math.ceil(sessions / 100))
                 participants += sessions
-                details += self.details_wanted(self.last_started.get(pk), sessions * per_session)
+                wanted = self.details_wanted(self.last_started.get(pk), sessions * per_session)
+                details += max(0.0, wanted - self.room_synced.get(pk, 0))
         return {"room-sessions": listings, "participants": participants, "participant": round(details)}
 
     def write(self, pending: Mapping[int, Iterable[tuple[Any, Any]]], *, force: bool = False) -> None:
@@ -133,7 +154,14 @@ def estimate_for(run: SyncRun, *, costs: dict[str, float] | None = None) -> Esti
     spent_since = max(0, run.api_points - int(mark.get("api_points") or 0))
     points = max(0, round(needed - spent_since))
     budget = get_budget().figures().budget
-    return Estimate(points, points / max(budget, 1e-9) * 60.0, budget)
+    seconds = points / max(budget, 1e-9) * 60.0
+    if needed > 0:
+        # Calls were still due when the mark was written: the run has spent what they were expected
+        # to cost (a step longer than expected, costs read high) but the work is not done. Never
+        # "about 0 s" then: the last part of the estimate stays until the next mark says.
+        points = max(points, math.ceil(needed * STALE_FLOOR))
+        seconds = max(seconds, points / max(budget, 1e-9) * 60.0, 1.0)
+    return Estimate(points, seconds, budget)
 
 
 def full_sync_estimate() -> Estimate | None:

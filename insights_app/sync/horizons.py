@@ -15,13 +15,13 @@ from ..models import Room, RoomSession, SyncKind, SyncRun
 from ..privacy.bulk import update_by_pk
 from ..whereby.pages import Page
 from .backend import RoomWork
-from .batching import fetch_session_participants, fetching_ahead, gathering
+from .batching import BATCH_ROWS, fetch_session_participants, fetching_ahead, gathering, participants_ahead
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .estimate import Estimator
 from .items import signature
 from .later_sessions import DueSessions, LaterSession, SessionQueue, is_due
-from .stages import RoomRef, SessionRef, sync_room_sessions
+from .stages import RoomRef, SessionRef, store_session_pages, sync_room_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -88,27 +88,49 @@ class NewestFirst:
         # The first page of each room's sessions is fetched ahead, FETCH_CONCURRENCY at once, and stored
         # here room after room: at a real API's latency, one listing at a time left most of the budget
         # unused (bench/RESULTS.md, comment figures).
+        # Rooms whose sessions fit their first page are stored together, BATCH_ROWS sessions at a
+        # time (one upsert and one commit a room was most of this step's time); the others page by page.
+        group: list[tuple[RoomWork, Page]] = []
         with fetching_ahead(self.ctx, due) as ahead:
             for work, first_page in ahead:
+                if work.refresh and isinstance(first_page, Page) and not first_page.next_cursor:
+                    group.append((work, first_page))
+                    if sum(len(page.items) for _work, page in group) >= BATCH_ROWS:
+                        self._list_group(group, cutoff)
+                        group = []
+                    continue
+                self._list_group(group, cutoff)  # in the order they came
+                group = []
                 listed = self._list_sessions(work, first_page) if work.refresh else []
                 self.pending[work.room_pk] = SessionQueue(listed, cutoff)
                 self.ctx.flush()
                 self.estimate.write(self.pending)
+            self._list_group(group, cutoff)
+
+    def _list_group(self, group: list[tuple[RoomWork, Page]], cutoff: datetime | None) -> None:
+        """Store the one page of sessions of each room in ``group`` in one upsert; queue their sessions."""
+        if not group:
+            return
+        refs = [RoomRef(w.room_pk, w.room_name, w.signature, w.is_new) for w, _page in group]
+        try:
+            picked = store_session_pages(
+                self.ctx, [(ref, page) for ref, (_w, page) in zip(refs, group, strict=True)], force=True
+            )
+        except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
+            raise
+        except Exception as exc:
+            for work, _page in group:
+                self._failed(work, f"room {work.room_name}", exc)
+            picked = [[] for _ in group]
+        for (work, _page), sessions in zip(group, picked, strict=True):
+            self.pending[work.room_pk] = SessionQueue(self._to_read(work, sessions), cutoff)
+        self.ctx.flush()
+        self.estimate.write(self.pending)
 
     def _list_sessions(
         self, work: RoomWork, first_page: Page | Exception | None = None
     ) -> list[tuple[Any, SessionRef]]:
         """The room's sessions to read, each with its start (a resumed run skips those already read)."""
-        done = self.previous_complete_from
-        before = (
-            dict(
-                RoomSession.objects.filter(room_id=work.room_pk).values_list(
-                    "room_session_id", "participants_synced_signature"
-                )
-            )
-            if done is not None
-            else {}
-        )
         try:
             if isinstance(first_page, Exception):
                 raise first_page
@@ -119,6 +141,20 @@ class NewestFirst:
         except Exception as exc:
             self._failed(work, f"room {work.room_name}", exc)
             return []
+        return self._to_read(work, refs)
+
+    def _to_read(self, work: RoomWork, refs: list[SessionRef]) -> list[tuple[Any, SessionRef]]:
+        """The listed sessions still to read, each with its start (a resumed run skips those read)."""
+        done = self.previous_complete_from
+        before = (
+            dict(
+                RoomSession.objects.filter(room_id=work.room_pk).values_list(
+                    "room_session_id", "participants_synced_signature"
+                )
+            )
+            if done is not None
+            else {}
+        )
         # The refs carry the start and size just stored: no need to read them back.
         self.estimate.sessions_listed({r.pk: r.people or 0 for r in refs})
         return [
@@ -141,18 +177,27 @@ class NewestFirst:
         while chunk := list(islice(due, _CHUNK)):
             later = [s.pk for _started, s in chunk if isinstance(s, LaterSession)]
             stored = {
-                pk: (session_id, room_pk, ended, raw)
-                for pk, session_id, room_pk, ended, raw in RoomSession.objects.filter(
+                pk: (session_id, room_pk, ended, raw, people)
+                for pk, session_id, room_pk, ended, raw, people in RoomSession.objects.filter(
                     pk__in=later
-                ).values_list("pk", "room_session_id", "room_id", "ended_at", "raw")
+                ).values_list(
+                    "pk", "room_session_id", "room_id", "ended_at", "raw", "total_unique_participants"
+                )
             }
             for started, session in chunk:
                 if isinstance(session, LaterSession):
                     if session.pk not in stored:
                         continue
-                    session_id, room_pk, ended, raw = stored[session.pk]
+                    session_id, room_pk, ended, raw, people = stored[session.pk]
                     session = SessionRef(
-                        session.pk, session_id, signature(raw), room_pk, session.is_new, ended, started
+                        session.pk,
+                        session_id,
+                        signature(raw),
+                        room_pk,
+                        session.is_new,
+                        ended,
+                        started,
+                        people,
                     )
                 yield started, session
 
@@ -176,6 +221,7 @@ class NewestFirst:
             lambda item: fetch_session_participants(client, item[1]),
             self._resolved(due.newest_first()),
             stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
+            ahead=participants_ahead(lambda item: item[1]),
         )
         with gathering(self.ctx) as buffer, closing(fetched):
             for (started, session), outcome in fetched:

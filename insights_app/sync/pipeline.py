@@ -15,7 +15,13 @@ from typing import Any
 
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, WherebyError, safe_error
 from .backend import RoomWork
-from .batching import ParticipantBuffer, fetch_session_participants, fetching_ahead, gather_one
+from .batching import (
+    ParticipantBuffer,
+    fetch_session_participants,
+    fetching_ahead,
+    gather_one,
+    participants_ahead,
+)
 from .context import Cancelled, RunContext
 from .details import iter_detail_targets, pending_details, sync_details
 from .stages import RoomRef, SessionRef, sync_room_sessions
@@ -55,9 +61,12 @@ def work_on_rooms(ctx: RunContext, work: list[RoomWork], buffer: ParticipantBuff
     def fetch(pair: tuple[_Room, SessionRef | None]) -> Any:
         return None if pair[1] is None else fetch_session_participants(client, pair[1])
 
-    with fetching_ahead(ctx, work) as ahead:
+    with fetching_ahead(ctx, work) as rooms:
         outcomes = client.in_parallel(
-            fetch, _sessions_of(ctx, ahead), stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS)
+            fetch,
+            _sessions_of(ctx, rooms),
+            stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
+            ahead=participants_ahead(lambda pair: pair[1]),
         )
         with closing(outcomes):
             for (room, session), outcome in outcomes:

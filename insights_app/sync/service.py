@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+# The checkpoint key counting detail items whose loss unit was a guess (docs/architecture.md).
+LOSS_HINT_KEY = "loss_read_as_fraction"
 
 
 def execute_run(
@@ -169,13 +171,17 @@ def finish_run(run_id: int, *, ambiguous_loss_items: int = 0) -> SyncRun:
     if not run.is_active:
         return run
     if ambiguous_loss_items:
-        logger.info(
+        # How the organisation writes loss is a fact about the site, not the run: the hint is given
+        # once per site (the first run that met such items); every run keeps its count in its checkpoint.
+        told = SyncRun.objects.filter(checkpoint__has_key=LOSS_HINT_KEY).exclude(pk=run.pk).exists()
+        (logger.debug if told else logger.info)(
             "sync run %s read %d detail items whose packet loss was all within 0-1 as fractions "
-            "(set WHEREBY_INSIGHTS['PACKET_LOSS_UNIT'] to 'percent' if your organisation reports percent)",
+            "(set WHEREBY_INSIGHTS['PACKET_LOSS_UNIT'] to 'percent' if your organisation reports percent; "
+            "said once, later runs count them in their checkpoint)",
             run.pk,
             ambiguous_loss_items,
         )
-        run.merge_checkpoint(loss_read_as_fraction=ambiguous_loss_items)
+        run.merge_checkpoint(**{LOSS_HINT_KEY: ambiguous_loss_items})
     if run.cancel_requested:
         return _close(run, SyncStatus.CANCELLED)
     return _close(run, SyncStatus.PARTIAL if run.skip_reasons else SyncStatus.SUCCEEDED)

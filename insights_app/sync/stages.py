@@ -190,13 +190,24 @@ def _pages_after(ctx: RunContext, room: RoomRef, first: Page) -> Iterator[Page]:
 
 def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: bool) -> list[SessionRef]:
     """Upsert one page of sessions; pick those that are new, changed, ongoing or inside the lookback."""
-    parsed = _parse_page(ctx, "sessions", page.items, SESSION_FIELDS)
+    return store_session_pages(ctx, [(room, page)], force=force)[0]
+
+
+def store_session_pages(
+    ctx: RunContext, pages: list[tuple[RoomRef, Page]], *, force: bool
+) -> list[list[SessionRef]]:
+    """Upsert pages of sessions of several rooms in one statement and one transaction (a room's
+    sessions often fit one page: one upsert a room was a commit a room); each room's picks, in order."""
+    parsed_by_room = []
     rows = []
-    for p in parsed:
-        values = {**p.values, "room_id": room.pk, "raw": p.raw}
-        values["room_name"] = values["room_name"] if values["room_name"] is not None else room.room_name
-        values["duration_seconds"] = seconds_between(values["started_at"], values["ended_at"])
-        rows.append(values)
+    for room, page in pages:
+        parsed = _parse_page(ctx, "sessions", page.items, SESSION_FIELDS)
+        parsed_by_room.append(parsed)
+        for p in parsed:
+            values = {**p.values, "room_id": room.pk, "raw": p.raw}
+            values["room_name"] = values["room_name"] if values["room_name"] is not None else room.room_name
+            values["duration_seconds"] = seconds_between(values["started_at"], values["ended_at"])
+            rows.append(values)
     with page_transaction():
         result = upsert_rows(
             RoomSession,
@@ -204,11 +215,12 @@ def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: boo
             key_fields=("room_session_id",),
             compare_fields=SESSION_COMPARE,
             now=ctx.now,
-            assume_new=room.is_new,  # a room this run created has no sessions stored to read first
+            # Rooms this run created have no sessions stored to read first.
+            assume_new=all(room.is_new for room, _page in pages),
         )
     ctx.count("sessions", result)
-    if not parsed:
-        return []
+    if not rows:
+        return [[] for _ in pages]
     # Sessions this upsert created have no participants synced yet: only the others are read back.
     held = [pk for key, pk in result.pks.items() if key not in result.created_keys]
     synced = (
@@ -217,25 +229,28 @@ def store_session_page(ctx: RunContext, room: RoomRef, page: Page, *, force: boo
         else {}
     )
     recent = ctx.now - ctx.lookback
-    todo = []
-    for p in parsed:
-        pk = result.pks[(p.values["room_session_id"],)]
-        ended = p.values["ended_at"]
-        if force or synced.get(pk) != p.signature or ended is None or ended >= recent:
-            is_new = (p.values["room_session_id"],) in result.created_keys
-            todo.append(
-                SessionRef(
-                    pk,
-                    p.values["room_session_id"],
-                    p.signature,
-                    room.pk,
-                    is_new,
-                    ended,
-                    p.values["started_at"],
-                    p.values["total_unique_participants"],
+    picked = []
+    for (room, _page), parsed in zip(pages, parsed_by_room, strict=True):
+        todo = []
+        for p in parsed:
+            pk = result.pks[(p.values["room_session_id"],)]
+            ended = p.values["ended_at"]
+            if force or synced.get(pk) != p.signature or ended is None or ended >= recent:
+                is_new = (p.values["room_session_id"],) in result.created_keys
+                todo.append(
+                    SessionRef(
+                        pk,
+                        p.values["room_session_id"],
+                        p.signature,
+                        room.pk,
+                        is_new,
+                        ended,
+                        p.values["started_at"],
+                        p.values["total_unique_participants"],
+                    )
                 )
-            )
-    return todo
+        picked.append(todo)
+    return picked
 
 
 # Participants -----------------------------------------------------------------------------------

@@ -7,9 +7,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from ..models import LiveConnection, LiveRoom, WebhookEvent
+from ..display.names import shown_name
+from ..display.roles import role_label
+from ..display.times import format_datetime
+from ..models import LiveConnection, LiveRoom, Participant, Room, RoomSession, WebhookEvent
 from .events import count, data_of, text
 
 # Connections that left long ago are only history; the synced tables hold that.
@@ -134,11 +138,16 @@ def session_ended(event: WebhookEvent) -> str:
 
 @dataclass
 class RoomNow:
-    """One room with people in it now."""
+    """One room with people in it now: from webhooks (live), or from a sync that saw its session ongoing."""
 
     room_name: str
     num_clients: int | None
-    people: list[LiveConnection] = field(default_factory=list)
+    people: list[LiveConnection] | list[Participant] = field(default_factory=list)
+    # When the room's current session began, as far as webhooks or the API say.
+    since: datetime | None = None
+    # The sync that saw the session ongoing; None when webhooks (fresher) tell.
+    synced_at: datetime | None = None
+    report_url: str = ""
 
     @property
     def count(self) -> int:
@@ -153,33 +162,135 @@ def ghosts(now: datetime, older_than: timedelta = TRUSTED_FOR) -> QuerySet[LiveC
     return LiveConnection.objects.filter(joined_at__lt=cutoff, left_at__isnull=True).exclude(Exists(counted))
 
 
-def in_rooms_now(room_name: str | None = None, limit: int = 200) -> list[RoomNow]:
-    """Who is in which room now (from webhooks only; no API call), busiest rooms first; ghosts left out."""
+def _webhook_rooms(now: datetime, room_name: str | None, limit: int) -> dict[str, RoomNow]:
+    """Rooms with people in them as webhooks tell; ghosts left out."""
     present = LiveConnection.objects.filter(joined_at__isnull=False, left_at__isnull=True).exclude(
-        pk__in=ghosts(timezone.now()).values("pk")
+        pk__in=ghosts(now).values("pk")
     )
     if room_name is not None:
         present = present.filter(room_name=room_name)
     rooms: dict[str, RoomNow] = {}
     for conn in present.order_by("room_name", "joined_at")[:limit]:
-        rooms.setdefault(conn.room_name, RoomNow(conn.room_name, None)).people.append(conn)
-    counts = dict(LiveRoom.objects.filter(room_name__in=list(rooms)).values_list("room_name", "num_clients"))
+        rooms.setdefault(conn.room_name, RoomNow(conn.room_name, None)).people.append(conn)  # type: ignore[arg-type]
+    live = LiveRoom.objects.filter(room_name__in=list(rooms))
+    for name, clients, started, ended in live.values_list(
+        "room_name", "num_clients", "session_started_at", "session_ended_at"
+    ):
+        rooms[name].num_clients = clients
+        if started is not None and (ended is None or started > ended):
+            rooms[name].since = started
     for room in rooms.values():
-        room.num_clients = counts.get(room.room_name)
-    return sorted(rooms.values(), key=lambda r: (-len(r.people), r.room_name))
+        first_join = min(p.joined_at for p in room.people if p.joined_at)
+        room.since = min(room.since, first_join) if room.since else first_join
+    return rooms
+
+
+def synced_sessions(now: datetime, room_name: str | None = None) -> QuerySet[RoomSession]:
+    """Sessions the API listed without an end, written by a sync of the last 12 hours, unless webhooks
+    said the room's session ended since it began (a later ``room.session.ended`` clears it)."""
+    ended_since = LiveRoom.objects.filter(
+        room_name=OuterRef("room__room_name"), session_ended_at__gte=OuterRef("started_at")
+    )
+    sessions = RoomSession.objects.filter(
+        ended_at__isnull=True, started_at__isnull=False, synced_at__gte=now - TRUSTED_FOR
+    ).exclude(Exists(ended_since))
+    if room_name is not None:
+        sessions = sessions.filter(room__room_name=room_name)
+    return sessions
+
+
+def _gone_by_webhooks(person: Participant, live: LiveRoom | None, seen: set[str]) -> bool:
+    """Webhooks know better about this connection: they saw it (joined: listed already; left: gone),
+    or counted its room empty after it joined."""
+    if person.participant_id in seen:
+        return True
+    return bool(
+        live is not None
+        and live.num_clients == 0
+        and live.counted_at is not None
+        and person.joined_at is not None
+        and live.counted_at >= person.joined_at
+    )
+
+
+def _add_synced_people(now: datetime, room_name: str | None, limit: int, rooms: dict[str, RoomNow]) -> None:
+    """Add whom the API listed as connected in each room's latest ongoing session a recent sync saw,
+    as far as webhooks (fresher where they exist) do not say otherwise; "since" is the session's start."""
+    latest: dict[int, tuple[str, RoomSession]] = {}
+    names: set[str] = set()
+    sessions = synced_sessions(now, room_name).select_related("room").order_by("-started_at")[:limit]
+    for session in sessions:
+        name = session.room.room_name
+        if name not in names:  # an older session left open in the same room: the latest tells
+            names.add(name)
+            latest[session.pk] = (name, session)
+    connected = list(
+        Participant.objects.filter(
+            room_session_id__in=list(latest), joined_at__isnull=False, left_at__isnull=True
+        ).order_by("joined_at")[:limit]
+    )
+    seen = set(
+        LiveConnection.objects.filter(participant_id__in=[p.participant_id for p in connected]).values_list(
+            "participant_id", flat=True
+        )
+    )
+    live = {r.room_name: r for r in LiveRoom.objects.filter(room_name__in=names)}
+    for person in connected:
+        name, session = latest[person.room_session_id]
+        if _gone_by_webhooks(person, live.get(name), seen):
+            continue
+        room = rooms.setdefault(name, RoomNow(name, None))
+        room.people.append(person)  # type: ignore[arg-type]
+        room.synced_at = session.synced_at
+        if session.started_at and (room.since is None or session.started_at < room.since):
+            room.since = session.started_at
+
+
+def _report_urls(rooms: list[RoomNow]) -> None:
+    """Link each room to its report when the reports are mounted and the room is stored."""
+    try:
+        reverse("insights_app:room", args=[1])
+    except NoReverseMatch:
+        return
+    pks = dict(Room.objects.filter(room_name__in=[r.room_name for r in rooms]).values_list("room_name", "pk"))
+    for room in rooms:
+        if room.room_name in pks:
+            room.report_url = reverse("insights_app:room", args=[pks[room.room_name]])
+
+
+def in_rooms_now(room_name: str | None = None, limit: int = 200) -> list[RoomNow]:
+    """Who is in which room now, busiest rooms first (no API call).
+
+    Webhooks tell who joined and left since they began; a session the last syncs saw without an end adds
+    the people the API listed as connected whom webhooks never saw ("as of" that sync): those who
+    joined before webhooks began, or before this process first heard of the room.
+    """
+    now = timezone.now()
+    rooms = _webhook_rooms(now, room_name, limit)
+    _add_synced_people(now, room_name, limit, rooms)
+    ordered = sorted(rooms.values(), key=lambda r: (-r.count, r.room_name))
+    _report_urls(ordered)
+    return ordered
 
 
 def presence_json(room_name: str | None = None) -> list[dict[str, Any]]:
-    """``in_rooms_now`` as plain data for the pages' script (text only; the script builds no HTML)."""
+    """``in_rooms_now`` as plain data for the pages' script (text only; the script builds no HTML).
+
+    Times come written in the site's zone, as the page first drew them (not the browser's zone).
+    """
     return [
         {
             "room_name": room.room_name,
             "num_clients": room.count,
+            "report_url": room.report_url,
+            "since": format_datetime(room.since),
+            "synced_at": format_datetime(room.synced_at, "H:i") if room.synced_at else "",
             "people": [
                 {
-                    "display_name": person.display_name,
-                    "role_name": person.role_name,
+                    "display_name": shown_name(person.display_name),
+                    "role_name": role_label(person.role_name) if person.role_name else "",
                     "joined_at": person.joined_at.isoformat() if person.joined_at else None,
+                    "joined": format_datetime(person.joined_at, "H:i"),
                 }
                 for person in room.people
             ],

@@ -21,10 +21,10 @@ from ..errors import (
     TransportError,
 )
 from . import transport
-from .accounting import ApiStats, CallClock
+from .accounting import UNCHARGED, ApiStats, CallClock
 from .budget.current import get_budget
 from .budget.protocol import RateBudget
-from .fetchpool import FetchPool, SendGate
+from .fetchpool import Ahead, FetchPool, SendGate
 from .pages import PARTICIPANT, PARTICIPANTS, ROOM_FILTERS, ROOM_SESSIONS, ROOMS, Page
 from .responses import client_error, page_parts, parse_json
 from .wait_hints import throttle_wait, wait_unless_interrupted
@@ -83,7 +83,8 @@ class WherebyClient:
         self.max_retry_wait = max_retry_wait
         self._sleep = sleep
         self._interrupt: Callable[[], bool] | None = None
-        self.stats = ApiStats()
+        # The points the API charged are valued at what the budget's latest reading says a call costs.
+        self.stats = ApiStats(price=budget.charged if budget is not None else None)
         self.pool = FetchPool(concurrency)  # in_parallel's threads
         self.gate = SendGate()  # our calls in flight
         self.session = transport.new_session(self.base_url, concurrency)
@@ -136,12 +137,17 @@ class WherebyClient:
         self._interrupt = value
 
     def in_parallel(
-        self, fn: Callable[[T], R], items: Iterable[T], stop_on: tuple[type[BaseException], ...] = ()
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        stop_on: tuple[type[BaseException], ...] = (),
+        ahead: Ahead[T] | None = None,
     ) -> Generator[tuple[T, R | Exception], None, None]:
         """``(item, fn(item) or the exception it raised)`` in order, up to FETCH_CONCURRENCY at once;
-        an exception of a ``stop_on`` class stops the others. ``fn`` may call this client (never the
-        database): every call still passes the rate budget."""
-        return self.pool.map(fn, items, self._interrupt, stop_on)
+        an exception of a ``stop_on`` class stops the others; ``ahead`` sizes the read-ahead by
+        weight. ``fn`` may call this client (never the database): every call still passes the
+        rate budget."""
+        return self.pool.map(fn, items, self._interrupt, stop_on, ahead)
 
     # Endpoints -------------------------------------------------------------------------------
 
@@ -244,7 +250,7 @@ class WherebyClient:
                 response, content, points = self._send(endpoint, params, spent)
             except transport.TRANSIENT_EXCEPTIONS as exc:
                 failures += 1
-                self.stats.add(requests=1, points=1)
+                self.stats.add(requests=1)  # no answer: nothing known to be charged
                 cause = transport.describe_failure(exc, self)
                 if failures > self.max_retries or spent.left() <= 0:
                     raise TransportError(
@@ -262,8 +268,10 @@ class WherebyClient:
                     f"{endpoint}: {type(exc).__name__} talking to {self.host}", endpoint=endpoint
                 ) from None
 
-            self.stats.add(requests=1, points=points, bytes=len(content))
+            self.stats.add(requests=1, reserved=points, bytes=len(content))
             status = response.status_code
+            if status not in UNCHARGED:
+                self.stats.charged_call(endpoint)
 
             if status == 429:
                 throttles += 1

@@ -15,7 +15,8 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from ..errors import Interrupted
 
@@ -23,8 +24,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 # How often the caller's thread asks whether the run was cancelled while it waits for a result.
 CHECK_SECONDS = 1.0
-# Items handed to the threads ahead of the one the caller waits for, per thread: enough to keep
-# them busy while the caller stores (a batch of rows can take a while on a busy database).
+# Items handed to the threads ahead of the one the caller waits for, per thread, when the caller
+# gives no weights: enough to keep them busy while the caller stores a page.
 AHEAD = 4
 
 
@@ -74,6 +75,17 @@ class SendGate:
                 self._cond.notify_all()
 
 
+@dataclass(frozen=True)
+class Ahead(Generic[T]):
+    """How much to hand out ahead of the caller: items up to ``limit`` in ``weigh``'s unit.
+
+    Sized by what the results will hold (rows), not by how many calls they take, so that the
+    threads keep fetching while the caller writes a whole batch, and memory stays bounded by rows."""
+
+    weigh: Callable[[T], float]
+    limit: float
+
+
 class FetchPool:
     """``concurrency`` threads that run fetch functions; results come back in the items' order."""
 
@@ -98,11 +110,13 @@ class FetchPool:
         items: Iterable[T],
         interrupt: Callable[[], bool] | None = None,
         stop_on: tuple[type[BaseException], ...] = (),
+        ahead: Ahead[T] | None = None,
     ) -> Generator[tuple[T, R | Exception], None, None]:
         """``(item, fn(item))``, or ``(item, the exception it raised)``, for every item in order, with
-        up to ``concurrency`` running at once and at most AHEAD times that many handed out (memory stays
-        flat). ``interrupt`` is asked by the caller's thread while it waits; True stops every thread, and
-        so does an exception of a ``stop_on`` class (an outage: the other calls end at their next wait)."""
+        up to ``concurrency`` running at once and at most AHEAD times that many handed out, or, with
+        ``ahead``, items up to its weight (rows expected, say) handed out (memory stays flat either way).
+        ``interrupt`` is asked by the caller's thread while it waits; True stops every thread, and so
+        does an exception of a ``stop_on`` class (an outage: the other calls end at their next wait)."""
         if self.concurrency == 1:
             for item in items:
                 try:
@@ -129,10 +143,20 @@ class FetchPool:
                 self._local.interrupt = None
 
         pending: deque[tuple[T, Future[R]]] = deque()
+        weights: deque[float] = deque()  # of the pending items, with ``ahead``
+        held = 0.0
         try:
             for item in items:
                 pending.append((item, self._executor.submit(run, item)))
-                if len(pending) >= AHEAD * self.concurrency:
+                if ahead is None:
+                    if len(pending) >= AHEAD * self.concurrency:
+                        yield _next(pending, stop, interrupt, cause)
+                    continue
+                weight = max(1.0, ahead.weigh(item))
+                weights.append(weight)
+                held += weight
+                while held >= ahead.limit and pending:
+                    held -= weights.popleft()
                     yield _next(pending, stop, interrupt, cause)
             while pending:
                 yield _next(pending, stop, interrupt, cause)

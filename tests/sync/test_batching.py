@@ -18,7 +18,7 @@ from insights_app.simulator import OrgSpec, SimulatorServer, generate_organisati
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run
 from insights_app.whereby.budget.current import get_budget
 from insights_app.whereby.client import WherebyClient
-from insights_app.whereby.fetchpool import AHEAD, FetchPool
+from insights_app.whereby.fetchpool import AHEAD, Ahead, FetchPool
 from tests.helpers import PARTICIPANTS, ROOT, TEST_API_KEY, wait_for, worker_env
 from tests.helpers.org_compare import assert_db_equals_org
 
@@ -195,5 +195,41 @@ def test_the_pool_answers_in_order_and_an_outage_stops_the_rest():
         assert len(outcomes) == 50
         assert all(isinstance(error, ServerError) for _n, error in outcomes)  # an outage, not a cancel
         assert len(started) <= AHEAD * 4  # only what was queued before the outage ever started
+    finally:
+        pool.close()
+
+
+def test_the_read_ahead_is_sized_by_rows_so_the_threads_keep_fetching_while_the_caller_writes():
+    """With weights (rows a fetch will hold), items are handed out until the rows ahead reach the
+    limit, not AHEAD per thread: a caller busy writing a batch finds the next results fetched; and
+    no more than the limit is ever held ahead (memory bounded by rows)."""
+    pool = FetchPool(4)
+    pulled = 0
+    answered: list[int] = []
+
+    def items():
+        nonlocal pulled
+        for n in range(1000):
+            pulled += 1
+            yield n
+
+    def fetch(n: int) -> int:
+        answered.append(n)
+        return n
+
+    try:
+        outcomes = pool.map(fetch, items(), ahead=Ahead(lambda n: 5.0, 1000))
+        most_ahead = 0
+        for consumed, (n, value) in enumerate(outcomes, start=1):
+            assert value == n
+            most_ahead = max(most_ahead, pulled - consumed)
+            if consumed == 1:
+                handed_out = pulled
+                # The caller is busy (writing a batch): the threads fetch everything handed out.
+                wait_for(lambda: len(answered) == 200, timeout=30, interval=0.01)
+                fetched_while_writing = len(answered)
+        assert handed_out == 200 > AHEAD * 4  # 1,000 rows of 5 each
+        assert fetched_while_writing == 200
+        assert most_ahead <= 200
     finally:
         pool.close()

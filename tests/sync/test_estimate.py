@@ -4,6 +4,8 @@ sync dashboard and in the command's progress bar."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
@@ -12,7 +14,7 @@ from insights_app.management.commands.insights_sync import _ProgressBar
 from insights_app.models import SyncRun
 from insights_app.simulator.ledger import OURS
 from insights_app.sync import InProcess, create_or_get_active_run, execute_run
-from insights_app.sync.estimate import estimate_for
+from insights_app.sync.estimate import estimate_for, full_sync_estimate
 from tests.helpers import configure
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,8 +41,37 @@ def test_the_first_estimate_is_close_to_what_the_full_sync_spends_and_falls_to_n
     # Made after the rooms page alone (before any session was listed): within a third of the truth.
     assert 0.67 * spent <= first.points <= 1.33 * spent, (first.points, spent)
     assert last.points <= 0.05 * spent
-    assert all(e.seconds == pytest.approx(e.points / 6000 * 60) for e in seen)
+    # The time is the points at the budget; while points are left, never under a second.
+    assert all(e.seconds == pytest.approx(max(float(e.points > 0), e.points / 6000 * 60)) for e in seen)
     assert estimate_for(done) is None  # a finished run has nothing left
+
+
+def test_a_second_full_sync_starts_at_the_start_box_estimate_and_spends_about_that(
+    settings, simulator_factory, redis_conn
+):
+    """Details already stored are not fetched again: the start box left them out, the run's first
+    estimate counted them (the demo: "about 6,109 points" in the box, "about 15,661 points left" two
+    seconds into the run)."""
+    server = simulator_factory(seed=9, rooms=4, sessions_per_room=10, participants_per_session=4)
+    configure(settings, server, RATE_BUDGET_POINTS_PER_MINUTE=6000)
+    call_command("insights_sync", "--full")
+    box = full_sync_estimate()
+    run, _created = create_or_get_active_run("full", trigger="command", backend=InProcess())
+    seen = []
+
+    def watch(current: SyncRun) -> None:
+        estimate = estimate_for(current)
+        if estimate is not None:
+            seen.append(estimate)
+
+    done = execute_run(run.pk, backend=InProcess(), on_progress=watch)
+
+    assert done.status == "succeeded" and box is not None
+    assert 0.8 * box.points <= seen[0].points <= 1.2 * box.points, (box.points, seen[0].points)
+    assert 0.67 * done.api_points <= seen[0].points <= 1.33 * done.api_points, (
+        seen[0].points,
+        done.api_points,
+    )
 
 
 def test_the_dashboard_and_the_progress_bar_show_the_estimate(settings, simulator, redis_conn, admin_client):
@@ -63,6 +94,22 @@ def test_the_dashboard_and_the_progress_bar_show_the_estimate(settings, simulato
     bar.close()
 
 
+def test_the_estimate_never_says_about_0_s_while_calls_are_due(settings, simulator, redis_conn, admin_client):
+    """A step longer than its mark expected (the run spent what the calls due were expected to cost,
+    and is still at work): the dashboard keeps the last part of the estimate, not "about 0 s"."""
+    configure(settings, simulator, RATE_BUDGET_POINTS_PER_MINUTE=6000)
+    SyncRun.objects.create(
+        kind="full",
+        status="running",
+        api_points=900,
+        checkpoint={"estimate": {"calls": {"participants": 100, "participant": 300}, "api_points": 100}},
+    )
+    status = admin_client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()
+    assert [r["estimate_text"] for r in status["active"]] == [
+        "about 20 points left, about 1 s at 6,000 points/min (estimate)"
+    ]
+
+
 def test_before_a_full_sync_the_dashboard_estimates_what_it_will_spend(
     settings, simulator, redis_conn, admin_client
 ):
@@ -72,8 +119,17 @@ def test_before_a_full_sync_the_dashboard_estimates_what_it_will_spend(
     # 1 rooms page, 3 session listings, 12 participants calls, 36 detail calls: 1 point each here.
     assert "A full sync now: about 52 points, about 52 s at 60 points/min (estimate)" in page
     charged_before = simulator.ledger.total(OURS)
-    call_command("insights_sync", "--full")
-    # What the API charged is what was estimated. The run's own count may be higher: calls are counted
-    # at the most a call may cost until the limiter's shape is known (docs/budget.md), never lower.
+    out = io.StringIO()
+    call_command("insights_sync", "--full", stdout=out)
+    # What the API charged is what was estimated, and what the run says it was charged. The budget
+    # reserved more (the most a call may cost until the limiter's shape is known: docs/budget.md).
     assert simulator.ledger.total(OURS) - charged_before == 52
-    assert SyncRun.objects.latest("pk").api_points >= 52
+    run = SyncRun.objects.latest("pk")
+    assert run.api_points == 52, (run.api_points, run.api_points_estimated, run.api_points_reserved)
+    assert run.api_points_reserved >= 52
+    # The command says so, and says when that is an estimate (the limiter not named yet).
+    estimated = f" ({run.api_points_estimated} of them estimated" if run.api_points_estimated else ","
+    assert f"52 points charged{estimated}" in out.getvalue()
+    assert (
+        run.api_points_reserved == 52 or f"{run.api_points_reserved} reserved by the budget" in out.getvalue()
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -90,8 +91,14 @@ def test_presence_json_needs_a_permission(client, viewer, django_user_model, web
     assert client.get(url).status_code == 403
     client.force_login(viewer)
     rooms = client.get(url).json()["rooms"]
-    assert rooms == [{"room_name": "/ops", "num_clients": 1,
-                      "people": [{"display_name": HOSTILE, "role_name": "visitor", "joined_at": rooms[0]["people"][0]["joined_at"]}]}]  # fmt: skip
+    person = rooms[0]["people"][0]
+    assert rooms == [{"room_name": "/ops", "num_clients": 1, "report_url": "", "since": rooms[0]["since"], "synced_at": "",
+                      "people": [{"display_name": HOSTILE, "role_name": "visitor", "joined_at": person["joined_at"],
+                                  "joined": person["joined"]}]}]  # fmt: skip
+    # Times written in the site's zone, as the page draws them (not left to the browser's zone).
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rooms[0]["since"]) and re.fullmatch(
+        r"\d\d:\d\d", person["joined"]
+    )
 
 
 def test_webhook_event_admin_is_read_only_and_filters(client, viewer, django_user_model, webhooks_on):

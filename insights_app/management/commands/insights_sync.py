@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
 from ...conf import DETAIL_POLICIES, get_settings
+from ...display.budget import points_charged_text
 from ...display.durations import format_duration
 from ...display.safetext import printable
 from ...display.times import format_datetime_zoned
@@ -229,7 +230,7 @@ class Command(BaseCommand):
         style = self.style.SUCCESS if run.status == SyncStatus.SUCCEEDED else self.style.WARNING
         self.stdout.write(style(f"Sync run #{run.pk} {run.status} in {seconds:.1f} s"))
         self.stdout.write(
-            f"API: {run.api_requests} requests, {run.api_points} points, {run.api_throttles} throttled, "
+            f"API: {run.api_requests} requests, {points_charged_text(run)}, {run.api_throttles} throttled, "
             f"{run.api_retries} retries, {run.api_bytes / 1024:.0f} KiB"
         )
         budget = rate_budget()

@@ -89,7 +89,7 @@ CONNECTION_COLUMNS = [
     Column("joined_at", _("Joined"), "datetime", link_key="session_url"),
     Column("room_session__room_name", _("Room"), link_key="room_url"),
     Column("display_name", _("Display name")),
-    Column("role_name", _("Role")),
+    Column("role_name", _("Role"), "role"),
     Column("seconds", _("Duration"), "duration"),
     Column("browser", _("Browser")),
     Column("os", _("OS")),

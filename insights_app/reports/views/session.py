@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from ...display.durations import format_duration
 from ...display.names import real_name, shown_name
 from ...display.numbers import format_int, format_minutes
+from ...display.roles import role_label
 from ...display.safetext import isolated
 from ...display.times import format_datetime
 from ...models import Participant, RoomSession
@@ -24,7 +25,7 @@ from .fetch import MAX_CONNECTIONS
 QUALITY_WORDS = {"good": _("good"), "degraded": _("degraded"), "unknown": _("no data")}
 CONNECTION_COLUMNS = [
     Column("row", _("Participant"), link_key="person_url"),
-    Column("role", _("Role")),
+    Column("role", _("Role"), "role"),
     Column("joined_at", _("Joined"), "datetime"),
     Column("left_at", _("Left"), "datetime"),
     Column("seconds", _("Duration"), "duration"),
@@ -155,6 +156,6 @@ class SessionView(ReportView):
             "charts": chart_list,
             "tables": [table],
             "main_tables": [table],
-            "roles": sorted({r["role"] for r in rows if r["role"]}),
+            "roles": sorted({role_label(r["role"]) for r in rows if r["role"]}),
             "people_count": format_int(len({r["identity"] for r in rows})),
         }

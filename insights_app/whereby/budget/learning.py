@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ...conf import get_settings
+from ..accounting import UNCHARGED
 from ..rate_headers import NO_HEADERS, RateHeaders, instant, seconds_until
 from .costs import CostBook
 from .figures import BudgetFigures, resolve_figures
@@ -132,6 +133,17 @@ class Learning:
         """What another process found ``endpoint`` costs under the same limiter (None: nothing)."""
         return None
 
+    def charged(self, endpoint: str) -> tuple[int, bool]:
+        """What a call to ``endpoint`` was charged, as far as the headers tell now, and whether that is
+        learned. Not known for good yet: an estimate, the cost read from Remaining's falls (right under
+        a fixed window) within the smallest Limit - Remaining an answer gave, else that, else 10 (not
+        what the budget reserves meanwhile: the most a call may cost, robust to lying answers)."""
+        if self._settled(endpoint):
+            return self.points_for(endpoint), True
+        ceiling = self.readings.least_ceiling(endpoint)
+        guesses = [c for c in (self.costs.estimate(endpoint), ceiling) if c is not None]
+        return (min(guesses) if guesses else MAX_COST), False
+
     def cost_sources(self) -> dict[str, tuple[int, str]]:
         """Every endpoint called so far: the points a call reserves, "learned" once the limiter is
         known, else "assumed" (the most it may cost, as far as the answers proved)."""
@@ -164,7 +176,7 @@ class Learning:
         reserved, stamp = self._reservation(endpoint)
         sent = getattr(self._grants, "sent", None) or time.monotonic()
         self._grants.sent = None
-        charged = status is not None and status not in (401, 429)
+        charged = status is not None and status not in UNCHARGED
         rate = RateHeaders.read(headers)
         checked = self.readings.check(endpoint, rate.limit, rate.remaining) if charged else None
         plan = self.readings.plan()

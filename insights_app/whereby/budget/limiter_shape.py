@@ -59,7 +59,13 @@ class ShapeWatch:
         self._events: deque[float] = deque(maxlen=64)  # when Remaining rose (one per _EVENT_SECONDS)
         self._first: float | None = None
         self._bucket_votes: deque[float] = deque(maxlen=16)  # answers a sliding window cannot give
-        self._same_reset: list[Answer] = []  # the answers naming the current reset instant
+        # The answers naming the current reset instant: the first, the last, how many, and whether
+        # Remaining fell from each to the next sent after it (kept as it goes: a window may hold
+        # thousands of answers, and every answer is judged).
+        self._same_first: Answer | None = None
+        self._same_last: Answer | None = None
+        self._same_count = 0
+        self._same_falling = True
         self._shape = UNKNOWN
         self._lock = threading.Lock()
 
@@ -74,17 +80,24 @@ class ShapeWatch:
         with self._lock:
             if self._first is None:
                 self._first = answer.answered
-            before = [a for a in self._answers if a.answered <= answer.sent][-3:]
+            before = self._last_answered_by(answer.sent, 3)
             if before:
                 # Our call cost at least a point: under a fixed window Remaining is now below every
                 # answer of the window we had before sending it. The second lowest of the last three:
                 # one answer lying low (a Remaining of 0) is not taken for a rise.
                 floor = sorted(a.remaining for a in before)[min(1, len(before) - 1)]
+                # One rise is one event: the answers before it stay among the three for two more
+                # answers, which then read as rises too (at a call a second, one reset of a fixed
+                # window made two events 2 s apart, and the window was taken for a bucket).
                 if answer.remaining > floor - 0.5 and (
-                    not self._events or answer.answered > self._events[-1] + _EVENT_SECONDS
+                    not self._events
+                    or (
+                        answer.answered > self._events[-1] + _EVENT_SECONDS
+                        and all(a.answered >= self._events[-1] for a in before)
+                    )
                 ):
                     self._events.append(answer.answered)
-            recent = sum(1 for a in self._answers if a.answered >= answer.answered - _RECENT_SECONDS)
+            recent = self._answered_since(answer.answered - _RECENT_SECONDS)
             if limit - answer.remaining < recent - 1:
                 self._bucket_votes.append(answer.answered)  # fewer points missing than calls answered
             self._answers.append(answer)
@@ -92,13 +105,42 @@ class ShapeWatch:
             self._shape = self._decide(answer.answered)
             return self._shape
 
+    def _last_answered_by(self, instant: float, count: int) -> list[Answer]:
+        """The last ``count`` answers received by ``instant``, oldest first (read from the newest)."""
+        found: list[Answer] = []
+        for earlier in reversed(self._answers):
+            if earlier.answered <= instant:
+                found.append(earlier)
+                if len(found) == count:
+                    break
+        return found[::-1]
+
+    def _answered_since(self, instant: float) -> int:
+        """Answers received at or after ``instant``. They are kept in about the order they came
+        (threads may swap neighbours): reading from the newest stops well past the instant."""
+        count = 0
+        for earlier in reversed(self._answers):
+            if earlier.answered >= instant:
+                count += 1
+            elif earlier.answered < instant - _EVENT_SECONDS * 5:
+                break
+        return count
+
     def _track_reset(self, answer: Answer) -> None:
-        if answer.reset is None:
-            self._same_reset = []
-            return
-        if self._same_reset and abs(self._same_reset[0].reset - answer.reset) > 0.5:  # type: ignore[operator]
-            self._same_reset = []
-        self._same_reset.append(answer)
+        first = self._same_first
+        if answer.reset is None or (
+            first is not None and first.reset is not None and abs(first.reset - answer.reset) > 0.5
+        ):
+            self._same_first, self._same_last, self._same_count, self._same_falling = None, None, 0, True
+            if answer.reset is None:
+                return
+        last = self._same_last
+        if last is not None and answer.sent >= last.answered and not answer.remaining < last.remaining:
+            self._same_falling = False
+        if self._same_first is None:
+            self._same_first = answer
+        self._same_last = answer
+        self._same_count += 1
 
     def _frequent_rises(self) -> bool:
         events = list(self._events)
@@ -110,11 +152,13 @@ class ShapeWatch:
                 return BUCKET
             assert self._first is not None
             return SLIDING if now - self._first >= _NOT_FIXED_SPAN_SECONDS else UNKNOWN
-        same = self._same_reset
+        first, last = self._same_first, self._same_last
         if (
-            len(same) >= _FIXED_BY_RESET_ANSWERS
-            and same[-1].answered - same[0].answered >= _FIXED_BY_RESET_SECONDS
-            and all(b.remaining < a.remaining for a, b in itertools.pairwise(same) if b.sent >= a.answered)
+            first is not None
+            and last is not None
+            and self._same_count >= _FIXED_BY_RESET_ANSWERS
+            and last.answered - first.answered >= _FIXED_BY_RESET_SECONDS
+            and self._same_falling
         ):
             return FIXED
         assert self._first is not None

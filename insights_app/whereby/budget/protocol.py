@@ -48,5 +48,9 @@ class RateBudget(Protocol):
     ) -> int:
         """Learn from an answer (plan, cost); returns what the call cost, as far as we know."""
 
+    def charged(self, endpoint: str) -> tuple[int, bool]:
+        """What a call to ``endpoint`` was charged, as far as the headers tell now, and whether that is
+        learned (else an estimate: the limiter or the cost is not known for good yet)."""
+
     def low_remaining(self) -> float:
         """The X-RateLimit-Remaining at which every process pauses until the API's reset."""

@@ -95,6 +95,13 @@ class Readings:
             k = min(len(kept), max(2, 1 + math.ceil(answers * _LIARS_TOLERATED)))
             return max(1, min(MAX_COST, math.floor(kept[k - 1] + 1e-9)))
 
+    def least_ceiling(self, endpoint: str) -> int | None:
+        """The smallest ceiling any answer of ``endpoint`` gave (None: no answer), one answer being
+        enough: for an estimate of what a call cost, not for what a call reserves."""
+        with self._lock:
+            kept = self._ceilings.get(endpoint)
+            return max(1, min(MAX_COST, math.floor(kept[0] + 1e-9))) if kept else None
+
     def ceilings(self) -> dict[str, int]:
         """Every endpoint's ceiling known so far."""
         return {e: c for e in list(self._answers) if (c := self.ceiling(e)) is not None}

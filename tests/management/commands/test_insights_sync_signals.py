@@ -166,3 +166,57 @@ def test_a_signal_landing_inside_a_database_query_still_closes_the_run(slow_api,
     assert "Traceback" not in err, err
     run.refresh_from_db()
     assert run.status == "cancelled" and run.finished_at is not None
+
+
+def test_sigterm_in_the_middle_of_a_write_resumes_with_nothing_lost_or_doubled(simulator_factory, redis_url):
+    """PostgreSQL: the stop lands while a batch of participants is being written (fetches running
+    ahead of it); the next sync stores every connection once, and the two runs count each once."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "only PostgreSQL's driver returns to Python (and so to a signal) in the middle of a query"
+        )
+    import psycopg
+
+    from insights_app.models import Participant, RoomSession
+
+    server = simulator_factory(seed=7, rooms=30, sessions_per_room=20, participants_per_session=5)
+    server.faults.latency_ms = 20
+    conf = settings_for(server, DETAIL_POLICY="none")
+    process = start_sync(redis_url, conf, "--full")
+    run = wait_for(lambda: SyncRun.objects.filter(status="running").first(), timeout=60)
+    wait_for(Participant.objects.exists, timeout=60)  # a first batch is stored
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params) as locker:
+        # Writes to the participants wait on this lock: the next batch is stopped mid-statement.
+        locker.execute("LOCK TABLE insights_app_participant IN SHARE MODE")
+
+        def command_waits_on_the_lock() -> bool:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                return cursor.fetchone()[0] > 0
+
+        wait_for(command_waits_on_the_lock, timeout=60)
+        held = Participant.objects.count()
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        locker.rollback()
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM, (out, err)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    connections = server.organisation.stats()["connections"]
+    assert 0 < held == Participant.objects.count() < connections  # the stopped batch left nothing behind
+
+    latest = next_sync_succeeds(redis_url, conf)
+    assert latest.status == "succeeded"
+    # Every connection the API shows is stored, once (the table's key holds one row per connection).
+    assert Participant.objects.count() == connections
+    # Nothing counted twice: what the runs say they created is what is stored.
+    assert run.participants_created + latest.participants_created == connections
+    assert not RoomSession.objects.filter(participants_synced_signature="").exists()

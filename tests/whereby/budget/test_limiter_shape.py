@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from insights_app.whereby.budget.current import budget_snapshot, get_budget
+from insights_app.whereby.budget.limiter_shape import Answer, ShapeWatch
 from insights_app.whereby.client import WherebyClient
 from tests.helpers import TEST_API_KEY
 from tests.helpers.limiter import find_the_limiter
@@ -111,3 +112,21 @@ def test_one_answer_lying_low_does_not_stop_every_process_but_two_low_ones_do(re
         answer(remaining)
     with pytest.raises(Interrupted):
         budget.acquire(1, interrupt=stop_if_waiting_long())
+
+
+def test_a_fixed_window_answered_once_a_second_is_never_taken_for_a_bucket():
+    """A small budget sends a call every second or two: across each reset of a fixed window, the answers before
+    it stay among the last three for two more answers. Those are one rise, not three (read as rises
+    less than 40 s apart, the window was named a token bucket and every cost was read high: a run
+    charged 52 points said 163)."""
+    watch = ShapeWatch()
+    limit, remaining, shapes = 1000.0, 1000.0, set()
+    window = -1
+    for call in range(100):
+        sent = 1.5 * call
+        if sent // 60 != window:
+            window, remaining = int(sent // 60), limit  # the window resets
+        remaining -= 1  # our call
+        shapes.add(watch.note(Answer(sent, sent + 0.1, remaining, 60.0 * (window + 1)), limit))
+    assert shapes <= {"unknown", "fixed"}
+    assert watch.shape == "fixed"

@@ -96,8 +96,8 @@ def test_costs_are_learned_while_the_product_spends_and_points_are_counted(setti
             e: c for e, c in COSTS.items() if e != "/insights/rooms"
         }
         assert COSTS["/insights/rooms"] <= learned["/insights/rooms"] <= 10
-        # Until the limiter is known a call counts what it may cost at most; once it is known, those
-        # calls are counted again at what they cost: in all, the points counted are what the API charged.
+        # Until the limiter is known a call reserves what it may cost at most; the points counted are
+        # each call valued at what it cost by the latest headers: in all, what the API charged.
         charged = sum(record.points for record in server.request_log)
         counted = sum(each.stats.points for each in clients)
         rooms_excess = learned["/insights/rooms"] - COSTS["/insights/rooms"]
@@ -111,6 +111,27 @@ def test_costs_are_learned_while_the_product_spends_and_points_are_counted(setti
         assert snapshot["points_per_call"]["participants"] == 3
         assert snapshot["plan_source"] == "learned" and snapshot["plan_points_per_minute"] == 100_000
         assert snapshot["spent_last_minute"] >= charged - 3 * len(COSTS)
+
+
+def test_calls_sent_before_the_limiter_was_named_count_what_they_cost_once_another_client_names_it(
+    settings, org, redis_conn
+):
+    """A short run's calls all go out while the limiter is unknown (each reserving the most a call may
+    cost); once a later client's calls name it, the short run's client says what the API charged it,
+    not the cautious count (CI: 1,610 points counted for 512 charged)."""
+    with SimulatorServer(org, TEST_API_KEY, points_per_minute=100_000, endpoint_costs=COSTS) as server:
+        point_at(settings, server)
+        first = WherebyClient.from_settings()
+        rooms = next(first.iter_room_pages()).items
+        for room in rooms[:2]:
+            list(first.iter_room_sessions(room["roomName"]))
+        assert get_budget().shape() == "unknown", "a few quick calls do not name the limiter"
+        charged = sum(record.points for record in server.request_log)
+        assert first.stats.snapshot()["points_estimated"] == first.stats.points  # and say so
+        find_the_limiter(WherebyClient.from_settings(), get_budget())
+        assert first.stats.points == charged
+        assert first.stats.snapshot()["points_estimated"] == 0
+        assert first.stats.reserved > charged  # what the budget reserved meanwhile, apart
 
 
 def test_a_cost_is_learned_from_calls_sent_right_after_each_other_not_paced_apart(settings, org, redis_conn):

@@ -3,12 +3,6 @@
   "use strict";
   var EVERY_MS = 3000;
 
-  function time(iso) {
-    if (!iso) return "";
-    var d = new Date(iso);
-    return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
-  }
-
   // User text in a <bdi>: a right-to-left override in a name must not reverse the words after it.
   function isolated(text) {
     var bdi = document.createElement("bdi");
@@ -33,16 +27,30 @@
       var h = document.createElement("h3");
       var code = document.createElement("code");
       code.appendChild(isolated(room.room_name));
-      h.appendChild(code);
-      h.appendChild(document.createTextNode(" — " + room.num_clients + " " + block.dataset.clientsLabel));
+      if (room.report_url) {
+        var a = document.createElement("a");
+        a.href = room.report_url;
+        a.appendChild(code);
+        h.appendChild(a);
+      } else {
+        h.appendChild(code);
+      }
+      var heading = " — " + room.num_clients + " " + block.dataset.clientsLabel;
+      if (room.since) heading += ", " + block.dataset.sinceLabel + " " + room.since;
+      if (room.synced_at) heading += " (" + block.dataset.syncedLabel.replace("__TIME__", room.synced_at) + ")";
+      h.appendChild(document.createTextNode(heading));
       div.appendChild(h);
       var ul = document.createElement("ul");
       room.people.forEach(function (person) {
         var li = document.createElement("li");
-        li.appendChild(isolated(person.display_name || "—"));
-        li.appendChild(document.createTextNode(" ("));
-        li.appendChild(isolated(person.role_name));
-        li.appendChild(document.createTextNode(") " + block.dataset.sinceLabel + " " + time(person.joined_at)));
+        li.appendChild(isolated(person.display_name));
+        if (person.role_name) {
+          li.appendChild(document.createTextNode(" ("));
+          li.appendChild(isolated(person.role_name));
+          li.appendChild(document.createTextNode(")"));
+        }
+        // Times come written in the site's zone by the server, as the page first drew them.
+        li.appendChild(document.createTextNode(" " + block.dataset.sinceLabel + " " + person.joined));
         ul.appendChild(li);
       });
       div.appendChild(ul);
