@@ -183,7 +183,15 @@ SETTINGS: tuple[Setting, ...] = (
         choices=DETAIL_POLICY_CHOICES,
     ),
     Setting("DETAIL_RECENT_DAYS", 7, "The window of the recent detail policy, in days.", int, 1, 36_500),
-    Setting("DATA_LAG_MINUTES", 15, "Minutes the API's data lags behind reality.", float, 0, 24 * 60),
+    Setting(
+        "DATA_LAG_MINUTES",
+        "auto",
+        'Minutes the API\'s data lags behind reality; "auto": the lag observed (15 before any is).',
+        float,
+        0,
+        24 * 60,
+        choices=("auto",),
+    ),
     Setting(
         "LOOKBACK_MINUTES",
         "auto",
@@ -235,11 +243,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WEBHOOK_SYNC_DELAY_MINUTES",
-        15,
-        "Minutes from a session's end to its room's sync.",
+        "auto",
+        "Minutes from a session's end to its room's sync; \"auto\": the lag observed.",
         float,
         0,
         24 * 60,
+        choices=("auto",),
     ),
     Setting(
         "WEBHOOK_EVENT_RETENTION_DAYS",
@@ -289,12 +298,20 @@ def get_settings() -> InsightsSettings:
     return InsightsSettings(merged)
 
 
-def lookback_minutes(conf: InsightsSettings | None = None) -> float:
-    """``LOOKBACK_MINUTES``, or with ``"auto"`` the data lag plus one schedule interval."""
+# What an "auto" DATA_LAG_MINUTES stands for when the lag observed is not given (sync.lag learns it).
+CAUTIOUS_DATA_LAG_MINUTES = 15.0
+
+
+def lookback_minutes(conf: InsightsSettings | None = None, learned_lag: float | None = None) -> float:
+    """``LOOKBACK_MINUTES``, or with ``"auto"`` the data lag plus one schedule interval; an "auto"
+    data lag is ``learned_lag`` (minutes; see ``sync.lag.lookback_minutes``) or a cautious 15."""
     conf = conf or get_settings()
-    if conf.LOOKBACK_MINUTES == "auto":
-        return float(conf.DATA_LAG_MINUTES) + float(conf.SCHEDULE_INTERVAL_MINUTES)
-    return float(conf.LOOKBACK_MINUTES)
+    if conf.LOOKBACK_MINUTES != "auto":
+        return float(conf.LOOKBACK_MINUTES)
+    data_lag = conf.DATA_LAG_MINUTES
+    if data_lag == "auto":
+        data_lag = CAUTIOUS_DATA_LAG_MINUTES if learned_lag is None else learned_lag
+    return float(data_lag) + float(conf.SCHEDULE_INTERVAL_MINUTES)
 
 
 def unknown_setting_keys() -> list[str]:

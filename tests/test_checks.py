@@ -126,6 +126,22 @@ def test_budget_settings_accept_auto(good):
     assert ours() == {}
 
 
+@pytest.mark.parametrize("key", ["DATA_LAG_MINUTES", "WEBHOOK_SYNC_DELAY_MINUTES"])
+@pytest.mark.parametrize("value", ["auto", 0, 12, 12.5, 24 * 60])
+def test_lag_settings_accept_auto_or_a_number_of_minutes(good, key, value):
+    good.WHEREBY_INSIGHTS = {**GOOD, key: value}
+    assert ours() == {}
+
+
+@pytest.mark.parametrize("key", ["DATA_LAG_MINUTES", "WEBHOOK_SYNC_DELAY_MINUTES"])
+@pytest.mark.parametrize("value", ["Auto", "15", -1, 24 * 60 + 1, None, float("nan")])
+def test_e007_lag_settings_refuse_anything_else(good, key, value):
+    good.WHEREBY_INSIGHTS = {**GOOD, key: value}
+    message = only("E007")
+    assert message.level == ERROR
+    assert key in message.msg
+
+
 @pytest.mark.parametrize("value", [0, 1.5, "half"])
 def test_e007_rate_budget_share_out_of_range(good, value):
     good.WHEREBY_INSIGHTS = {**GOOD, "RATE_BUDGET_SHARE": value}
@@ -265,7 +281,13 @@ def test_every_numeric_default_is_range_checked():
     from insights_app.conf import DEFAULTS
 
     numeric = {k for k, v in DEFAULTS.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    auto = {"PLAN_POINTS_PER_MINUTE", "RATE_BUDGET_POINTS_PER_MINUTE", "LOOKBACK_MINUTES"}  # or "auto"
+    auto = {  # or "auto"
+        "PLAN_POINTS_PER_MINUTE",
+        "RATE_BUDGET_POINTS_PER_MINUTE",
+        "LOOKBACK_MINUTES",
+        "DATA_LAG_MINUTES",
+        "WEBHOOK_SYNC_DELAY_MINUTES",
+    }
     assert numeric | auto == {rule[0] for rule in values.NUMERIC_RULES}
 
 

@@ -18,6 +18,9 @@ STUCK_AFTER = timedelta(minutes=10)
 OCCUPIED_TRUSTED_FOR = timedelta(hours=12)
 # Whereby's endedAt and the session.ended event's createdAt are not the same instant to the millisecond.
 ENDED_MATCH = timedelta(minutes=2)
+# How long the webhooks' catch-up follows a session end (webhooks.catchup); the safety net reads the
+# room after that, and leaves it to the catch-up before.
+FOLLOWED_FOR = timedelta(minutes=60)
 
 
 class WebhookOutcome(models.TextChoices):
@@ -51,9 +54,12 @@ class WebhookEventQuerySet(models.QuerySet):
         )
         return not stuck.exists()
 
-    def ended_sessions_missing(self, older_than: timedelta) -> WebhookEventQuerySet:
-        """``room.session.ended`` events of the last day, older than ``older_than``, whose session is not
-        stored as ended (matched by room and end time: the event carries no session id)."""
+    def ended_sessions_missing(
+        self, older_than: timedelta, younger_than: timedelta = SEEN_WITHIN
+    ) -> WebhookEventQuerySet:
+        """``room.session.ended`` events older than ``older_than`` and younger than ``younger_than`` (a
+        day), whose session is not stored as ended (matched by room and end time: the event carries no
+        session id)."""
         from .room_session import RoomSession
 
         now = db_now()
@@ -65,7 +71,9 @@ class WebhookEventQuerySet(models.QuerySet):
         )
         return (
             self.filter(
-                type="room.session.ended", created_at__gte=now - SEEN_WITHIN, created_at__lte=now - older_than
+                type="room.session.ended",
+                created_at__gte=now - min(younger_than, SEEN_WITHIN),
+                created_at__lte=now - older_than,
             )
             .exclude(room_name="")
             .filter(~models.Exists(stored))

@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from ..conf import get_settings, lookback_minutes
+from ..conf import get_settings
 from ..display.safetext import printable
 from ..errors import Interrupted
 from ..models import SyncRun
 from ..rollups.marks import flush as flush_rollups
 from ..whereby.client import WherebyClient
+from . import lag
 from .backend import JobBackend
 from .upsert import UpsertResult
 
@@ -61,7 +62,7 @@ class RunContext:
         self.backend = backend
         self.conf = get_settings()
         self.now = now or timezone.now()
-        self.lookback = timedelta(minutes=lookback_minutes(self.conf))
+        self.lookback = timedelta(minutes=lag.lookback_minutes())
         self.on_progress = on_progress
         self.deltas: Counter[str] = Counter()
         self.skip_reasons: Counter[str] = Counter()

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.db.models import Q
 
-from ..conf import get_settings
 from ..models import (
     LiveRoom,
     Participant,
@@ -21,6 +20,7 @@ from ..models import (
     SyncTrigger,
     WebhookEvent,
 )
+from ..models.webhooks import FOLLOWED_FOR
 from .backend import RoomWork
 from .batching import ParticipantBuffer, fetch_and_gather, gathering, sync_session_participants
 from .clock import db_now
@@ -129,13 +129,18 @@ def plan_room_work(
     if not full and ctx.run.trigger == SyncTrigger.SCHEDULE and WebhookEvent.objects.healthy():
         # The schedule is the webhooks' safety net: an active room's session end schedules its sync.
         occupied_names = LiveRoom.objects.occupied_now().values_list("room_name", flat=True)
-        occupied = set(Room.objects.filter(room_name__in=occupied_names).values_list("pk", flat=True))
-        # ... except a room where a session the webhooks said had ended is still missing.
+        # ... and so is one whose ended session the API still shows running: its catch-up follows it
+        # (reading it now would fetch a session that is still going, then again once it shows ended).
+        followed = WebhookEvent.objects.ended_sessions_missing(timedelta(0), FOLLOWED_FOR).values("room_name")
+        occupied = set(
+            Room.objects.filter(Q(room_name__in=occupied_names) | Q(room_name__in=followed)).values_list(
+                "pk", flat=True
+            )
+        )
+        # ... except a room where a session the webhooks said had ended is still missing after that.
         active_rooms = set(
             Room.objects.filter(
-                room_name__in=WebhookEvent.objects.ended_sessions_missing(
-                    timedelta(minutes=float(get_settings().WEBHOOK_SYNC_DELAY_MINUTES))
-                ).values("room_name")
+                room_name__in=WebhookEvent.objects.ended_sessions_missing(FOLLOWED_FOR).values("room_name")
             ).values_list("pk", flat=True)
         )
         occupied -= active_rooms
@@ -208,18 +213,63 @@ def _rooms_named(ctx: RunContext, names: list[str]) -> list[RoomRef]:
 
 
 def _sync_rooms_by_name(ctx: RunContext, names: list[str]) -> None:
+    if ctx.run.trigger == SyncTrigger.WEBHOOK:
+        _sync_rooms_after_webhooks(ctx, names)
+        return
     refs = _rooms_named(ctx, names)
     ctx.progress(total=len(refs))
     ctx.flush()
-    # A webhook says what changed: the room's new and changed sessions are enough (one still going is
-    # read when it ends), and its delay (WEBHOOK_SYNC_DELAY_MINUTES) has already waited out the API's
-    # data lag. Asked by a person, every session of the room is read again.
-    force = ctx.run.trigger != SyncTrigger.WEBHOOK
-    if not force:
-        ctx.lookback = timedelta(0)
+    # Asked by a person, every session of the room is read again.
     for ref in refs:
-        work_on_room(ctx, RoomWork(ref.pk, ref.room_name, ref.signature, refresh=True, force=force))
+        work_on_room(ctx, RoomWork(ref.pk, ref.room_name, ref.signature, refresh=True, force=True))
         ctx.flush()
+
+
+def _ended_in(room_pk: int) -> int:
+    return RoomSession.objects.filter(room_id=room_pk, ended_at__isnull=False).count()
+
+
+def _sync_rooms_after_webhooks(ctx: RunContext, names: list[str]) -> None:
+    """A webhook says what changed: the room's new and changed sessions are enough (one still going is
+    read when it ends), and its delay has waited out the API's data lag.
+
+    A stored room's sessions are read first; the room itself (one rooms call, for its fingerprint, so
+    that the safety net leaves it) only when a session of it showed ended. A look that finds the
+    session still running (the lag outlasted the wait) then costs one call, not two.
+    """
+    stored = dict(
+        Room.objects.filter(room_name__in=names, missing_since__isnull=True).values_list("room_name", "pk")
+    )
+    new = [name for name in names if name not in stored]
+    refs = []
+    if new:
+        try:
+            refs = _rooms_named(ctx, new)
+        except SyncError as error:
+            if not stored:
+                raise
+            ctx.problem(str(error))
+    ctx.progress(total=len(refs) + len(stored))
+    ctx.flush()
+    ctx.lookback = timedelta(0)
+    for ref in refs:
+        work_on_room(ctx, RoomWork(ref.pk, ref.room_name, ref.signature, refresh=True, force=False))
+        ctx.flush()
+    signatures = dict(
+        Room.objects.filter(pk__in=stored.values()).values_list("pk", "sessions_synced_signature")
+    )
+    ended: list[str] = []
+    for name, pk in sorted(stored.items()):
+        before, trouble = _ended_in(pk), ctx.trouble
+        # Marked with the fingerprint it had: unchanged until the room is read below.
+        work_on_room(ctx, RoomWork(pk, name, signatures.get(pk) or "", refresh=True, force=False))
+        ctx.flush()
+        if ctx.trouble == trouble and _ended_in(pk) != before:
+            ended.append(name)
+    if ended:
+        # Read after its sessions: a session starting in between is told by its own webhooks.
+        for ref in _rooms_named(ctx, ended):
+            Room.objects.filter(pk=ref.pk).update(sessions_synced_signature=ref.signature)
 
 
 def _sync_sessions(ctx: RunContext, session_ids: list[str]) -> None:

@@ -8,6 +8,9 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import NoReverseMatch, reverse
 
+from ..conf import get_settings
+from ..display.durations import format_duration
+from ..sync import lag
 from ..webhooks import presence, rejections
 from ..webhooks.intake import configured_secret
 
@@ -46,7 +49,20 @@ def webhook_dashboard(context: dict[str, Any]) -> dict[str, Any]:
     return {
         **webhook_presence(None),
         "rejected_7d": rejections.rejected_since(7),
+        **_lag_lines(),
         "events_url": _admin_url("admin:insights_app_webhookevent_changelist") if may_list else "",
+    }
+
+
+def _lag_lines() -> dict[str, Any]:
+    """The data lag observed (median, p90, sessions) and whether the two lag settings follow it."""
+    seen = lag.figures()
+    return {
+        "lag_sessions": seen.sessions,
+        "lag_median": format_duration(seen.median.total_seconds()) if seen.median is not None else "",
+        "lag_p90": format_duration(seen.p90.total_seconds()) if seen.p90 is not None else "",
+        "lag_learned": format_duration(seen.learned.total_seconds()) if seen.learned is not None else "",
+        "lag_settings": [(name, getattr(get_settings(), name)) for name in lag.SETTINGS],
     }
 
 

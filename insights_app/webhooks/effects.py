@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from ..conf import get_settings
 from ..models import WebhookEvent, WebhookOutcome
+from ..sync import lag
 from . import catchup, presence, schedule
 from .events import JOINED, LEFT, SESSION_ENDED, SESSION_STARTED, count, data_of
 
@@ -47,9 +48,10 @@ def apply(event: WebhookEvent) -> tuple[str, str]:
         done = [presence.session_ended(event)]
         if event.room_name:
             at = presence.event_time(event)
-            done.append(schedule.room_sync(event.room_name, at))
+            first_look, probe = lag.first_look()
+            done.append(schedule.room_sync(event.room_name, at, first_look))
             # Followed on its own: a sync already pending for the room may come before this session
             # shows ended, and the lag may outlast the delay.
-            done.append(catchup.await_session(event.room_name, at))
+            done.append(catchup.await_session(event.room_name, at, first_look, probe=probe))
         return WebhookOutcome.PROCESSED, "; ".join(done)
     return WebhookOutcome.IGNORED, f"{kind} is not used"

@@ -16,9 +16,9 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..conf import get_settings
 from ..jobs.queue import get_queue
 from ..site import job_id, redis_key, site_meta
+from ..sync import lag
 from ..sync.clock import redis_now
 
 # Under this site's prefix (site.redis_key): two sites' windows and rooms never meet.
@@ -46,13 +46,16 @@ def digest(*parts: str) -> str:
 
 
 def delay() -> timedelta:
-    """``WEBHOOK_SYNC_DELAY_MINUTES``: how long the API takes to show what a webhook announced."""
-    return timedelta(minutes=float(get_settings().WEBHOOK_SYNC_DELAY_MINUTES))
+    """How long the API takes to show what a webhook announced: ``WEBHOOK_SYNC_DELAY_MINUTES``, with
+    "auto" the lag learned (``sync.lag.first_look``)."""
+    return lag.first_look()[0]
 
 
-def window() -> timedelta:
-    """The width of a coalescing window: a minute, or the delay when that is shorter (at least 1 s)."""
-    return max(timedelta(seconds=1), min(MAX_WINDOW, delay()))
+def window(wait: timedelta | None = None) -> timedelta:
+    """The width of a coalescing window: a minute, or the delay when that is under half a minute (at
+    least 1 s). A learned lag of 50 s keeps whole minutes: a 50-s grid would only shift the looks."""
+    wait = delay() if wait is None else wait
+    return MAX_WINDOW if wait >= MAX_WINDOW / 2 else max(timedelta(seconds=1), wait)
 
 
 def now() -> datetime:
@@ -60,14 +63,14 @@ def now() -> datetime:
     return redis_now(get_queue().connection)
 
 
-def due_after(at: datetime) -> datetime:
+def due_after(at: datetime, wait: timedelta | None = None) -> datetime:
     """The event's time plus the delay, never in the past (a late delivery runs at once)."""
-    return max(now(), at + delay())
+    return max(now(), at + (delay() if wait is None else wait))
 
 
-def window_end(due: datetime) -> datetime:
+def window_end(due: datetime, wait: timedelta | None = None) -> datetime:
     """``due`` rounded up to the end of its window (whole seconds, as RQ schedules)."""
-    width = window().total_seconds()
+    width = window(wait).total_seconds()
     return datetime.fromtimestamp(math.ceil(due.timestamp() / width) * width, tz=UTC)
 
 
@@ -103,10 +106,12 @@ def _enqueue_window(queue: Any, due: datetime, kind: str, func: str, job_id: str
         )
 
 
-def room_sync(room_name: str, at: datetime) -> str:
-    """Add ``room_name`` to the sync of the window its data is due in, unless it is already pending."""
+def room_sync(room_name: str, at: datetime, wait: timedelta | None = None) -> str:
+    """Add ``room_name`` to the sync of the window its data is due in (``wait`` after ``at``, by default
+    the delay), unless it is already pending."""
     queue = get_queue()
-    due = window_end(due_after(at))
+    wait = delay() if wait is None else wait
+    due = window_end(due_after(at, wait), wait)
     window_stamp = stamp(due)
     ttl = max(int((due - now()).total_seconds()) + 3600, 60)  # frees the room if the job was lost
     connection = queue.connection
@@ -134,7 +139,8 @@ def take_rooms(window_stamp: str) -> list[str]:
 def detail_fetch(room_session_id: str, participant_id: str, at: datetime, *, attempt: int = 1) -> str:
     """Add one connection to the detail fetch of the window its data is due in."""
     queue = get_queue()
-    due = window_end(due_after(at) if attempt == 1 else now() + DETAIL_RETRY)
+    wait = lag.settled_after()  # not a probe's early look: the connection must be listed by then
+    due = window_end(due_after(at, wait) if attempt == 1 else now() + DETAIL_RETRY, wait)
     window_stamp = stamp(due)
     key = _key(DETAILS, window_stamp)
     queue.connection.sadd(key, json.dumps([room_session_id, participant_id, attempt]))

@@ -140,7 +140,10 @@ def test_the_safety_net_reads_a_room_where_an_ended_session_is_still_missing(
             if item["endedAt"]
         ]
         recent = [
-            (at, item) for at, item in ended if now - timedelta(hours=20) < at < now - timedelta(minutes=20)
+            # Past the hour the catch-up follows a session end: the safety net's own.
+            (at, item)
+            for at, item in ended
+            if now - timedelta(hours=20) < at < now - timedelta(minutes=70)
         ]
         assert recent, "a room's last session should have ended in the last day"
         ended_at, latest = recent[0]
@@ -157,3 +160,55 @@ def test_the_safety_net_reads_a_room_where_an_ended_session_is_still_missing(
         assert execute_run(net.pk, backend=InProcess()).status == "succeeded"
         assert RoomSession.objects.filter(room_session_id=latest["roomSessionId"], ended_at=ended_at).exists()
         assert not WebhookEvent.objects.ended_sessions_missing(timedelta(0)).exists()
+
+
+def test_a_webhook_room_sync_that_finds_the_session_still_running_costs_one_call(settings, simulator_factory):
+    from insights_app.models import Room
+    from insights_app.sync.items import signature
+
+    start = datetime.fromisoformat(ORG["now"].replace("Z", "+00:00"))
+    server = simulator_factory(**ORG)
+    org = server.organisation
+    with time_machine.travel(start, tick=False) as clock:
+        configure(settings, server, WEBHOOK_SECRET=SECRET, DETAIL_POLICY="none")
+        run, _ = create_or_get_active_run("full", trigger="command", backend=InProcess())
+        assert execute_run(run.pk, backend=InProcess()).status == "succeeded"
+        # The first session after the start lasting over 10 minutes (an organisation of the same seed,
+        # run ahead: a live organisation makes its sessions as its clock reaches them).
+        ahead = generate_organisation(OrgSpec(**ORG))
+        ahead.advance(86400)
+        session, room = min(
+            (
+                (s, r)
+                for r in ahead._builder.rooms
+                for s in r.sessions
+                if s.start > org.now_ms and s.end - s.start > 10 * 60_000
+            ),
+            key=lambda pair: pair[0].end,
+        )
+        assert Room.objects.filter(room_name=room.name).exists()
+
+        def webhook_room_sync(minutes_after_end: float):
+            org.advance((session.end - org.now_ms) / 1000 + minutes_after_end * 60)
+            clock.move_to(org.now)
+            server.reset_counters()
+            sync, _ = create_or_get_active_run(
+                "room", trigger="webhook", scope={"room_names": [room.name]}, backend=InProcess()
+            )
+            assert execute_run(sync.pk, backend=InProcess()).status == "succeeded"
+            return sorted(record.path for record in server.request_log)
+
+        # Five minutes after its end, under a 12-minute lag, the API still shows it running.
+        assert webhook_room_sync(5) == ["/insights/room-sessions"]
+        assert not RoomSession.objects.filter(
+            room_session_id=session.session_id, ended_at__isnull=False
+        ).exists()
+        # Past the lag it shows ended: its participants, then the room, so its fingerprint is current.
+        assert webhook_room_sync(LAG + 1) == [
+            "/insights/participants",
+            "/insights/room-sessions",
+            "/insights/rooms",
+        ]
+        assert RoomSession.objects.filter(room_session_id=session.session_id, ended_at__isnull=False).exists()
+        stored = Room.objects.get(room_name=room.name).sessions_synced_signature
+        assert stored == signature(org.room_item(room.name))
