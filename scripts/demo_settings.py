@@ -16,4 +16,7 @@ if os.environ.get("INSIGHTS_DEMO_SIMULATOR"):
         "PLAN_POINTS_PER_MINUTE": 60_000,
         "RATE_BUDGET_POINTS_PER_MINUTE": 60_000,
         "SCHEDULE_INTERVAL_MINUTES": 1,
+        # Our simulator writes packet loss in percent: said here, no item is guessed (a quiet call's
+        # loss of 0.4 would otherwise read as a fraction, 40 %) and the unit hint is never needed.
+        "PACKET_LOSS_UNIT": "percent",
     }

@@ -97,6 +97,9 @@ def test_demo_brings_data_into_the_reports_then_stops_everything(demo):
     assert processes_with(demo["marker"]) == []
     assert (demo["logs"] / "rqworker-1.log").exists() and (demo["logs"] / "rqcron.log").exists()
     assert first_sync_kind(demo) == "full"  # else every report says "no full sync yet"
+    # The demo says the simulator's packet-loss unit: nothing is guessed, so no hint about it.
+    logs = "".join(path.read_text(errors="replace") for path in demo["logs"].glob("*.log"))
+    assert "detail items whose packet loss" not in out + logs
 
 
 def first_sync_kind(demo: dict) -> str:
