@@ -59,14 +59,28 @@ class Setting:
         if isinstance(value, bool) or not isinstance(value, self.types):
             return f"must be {' or '.join(t.__name__ for t in self.types)}, not {type(value).__name__}"
         if isinstance(value, float) and not math.isfinite(value):
-            return f"must be a finite number, not {value!r}"
+            return f"must be a finite number, not {shown(value)}"
         if abs(value) > sys.float_info.max:  # an int past every float: each reader's float() would fail
-            return f"must be a finite number, not an integer of {len(str(abs(value)))} digits"
+            # (str() of an int past 4,300 digits raises: its size is read from its bits)
+            digits = int(abs(value).bit_length() * math.log10(2)) + 1
+            return f"must be a finite number, not an integer of about {digits} digits"
         if self.low is not None and value < self.low:
-            return f"must be at least {self.low}, not {value!r}"
+            return f"must be at least {self.low}, not {shown(value)}"
         if self.high is not None and value > self.high:
-            return f"must be at most {self.high}, not {value!r}"
+            return f"must be at most {self.high}, not {shown(value)}"
         return None
+
+
+def shown(value: Any) -> str:
+    """``value`` as a message shows it: repr() cut at 200 characters, and an int past 4,300 digits
+    (whose repr() raises) by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 1000:
+        return f"an integer of about {int(abs(value).bit_length() * math.log10(2)) + 1} digits"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an int deep inside a list, or a list that holds itself
+        return f"a {type(value).__name__} that cannot be shown"
+    return text if len(text) <= 200 else text[:200] + "…"
 
 
 def url_parts(value: Any) -> SplitResult | None:
@@ -87,9 +101,9 @@ def _list_problem(value: Any) -> str | None:
         return f"must be a list of seconds, e.g. [30, 120], not {type(value).__name__}"
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int):
-            return f"must hold whole seconds (int), not {type(item).__name__} {item!r}"
+            return f"must hold whole seconds (int), not {type(item).__name__} {shown(item)}"
         if not 0 <= item <= ONE_DAY:
-            return f"must hold seconds from 0 to {ONE_DAY}, not {item!r}"
+            return f"must hold seconds from 0 to {ONE_DAY}, not {shown(item)}"
     return None
 
 
@@ -274,7 +288,7 @@ class InsightsSettings:
         try:
             return self._values[name]
         except KeyError:
-            raise AttributeError(f"{SETTING_NAME} has no setting {name!r}") from None
+            raise AttributeError(f"{SETTING_NAME} has no setting {shown(name)}") from None
 
     def as_dict(self) -> dict[str, Any]:
         """A copy of every setting, with the API key, the pseudonym key and the webhook secret masked."""

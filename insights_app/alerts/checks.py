@@ -12,7 +12,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from ..conf import ONE_DAY, SETTING_NAME, url_parts
+from ..conf import ONE_DAY, SETTING_NAME, shown, url_parts
 from ..models import AlertRule
 from .settings import ALERT_DEFAULTS, WEBHOOK_FORMATS, user_alerts
 
@@ -57,14 +57,15 @@ def _number_problem(
     if value is None and nullable:
         return None
     kinds = " or ".join(t.__name__ for t in types)
-    bad = f"{key} must be {kinds}, at least {low}, not {value!r}"
+    text = shown(value)
+    bad = f"{key} must be {kinds}, at least {low}, not {text}"
     if isinstance(value, bool) or not isinstance(value, types):
         return bad
     number = cast(float, value)
     # (an int is compared as it is: float() of one with 400 digits would raise)
     if (isinstance(number, float) and not math.isfinite(number)) or number < low:
         return bad
-    return f"{key} must be at most {high}, not {value!r}" if number > high else None
+    return f"{key} must be at most {high}, not {text}" if number > high else None
 
 
 def _retry_problem(intervals: Any) -> str | None:
@@ -83,7 +84,7 @@ def _site_url_problem(url: Any) -> str | None:
         return None
     parts = url_parts(url)
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"SITE_URL must be an absolute http(s) URL such as 'https://intranet.example.com', not {url!r}"
+        return f"SITE_URL must be an absolute http(s) URL such as 'https://intranet.example.com', not {shown(url)}"
     return None
 
 
@@ -113,7 +114,7 @@ def _value_problems(values: dict[str, Any]) -> list[str]:
             problems.append(f"{key} must be a string or None")
     for key in ("QUEUE", "WEBHOOK_QUEUE"):
         if isinstance(values[key], str) and values[key] not in (getattr(settings, "RQ_QUEUES", None) or {}):
-            problems.append(f"{key} {values[key]!r} is not in RQ_QUEUES")
+            problems.append(f"{key} {shown(values[key])} is not in RQ_QUEUES")
     return problems
 
 
@@ -150,9 +151,9 @@ def check_alerts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for key in sorted(set(user) - set(ALERT_DEFAULTS)):
         close = difflib.get_close_matches(key, ALERT_DEFAULTS, n=1)
-        hint = f"Did you mean {close[0]!r}?" if close else "See docs/alerts.md for the keys."
+        hint = f"Did you mean {shown(close[0])}?" if close else "See docs/alerts.md for the keys."
         messages.append(
-            Warning(f"{ALERTS} has an unknown key {key!r}; it is ignored.", hint=hint, id=_id("W004"))
+            Warning(f"{ALERTS} has an unknown key {shown(key)}; it is ignored.", hint=hint, id=_id("W004"))
         )
     values = {**ALERT_DEFAULTS, **user}
     for problem in _value_problems(values):

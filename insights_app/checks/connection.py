@@ -13,6 +13,7 @@ from ..conf import (
     DEFAULTS,
     SETTING_NAME,
     get_settings,
+    shown,
     url_parts,
 )
 from ..whereby.budget.current import reported_plan
@@ -88,7 +89,7 @@ def check_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if not isinstance(queue, str) or queue not in queues:
         return [
             Error(
-                f"The queue {queue!r} ({SETTING_NAME}['QUEUE']) is not in RQ_QUEUES.",
+                f"The queue {shown(queue)} ({SETTING_NAME}['QUEUE']) is not in RQ_QUEUES.",
                 hint=f'Add it: RQ_QUEUES = {{..., "{queue}": {{"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600}}}}, '
                 f"or point {SETTING_NAME}['QUEUE'] at a queue you already have.",
                 id=check_id("E002"),
@@ -107,7 +108,7 @@ def check_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
         return [
             Error(
-                f"{SETTING_NAME}['BASE_URL'] is not an http(s) URL: {url!r}.",
+                f"{SETTING_NAME}['BASE_URL'] is not an http(s) URL: {shown(url)}.",
                 hint=f"Leave it out to use {DEFAULTS['BASE_URL']}.",
                 id=check_id("E004"),
             )
@@ -115,7 +116,7 @@ def check_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
         return [
             Error(
-                f"{SETTING_NAME}['BASE_URL'] has a query or fragment ({url!r}): the app appends paths "
+                f"{SETTING_NAME}['BASE_URL'] has a query or fragment ({shown(url)}): the app appends paths "
                 "and its own parameters, so they would be lost or corrupt every request.",
                 hint=f"Give only scheme, host and path, e.g. {DEFAULTS['BASE_URL']}.",
                 id=check_id("E004"),
@@ -176,10 +177,10 @@ def check_rate_redis_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     if parts is not None and parts.scheme in REDIS_SCHEMES and (parts.hostname or parts.path):
         return []
     # Only the scheme is named: a Redis URL may carry a password.
-    shown = f"a {type(url).__name__}" if parts is None else f"scheme {parts.scheme or 'missing'!r}"
+    named = f"a {type(url).__name__}" if parts is None else f"scheme {shown(parts.scheme or 'missing')}"
     return [
         Error(
-            f"{SETTING_NAME}['RATE_REDIS_URL'] is not a Redis URL ({shown}).",
+            f"{SETTING_NAME}['RATE_REDIS_URL'] is not a Redis URL ({named}).",
             hint="Use e.g. 'redis://localhost:6379/2' (or rediss://, unix://), or None to share the "
             "connection of the app's queue.",
             id=check_id("E015"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Warning, register
 
-from ..conf import SETTING_NAME, get_settings
+from ..conf import SETTING_NAME, get_settings, shown
 from ..redis_clients import queue_redis
 from ..site import other_sites, register_site, site_key
 from .base import TAG, check_id, shape_ok
@@ -38,7 +38,7 @@ def check_shared_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
     named = "; ".join(f"site {key} ({label})" for key, label in sorted(others.items()))
     return [
         Warning(
-            f"Another site uses the queue {name!r} on the same Redis database: {named}. "
+            f"Another site uses the queue {shown(name)} on the same Redis database: {named}. "
             f"This site is {site_key()}. Each site's workers put the other's jobs back instead of "
             "running them, so jobs wait for the right site's workers and every worker works for both.",
             hint=f"Give each site its own {SETTING_NAME}['QUEUE'] (and RQ_QUEUES entry, and workers on "

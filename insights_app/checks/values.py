@@ -18,6 +18,7 @@ from ..conf import (
     SETTINGS_BY_NAME,
     Setting,
     get_settings,
+    shown,
     unknown_setting_keys,
 )
 from .base import TAG, check_id, shape_ok, user_dict
@@ -47,10 +48,14 @@ def check_settings_shape(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     messages: list[CheckMessage] = []
     for key in unknown_setting_keys():
         close = difflib.get_close_matches(key, DEFAULTS, n=1)
-        hint = f"Did you mean {close[0]!r}?" if close else "See docs/settings.md for the keys the app reads."
+        hint = (
+            f"Did you mean {shown(close[0])}?"
+            if close
+            else "See docs/settings.md for the keys the app reads."
+        )
         messages.append(
             Warning(
-                f"{SETTING_NAME} has an unknown key {key!r}; the app ignores it.",
+                f"{SETTING_NAME} has an unknown key {shown(key)}; the app ignores it.",
                 hint=hint,
                 id=check_id("W003"),
             )
@@ -70,15 +75,15 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         if problem:
             messages.append(
                 Error(
-                    f"{SETTING_NAME}[{spec.name!r}] {problem}.",
-                    hint=f"{spec.doc} Leave it out to use the default ({spec.default!r}); see docs/settings.md.",
+                    f"{SETTING_NAME}[{shown(spec.name)}] {problem}.",
+                    hint=f"{spec.doc} Leave it out to use the default ({shown(spec.default)}); see docs/settings.md.",
                     id=check_id("E007"),
                 )
             )
     if conf.PACKET_LOSS_UNIT not in PACKET_LOSS_UNITS:
         messages.append(
             Error(
-                f"{SETTING_NAME}['PACKET_LOSS_UNIT'] is {conf.PACKET_LOSS_UNIT!r}.",
+                f"{SETTING_NAME}['PACKET_LOSS_UNIT'] is {shown(conf.PACKET_LOSS_UNIT)}.",
                 hint=f"Use one of {', '.join(repr(u) for u in PACKET_LOSS_UNITS)}; 'auto' detects it per item.",
                 id=check_id("E013"),
             )
@@ -87,7 +92,7 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         messages.append(
             Error(
                 f"{SETTING_NAME}['QUEUE'] must be a non-empty string.",
-                hint=f"Leave it out to use {DEFAULTS['QUEUE']!r}.",
+                hint=f"Leave it out to use {shown(DEFAULTS['QUEUE'])}.",
                 id=check_id("E008"),
             )
         )
@@ -115,7 +120,7 @@ def check_detail_policy(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         return []
     return [
         Error(
-            f"{SETTING_NAME}['DETAIL_POLICY'] is {policy!r}, which the sync does not know.",
+            f"{SETTING_NAME}['DETAIL_POLICY'] is {shown(policy)}, which the sync does not know.",
             hint=f"Use one of {', '.join(repr(p) for p in DETAIL_POLICIES)} "
             "(recent fetches details of the last DETAIL_RECENT_DAYS days).",
             id=check_id("E005"),
@@ -153,10 +158,10 @@ def check_external_id_resolver(app_configs: Any = None, **kwargs: Any) -> list[C
         try:
             target = import_string(resolver)
         except (ImportError, ValueError, TypeError) as exc:  # ".x": ValueError, "..": TypeError
-            problem = f"{resolver!r} cannot be imported ({exc})"
+            problem = f"{shown(resolver)} cannot be imported ({exc})"
         else:
             if not callable(target):
-                problem = f"{resolver!r} is a {type(target).__name__}, which is not callable"
+                problem = f"{shown(resolver)} is a {type(target).__name__}, which is not callable"
     if problem is None:
         return []
     return [
@@ -184,7 +189,7 @@ def check_nightly_cron(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
         return []
     return [
         Error(
-            f"{SETTING_NAME}['NIGHTLY_FULL_SYNC_CRON'] is not a cron expression: {expression!r}.",
+            f"{SETTING_NAME}['NIGHTLY_FULL_SYNC_CRON'] is not a cron expression: {shown(expression)}.",
             hint="Use five fields, e.g. '30 2 * * *' for 02:30 every night, or None for no nightly full sync.",
             id=check_id("E012"),
         )
@@ -205,7 +210,7 @@ def check_privacy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         if problem:
             problems.append(f"['PERSONAL_DATA_RETENTION_DAYS'] {problem} (None keeps everything)")
     if conf.ERASURE_MODE not in SETTINGS_BY_NAME["ERASURE_MODE"].choices:
-        problems.append(f"['ERASURE_MODE'] is {conf.ERASURE_MODE!r}, not 'pseudonymise' or 'delete'")
+        problems.append(f"['ERASURE_MODE'] is {shown(conf.ERASURE_MODE)}, not 'pseudonymise' or 'delete'")
     key = conf.PSEUDONYM_KEY
     if key is not None and (not isinstance(key, str) or len(key) < 32):
         # The message never repeats the key.

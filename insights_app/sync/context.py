@@ -11,12 +11,12 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.db import close_old_connections, connection, transaction
-from django.utils import timezone
 
 from ..conf import get_settings
 from ..display.safetext import printable
 from ..errors import Interrupted
 from ..models import SyncRun
+from ..models.clock import db_now
 from ..rollups.marks import flush as flush_rollups
 from ..whereby.client import WherebyClient
 from . import lag
@@ -61,7 +61,9 @@ class RunContext:
         self.client = client
         self.backend = backend
         self.conf = get_settings()
-        self.now = now or timezone.now()
+        # The database's clock: a run's times (full_synced_at, synced_at) are compared with times other
+        # processes wrote (a failed run's started_at when resuming, presence), never with this host's.
+        self.now = now or db_now()
         self.lookback = timedelta(minutes=lag.lookback_minutes())
         self.on_progress = on_progress
         self.deltas: Counter[str] = Counter()
