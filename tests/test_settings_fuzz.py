@@ -30,7 +30,9 @@ TRICKY_TEXT = st.sampled_from(
         "* * * * * * *", "1e999", "nan", "-1",
     ]
 )  # fmt: skip
-TRICKY_NUMBERS = st.sampled_from([0, -1, 2**31, 2**63, -(2**63), 10**30, 10**400, -(10**400), 1e300, -0.0]) | (
+TRICKY_NUMBERS = st.sampled_from(
+    [0, -1, 2**31, 2**63, -(2**63), 10**30, 10**400, -(10**400), 1e300, -0.0]
+) | (
     # ints past 4,300 digits, whose str() and repr() raise (built, as hypothesis shows its strategies)
     st.builds(pow, st.sampled_from([10, -10]), st.just(5001))
 )

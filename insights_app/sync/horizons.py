@@ -119,13 +119,27 @@ class NewestFirst:
         except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
             raise
         except Exception as exc:
-            for work, _page in group:
-                self._failed(work, f"room {work.room_name}", exc)
-            picked = [[] for _ in group]
+            if len(group) == 1:
+                self._failed(group[0][0], f"room {group[0][0].room_name}", exc)
+                picked = [[]]
+            else:  # one bad row fails its own room only: the group again, a room at a time
+                picked = [
+                    self._list_one(work, ref, page) for ref, (work, page) in zip(refs, group, strict=True)
+                ]
         for (work, _page), sessions in zip(group, picked, strict=True):
             self.pending[work.room_pk] = SessionQueue(self._to_read(work, sessions), cutoff)
         self.ctx.flush()
         self.estimate.write(self.pending)
+
+    def _list_one(self, work: RoomWork, ref: RoomRef, page: Page) -> list[Any]:
+        """One room's page of sessions stored on its own (after its group's upsert failed)."""
+        try:
+            return store_session_pages(self.ctx, [(ref, page)], force=True)[0]
+        except (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS):
+            raise
+        except Exception as exc:
+            self._failed(work, f"room {work.room_name}", exc)
+            return []
 
     def _list_sessions(
         self, work: RoomWork, first_page: Page | Exception | None = None

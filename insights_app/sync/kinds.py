@@ -267,8 +267,14 @@ def _sync_rooms_after_webhooks(ctx: RunContext, names: list[str]) -> None:
         if ctx.trouble == trouble and _ended_in(pk) != before:
             ended.append(name)
     if ended:
-        # Read after its sessions: a session starting in between is told by its own webhooks.
-        for ref in _rooms_named(ctx, ended):
+        # Read after its sessions: a session starting in between is told by its own webhooks. A room
+        # deleted in Whereby meanwhile is a problem of the run: its sessions are stored already.
+        try:
+            refs = _rooms_named(ctx, ended)
+        except SyncError as error:
+            ctx.problem(str(error))
+            refs = []
+        for ref in refs:
             Room.objects.filter(pk=ref.pk).update(sessions_synced_signature=ref.signature)
 
 
