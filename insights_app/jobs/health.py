@@ -104,10 +104,10 @@ class Health:
 
     @property
     def data_age(self) -> timedelta | None:
-        """Time since the last successful sync finished."""
+        """Time since the last successful sync finished (on the database's clock, which wrote it)."""
         if self.last_success is None or self.last_success.finished_at is None:
             return None
-        return timezone.now() - self.last_success.finished_at
+        return max(timedelta(0), db_now() - self.last_success.finished_at)
 
     @property
     def is_stale(self) -> bool:

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 # A list of [lo seconds | null, hi seconds, observed at (epoch seconds)], newest first. The lag is the
 # organisation's: named, as its rate budget is, by a digest of the API key and base URL.
 KEY = "insights:lag-observed:{}"
-KEEP = 200  # recent sessions only (a day or two): the lag changes with Whereby's load
+KEEP = 200  # the last 200 sessions observed (no age limit): the lag changes with Whereby's load
 QUANTILE = 0.9
 # Bounds of the learned lag: Whereby promises none, and an hour-long outlier must not hold every
 # room sync back an hour (the catch-up follows such a session; the safety net reads it after).
@@ -193,6 +193,8 @@ def data_lag() -> timedelta:
     value = _setting("DATA_LAG_MINUTES")
     if value != "auto":
         return timedelta(minutes=float(value))
+    if not _setting("WEBHOOK_SECRET"):
+        return CAUTIOUS_DATA_LAG  # webhooks off: nothing measures the lag now (what was learned ages)
     learned = figures().learned
     return CAUTIOUS_DATA_LAG if learned is None else learned
 

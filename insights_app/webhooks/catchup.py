@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from django.utils.dateparse import parse_datetime
 
 from ..jobs.queue import get_queue
-from ..models import RoomSession
+from ..models import RoomSession, SyncRun, SyncStatus
 from ..models.webhooks import ENDED_MATCH, FOLLOWED_FOR
 from ..sync import lag
 from . import schedule
@@ -152,6 +152,12 @@ def follow_up(window_stamp: str) -> tuple[set[str], int]:
     # A session is not looked at again before the lag learned meanwhile says it can show (with "auto":
     # a session followed since before anything was learned, or a probe that missed).
     learned = lag.figures().learned if awaited and lag.follows("WEBHOOK_SYNC_DELAY_MINUTES") else None
+    # The room sync this window starts looks at the API now only when no other run is ahead of it
+    # in the queue; behind one (a full sync), its look comes later than now, and a lag timed from
+    # now would read short. Its look then only bounds the lag from above (timed at the next window).
+    behind = (
+        bool(awaited) and SyncRun.objects.filter(status__in=(SyncStatus.QUEUED, SyncStatus.RUNNING)).exists()
+    )
     for a in awaited:
         if (a.room_name, a.ended_at) in arrived:
             _observe(a, now)
@@ -164,6 +170,8 @@ def follow_up(window_stamp: str) -> tuple[set[str], int]:
         due = now + wait if learned is None else max(now + wait, a.ended_at + learned)
         # The sync this window starts looks at the room now; the previous look showed it running.
         missed = a.looked_at or a.missed_at
-        next_look = Awaited(a.room_name, a.ended_at, a.attempt + 1, now, missed, a.step_until)
+        next_look = Awaited(
+            a.room_name, a.ended_at, a.attempt + 1, None if behind else now, missed, a.step_until
+        )
         _await(next_look, schedule.window_end(due))
     return rooms, late

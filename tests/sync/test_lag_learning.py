@@ -16,7 +16,11 @@ MINUTE = 60.0
 
 @pytest.fixture
 def auto(settings, redis_conn):
-    settings.WHEREBY_INSIGHTS = {"QUEUE": "whereby_insights", "SCHEDULE_INTERVAL_MINUTES": 15}
+    settings.WHEREBY_INSIGHTS = {
+        "QUEUE": "whereby_insights",
+        "SCHEDULE_INTERVAL_MINUTES": 15,
+        "WEBHOOK_SECRET": "whsec-lag-learning-test",  # the lag is learned from webhooks
+    }
     return settings
 
 
@@ -102,3 +106,11 @@ def test_an_explicit_number_wins_over_the_lag_observed(auto, setting):
         assert lag.data_lag() == timedelta(minutes=9)
         assert lag.lookback_minutes() == 9 + 15
         assert minutes(lag.first_look()[0]) == 4.5
+
+
+def test_with_webhooks_off_the_lookback_is_cautious_whatever_was_learned_before(auto):
+    lag.observe(timedelta(minutes=4), timedelta(minutes=5))
+    assert lag.lookback_minutes() == 4.5 + 15
+    auto.WHEREBY_INSIGHTS = {**auto.WHEREBY_INSIGHTS, "WEBHOOK_SECRET": None}
+    assert lag.data_lag() == lag.CAUTIOUS_DATA_LAG
+    assert lag.lookback_minutes() == 15 + 15
