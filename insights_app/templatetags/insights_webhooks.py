@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django import template
 from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 
 from ..conf import get_settings
 from ..display.durations import format_duration
@@ -62,7 +63,10 @@ def _lag_lines() -> dict[str, Any]:
         "lag_median": format_duration(seen.median.total_seconds()) if seen.median is not None else "",
         "lag_p90": format_duration(seen.p90.total_seconds()) if seen.p90 is not None else "",
         "lag_learned": format_duration(seen.learned.total_seconds()) if seen.learned is not None else "",
-        "lag_settings": [(name, getattr(get_settings(), name)) for name in lag.SETTINGS],
+        # A setting's name is code, not words: shown as code, in every language.
+        "lag_settings": [
+            (format_html("<code>{}</code>", name), getattr(get_settings(), name)) for name in lag.SETTINGS
+        ],
     }
 
 

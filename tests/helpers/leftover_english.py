@@ -96,6 +96,8 @@ class _Texts(HTMLParser):
         if tag in ("script", "style"):
             self._skip += 1
             self._json = attributes.get("type") == "application/json"
+        if tag == "code":  # a setting's or a command's name: code, the same in every language
+            self._skip += 1
         for name, value in attrs:
             if value and (
                 name in SHOWN_ATTRIBUTES
@@ -108,6 +110,8 @@ class _Texts(HTMLParser):
         if tag in ("script", "style"):
             self._skip = max(0, self._skip - 1)
             self._json = False
+        if tag == "code":
+            self._skip = max(0, self._skip - 1)
 
     def handle_data(self, data: str) -> None:
         if self._json:

@@ -148,17 +148,17 @@ def test_dashboard_shows_the_lag_observed_and_whether_the_settings_follow_it(
     page = client.get(url).content.decode()
     assert "none yet: learned from the next sessions that end" in page
     assert (
-        "DATA_LAG_MINUTES: follows the lag observed (cautious until one is); "
-        "WEBHOOK_SYNC_DELAY_MINUTES: follows the lag observed (cautious until one is)"
+        "<code>DATA_LAG_MINUTES</code>: follows the lag observed (cautious until one is); "
+        "<code>WEBHOOK_SYNC_DELAY_MINUTES</code>: follows the lag observed (cautious until one is)"
     ) in page
     for lo, hi in ((11.5, 12.5), (10.8, 11.8), (11.2, 12.2)):
         lag.observe(timedelta(minutes=lo), timedelta(minutes=hi))
     page = client.get(url).content.decode()
     # Each the middle of its bounds: 12.0, 11.3 and 11.7 minutes.
     assert "median 11 min 42 s, p90 12 min 00 s (over 3 sessions)" in page
-    assert "WEBHOOK_SYNC_DELAY_MINUTES: follows the lag observed (now 12 min 00 s)" in page
+    assert "<code>WEBHOOK_SYNC_DELAY_MINUTES</code>: follows the lag observed (now 12 min 00 s)" in page
     settings.WHEREBY_INSIGHTS = {**settings.WHEREBY_INSIGHTS, "WEBHOOK_SYNC_DELAY_MINUTES": 14}
     page = client.get(url).content.decode()
     assert (
-        "DATA_LAG_MINUTES: follows the lag observed (now 12 min 00 s); WEBHOOK_SYNC_DELAY_MINUTES: fixed at 14 min"
+        "<code>DATA_LAG_MINUTES</code>: follows the lag observed (now 12 min 00 s); <code>WEBHOOK_SYNC_DELAY_MINUTES</code>: fixed at 14 min"
     ) in page
