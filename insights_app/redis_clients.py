@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import redis
 
@@ -21,8 +22,15 @@ def queue_redis(queue_name: str, timeout: float) -> redis.Redis:
     import django_rq
 
     pool = django_rq.get_connection(queue_name).connection_pool
-    kwargs = {
-        **pool.connection_kwargs,
+    # Only where and how to connect (plain values): newer redis-py also keeps per-pool objects there
+    # (a maintenance-notification handler, registries) whose repr changes with every new client, so
+    # a key made of them never matched, and each call left a new pool and its open connection behind.
+    kwargs: dict[str, Any] = {
+        **{
+            k: v
+            for k, v in pool.connection_kwargs.items()
+            if isinstance(v, str | int | float | bool | type(None)) and not k.startswith(("orig_", "maint_"))
+        },
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
         "retry": None,
