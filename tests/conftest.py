@@ -148,7 +148,17 @@ class WorkerProcess:
         )
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "rqworker", queue, "--with-scheduler"],
+            # As README and docs/deployment.md run it: the app's worker class, whose scheduler reads
+            # due times on Redis's clock (where the webhook windows keep them), not this host's.
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "rqworker",
+                queue,
+                "--with-scheduler",
+                "--worker-class",
+                "insights_app.worker.InsightsWorker",
+            ],
             cwd=ROOT,
             env=worker_env(redis_url, extra_env),
             stdout=self._log,

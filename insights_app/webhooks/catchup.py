@@ -86,7 +86,7 @@ def await_session(room_name: str, ended_at: datetime, first_look: timedelta, *, 
     step_until = None
     if probe:  # every minute until a little past the lag learned so far
         step_until = ended_at + max(first_look, lag.figures().learned or first_look) + 2 * STEP
-    due = schedule.window_end(max(schedule.now(), ended_at + first_look), first_look)
+    due = schedule.window_end(schedule.due_after(ended_at, first_look), first_look)
     return _await(Awaited(room_name, ended_at, 1, step_until=step_until), due)
 
 
@@ -148,7 +148,9 @@ def follow_up(window_stamp: str) -> tuple[set[str], int]:
     arrived = _arrived(awaited)
     rooms: set[str] = set()
     late = 0
-    now = schedule.now()
+    # Ends, looks and probes are times on the database's clock (as the event times they follow); only
+    # a next look's due time moves to Redis's clock, where the scheduler reads it.
+    now = schedule.event_now()
     # A session is not looked at again before the lag learned meanwhile says it can show (with "auto":
     # a session followed since before anything was learned, or a probe that missed).
     learned = lag.figures().learned if awaited and lag.follows("WEBHOOK_SYNC_DELAY_MINUTES") else None
@@ -173,5 +175,5 @@ def follow_up(window_stamp: str) -> tuple[set[str], int]:
         next_look = Awaited(
             a.room_name, a.ended_at, a.attempt + 1, None if behind else now, missed, a.step_until
         )
-        _await(next_look, schedule.window_end(due))
+        _await(next_look, schedule.window_end(schedule.redis_instant(due)))
     return rooms, late

@@ -19,7 +19,7 @@ from typing import Any
 from ..jobs.queue import get_queue
 from ..site import job_id, redis_key, site_meta
 from ..sync import lag
-from ..sync.clock import redis_now
+from ..sync.clock import db_now, redis_now
 
 # Under this site's prefix (site.redis_key): two sites' windows and rooms never meet.
 MARKER = "webhooks:pending-room-sync:{}"
@@ -63,9 +63,21 @@ def now() -> datetime:
     return redis_now(get_queue().connection)
 
 
+def event_now() -> datetime:
+    """Now on the clock event times are judged by: the database's, which stamps a delivery's time
+    received and bounds its ``createdAt`` (Redis's server may run on another machine's clock)."""
+    return db_now()
+
+
+def redis_instant(event_time: datetime) -> datetime:
+    """``event_time`` (on the database's clock) as the instant on Redis's clock that is as far from
+    now: only the time left crosses from one clock to the other, never an instant."""
+    return now() + (event_time - event_now())
+
+
 def due_after(at: datetime, wait: timedelta | None = None) -> datetime:
-    """The event's time plus the delay, never in the past (a late delivery runs at once)."""
-    return max(now(), at + (delay() if wait is None else wait))
+    """The event's time plus the delay, on Redis's clock, never in the past (a late delivery runs at once)."""
+    return max(now(), redis_instant(at + (delay() if wait is None else wait)))
 
 
 def window_end(due: datetime, wait: timedelta | None = None) -> datetime:
