@@ -35,10 +35,10 @@ def get_keys() -> list[str]:
 
 @pytest.mark.parametrize("behind", [False, True], ids=["queue-empty", "behind-a-full-sync"])
 def test_a_look_behind_another_run_is_not_timed_from_its_window(conf, behind):
-    now = schedule.now()
-    ended = now - timedelta(minutes=3)
+    # The end on the events' clock (the database's), the window's due time on Redis's.
+    ended = schedule.event_now() - timedelta(minutes=3)
     first = catchup.Awaited("/standup", ended, 1)
-    due = schedule.window_end(now - timedelta(minutes=1))
+    due = schedule.window_end(schedule.now() - timedelta(minutes=1))
     catchup._await(first, due)
     if behind:
         SyncRun.objects.create(kind="full", dedup_key="full", trigger="schedule", status=SyncStatus.RUNNING)
