@@ -141,7 +141,9 @@ def _children(pid: int) -> list[int]:
 class WorkerProcess:
     """A real ``manage.py rqworker`` subprocess listening on the app's queue."""
 
-    def __init__(self, redis_url: str, queue: str, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, redis_url: str, queue: str, extra_env: dict[str, str] | None = None, *, plain: bool = False
+    ) -> None:
         self.log_path = (
             Path(os.environ.get("TMPDIR", "/tmp"))
             / f"insights-rqworker-{os.getpid()}-{time.monotonic_ns()}.log"
@@ -156,8 +158,7 @@ class WorkerProcess:
                 "rqworker",
                 queue,
                 "--with-scheduler",
-                "--worker-class",
-                "insights_app.worker.InsightsWorker",
+                *([] if plain else ["--worker-class", "insights_app.worker.InsightsWorker"]),
             ],
             cwd=ROOT,
             env=worker_env(redis_url, extra_env),
@@ -203,10 +204,10 @@ def rq_worker_factory(redis_conn, redis_url: str) -> Iterator[Callable[..., Work
 
     workers: list[WorkerProcess] = []
 
-    def start(extra_env: dict[str, str] | None = None) -> WorkerProcess:
+    def start(extra_env: dict[str, str] | None = None, *, plain: bool = False) -> WorkerProcess:
         env = {"INSIGHTS_TEST_SETTINGS_JSON": json.dumps(getattr(django_settings, "WHEREBY_INSIGHTS", {}))}
         env.update(extra_env or {})
-        worker = WorkerProcess(redis_url, get_settings().QUEUE, env)
+        worker = WorkerProcess(redis_url, get_settings().QUEUE, env, plain=plain)
         workers.append(worker)
         return worker
 
