@@ -61,9 +61,7 @@ class Setting:
         if isinstance(value, float) and not math.isfinite(value):
             return f"must be a finite number, not {shown(value)}"
         if abs(value) > sys.float_info.max:  # an int past every float: each reader's float() would fail
-            # (str() of an int past 4,300 digits raises: its size is read from its bits)
-            digits = int(abs(value).bit_length() * math.log10(2)) + 1
-            return f"must be a finite number, not an integer of about {digits} digits"
+            return f"must be a finite number, not {shown(value)}"  # (past 1,000 bits: said by size)
         if self.low is not None and value < self.low:
             return f"must be at least {self.low}, not {shown(value)}"
         if self.high is not None and value > self.high:
