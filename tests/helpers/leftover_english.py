@@ -221,7 +221,8 @@ def django_gaps(language: str) -> list[re.Pattern[str]]:
 def _words(text: str, data: list[str]) -> set[str]:
     for value in data:
         if value in text:
-            text = text.replace(value, " ")
+            # Whole words only: a short stored value ("eu") inside a word ("pseudonymise") is no data.
+            text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", " ", text)
     return {w.lower() for w in WORD.findall(PLACEHOLDER.sub(" ", text))}
 
 
