@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 import django_rq
-from django.utils import timezone
 
 from ..conf import get_settings
 from ..models import Alert
+from ..models.clock import db_now
 from ..signals import alert_raised, alert_resolved
 from ..site import job_id, site_meta
 from .deadline import DeadlineExceeded
@@ -70,7 +70,7 @@ def notify(alert: Alert, event: str, tick: dict[str, bool] | None = None) -> dic
     if hook:
         outcomes["webhook"] = "queued"
     stamp = "notified_at" if event == "raised" else "resolved_notified_at"
-    now = timezone.now()
+    now = db_now()  # the engine claims the alert on the database's clock: one clock for its times
     current = Alert.objects.filter(pk=alert.pk).values_list("deliveries", flat=True).first() or {}
     alert.deliveries = {**current, **{f"{k}:{event}": v for k, v in outcomes.items()}}
     setattr(alert, stamp, now)

@@ -9,6 +9,7 @@ from django.urls import NoReverseMatch, reverse
 
 from ..alerts.links import cause_url
 from ..models import Alert
+from ..models.alert import silenced_now
 
 register = template.Library()
 PANEL_LIMIT = 10
@@ -21,7 +22,11 @@ def insights_open_alerts(context: Any) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.has_perm("insights_app.view_alert"):
         return {"alerts": [], "total": 0, "list_url": None}
-    open_alerts = Alert.objects.filter(resolved_at__isnull=True).order_by("-last_seen_at")
+    open_alerts = (
+        Alert.objects.filter(resolved_at__isnull=True)
+        .annotate(silenced_now=silenced_now())
+        .order_by("-last_seen_at")
+    )
     rows = list(open_alerts[: PANEL_LIMIT + 1])
     try:
         list_url = reverse("admin:insights_app_alert_changelist") + "?state=open"

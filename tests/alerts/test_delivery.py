@@ -361,3 +361,27 @@ def test_the_default_alert_settings_pass_the_checks(settings):
     # A webhook secret too: without one the routed webhook URL warns (W101), which is not the alerts' doing.
     settings.WHEREBY_INSIGHTS = {"API_KEY": "k", "WEBHOOK_SECRET": "s"}
     assert [m.id for m in run_checks(tags=["insights_app"]) if m.id.startswith("insights_app.")] == []
+
+
+@pytest.mark.integration  # the alert pages read the health from Redis
+def test_a_silence_reads_the_same_on_every_alert_page_whatever_this_hosts_clock_says(
+    client, staff, settings, time_machine, monkeypatch
+):
+    from insights_app.models import clock
+
+    settings.WHEREBY_INSIGHTS = {"ALERTS": {"EMAIL_TO": []}}
+    failed_runs(3)
+    evaluate()
+    alert = Alert.objects.get()
+    Alert.objects.filter(pk=alert.pk).update(silenced_until=clock.db_now() + timedelta(hours=1))
+    # This web host's clock runs two days ahead; the database keeps the real time, as a server elsewhere.
+    time_machine.move_to(timezone.now() + timedelta(days=2), tick=True)
+    monkeypatch.setattr(clock, "follows_host_clock", lambda: False)
+    client.force_login(staff)
+
+    changelist = client.get(reverse("admin:insights_app_alert_changelist")).content.decode()
+    assert "open, silenced" in changelist
+    silenced = client.get(reverse("admin:insights_app_alert_changelist") + "?state=silenced")
+    assert alert.title in silenced.content.decode()
+    panel = client.get(reverse("admin:index")).content.decode()
+    assert '<span class="quiet">(silenced)</span>' in panel
