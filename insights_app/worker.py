@@ -12,7 +12,8 @@ which decides when RQ itself calls a job abandoned) keeps RQ's 60 s beyond the n
 On a queue shared by several sites, it puts another site's job back on the queue as it takes it,
 before any work horse runs it (``insights_app.site``), and a burst worker stops once only such jobs
 are left. With ``--with-scheduler`` its scheduler judges due times by Redis's clock
-(``jobs.scheduler``), the clock they are computed with, not by this host's.
+(``jobs.scheduler``), the clock they are computed with, not by this host's; RQ's retries after an
+interval are scheduled on that clock too (unless another job class is configured).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import time
 from typing import Any
 
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.job import Job
 from rq.worker import Worker
 
-from .jobs.scheduler import RedisClockScheduler
+from .jobs.scheduler import RedisClockJob, RedisClockScheduler
 from .site import REFUSE_PAUSE_SECONDS, foreign_site, refusal_message
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ class InsightsWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.job_monitoring_interval = min(self.job_monitoring_interval, BEAT_SECONDS)
+        if self.job_class is Job:  # (django-rq passes RQ's own when none is configured; another is kept)
+            self.job_class = RedisClockJob
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat; while a job runs (RQ passes its monitoring interval + 60 s) the shorter one."""

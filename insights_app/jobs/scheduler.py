@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
@@ -32,3 +35,25 @@ class RedisClockScheduler(RQScheduler):
             RedisClockRegistry(registry.name, connection=self.connection, serializer=self.serializer)
             for registry in self._scheduled_job_registries
         ]
+
+
+class RedisClockJob(Job):
+    """RQ's job, whose retry after an interval is due by Redis's clock, as the scheduler judges it.
+
+    RQ writes a retry's due time with the failing worker's clock; a scheduler on Redis's clock would
+    then run it late by as much as that host is ahead (or early by as much as it is behind).
+    """
+
+    def retry(self, queue: Any, pipeline: Any) -> None:
+        """RQ's retry (rq 2.11-2.12); a retry after an interval is scheduled from Redis's now."""
+        interval = self.get_retry_interval()
+        if not interval:
+            super().retry(queue, pipeline)
+            return
+        assert self.retries_left
+        self.retries_left = self.retries_left - 1
+        seconds, micros = self.connection.time()
+        due = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=micros, seconds=interval)
+        self.set_status(JobStatus.SCHEDULED)
+        queue.schedule_job(self, due, pipeline=pipeline)
+        self.log.info("Job %s: scheduled for retry at %s, %s remaining", self.id, due, self.retries_left)

@@ -208,9 +208,9 @@ def test_a_run_that_fails_on_a_transient_outage_is_retried_by_rq(
     # The rooms listing fails more often than the client retries: the first attempt of the job fails.
     configure(settings, server, MAX_RETRIES=1, JOB_RETRY_INTERVALS=[1])
     server.faults = FaultConfig(fail_first_n=2, only_paths=["/insights/rooms"])
-    # RQ writes a retry's due time with the worker host's clock: a plain worker's scheduler reads
-    # that clock too (InsightsWorker's reads Redis's, which is right for the webhook windows only).
-    worker = rq_worker_factory(plain=True)
+    # The documented InsightsWorker: its scheduler reads Redis's clock, and so do its retries' due
+    # times (RQ's own are the host's: under a shifted host clock the retry would wait that long).
+    worker = rq_worker_factory()
 
     run = enqueue_sync(kind="full", trigger="admin").run
 
