@@ -75,7 +75,7 @@ def test_a_second_full_sync_starts_at_the_start_box_estimate_and_spends_about_th
 
 
 def test_the_dashboard_and_the_progress_bar_show_the_estimate(settings, simulator, redis_conn, admin_client):
-    configure(settings, simulator, RATE_BUDGET_POINTS_PER_MINUTE=60)
+    configure(settings, simulator, RATE_BUDGET_POINTS_PER_MINUTE=600)
     call_command("insights_sync", "--details", "none")  # learns the endpoints' costs (1 point each here)
     run = SyncRun.objects.create(
         kind="full",
@@ -83,14 +83,14 @@ def test_the_dashboard_and_the_progress_bar_show_the_estimate(settings, simulato
         api_points=150,
         checkpoint={"estimate": {"calls": {"participants": 100, "participant": 650}, "api_points": 100}},
     )
-    text = "about 700 points left, about 11 min 40 s at 60 points/min (estimate)"
+    text = "about 700 points left, about 1 min 10 s at 600 points/min (estimate)"
     page = admin_client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
     assert text in page
     status = admin_client.get(reverse("admin:insights_app_syncrun_dashboard_status")).json()
     assert [r["estimate_text"] for r in status["active"]] == [text]
     bar = _ProgressBar(write=lambda line: None, tty=True)
     bar.update(run)
-    assert "points_left=~700" in bar._bar.postfix and "eta=~11 min 40 s" in bar._bar.postfix
+    assert "points_left=~700" in bar._bar.postfix and "eta=~1 min 10 s" in bar._bar.postfix
     bar.close()
 
 
@@ -113,11 +113,11 @@ def test_the_estimate_never_says_about_0_s_while_calls_are_due(settings, simulat
 def test_before_a_full_sync_the_dashboard_estimates_what_it_will_spend(
     settings, simulator, redis_conn, admin_client
 ):
-    configure(settings, simulator, RATE_BUDGET_POINTS_PER_MINUTE=60)
+    configure(settings, simulator, RATE_BUDGET_POINTS_PER_MINUTE=600)
     call_command("insights_sync", "--details", "none")  # 3 rooms, 12 sessions, 36 connections stored
     page = admin_client.get(reverse("admin:insights_app_syncrun_dashboard")).content.decode()
     # 1 rooms page, 3 session listings, 12 participants calls, 36 detail calls: 1 point each here.
-    assert "A full sync now: about 52 points, about 52 s at 60 points/min (estimate)" in page
+    assert "A full sync now: about 52 points, about 5 s at 600 points/min (estimate)" in page
     charged_before = simulator.ledger.total(OURS)
     out = io.StringIO()
     call_command("insights_sync", "--full", stdout=out)

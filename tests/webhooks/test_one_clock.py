@@ -38,7 +38,9 @@ SKEWS = ["+900s", "-900s"]
 # Longer than the coalescing window (a minute): a sync started at the window after it was scheduled,
 # as on a clock 15 minutes ahead, starts before the delay is over.
 DELAY = timedelta(minutes=2)
-SENT_LATE = timedelta(seconds=30)  # the delivery arrives this long after the session ended
+# The delivery arrives this long after the session ended: the sync is due 40 s after it (plus up to
+# a window), while one started early, at once, would have waited only these 80 s.
+SENT_LATE = timedelta(seconds=80)
 
 
 def _faked(skew: str, args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
