@@ -15,9 +15,11 @@ BURST_SECONDS = 2.0
 class ProductSpend:
     """The moments (one point each) at which the product calls, at ``points_per_minute`` on average.
 
-    "even" spaces the calls exactly alike; "random" is a Poisson process (independent users); "bursty"
-    sends them in bursts of 0.5x to 1.5x ``BURST_GAP_SECONDS`` of the mean rate within ``BURST_SECONDS``,
-    the bursts themselves arriving as a Poisson process. Seeded: the same seed gives the same moments.
+    "even" spaces the calls exactly alike, on one grid from the first look, whoever looks when (placed
+    within each interval between looks, a call fell on every look: on the arrival of every call of
+    ours); "random" is a Poisson process (independent users); "bursty" sends them in bursts of 0.5x to
+    1.5x ``BURST_GAP_SECONDS`` of the mean rate within ``BURST_SECONDS``, the bursts themselves
+    arriving as a Poisson process. Seeded: the same seed gives the same moments.
     """
 
     def __init__(self, points_per_minute: float, pattern: str = "random", seed: int = 0) -> None:
@@ -28,8 +30,7 @@ class ProductSpend:
         self.points_per_minute = points_per_minute
         self.pattern = pattern
         self._random = random.Random(seed)
-        self._due = 0.0  # "even": the fraction of a call carried to the next interval
-        self._next: float | None = None  # "random": the next call; "bursty": the next burst
+        self._next: float | None = None  # "even" and "random": the next call; "bursty": the next burst
         self._pending: deque[float] = deque()  # "bursty": calls of bursts already begun
 
     def moments(self, start: float, end: float) -> list[float]:
@@ -37,20 +38,19 @@ class ProductSpend:
         rate = self.points_per_minute / 60.0
         if rate <= 0 or end <= start:
             return []
-        if self.pattern == "even":
-            self._due += (end - start) * rate
-            calls = int(self._due)
-            self._due -= calls
-            return [start + (index + 1) * (end - start) / calls for index in range(calls)]
-        if self.pattern == "random":
-            if self._next is None:
-                self._next = start + self._random.expovariate(rate)
-            found = []
-            while self._next <= end:
-                found.append(self._next)
-                self._next += self._random.expovariate(rate)
-            return found
-        return self._bursts(start, end, rate)
+        if self.pattern == "bursty":
+            return self._bursts(start, end, rate)
+        if self._next is None:
+            self._next = start + self._gap(rate)
+        found = []
+        while self._next <= end:
+            found.append(self._next)
+            self._next += self._gap(rate)
+        return found
+
+    def _gap(self, rate: float) -> float:
+        """Seconds to the product's next call: always alike ("even"), else exponential ("random")."""
+        return 1 / rate if self.pattern == "even" else self._random.expovariate(rate)
 
     def _bursts(self, start: float, end: float, rate: float) -> list[float]:
         if self._next is None:

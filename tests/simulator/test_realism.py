@@ -3,6 +3,7 @@ guests without userId and rooms whose display names are stripped."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -103,6 +104,22 @@ def test_the_products_calls_come_at_random_moments_or_evenly(pattern, monkeypatc
         assert set(spent_per_second) <= {9, 10, 11}
     else:  # Poisson(10) a second: some seconds far from the mean
         assert min(spent_per_second) <= 5 and max(spent_per_second) >= 15
+
+
+@pytest.mark.parametrize("pattern", ["even", "random", "bursty"])
+def test_the_products_calls_do_not_depend_on_when_the_budget_is_looked_at(pattern):
+    """The product calls at the same moments whoever looks when: an evenly spaced product no longer
+    puts a call on every look (so on the arrival of each of our calls, where a bucket then never
+    read full and our costs read a point high)."""
+    from insights_app.simulator.background import ProductSpend
+
+    seldom, often = ProductSpend(1000, pattern, seed=3), ProductSpend(1000, pattern, seed=3)
+    looks = [0.0, 0.01, 0.1, 0.137, 0.2, 0.26, 0.31, 1.0, 1.033, 1.55, 2.0, 4.25, 10.0]  # none on the grid
+    by_many = [moment for start, end in itertools.pairwise(looks) for moment in often.moments(start, end)]
+    by_one = seldom.moments(0.0, 10.0)
+    assert len(by_one) > 100 and by_many == pytest.approx(by_one)
+    if pattern == "even":
+        assert not set(looks[1:]) & {round(moment, 9) for moment in by_many}
 
 
 def test_a_product_pattern_is_checked():

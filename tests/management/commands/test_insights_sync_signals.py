@@ -16,7 +16,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from insights_app.models import SyncRun
+from insights_app.simulator.limiters import LIMITERS
 from tests.helpers import ROOT, TEST_API_KEY, wait_for, worker_env
+from tests.helpers.org_compare import assert_db_equals_org
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -220,3 +222,44 @@ def test_sigterm_in_the_middle_of_a_write_resumes_with_nothing_lost_or_doubled(s
     # Nothing counted twice: what the runs say they created is what is stored.
     assert run.participants_created + latest.participants_created == connections
     assert not RoomSession.objects.filter(participants_synced_signature="").exists()
+
+
+@pytest.mark.parametrize("limiter", LIMITERS)
+def test_a_full_sync_stopped_by_sigterm_and_resumed_equals_the_api_under_every_limiter(
+    simulator_factory, redis_url, limiter
+):
+    """Issue 22: a limiter, costs and a plan the app is not told, the product spending a third of the
+    limit; a full sync with details stopped by SIGTERM midway, then resumed, leaves the API's data."""
+    from insights_app.models import Participant
+
+    server = simulator_factory(
+        seed=31,
+        rooms=4,
+        sessions_per_room=4,
+        participants_per_session=3,
+        limiter=limiter,
+        points_per_minute=6000,  # the issue's organisation: a share of 3,000 a minute paces the sync
+        endpoint_costs={"rooms": 5, "room-sessions": 3, "participants": 2, "participant": 2},
+        background_points_per_minute=2000,
+        background_pattern="random",
+    )
+    server.faults.latency_ms = 20
+    conf = {"API_KEY": TEST_API_KEY, "BASE_URL": server.base_url, "DETAIL_POLICY": "all"}
+    process = start_sync(redis_url, conf, "--full")
+    run = wait_for(lambda: SyncRun.objects.filter(status="running").first(), timeout=60)
+    wait_for(Participant.objects.exists, timeout=60)  # midway: a first batch of connections stored
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM, (out, err)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    with pytest.raises((AssertionError, KeyError)):  # the stop left the database short of the API
+        assert_db_equals_org(server.organisation, details="all")
+
+    resumed = start_sync(redis_url, conf, "--full")
+    out, err = resumed.communicate(timeout=240)
+    assert resumed.returncode == 0, (out, err)
+    latest = SyncRun.objects.order_by("-pk").first()
+    assert latest.pk != run.pk and latest.status == "succeeded", (latest.error, out, err)
+    counts = assert_db_equals_org(server.organisation, details="all")
+    assert counts["participants"] == server.organisation.stats()["connections"] and counts["details"] > 0
