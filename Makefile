@@ -55,6 +55,9 @@ FAST_COV ?= --cov --cov-report=term
 FAST_ARGS ?=
 FAST_TIER = $(PY) -m pytest -m "not integration" $(FAST_COV) $(FAST_ARGS) $(PYTEST_ARGS)
 # `make test` runs it first (a broken unit or the coverage floor fails in a minute), then the rest.
+# The rest mostly waits (rate windows, schedulers, workers): it runs as SHARDS processes at once
+# (scripts/run_shards.py: each on its own Redis database, REDIS_URL's minus 5, and its own database).
+SHARDS ?= 2
 test-fast: install
 	$(FAST_TIER)
 
@@ -65,7 +68,7 @@ test: install services browser faketime gettext
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
 	DEBUG=true $(PY) -m mypy
 	$(FAST_TIER)
-	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+	$(PY) scripts/run_shards.py --shards $(SHARDS) -- -m integration $(PYTEST_ARGS)
 
 # The suite (browser tests left out) with the clock of pytest and of every process it starts moved
 # SHIFT forward; Redis and PostgreSQL keep the real clock, as servers on other machines would.
@@ -77,7 +80,7 @@ $(FAKETIME_SHIM): scripts/faketime_clockwait.c | install
 	cc -shared -fPIC -O2 -Wall -o $@ $< -ldl
 
 test-shifted: install services faketime gettext $(FAKETIME_SHIM)
-	LD_PRELOAD=$(abspath $(FAKETIME_SHIM)) faketime -f $(SHIFT) $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	LD_PRELOAD=$(abspath $(FAKETIME_SHIM)) faketime -f $(SHIFT) $(PY) scripts/run_shards.py --shards $(SHARDS) -- -m "not browser" $(PYTEST_ARGS)
 
 # The suite (browser tests and own sites left out) against the built wheel's dependencies at the lowest
 # versions pyproject.toml allows: the wheel's Requires-Dist are given to uv as direct requirements, so
@@ -94,7 +97,7 @@ lowest-venv: install
 test-lowest: services gettext
 	test -x $(LOWEST_VENV)/bin/python || $(MAKE) lowest-venv
 	$(VENV)/bin/uv pip list -p $(LOWEST_VENV)/bin/python | grep -iE '^(django|django-rq|rq|redis|requests|urllib3|ua-parser|plotly) '
-	$(LOWEST_VENV)/bin/python -m pytest -m "not browser and not own_site" --ignore=tests/browser $(PYTEST_ARGS)
+	$(LOWEST_VENV)/bin/python scripts/run_shards.py --shards $(SHARDS) -- -m "not browser and not own_site" --ignore=tests/browser $(PYTEST_ARGS)
 
 # The property-based and fuzz tests with many more generated examples than CI runs.
 test-long: install services

@@ -25,7 +25,7 @@ from tests.helpers.admin_data import VIEW_PERMS, Data, make_data, make_user
 from tests.helpers.checks import GOOD
 
 # The integration mark (found from the fixtures a test uses) and the guard of the fast tier.
-pytest_plugins = ["tests.helpers.tiers", "pytester"]
+pytest_plugins = ["tests.helpers.tiers", "tests.helpers.shards", "pytester"]
 
 # Property and fuzz tests: a bounded number of examples by default (CI), many with `make test-long`.
 # The default profile (make test, CI) replays the same examples on every run, so a CI verdict does not
