@@ -120,17 +120,27 @@ def _max(values: list[float | None]) -> float | None:
 
 def _degraded_steps(send: list[float | None], recv: list[float | None], threshold: float) -> int:
     """Steps whose worse loss (send or receive, whichever is known) is at or above ``threshold``."""
-    if len(send) == len(recv) and None not in send and None not in recv:
-        # The usual arrays (same length, no gap) are counted in C: a Python step per sample was
-        # most of the summary's time (bench/RESULTS.md, issue 28 round 8).
-        known_send, known_recv = cast(list[float], send), cast(list[float], recv)
-        return sum(map(float(threshold).__le__, map(max, known_send, known_recv)))
+    bar = float(threshold)
+    if bar > _NOTHING:
+        # Counted in C, gaps and the shorter array's missing tail read as -inf (below any threshold
+        # we accept): a Python step per sample was most of the summary's time (bench/RESULTS.md,
+        # issue 28 round 8).
+        steps = max(len(send), len(recv))
+        return sum(map(bar.__le__, map(max, _filled(send, steps), _filled(recv, steps))))
     degraded = 0
     for sent, received in zip_longest(send, recv):
         worst = sent if received is None else received if sent is None else max(sent, received)
         if worst is not None and worst >= threshold:
             degraded += 1
     return degraded
+
+
+_NOTHING = -math.inf
+
+
+def _filled(values: list[float | None], steps: int) -> list[float]:
+    filled = [_NOTHING if v is None else v for v in values] if None in values else values
+    return cast(list[float], filled + [_NOTHING] * (steps - len(values)) if len(values) < steps else filled)
 
 
 def summarise(series: dict[str, list[float | None]], step_seconds: float, threshold: float) -> dict[str, Any]:
