@@ -9,14 +9,18 @@ from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
+from django.db import connections, router
+
 from ..errors import FATAL_ERRORS, OUTAGE_ERRORS, NotFound, WherebyError
 from ..models import Participant, ParticipantDetail
 from ..privacy.bulk import update_by_pk
 from ..privacy.hooks import protect_detail_rows
 from ..whereby.fetchpool import Ahead
+from . import sqlwrite
 from .context import Cancelled, RunContext, page_transaction
-from .items import DETAIL_FIELDS, BadItem, parse_item
-from .quality import describe_user_agent, normalise_samples, participant_quality
+from .detail_rows import DetailRows, detail_rows
+from .items import DETAIL_FIELDS
+from .quality import participant_quality
 from .upsert import upsert_rows
 
 logger = logging.getLogger(__name__)
@@ -81,20 +85,26 @@ def sync_details(
     A connection the API cannot answer for is skipped with its reason and left pending; the others
     go on, and arrays already fetched are stored even when a fatal error ends the run.
     """
-    batch: list[tuple[int, list[dict[str, Any]] | None]] = []
+    batch: list[tuple[int, DetailRows | None]] = []
     client = ctx.client
+    threshold, unit = ctx.conf.DEGRADED_PACKET_LOSS_PERCENT, ctx.conf.PACKET_LOSS_UNIT
+    connection = connections[router.db_for_write(ParticipantDetail)]
+    samples_text = sqlwrite.usable(connection)  # the write takes the samples' JSON text there
+
+    def fetch(target: tuple[int, str, str]) -> DetailRows:
+        # Parsed in the fetch thread (no database), while the sync's thread waits on a write.
+        items = client.get_participant_details(target[1], target[2])
+        return detail_rows(items, threshold=threshold, declared_unit=unit, samples_text=samples_text)
+
     fetched = client.in_parallel(  # FETCH_CONCURRENCY at once; the targets are read by this thread
-        lambda target: client.get_participant_details(target[1], target[2]),
-        participants,
-        stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS),
-        ahead=Ahead(_one, DETAILS_AHEAD),
+        fetch, participants, stop_on=(*FATAL_ERRORS, *OUTAGE_ERRORS), ahead=Ahead(_one, DETAILS_AHEAD)
     )
     with closing(fetched):
         try:
             for (pk, _session, _participant), outcome in fetched:
-                items: list[dict[str, Any]] | None
+                prepared: DetailRows | None
                 if isinstance(outcome, NotFound):
-                    items = None
+                    prepared = None
                 elif isinstance(outcome, (Cancelled, *FATAL_ERRORS, *OUTAGE_ERRORS)):
                     raise outcome
                 elif isinstance(outcome, WherebyError):
@@ -103,17 +113,17 @@ def sync_details(
                 elif isinstance(outcome, Exception):
                     raise outcome
                 else:
-                    items = outcome
-                batch.append((pk, items))
+                    prepared = outcome
+                batch.append((pk, prepared))
                 if count_progress:
                     ctx.progress(done=1)
                 if len(batch) >= DETAIL_BATCH:
                     full, batch = batch, []
-                    store_details(ctx, full)
+                    store_detail_rows(ctx, full)
                     ctx.flush()
         finally:
             if batch:  # what was fetched before an error is stored, once
-                store_details(ctx, batch)
+                store_detail_rows(ctx, batch)
     ctx.flush()
 
 
@@ -137,55 +147,55 @@ def iter_detail_targets(queryset: Any, chunk: int = 500) -> Iterator[tuple[int, 
 
 
 def store_details(ctx: RunContext, batch: list[tuple[int, list[dict[str, Any]] | None]]) -> None:
-    """Upsert the detail rows of a batch of participants and refresh their quality summary."""
-    threshold = ctx.conf.DEGRADED_PACKET_LOSS_PERCENT
+    """Upsert the detail rows of a batch of participants (their arrays as the API sent them, None
+    for a 404) and refresh their quality summary."""
+    conf = ctx.conf
+    store_detail_rows(
+        ctx,
+        [
+            (
+                pk,
+                None
+                if items is None
+                else detail_rows(
+                    items, threshold=conf.DEGRADED_PACKET_LOSS_PERCENT, declared_unit=conf.PACKET_LOSS_UNIT
+                ),
+            )
+            for pk, items in batch
+        ],
+    )
+
+
+def store_detail_rows(ctx: RunContext, batch: list[tuple[int, DetailRows | None]]) -> None:
+    """Upsert the detail rows of a batch of participants (None: a 404) and refresh their quality summary."""
     rows: list[dict[str, Any]] = []
     summaries: dict[int, list[dict[str, Any]]] = {}
     kept_positions: dict[int, list[int]] = {}
     incomplete: set[int] = set()
     unanswered: set[int] = set()
-    for pk, items in batch:
+    for pk, prepared in batch:
         summaries[pk] = []
         kept_positions[pk] = []
-        if not items:
+        if prepared is None or not prepared.answered:
             # 404 or an empty array: the API has nothing (any more). What we hold is kept as it is:
             # it may be the only copy left once Whereby's retention has passed.
-            if items is None:
+            if prepared is None:
                 ctx.skip("details", "no details for this connection (404)")
             unanswered.add(pk)
             continue
-        for position, item in enumerate(items):
-            try:
-                parsed = parse_item(item, DETAIL_FIELDS)
-            except BadItem as exc:
-                ctx.skip("details", str(exc))
-                incomplete.add(pk)
-                kept_positions[pk].append(position)  # a row stored earlier for it stays
-                continue
-            normalised = normalise_samples(
-                item.get("samples"),
-                parsed.values["sample_rate_ms"],
-                threshold_percent=threshold,
-                declared_unit=ctx.conf.PACKET_LOSS_UNIT,
-            )
-            for note in (*parsed.notes, *normalised.notes):
-                ctx.note("details", note)
-            if normalised.ambiguous_unit:
-                ctx.ambiguous_loss_items += 1
-            raw = {k: v for k, v in parsed.raw.items() if k != "samples"}
-            row = {
-                **parsed.values,
-                **normalised.summary,
-                **describe_user_agent(parsed.values["user_agent"]),
-                "participant_id": pk,
-                "position": position,
-                "samples": normalised.samples,
-                "packet_loss_unit": normalised.unit,
-                "raw": raw,
-            }
-            rows.append(row)
-            summaries[pk].append(row)
-            kept_positions[pk].append(position)
+        for skipped, reason in prepared.events:
+            if skipped:
+                ctx.skip("details", reason)
+            else:
+                ctx.note("details", reason)
+        ctx.ambiguous_loss_items += prepared.ambiguous_units
+        if prepared.incomplete:
+            incomplete.add(pk)
+        for row in prepared.rows:
+            row["participant_id"] = pk
+        rows.extend(prepared.rows)
+        summaries[pk] = prepared.rows
+        kept_positions[pk] = prepared.positions
     pks = [pk for pk, _ in batch if pk not in unanswered]
     with page_transaction():
         result = upsert_rows(

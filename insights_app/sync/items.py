@@ -138,6 +138,11 @@ class RawItem(dict):
         return (dict, (dict(self),))
 
 
+def with_json(value: dict[str, Any]) -> RawItem:
+    """A read-only copy of ``value`` carrying its JSON text, which the write stores as it is."""
+    return RawItem(value, _canonical(value))
+
+
 def signature(item: Any) -> str:
     """A stable fingerprint of an item: any change in any field (known or not) changes it."""
     return hashlib.sha256(_canonical(item).encode()).hexdigest()[:40]

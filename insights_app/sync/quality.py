@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import zip_longest
-from typing import Any
+from itertools import chain, zip_longest
+from typing import Any, cast
 
 from ua_parser import parse as parse_user_agent
 
@@ -72,8 +72,8 @@ def detect_loss_unit(series: list[list[float | None]], declared: str = "auto") -
     All values within 0–1 could also be a very good call measured in percent; that case is reported
     as ambiguous so the sync can say how many items it read as fractions. ``declared`` overrides.
     """
-    values = [v for s in series for v in s if v is not None]
-    if not values or all(v == 0 for v in values):
+    values = list(chain.from_iterable(map(_present, series)))
+    if not any(values):  # none, or all zero (for numbers, "v == 0" is "not v"; NaN is neither)
         return "", False
     if declared in ("fraction", "percent"):
         return declared, False
@@ -103,25 +103,51 @@ def normalise_samples(
     )
 
 
+def _present(values: list[float | None]) -> list[float]:
+    # Most arrays have no gap: the scan for one runs in C, and the array is used as it is.
+    return [v for v in values if v is not None] if None in values else cast(list[float], values)
+
+
 def _avg(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
+    present = _present(values)
     return sum(present) / len(present) if present else None
 
 
 def _max(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
+    present = _present(values)
     return max(present) if present else None
+
+
+def _degraded_steps(send: list[float | None], recv: list[float | None], threshold: float) -> int:
+    """Steps whose worse loss (send or receive, whichever is known) is at or above ``threshold``."""
+    bar = float(threshold)
+    if bar > _NOTHING:
+        # Counted in C, gaps and the shorter array's missing tail read as -inf (below any threshold
+        # we accept): a Python step per sample was most of the summary's time (bench/RESULTS.md,
+        # issue 28 round 8).
+        steps = max(len(send), len(recv))
+        return sum(map(bar.__le__, map(max, _filled(send, steps), _filled(recv, steps))))
+    degraded = 0
+    for sent, received in zip_longest(send, recv):
+        worst = sent if received is None else received if sent is None else max(sent, received)
+        if worst is not None and worst >= threshold:
+            degraded += 1
+    return degraded
+
+
+_NOTHING = -math.inf
+
+
+def _filled(values: list[float | None], steps: int) -> list[float]:
+    filled = [_NOTHING if v is None else v for v in values] if None in values else values
+    return cast(list[float], filled + [_NOTHING] * (steps - len(values)) if len(values) < steps else filled)
 
 
 def summarise(series: dict[str, list[float | None]], step_seconds: float, threshold: float) -> dict[str, Any]:
     """Summary columns of ParticipantDetail from normalised arrays."""
     send, recv = series["packetLossSend"], series["packetLossRecv"]
     steps = max((len(s) for s in series.values()), default=0)
-    degraded_steps = 0
-    for sent, received in zip_longest(send, recv):
-        worst = sent if received is None else received if sent is None else max(sent, received)
-        if worst is not None and worst >= threshold:
-            degraded_steps += 1
+    degraded_steps = _degraded_steps(send, recv, threshold)
     return {
         "sample_count": steps,
         "avg_packet_loss_send": _avg(send),
