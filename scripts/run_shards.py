@@ -7,7 +7,8 @@ part K > 1 uses Redis database ``db - 5 * (K - 1)`` of ``REDIS_URL`` (15 -> 10: 
 their second parts 6-10) and its own database: ``<name>_s<K>`` on PostgreSQL, ``<file>-s<K>.sqlite3``
 on SQLite. Each part writes to ``var/shards/<label>-<K>.log`` (label: ``redis<db>`` unless given);
 the logs are printed when all are done.
-Exits non-zero if any part failed. SIGINT and SIGTERM stop every part.
+Exits non-zero if any part failed. SIGINT and SIGTERM stop every part (as a SIGINT, so pytest
+tears down what its tests started).
 """
 
 from __future__ import annotations
@@ -93,10 +94,12 @@ def main() -> int:
             )
             running.append((part, process, log))
 
-    def stop(signum: int, _frame: object) -> None:
+    def stop(_signum: int, _frame: object) -> None:
+        # SIGINT whatever arrived: pytest then runs its teardowns, which stop the workers and servers
+        # its tests started (a SIGTERM would end it at once and leave them running).
         for _part, process, _log in running:
             if process.poll() is None:
-                process.send_signal(signum)
+                process.send_signal(signal.SIGINT)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)

@@ -53,19 +53,34 @@ class StopRequested(KeyboardInterrupt):
 def stop_on_signals() -> Iterator[None]:
     """Turn SIGINT and SIGTERM into StopRequested for the duration (the main thread only)."""
 
+    stopped = False
+    default_hook = sys.unraisablehook
+
     def raise_stop(signum: int, _frame: object) -> None:
+        nonlocal stopped
+        stopped = True
         for number in STOP_SIGNALS:  # a second signal must not interrupt the closing of the run
             signal.signal(number, signal.SIG_IGN)
         raise StopRequested(signum)
 
+    def quiet_after_stop(unraisable: Any) -> None:
+        # An object the stop interrupted in its __init__ (a psycopg server cursor) fails in its
+        # __del__ for lack of attributes: a consequence of the stop, not a traceback to print.
+        if stopped and isinstance(unraisable.exc_value, AttributeError):
+            return
+        default_hook(unraisable)
+
     previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
     for number in STOP_SIGNALS:
         signal.signal(number, raise_stop)
+    sys.unraisablehook = quiet_after_stop
     try:
         yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+        if not stopped:  # (after a stop, the half-built objects may be collected later, on the way out)
+            sys.unraisablehook = default_hook
 
 
 class Command(BaseCommand):
