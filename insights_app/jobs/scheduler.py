@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
+
+from ..sync.clock import redis_now
 
 
 class RedisClockRegistry(ScheduledJobRegistry):
@@ -52,8 +54,7 @@ class RedisClockJob(Job):
             return
         assert self.retries_left
         self.retries_left = self.retries_left - 1
-        seconds, micros = self.connection.time()
-        due = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=micros, seconds=interval)
+        due = redis_now(self.connection) + timedelta(seconds=interval)
         self.set_status(JobStatus.SCHEDULED)
         queue.schedule_job(self, due, pipeline=pipeline)
         self.log.info("Job %s: scheduled for retry at %s, %s remaining", self.id, due, self.retries_left)
