@@ -98,9 +98,16 @@ def run_cell(args: argparse.Namespace) -> dict:
         worker = threading.Thread(
             target=lambda: result.setdefault("run", execute_run(run.pk, backend=InProcess())), daemon=True
         )
+        from insights_app.whereby.budget.limiter_shape import UNKNOWN
+
         started = time.monotonic()
         worker.start()
-        worker.join(args.seconds)
+        # When the app named the limiter's shape: the promise of 80 % (sliding, bucket) starts there.
+        identified_at, named = None, UNKNOWN
+        while worker.is_alive() and time.monotonic() - started < args.seconds:
+            if identified_at is None and (shape := get_budget().shape()) != UNKNOWN:
+                identified_at, named = time.monotonic(), shape
+            worker.join(min(0.5, max(0.0, started + args.seconds - time.monotonic())))
         stopped = time.monotonic()
         had_work = worker.is_alive()
         request_cancel(SyncRun.objects.get(pk=run.pk))
@@ -138,6 +145,11 @@ def run_cell(args: argparse.Namespace) -> dict:
         "plan": f"{figures.plan:g} ({figures.plan_source})",
         "budget": f"{figures.budget:g} ({figures.budget_source})",
         "slices": slices,
+        "named": named,
+        "named_after": None if identified_at is None else identified_at - started,
+        "spent_since_named": None
+        if identified_at is None
+        else sum(s.points for s in ours if s.time >= identified_at),
     }
 
 
@@ -159,6 +171,16 @@ def print_cell(cell: dict) -> None:
     )
     used = cell["spent"] / cell["minutes"]
     print(f"points used / share while busy: {used:.1f}/{share:g} = {used / share:.3f}  (target >= 0.9)")
+    if cell.get("named_after") is None:
+        print("limiter shape: not named during the run")
+    else:
+        since = cell["minutes"] * 60 - cell["named_after"]
+        used_named = cell["spent_since_named"] / max(since / 60, 1e-9)
+        print(
+            f"limiter shape named {cell['named']} after {cell['named_after']:.0f} s; points used / share "
+            f"since then ({since:.0f} s): {used_named:.1f}/{share:g} = {used_named / share:.3f}  "
+            "(target >= 0.8 for sliding and bucket)"
+        )
     print(f"our points per 15 s: {cell['slices']}")
     print(f"429s: {cell['throttled']} in all, {cell['throttled_steady']} after the first minute  (target 0 in steady state)")  # fmt: skip
 
@@ -192,17 +214,23 @@ def run_matrix(args: argparse.Namespace) -> None:
         f"limit {args.limit}/min, share {0.5 * args.limit:g}, product {args.background:g}/min, "
         f"{args.seconds:g} s per cell, {args.jobs} cells at a time, 100 ms latency; load {load:.1f} at start"
     )
-    print("| limiter | product | costs r/rs/p/d | busiest 60 s | share | pace | used while busy | 429s (after 1st min) | costs learned |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| limiter | product | costs r/rs/p/d | busiest 60 s | share | pace | used while busy | named after | used since named | 429s (after 1st min) | costs learned |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for result in results:
         if "error" in result:
-            print(f"| {result['limiter']} | {result['pattern']} | error: {result['error']} |||||||")
+            print(f"| {result['limiter']} | {result['pattern']} | error: {result['error']} |||||||||")
             continue
         share = result["share"]
         used = result["spent"] / result["minutes"] / share
+        named, since = "not named", "–"
+        if result.get("named_after") is not None:
+            named = f"{result['named']}, {result['named_after']:.0f} s"
+            left = result["minutes"] * 60 - result["named_after"]
+            since = f"{result['spent_since_named'] / max(left / 60, 1e-9) / share:.2f} ({left:.0f} s)"
         print(
             f"| {result['limiter']} | {result['pattern']} | {_costs(result['true_costs'])} | "
             f"{result['busiest']:,} | {share:,.0f} | {result['busiest'] / share:.2f}x | {used:.2f} | "
+            f"{named} | {since} | "
             f"{result['throttled']} ({result['throttled_steady']}) | {_costs(result['learned_costs'])} |"
         )
 

@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -139,11 +140,23 @@ def command_for(name: str, rerun: bool, args: argparse.Namespace, work: Path) ->
     return command, django_env(f"{args.db_prefix}_perobject")
 
 
+def settle(seconds: float) -> None:
+    """Let the database server finish the last contender's writes before the next one is timed.
+
+    Without it the contender that runs right after a fresh database and a migration (or after a
+    peer's load) shares the disk and the cores with the server's checkpoint and background writes.
+    """
+    if seconds > 0:
+        psql("CHECKPOINT")
+        time.sleep(seconds)
+
+
 def run_contender(
     name: str, rerun: bool, args: argparse.Namespace, simulator: Simulator, work: Path
 ) -> dict[str, Any]:
     """Run one contender process; its own timing, rows and peak RSS, plus the simulator's call count."""
     command, env = command_for(name, rerun, args, work)
+    settle(args.settle_seconds)
     before, _, _ = simulator.counts()
     log = work / f"{name}{'-rerun' if rerun else ''}.log"
     with log.open("w") as stderr:
@@ -231,6 +244,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--db-prefix", default="wt12", help="PostgreSQL names: PREFIX, PREFIX_dlt, PREFIX_perobject"
+    )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=2.0,
+        help="before each contender: a CHECKPOINT, then this long idle (0: neither)",
     )
     parser.add_argument("--peers-python", default=str(ROOT / ".venv-peers" / "bin" / "python"))
     args = parser.parse_args()

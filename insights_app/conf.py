@@ -181,8 +181,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FANOUT_MIN_ROOMS", 50, "Rooms from which a run fans out.", int, 1),
     Setting(
         "ROLLUPS",
-        False,
-        "Keep the report rollups up to date on every write, so busy pages read them (then run insights_rollup --rebuild).",
+        True,
+        "Keep the report rollups exact (writes mark their days stale, syncs and pages recompute them), so busy pages read them.",
         bool,
     ),
     Setting("ABANDONED_AFTER_SECONDS", 300, "Heartbeat age that marks a run abandoned.", float, 1, ONE_DAY),

@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import secrets
+import subprocess
 import sys
 import time
 from html import escape
@@ -36,6 +37,7 @@ MANAGE = str(ROOT / "manage.py")
 SIMULATOR_KEY = "demo-simulator-key"  # only the local simulator accepts it
 ADMIN_USER = "admin"
 WORKER_CLASS = "insights_app.worker.InsightsWorker"
+FIRST_SYNC_QUEUED_WITHIN = 120  # seconds: one manage.py start, a few queries and one Redis write
 SIMULATOR_PORT = 8765  # the simulator's own default; the demo uses another port when it is taken
 
 
@@ -365,12 +367,19 @@ def run(args: argparse.Namespace) -> int:
                     WORKER_CLASS,
                 ]
                 children.start(f"rqworker-{number}", worker)
+            # A full first sync: the reports' "no full sync yet" would otherwise stay until someone starts one.
+            # Queued before rqcron starts: a demo started on a schedule's tick got the cron's incremental
+            # sync as its first run.
+            first = [PYTHON, MANAGE, "insights_sync", "--enqueue", "--full"]
+            try:
+                children.start("first-sync", first, may_exit=True).process.wait(
+                    timeout=FIRST_SYNC_QUEUED_WITHIN
+                )
+                say("first sync (full) queued (the worker runs it; watch it on the sync dashboard)")
+            except subprocess.TimeoutExpired:
+                say("the first sync (full) is still being queued (see first-sync.log)")
             children.start("rqcron", [PYTHON, MANAGE, "rqcron", "insights_app.cron"])
             say(f"Redis answers at {env['REDIS_URL']}: {args.workers} RQ worker(s) on {queue!r}, and rqcron")
-            # A full first sync: the reports' "no full sync yet" would otherwise stay until someone starts one.
-            first = [PYTHON, MANAGE, "insights_sync", "--enqueue", "--full"]
-            children.start("first-sync", first, may_exit=True)
-            say("first sync (full) queued (the worker runs it; watch it on the sync dashboard)")
         else:
             say(
                 f"Redis does not answer at {env['REDIS_URL']}: no worker and no cron; the first sync runs in "

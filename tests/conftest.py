@@ -153,6 +153,10 @@ class WorkerProcess:
             # As README and docs/deployment.md run it: the app's worker class, whose scheduler reads
             # due times on Redis's clock (where the webhook windows keep them), not this host's.
             [
+                # Dies with this test process even when a SIGKILL skips the teardown below.
+                sys.executable,
+                str(ROOT / "tests" / "helpers" / "die_with_parent.py"),
+                str(os.getpid()),
                 sys.executable,
                 str(ROOT / "manage.py"),
                 "rqworker",

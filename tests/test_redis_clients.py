@@ -12,7 +12,9 @@ pytestmark = pytest.mark.integration  # talks to Redis
 
 
 def open_connections(conn: redis.Redis) -> int:
-    return len(conn.client_list())
+    """Connections to this test's database: other CI legs share the server, each on a database of its own."""
+    db = conn.connection_pool.connection_kwargs.get("db", 0)
+    return sum(1 for client in conn.client_list() if int(client["db"]) == int(db))
 
 
 def test_one_client_per_queue_and_timeout_and_no_connection_left_per_call(settings, redis_conn):

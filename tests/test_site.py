@@ -79,7 +79,10 @@ def test_a_plain_rq_worker_puts_another_sites_job_back_without_running_or_failin
     wait_for(lambda: "was queued by another site" in worker.log(), timeout=60)
     worker.stop()
     job.refresh()
-    assert job.get_status() == "queued" and job.id in queue.job_ids
+    assert job.get_status() == "queued"
+    # On the queue, or in RQ's intermediate queue when the stop came in the instant between the worker
+    # taking it again and starting it (RQ's own window, for any job of a plain worker).
+    assert job.id in queue.job_ids or job.id in queue.intermediate_queue.get_job_ids()
     assert queue.failed_job_registry.get_job_ids() == []
     assert SyncRun.objects.get(pk=run.pk).status == "queued"  # this site's run 1 was not run for it
     assert "DoesNotExist" not in worker.log()

@@ -22,12 +22,14 @@ from ..display.numbers import count
 from ..jobs.enqueue import cancel_run
 from ..jobs.health import Health, check_health, last_sign_of_life, run_silent_after
 from ..rollups.marks import enabled as rollups_enabled
+from ..rollups.stale import waiting
 from ..rollups.state import behind_reason, current_state, status_text
 from ..sync.clock import db_now
+from ..sync.estimate import estimate_for
 from .actions import enqueue
 from .base import can_run_sync
 from .links import admin_change_url
-from .run_text import estimate_text, full_sync_text, progress_text, run_name, run_seconds
+from .run_text import estimate_text, full_sync_text, run_name, run_progress, run_seconds
 
 ACTIVE_LIMIT = 50
 RECENT_LIMIT = 20
@@ -41,7 +43,7 @@ def rollup_status() -> dict[str, Any]:
     state = current_state()
     if not rollups_enabled():
         return {"behind": False, "text": status_text(state, enabled=False)}
-    return {"behind": bool(behind_reason(state)), "text": status_text(state)}
+    return {"behind": bool(behind_reason(state)), "text": status_text(state, stale_days=waiting())}
 
 
 def dashboard_url() -> str:
@@ -58,6 +60,8 @@ def run_json(run: m.SyncRun, may_cancel: bool) -> dict[str, Any]:
     """One run as the dashboard shows it: every figure already written as text, so the page and the
     script show the same thing (the script never builds HTML from it)."""
     total = run.progress_total
+    estimate = estimate_for(run)  # read once: the progress and the estimate's words both use it
+    progress, percent = run_progress(run, estimate)
     created = sum(getattr(run, f"{model}_created") for model in m.SYNCED_MODELS)
     updated = sum(getattr(run, f"{model}_updated") for model in m.SYNCED_MODELS)
     alive_at = last_sign_of_life(run)
@@ -79,9 +83,9 @@ def run_json(run: m.SyncRun, may_cancel: bool) -> dict[str, Any]:
         "duration": duration(run_seconds(run)) if run.started_at else "",
         "progress_done": run.progress_done,
         "progress_total": total,
-        "progress_text": progress_text(run) if run.progress_done or total else "",
-        "estimate_text": estimate_text(run),
-        "percent": round(100 * run.progress_done / total) if total else None,
+        "progress_text": progress,
+        "estimate_text": estimate_text(run, estimate),
+        "percent": percent,
         "created": created,
         "updated": updated,
         "created_updated_text": f"{count(created)} / {count(updated)}",

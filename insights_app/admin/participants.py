@@ -13,7 +13,7 @@ from .. import models as m
 from ..conf import get_settings
 from ..display.durations import duration
 from ..display.names import middle_ellipsis, shown_name
-from ..display.numbers import format_bitrate, format_pct
+from ..display.numbers import format_bitrate, format_pct, plain_number
 from ..display.roles import role_label
 from ..display.times import local_datetime
 from . import actions, filters, privacy
@@ -187,6 +187,6 @@ class ParticipantAdmin(ReadOnlyAdmin):
                 "participant": obj,
                 "rows": rows,
                 "chart": packet_loss_chart(details, threshold),
-                "threshold": threshold,
+                "threshold": plain_number(threshold),
             },
         )

@@ -8,7 +8,7 @@ from django.utils.translation import gettext
 from .. import models as m
 from ..display.durations import format_duration
 from ..display.numbers import count, format_int, points_text
-from ..sync.estimate import estimate_for, full_sync_estimate
+from ..sync.estimate import Estimate, estimate_for, full_sync_estimate, work_done, work_percent
 
 
 def run_name(run: m.SyncRun) -> str:
@@ -32,6 +32,23 @@ def progress_text(run: m.SyncRun) -> str:
     return f"{count(run.progress_done)} / {count(run.progress_total)} ({percent} %)"
 
 
+def run_progress(run: m.SyncRun, estimate: Estimate | None = None) -> tuple[str, int | None]:
+    """The progress text of a run and its percent: of the estimated work while it has an estimate
+    (``estimate``, else ``estimate_for(run)``), "3 / 12 rooms, about 40 % of the work"; else of its
+    rooms; None when neither is known. The bar and the words say the same."""
+    done = work_done(run, estimate if estimate is not None else estimate_for(run))
+    if done is not None:
+        percent = work_percent(done)
+        rooms = f"{count(run.progress_done)} / {count(max(run.progress_total, run.progress_done))}"
+        return gettext("%(rooms)s rooms, about %(percent)s %% of the work") % {
+            "rooms": rooms,
+            "percent": percent,
+        }, percent
+    total = run.progress_total
+    text = progress_text(run) if run.progress_done or total else ""
+    return text, (round(100 * run.progress_done / total) if total else None)
+
+
 def full_sync_text() -> str:
     """'A full sync now: about 1,234 points, about 25 min at 50 points/min (estimate)', or ''."""
     estimate = full_sync_estimate()
@@ -46,9 +63,10 @@ def full_sync_text() -> str:
     }
 
 
-def estimate_text(run: m.SyncRun) -> str:
-    """'about 1,234 points left, about 25 min at 50 points/min (estimate)', or '' without one."""
-    estimate = estimate_for(run)
+def estimate_text(run: m.SyncRun, estimate: Estimate | None = None) -> str:
+    """'about 1,234 points left, about 25 min at 50 points/min (estimate)', or '' without one
+    (``estimate``, else ``estimate_for(run)``)."""
+    estimate = estimate if estimate is not None else estimate_for(run)
     if estimate is None:
         return ""
     return gettext("about %(points)s points left, about %(time)s at %(budget)s points/min (estimate)") % {

@@ -15,7 +15,7 @@ from ..display.times import format_datetime, local_datetime
 from . import dashboard
 from .base import ReadOnlyAdmin, can_run_sync
 from .code_labels import counts_list, scope_list
-from .run_text import progress_text, run_name, run_seconds
+from .run_text import run_name, run_progress, run_seconds
 
 SECONDS = "Y-m-d H:i:s"
 TIMES = ("queued_time", "started_time", "finished_time", "heartbeat_time")
@@ -197,7 +197,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("progress"))
     def progress(self, obj: m.SyncRun) -> str:
-        return progress_text(obj)
+        return run_progress(obj)[0] or "—"
 
     @admin.display(description=_("created"))
     def created_total(self, obj: m.SyncRun) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -97,6 +98,11 @@ def format_trimmed(value: float, decimals: int = 2) -> str:
     text = format_num(value, decimals)
     decimal = formats.get_format("DECIMAL_SEPARATOR", get_language(), use_l10n=True)
     return text.rstrip("0").rstrip(decimal) if decimal in text else text
+
+
+def plain_number(value: float) -> str:
+    """A setting's number as written (3, 2.5, 0.125), in the active language's separators."""
+    return formats.number_format(Decimal(f"{float(value):g}"))
 
 
 def format_signed(value: float | None, decimals: int = 1) -> str:

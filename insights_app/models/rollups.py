@@ -4,7 +4,8 @@ Cells are keyed by the local day in the zone ``RollupState.zone`` names: every r
 whole number of local days, so a period is exactly a set of cells, whatever the zone's offset
 (+05:30, +05:45) or its daylight-saving changes. A site that changes TIME_ZONE reads raw rows until
 ``insights_rollup --rebuild`` has rebuilt the cells in the new zone. A cell holds only counts,
-sums and maxima of one day, recomputed from the raw rows whenever a write touches that day.
+sums and maxima of one day, recomputed from the raw rows after a write marks that day stale
+(``RollupStaleDay``); pages never read a stale day's cells.
 """
 
 from django.db import models
@@ -38,6 +39,24 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} ({self.zone})"
+
+
+class RollupStaleDay(models.Model):
+    """A local day (in ``RollupState.zone``) whose cells a committed write has made stale.
+
+    A write bumps ``version`` in its own transaction; a fixer recomputes the day and deletes the mark
+    only if ``version`` is still what it read, so a later writer's mark is never lost.
+    """
+
+    day = models.DateField(_("day"), primary_key=True)
+    version = models.BigIntegerField(_("version"), default=1)
+
+    class Meta:
+        verbose_name = _("stale rollup day")
+        verbose_name_plural = _("stale rollup days")
+
+    def __str__(self) -> str:
+        return f"{self.day} (v{self.version})"
 
 
 class RollupCell(models.Model):

@@ -129,7 +129,7 @@ def forget_person(
                 details=result.details,
                 other_rows=result.other_rows,
             )
-        flush_rollups()  # the cells of the erased connections' days commit with the erasure
+        flush_rollups()  # the stale marks of the erased connections' days commit with the erasure
     logger.info(
         "erasure%s by %s %s…: %d connections, %d detail rows, other %s (%s)",
         " (dry run)" if dry_run else "",

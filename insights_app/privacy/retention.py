@@ -91,7 +91,7 @@ def run_retention(
                 participants=participants,
                 details=details,
             )
-            flush_rollups()  # the cells of the batch's days commit with it
+            flush_rollups()  # the stale marks of the batch's days commit with it
         result.batches += 1
         result.participants += participants
         result.details += details

@@ -53,6 +53,6 @@ def delete_participants(pks: Iterable[int]) -> tuple[int, int]:
         chunk = pks[start : start + WRITE_BATCH]
         # Details first, so deleting the connections finds no cascade left to collect row by row.
         details += ParticipantDetail.objects.filter(participant_id__in=chunk).delete()[0]
-        mark_rows(Participant, chunk)  # the rollup cells of their days, recomputed without them
+        mark_rows(Participant, chunk)  # their days marked stale: recomputed later without them
         participants += Participant.objects.filter(pk__in=chunk).delete()[0]
     return participants, details

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -145,6 +146,23 @@ def period_from_params(params: dict, now: dt.datetime | None = None) -> Period:
 def default_period(now: dt.datetime | None = None) -> Period:
     """The default preset's period."""
     return period_from_params({"period": DEFAULT_PRESET}, now)
+
+
+def period_query_including(instant: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """``?period=…`` of the shortest period ending today that holds ``instant`` ("": the default).
+
+    For links from one session or connection to its person: the person page then counts that
+    session, however old it is (a custom range for anything before the last 90 days).
+    """
+    if instant is None:
+        return ""
+    now = now or timezone.now()
+    for preset in (DEFAULT_PRESET, "90d"):
+        if period_from_params({"period": preset}, now).start <= instant:
+            return "" if preset == DEFAULT_PRESET else f"?{urlencode({'period': preset})}"
+    today = timezone.localdate(now)
+    first = max(timezone.localdate(instant), today - dt.timedelta(days=MAX_CUSTOM_DAYS - 1), MIN_DAY)
+    return "?" + urlencode({"period": "custom", "start": first.isoformat(), "end": today.isoformat()})
 
 
 def bucket_days(period: Period) -> list[dt.date]:

@@ -1,15 +1,16 @@
-"""Writes mark the instants they touched; ``flush`` recomputes those days' cells in the same transaction.
+"""Writes mark the instants they touched; ``flush`` persists those days as stale in the same transaction.
 
 Every write path of raw sessions and connections calls ``mark`` (the sync's upsert, the quality
 summary, privacy rewrites and deletes, and ``pre_save``/``post_save`` for single rows). Inside a
 transaction the marks wait until ``flush`` (the sync's page transaction and the privacy batches call
-it before committing), so the rows and their cells commit together; a transaction that ends without
-a flush recomputes right after its commit, and outside a transaction a mark recomputes at once.
-Recomputing a day from the raw rows, under its year's lock, never loses another worker's rows.
+it before committing), which upserts the touched local days into ``RollupStaleDay`` with one
+statement, so the rows and their marks commit together; a transaction that ends without a flush
+persists them right after its commit, and outside a transaction a mark persists at once. The cells
+themselves are recomputed later from the raw rows (``stale.fix``): at the end of a sync run, or by a
+page about to read a period holding a few marked days; a page whose period holds more reads raw rows.
 
-All of it only with ``WHEREBY_INSIGHTS["ROLLUPS"]`` on: recomputing whole days in every sync page costs a
-full sync a large share of its time, so a site chooses it. With it off, a write marks the rollups as
-needing a rebuild (one UPDATE that touches no row once they do) and pages read raw rows.
+With ``WHEREBY_INSIGHTS["ROLLUPS"]`` off a write marks the rollups as needing a rebuild (one UPDATE
+that touches no row once they do) and pages read raw rows.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connections, router, transaction
-from django.db.models import Model
+from django.db import DatabaseError, connections, router, transaction
+from django.db.models import Exists, Model
 
 from ..conf import get_settings
-from ..models import Participant, RollupState, RollupStatus, RoomSession
-from .cells import recompute_days, zone_named
+from ..models import Participant, RollupStaleDay, RollupState, RollupStatus, RoomSession
+from .cells import zone_named
+from .stale import fix, fix_quietly, note_raw, persist, waiting
 from .state import current_state, usable_in
 
 logger = logging.getLogger(__name__)
@@ -64,14 +66,29 @@ ROLLUP_COLUMNS: dict[str, frozenset[str]] = {
     ),
 }
 _PENDING = "_insights_rollup_pending"
+_PENDING_OWNER = "_insights_rollup_pending_owner"  # the outermost atomic block the marks were made in
+# A page fixes at most this many stale days of its period before reading cells; with more it reads raw rows.
+PAGE_FIX_DAYS = 7
 
 
 def _pending(alias: str) -> set[dt.datetime]:
+    """The instants marked on this connection and not yet persisted.
+
+    Marks made in a transaction that rolled back are dropped when another transaction marks or
+    flushes: a commit persists its marks (``_after_commit``), so a set still held by an earlier
+    outermost block belongs to rows that are gone (kept, they would make the next write's transaction
+    mark days it never touched).
+    """
     connection = connections[alias]
     pending = getattr(connection, _PENDING, None)
-    if pending is None:
+    blocks = getattr(connection, "atomic_blocks", None) or []
+    owner = blocks[0] if connection.in_atomic_block and blocks else None
+    made_in = getattr(connection, _PENDING_OWNER, None)
+    if pending is None or (owner is not None and made_in is not None and made_in is not owner):
         pending = set()
         setattr(connection, _PENDING, pending)
+    if owner is not None:
+        setattr(connection, _PENDING_OWNER, owner)
     return pending
 
 
@@ -105,6 +122,11 @@ def enabled() -> bool:
     return bool(get_settings().ROLLUPS)
 
 
+def fix_stale_days(alias: str = "default") -> int:
+    """Recompute every stale day (the end of a sync run); logged, never raised. Returns the days fixed."""
+    return fix_quietly(alias) if enabled() else 0
+
+
 def _retire(alias: str) -> None:
     """Rollups are off and a write happened: whatever cells exist no longer match the raw rows."""
     RollupState.objects.using(alias).filter(status=RollupStatus.READY).update(
@@ -135,7 +157,7 @@ def mark_rows(model: type[Model], pks: Iterable[Any], alias: str | None = None) 
 
 
 def flush(alias: str = "default") -> None:
-    """Recompute the cells of every day marked on this connection (inside its transaction, if any)."""
+    """Persist the days marked on this connection as stale (inside its transaction, if any)."""
     pending = _pending(alias)
     if not pending:
         return
@@ -143,19 +165,19 @@ def flush(alias: str = "default") -> None:
         pending.clear()
         return
     with transaction.atomic(using=alias):
-        state = current_state(alias)
-        zone = zone_named(state.zone)
-        days = {instant.astimezone(zone).date() for instant in pending}
-        recompute_days(days, zone, alias)
+        # Marked whatever the state: a rebuild starting meanwhile empties the marks before this commits
+        # or keeps this one, so a day it passed before this write's rows committed is fixed later.
+        zone = zone_named(current_state(alias).zone)
+        persist({instant.astimezone(zone).date() for instant in pending}, alias)
     pending.clear()
 
 
 def _after_commit(alias: str) -> None:
-    """A transaction committed marks without a flush: recompute now, in a transaction of its own."""
+    """A transaction committed marks without a flush: persist them now, in a transaction of its own."""
     try:
         flush(alias)
     except Exception:  # the write itself committed; `insights_rollup --check` finds what stays wrong
-        logger.exception("could not bring the rollups up to date after a commit")
+        logger.exception("could not mark the rollup days a commit touched as stale")
 
 
 def on_saved(sender: type[Model], instance: Model, **kwargs: Any) -> None:
@@ -181,14 +203,37 @@ def connect_signals() -> None:
         post_save.connect(on_saved, sender=model, dispatch_uid=f"insights_rollup_{model.__name__}")
 
 
-def rollups_usable(alias: str = "default") -> bool:
-    """Whether pages may read the cells now, in the current time zone (one query).
+def rollups_usable(alias: str = "default", first: dt.date | None = None, last: dt.date | None = None) -> bool:
+    """Whether pages may read the cells of the days ``first``..``last`` (every day without bounds) now,
+    in the current time zone (one query while no day of them is stale).
 
-    Marks this connection's own transaction left unflushed are recomputed first, so a page read in
-    the transaction that wrote sees its writes.
+    Marks this connection's own transaction left unflushed are persisted first. Stale days among
+    them are recomputed here when at most ``PAGE_FIX_DAYS``; with more the answer is False (the page
+    reads raw rows, and ``stale.raw_note`` says so).
     """
     if not enabled():
         return False
     flush(alias)
-    state = RollupState.objects.using(alias).order_by("pk").first()
-    return state is not None and usable_in(state)
+    marks = RollupStaleDay.objects.using(alias)
+    if first is not None:
+        marks = marks.filter(day__gte=first)
+    if last is not None:
+        marks = marks.filter(day__lte=last)
+    # Whether any day is stale rides on the state's query: one query per rolled figure, as before.
+    state = RollupState.objects.using(alias).annotate(stale=Exists(marks)).order_by("pk").first()
+    if state is None or not usable_in(state):
+        return False
+    if not state.stale:
+        return True
+    count = waiting(first, last, alias)
+    if count <= PAGE_FIX_DAYS:
+        try:
+            fix(first, last, alias)
+        except DatabaseError:  # e.g. SQLite busy with a sync's write: this request reads raw rows
+            logger.warning("could not recompute %d stale rollup days before a page read them", count)
+        # A mark still there (a write committed during the fix) may lack rows the raw answer has.
+        count = waiting(first, last, alias)
+        if not count:
+            return True
+    note_raw(count)
+    return False

@@ -10,8 +10,9 @@ from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from ..models import Participant, RollupState, RollupStatus, RoomSession
-from .cells import ALL_ROLLUP_MODELS, recompute_days, zone_named
+from ..models import Participant, RollupStaleDay, RollupState, RollupStatus, RoomSession
+from .cells import ALL_ROLLUP_MODELS, zone_named
+from .stale import recompute_clearing
 from .state import current_state, zone_key
 
 BATCH_DAYS = 7
@@ -42,6 +43,7 @@ def _start(state: RollupState, zone_name: str) -> None:
     with transaction.atomic():
         for model in ALL_ROLLUP_MODELS:
             model._default_manager.all().delete()
+        RollupStaleDay.objects.all().delete()  # days of the old cells, maybe of another zone
         state.zone = zone_name
         state.status = RollupStatus.REBUILDING
         state.rebuilt_through = None
@@ -74,13 +76,18 @@ def rebuild(
             return False
         through = min(last, day + dt.timedelta(days=batch_days - 1))
         with transaction.atomic():
-            recompute_days([day + dt.timedelta(days=i) for i in range((through - day).days + 1)], zone)
+            days = [day + dt.timedelta(days=i) for i in range((through - day).days + 1)]
+            # Read before recomputing: a mark bumped by a write meanwhile survives (as ``stale.fix``).
+            marks = list(
+                RollupStaleDay.objects.filter(day__in=days).order_by("day").values_list("day", "version")
+            )
+            recompute_clearing(days, marks, zone)
             state.rebuilt_through = through
             state.rebuild_first, state.rebuild_last = first, last
             state.save(update_fields=["rebuilt_through", "rebuild_first", "rebuild_last", "updated_at"])
         if progress is not None:
             progress(RebuildProgress((through - first).days + 1, (last - first).days + 1, through))
     with transaction.atomic():
-        # Days a write reached before the rebuild did were recomputed by that write, under the same lock.
+        # A day a write reached after the rebuild did keeps its mark: the next fix recomputes it.
         RollupState.objects.filter(pk=state.pk).update(status=RollupStatus.READY, updated_at=timezone.now())
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ..models import RollupState, RollupStatus
 
@@ -38,8 +39,9 @@ def behind_reason(state: RollupState) -> str:
     return ""
 
 
-def status_text(state: RollupState, enabled: bool = True) -> str:
-    """What the dashboard says about the rollups: off, up to date, or why and how far behind."""
+def status_text(state: RollupState, enabled: bool = True, stale_days: int = 0) -> str:
+    """What the dashboard says about the rollups: off, up to date (and how many days wait to be
+    recomputed), or why and how far behind."""
     if not enabled:
         return str(_("off (WHEREBY_INSIGHTS['ROLLUPS']): report pages read raw rows"))
     reason = behind_reason(state)
@@ -58,5 +60,16 @@ def status_text(state: RollupState, enabled: bool = True) -> str:
         return str(
             _("behind: built for %(old)s, the site's TIME_ZONE is %(new)s; run insights_rollup --rebuild")
             % {"old": state.zone, "new": zone_key(timezone.get_default_timezone())}
+        )
+    if stale_days:
+        return str(
+            ngettext(
+                "up to date (days in %(zone)s) but for %(count)s day written since: recomputed at the end of "
+                "the sync run or by the first page reading it",
+                "up to date (days in %(zone)s) but for %(count)s days written since: recomputed at the end of "
+                "the sync run or by the first page reading them",
+                stale_days,
+            )
+            % {"zone": state.zone, "count": stale_days}
         )
     return str(_("up to date (days in %(zone)s)") % {"zone": state.zone})

@@ -34,6 +34,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes: without TCP_NODELAY each response waits ~40 ms
     # for the client's delayed ACK.
     disable_nagle_algorithm = True
+    # Status line, headers and body leave in one write (one segment for most answers), as a real
+    # API's front end sends them; unbuffered, each went out on its own and a client read twice.
+    wbufsize = 64 * 1024
     server_version = "WherebyInsightsSimulator/1.0"
     timeout = 30
     server: SimulatorHTTPServer

@@ -177,7 +177,7 @@ def page_transaction() -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         yield
-        # The rollup cells of the days this page touched commit with its rows.
+        # The stale marks of the days this page touched commit with its rows (cells: at the run's end).
         flush_rollups()
 
 

@@ -164,6 +164,23 @@ def estimate_for(run: SyncRun, *, costs: dict[str, float] | None = None) -> Esti
     return Estimate(points, seconds, budget)
 
 
+def work_done(run: SyncRun, estimate: Estimate | None) -> float | None:
+    """The share of a running run's work done, 0 to 1: the points it spent against those plus the
+    points its estimate says are left (None without an estimate). It moves with every call, where the
+    count of finished rooms stands still until a room's last session is read (a full sync finishes
+    most rooms in its last newest-first step)."""
+    if estimate is None:
+        return None
+    spent = max(0, run.api_points)
+    whole = spent + estimate.points
+    return spent / whole if whole > 0 else None
+
+
+def work_percent(done: float) -> int:
+    """A share of the work done (``work_done``) as a whole percent: 100 only when nothing is left."""
+    return min(99, math.floor(100 * done)) if done < 1 else 100
+
+
 def full_sync_estimate() -> Estimate | None:
     """What a full sync started now would spend, from the rooms and sessions stored (None: no rooms yet).
 

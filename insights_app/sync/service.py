@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import OUTAGE_ERRORS, InsightsError, safe_error
 from ..models import SyncRun, SyncStatus
+from ..rollups.marks import fix_stale_days
 from ..whereby.client import WherebyClient
 from .backend import JobBackend, RoomWork
 from .batching import gathering
@@ -166,10 +167,14 @@ def _batch_stopped(ctx: RunContext, rooms: int, why: str, step: dict[str, Any] |
 
 
 def finish_run(run_id: int, *, ambiguous_loss_items: int = 0) -> SyncRun:
-    """Close a run: cancelled if asked, partial when anything was skipped, else succeeded."""
+    """Bring the rollups' stale days up to date, then close the run: cancelled if asked, partial when
+    anything was skipped, else succeeded."""
     run = SyncRun.objects.get(pk=run_id)
     if not run.is_active:
         return run
+    # The days the run's pages marked stale, recomputed once each (not in every page that touched them).
+    with Heartbeat(run.pk, heartbeat_interval()):
+        fix_stale_days()
     if ambiguous_loss_items:
         # How the organisation writes loss is a fact about the site, not the run: the hint is given
         # once per site (the first run that met such items); every run keeps its count in its checkpoint.

@@ -322,22 +322,24 @@ class WherebyClient:
     ) -> tuple[requests.Response, bytes, int]:
         """One attempt within the budget: reserve, send, read the body, learn what it cost.
 
-        While the endpoint's cost is still being learned the call is sent alone: a cost is learned only
-        from a call with nothing else of ours in flight. A call of an endpoint not learned yet reserves
+        While the endpoint's cost is still being learned the call is sent alone (or with one call of
+        the endpoint right after it, fetchpool.SendGate). A call of an endpoint not learned yet reserves
         the most a call may cost; the budget refunds what it did not use once the answer says.
         """
         budget = self.budget
-        with self.gate.slot(alone=(lambda: budget.sends_alone(endpoint)) if budget is not None else False):
+        with self.gate.slot((lambda: budget.sends_alone(endpoint)) if budget else False, endpoint) as slot:
             if budget is not None:
                 # A call that learns a cost goes right after the previous answer (the minute's cap
                 # still holds it): a short gap holds little of the product's spend, so the fall is
-                # nearly the cost, and pacing it would lengthen the gap and blur every sample.
-                rushed = budget.unpaced(endpoint)
+                # nearly the cost, and pacing it would lengthen the gap and blur every sample; the
+                # second of a pair goes right after the first (a gap of a few milliseconds).
+                rushed = budget.unpaced(endpoint) or slot.paired
                 cost = budget.points_for(endpoint)
                 waited = budget.acquire(cost, interrupt=self.interrupt, unpaced=rushed)
                 if waited:
                     self.stats.add(waited_seconds=waited)
                 budget.sending(endpoint)
+            slot.sending()
             started = time.monotonic()
             deadline = started + min(self.response_timeout, spent.left())
             try:

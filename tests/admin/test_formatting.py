@@ -149,3 +149,16 @@ def test_the_participant_page_writes_its_detail_rows_and_duration_like_the_repor
     # The duration reads "5 min 18 s" under a label that no longer promises seconds.
     assert re.search(r"<label>Duration:</label>\s*<div class=\"readonly\">5 min 18 s</div>", page)
     assert "Duration (s)" not in page
+
+
+def test_the_participant_page_writes_the_loss_threshold_as_set(as_viewer, busy_room, settings):
+    _, _, person = busy_room
+    add_detail(person, timezone.now() - dt.timedelta(hours=1), poor=True)
+    person.max_packet_loss, person.avg_packet_loss, person.degraded_seconds = 9.0, 2.1, 20.0
+    person.save()
+    settings.WHEREBY_INSIGHTS = {
+        **getattr(settings, "WHEREBY_INSIGHTS", {}),
+        "DEGRADED_PACKET_LOSS_PERCENT": 3.0,
+    }
+    page = as_viewer.get(reverse("admin:insights_app_participant_change", args=[person.pk])).content.decode()
+    assert "20 s at or above 3 %" in page and "3.0 %" not in page

@@ -46,3 +46,35 @@ def test_figures_keep_their_format_after_the_live_refresh(
     for sel in parts:
         assert masked(after[sel]) == masked(before[sel]), sel
     assert page.console_errors == []
+
+
+def test_a_running_full_sync_shows_the_share_of_its_work_in_the_bar_and_the_words(
+    page, login, make_staff_user, live_server, redis_conn, screenshot
+):
+    """No room finished yet (a full sync finishes rooms in its last step), and a third of the work done."""
+    now = timezone.now()
+    run = SyncRun.objects.create(
+        kind="full",
+        status="running",
+        trigger="admin",
+        dedup_key="c",
+        progress_total=40,
+        api_points=300,
+        checkpoint={"estimate": {"calls": {"participants": 700}, "api_points": 100}},
+    )
+    SyncRun.objects.filter(pk=run.pk).update(started_at=now - timedelta(minutes=2), heartbeat_at=now)
+    login(make_staff_user("operator", perms=(*VIEW_PERMS, "run_sync")))
+    page.goto(f"{live_server.url}/admin/insights_app/syncrun/dashboard/")
+    for moment in ("loaded", "refreshed"):
+        if moment == "refreshed":
+            expect(page.locator("#insights-dashboard")).to_have_attribute(
+                "data-polls", re.compile(r"[1-9]"), timeout=15_000
+            )
+        cell = page.locator("#insights-active-rows .insights-progress")
+        words = re.search(r"0 / 40 rooms, about (\d+) % of the work", cell.inner_text())
+        assert words, (moment, cell.inner_text())
+        bar = cell.locator("progress")
+        assert (bar.get_attribute("max"), bar.get_attribute("value")) == ("100", words.group(1)), moment
+        assert 0 < int(words.group(1)) < 100
+    screenshot("dashboard-work-share")
+    assert page.console_errors == []

@@ -21,15 +21,26 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import redis
 from django.conf import settings as django_settings
 from django.test import override_settings
 
-from insights_app.simulator import FaultConfig, OrgSpec, SimulatorServer, generate_organisation
+from insights_app.simulator import FaultConfig, Organisation, OrgSpec, SimulatorServer, generate_organisation
 from insights_app.simulator.ledger import OURS, PRODUCT
+from insights_app.simulator.spec import default_now
 from tests.helpers import TEST_API_KEY
+
+# The organisation as it was at least this long ago, unless a scenario sets its ``now``: a connection
+# that ended within the data-lag lookback (up to an hour and a schedule interval) gets no details yet,
+# so with the real "now" a scenario's calls and points depended on the time of day the test ran.
+ORG_AGE = timedelta(hours=3)
+# Sessions peak in office hours of real weekdays: at some hours of some days one is still going on at
+# the organisation's "now" (its people get no details). The harness steps back an hour at a time, at
+# most this often, to an instant with none going on.
+SETTLED_TRIES = 48
 
 # About 60-90 s of work at 600 points a minute with details (the bench's cell size).
 DEFAULT_ORG: dict[str, Any] = {
@@ -120,6 +131,21 @@ def _learned_costs() -> dict[str, int]:
         return {}
 
 
+def settled_organisation(fields: dict[str, Any]) -> Organisation:
+    """The organisation of ``fields`` (OrgSpec's); without a ``now`` of their own, at the latest hour
+    at least ``ORG_AGE`` ago at which every session has ended, so a run's calls and points are the
+    same on any date and at any time of day."""
+    if fields.get("now") is not None:
+        return generate_organisation(OrgSpec(**fields))
+    now = default_now() - ORG_AGE
+    for _ in range(SETTLED_TRIES):
+        organisation = generate_organisation(OrgSpec(**{**fields, "now": now}))
+        if not organisation.stats()["ongoing_sessions"]:
+            return organisation
+        now -= timedelta(hours=1)
+    raise RuntimeError(f"no instant in {SETTLED_TRIES} hours before {default_now()} has every session ended")
+
+
 def measure_sync(scenario: Scenario) -> Measured:
     """Serve the scenario, run one full sync for at most ``scenario.seconds``, and measure it.
 
@@ -135,7 +161,7 @@ def measure_sync(scenario: Scenario) -> Measured:
         Room.objects.all().delete()  # sessions, participants and details go with their room
         SyncRun.objects.all().delete()
     server = SimulatorServer(
-        generate_organisation(OrgSpec(**scenario.org)),
+        settled_organisation(scenario.org),
         api_key=TEST_API_KEY,
         points_per_minute=scenario.points_per_minute,
         faults=FaultConfig(latency_ms=scenario.latency_ms),

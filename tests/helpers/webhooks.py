@@ -58,11 +58,12 @@ def body_of(payload: dict) -> bytes:
 
 
 def post(url: str, payload: dict | bytes, *, secret: str = SECRET, timestamp: int | None = None,
-         header: str | None = None, session: requests.Session | None = None) -> requests.Response:  # fmt: skip
+         header: str | None = None, session: requests.Session | None = None,
+         timeout: float = 10) -> requests.Response:  # fmt: skip
     """POST one delivery signed like Whereby (``header`` overrides the signature)."""
     body = payload if isinstance(payload, bytes) else body_of(payload)
     headers = {"Content-Type": "application/json"}
     signature = header if header is not None else sign(secret, timestamp or int(time.time()), body)
     if signature:
         headers["Whereby-Signature"] = signature
-    return (session or requests).post(url, data=body, headers=headers, timeout=10)
+    return (session or requests).post(url, data=body, headers=headers, timeout=timeout)

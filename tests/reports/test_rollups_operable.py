@@ -35,11 +35,7 @@ from tests.helpers.rollup_data import (
     sync_session,
 )
 
-
-@pytest.fixture(autouse=True)
-def rollups_on(settings):
-    """These tests are about the rollups, which a site turns on (WHEREBY_INSIGHTS["ROLLUPS"])."""
-    settings.WHEREBY_INSIGHTS = {**getattr(settings, "WHEREBY_INSIGHTS", {}), "ROLLUPS": True}
+pytestmark = pytest.mark.usefixtures("rollups_on")
 
 
 def _week(base: dt.datetime) -> None:

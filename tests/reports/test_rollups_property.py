@@ -28,14 +28,7 @@ from tests.helpers.rollup_data import (
     sync_session,
 )
 
-
-@pytest.fixture(autouse=True)
-def rollups_on(settings):
-    """These tests are about the rollups, which a site turns on (WHEREBY_INSIGHTS["ROLLUPS"])."""
-    settings.WHEREBY_INSIGHTS = {**getattr(settings, "WHEREBY_INSIGHTS", {}), "ROLLUPS": True}
-
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rollups_on")]
 
 # Half- and quarter-hour offsets, daylight saving on both hemispheres, a 30-minute DST shift, +12:45.
 ZONES = (

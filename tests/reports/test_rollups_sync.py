@@ -16,14 +16,7 @@ from insights_app.rollups.rebuild import rebuild
 from tests.helpers import configure, run_sync
 from tests.helpers.rollup_data import assert_same, figures, period_of, raw_figures
 
-
-@pytest.fixture(autouse=True)
-def rollups_on(settings):
-    """These tests are about the rollups, which a site turns on (WHEREBY_INSIGHTS["ROLLUPS"])."""
-    settings.WHEREBY_INSIGHTS = {**getattr(settings, "WHEREBY_INSIGHTS", {}), "ROLLUPS": True}
-
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("rollups_on")]
 
 
 def _assert_exact() -> None:

@@ -144,16 +144,21 @@ def test_duplicates_100_concurrent_copies_give_one_row_and_one_job(webhook_url, 
     body = body_of(payload)
     header = sign(SECRET, int(time.time()), body)
 
-    def deliver(_: int) -> int:
+    def deliver(_: int) -> int | str:
         with requests.Session() as session:
-            return post(webhook_url, body, header=header, session=session).status_code
+            try:
+                # 100 deliveries queue up in one test server: on a loaded machine the last wait long.
+                return post(webhook_url, body, header=header, session=session, timeout=60).status_code
+            except requests.RequestException as exc:  # reported in the assertion, not raised from a thread
+                return type(exc).__name__
 
     with ThreadPoolExecutor(max_workers=25) as pool:
         statuses = list(pool.map(deliver, range(100)))
-    assert sorted(set(statuses)) == [200, 202], statuses
-    assert statuses.count(202) == 1
+    assert sorted(set(statuses), key=str) == [200, 202], statuses
+    assert statuses.count(202) == 1, statuses
     assert WebhookEvent.objects.filter(event_id=payload["id"]).count() == 1
-    assert len(queued_job_ids(redis_conn)) == 1
+    queued = queued_job_ids(redis_conn)
+    assert len(queued) == 1, queued
 
 
 def test_503_only_when_the_event_cannot_be_stored(webhook_url):

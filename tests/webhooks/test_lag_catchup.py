@@ -126,7 +126,11 @@ def test_the_safety_net_reads_a_room_where_an_ended_session_is_still_missing(
 
     from insights_app.models import LiveRoom
 
-    server = simulator_factory(seed=6, rooms=8, sessions_per_room=20, participants_per_session=2, days=3)
+    # A Wednesday afternoon, pinned (the app's clock travels there too): at the real "now" of a Monday
+    # morning every room's last session ended before the weekend, more than 20 hours ago.
+    server = simulator_factory(
+        seed=6, rooms=8, sessions_per_room=20, participants_per_session=2, days=3, now="2026-11-04T15:00:00Z"
+    )
     org = server.organisation
     with time_machine.travel(org.now, tick=False):
         configure(settings, server, WEBHOOK_SECRET=SECRET, DETAIL_POLICY="none")

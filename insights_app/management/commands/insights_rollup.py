@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ...rollups.check import check
 from ...rollups.marks import enabled
 from ...rollups.rebuild import BATCH_DAYS, RebuildProgress, rebuild
+from ...rollups.stale import fix, waiting
 
 REASONS = {
     "rebuilding": "a rebuild is under way (run insights_rollup --rebuild to resume it)",
@@ -78,11 +79,21 @@ class Command(BaseCommand):
         self.stdout.write(f"rebuilt through {p.through}: {p.done:,} of {p.total:,} days")
 
     def _check(self, options: dict[str, Any]) -> None:
+        # Compare what pages read: they recompute a stale day before reading its cells, so do we.
+        fixed = fix()
+        if fixed:
+            self.stdout.write(f"recomputed {fixed:,} stale days first (as a page reading them would)")
         differences, reason = check(sample=options["sample"], seed=options["seed"], all_days=options["all"])
         for difference in differences[:200]:
             self.stdout.write(str(difference))
         if len(differences) > 200:
             self.stdout.write(f"... and {len(differences) - 200} more")
+        stale = waiting()
+        if stale:
+            self.stdout.write(
+                f"{stale:,} days turned stale again during the check (a write since): not compared; "
+                "the end of a sync run or the first page reading them recomputes them."
+            )
         if reason:
             self.stdout.write(f"Report pages read raw rows: {REASONS[reason]}.")
         if differences or reason:

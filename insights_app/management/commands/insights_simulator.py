@@ -193,32 +193,34 @@ class Command(BaseCommand):
         sender = self.build_webhook_sender(server, options)
         stop = threading.Event()
         server.start()
-        if sender is not None:
-            sender.start()
-            self.stdout.write(f"Posting signed webhook events to {sender.url}")
-        stats = server.organisation.stats()
-        self.stdout.write(f"Whereby Insights simulator at {server.base_url}")
-        self.stdout.write(
-            f"{stats['rooms']} rooms, {stats['sessions']} sessions, {stats['connections']} connections"
-            f"{' (live, x' + str(options['speed']) + ')' if options['live'] else ''}"
-        )
-        spec = server.organisation.spec
-        if spec.lag_minutes or server.endpoint_costs or server.background_points_per_minute:
-            costs = _costs_text(server.endpoint_costs)
-            self.stdout.write(
-                f"lag {spec.lag_minutes:g}-{spec.lag_minutes + spec.lag_spread_minutes:g} min; costs {costs or 'all 1'}; "
-                f"product spends {server.background_points_per_minute:g} points/min "
-                f"({server.background_pattern})"
-            )
-        if server.points_per_minute is not None:
-            self.stdout.write(
-                f"limit {server.points_per_minute} points per {server.window_seconds:g} s, "
-                f"{server.limiter} limiter; rate headers {options['rate_headers']}"
-            )
-        self.stdout.write(self.key_hint)
-        self.stdout.write("Ctrl-C to stop.")
-        self.stdout.flush()
+        # Everything after the start inside the try: a Ctrl-C that lands while the banner is printed (the
+        # first request may already be served) stops the server as cleanly as one during the wait.
         try:
+            if sender is not None:
+                sender.start()
+                self.stdout.write(f"Posting signed webhook events to {sender.url}")
+            stats = server.organisation.stats()
+            self.stdout.write(f"Whereby Insights simulator at {server.base_url}")
+            self.stdout.write(
+                f"{stats['rooms']} rooms, {stats['sessions']} sessions, {stats['connections']} connections"
+                f"{' (live, x' + str(options['speed']) + ')' if options['live'] else ''}"
+            )
+            spec = server.organisation.spec
+            if spec.lag_minutes or server.endpoint_costs or server.background_points_per_minute:
+                costs = _costs_text(server.endpoint_costs)
+                self.stdout.write(
+                    f"lag {spec.lag_minutes:g}-{spec.lag_minutes + spec.lag_spread_minutes:g} min; costs {costs or 'all 1'}; "
+                    f"product spends {server.background_points_per_minute:g} points/min "
+                    f"({server.background_pattern})"
+                )
+            if server.points_per_minute is not None:
+                self.stdout.write(
+                    f"limit {server.points_per_minute} points per {server.window_seconds:g} s, "
+                    f"{server.limiter} limiter; rate headers {options['rate_headers']}"
+                )
+            self.stdout.write(self.key_hint)
+            self.stdout.write("Ctrl-C to stop.")
+            self.stdout.flush()
             stop.wait()
         except KeyboardInterrupt:
             pass

@@ -10,7 +10,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -18,7 +18,6 @@ from django.db import connections
 
 from ...conf import DETAIL_POLICIES, get_settings
 from ...display.budget import points_charged_text
-from ...display.durations import format_duration
 from ...display.safetext import printable
 from ...display.times import format_datetime_zoned
 from ...errors import WherebyError
@@ -28,7 +27,7 @@ from ...jobs.health import rate_budget
 from ...jobs.queue import QueueUnavailable
 from ...models import COUNT_KINDS, SYNCED_MODELS, Room, SyncKind, SyncRun, SyncStatus, SyncTrigger
 from ...sync import SyncError, create_or_get_active_run, execute_run, finish_run, request_cancel
-from ...sync.estimate import estimate_for
+from ..progress import ProgressBar
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Exit codes (docs/operations.md): 0 succeeded, 1 failed or refused, 3 cancelled by someone else
@@ -142,7 +141,7 @@ class Command(BaseCommand):
         self._run_pk = run.pk
         self.stdout.write(f"Sync run #{run.pk}: {run.get_kind_display()}, details {run.details_policy}")
         started = time.monotonic()
-        bar = _ProgressBar(write=self.stdout.write, tty=self.stdout.isatty())
+        bar = ProgressBar(write=self.stdout.write, tty=self.stdout.isatty())
         try:
             run = execute_run(run.pk, backend=RQ_INLINE, on_progress=bar.update)
         except WherebyError:
@@ -311,54 +310,3 @@ def _cancelled_by_text(run: SyncRun) -> str:
         f"Sync run #{run.pk} was cancelled by {who} at {when}, after {run.api_requests} API calls; "
         "the next insights_sync resumes."
     )
-
-
-# Plain progress lines (no terminal, or no tqdm): one at the start, then at most one per interval,
-# so a log or CI output gets a sign of life without a line per room.
-PLAIN_PROGRESS_SECONDS = 10.0
-
-
-class _ProgressBar:
-    """A tqdm bar on a terminal with tqdm installed; plain progress lines otherwise, throttled."""
-
-    def __init__(self, *, write: Callable[[str], None], tty: bool) -> None:
-        self._bar: Any = None
-        self._write = write
-        self._last_line: float | None = None
-        if tty:
-            try:
-                from tqdm import tqdm
-            except ImportError:  # tqdm is the optional extra "progress": plain lines then
-                return
-            self._bar = tqdm(total=0, unit="room", desc="syncing")
-
-    def update(self, run: SyncRun) -> None:
-        estimate = estimate_for(run)
-        if self._bar is None:
-            self._plain(run, estimate)
-            return
-        self._bar.total = max(run.progress_total, run.progress_done)
-        self._bar.n = run.progress_done
-        if estimate is None:
-            self._bar.set_postfix(api=run.api_requests, refresh=False)
-        else:  # points_left and eta: estimates at the current budget (docs/budget.md)
-            eta = format_duration(estimate.seconds)
-            self._bar.set_postfix(
-                api=run.api_requests, points_left=f"~{estimate.points}", eta=f"~{eta}", refresh=False
-            )
-        self._bar.refresh()
-
-    def _plain(self, run: SyncRun, estimate: Any) -> None:
-        now = time.monotonic()
-        if self._last_line is not None and now - self._last_line < PLAIN_PROGRESS_SECONDS:
-            return
-        self._last_line = now
-        total = max(run.progress_total, run.progress_done)
-        line = f"syncing: {run.progress_done}/{total} rooms, {run.api_requests} API calls"
-        if estimate is not None:
-            line += f", ~{estimate.points} points and ~{format_duration(estimate.seconds)} left"
-        self._write(line)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()

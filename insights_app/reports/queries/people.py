@@ -9,10 +9,11 @@ from django.db.models.functions import Coalesce
 
 from ...models.expressions import real_names_only
 from ..filters import ReportFilters
-from .elapsed import OPEN, finished_seconds, open_elapsed_sum
+from .elapsed import OPEN, all_seconds, finished_seconds, open_elapsed_sum
 
 PEOPLE_SORTS = {
-    "minutes": ("-seconds", "external_id"),
+    # Minutes as shown: the finished connections' and the ongoing ones' up to now.
+    "minutes": ("-all_seconds", "external_id"),
     "sessions": ("-sessions", "external_id"),
     "last_seen": ("-last_seen", "external_id"),
     "external_id": ("external_id",),
@@ -37,6 +38,7 @@ def people(
             connections=Count("id"),
             seconds=finished_seconds(),
             open_elapsed=open_elapsed_sum(now),
+            all_seconds=all_seconds(),
             ongoing=Count("id", filter=OPEN),
             last_seen=Max(Coalesce("left_at", "joined_at")),
             # A name the person used in the period: read from rows the scan fetches anyway (a

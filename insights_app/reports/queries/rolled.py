@@ -1,7 +1,7 @@
 """The same figures as the raw usage and quality queries, read from the rollup cells (a cell per local day).
 
-Used only where ``rollups_usable()`` says the cells are complete and keyed in the request's zone;
-a report period is whole local days, so it is exactly a set of cells.
+Used only where ``rollups_usable()`` says the cells are complete, keyed in the request's zone and not
+stale over the period; a report period is whole local days, so it is exactly a set of cells.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ def applies(
 ) -> bool:
     """Whether the cells answer for ``rows`` (all sessions or connections, not one room's) under these
     filters: the room text only where the cells have a room, browser/OS/role only where they have those,
-    and only when the cells are complete and keyed in the request's zone."""
+    and only when the cells are complete and keyed in the request's zone, and the days of the period
+    and the one before (which KPIs compare with) are not stale, or few enough to be fixed first."""
     if rows.query.where or (filters.room and not room_text):
         return False
     if not dimensions and (filters.browser or filters.os or filters.role):
         return False
-    return rollups_usable(rows.db)
+    period = filters.period
+    return rollups_usable(rows.db, period.previous().first_day, period.last_day)
 
 
 def _days(period: Period) -> dict[str, dt.date]:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from ...display.numbers import format_int
+from ...rollups.stale import raw_note, reset_note
 from ..assets import plotly_version
 from ..csv_export import csv_response
 from ..filters import TEXT_FILTERS, ReportFilters
@@ -83,6 +84,7 @@ class ReportView(View):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Render the page, the empty state, or one of its tables as CSV (``?csv=<table>``)."""
+        reset_note()
         # The freshness line's statement also says whether any session is stored (one query for both).
         self.freshness = freshness()
         if not self.freshness.any_data:
@@ -151,6 +153,7 @@ class ReportView(View):
             "max_day": MAX_DAY.isoformat(),
             "freshness": getattr(self, "freshness", None) or freshness(),
             "time_zone": timezone.get_current_timezone_name(),
+            "rollup_stale_days": raw_note(),
             "can_fetch_samples": can_fetch_samples(request.user),
             "reports_home": reverse("insights_app:overview"),
             "app_url": safe_reverse("admin:app_list", app_label="insights_app"),

@@ -13,11 +13,12 @@ from django.utils.translation import gettext_lazy as _
 from ...conf import get_settings
 from ...display.durations import format_duration
 from ...display.names import shown_name
-from ...display.numbers import format_pct
+from ...display.numbers import format_pct, plain_number
 from ...display.safetext import isolated
 from ...display.times import format_datetime
 from ...models import Participant, ParticipantDetail
 from .. import quality_charts
+from ..periods import period_query_including
 from ..tables import Column, Table
 from .base import ReportView, elapsed_seconds
 
@@ -72,6 +73,7 @@ class ParticipantQualityView(ReportView):
             "session_url": reverse("insights_app:session", args=[session.pk]),
             "room_url": reverse("insights_app:room", args=[session.room_id]),
             "person_url": reverse("insights_app:person", args=[participant.external_id])
+            + period_query_including(participant.joined_at or session.started_at, self.now)
             if participant.external_id
             else "",
             "facts": {
@@ -87,7 +89,7 @@ class ParticipantQualityView(ReportView):
                 "degraded_time": format_duration(participant.degraded_seconds),
                 "session_started": format_datetime(session.started_at),
             },
-            "threshold": threshold,
+            "threshold_text": plain_number(threshold),
             "stem": f"connection-{participant.pk}",
             "charts": chart_list,
             "tables": tables,

@@ -14,6 +14,7 @@ from ...display.names import real_name, shown_name
 from ...display.numbers import format_int
 from ...models import Participant
 from ...models.expressions import real_names_only
+from ..filters import ReportFilters
 from ..labels import Label, resolve_labels
 from ..queries.elapsed import finished_seconds, open_elapsed_sum, total_seconds
 from ..queries.people import PEOPLE_SORTS, people
@@ -45,14 +46,21 @@ def person_name(external_id: str, label: Label, display_name: str | None) -> str
     return real_name(display_name) or external_id
 
 
-def person_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add names (one resolver call for the batch), links and minutes."""
+def period_query(filters: ReportFilters) -> str:
+    """``?period=…&room=…`` for a link to another page of the same connections (no search, sort or page)."""
+    query = filters.querystring(q="", sort="", page="", csv="")
+    return f"?{query}" if query else ""
+
+
+def person_rows(rows: list[dict[str, Any]], query: str = "") -> list[dict[str, Any]]:
+    """Add names (one resolver call for the batch), links and minutes; ``query`` keeps the period on the
+    person's link, so the person page counts the connections the row counted."""
     labels = resolve_labels(r["external_id"] for r in rows)
     for r in rows:
         label = labels[r["external_id"]]
         r["label"] = person_name(r["external_id"], label, r["display_name"])
         r["host_url"] = label.url
-        r["url"] = reverse("insights_app:person", args=[r["external_id"]])
+        r["url"] = reverse("insights_app:person", args=[r["external_id"]]) + query
         r["minutes"] = total_seconds(r["seconds"], r["open_elapsed"]) / 60.0
         r["state"] = _("yes") if r["ongoing"] else ""
     return rows
@@ -71,10 +79,11 @@ class PeopleView(ReportView):
         sort = request.GET.get("sort", "minutes")
         sort = sort if sort in PEOPLE_SORTS else "minutes"
         qs = people(self.filters, Participant.objects.all(), self.now, sort)
+        query = period_query(self.filters)
         table = paged_table(
             request,
             qs,
-            person_rows,
+            lambda rows: person_rows(rows, query),
             per_page=PER_PAGE,
             name="people",
             title=_("People by external id"),
@@ -174,6 +183,7 @@ class PersonView(ReportView):
         return {
             "title": name,
             "external_id": external_id,
+            "people_url": reverse("insights_app:people") + period_query(self.filters),
             "totals_text": {
                 key: format_int(totals[key])
                 for key in ("sessions", "connections", "rooms", "degraded", "measured")

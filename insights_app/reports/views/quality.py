@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from ...conf import get_settings
-from ...display.numbers import format_int, format_minutes, format_pct
+from ...display.numbers import format_int, format_minutes, format_pct, plain_number
 from ...models import Participant
 from ...models.expressions import distinct_values
 from .. import quality_charts
@@ -33,9 +31,8 @@ WORST_COLUMNS = [
 ]
 
 
-def plain_number(value: float) -> str:
-    """A setting's number as written (3, 2.5), in the active language's format."""
-    return number_format(Decimal(f"{float(value):g}"))
+# The order of the bars and of these tables' rows (queries.quality.by_dimension and _ranked).
+ORDER_NOTE = _("The most degraded minutes first, as the bars draw them.")
 
 
 def worst_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +59,7 @@ def dimension_table(name: str, title: Any, axis: Any, qs: Any, top: list[dict[st
         columns,
         rows=top,
         all_rows=lambda: (_link(quality.with_shares(r)) for r in qs.iterator(chunk_size=2000)),
+        note=ORDER_NOTE,
     )
 
 
@@ -135,8 +133,8 @@ class QualityView(ReportView):
             "detail_policy": settings.DETAIL_POLICY,
             "detail_days": measured_days,
             "partly_measured": totals["measured"] < totals["connections"],
-            "threshold": settings.DEGRADED_PACKET_LOSS_PERCENT,
-            # The rule as the detail summary applies it: at least DEGRADED_MIN_SECONDS at the threshold.
+            # The rule as the sync applies it (sync.quality): the steps whose worse loss, sent or received,
+            # is at or above the threshold add up, over the whole connection, to DEGRADED_MIN_SECONDS or more.
             "threshold_text": plain_number(settings.DEGRADED_PACKET_LOSS_PERCENT),
             "min_seconds_text": plain_number(settings.DEGRADED_MIN_SECONDS),
             "narrowed": [(str(TEXT_FILTERS[k]), getattr(f, k)) for k in self.extra_filters if getattr(f, k)],

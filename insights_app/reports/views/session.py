@@ -18,6 +18,7 @@ from ...display.times import format_datetime
 from ...models import Participant, RoomSession
 from .. import charts
 from ..labels import resolve_labels
+from ..periods import period_query_including
 from ..tables import Column, Table
 from .base import ReportView, elapsed_seconds
 from .fetch import MAX_CONNECTIONS
@@ -59,8 +60,13 @@ def quality_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def connection_rows(participants: list[Participant], now: Any) -> list[dict[str, Any]]:
-    """Rows for the timeline and the table; one label lookup for all external ids."""
+def connection_rows(
+    participants: list[Participant], now: Any, person_query: str = ""
+) -> list[dict[str, Any]]:
+    """Rows for the timeline and the table; one label lookup for all external ids.
+
+    ``person_query`` goes on each person link: a period that holds this session.
+    """
     labels = resolve_labels(p.external_id for p in participants if p.external_id)
     words = {key: str(word) for key, word in QUALITY_WORDS.items()}  # translated once, not per row
     rows: list[dict[str, Any]] = []
@@ -96,7 +102,9 @@ def connection_rows(participants: list[Participant], now: Any) -> list[dict[str,
                 "degraded_seconds": p.degraded_seconds,
                 "quality": words[quality_key],
                 "quality_url": reverse("insights_app:participant_quality", args=[p.pk]),
-                "person_url": reverse("insights_app:person", args=[p.external_id]) if p.external_id else "",
+                "person_url": reverse("insights_app:person", args=[p.external_id]) + person_query
+                if p.external_id
+                else "",
                 "participant_id": p.participant_id,
             }
         )
@@ -122,7 +130,8 @@ class SessionView(ReportView):
         participants = list(
             Participant.objects.filter(room_session_id=session.pk).order_by("joined_at", "participant_id")
         )
-        rows = [r for r in connection_rows(participants, self.now) if r["joined_at"]]
+        period = period_query_including(session.started_at, self.now)
+        rows = [r for r in connection_rows(participants, self.now, period) if r["joined_at"]]
         table = Table(
             "connections",
             _("Connections"),

@@ -39,6 +39,7 @@ class CostBook:
         self._least_seen: Counter[str] = Counter()  # falls equal to the smallest
         self._unpriced: set[str] = set()  # answered without the headers: nothing to learn from
         self._last: tuple[float, float, str, float] | None = None  # (limit, remaining, reset, time)
+        self._last_shared = False  # the last answer came with another call of ours in flight
         self._in_flight = 0
         self.others_per_second = 0.0
         self._lock = threading.Lock()
@@ -107,16 +108,22 @@ class CostBook:
             alone = self._in_flight == 1
             self._in_flight = max(0, self._in_flight - 1)
             last, self._last = self._last, None
+            # An answer read right after one that came with another of ours in flight is of a call
+            # that was in flight then (else a call still unanswered would be in flight now too).
+            overlapped, self._last_shared = self._last_shared, not alone
             if limit is None or remaining is None:
                 if charged:
                     self._unpriced.add(endpoint)
                 return {}
             self._unpriced.discard(endpoint)
             same_window = last is not None and last[0] == limit and last[2] == reset
-            if not alone and same_window and last is not None and last[1] < remaining:
-                self._last = last  # overlapping answers came out of order: the lower Remaining is later
-            else:
-                self._last = (limit, remaining, reset, now)
+            if (not alone or overlapped) and same_window and last is not None and last[1] < remaining:
+                # Overlapping answers came out of order (the two of a pair read the other way round,
+                # the API charging the second sent first): the lower Remaining is later. Taking the
+                # higher read the next call's fall as its cost plus this one's: 2 for a true 1.
+                self._last = last
+                return {}
+            self._last = (limit, remaining, reset, now)
             if not (charged and alone and same_window and last is not None):
                 return {}
             fall = last[1] - remaining

@@ -152,9 +152,13 @@ class Learning:
         return {e: (self.points_for(e), source) for e in sorted(endpoints)}
 
     def sends_alone(self, endpoint: str) -> bool:
-        """Whether ``endpoint``'s cost is still read from Remaining's falls (its calls then go alone):
-        only while the limiter may be a fixed window, where a fall says what a call cost."""
-        return self.shape() in (UNKNOWN, FIXED) and self.costs.needs_falls(endpoint)
+        """Whether ``endpoint``'s cost is still read from Remaining's falls (its calls then go alone,
+        two at a time): while the limiter may be a fixed window, where a fall says what a call cost,
+        and under a sliding window while the falls within pairs are too few for an estimate."""
+        shape = self.shape()
+        if shape == SLIDING:
+            return self.sliding.wants_pairs(endpoint) and not self.costs.unpriced(endpoint)
+        return shape in (UNKNOWN, FIXED) and self.costs.needs_falls(endpoint)
 
     def unpaced(self, endpoint: str) -> bool:
         """Whether a call to ``endpoint`` goes right after the previous answer, waiting only for the
@@ -178,6 +182,8 @@ class Learning:
         self._grants.sent = None
         charged = status is not None and status not in UNCHARGED
         rate = RateHeaders.read(headers)
+        if self.shape() == SLIDING:
+            self.sliding.tried(endpoint)
         checked = self.readings.check(endpoint, rate.limit, rate.remaining) if charged else None
         plan = self.readings.plan()
         if plan is not None and plan != self._learned_plan():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 from collections import deque
@@ -28,6 +29,16 @@ _FIXED_BY_RESET_SECONDS = 2.0
 _RECENT_SECONDS = 50.0
 # Answers that must contradict a sliding window (fewer points missing than calls answered) for a bucket.
 _BUCKET_VOTES = 2
+# Answers kept to judge the next ones by.
+_KEPT_ANSWERS = 512
+# A sliding window's Reset (when every point of the last minute has aged out) moves on with each
+# call, a second at a time; a fixed window's stays put within a window (read from a seconds-to-go
+# header it jitters by a second, as often back as on). Steps of Reset between two answers within
+# these bounds (seconds) are counted; this many forward in _RECENT_SECONDS, and four times as many
+# as back, say it is not a fixed window (a sliding window whose Remaining only fell after one rise
+# was taken for one at 90 s, its costs read from falls: 3 for a true 7, 1.67 times the share spent).
+_DRIFT_STEP_SECONDS = (0.5, 5.0)
+_DRIFT_STEPS = 10
 # A shape that is not fixed is named after this span of answers (a bucket's refill shows at once,
 # a sliding window's only once our own calls of a minute ago age out).
 _NOT_FIXED_SPAN_SECONDS = 70.0
@@ -55,7 +66,10 @@ class ShapeWatch:
     """
 
     def __init__(self) -> None:
-        self._answers: deque[Answer] = deque(maxlen=512)
+        self._answers: deque[Answer] = deque(maxlen=_KEPT_ANSWERS)
+        # The kept answers' times, sorted: how many came since an instant is two bisections, where a
+        # scan of the kept answers on every answer was quadratic at a fast API's pace.
+        self._answered_times: list[float] = []
         self._events: deque[float] = deque(maxlen=64)  # when Remaining rose (one per _EVENT_SECONDS)
         self._first: float | None = None
         self._bucket_votes: deque[float] = deque(maxlen=16)  # answers a sliding window cannot give
@@ -66,6 +80,8 @@ class ShapeWatch:
         self._same_last: Answer | None = None
         self._same_count = 0
         self._same_falling = True
+        self._last_reset: float | None = None
+        self._reset_steps: deque[tuple[float, bool]] = deque(maxlen=128)  # (answered, forward)
         self._shape = UNKNOWN
         self._lock = threading.Lock()
 
@@ -100,8 +116,9 @@ class ShapeWatch:
             recent = self._answered_since(answer.answered - _RECENT_SECONDS)
             if limit - answer.remaining < recent - 1:
                 self._bucket_votes.append(answer.answered)  # fewer points missing than calls answered
-            self._answers.append(answer)
+            self._keep(answer)
             self._track_reset(answer)
+            self._track_drift(answer)
             self._shape = self._decide(answer.answered)
             return self._shape
 
@@ -115,16 +132,17 @@ class ShapeWatch:
                     break
         return found[::-1]
 
+    def _keep(self, answer: Answer) -> None:
+        """Keep ``answer`` among the last _KEPT_ANSWERS, and its time among theirs."""
+        if len(self._answers) == _KEPT_ANSWERS:
+            gone = self._answers[0].answered
+            del self._answered_times[bisect.bisect_left(self._answered_times, gone)]
+        self._answers.append(answer)
+        bisect.insort(self._answered_times, answer.answered)
+
     def _answered_since(self, instant: float) -> int:
-        """Answers received at or after ``instant``. They are kept in about the order they came
-        (threads may swap neighbours): reading from the newest stops well past the instant."""
-        count = 0
-        for earlier in reversed(self._answers):
-            if earlier.answered >= instant:
-                count += 1
-            elif earlier.answered < instant - _EVENT_SECONDS * 5:
-                break
-        return count
+        """Kept answers received at or after ``instant`` (threads may have swapped neighbours)."""
+        return len(self._answered_times) - bisect.bisect_left(self._answered_times, instant)
 
     def _track_reset(self, answer: Answer) -> None:
         first = self._same_first
@@ -142,6 +160,19 @@ class ShapeWatch:
         self._same_last = answer
         self._same_count += 1
 
+    def _track_drift(self, answer: Answer) -> None:
+        if answer.reset is None:
+            return
+        last, self._last_reset = self._last_reset, answer.reset
+        if last is not None and _DRIFT_STEP_SECONDS[0] <= abs(answer.reset - last) <= _DRIFT_STEP_SECONDS[1]:
+            self._reset_steps.append((answer.answered, answer.reset > last))
+
+    def _reset_drifts(self, now: float) -> bool:
+        """Whether Reset moved on with our calls lately, as no fixed window's does."""
+        recent = [forward for at, forward in self._reset_steps if at >= now - _RECENT_SECONDS]
+        forward = sum(recent)
+        return forward >= _DRIFT_STEPS and forward >= 4 * (len(recent) - forward)
+
     def _frequent_rises(self) -> bool:
         events = list(self._events)
         return any(later - earlier < _FIXED_MIN_EVENT_GAP for earlier, later in itertools.pairwise(events))
@@ -152,6 +183,8 @@ class ShapeWatch:
                 return BUCKET
             assert self._first is not None
             return SLIDING if now - self._first >= _NOT_FIXED_SPAN_SECONDS else UNKNOWN
+        if self._reset_drifts(now):
+            return UNKNOWN
         first, last = self._same_first, self._same_last
         if (
             first is not None

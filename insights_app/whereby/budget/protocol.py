@@ -34,7 +34,7 @@ class RateBudget(Protocol):
 
     def sends_alone(self, endpoint: str) -> bool:
         """Whether ``endpoint``'s cost is still being learned (the client then sends its calls alone,
-        unpaced, so that the fall of X-RateLimit-Remaining is the call's cost)."""
+        or two together, so that the fall of X-RateLimit-Remaining is the call's cost)."""
 
     def unpaced(self, endpoint: str) -> bool:
         """Whether a call to ``endpoint`` waits only for the rolling minute, not for pacing (a call that

@@ -3,8 +3,11 @@ overspend until it has, and one answer with lying headers moves neither the plan
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from insights_app.simulator.limiters import SlidingWindow
 from insights_app.whereby.budget.current import budget_snapshot, get_budget
 from insights_app.whereby.budget.limiter_shape import Answer, ShapeWatch
 from insights_app.whereby.client import WherebyClient
@@ -130,3 +133,46 @@ def test_a_fixed_window_answered_once_a_second_is_never_taken_for_a_bucket():
         shapes.add(watch.note(Answer(sent, sent + 0.1, remaining, 60.0 * (window + 1)), limit))
     assert shapes <= {"unknown", "fixed"}
     assert watch.shape == "fixed"
+
+
+def test_answers_since_an_instant_are_counted_over_the_kept_answers_whatever_their_order():
+    """The count behind the bucket test: every kept answer at or after the instant, neighbours
+    swapped by threads included, the oldest dropped once more than the watch keeps have come."""
+    import random
+
+    from insights_app.whereby.budget.limiter_shape import _KEPT_ANSWERS
+
+    rng = random.Random(7)
+    watch = ShapeWatch()
+    kept: list[float] = []
+    answered = 1000.0
+    for number in range(3 * _KEPT_ANSWERS):
+        answered += rng.choice([0.001, 0.01, 0.3])
+        at = answered - rng.choice([0.0, 0.0, 0.002])  # a thread's answer a little behind its neighbour
+        watch.note(Answer(sent=at - 0.01, answered=at, remaining=1e6 - number, reset=None), 1e6)
+        kept = [*kept, at][-_KEPT_ANSWERS:]
+        for back in (0.0, 0.5, 5.0, 50.0):
+            instant = at - back
+            assert watch._answered_since(instant) == sum(1 for t in kept if t >= instant)
+
+
+def test_a_sliding_window_whose_remaining_rose_once_is_never_taken_for_a_fixed_window():
+    """A sliding window's Remaining rises once (a pause after a dear first second, which then aged
+    out) and only falls after it, our calls quickening: without rises 40 s apart, the span of 90 s
+    named it a fixed window, and its costs were read from falls our old points blurred (3 for a true
+    7 in bench_budget, 1.67 times the share spent). Its Reset moves on with every call, as no fixed
+    window's does."""
+    window, watch, shapes = SlidingWindow(6000, 60.0), ShapeWatch(), set()
+    calls = [0.2 * i for i in range(5)] + [1 + 0.5 * i for i in range(118)]
+    calls += [61.5 + 0.1 * i for i in range(600)]
+    product = 0.03
+    for sent in calls:
+        answered = sent + 0.1
+        while product <= answered:  # the product calls every 60 ms
+            window.try_spend(product, 1)
+            product += 0.06
+        assert window.try_spend(answered, 10 if sent < 1 else 7) == 0.0
+        remaining = window.remaining(answered)
+        reset = math.ceil(answered + window.full_in(answered))
+        shapes.add(watch.note(Answer(sent, answered, remaining, reset), 6000))
+    assert "fixed" not in shapes

@@ -32,8 +32,8 @@
     row.appendChild(statusCell);
     row.appendChild(el("td", {"class": "insights-by"}, run.started_by));
     var progress = el("td", {"class": "insights-progress"});
-    if (run.progress_total) {
-      progress.appendChild(el("progress", {max: run.progress_total, value: run.progress_done}));
+    if (run.percent !== null && run.percent !== undefined) {
+      progress.appendChild(el("progress", {max: 100, value: run.percent}));
       progress.appendChild(document.createTextNode(" "));
     }
     progress.appendChild(document.createTextNode(run.progress_text));
