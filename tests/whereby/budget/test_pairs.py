@@ -131,6 +131,19 @@ def test_a_sliding_windows_costs_come_exact_from_pairs_and_never_low():
     assert book.estimate("participant") == 7
 
 
+def read_five_pairs(book: SlidingCosts, remaining: float, *, product_between_first: bool = False) -> None:
+    """Five pairs of detail calls (7 points each), a second apart from 100 s on, read by ``book``; the
+    product may call between the first pair's two."""
+    for index in range(5):
+        sent = 100.0 + index
+        first = remaining - 7
+        second = first - 7 - (product_between_first and index == 0)
+        book.read_fall("participant", sent, sent + 0.1, first, alone=False)
+        book.read_fall("participant", sent, sent + 0.102, second, alone=True)
+        book.tried("participant")
+        remaining = second
+
+
 def test_under_a_sliding_window_pairs_are_read_after_the_quiet_start_and_sought_a_while():
     """An endpoint first called after the quiet minute (the detail calls of a full sync) was counted
     at its ceiling, 10 for a true 7 (0.67 of the share used): pairs are read at any time, and its
@@ -138,14 +151,7 @@ def test_under_a_sliding_window_pairs_are_read_after_the_quiet_start_and_sought_
     book = SlidingCosts()
     book.start(0.0, quiet=True)
     assert book.wants_pairs("participant")
-    remaining = 6000.0
-    for index in range(5):
-        sent = 100.0 + index
-        first, second = remaining - 7, remaining - 14 - (index == 0)  # once the product called between
-        book.read_fall("participant", sent, sent + 0.1, first, alone=False)
-        book.read_fall("participant", sent, sent + 0.102, second, alone=True)
-        book.tried("participant")
-        remaining = second
+    read_five_pairs(book, 6000.0, product_between_first=True)
     assert book.estimate("participant") == 7
     assert not book.wants_pairs("participant")
     for _ in range(100):
@@ -168,13 +174,6 @@ def test_under_a_sliding_window_an_endpoint_with_falls_from_the_quiet_start_stil
         now = sent + 0.1
     assert book.estimate("participant") >= 9
     assert book.wants_pairs("participant")
-    for index in range(5):
-        sent = 100.0 + index
-        first = remaining - 7
-        second = first - 7
-        book.read_fall("participant", sent, sent + 0.1, first, alone=False)
-        book.read_fall("participant", sent, sent + 0.102, second, alone=True)
-        book.tried("participant")
-        remaining = second
+    read_five_pairs(book, remaining)
     assert book.estimate("participant") == 7
     assert not book.wants_pairs("participant")
