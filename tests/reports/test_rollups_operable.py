@@ -86,6 +86,37 @@ def test_check_passes_then_finds_a_corrupted_cell(capsys):
 
 
 @pytest.mark.django_db
+@override_settings(TIME_ZONE="UTC")
+def test_distinct_people_of_periods_across_a_new_year_are_counted_once_each():
+    """A period and the one before it count their people in one scan of the person-year rows: a person
+    met in both years is one person, in whichever period or periods they came."""
+    assert rebuild()
+    room = rooms(1)[0]
+    meetings = {
+        "a": ("2025-12-27", ["dec-only", "both"]),
+        "b": ("2025-12-31", ["both", "eve"]),
+        "c": ("2026-01-01", ["eve", "jan-only"]),
+        "d": ("2026-01-03", ["jan-only"]),
+    }
+    for sid, (day, people) in meetings.items():
+        start = dt.datetime.fromisoformat(f"{day}T12:00:00+00:00")
+        sync_session(room, sid, start, 60)
+        session = RoomSession.objects.get(room_session_id=sid)
+        for person in people:
+            sync_connection(session, f"{sid}-{person}", person, start, 600)
+    assert rollups_usable()
+    for first, last, people in (
+        ("2025-12-31", "2026-01-03", (3, 2)),  # crosses the new year; the one before is December's
+        ("2026-01-01", "2026-01-03", (2, 2)),  # January's; the one before is December's
+        ("2026-01-02", "2026-01-03", (1, 3)),  # the one before crosses the new year
+        ("2025-12-27", "2025-12-31", (3, 0)),  # one year
+    ):
+        filters = period_of(dt.date.fromisoformat(first), dt.date.fromisoformat(last))
+        assert figures(filters)["people"] == people, (first, last)
+        assert raw_figures(filters)["people"] == people, (first, last)
+
+
+@pytest.mark.django_db
 def test_a_new_time_zone_reads_raw_rows_until_the_rebuild(capsys):
     base = timezone.now() - dt.timedelta(days=9)
     _week(base)

@@ -136,14 +136,6 @@ def test_every_rolled_figure_equals_the_raw_answer(zone: str, ops: list[tuple], 
         for op in ops:
             apply(op, base)
         assert rollups_usable()
-        print(
-            "DBG",
-            zone,
-            len(ops),
-            RoomSession.objects.count(),
-            Participant.objects.count(),
-            Participant.objects.filter(quality_degraded__isnull=False).count(),
-        )
         first = base.date() + dt.timedelta(days=span % 3)
         for filters in (
             period_of(first, first + dt.timedelta(days=span)),

@@ -49,11 +49,8 @@ def usage_hours(period: Period) -> list[dict[str, Any]]:
     ]
 
 
-def people_in(period: Period, alias: str = "default") -> int:
-    """Distinct people (``Participant.identity``) with a connection in the period: the person-year rows
-    with a ``1`` among the period's days (one row per person and year, whatever the period holds)."""
-    connection = connections[alias]
-    quote = connection.ops.quote_name
+def _spans(period: Period, quote: Any) -> tuple[list[str], list[int | str], set[int]]:
+    """SQL saying "a ``1`` among the period's days" (one term per year it touches), its parameters, its years."""
     spans: list[str] = []
     params: list[int | str] = []
     for year in range(period.first_day.year, period.last_day.year + 1):
@@ -61,13 +58,38 @@ def people_in(period: Period, alias: str = "default") -> int:
         last = min(period.last_day, dt.date(year, 12, 31))
         spans.append(f"({quote('year')} = %s AND substr({quote('days')}, %s, %s) LIKE %s)")
         params += [year, first.timetuple().tm_yday, (last - first).days + 1, "%1%"]
-    rows = f"FROM {quote(PersonYearRollup._meta.db_table)} WHERE {' OR '.join(spans)}"
-    # A person has one row a year: within one year every matching row is another person.
-    distinct = f"SELECT COUNT(*) FROM (SELECT DISTINCT {quote('identity')} {rows}) s"  # noqa: S608 (our identifiers)
-    sql = f"SELECT COUNT(*) {rows}" if len(spans) == 1 else distinct
+    return spans, params, set(range(period.first_day.year, period.last_day.year + 1))
+
+
+def people_in(period: Period, previous: Period, alias: str = "default") -> tuple[int, int]:
+    """Distinct people (``Participant.identity``) with a connection in ``period`` and in ``previous``:
+    the person-year rows with a ``1`` among each period's days, both counted in one scan of the rows of
+    the years they touch (one row per person and year, whatever the periods hold)."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    now_terms, now_params, now_years = _spans(period, quote)
+    before_terms, before_params, before_years = _spans(previous, quote)
+    years = sorted(now_years | before_years)
+    table = quote(PersonYearRollup._meta.db_table)
+    where = f"{quote('year')} IN ({', '.join(['%s'] * len(years))})"
+    in_now, in_before = " OR ".join(now_terms), " OR ".join(before_terms)
+    if len(years) == 1:
+        # Within one year every row is another person.
+        sql = (
+            f"SELECT COUNT(CASE WHEN {in_now} THEN 1 END), COUNT(CASE WHEN {in_before} THEN 1 END)"  # noqa: S608 (our identifiers)
+            f" FROM {table} WHERE {where}"
+        )
+    else:
+        sql = (
+            "SELECT COUNT(CASE WHEN s.n = 1 THEN 1 END), COUNT(CASE WHEN s.b = 1 THEN 1 END) FROM"  # noqa: S608 (our identifiers)
+            f" (SELECT MAX(CASE WHEN {in_now} THEN 1 ELSE 0 END) AS n,"
+            f" MAX(CASE WHEN {in_before} THEN 1 ELSE 0 END) AS b"
+            f" FROM {table} WHERE {where} GROUP BY {quote('identity')}) s"
+        )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.fetchone()[0])
+        cursor.execute(sql, [*now_params, *before_params, *years])
+        now_count, before_count = cursor.fetchone()
+    return int(now_count or 0), int(before_count or 0)
 
 
 def _ratio(total: str, count: str) -> Any:

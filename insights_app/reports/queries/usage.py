@@ -210,8 +210,7 @@ def unique_people(filters: ReportFilters, participants: QuerySet, whole_site: bo
     filter) the rows come from the table, so one scan covering both periods is cheaper.
     """
     if rolled.applies(filters, participants):
-        alias = participants.db
-        return rolled.people_in(filters.period, alias), rolled.people_in(filters.period.previous(), alias)
+        return rolled.people_in(filters.period, filters.period.previous(), participants.db)
     if whole_site and not filters.room:
         return _people_per_period(filters, participants)
     return _people_one_scan(filters, participants)
