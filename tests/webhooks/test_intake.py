@@ -145,12 +145,22 @@ def test_duplicates_100_concurrent_copies_give_one_row_and_one_job(webhook_url, 
     header = sign(SECRET, int(time.time()), body)
 
     def deliver(_: int) -> int | str:
-        with requests.Session() as session:
-            try:
-                # 100 deliveries queue up in one test server: on a loaded machine the last wait long.
-                return post(webhook_url, body, header=header, session=session, timeout=60).status_code
-            except requests.RequestException as exc:  # reported in the assertion, not raised from a thread
-                return type(exc).__name__
+        # A delivery that got no answer at all is sent again, as Whereby does: twice in six CI runs
+        # under a load of 13 the test server's socket dropped one of 100 connections (a
+        # ConnectionError, no HTTP status). Every delivery must still end in a 200 or the one 202.
+        failures: list[str] = []
+        while len(failures) < 3:
+            with requests.Session() as session:
+                try:
+                    # 100 deliveries queue up in one test server: on a loaded machine the last wait long.
+                    return post(webhook_url, body, header=header, session=session, timeout=60).status_code
+                except requests.ConnectionError as exc:
+                    failures.append(repr(exc))
+                except (
+                    requests.RequestException
+                ) as exc:  # reported in the assertion, not raised from a thread
+                    return repr(exc)
+        return " / ".join(failures)
 
     with ThreadPoolExecutor(max_workers=25) as pool:
         statuses = list(pool.map(deliver, range(100)))

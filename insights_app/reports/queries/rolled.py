@@ -49,15 +49,27 @@ def usage_hours(period: Period) -> list[dict[str, Any]]:
     ]
 
 
-def _spans(period: Period, quote: Any) -> tuple[list[str], list[int | str], set[int]]:
-    """SQL saying "a ``1`` among the period's days" (one term per year it touches), its parameters, its years."""
+def _spans(period: Period, connection: Any) -> tuple[list[str], list[int | str | bytes], set[int]]:
+    """SQL saying "a ``1`` among the period's days" (one term per year it touches), its parameters, its years.
+
+    PostgreSQL reads the characters as bytes: ``substr`` of UTF-8 text counts characters from the
+    start of every row, ``substring`` of ``bytea`` jumps to them (bench/RESULTS.md, issue 24 round 12).
+    """
+    quote = connection.ops.quote_name
+    as_bytes = connection.vendor == "postgresql"
     spans: list[str] = []
-    params: list[int | str] = []
+    params: list[int | str | bytes] = []
     for year in range(period.first_day.year, period.last_day.year + 1):
         first = max(period.first_day, dt.date(year, 1, 1))
-        last = min(period.last_day, dt.date(year, 12, 31))
-        spans.append(f"({quote('year')} = %s AND substr({quote('days')}, %s, %s) LIKE %s)")
-        params += [year, first.timetuple().tm_yday, (last - first).days + 1, "%1%"]
+        length = (min(period.last_day, dt.date(year, 12, 31)) - first).days + 1
+        if as_bytes:
+            spans.append(
+                f"({quote('year')} = %s AND substring(CAST({quote('days')} AS bytea) FROM %s FOR %s) <> %s)"
+            )
+            params += [year, first.timetuple().tm_yday, length, b"0" * length]
+        else:
+            spans.append(f"({quote('year')} = %s AND substr({quote('days')}, %s, %s) LIKE %s)")
+            params += [year, first.timetuple().tm_yday, length, "%1%"]
     return spans, params, set(range(period.first_day.year, period.last_day.year + 1))
 
 
@@ -67,8 +79,8 @@ def people_in(period: Period, previous: Period, alias: str = "default") -> tuple
     the years they touch (one row per person and year, whatever the periods hold)."""
     connection = connections[alias]
     quote = connection.ops.quote_name
-    now_terms, now_params, now_years = _spans(period, quote)
-    before_terms, before_params, before_years = _spans(previous, quote)
+    now_terms, now_params, now_years = _spans(period, connection)
+    before_terms, before_params, before_years = _spans(previous, connection)
     years = sorted(now_years | before_years)
     table = quote(PersonYearRollup._meta.db_table)
     where = f"{quote('year')} IN ({', '.join(['%s'] * len(years))})"
