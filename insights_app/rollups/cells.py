@@ -115,14 +115,18 @@ def lock_years(alias: str, days: Iterable[dt.date]) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_CLASS, year])
 
 
-def recompute_days(days: Iterable[dt.date], zone: dt.tzinfo, alias: str = "default") -> None:
-    """Replace every cell of ``days`` by the raw rows' answer (call inside a transaction)."""
+def recompute_days(
+    days: Iterable[dt.date], zone: dt.tzinfo, alias: str = "default", years: bool = True
+) -> None:
+    """Replace every cell of ``days`` by the raw rows' answer (call inside a transaction); ``years=False``
+    leaves the person-year rows to ``years.rebuild_years`` (a rebuild writes each of them once)."""
     days = sorted(set(days))
     if not days:
         return
     lock_years(alias, days)
-    for day in days:
-        _set_day_of_people(day, "0", alias)  # the people of the cells about to be replaced
+    if years:
+        for day in days:
+            _clear_gone_people(day, zone, alias)
     connection = connections[alias]
     quote = connection.ops.quote_name
     for model, qs in cell_querysets(days, zone).items():
@@ -141,29 +145,64 @@ def recompute_days(days: Iterable[dt.date], zone: dt.tzinfo, alias: str = "defau
                 f"SELECT {', '.join(select)} FROM ({sql}) s",
                 params,
             )
-    for day in days:
-        _set_day_of_people(day, "1", alias)
+    if years:
+        for day in days:
+            _mark_day_of_people(day, alias)
 
 
-def _set_day_of_people(day: dt.date, mark: str, alias: str) -> None:
-    """Set the day's character to ``mark`` in the year rows of the people ``PersonDayRollup`` has that day
-    (through the (year, identity) index: as many rows as people that day, not the whole year)."""
+def _year_sql(alias: str) -> dict[str, str]:
+    """The quoted names the person-year statements use."""
+    quote = connections[alias].ops.quote_name
+    return {
+        "years": quote(PersonYearRollup._meta.db_table),
+        "persons": quote(PersonDayRollup._meta.db_table),
+        "ident": quote("identity"),
+        "yr": quote("year"),
+        "marks": quote("days"),
+        "dy": quote("day"),
+    }
+
+
+def _clear_gone_people(day: dt.date, zone: dt.tzinfo, alias: str) -> None:
+    """Set the day's character to ``0`` for the people of the day's cells who have no connection that
+    day any more (an erasure's new key, a revision); the others keep their ``1`` untouched, so a
+    recompute rewrites no row of a person still there (each rewrite leaves a dead row behind)."""
     connection = connections[alias]
-    quote = connection.ops.quote_name
-    years, persons = quote(PersonYearRollup._meta.db_table), quote(PersonDayRollup._meta.db_table)
-    ident, yr, marks, dy = quote("identity"), quote("year"), quote("days"), quote("day")
+    n = _year_sql(alias)
+    ((start, end),) = day_ranges([day], zone)
+    there = (
+        Participant.objects.using(alias).filter(joined_at__gte=start, joined_at__lt=end).values("identity")
+    )
+    there_sql, there_params = there.query.get_compiler(using=alias).as_sql()
+    position = day.timetuple().tm_yday
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {n['years']} SET {n['marks']} = substr({n['marks']}, 1, %s) || '0' || substr({n['marks']}, %s)"  # noqa: S608 (our identifiers)
+            f" WHERE {n['yr']} = %s AND {n['ident']} IN"
+            f" (SELECT p.{n['ident']} FROM {n['persons']} p WHERE p.{n['dy']} = %s)"
+            f" AND {n['ident']} NOT IN ({there_sql})",
+            [position - 1, position + 1, day.year, connection.ops.adapt_datefield_value(day), *there_params],
+        )
+
+
+def _mark_day_of_people(day: dt.date, alias: str) -> None:
+    """Set the day's character to ``1`` in the year rows of the people ``PersonDayRollup`` has that day
+    (through the (year, identity) index: as many rows as people that day, not the whole year), only
+    where it is not ``1`` already."""
+    connection = connections[alias]
+    n = _year_sql(alias)
     position = day.timetuple().tm_yday
     value = connection.ops.adapt_datefield_value(day)
+    people = f"SELECT p.{n['ident']} FROM {n['persons']} p WHERE p.{n['dy']} = %s"  # noqa: S608 (our identifiers)
     with connection.cursor() as cursor:
-        if mark == "1":
-            # In identity order, so two writers adding people to one year never wait for each other in a cycle.
-            cursor.execute(
-                f"INSERT INTO {years} ({ident}, {yr}, {marks}) SELECT p.{ident}, %s, %s FROM {persons} p"  # noqa: S608 (our identifiers)
-                f" WHERE p.{dy} = %s ORDER BY p.{ident} ON CONFLICT DO NOTHING",
-                [day.year, "0" * DAYS_IN_ROW, value],
-            )
+        # In identity order, so two writers adding people to one year never wait for each other in a cycle.
         cursor.execute(
-            f"UPDATE {years} SET {marks} = substr({marks}, 1, %s) || %s || substr({marks}, %s)"  # noqa: S608 (our identifiers)
-            f" WHERE {yr} = %s AND {ident} IN (SELECT p.{ident} FROM {persons} p WHERE p.{dy} = %s)",
-            [position - 1, mark, position + 1, day.year, value],
+            f"INSERT INTO {n['years']} ({n['ident']}, {n['yr']}, {n['marks']}) SELECT p.{n['ident']}, %s, %s"  # noqa: S608 (our identifiers)
+            f" FROM {n['persons']} p WHERE p.{n['dy']} = %s ORDER BY p.{n['ident']} ON CONFLICT DO NOTHING",
+            [day.year, "0" * (position - 1) + "1" + "0" * (DAYS_IN_ROW - position), value],
+        )
+        cursor.execute(
+            f"UPDATE {n['years']} SET {n['marks']} = substr({n['marks']}, 1, %s) || '1' || substr({n['marks']}, %s)"  # noqa: S608 (our identifiers)
+            f" WHERE {n['yr']} = %s AND substr({n['marks']}, %s, 1) <> '1' AND {n['ident']} IN ({people})",
+            [position - 1, position + 1, day.year, position, value],
         )

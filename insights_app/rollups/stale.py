@@ -95,14 +95,19 @@ def _fix_batch(read: list[tuple[dt.date, int]], alias: str) -> int | None:
 
 
 def recompute_clearing(
-    days: list[dt.date], read: list[tuple[dt.date, int]], zone: dt.tzinfo, alias: str = "default"
+    days: list[dt.date],
+    read: list[tuple[dt.date, int]],
+    zone: dt.tzinfo,
+    alias: str = "default",
+    years: bool = True,
 ) -> int:
     """Recompute ``days`` and delete each mark of ``read`` (day, version, read before) whose version is
     unchanged; a mark a writer bumped meanwhile survives. Returns how many it deleted.
 
-    Call inside the transaction that holds the recomputed cells (``fix`` and the rebuild both do).
+    Call inside the transaction that holds the recomputed cells (``fix`` and the rebuild both do);
+    ``years`` as ``recompute_days``.
     """
-    recompute_days(days, zone, alias)
+    recompute_days(days, zone, alias, years)
     cleared = 0
     for day, version in sorted(read):  # day order, as writers mark: no cycle of row locks
         cleared += RollupStaleDay.objects.using(alias).filter(day=day, version=version).delete()[0]
