@@ -45,12 +45,11 @@ def _start(state: RollupState, zone_name: str) -> None:
         if connection.vendor == "postgresql":
             # TRUNCATE gives the space back at once: deleted rows would stay in the files, read past by
             # every scan until a VACUUM FULL (SQLite's unqualified DELETE already empties its pages).
-            tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in ALL_ROLLUP_MODELS)
             with connection.cursor() as cursor:
                 # Checks deferred by rows this transaction wrote (when a caller's holds it) run now:
                 # TRUNCATE refuses a table with pending ones.
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                cursor.execute(f"TRUNCATE {tables}")
+                cursor.execute(f"TRUNCATE {_tables()}")
         else:
             for model in ALL_ROLLUP_MODELS:
                 model._default_manager.all().delete()
@@ -104,4 +103,14 @@ def rebuild(
     with transaction.atomic():
         # A day a write reached after the rebuild did keeps its mark: the next fix recomputes it.
         RollupState.objects.filter(pk=state.pk).update(status=RollupStatus.READY, updated_at=timezone.now())
+    if connection.vendor == "postgresql":
+        # The planner's figures for the refilled tables, now rather than when autovacuum gets to them:
+        # until then it plans the first pages for the empty tables of the TRUNCATE.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {_tables()}")
     return True
+
+
+def _tables() -> str:
+    """The rollup tables, quoted and comma-separated."""
+    return ", ".join(connection.ops.quote_name(m._meta.db_table) for m in ALL_ROLLUP_MODELS)

@@ -147,6 +147,19 @@ def test_a_stopped_rebuild_resumes_where_it_stopped():
     assert rollups_usable()
 
 
+@pytest.mark.django_db
+def test_a_rebuild_on_postgresql_leaves_the_planner_the_sizes_of_the_tables_it_filled():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's planner keeps no table sizes to refresh")
+    _week(timezone.now() - dt.timedelta(days=9))
+    assert rebuild(restart=True)
+    for model in (PersonDayRollup, PersonYearRollup, QualityDayRollup):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [model._meta.db_table])
+            planned = cursor.fetchone()[0]
+        assert planned == model.objects.count() > 0, model.__name__
+
+
 def _worker(
     session_pk: int, tag: str, joined: dt.datetime, written: threading.Event | None, hold: float
 ) -> None:
