@@ -11,6 +11,8 @@ sums and maxima of one day, recomputed from the raw rows after a write marks tha
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .day_marks import DayMarksField
+
 
 class RollupStatus(models.TextChoices):
     """Whether the report pages may read the rollups."""
@@ -166,7 +168,7 @@ class PersonYearRollup(models.Model):
 
     identity = models.CharField(max_length=255, blank=True, default="")
     year = models.PositiveSmallIntegerField()
-    days = models.CharField(max_length=366)
+    days = DayMarksField()
 
     class Meta:
         constraints = [

@@ -22,6 +22,7 @@ from ..models import (
     RoomSession,
     UsageHourRollup,
 )
+from ..models.day_marks import DAYS_IN_ROW, mark_is_not_sql, new_row_sql, set_mark_sql
 from .aggregates import quality_aggregates, room_day_aggregates, usage_aggregates
 
 ROLLUP_MODELS: tuple[type[Model], ...] = (
@@ -32,7 +33,6 @@ ROLLUP_MODELS: tuple[type[Model], ...] = (
     PersonDayRollup,
 )
 END_OF_TIME = dt.datetime.max.replace(tzinfo=dt.UTC)
-DAYS_IN_ROW = 366
 ADDITIVE_TYPES = ("IntegerField", "FloatField")
 # Every table the rebuild empties.
 ALL_ROLLUP_MODELS: tuple[type[Model], ...] = (*ROLLUP_MODELS, PersonYearRollup)
@@ -175,13 +175,14 @@ def _clear_gone_people(day: dt.date, zone: dt.tzinfo, alias: str) -> None:
     )
     there_sql, there_params = there.query.get_compiler(using=alias).as_sql()
     position = day.timetuple().tm_yday
+    cleared, cleared_params = set_mark_sql(n["marks"], "0", position, connection)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {n['years']} SET {n['marks']} = substr({n['marks']}, 1, %s) || '0' || substr({n['marks']}, %s)"  # noqa: S608 (our identifiers)
+            f"UPDATE {n['years']} SET {n['marks']} = {cleared}"  # noqa: S608 (our identifiers)
             f" WHERE {n['yr']} = %s AND {n['ident']} IN"
             f" (SELECT p.{n['ident']} FROM {n['persons']} p WHERE p.{n['dy']} = %s)"
             f" AND {n['ident']} NOT IN ({there_sql})",
-            [position - 1, position + 1, day.year, connection.ops.adapt_datefield_value(day), *there_params],
+            [*cleared_params, day.year, connection.ops.adapt_datefield_value(day), *there_params],
         )
 
 
@@ -194,15 +195,18 @@ def _mark_day_of_people(day: dt.date, alias: str) -> None:
     position = day.timetuple().tm_yday
     value = connection.ops.adapt_datefield_value(day)
     people = f"SELECT p.{n['ident']} FROM {n['persons']} p WHERE p.{n['dy']} = %s"  # noqa: S608 (our identifiers)
+    marked, marked_params = set_mark_sql(n["marks"], "1", position, connection)
+    unmarked, unmarked_params = mark_is_not_sql(n["marks"], "1", position, connection)
     with connection.cursor() as cursor:
         # In identity order, so two writers adding people to one year never wait for each other in a cycle.
         cursor.execute(
-            f"INSERT INTO {n['years']} ({n['ident']}, {n['yr']}, {n['marks']}) SELECT p.{n['ident']}, %s, %s"  # noqa: S608 (our identifiers)
-            f" FROM {n['persons']} p WHERE p.{n['dy']} = %s ORDER BY p.{n['ident']} ON CONFLICT DO NOTHING",
+            f"INSERT INTO {n['years']} ({n['ident']}, {n['yr']}, {n['marks']})"  # noqa: S608 (our identifiers)
+            f" SELECT p.{n['ident']}, %s, {new_row_sql(connection)} FROM {n['persons']} p WHERE p.{n['dy']} = %s"
+            f" ORDER BY p.{n['ident']} ON CONFLICT DO NOTHING",
             [day.year, "0" * (position - 1) + "1" + "0" * (DAYS_IN_ROW - position), value],
         )
         cursor.execute(
-            f"UPDATE {n['years']} SET {n['marks']} = substr({n['marks']}, 1, %s) || '1' || substr({n['marks']}, %s)"  # noqa: S608 (our identifiers)
-            f" WHERE {n['yr']} = %s AND substr({n['marks']}, %s, 1) <> '1' AND {n['ident']} IN ({people})",
-            [position - 1, position + 1, day.year, position, value],
+            f"UPDATE {n['years']} SET {n['marks']} = {marked}"  # noqa: S608 (our identifiers)
+            f" WHERE {n['yr']} = %s AND {unmarked} AND {n['ident']} IN ({people})",
+            [*marked_params, day.year, *unmarked_params, value],
         )

@@ -52,7 +52,8 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _as_date(value: Any) -> Any:
-    return dt.date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else value
+    """A day as a date (SQLite's raw query gives it as text)."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def compare_days(days: list[dt.date], zone: dt.tzinfo) -> list[Difference]:
@@ -63,7 +64,11 @@ def compare_days(days: list[dt.date], zone: dt.tzinfo) -> list[Difference]:
         names = [f.attname for f in fields]
         keys = [n for n in names if n in ("day", "hour", "room_id", "browser", "os", "role", "identity")]
         values = [n for n in names if n not in keys]
-        raw = {tuple(_as_date(r[k]) for k in keys): r for r in raw_qs.values(*keys, *values)}
+        # Only the day is converted: an identity or a browser can be ten characters too ("user-10000").
+        raw = {
+            tuple(_as_date(r[k]) if k == "day" else r[k] for k in keys): r
+            for r in raw_qs.values(*keys, *values)
+        }
         stored: dict[tuple, dict[str, Any]] = {}
         for row in model._default_manager.filter(day__in=days).values(*keys, *values):
             key = tuple(row[k] for k in keys)

@@ -10,7 +10,8 @@ from operator import itemgetter
 from django.db import transaction
 
 from ..models import PersonDayRollup, PersonYearRollup
-from .cells import DAYS_IN_ROW, lock_years
+from ..models.day_marks import DAYS_IN_ROW
+from .cells import lock_years
 
 BATCH = 2000
 

@@ -86,6 +86,21 @@ def test_check_passes_then_finds_a_corrupted_cell(capsys):
 
 
 @pytest.mark.django_db
+def test_check_compares_people_whose_key_is_ten_characters_long(capsys):
+    """A key such as ``user-10000`` is as long as an ISO date; the check once read it as one and died."""
+    start = timezone.now() - dt.timedelta(days=3)
+    sync_session(rooms(1)[0], "ten", start, 30)
+    session = RoomSession.objects.get(room_session_id="ten")
+    for person in ("user-10000", "2026-01-01"):
+        sync_connection(session, f"ten-{person}", person, start, 600)
+    code, out = _check(capsys, "--all")
+    assert code == 0, out
+    PersonDayRollup.objects.filter(identity="user-10000").delete()
+    code, out = _check(capsys, "--all")
+    assert code == 1 and "'user-10000'" in out
+
+
+@pytest.mark.django_db
 @override_settings(TIME_ZONE="UTC")
 def test_distinct_people_of_periods_across_a_new_year_are_counted_once_each():
     """A period and the one before it count their people in one scan of the person-year rows: a person

@@ -14,6 +14,7 @@ from django.db.models import FloatField, Max, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, NullIf
 
 from ...models import PersonYearRollup, QualityDayRollup, RoomDayRollup, RoomQualityDayRollup, UsageHourRollup
+from ...models.day_marks import any_mark_sql
 from ...models.expressions import room_name_of
 from ...rollups.aggregates import QUALITY_ADDITIVE, SIZE_KEYS, USAGE_ADDITIVE
 from ...rollups.marks import rollups_usable
@@ -49,27 +50,18 @@ def usage_hours(period: Period) -> list[dict[str, Any]]:
     ]
 
 
-def _spans(period: Period, connection: Any) -> tuple[list[str], list[int | str | bytes], set[int]]:
-    """SQL saying "a ``1`` among the period's days" (one term per year it touches), its parameters, its years.
-
-    PostgreSQL reads the characters as bytes: ``substr`` of UTF-8 text counts characters from the
-    start of every row, ``substring`` of ``bytea`` jumps to them (bench/RESULTS.md, issue 24 round 12).
-    """
-    quote = connection.ops.quote_name
-    as_bytes = connection.vendor == "postgresql"
+def _spans(period: Period, connection: Any) -> tuple[list[str], list[int | str], set[int]]:
+    """SQL saying "a ``1`` among the period's days" (one term per year it touches), its parameters, its years."""
     spans: list[str] = []
-    params: list[int | str | bytes] = []
+    params: list[int | str] = []
     for year in range(period.first_day.year, period.last_day.year + 1):
         first = max(period.first_day, dt.date(year, 1, 1))
         length = (min(period.last_day, dt.date(year, 12, 31)) - first).days + 1
-        if as_bytes:
-            spans.append(
-                f"({quote('year')} = %s AND substring(CAST({quote('days')} AS bytea) FROM %s FOR %s) <> %s)"
-            )
-            params += [year, first.timetuple().tm_yday, length, b"0" * length]
-        else:
-            spans.append(f"({quote('year')} = %s AND substr({quote('days')}, %s, %s) LIKE %s)")
-            params += [year, first.timetuple().tm_yday, length, "%1%"]
+        test, test_params = any_mark_sql(
+            connection.ops.quote_name("days"), first.timetuple().tm_yday, length, connection
+        )
+        spans.append(f"({connection.ops.quote_name('year')} = %s AND {test})")
+        params += [year, *test_params]
     return spans, params, set(range(period.first_day.year, period.last_day.year + 1))
 
 
