@@ -33,6 +33,14 @@ class DayMarksField(models.CharField):
         """The ORM's inserts and updates pass the string as text: cast it where the column is bits."""
         return f"CAST(%s AS bit({DAYS_IN_ROW}))" if _bits(connection) else "%s"
 
+    def get_placeholder_sql(self, value: Any, compiler: Any, connection: Any) -> tuple[str, Any]:
+        """``get_placeholder`` with its parameters, as Django 6.1 and later ask for it."""
+        placeholder = self.get_placeholder(value, compiler, connection)
+        if hasattr(value, "as_sql"):
+            sql, params = compiler.compile(value)
+            return placeholder % sql, params
+        return placeholder, (value,)
+
 
 def new_row_sql(connection: Any) -> str:
     """A placeholder for a whole row of marks in raw SQL (``INSERT … SELECT``)."""
