@@ -7,6 +7,7 @@ where the characters took 366 and a period's test jumps to its bits (bench/RESUL
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -40,6 +41,19 @@ class DayMarksField(models.CharField):
             sql, params = compiler.compile(value)
             return placeholder % sql, params
         return placeholder, (value,)
+
+
+def marks_of(positions: Iterable[int]) -> str:
+    """A row of marks with a ``1`` at each of ``positions`` (1 = 1 January)."""
+    marks = bytearray(b"0" * DAYS_IN_ROW)
+    for position in positions:
+        marks[position - 1] = ord("1")
+    return marks.decode()
+
+
+def marked_positions(marks: str) -> set[int]:
+    """The positions of a row's ``1`` marks (1 = 1 January)."""
+    return {i for i, mark in enumerate(marks, start=1) if mark == "1"}
 
 
 def new_row_sql(connection: Any) -> str:

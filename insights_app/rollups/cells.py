@@ -22,7 +22,7 @@ from ..models import (
     RoomSession,
     UsageHourRollup,
 )
-from ..models.day_marks import DAYS_IN_ROW, mark_is_not_sql, new_row_sql, set_mark_sql
+from ..models.day_marks import mark_is_not_sql, marks_of, new_row_sql, set_mark_sql
 from .aggregates import quality_aggregates, room_day_aggregates, usage_aggregates
 
 ROLLUP_MODELS: tuple[type[Model], ...] = (
@@ -164,7 +164,7 @@ def _year_sql(alias: str) -> dict[str, str]:
 
 
 def _clear_gone_people(day: dt.date, zone: dt.tzinfo, alias: str) -> None:
-    """Set the day's character to ``0`` for the people of the day's cells who have no connection that
+    """Set the day's mark to ``0`` for the people of the day's cells who have no connection that
     day any more (an erasure's new key, a revision); the others keep their ``1`` untouched, so a
     recompute rewrites no row of a person still there (each rewrite leaves a dead row behind)."""
     connection = connections[alias]
@@ -187,7 +187,7 @@ def _clear_gone_people(day: dt.date, zone: dt.tzinfo, alias: str) -> None:
 
 
 def _mark_day_of_people(day: dt.date, alias: str) -> None:
-    """Set the day's character to ``1`` in the year rows of the people ``PersonDayRollup`` has that day
+    """Set the day's mark to ``1`` in the year rows of the people ``PersonDayRollup`` has that day
     (through the (year, identity) index: as many rows as people that day, not the whole year), only
     where it is not ``1`` already."""
     connection = connections[alias]
@@ -203,7 +203,7 @@ def _mark_day_of_people(day: dt.date, alias: str) -> None:
             f"INSERT INTO {n['years']} ({n['ident']}, {n['yr']}, {n['marks']})"  # noqa: S608 (our identifiers)
             f" SELECT p.{n['ident']}, %s, {new_row_sql(connection)} FROM {n['persons']} p WHERE p.{n['dy']} = %s"
             f" ORDER BY p.{n['ident']} ON CONFLICT DO NOTHING",
-            [day.year, "0" * (position - 1) + "1" + "0" * (DAYS_IN_ROW - position), value],
+            [day.year, marks_of([position]), value],
         )
         cursor.execute(
             f"UPDATE {n['years']} SET {n['marks']} = {marked}"  # noqa: S608 (our identifiers)

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Max, Min, Model
 
 from ..models import PersonDayRollup, PersonYearRollup, RollupStaleDay
+from ..models.day_marks import marked_positions
 from .cells import ROLLUP_MODELS, cell_columns, cell_querysets, zone_named
 from .rebuild import raw_day_range
 from .state import behind_reason, current_state
@@ -87,15 +88,14 @@ def _person_year_differences(days: list[dt.date], zone: dt.tzinfo) -> list[Diffe
     by_day: dict[dt.date, set[str]] = {}
     for row in raw_people.values("day", "identity"):
         by_day.setdefault(_as_date(row["day"]), set()).add(row["identity"])
+    # Each year's rows are read once, however many of its days are checked.
+    marked: dict[int, dict[str, set[int]]] = {}
+    for year in sorted({day.year for day in days}):
+        rows = PersonYearRollup.objects.filter(year=year).values_list("identity", "days")
+        marked[year] = {identity: marked_positions(marks) for identity, marks in rows}
     for day in days:
         position = day.timetuple().tm_yday
-        stored = {
-            identity
-            for identity, marks in PersonYearRollup.objects.filter(year=day.year).values_list(
-                "identity", "days"
-            )
-            if len(marks) >= position and marks[position - 1] == "1"
-        }
+        stored = {identity for identity, positions in marked[day.year].items() if position in positions}
         raw = by_day.get(day, set())
         for identity in sorted(stored ^ raw):
             out.append(

@@ -10,7 +10,7 @@ from operator import itemgetter
 from django.db import transaction
 
 from ..models import PersonDayRollup, PersonYearRollup
-from ..models.day_marks import DAYS_IN_ROW
+from ..models.day_marks import marks_of
 from .cells import lock_years
 
 BATCH = 2000
@@ -36,10 +36,8 @@ def rebuild_years(alias: str = "default", should_stop: Callable[[], bool] = lamb
             )
             batch: list[PersonYearRollup] = []
             for identity, days in itertools.groupby(rows, key=itemgetter(0)):
-                marks = bytearray(b"0" * DAYS_IN_ROW)
-                for _identity, day in days:
-                    marks[day.timetuple().tm_yday - 1] = ord("1")
-                batch.append(PersonYearRollup(identity=identity, year=year, days=marks.decode()))
+                marks = marks_of(day.timetuple().tm_yday for _identity, day in days)
+                batch.append(PersonYearRollup(identity=identity, year=year, days=marks))
                 if len(batch) == BATCH:
                     PersonYearRollup.objects.using(alias).bulk_create(batch)
                     batch = []
