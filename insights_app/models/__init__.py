@@ -6,6 +6,7 @@ from .participant import Participant
 from .participant_detail import PacketLossUnit, ParticipantDetail
 from .privacy import CriterionKind, PersonTombstone, PrivacyAction, PrivacyAudit
 from .rollups import (
+    PeopleYearRollup,
     PersonDayRollup,
     PersonYearRollup,
     QualityDayRollup,
@@ -44,6 +45,7 @@ __all__ = [
     "Participant",
     "ParticipantDetail",
     "PeopleReport",
+    "PeopleYearRollup",
     "PersonDayRollup",
     "PersonTombstone",
     "PersonYearRollup",

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import models
 
+from .placeholders import CastPlaceholder
+
 DAYS_IN_ROW = 366
 
 
@@ -19,7 +21,7 @@ def _bits(connection: Any) -> bool:
     return connection.vendor == "postgresql"
 
 
-class DayMarksField(models.CharField):
+class DayMarksField(CastPlaceholder, models.CharField):
     """366 marks, ``bit(366)`` where the database has bit strings."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -33,14 +35,6 @@ class DayMarksField(models.CharField):
     def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
         """The ORM's inserts and updates pass the string as text: cast it where the column is bits."""
         return f"CAST(%s AS bit({DAYS_IN_ROW}))" if _bits(connection) else "%s"
-
-    def get_placeholder_sql(self, value: Any, compiler: Any, connection: Any) -> tuple[str, Any]:
-        """``get_placeholder`` with its parameters, as Django 6.1 and later ask for it."""
-        placeholder = self.get_placeholder(value, compiler, connection)
-        if hasattr(value, "as_sql"):
-            sql, params = compiler.compile(value)
-            return placeholder % sql, params
-        return placeholder, (value,)
 
 
 def marks_of(positions: Iterable[int]) -> str:
@@ -84,3 +78,15 @@ def any_mark_sql(column: str, first: int, length: int, connection: Any) -> tuple
     if _bits(connection):
         return f"substring({column} from %s for %s) <> CAST(%s AS varbit)", [first, length, "0" * length]
     return f"substr({column}, %s, %s) LIKE %s", [first, length, "%1%"]
+
+
+def marks_before_sql(column: str, count: int, connection: Any) -> tuple[str, list[int]]:
+    """How many ``1`` marks lie among the first ``count`` (an integer in SQL)."""
+    if _bits(connection) and connection.pg_version >= 140000:
+        return f"bit_count(substring({column} from 1 for %s))::int", [count]
+    text = (
+        f"CAST(substring({column} from 1 for %s) AS text)"
+        if _bits(connection)
+        else f"substr({column}, 1, %s)"
+    )
+    return f"length(replace({text}, '0', ''))", [count]

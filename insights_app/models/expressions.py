@@ -8,6 +8,10 @@ from django.db.models import Field, Model, OuterRef, Q, Subquery
 from ..display.names import REDACTED_MARKERS
 from .room import Room
 
+# A connection still open: no duration yet (the sync gives one without leftAt in an ended session a
+# duration up to the session's end, so only what is really ongoing runs to now).
+OPEN = Q(duration_seconds__isnull=True, joined_at__isnull=False)
+
 
 def real_names_only() -> Q:
     """Rows whose display name is a real one (for aggregates that pick a person's name)."""

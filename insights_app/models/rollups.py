@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .day_marks import DayMarksField
+from .float_arrays import FloatArrayField
 
 
 class RollupStatus(models.TextChoices):
@@ -177,3 +178,31 @@ class PersonYearRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.identity} {self.year}"
+
+
+class PeopleYearRollup(models.Model):
+    """One external id's local days of a year with running totals, for ranking the People list.
+
+    ``days`` marks the days with a connection carrying this external id; the arrays hold one running
+    total per marked day, in day order. A period's total is the difference of two running totals,
+    picked by counting the marks before and within it: one row per person and year, however many
+    connections. ``ongoing`` and ``open_joined`` are null while the year has no open connection.
+    """
+
+    external_id = models.CharField(max_length=255)
+    year = models.PositiveSmallIntegerField()
+    days = DayMarksField()
+    # Finished seconds (``duration_seconds``) up to and including each marked day.
+    seconds = FloatArrayField()
+    # Connections still open, and the sum of their join instants in epoch seconds: the ongoing ones'
+    # seconds up to now are ``ongoing * now - open_joined``, as the raw page adds them.
+    ongoing = FloatArrayField(null=True)
+    open_joined = FloatArrayField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["year", "external_id"], name="insights_rollup_people_year"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.year}"

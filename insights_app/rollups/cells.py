@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ..models import (
     Participant,
+    PeopleYearRollup,
     PersonDayRollup,
     PersonYearRollup,
     QualityDayRollup,
@@ -35,7 +36,7 @@ ROLLUP_MODELS: tuple[type[Model], ...] = (
 END_OF_TIME = dt.datetime.max.replace(tzinfo=dt.UTC)
 ADDITIVE_TYPES = ("IntegerField", "FloatField")
 # Every table the rebuild empties.
-ALL_ROLLUP_MODELS: tuple[type[Model], ...] = (*ROLLUP_MODELS, PersonYearRollup)
+ALL_ROLLUP_MODELS: tuple[type[Model], ...] = (*ROLLUP_MODELS, PersonYearRollup, PeopleYearRollup)
 # Concurrent recomputes of one year wait for each other: the later one then reads the earlier's rows
 # (a year, not a day: the person-year rows of one person are shared by every day of the year).
 LOCK_CLASS = 0x1A5C

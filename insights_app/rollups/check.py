@@ -10,9 +10,10 @@ from typing import Any
 
 from django.db.models import Max, Min, Model
 
-from ..models import PersonDayRollup, PersonYearRollup, RollupStaleDay
+from ..models import PeopleYearRollup, PersonDayRollup, PersonYearRollup, RollupStaleDay
 from ..models.day_marks import marked_positions
 from .cells import ROLLUP_MODELS, cell_columns, cell_querysets, zone_named
+from .people import people_of_days, people_rows
 from .rebuild import raw_day_range
 from .state import behind_reason, current_state
 
@@ -78,6 +79,46 @@ def compare_days(days: list[dt.date], zone: dt.tzinfo) -> list[Difference]:
             stored[key] = row
         out.extend(_differences(model, raw, stored, values))
     out.extend(_person_year_differences(days, zone))
+    out.extend(_people_year_differences(days, zone))
+    return out
+
+
+def _people_year_differences(days: list[dt.date], zone: dt.tzinfo) -> list[Difference]:
+    """People-year rows (of anyone there on a checked day) that differ from what their raw rows give."""
+    out = []
+    for year, external_ids in people_of_days(days, zone).items():
+        for start in range(0, len(external_ids), 500):
+            chunk = external_ids[start : start + 500]
+            raw = {row.external_id: row for row in people_rows(chunk, year, zone)}
+            stored = {
+                r.external_id: r for r in PeopleYearRollup.objects.filter(year=year, external_id__in=chunk)
+            }
+            for external_id in sorted({*raw, *stored}):
+                r, s = raw.get(external_id), stored.get(external_id)
+                key = (year, external_id)
+                if r is None or s is None:
+                    out.append(
+                        Difference(
+                            "PeopleYearRollup",
+                            key,
+                            "row",
+                            "present" if s else "missing",
+                            "present" if r else "none",
+                        )
+                    )
+                    continue
+                for column in ("days", "seconds", "ongoing", "open_joined"):
+                    a, b = getattr(s, column), getattr(r, column)
+                    if not (
+                        a == b
+                        or (
+                            isinstance(a, list)
+                            and isinstance(b, list)
+                            and len(a) == len(b)
+                            and all(map(_same, a, b))
+                        )
+                    ):
+                        out.append(Difference("PeopleYearRollup", key, column, a, b))
     return out
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ..models import Participant, RollupStaleDay, RollupState, RollupStatus, RoomSession
 from .cells import ALL_ROLLUP_MODELS, zone_named
+from .people import rebuild_people
 from .stale import recompute_clearing
 from .state import current_state, zone_key
 from .years import rebuild_years
@@ -99,6 +100,8 @@ def rebuild(
         if progress is not None:
             progress(RebuildProgress((through - first).days + 1, (last - first).days + 1, through))
     if not rebuild_years(should_stop=should_stop):
+        return False
+    if not rebuild_people(zone, should_stop=should_stop):
         return False
     with transaction.atomic():
         # A day a write reached after the rebuild did keeps its mark: the next fix recomputes it.

@@ -18,6 +18,7 @@ from django.db import connections, transaction
 
 from ..models import RollupStaleDay, RollupStatus
 from .cells import recompute_days, zone_named
+from .people import refresh_people
 from .state import current_state
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ def recompute_clearing(
     ``years`` as ``recompute_days``.
     """
     recompute_days(days, zone, alias, years)
+    if years:
+        refresh_people(days, zone, alias)  # the rebuild writes these rows once each at its end
     cleared = 0
     for day, version in sorted(read):  # day order, as writers mark: no cycle of row locks
         cleared += RollupStaleDay.objects.using(alias).filter(day=day, version=version).delete()[0]

@@ -11,10 +11,14 @@ from insights_app.privacy.bulk import update_by_pk
 from insights_app.reports.filters import ReportFilters
 from insights_app.reports.periods import custom_period
 from insights_app.reports.queries import quality, usage
+from insights_app.reports.queries.people_ranked import people_listing
 from insights_app.sync.context import page_transaction
 from insights_app.sync.details import PARTICIPANT_QUALITY
 from insights_app.sync.stages import PARTICIPANT_COMPARE, SESSION_COMPARE
 from insights_app.sync.upsert import upsert_rows
+
+# The instant the People lists count ongoing connections up to: one for the rolled and the raw reading.
+NOW_FOR_PEOPLE = dt.datetime.now(dt.UTC)
 
 
 def rooms(count: int = 3) -> list[Room]:
@@ -99,7 +103,14 @@ def figures(filters: ReportFilters) -> dict[str, Any]:
         "top": usage.top_rooms(filters, sessions, 2),
         "quality": (q.totals, q.series, q.browsers, q.systems),
         "by_room": list(quality.by_dimension(filters, participants, "room")),
+        "people_list": {sort: _people_list(filters, sort) for sort in ("minutes", "external_id")},
     }
+
+
+def _people_list(filters: ReportFilters, sort: str) -> tuple[int, list[dict[str, Any]]]:
+    """The People list's count and first page (ongoing connections counted up to a fixed now)."""
+    listed = people_listing(filters, NOW_FOR_PEOPLE, sort)
+    return listed.count(), list(listed[0:50])
 
 
 def raw_figures(filters: ReportFilters) -> dict[str, Any]:

@@ -12,26 +12,20 @@ from django.db.models import (
     F,
     FloatField,
     Func,
-    Q,
     Sum,
     Value,
 )
 from django.db.models.functions import Coalesce
 
+from ...models.expressions import OPEN
+
 
 def open_elapsed_sum(now: dt.datetime, start_field: str = "joined_at") -> Sum:
-    """SUM(now - start) over rows still open; a timedelta (or None) in Python.
-
-    Open means no duration yet: the sync gives a connection without leftAt in an ended session a
-    duration up to the session's end, so only what is really ongoing runs to now.
-    """
+    """SUM(now - start) over rows still open (``OPEN``); a timedelta (or None) in Python."""
     elapsed = ExpressionWrapper(
         Value(now, output_field=DateTimeField()) - F(start_field), output_field=DurationField()
     )
     return Sum(elapsed, filter=OPEN)
-
-
-OPEN = Q(duration_seconds__isnull=True, joined_at__isnull=False)
 
 
 def total_seconds(finished: float | None, ongoing: dt.timedelta | None) -> float:

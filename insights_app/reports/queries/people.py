@@ -7,9 +7,9 @@ import datetime as dt
 from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 
-from ...models.expressions import real_names_only
+from ...models.expressions import OPEN, real_names_only
 from ..filters import ReportFilters
-from .elapsed import OPEN, all_seconds, finished_seconds, open_elapsed_sum
+from .elapsed import all_seconds, finished_seconds, open_elapsed_sum
 
 PEOPLE_SORTS = {
     # Minutes as shown: the finished connections' and the ongoing ones' up to now.

@@ -17,7 +17,8 @@ from ...models.expressions import real_names_only
 from ..filters import ReportFilters
 from ..labels import Label, resolve_labels
 from ..queries.elapsed import finished_seconds, open_elapsed_sum, total_seconds
-from ..queries.people import PEOPLE_SORTS, people
+from ..queries.people import PEOPLE_SORTS
+from ..queries.people_ranked import people_listing
 from ..tables import Column, format_cell
 from .base import ReportView, elapsed_seconds, paged_table, sort_links
 
@@ -78,11 +79,11 @@ class PeopleView(ReportView):
         """Count (1) and one page (1) of external ids, one resolver call."""
         sort = request.GET.get("sort", "minutes")
         sort = sort if sort in PEOPLE_SORTS else "minutes"
-        qs = people(self.filters, Participant.objects.all(), self.now, sort)
+        listed = people_listing(self.filters, self.now, sort)
         query = period_query(self.filters)
         table = paged_table(
             request,
-            qs,
+            listed,
             lambda rows: person_rows(rows, query),
             per_page=PER_PAGE,
             name="people",
