@@ -14,6 +14,7 @@ from .rollups import (
     RollupState,
     RollupStatus,
     RoomDayRollup,
+    RoomHourRollup,
     RoomQualityDayRollup,
     UsageHourRollup,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "RollupStatus",
     "Room",
     "RoomDayRollup",
+    "RoomHourRollup",
     "RoomQualityDayRollup",
     "RoomSession",
     "SyncDashboard",

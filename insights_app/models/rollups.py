@@ -74,8 +74,8 @@ class RollupCell(models.Model):
         return f"{type(self).__name__} {self.day}"
 
 
-class UsageHourRollup(RollupCell):
-    """Sessions that started in one local hour, site-wide: the overview's KPIs, series, grid, sizes."""
+class UsageCell(RollupCell):
+    """Sums over the sessions that started in one local hour (of a day)."""
 
     day = models.DateField()
     hour = models.PositiveSmallIntegerField()
@@ -97,7 +97,23 @@ class UsageHourRollup(RollupCell):
     size_6 = models.IntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class UsageHourRollup(UsageCell):
+    """Sessions that started in one local hour, site-wide: the overview's KPIs, series, grid, sizes."""
+
+    class Meta:
         indexes = [models.Index(fields=["day", "hour"], name="insights_rollup_usage_day")]
+
+
+class RoomHourRollup(UsageCell):
+    """Sessions that started in one room in one local hour: the room page's KPIs, series and grid."""
+
+    room = models.ForeignKey("insights_app.Room", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["room", "day"], name="insights_rollup_room_hour")]
 
 
 class RoomDayRollup(RollupCell):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from ..models import Participant, ParticipantDetail
 from ..rollups.marks import mark_rows
-from ..rollups.people import rewrite_people_now
+from ..rollups.people import note_people
 from .bulk import update_by_pk
 from .scrub import (
     DETAIL_DROPPED_COLUMNS,
@@ -29,11 +29,15 @@ def pseudonymise_participants(pks: list[int], now: datetime) -> tuple[int, int]:
     if not pks:
         return 0, 0
     columns = ("pk", *PSEUDONYMISED_COLUMNS, *DROPPED_COLUMNS, "raw")
-    rows = list(Participant.objects.filter(pk__in=pks).values(*columns))
+    rows = list(Participant.objects.filter(pk__in=pks).values(*columns, "joined_at"))
     participants = [{**scrub_participant(row), "pseudonymised_at": now} for row in rows]
     update_by_pk(Participant, participants, PARTICIPANT_WRITTEN)
-    # Retention keeps who counts as whom (``identity``) but renames the external id: both keys' rows.
-    rewrite_people_now([*(row["external_id"] for row in rows), *(row["external_id"] for row in participants)])
+    # Who counts as whom (``identity``) stays, so no day is marked; the external id is renamed: both
+    # keys' people-year rows are rewritten when the caller flushes (``rollups.marks.flush``).
+    note_people(
+        [*(row["external_id"] for row in rows), *(row["external_id"] for row in participants)],
+        [row["joined_at"] for row in rows],
+    )
     detail_columns = ("pk", *DETAIL_PSEUDONYMISED_COLUMNS, *DETAIL_DROPPED_COLUMNS, "raw")
     details = []
     touched = 0
@@ -55,7 +59,7 @@ def delete_participants(pks: Iterable[int]) -> tuple[int, int]:
         # Details first, so deleting the connections finds no cascade left to collect row by row.
         details += ParticipantDetail.objects.filter(participant_id__in=chunk).delete()[0]
         mark_rows(Participant, chunk)  # their days marked stale: recomputed later without them
-        gone = list(Participant.objects.filter(pk__in=chunk).values_list("external_id", flat=True))
+        gone = list(Participant.objects.filter(pk__in=chunk).values_list("external_id", "joined_at"))
         participants += Participant.objects.filter(pk__in=chunk).delete()[0]
-        rewrite_people_now(gone)
+        note_people([external_id for external_id, _joined in gone], [joined for _id, joined in gone])
     return participants, details

@@ -19,6 +19,7 @@ from ..models import (
     PersonYearRollup,
     QualityDayRollup,
     RoomDayRollup,
+    RoomHourRollup,
     RoomQualityDayRollup,
     RoomSession,
     UsageHourRollup,
@@ -28,6 +29,7 @@ from .aggregates import quality_aggregates, room_day_aggregates, usage_aggregate
 
 ROLLUP_MODELS: tuple[type[Model], ...] = (
     UsageHourRollup,
+    RoomHourRollup,
     RoomDayRollup,
     QualityDayRollup,
     RoomQualityDayRollup,
@@ -83,11 +85,10 @@ def cell_querysets(days: Iterable[dt.date], zone: dt.tzinfo) -> dict[type[Model]
     connections_ = Participant.objects.filter(_within("joined_at", ranges)).annotate(
         day=TruncDate("joined_at", tzinfo=zone)
     )
+    hours = sessions.annotate(hour=ExtractHour("started_at", tzinfo=zone))
     return {
-        UsageHourRollup: sessions.annotate(hour=ExtractHour("started_at", tzinfo=zone))
-        .values("day", "hour")
-        .annotate(**usage_aggregates())
-        .order_by(),
+        UsageHourRollup: hours.values("day", "hour").annotate(**usage_aggregates()).order_by(),
+        RoomHourRollup: hours.values("room_id", "day", "hour").annotate(**usage_aggregates()).order_by(),
         RoomDayRollup: sessions.values("room_id", "day").annotate(**room_day_aggregates()).order_by(),
         QualityDayRollup: connections_.annotate(role=Coalesce("role_name", Value("")))
         .values("day", "browser", "os", "role")

@@ -26,6 +26,7 @@ from django.db.models import Exists, Model
 from ..conf import get_settings
 from ..models import Participant, RollupStaleDay, RollupState, RollupStatus, RoomSession
 from .cells import zone_named
+from .people import flush_people
 from .stale import fix, fix_quietly, note_raw, persist, waiting
 from .state import current_state, usable_in
 
@@ -157,7 +158,9 @@ def mark_rows(model: type[Model], pks: Iterable[Any], alias: str | None = None) 
 
 
 def flush(alias: str = "default") -> None:
-    """Persist the days marked on this connection as stale (inside its transaction, if any)."""
+    """Persist the days marked on this connection as stale (inside its transaction, if any), and
+    rewrite the people-year rows of the external ids noted by erasure and retention."""
+    flush_people(alias)
     pending = _pending(alias)
     if not pending:
         return

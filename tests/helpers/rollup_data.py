@@ -91,6 +91,8 @@ def figures(filters: ReportFilters) -> dict[str, Any]:
     """Every figure the overview and quality pages compute from the rollups when they can."""
     sessions, participants = RoomSession.objects.all(), Participant.objects.all()
     digest = usage.usage_digest(filters, sessions)
+    room_id = Room.objects.order_by("pk").values_list("pk", flat=True).first() or 0  # as the room page
+    room_digest = usage.usage_digest(filters, sessions.filter(room_id=room_id), room_id=room_id)
     q = quality.quality_digest(filters, participants)
     return {
         "current": digest.current,
@@ -103,6 +105,13 @@ def figures(filters: ReportFilters) -> dict[str, Any]:
         "top": usage.top_rooms(filters, sessions, 2),
         "quality": (q.totals, q.series, q.browsers, q.systems),
         "by_room": list(quality.by_dimension(filters, participants, "room")),
+        "room": (
+            room_digest.current,
+            room_digest.previous,
+            room_digest.series,
+            room_digest.grid,
+            room_digest.sizes,
+        ),
         "people_list": {sort: _people_list(filters, sort) for sort in ("minutes", "external_id")},
     }
 

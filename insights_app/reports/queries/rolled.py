@@ -13,7 +13,14 @@ from django.db import connections
 from django.db.models import FloatField, Max, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, NullIf
 
-from ...models import PersonYearRollup, QualityDayRollup, RoomDayRollup, RoomQualityDayRollup, UsageHourRollup
+from ...models import (
+    PersonYearRollup,
+    QualityDayRollup,
+    RoomDayRollup,
+    RoomHourRollup,
+    RoomQualityDayRollup,
+    UsageHourRollup,
+)
 from ...models.day_marks import any_mark_sql
 from ...models.expressions import room_name_of
 from ...rollups.aggregates import QUALITY_ADDITIVE, SIZE_KEYS, USAGE_ADDITIVE
@@ -41,9 +48,13 @@ def _days(period: Period) -> dict[str, dt.date]:
     return {"day__gte": period.first_day, "day__lte": period.last_day}
 
 
-def usage_hours(period: Period) -> list[dict[str, Any]]:
-    """One row per local hour with sessions, shaped as the raw digest's grouped rows (naive local hour)."""
-    rows = UsageHourRollup.objects.filter(**_days(period)).values("day", "hour", *USAGE_ADDITIVE, *SIZE_KEYS)
+def usage_hours(period: Period, room_id: int | None = None) -> list[dict[str, Any]]:
+    """One row per local hour with sessions, shaped as the raw digest's grouped rows (naive local hour);
+    the site's, or one room's."""
+    cells: QuerySet = (
+        UsageHourRollup.objects.all() if room_id is None else RoomHourRollup.objects.filter(room_id=room_id)
+    )
+    rows = cells.filter(**_days(period)).values("day", "hour", *USAGE_ADDITIVE, *SIZE_KEYS)
     return [
         {**row, "hour": dt.datetime.combine(row["day"], dt.time(row["hour"]))}
         for row in rows.order_by("day", "hour")

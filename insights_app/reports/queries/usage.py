@@ -52,18 +52,20 @@ def _bucket_of(day: dt.date, bucket: str) -> dt.date:
     return day
 
 
-def usage_digest(filters: ReportFilters, sessions: QuerySet) -> UsageDigest:
+def usage_digest(filters: ReportFilters, sessions: QuerySet, room_id: int | None = None) -> UsageDigest:
     """KPIs for the period and the one before, series, weekday x hour grid and sizes in ONE query.
 
     Sessions are grouped by their local starting hour (at most 24 rows a day); every figure is a sum
     or a count, so folding the hours in Python gives the same numbers as separate queries would.
+    ``room_id`` says ``sessions`` are exactly that room's (the room page): its hour cells answer.
     """
     current, previous = filters.period, filters.period.previous()
     both = Period(current.preset, previous.start, current.end)
     tz = timezone.get_current_timezone()
     rows: Any
-    if rolled.applies(filters, sessions):
-        rows = rolled.usage_hours(both)
+    every = sessions if room_id is None else sessions.model._default_manager.using(sessions.db).all()
+    if rolled.applies(filters, every):
+        rows = rolled.usage_hours(both, room_id)
     else:
         rows = (
             filters.sessions(sessions, both)

@@ -97,7 +97,7 @@ class RoomView(ReportView):
             empty_text=_("No sessions in this period."),
         )
         table.sorts = sort_links(SESSION_SORTS, SESSION_SORT_LABELS, sort)
-        digest = usage.usage_digest(f, sessions)
+        digest = usage.usage_digest(f, sessions, room_id=room.pk)
         people, measured = usage.room_people_and_quality(f, participants)
         usage_chart = charts.usage_chart(digest.series, f.period.bucket)
         return {
